@@ -1,0 +1,192 @@
+package protocol
+
+// Welcome is the payload of the welcome frame (WELCOME-001).
+type Welcome struct {
+	Protocol  string   `json:"protocol"`
+	Server    string   `json:"server"`
+	UserID    string   `json:"userID"`
+	SessionID string   `json:"sessionID"`
+	Limits    Limits   `json:"limits"`
+	Timing    Timing   `json:"timing"`
+	Features  Features `json:"features"`
+}
+
+// Limits are the limits a server enforces and advertises (WELCOME-002).
+type Limits struct {
+	MaxConnectedRooms int `json:"maxConnectedRooms"`
+	MaxUsersPerRoom   int `json:"maxUsersPerRoom"`
+	MaxSeatCount      int `json:"maxSeatCount"`
+	MaxFrameBytes     int `json:"maxFrameBytes"`
+	SendQueueFrames   int `json:"sendQueueFrames"`
+}
+
+// Timing is the liveness and invitation timing a server applies (WELCOME-003).
+type Timing struct {
+	HeartbeatIntervalMs   int64 `json:"heartbeatIntervalMs"`
+	HeartbeatTimeoutMs    int64 `json:"heartbeatTimeoutMs"`
+	DefaultInviteTimeoutS int   `json:"defaultInviteTimeoutS"`
+}
+
+// Features lists the optional features a server supports (WELCOME-004).
+type Features struct {
+	Battle bool `json:"battle"`
+}
+
+// Empty is the payload of requests and replies that carry nothing.
+type Empty struct{}
+
+// LiveUserInfo identifies a user.
+type LiveUserInfo struct {
+	UserID    string `json:"userID"`
+	UserName  string `json:"userName"`
+	AvatarURL string `json:"avatarURL"`
+}
+
+// LiveInfo describes a room.
+type LiveInfo struct {
+	LiveID           string       `json:"liveID"`
+	LiveName         string       `json:"liveName"`
+	IsPublicVisible  bool         `json:"isPublicVisible"`
+	SeatTemplate     int          `json:"seatTemplate"`
+	MaxSeatCount     int          `json:"maxSeatCount"`
+	LiveOwner        LiveUserInfo `json:"liveOwner"`
+	CreateTime       int64        `json:"createTime"`
+	CurrentUserCount int          `json:"currentUserCount"`
+}
+
+// SeatUserInfo is the occupant of a seat; UserID is empty for a free seat.
+type SeatUserInfo struct {
+	UserID           string `json:"userID"`
+	UserName         string `json:"userName"`
+	AvatarURL        string `json:"avatarURL"`
+	LiveID           string `json:"liveID"`
+	MicrophoneStatus int    `json:"microphoneStatus"`
+}
+
+// SeatInfo is one seat, tagged with the room it belongs to (SEAT-010).
+type SeatInfo struct {
+	LiveID   string       `json:"liveID"`
+	Index    int          `json:"index"`
+	IsLocked bool         `json:"isLocked"`
+	UserInfo SeatUserInfo `json:"userInfo"`
+}
+
+// ConnectionUser is a room's host as seen by the co-host feature.
+type ConnectionUser struct {
+	LiveID             string `json:"liveID"`
+	UserID             string `json:"userID"`
+	UserName           string `json:"userName"`
+	AvatarURL          string `json:"avatarURL"`
+	JoinConnectionTime int64  `json:"joinConnectionTime"`
+}
+
+// CreateLive is the createLive request (ROOM-001).
+type CreateLive struct {
+	LiveID          string `json:"liveID"`
+	LiveName        string `json:"liveName"`
+	IsPublicVisible *bool  `json:"isPublicVisible"`
+	SeatTemplate    *int   `json:"seatTemplate"`
+	MaxSeatCount    *int   `json:"maxSeatCount"`
+}
+
+// CreateLiveReply answers createLive.
+type CreateLiveReply struct {
+	LiveInfo LiveInfo   `json:"liveInfo"`
+	SeatList []SeatInfo `json:"seatList"`
+}
+
+// LiveRef names a room (joinLive, fetchLiveInfo, acceptConnection, rejectConnection).
+type LiveRef struct {
+	LiveID string `json:"liveID"`
+}
+
+// JoinLiveReply answers joinLive with the room's current state (ROOM-005).
+type JoinLiveReply struct {
+	LiveInfo      LiveInfo         `json:"liveInfo"`
+	SeatList      []SeatInfo       `json:"seatList"`
+	ConnectedList []ConnectionUser `json:"connectedList"`
+}
+
+// FetchLiveList is the fetchLiveList request (ROOM-008).
+type FetchLiveList struct {
+	Cursor string `json:"cursor"`
+	Count  int    `json:"count"`
+}
+
+// FetchLiveListReply answers fetchLiveList.
+type FetchLiveListReply struct {
+	LiveInfoList []LiveInfo `json:"liveInfoList"`
+	Cursor       string     `json:"cursor"`
+}
+
+// FetchLiveInfoReply answers fetchLiveInfo.
+type FetchLiveInfoReply struct {
+	LiveInfo LiveInfo `json:"liveInfo"`
+}
+
+// SeatRef names a seat (takeSeat, lockSeat, unlockSeat).
+type SeatRef struct {
+	SeatIndex *int `json:"seatIndex"`
+}
+
+// UserRef names a user (kickUserOutOfSeat).
+type UserRef struct {
+	UserID string `json:"userID"`
+}
+
+// MoveUserToSeat is the moveUserToSeat request (SEAT-005).
+type MoveUserToSeat struct {
+	UserID      string `json:"userID"`
+	TargetIndex *int   `json:"targetIndex"`
+	Policy      int    `json:"policy"`
+}
+
+// RequestConnection is the requestConnection request (COHOST-002).
+type RequestConnection struct {
+	LiveIDs       []string `json:"liveIDs"`
+	Timeout       *int     `json:"timeout"`
+	ExtensionInfo string   `json:"extensionInfo"`
+}
+
+// RequestConnectionReply answers requestConnection with a TUIConnectionCode per target.
+type RequestConnectionReply struct {
+	Results map[string]int `json:"results"`
+}
+
+// LiveIDList names rooms (cancelConnectionRequest).
+type LiveIDList struct {
+	LiveIDs []string `json:"liveIDs"`
+}
+
+// LiveEnded is the onLiveEnded event.
+type LiveEnded struct {
+	LiveID  string `json:"liveID"`
+	Reason  int    `json:"reason"`
+	Message string `json:"message"`
+}
+
+// SeatListChanged is the onSeatListChanged event (SEAT-008).
+type SeatListChanged struct {
+	LiveID   string     `json:"liveID"`
+	SeatList []SeatInfo `json:"seatList"`
+}
+
+// ConnectionRequestReceived is the onConnectionRequestReceived event (COHOST-002).
+type ConnectionRequestReceived struct {
+	Inviter       ConnectionUser   `json:"inviter"`
+	InviteeList   []ConnectionUser `json:"inviteeList"`
+	ExtensionInfo string           `json:"extensionInfo"`
+}
+
+// ConnectionRequestOutcome is the payload of the Cancelled, Accept, Reject and Timeout events.
+type ConnectionRequestOutcome struct {
+	Inviter ConnectionUser `json:"inviter"`
+	Invitee ConnectionUser `json:"invitee"`
+}
+
+// ConnectionUserListChanged is the onConnectionUserListChanged event (COHOST-020).
+type ConnectionUserListChanged struct {
+	ConnectedList []ConnectionUser `json:"connectedList"`
+	JoinedList    []ConnectionUser `json:"joinedList"`
+	LeavedList    []ConnectionUser `json:"leavedList"`
+}

@@ -1,0 +1,107 @@
+// Package usersig signs and verifies Tencent's UserSig v2 tokens (SPEC AUTH-002): an HMAC-SHA256
+// over the identifier, app ID, issue time and lifetime, packed as zlib-compressed JSON in a
+// URL-safe base64 variant.
+package usersig
+
+import (
+	"bytes"
+	"compress/zlib"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/pkarena/pkarena/reference/protocol"
+)
+
+// maxTokenBytes bounds what Verify inflates, so a hostile token cannot exhaust memory.
+const maxTokenBytes = 4096
+
+type token struct {
+	Ver     string `json:"TLS.ver"`
+	Ident   string `json:"TLS.identifier"`
+	AppID   uint64 `json:"TLS.sdkappid"`
+	Expire  int64  `json:"TLS.expire"`
+	Time    int64  `json:"TLS.time"`
+	Sig     string `json:"TLS.sig"`
+	UserBuf string `json:"TLS.userbuf,omitempty"`
+}
+
+var urlSafe = strings.NewReplacer("+", "*", "/", "-", "=", "_")
+var urlUnsafe = strings.NewReplacer("*", "+", "-", "/", "_", "=")
+
+func mac(secret, ident string, appID uint64, t, expire int64, userBuf string) string {
+	h := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(h, "TLS.identifier:%s\nTLS.sdkappid:%d\nTLS.time:%d\nTLS.expire:%d\n", ident, appID, t, expire)
+	if userBuf != "" {
+		fmt.Fprintf(h, "TLS.userbuf:%s\n", userBuf)
+	}
+	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// Sign returns a UserSig for userID valid from now for expire.
+func Sign(secret string, appID uint64, userID string, expire time.Duration, now time.Time) (string, error) {
+	t := token{Ver: "2.0", Ident: userID, AppID: appID, Expire: int64(expire / time.Second), Time: now.Unix()}
+	t.Sig = mac(secret, t.Ident, t.AppID, t.Time, t.Expire, "")
+	raw, err := json.Marshal(t)
+	if err != nil {
+		return "", fmt.Errorf("sign usersig: %w", err)
+	}
+	var buf bytes.Buffer
+	zw := zlib.NewWriter(&buf)
+	if _, err := zw.Write(raw); err != nil {
+		return "", fmt.Errorf("sign usersig: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return "", fmt.Errorf("sign usersig: %w", err)
+	}
+	return urlSafe.Replace(base64.StdEncoding.EncodeToString(buf.Bytes())), nil
+}
+
+// Verify checks sig for userID and appID at time now. It returns one of the UserSig errors of
+// the protocol error table (70001, 70003, 70013, 70014) with a message saying what is wrong.
+func Verify(sig, secret string, appID uint64, userID string, now time.Time) *protocol.Error {
+	if sig == "" {
+		return protocol.ErrUserSigInvalid.With("usersig: missing")
+	}
+	if len(sig) > maxTokenBytes {
+		return protocol.ErrUserSigInvalid.With("usersig: longer than %d bytes", maxTokenBytes)
+	}
+	packed, err := base64.StdEncoding.DecodeString(urlUnsafe.Replace(sig))
+	if err != nil {
+		return protocol.ErrUserSigInvalid.With("usersig: not base64: %v", err)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(packed))
+	if err != nil {
+		return protocol.ErrUserSigInvalid.With("usersig: not zlib: %v", err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(zr, maxTokenBytes+1))
+	if err != nil || len(raw) > maxTokenBytes {
+		return protocol.ErrUserSigInvalid.With("usersig: cannot inflate")
+	}
+	var t token
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return protocol.ErrUserSigInvalid.With("usersig: not a TLS v2 JSON token: %v", err)
+	}
+	if t.Ver != "2.0" || t.Sig == "" {
+		return protocol.ErrUserSigInvalid.With("usersig: TLS.ver %q: only 2.0 is supported", t.Ver)
+	}
+	want := mac(secret, t.Ident, t.AppID, t.Time, t.Expire, t.UserBuf)
+	if !hmac.Equal([]byte(want), []byte(t.Sig)) {
+		return protocol.ErrUserSigInvalid.With("usersig: signature does not match")
+	}
+	if t.Ident != userID {
+		return protocol.ErrUserSigUserIDMismatch.With("usersig: signed for userid %q, not %q", t.Ident, userID)
+	}
+	if t.AppID != appID {
+		return protocol.ErrUserSigAppIDMismatch.With("usersig: signed for sdkappid %d, not %d", t.AppID, appID)
+	}
+	if now.Unix() > t.Time+t.Expire {
+		return protocol.ErrUserSigExpired.With("usersig: expired at %s", time.Unix(t.Time+t.Expire, 0).UTC().Format(time.RFC3339))
+	}
+	return nil
+}
