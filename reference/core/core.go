@@ -1,0 +1,161 @@
+// Package core is the reference server's deterministic heart: rooms, seats, co-host connection
+// groups and invitation timers as plain state, driven by calls and an injected clock. It does
+// no I/O and starts no goroutine; the transport (reference/server) owns one Core from a single
+// goroutine and turns the Deliveries it returns into frames.
+package core
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/pkarena/pkarena/reference/protocol"
+)
+
+// SessionID identifies one client connection.
+type SessionID uint64
+
+// Clock tells the core the time. Tests inject a fake one and advance it by hand.
+type Clock interface {
+	Now() time.Time
+}
+
+// Config holds the limits the core enforces.
+type Config struct {
+	MaxConnectedRooms    int
+	MaxUsersPerRoom      int
+	MaxSeatCount         int
+	DefaultInviteTimeout time.Duration
+}
+
+// User is an authenticated user as the transport saw it at the handshake.
+type User struct {
+	ID        string
+	Name      string
+	AvatarURL string
+}
+
+// Delivery is one event for a list of sessions, in the order the core produced it.
+type Delivery struct {
+	To      []SessionID
+	Type    string
+	Payload any
+}
+
+// Core is the whole signalling state. It is not safe for concurrent use: one goroutine owns it.
+type Core struct {
+	cfg   Config
+	clock Clock
+
+	sessions map[SessionID]*member
+	rooms    map[string]*room
+	listed   []*room // every room in creation order (for fetchLiveList paging)
+	nextSeq  uint64
+	timers   timerHeap
+
+	out []Delivery // deliveries of the operation in progress
+}
+
+// member is a session's user and where it is.
+type member struct {
+	sess SessionID
+	user User
+	room *room
+	seat int // seat index in room, -1 when not seated
+}
+
+// New returns an empty core.
+func New(cfg Config, clock Clock) *Core {
+	return &Core{
+		cfg:      cfg,
+		clock:    clock,
+		sessions: make(map[SessionID]*member),
+		rooms:    make(map[string]*room),
+	}
+}
+
+// Connect registers a session. The transport calls it once per connection, after the
+// handshake and after any earlier session of the same user was disconnected.
+func (c *Core) Connect(s SessionID, u User) {
+	c.sessions[s] = &member{sess: s, user: u, seat: -1}
+}
+
+// Disconnect handles a lost connection as the clean leave it stands for (LIVE-021): a host's
+// room ends with reason 2, an audience member leaves its room.
+func (c *Core) Disconnect(s SessionID) []Delivery {
+	m, ok := c.sessions[s]
+	if !ok {
+		return nil
+	}
+	if r := m.room; r != nil {
+		if r.owner == m {
+			c.endRoom(r, protocol.EndedByServer)
+		} else {
+			c.leaveRoom(m)
+		}
+	}
+	delete(c.sessions, s)
+	return c.flush()
+}
+
+// Handle runs one request of session s. It returns the reply payload (nil on error), the
+// error (nil on success) and the events the request caused. Decoding and validation of the
+// payload happen here, so a malformed payload changes nothing.
+func (c *Core) Handle(s SessionID, typ string, payload json.RawMessage) (any, *protocol.Error, []Delivery) {
+	m, ok := c.sessions[s]
+	if !ok {
+		return nil, protocol.ErrInternal.With("session %d is not connected", s), nil
+	}
+	h, ok := handlers[typ]
+	if !ok {
+		if isBattle(typ) {
+			return nil, protocol.ErrFeatureNotSupported.With("%s: battles are not supported in protocol v1 revision 1", typ), nil
+		}
+		return nil, protocol.ErrUnknownType.With("unknown request type %q", typ), nil
+	}
+	reply, err := h(c, m, payload)
+	if err != nil {
+		c.out = c.out[:0]
+		return nil, err, nil
+	}
+	return reply, nil, c.flush()
+}
+
+// Tick fires every invitation timer due at the clock's current time.
+func (c *Core) Tick() []Delivery {
+	now := c.clock.Now()
+	for {
+		p := c.timers.popDue(now)
+		if p == nil {
+			break
+		}
+		c.timeoutRequest(p)
+	}
+	return c.flush()
+}
+
+// NextDeadline reports when Tick next has work, if ever.
+func (c *Core) NextDeadline() (time.Time, bool) { return c.timers.next() }
+
+func (c *Core) emit(to []SessionID, typ string, payload any) {
+	if len(to) == 0 {
+		return
+	}
+	c.out = append(c.out, Delivery{To: to, Type: typ, Payload: payload})
+}
+
+func (c *Core) flush() []Delivery {
+	out := c.out
+	c.out = nil
+	return out
+}
+
+func (c *Core) nowMs() int64 { return c.clock.Now().UnixMilli() }
+
+func isBattle(typ string) bool {
+	for _, b := range protocol.BattleRequests {
+		if b == typ {
+			return true
+		}
+	}
+	return false
+}

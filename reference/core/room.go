@@ -1,0 +1,214 @@
+package core
+
+import (
+	"encoding/base64"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pkarena/pkarena/reference/protocol"
+)
+
+// room is one live room.
+type room struct {
+	id         string
+	name       string
+	public     bool
+	template   int
+	createTime int64
+	seq        uint64 // creation order, the paging key of fetchLiveList
+
+	owner   *member
+	members []*member // owner first, then audience in join order
+	seats   []seat
+
+	group       *group
+	joinedGroup time.Time           // when the room joined its group; zero when not connected
+	outgoing    map[string]*pending // pending requests this room sent, by target liveID
+	incoming    *pending            // the pending request this room received
+}
+
+func (r *room) sessions() []SessionID {
+	out := make([]SessionID, len(r.members))
+	for i, m := range r.members {
+		out[i] = m.sess
+	}
+	return out
+}
+
+func (r *room) info() protocol.LiveInfo {
+	return protocol.LiveInfo{
+		LiveID:           r.id,
+		LiveName:         r.name,
+		IsPublicVisible:  r.public,
+		SeatTemplate:     r.template,
+		MaxSeatCount:     len(r.seats),
+		LiveOwner:        protocol.LiveUserInfo{UserID: r.owner.user.ID, UserName: r.owner.user.Name, AvatarURL: r.owner.user.AvatarURL},
+		CreateTime:       r.createTime,
+		CurrentUserCount: len(r.members),
+	}
+}
+
+func (c *Core) createLive(m *member, req protocol.CreateLive) (any, *protocol.Error) {
+	if m.room != nil {
+		return nil, protocol.ErrAlreadyInLive.With("already in room %q", m.room.id)
+	}
+	if _, ok := c.rooms[req.LiveID]; ok {
+		return nil, protocol.ErrLiveIDAlreadyUsed.With("room %q already exists", req.LiveID)
+	}
+	seats := 9
+	if req.MaxSeatCount != nil {
+		seats = *req.MaxSeatCount
+	}
+	template := 600
+	if req.SeatTemplate != nil {
+		template = *req.SeatTemplate
+	}
+	public := req.IsPublicVisible == nil || *req.IsPublicVisible
+	c.nextSeq++
+	r := &room{
+		id: req.LiveID, name: req.LiveName, public: public, template: template,
+		createTime: c.nowMs(), seq: c.nextSeq, owner: m, members: []*member{m},
+		seats: make([]seat, seats), outgoing: make(map[string]*pending),
+	}
+	c.rooms[r.id] = r
+	c.listed = append(c.listed, r)
+	m.room = r
+	r.seats[0].user = m
+	m.seat = 0
+	return protocol.CreateLiveReply{LiveInfo: r.info(), SeatList: r.ownSeats()}, nil
+}
+
+func (c *Core) endLive(m *member) (any, *protocol.Error) {
+	if m.room == nil {
+		return nil, protocol.ErrNotLiveMember
+	}
+	if m.room.owner != m {
+		return nil, protocol.ErrPermissionDenied.With("only the host may end room %q", m.room.id)
+	}
+	c.endRoom(m.room, protocol.EndedByHost)
+	return protocol.Empty{}, nil
+}
+
+// endRoom ends r: pending requests closed, group left, audience told, room removed (ROOM-007).
+func (c *Core) endRoom(r *room, reason int) {
+	c.closeRequestsOf(r)
+	if r.group != nil {
+		c.leaveGroup(r, true)
+	}
+	var audience []SessionID
+	for _, m := range r.members {
+		m.room, m.seat = nil, -1
+		if m != r.owner {
+			audience = append(audience, m.sess)
+		}
+	}
+	msg := "ended by the host"
+	if reason == protocol.EndedByServer {
+		msg = "the host's connection was lost"
+	}
+	c.emit(audience, protocol.EvLiveEnded, protocol.LiveEnded{LiveID: r.id, Reason: reason, Message: msg})
+	delete(c.rooms, r.id)
+	i := sort.Search(len(c.listed), func(i int) bool { return c.listed[i].seq >= r.seq })
+	c.listed = append(c.listed[:i], c.listed[i+1:]...)
+}
+
+func (c *Core) joinLive(m *member, req protocol.LiveRef) (any, *protocol.Error) {
+	if m.room != nil {
+		return nil, protocol.ErrAlreadyInLive.With("already in room %q", m.room.id)
+	}
+	r, ok := c.rooms[req.LiveID]
+	if !ok {
+		return nil, protocol.ErrLiveNotExist.With("room %q does not exist", req.LiveID)
+	}
+	if len(r.members) >= c.cfg.MaxUsersPerRoom {
+		return nil, protocol.ErrLiveMembersFull.With("room %q holds %d users", r.id, len(r.members))
+	}
+	r.members = append(r.members, m)
+	m.room = r
+	return protocol.JoinLiveReply{LiveInfo: r.info(), SeatList: r.seatList(), ConnectedList: r.connectedList()}, nil
+}
+
+func (c *Core) leaveLive(m *member) (any, *protocol.Error) {
+	if m.room == nil {
+		return nil, protocol.ErrNotLiveMember
+	}
+	if m.room.owner == m {
+		return nil, protocol.ErrPermissionDenied.With("the host must use endLive")
+	}
+	c.leaveRoom(m)
+	return protocol.Empty{}, nil
+}
+
+// leaveRoom removes an audience member, freeing its seat (SEAT-009).
+func (c *Core) leaveRoom(m *member) {
+	r := m.room
+	if m.seat >= 0 {
+		r.seats[m.seat] = seat{locked: r.seats[m.seat].locked}
+		m.seat = -1
+		c.seatsChanged(r)
+	}
+	for i, x := range r.members {
+		if x == m {
+			r.members = append(r.members[:i], r.members[i+1:]...)
+			break
+		}
+	}
+	m.room = nil
+}
+
+const cursorPrefix = "pkarena-v1:"
+
+func encodeCursor(seq uint64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatUint(seq, 10)))
+}
+
+func decodeCursor(s string) (uint64, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || !strings.HasPrefix(string(b), cursorPrefix) {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(strings.TrimPrefix(string(b), cursorPrefix), 10, 64)
+	return seq, err == nil
+}
+
+func (c *Core) fetchLiveList(_ *member, req protocol.FetchLiveList) (any, *protocol.Error) {
+	after := uint64(0)
+	if req.Cursor != "" {
+		seq, ok := decodeCursor(req.Cursor)
+		if !ok {
+			return nil, protocol.ErrInvalidParameter.With("cursor: not a cursor returned by fetchLiveList")
+		}
+		after = seq
+	}
+	count := req.Count
+	if count == 0 {
+		count = 20
+	}
+	reply := protocol.FetchLiveListReply{LiveInfoList: []protocol.LiveInfo{}}
+	var last uint64
+	i := sort.Search(len(c.listed), func(i int) bool { return c.listed[i].seq > after })
+	for ; i < len(c.listed); i++ {
+		r := c.listed[i]
+		if !r.public {
+			continue
+		}
+		if len(reply.LiveInfoList) == count {
+			// Another public room follows the page: hand out a cursor after the last one.
+			reply.Cursor = encodeCursor(last)
+			break
+		}
+		reply.LiveInfoList = append(reply.LiveInfoList, r.info())
+		last = r.seq
+	}
+	return reply, nil
+}
+
+func (c *Core) fetchLiveInfo(_ *member, req protocol.LiveRef) (any, *protocol.Error) {
+	r, ok := c.rooms[req.LiveID]
+	if !ok {
+		return nil, protocol.ErrLiveNotExist.With("room %q does not exist", req.LiveID)
+	}
+	return protocol.FetchLiveInfoReply{LiveInfo: r.info()}, nil
+}

@@ -1,0 +1,212 @@
+package core
+
+import "github.com/pkarena/pkarena/reference/protocol"
+
+// seat is one seat of a room.
+type seat struct {
+	locked bool
+	user   *member // nil when free
+	mic    int
+}
+
+// ownSeats is r's own seats, each tagged with r's liveID.
+func (r *room) ownSeats() []protocol.SeatInfo {
+	out := make([]protocol.SeatInfo, 0, len(r.seats))
+	return r.appendSeats(out)
+}
+
+func (r *room) appendSeats(out []protocol.SeatInfo) []protocol.SeatInfo {
+	for i, s := range r.seats {
+		si := protocol.SeatInfo{LiveID: r.id, Index: i, IsLocked: s.locked}
+		if s.user != nil {
+			si.UserInfo = protocol.SeatUserInfo{
+				UserID: s.user.user.ID, UserName: s.user.user.Name, AvatarURL: s.user.user.AvatarURL,
+				LiveID: r.id, MicrophoneStatus: s.mic,
+			}
+		}
+		out = append(out, si)
+	}
+	return out
+}
+
+// seatList is the seat list r's members see: the merged list of its group, or its own (SEAT-010).
+func (r *room) seatList() []protocol.SeatInfo {
+	if r.group == nil {
+		return r.ownSeats()
+	}
+	return r.group.seatList()
+}
+
+// seatsChanged sends the new seat list to everyone who sees r's seats (SEAT-008).
+func (c *Core) seatsChanged(r *room) {
+	if r.group == nil {
+		c.emit(r.sessions(), protocol.EvSeatListChanged, protocol.SeatListChanged{LiveID: r.id, SeatList: r.ownSeats()})
+		return
+	}
+	c.groupSeatsChanged(r.group)
+}
+
+func (c *Core) groupSeatsChanged(g *group) {
+	merged := g.seatList()
+	for _, r := range g.rooms {
+		c.emit(r.sessions(), protocol.EvSeatListChanged, protocol.SeatListChanged{LiveID: r.id, SeatList: merged})
+	}
+}
+
+func (c *Core) seatIndex(r *room, idx *int, field string) (int, *protocol.Error) {
+	if idx == nil {
+		return 0, protocol.ErrInvalidParameter.With("%s: required", field)
+	}
+	if *idx < 0 || *idx >= len(r.seats) {
+		return 0, protocol.ErrSeatIndexInvalid.With("%s %d: room %q has seats 0..%d", field, *idx, r.id, len(r.seats)-1)
+	}
+	return *idx, nil
+}
+
+func (c *Core) takeSeat(m *member, req protocol.SeatRef) (any, *protocol.Error) {
+	r := m.room
+	if r == nil {
+		return nil, protocol.ErrNotLiveMember
+	}
+	i, err := c.seatIndex(r, req.SeatIndex, "seatIndex")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case m.seat >= 0:
+		return nil, protocol.ErrAlreadyOnSeat.With("already on seat %d", m.seat)
+	case r.seats[i].locked:
+		return nil, protocol.ErrSeatLocked.With("seat %d is locked", i)
+	case r.seats[i].user != nil:
+		return nil, protocol.ErrSeatOccupied.With("seat %d is occupied", i)
+	}
+	r.seats[i].user, r.seats[i].mic, m.seat = m, protocol.MicOff, i
+	c.seatsChanged(r)
+	return protocol.Empty{}, nil
+}
+
+func (c *Core) leaveSeat(m *member) (any, *protocol.Error) {
+	if m.room == nil {
+		return nil, protocol.ErrNotLiveMember
+	}
+	if m.seat < 0 {
+		return nil, protocol.ErrNotOnSeat
+	}
+	c.vacate(m)
+	c.seatsChanged(m.room)
+	return protocol.Empty{}, nil
+}
+
+// vacate frees m's seat without sending an event.
+func (c *Core) vacate(m *member) {
+	s := &m.room.seats[m.seat]
+	s.user, s.mic = nil, protocol.MicOff
+	m.seat = -1
+}
+
+func (c *Core) hostRoom(m *member) (*room, *protocol.Error) {
+	if m.room == nil {
+		return nil, protocol.ErrNotLiveMember
+	}
+	if m.room.owner != m {
+		return nil, protocol.ErrPermissionDenied.With("only the host of room %q may do this", m.room.id)
+	}
+	return m.room, nil
+}
+
+func (c *Core) setLock(m *member, req protocol.SeatRef, locked bool) (any, *protocol.Error) {
+	r, err := c.hostRoom(m)
+	if err != nil {
+		return nil, err
+	}
+	i, err := c.seatIndex(r, req.SeatIndex, "seatIndex")
+	if err != nil {
+		return nil, err
+	}
+	if r.seats[i].locked != locked {
+		r.seats[i].locked = locked
+		c.seatsChanged(r)
+	}
+	return protocol.Empty{}, nil
+}
+
+// seated finds the member with userID on a seat of r.
+func (r *room) seated(userID string) *member {
+	for _, s := range r.seats {
+		if s.user != nil && s.user.user.ID == userID {
+			return s.user
+		}
+	}
+	return nil
+}
+
+func (c *Core) kickUserOutOfSeat(m *member, req protocol.UserRef) (any, *protocol.Error) {
+	r, err := c.hostRoom(m)
+	if err != nil {
+		return nil, err
+	}
+	u := r.seated(req.UserID)
+	if u == nil {
+		return nil, protocol.ErrNotOnSeat.With("user %q is not on a seat of room %q", req.UserID, r.id)
+	}
+	c.vacate(u)
+	c.seatsChanged(r)
+	return protocol.Empty{}, nil
+}
+
+func (c *Core) moveUserToSeat(m *member, req protocol.MoveUserToSeat) (any, *protocol.Error) {
+	r := m.room
+	if r == nil {
+		return nil, protocol.ErrNotLiveMember
+	}
+	if r.owner != m && req.UserID != m.user.ID {
+		return nil, protocol.ErrPermissionDenied.With("only the host may move other users")
+	}
+	to, err := c.seatIndex(r, req.TargetIndex, "targetIndex")
+	if err != nil {
+		return nil, err
+	}
+	u := r.seated(req.UserID)
+	if u == nil {
+		return nil, protocol.ErrNotOnSeat.With("user %q is not on a seat of room %q", req.UserID, r.id)
+	}
+	if u.seat == to {
+		return protocol.Empty{}, nil
+	}
+	target := &r.seats[to]
+	if target.locked {
+		return nil, protocol.ErrSeatLocked.With("seat %d is locked", to)
+	}
+	from := u.seat
+	occupant, mic := target.user, r.seats[from].mic
+	switch {
+	case occupant == nil:
+		r.seats[from].user, r.seats[from].mic = nil, protocol.MicOff
+	case req.Policy == protocol.MoveAbortWhenOccupied:
+		return nil, protocol.ErrSeatOccupied.With("seat %d is occupied", to)
+	case req.Policy == protocol.MoveForceReplace:
+		occupant.seat = -1
+		r.seats[from].user, r.seats[from].mic = nil, protocol.MicOff
+	default: // MoveSwapPosition
+		r.seats[from].user, r.seats[from].mic = occupant, target.mic
+		occupant.seat = from
+	}
+	target.user, target.mic = u, mic
+	u.seat = to
+	c.seatsChanged(r)
+	return protocol.Empty{}, nil
+}
+
+func (c *Core) setMicrophone(m *member, status int) (any, *protocol.Error) {
+	if m.room == nil {
+		return nil, protocol.ErrNotLiveMember
+	}
+	if m.seat < 0 {
+		return nil, protocol.ErrNotOnSeat
+	}
+	if s := &m.room.seats[m.seat]; s.mic != status {
+		s.mic = status
+		c.seatsChanged(m.room)
+	}
+	return protocol.Empty{}, nil
+}
