@@ -1,0 +1,95 @@
+// Command pkarena-server runs the pkarena reference server: the co-host signalling protocol v1
+// (conformance/SPEC.md) over WebSocket at /v1/ws.
+//
+// Settings come from flags, then PKARENA_* environment variables, then defaults; run with -h
+// for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pkarena/pkarena/reference/server"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the server failed at run time
+	exitUsage = 2 // bad flags or environment
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pkarena-server", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := server.DefaultConfig()
+	listen := "127.0.0.1:7070"
+	if v := getenv(server.EnvPrefix + "LISTEN"); v != "" {
+		listen = v
+	}
+	fs.StringVar(&listen, "listen", listen, "address to listen on (env PKARENA_LISTEN)")
+	logLevel := "info"
+	if v := getenv(server.EnvPrefix + "LOG_LEVEL"); v != "" {
+		logLevel = v
+	}
+	fs.StringVar(&logLevel, "log-level", logLevel, "debug, info, warn or error (env PKARENA_LOG_LEVEL)")
+	if err := cfg.BindFlags(fs, getenv); err != nil {
+		fmt.Fprintln(stderr, "pkarena-server:", err)
+		return exitUsage
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		fmt.Fprintf(stderr, "pkarena-server: log level %q: %v\n", logLevel, err)
+		return exitUsage
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = log
+	srv, err := server.New(cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "pkarena-server:", err)
+		return exitUsage
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		log.Error("listen", "addr", listen, "err", err)
+		return exitError
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "pkarena-server %s listening on ws://%s/v1/ws (sdkappid %d)\n", server.Version, ln.Addr(), cfg.SDKAppID)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		log.Error("serve", "err", err)
+		return exitError
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	srv.Close() // closes every WebSocket with 1001
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("shutdown", "err", err)
+	}
+	return exitOK
+}

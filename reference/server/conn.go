@@ -1,0 +1,164 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/reference/core"
+	"github.com/pkarena/pkarena/reference/protocol"
+)
+
+// Close codes (SPEC §2).
+const (
+	closeGoingAway        = websocket.CloseGoingAway
+	closeUnsupportedData  = websocket.CloseUnsupportedData
+	closeHeartbeatTimeout = 4000
+	closeSlowConsumer     = 4008
+	closeReplaced         = 4009
+	// closeNone closes the socket without a close frame (one was sent already, or none can be).
+	closeNone = 0
+)
+
+// maxRequestIDBytes bounds a request id (TRANS-003).
+const maxRequestIDBytes = 64
+
+// conn is one client connection: one reader goroutine, one writer goroutine and a bounded
+// send queue filled only by the hub.
+type conn struct {
+	id   core.SessionID
+	user core.User
+	ws   *websocket.Conn
+	send chan *outFrame
+
+	quit      chan struct{} // closed by shutdown; the writer then sends the close frame and exits
+	closeOnce sync.Once
+	closeCode int // written once before quit is closed
+}
+
+// shutdown makes the writer close the connection with code (closeNone: no close frame).
+// Safe to call from any goroutine, any number of times; the first code wins.
+func (c *conn) shutdown(code int) {
+	c.closeOnce.Do(func() {
+		c.closeCode = code
+		close(c.quit)
+	})
+}
+
+// readPump reads frames until the connection fails, handing each to the hub.
+func (c *conn) readPump(s *Server) {
+	defer func() { s.post(hubMsg{kind: msgClosed, conn: c}) }()
+	c.ws.SetReadLimit(int64(s.cfg.MaxFrameBytes))
+	for {
+		if err := c.ws.SetReadDeadline(time.Now().Add(s.cfg.HeartbeatTimeout)); err != nil {
+			c.shutdown(closeNone)
+			return
+		}
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.shutdown(closeCodeFor(err))
+			return
+		}
+		if mt != websocket.TextMessage {
+			c.shutdown(closeUnsupportedData)
+			return
+		}
+		msg := hubMsg{kind: msgRequest, conn: c}
+		msg.req, msg.err = parseRequest(data)
+		if !s.post(msg) {
+			return
+		}
+	}
+}
+
+// closeCodeFor picks the close frame to send after a read error.
+func closeCodeFor(err error) int {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return closeHeartbeatTimeout
+	case errors.Is(err, websocket.ErrReadLimit):
+		return closeNone // gorilla already sent 1009
+	}
+	return closeNone
+}
+
+// parseRequest reads the envelope of a client frame (TRANS-003, INPUT-001..003).
+func parseRequest(data []byte) (protocol.Request, *protocol.Error) {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(data, &env); err != nil || env == nil {
+		return protocol.Request{}, protocol.ErrMalformedFrame.With("frame: not a JSON object")
+	}
+	var req protocol.Request
+	if raw, ok := env["id"]; ok {
+		if json.Unmarshal(raw, &req.ID) != nil {
+			return protocol.Request{}, protocol.ErrInvalidParameter.With("id: must be a string")
+		}
+	}
+	raw, ok := env["type"]
+	if !ok || json.Unmarshal(raw, &req.Type) != nil || req.Type == "" {
+		return req, protocol.ErrMalformedFrame.With("type: a non-empty string is required")
+	}
+	switch {
+	case req.ID == "":
+		return req, protocol.ErrInvalidParameter.With("id: a non-empty string is required")
+	case len(req.ID) > maxRequestIDBytes:
+		id := req.ID
+		req.ID = ""
+		return req, protocol.ErrInvalidParameter.With("id: longer than %d bytes (%d)", maxRequestIDBytes, len(id))
+	}
+	if p, ok := env["payload"]; ok && !bytes.Equal(bytes.TrimSpace(p), []byte("null")) {
+		req.Payload = p
+	}
+	return req, nil
+}
+
+// writePump writes queued frames in order, numbering them, until shutdown or a write error.
+func (c *conn) writePump(s *Server) {
+	defer c.ws.Close()
+	var seq uint64
+	buf := make([]byte, 0, 512)
+	for {
+		select {
+		case f := <-c.send:
+			seq++
+			buf = f.encode(buf[:0], seq, time.Now().UnixMilli())
+			if err := c.ws.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
+				c.shutdown(closeNone)
+				return
+			}
+			if err := c.ws.WriteMessage(websocket.TextMessage, buf); err != nil {
+				c.shutdown(closeNone)
+				return
+			}
+		case <-c.quit:
+			if c.closeCode != closeNone {
+				_ = c.ws.WriteControl(websocket.CloseMessage,
+					websocket.FormatCloseMessage(c.closeCode, closeReason(c.closeCode)),
+					time.Now().Add(time.Second))
+			}
+			return
+		}
+	}
+}
+
+func closeReason(code int) string {
+	switch code {
+	case closeHeartbeatTimeout:
+		return "heartbeat timeout"
+	case closeSlowConsumer:
+		return "slow consumer: send queue full"
+	case closeReplaced:
+		return "replaced by a new connection of the same user"
+	case closeUnsupportedData:
+		return "binary frames are not supported"
+	case closeGoingAway:
+		return "server shutting down"
+	}
+	return ""
+}

@@ -1,0 +1,67 @@
+package server
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// EnvPrefix is the prefix of every environment variable pkarena reads.
+const EnvPrefix = "PKARENA_"
+
+// BindFlags registers a flag for every setting on fs. Each flag's default is the environment
+// variable named in its usage (PKARENA_...) when set, else the value in c, so that flags
+// override the environment and the environment overrides defaults. It fails on an environment
+// value that does not parse.
+func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) error {
+	var errs []error
+	str := func(p *string, name, env, usage string) {
+		if v := getenv(EnvPrefix + env); v != "" {
+			*p = v
+		}
+		fs.StringVar(p, name, *p, fmt.Sprintf("%s (env %s%s)", usage, EnvPrefix, env))
+	}
+	num := func(p *int, name, env, usage string) {
+		if v := getenv(EnvPrefix + env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s%s=%q: not an integer", EnvPrefix, env, v))
+			}
+			*p = n
+		}
+		fs.IntVar(p, name, *p, fmt.Sprintf("%s (env %s%s)", usage, EnvPrefix, env))
+	}
+	dur := func(p *time.Duration, name, env, usage string) {
+		if v := getenv(EnvPrefix + env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s%s=%q: not a duration like 5s", EnvPrefix, env, v))
+			}
+			*p = d
+		}
+		fs.DurationVar(p, name, *p, fmt.Sprintf("%s (env %s%s)", usage, EnvPrefix, env))
+	}
+	if v := getenv(EnvPrefix + "SDKAPPID"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%sSDKAPPID=%q: not an unsigned integer", EnvPrefix, v))
+		}
+		c.SDKAppID = n
+	}
+	fs.Uint64Var(&c.SDKAppID, "sdkappid", c.SDKAppID, "application ID tokens are signed for (env PKARENA_SDKAPPID)")
+	str(&c.Secret, "secret", "SECRET", "key UserSig tokens are verified with")
+	num(&c.MaxConnectedRooms, "max-connected-rooms", "MAX_CONNECTED_ROOMS", "most rooms in one connection group")
+	num(&c.MaxUsersPerRoom, "max-users-per-room", "MAX_USERS_PER_ROOM", "most users in one room, host included")
+	num(&c.MaxSeatCount, "max-seat-count", "MAX_SEAT_COUNT", "largest maxSeatCount of a room")
+	num(&c.MaxFrameBytes, "max-frame-bytes", "MAX_FRAME_BYTES", "largest client frame accepted")
+	num(&c.SendQueueFrames, "send-queue-frames", "SEND_QUEUE_FRAMES", "send queue per connection; a full queue cuts the client off")
+	dur(&c.HeartbeatInterval, "heartbeat-interval", "HEARTBEAT_INTERVAL", "heartbeat interval advertised to clients")
+	dur(&c.HeartbeatTimeout, "heartbeat-timeout", "HEARTBEAT_TIMEOUT", "silence after which a connection is dropped")
+	dur(&c.DefaultInviteTimeout, "invite-timeout", "INVITE_TIMEOUT", "default connection request timeout")
+	dur(&c.WriteTimeout, "write-timeout", "WRITE_TIMEOUT", "deadline of one frame write")
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}

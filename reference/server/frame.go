@@ -1,0 +1,68 @@
+package server
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/pkarena/pkarena/reference/protocol"
+)
+
+// outFrame is a frame waiting in a connection's send queue. The payload is marshalled once by
+// the hub and shared by every recipient; the writer adds seq and ts (TRANS-004, TRANS-005).
+type outFrame struct {
+	typ     string
+	reply   bool // a reply: id, code and message are written
+	id      string
+	code    int
+	message string
+	payload []byte
+}
+
+// encode appends the frame's JSON to buf with the given seq and timestamp.
+func (f *outFrame) encode(buf []byte, seq uint64, ts int64) []byte {
+	buf = append(buf, `{"type":`...)
+	buf = strconv.AppendQuote(buf, f.typ)
+	buf = append(buf, `,"seq":`...)
+	buf = strconv.AppendUint(buf, seq, 10)
+	buf = append(buf, `,"ts":`...)
+	buf = strconv.AppendInt(buf, ts, 10)
+	if f.reply {
+		buf = append(buf, `,"id":`...)
+		buf = appendJSONString(buf, f.id)
+		buf = append(buf, `,"code":`...)
+		buf = strconv.AppendInt(buf, int64(f.code), 10)
+		buf = append(buf, `,"message":`...)
+		buf = appendJSONString(buf, f.message)
+	}
+	buf = append(buf, `,"payload":`...)
+	buf = append(buf, f.payload...)
+	return append(buf, '}')
+}
+
+// appendJSONString quotes s as JSON (strconv.Quote escapes differ from JSON for some runes).
+func appendJSONString(buf []byte, s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return append(buf, b...)
+}
+
+var emptyPayload = []byte("{}")
+
+func marshalPayload(v any) []byte {
+	if v == nil {
+		return emptyPayload
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Payloads are the protocol's own structs; failing here is a programming error, and a
+		// frame without its payload would be worse than an empty one.
+		return emptyPayload
+	}
+	return b
+}
+
+func replyFrame(id string, v any, err *protocol.Error) *outFrame {
+	if err != nil {
+		return &outFrame{typ: protocol.TypeReply, reply: true, id: id, code: err.Code, message: err.Message, payload: emptyPayload}
+	}
+	return &outFrame{typ: protocol.TypeReply, reply: true, id: id, payload: marshalPayload(v)}
+}

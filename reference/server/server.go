@@ -1,0 +1,176 @@
+// Package server is the reference server's transport: WebSocket signalling on top of the
+// deterministic core (reference/core). One hub goroutine owns the core and every connection's
+// bookkeeping; each connection has one reader, one writer and a bounded send queue.
+package server
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/reference/core"
+	"github.com/pkarena/pkarena/reference/protocol"
+	"github.com/pkarena/pkarena/reference/usersig"
+)
+
+// Version is the server's version string, advertised in the welcome.
+var Version = "0.1.0"
+
+// Server is a running reference server. Create it with New, serve Handler, stop it with Close.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+
+	inbox   chan hubMsg
+	stopped chan struct{} // closed when the hub has exited
+	stop    sync.Once
+	closing chan struct{} // closed by Close
+}
+
+// New validates cfg and starts the server's hub goroutine.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{
+		cfg: cfg,
+		log: log,
+		upgrader: websocket.Upgrader{
+			ReadBufferSize:  4096,
+			WriteBufferSize: 4096,
+			// Clients are native apps, load tools and test suites, not browsers on other
+			// origins; authentication is the UserSig, not the Origin header.
+			CheckOrigin: func(*http.Request) bool { return true },
+		},
+		inbox:   make(chan hubMsg, 4096),
+		stopped: make(chan struct{}),
+		closing: make(chan struct{}),
+	}
+	h := newHub(s, core.New(core.Config{
+		MaxConnectedRooms:    cfg.MaxConnectedRooms,
+		MaxUsersPerRoom:      cfg.MaxUsersPerRoom,
+		MaxSeatCount:         cfg.MaxSeatCount,
+		DefaultInviteTimeout: cfg.DefaultInviteTimeout,
+	}, realClock{}))
+	go h.run()
+	return s, nil
+}
+
+// Handler serves the protocol at /v1/ws.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+protocol.Path, s.serveWS)
+	return mux
+}
+
+// Close closes every connection with 1001 and stops the hub. It returns once the hub is gone.
+func (s *Server) Close() {
+	s.stop.Do(func() { close(s.closing) })
+	<-s.stopped
+}
+
+// post hands a message to the hub; false once the server is closed.
+func (s *Server) post(m hubMsg) bool {
+	select {
+	case s.inbox <- m:
+		return true
+	case <-s.closing:
+		return false
+	}
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// handshakeError is the JSON body of a refused handshake (AUTH-003).
+type handshakeError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+func refuse(w http.ResponseWriter, status int, err *protocol.Error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(handshakeError{Code: err.Code, Message: err.Message})
+}
+
+// Query parameter limits (AUTH-001).
+const (
+	maxUserIDBytes    = 32
+	maxUserNameBytes  = 64
+	maxAvatarURLBytes = 512
+)
+
+func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	appID, err := strconv.ParseUint(q.Get("sdkappid"), 10, 64)
+	if err != nil {
+		refuse(w, http.StatusBadRequest, protocol.ErrInvalidParameter.With("sdkappid: a decimal integer is required"))
+		return
+	}
+	userID := q.Get("userid")
+	if !printable(userID, maxUserIDBytes) {
+		refuse(w, http.StatusBadRequest, protocol.ErrInvalidParameter.With("userid: must be 1-%d bytes of printable ASCII", maxUserIDBytes))
+		return
+	}
+	name, avatar := q.Get("username"), q.Get("avatarurl")
+	if len(name) > maxUserNameBytes || len(avatar) > maxAvatarURLBytes {
+		refuse(w, http.StatusBadRequest, protocol.ErrInvalidParameter.With("username at most %d bytes, avatarurl at most %d", maxUserNameBytes, maxAvatarURLBytes))
+		return
+	}
+	if appID != s.cfg.SDKAppID {
+		refuse(w, http.StatusUnauthorized, protocol.ErrUserSigAppIDMismatch.With("sdkappid %d is not served here", appID))
+		return
+	}
+	if perr := usersig.Verify(q.Get("usersig"), s.cfg.Secret, appID, userID, time.Now()); perr != nil {
+		refuse(w, http.StatusUnauthorized, perr)
+		return
+	}
+	select {
+	case <-s.closing:
+		refuse(w, http.StatusServiceUnavailable, protocol.ErrInternal.With("server shutting down"))
+		return
+	default:
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered with an HTTP error
+	}
+	c := &conn{
+		user: core.User{ID: userID, Name: name, AvatarURL: avatar},
+		ws:   ws,
+		send: make(chan *outFrame, s.cfg.SendQueueFrames),
+		quit: make(chan struct{}),
+	}
+	registered := make(chan bool, 1)
+	if !s.post(hubMsg{kind: msgOpen, conn: c, done: registered}) || !<-registered {
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeGoingAway, "server shutting down"), time.Now().Add(time.Second))
+		ws.Close()
+		return
+	}
+	go c.writePump(s)
+	c.readPump(s)
+}
+
+func printable(s string, max int) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

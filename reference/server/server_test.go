@@ -1,0 +1,230 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/reference/protocol"
+	"github.com/pkarena/pkarena/reference/usersig"
+)
+
+var testLogOut io.Writer = io.Discard
+
+func newTestServer(t testing.TB, mutate func(*Config)) (*Server, string) {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(testLogOut, nil))
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { srv.Close(); hs.Close() })
+	return srv, "ws" + strings.TrimPrefix(hs.URL, "http") + protocol.Path
+}
+
+// wsURL builds a handshake URL for user signed with sig (or a fresh valid UserSig if sig is "").
+func wsURL(t testing.TB, base, user, sig string) string {
+	t.Helper()
+	if sig == "" {
+		var err error
+		sig, err = usersig.Sign(DefaultConfig().Secret, DefaultConfig().SDKAppID, user, time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := url.Values{"sdkappid": {fmt.Sprint(DefaultConfig().SDKAppID)}, "userid": {user}, "usersig": {sig}}
+	return base + "?" + q.Encode()
+}
+
+type rawClient struct {
+	t    testing.TB
+	ws   *websocket.Conn
+	seq  uint64
+	next int
+}
+
+func dial(t testing.TB, base, user string) *rawClient {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(t, base, user, ""), nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", user, err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	c := &rawClient{t: t, ws: ws}
+	if f := c.read(); f.Type != protocol.TypeWelcome {
+		t.Fatalf("first frame %q; want welcome", f.Type)
+	}
+	return c
+}
+
+// read returns the next frame, checking seq contiguity (TRANS-005).
+func (c *rawClient) read() protocol.Frame {
+	c.t.Helper()
+	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, data, err := c.ws.ReadMessage()
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	var f protocol.Frame
+	if err := json.Unmarshal(data, &f); err != nil {
+		c.t.Fatalf("frame %s: %v", data, err)
+	}
+	if f.Seq != c.seq+1 {
+		c.t.Fatalf("seq %d after %d", f.Seq, c.seq)
+	}
+	c.seq = f.Seq
+	return f
+}
+
+func (c *rawClient) send(typ string, payload any) string {
+	c.t.Helper()
+	c.next++
+	id := fmt.Sprint("q", c.next)
+	p, _ := json.Marshal(payload)
+	if err := c.ws.WriteJSON(protocol.Request{Type: typ, ID: id, Payload: p}); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+	return id
+}
+
+// call sends a request and skips events until its reply.
+func (c *rawClient) call(typ string, payload any) protocol.Frame {
+	c.t.Helper()
+	id := c.send(typ, payload)
+	for {
+		if f := c.read(); f.Type == protocol.TypeReply && *f.ID == id {
+			return f
+		}
+	}
+}
+
+func TestHandshakeRefusals(t *testing.T) {
+	_, base := newTestServer(t, nil)
+	cfg := DefaultConfig()
+	other, _ := usersig.Sign(cfg.Secret, cfg.SDKAppID, "bob", time.Hour, time.Now())
+	expired, _ := usersig.Sign(cfg.Secret, cfg.SDKAppID, "al", time.Second, time.Now().Add(-time.Hour))
+	wrongKey, _ := usersig.Sign("not-the-secret", cfg.SDKAppID, "al", time.Hour, time.Now())
+	otherApp, _ := usersig.Sign(cfg.Secret, 42, "al", time.Hour, time.Now())
+	for _, tt := range []struct {
+		name   string
+		url    string
+		status int
+		code   int
+	}{
+		{"garbage token", wsURL(t, base, "al", "garbage"), 401, 70003},
+		{"wrong key", wsURL(t, base, "al", wrongKey), 401, 70003},
+		{"expired", wsURL(t, base, "al", expired), 401, 70001},
+		{"other user", wsURL(t, base, "al", other), 401, 70013},
+		{"other app", wsURL(t, base, "al", otherApp), 401, 70014},
+		{"no userid", base + "?sdkappid=1400000001&usersig=x", 400, 100002},
+	} {
+		_, resp, err := websocket.DefaultDialer.Dial(tt.url, nil)
+		if err == nil || resp == nil {
+			t.Errorf("%s: handshake succeeded", tt.name)
+			continue
+		}
+		var body handshakeError
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || body.Code != tt.code {
+			t.Errorf("%s: HTTP %d code %d (%s); want %d code %d", tt.name, resp.StatusCode, body.Code, body.Message, tt.status, tt.code)
+		}
+	}
+}
+
+func TestCloseCodes(t *testing.T) {
+	_, base := newTestServer(t, func(c *Config) {
+		c.HeartbeatInterval, c.HeartbeatTimeout = 50*time.Millisecond, 300*time.Millisecond
+	})
+	for _, tt := range []struct {
+		name string
+		act  func(c *rawClient)
+		code int
+	}{
+		{"binary frame", func(c *rawClient) { _ = c.ws.WriteMessage(websocket.BinaryMessage, []byte("{}")) }, 1003},
+		{"oversized frame", func(c *rawClient) {
+			_ = c.ws.WriteMessage(websocket.TextMessage, []byte(strings.Repeat(" ", DefaultConfig().MaxFrameBytes+1)))
+		}, 1009},
+		{"silence", func(*rawClient) {}, closeHeartbeatTimeout},
+		{"replaced", func(c *rawClient) { dial(t, base, "u-replaced") }, closeReplaced},
+	} {
+		c := dial(t, base, "u-"+strings.ReplaceAll(tt.name, " ", "-"))
+		tt.act(c)
+		_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var err error
+		for err == nil {
+			_, _, err = c.ws.ReadMessage()
+		}
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != tt.code {
+			t.Errorf("%s: read ended with %v; want close %d", tt.name, err, tt.code)
+		}
+	}
+}
+
+// A client that stops reading is cut off without holding up anyone else (CLOSE-001).
+func TestSlowConsumerIsCutOff(t *testing.T) {
+	_, base := newTestServer(t, func(c *Config) {
+		c.SendQueueFrames = 128 // deep enough that a reading client never lags this far behind
+		c.WriteTimeout = 200 * time.Millisecond
+	})
+	host := dial(t, base, "host")
+	if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r", "maxSeatCount": 16}); *f.Code != 0 {
+		t.Fatalf("createLive: %s", *f.Message)
+	}
+	slow := dial(t, base, "slow")
+	slow.call(protocol.ReqJoinLive, map[string]string{"liveID": "r"})
+	fast := dial(t, base, "fast")
+	fast.call(protocol.ReqJoinLive, map[string]string{"liveID": "r"})
+
+	// Enough frames (about 2 KB each) to fill the slow client's socket buffers and its queue.
+	const toggles = 10000
+	go func() { // the fast audience keeps reading everything
+		for {
+			if _, _, err := fast.ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	for i := 0; i < toggles; i++ {
+		typ := protocol.ReqLockSeat
+		if i%2 == 1 {
+			typ = protocol.ReqUnlockSeat
+		}
+		if f := host.call(typ, map[string]int{"seatIndex": 5}); *f.Code != 0 {
+			t.Fatalf("%s: %s", typ, *f.Message)
+		}
+	}
+	var info protocol.FetchLiveInfoReply
+	f := host.call(protocol.ReqFetchLiveInfo, map[string]string{"liveID": "r"})
+	if err := json.Unmarshal(f.Payload, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.LiveInfo.CurrentUserCount != 2 {
+		t.Errorf("users in room after a slow consumer = %d; want 2 (host and the fast audience)", info.LiveInfo.CurrentUserCount)
+	}
+}
+
+func TestHandlerRefusesAfterClose(t *testing.T) {
+	srv, base := newTestServer(t, nil)
+	srv.Close()
+	_, resp, err := websocket.DefaultDialer.Dial(wsURL(t, base, "late", ""), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("dial after Close: err %v, resp %v; want 503", err, resp)
+	}
+}
