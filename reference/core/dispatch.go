@@ -34,10 +34,10 @@ func init() {
 		protocol.ReqLeaveLive:               bare((*Core).leaveLive),
 		protocol.ReqFetchLiveList:           typed((*Core).fetchLiveList, checkFetchLiveList),
 		protocol.ReqFetchLiveInfo:           typed((*Core).fetchLiveInfo, checkLiveRef),
-		protocol.ReqTakeSeat:                typed((*Core).takeSeat, nil),
+		protocol.ReqTakeSeat:                typed((*Core).takeSeat, checkSeatRef),
 		protocol.ReqLeaveSeat:               bare((*Core).leaveSeat),
-		protocol.ReqLockSeat:                typed(func(c *Core, m *member, r protocol.SeatRef) (any, *protocol.Error) { return c.setLock(m, r, true) }, nil),
-		protocol.ReqUnlockSeat:              typed(func(c *Core, m *member, r protocol.SeatRef) (any, *protocol.Error) { return c.setLock(m, r, false) }, nil),
+		protocol.ReqLockSeat:                typed(func(c *Core, m *member, r protocol.SeatRef) (any, *protocol.Error) { return c.setLock(m, r, true) }, checkSeatRef),
+		protocol.ReqUnlockSeat:              typed(func(c *Core, m *member, r protocol.SeatRef) (any, *protocol.Error) { return c.setLock(m, r, false) }, checkSeatRef),
 		protocol.ReqKickUserOutOfSeat:       typed((*Core).kickUserOutOfSeat, checkUserRef),
 		protocol.ReqMoveUserToSeat:          typed((*Core).moveUserToSeat, checkMove),
 		protocol.ReqMuteMicrophone:          bare(func(c *Core, m *member) (any, *protocol.Error) { return c.setMicrophone(m, protocol.MicOff) }),
@@ -157,9 +157,20 @@ func checkUserRef(_ *Core, r *protocol.UserRef) *protocol.Error {
 	return nil
 }
 
+// checkSeatRef requires the seat index; its range depends on the room and is checked there.
+func checkSeatRef(_ *Core, r *protocol.SeatRef) *protocol.Error {
+	if r.SeatIndex == nil {
+		return protocol.ErrInvalidParameter.With("seatIndex: required")
+	}
+	return nil
+}
+
 func checkMove(c *Core, r *protocol.MoveUserToSeat) *protocol.Error {
 	if err := checkUserRef(c, &protocol.UserRef{UserID: r.UserID}); err != nil {
 		return err
+	}
+	if r.TargetIndex == nil {
+		return protocol.ErrInvalidParameter.With("targetIndex: required")
 	}
 	if r.Policy < protocol.MoveAbortWhenOccupied || r.Policy > protocol.MoveSwapPosition {
 		return protocol.ErrInvalidParameter.With("policy: must be 0, 1 or 2")

@@ -68,8 +68,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("send queue frames %d: must be at least 1", c.SendQueueFrames)
 	case c.HeartbeatInterval <= 0 || c.HeartbeatTimeout <= c.HeartbeatInterval:
 		return fmt.Errorf("heartbeat interval %v, timeout %v: need 0 < interval < timeout", c.HeartbeatInterval, c.HeartbeatTimeout)
-	case c.DefaultInviteTimeout < time.Second:
-		return fmt.Errorf("default invite timeout %v: must be at least 1s", c.DefaultInviteTimeout)
+	case c.DefaultInviteTimeout < time.Second || c.DefaultInviteTimeout > time.Hour || c.DefaultInviteTimeout%time.Second != 0:
+		// Advertised as whole seconds (defaultInviteTimeoutS) within a request's own range.
+		return fmt.Errorf("default invite timeout %v: must be whole seconds from 1s to 1h", c.DefaultInviteTimeout)
 	case c.WriteTimeout <= 0:
 		return fmt.Errorf("write timeout %v: must be positive", c.WriteTimeout)
 	}
