@@ -1,0 +1,464 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Config says where and as whom a Client connects.
+type Config struct {
+	// URL is the server's WebSocket endpoint, e.g. ws://127.0.0.1:7070/v1/ws.
+	URL string
+	// SDKAppID and Secret sign the UserSig of the handshake (AUTH-001, AUTH-002).
+	SDKAppID uint64
+	Secret   string
+	// UserID is required; UserName and AvatarURL are sent when not empty.
+	UserID    string
+	UserName  string
+	AvatarURL string
+	// UserSig, when set, is sent as is instead of a token signed with Secret.
+	UserSig string
+	// SigExpire is the lifetime of the signed UserSig; 0 means 24 hours.
+	SigExpire time.Duration
+	// NoHeartbeat turns off the heartbeats the client otherwise sends every
+	// heartbeatIntervalMs (HEART-001), so the connection goes silent.
+	NoHeartbeat bool
+	// Check, when set, is called by the reader for every server frame with its raw text and,
+	// for a reply, the type of the request it answers. An error is recorded as a violation.
+	Check func(raw []byte, reqType string) error
+	// OnEvent, when set, receives every event instead of the client's event log. It runs on
+	// the reader goroutine and must not block.
+	OnEvent func(Event)
+	// Dialer dials the connection; nil means a dialer with a 10 s handshake timeout.
+	Dialer *websocket.Dialer
+}
+
+// Client is one protocol v1 connection. Its methods are safe for concurrent use.
+type Client struct {
+	cfg     Config
+	ws      *websocket.Conn
+	welcome Welcome
+
+	writeMu sync.Mutex // serialises writes: gorilla allows one writer at a time
+
+	mu         sync.Mutex // guards the fields below
+	nextID     uint64
+	pending    map[string]*call
+	violations []string
+	closeCode  int
+	closeText  string
+	log        eventLog
+	hbTimer    *time.Timer
+	hbStopped  bool
+
+	done chan struct{} // closed when the reader has exited
+}
+
+// call is a request waiting for its reply.
+type call struct {
+	typ   string
+	reply chan Frame
+}
+
+// Dial connects, authenticates and waits for the welcome frame (WELCOME-001). A refused
+// handshake returns a *HandshakeError.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	if cfg.UserID == "" {
+		return nil, errors.New("client: UserID is required")
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("client: URL %q: %w", cfg.URL, err)
+	}
+	sig := cfg.UserSig
+	if sig == "" {
+		expire := cfg.SigExpire
+		if expire == 0 {
+			expire = 24 * time.Hour
+		}
+		if sig, err = SignUserSig(cfg.Secret, cfg.SDKAppID, cfg.UserID, expire, time.Now()); err != nil {
+			return nil, err
+		}
+	}
+	q := u.Query()
+	q.Set("sdkappid", strconv.FormatUint(cfg.SDKAppID, 10))
+	q.Set("userid", cfg.UserID)
+	q.Set("usersig", sig)
+	if cfg.UserName != "" {
+		q.Set("username", cfg.UserName)
+	}
+	if cfg.AvatarURL != "" {
+		q.Set("avatarurl", cfg.AvatarURL)
+	}
+	u.RawQuery = q.Encode()
+
+	d := cfg.Dialer
+	if d == nil {
+		d = &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	}
+	ws, resp, err := d.DialContext(ctx, u.String(), nil)
+	if err != nil {
+		if resp != nil && errors.Is(err, websocket.ErrBadHandshake) {
+			return nil, handshakeError(resp)
+		}
+		return nil, fmt.Errorf("client: dial %s: %w", cfg.URL, err)
+	}
+	c := &Client{
+		cfg:     cfg,
+		ws:      ws,
+		pending: make(map[string]*call),
+		done:    make(chan struct{}),
+	}
+	c.log.init()
+	welcomed := make(chan error, 1)
+	go c.readLoop(welcomed)
+	select {
+	case err = <-welcomed:
+	case <-ctx.Done():
+		err = fmt.Errorf("client: no welcome frame: %w", ctx.Err())
+	}
+	if err != nil {
+		c.Kill()
+		return nil, err
+	}
+	if !cfg.NoHeartbeat {
+		c.armHeartbeat()
+	}
+	return c, nil
+}
+
+func handshakeError(resp *http.Response) *HandshakeError {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	he := &HandshakeError{Status: resp.StatusCode, Body: body}
+	var b struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(body, &b) == nil {
+		he.Code, he.Message = b.Code, b.Message
+	}
+	return he
+}
+
+// Welcome returns the payload of the connection's welcome frame.
+func (c *Client) Welcome() Welcome { return c.welcome }
+
+// UserID is the user this client authenticated as.
+func (c *Client) UserID() string { return c.cfg.UserID }
+
+// readLoop is the connection's only reader. It reports the welcome (or why there was none)
+// on welcomed, then checks and routes every frame until the connection ends.
+func (c *Client) readLoop(welcomed chan<- error) {
+	defer c.finish()
+	var lastSeq uint64
+	for {
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.recordClose(err)
+			if lastSeq == 0 {
+				welcomed <- fmt.Errorf("client: connection closed before the welcome: %w", err)
+			}
+			return
+		}
+		at := time.Now()
+		if mt != websocket.TextMessage {
+			c.violate("frame %d: a binary frame (TRANS-002)", lastSeq+1)
+			continue
+		}
+		var f Frame
+		if err := json.Unmarshal(data, &f); err != nil {
+			c.violate("frame after seq %d: not a JSON object: %v: %.200s", lastSeq, err, data)
+			continue
+		}
+		f.Raw, f.At = data, at
+		if f.Seq != lastSeq+1 {
+			c.violate("%s: seq %d after %d; want %d (TRANS-005)", f.Type, f.Seq, lastSeq, lastSeq+1)
+		}
+		first := lastSeq == 0
+		lastSeq = f.Seq
+		if first {
+			err := c.takeWelcome(f)
+			welcomed <- err
+			if err != nil {
+				return
+			}
+			continue
+		}
+		if f.Type == TypeReply {
+			c.routeReply(f)
+			continue
+		}
+		c.check(f, "")
+		if f.ID != nil || f.Code != nil {
+			c.violate("%s (seq %d): an event carries id or code (TRANS-010)", f.Type, f.Seq)
+		}
+		if c.cfg.OnEvent != nil {
+			c.cfg.OnEvent(f)
+		} else {
+			c.log.add(f)
+		}
+	}
+}
+
+func (c *Client) takeWelcome(f Frame) error {
+	if f.Type != TypeWelcome {
+		c.violate("first frame is %q; want welcome (WELCOME-001)", f.Type)
+		return fmt.Errorf("client: first frame is %q, not welcome", f.Type)
+	}
+	c.check(f, "")
+	if err := json.Unmarshal(f.Payload, &c.welcome); err != nil {
+		c.violate("welcome: %v", err)
+		return fmt.Errorf("client: welcome: %w", err)
+	}
+	return nil
+}
+
+func (c *Client) routeReply(f Frame) {
+	if f.ID == nil || f.Code == nil || f.Message == nil {
+		c.violate("reply (seq %d) lacks id, code or message (TRANS-006): %.200s", f.Seq, f.Raw)
+		return
+	}
+	c.mu.Lock()
+	p := c.pending[*f.ID]
+	delete(c.pending, *f.ID)
+	c.mu.Unlock()
+	if p == nil {
+		c.violate("reply (seq %d) to id %q, which no request is waiting for (TRANS-006)", f.Seq, *f.ID)
+		return
+	}
+	c.check(f, p.typ)
+	p.reply <- f
+}
+
+func (c *Client) check(f Frame, reqType string) {
+	if c.cfg.Check == nil {
+		return
+	}
+	if err := c.cfg.Check(f.Raw, reqType); err != nil {
+		c.violate("schema: %v", err)
+	}
+}
+
+// violate records a protocol violation.
+func (c *Client) violate(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	c.mu.Lock()
+	c.violations = append(c.violations, msg)
+	c.mu.Unlock()
+}
+
+// Violations returns every protocol violation seen so far: schema failures, sequence gaps,
+// replies nobody asked for, malformed frames.
+func (c *Client) Violations() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.violations...)
+}
+
+func (c *Client) recordClose(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		c.closeCode, c.closeText = ce.Code, ce.Text
+	} else {
+		c.closeCode, c.closeText = CloseAbnormal, err.Error()
+	}
+}
+
+// finish runs when the reader exits: calls in flight fail, heartbeats stop.
+func (c *Client) finish() {
+	c.mu.Lock()
+	if c.hbTimer != nil {
+		c.hbTimer.Stop()
+	}
+	c.hbStopped = true
+	c.pending = map[string]*call{}
+	c.mu.Unlock()
+	close(c.done)
+	c.log.wake()
+	c.ws.Close()
+}
+
+// Done is closed when the connection has ended.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// CloseCode returns the close code the server sent (CloseAbnormal when the connection ended
+// without a close frame) and its reason text. ok is false while the connection is open.
+func (c *Client) CloseCode() (code int, text string, ok bool) {
+	select {
+	case <-c.done:
+	default:
+		return 0, "", false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeCode, c.closeText, true
+}
+
+// WaitClosed waits for the connection to end and returns its close code (see CloseCode).
+func (c *Client) WaitClosed(ctx context.Context) (int, error) {
+	select {
+	case <-c.done:
+		code, _, _ := c.CloseCode()
+		return code, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("client %s: connection still open: %w", c.cfg.UserID, ctx.Err())
+	}
+}
+
+// Close closes the connection cleanly with close code 1000 and waits (at most a second) for the
+// server to end it.
+func (c *Client) Close() {
+	c.StopHeartbeat()
+	c.writeMu.Lock()
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseNormal, ""), time.Now().Add(time.Second))
+	c.writeMu.Unlock()
+	select {
+	case <-c.done:
+	case <-time.After(time.Second):
+		c.ws.Close()
+		<-c.done
+	}
+}
+
+// Kill drops the TCP connection without a close frame, as a crashed client or a lost network
+// would (LIVE-021).
+func (c *Client) Kill() {
+	c.StopHeartbeat()
+	_ = c.ws.NetConn().Close()
+	<-c.done
+}
+
+// StopHeartbeat stops the automatic heartbeats: the connection stays open but silent.
+func (c *Client) StopHeartbeat() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hbStopped = true
+	if c.hbTimer != nil {
+		c.hbTimer.Stop()
+	}
+}
+
+func (c *Client) armHeartbeat() {
+	every := time.Duration(c.welcome.Timing.HeartbeatIntervalMs) * time.Millisecond
+	if every <= 0 {
+		c.violate("welcome: heartbeatIntervalMs %d is not positive; sending no heartbeats", c.welcome.Timing.HeartbeatIntervalMs)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hbStopped {
+		return
+	}
+	c.hbTimer = time.AfterFunc(every, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), every)
+		defer cancel()
+		// An error means the connection is going away or the server is slow; the reader and
+		// the specs see the consequences, a heartbeat has nothing to add.
+		_ = c.Call(ctx, ReqHeartbeat, nil, nil)
+		c.armHeartbeat()
+	})
+}
+
+// request is the envelope of a client frame (TRANS-003).
+type request struct {
+	Type    string `json:"type"`
+	ID      string `json:"id"`
+	Payload any    `json:"payload,omitempty"`
+}
+
+// Call sends a request and waits for its reply. A reply with a non-zero code is returned as
+// *Error; on success the payload is decoded into out unless out is nil.
+func (c *Client) Call(ctx context.Context, typ string, payload any, out any) error {
+	c.mu.Lock()
+	c.nextID++
+	id := "c" + strconv.FormatUint(c.nextID, 10)
+	c.mu.Unlock()
+	data, err := json.Marshal(request{Type: typ, ID: id, Payload: payload})
+	if err != nil {
+		return fmt.Errorf("client: %s: %w", typ, err)
+	}
+	f, err := c.Send(ctx, id, typ, data)
+	if err != nil {
+		return err
+	}
+	if *f.Code != 0 {
+		return &Error{Type: typ, Code: *f.Code, Message: *f.Message}
+	}
+	if out != nil {
+		if err := json.Unmarshal(f.Payload, out); err != nil {
+			c.violate("reply to %s: payload: %v", typ, err)
+			return fmt.Errorf("client: %s: reply payload: %w", typ, err)
+		}
+	}
+	return nil
+}
+
+// Send writes data as one text frame and waits for the reply whose id is id; reqType names
+// the request for schema checks of the reply. It is for frames Call cannot produce: malformed
+// JSON, wrong field types, odd ids. The reply is returned whatever its code.
+func (c *Client) Send(ctx context.Context, id, reqType string, data []byte) (Frame, error) {
+	p := &call{typ: reqType, reply: make(chan Frame, 1)}
+	c.mu.Lock()
+	select {
+	case <-c.done:
+		c.mu.Unlock()
+		return Frame{}, fmt.Errorf("client %s: %s: %w", c.cfg.UserID, reqType, ErrClosed)
+	default:
+	}
+	if c.pending[id] != nil {
+		c.mu.Unlock()
+		return Frame{}, fmt.Errorf("client: a request with id %q is already waiting", id)
+	}
+	c.pending[id] = p
+	c.mu.Unlock()
+	if err := c.WriteFrame(ctx, websocket.TextMessage, data); err != nil {
+		c.forget(id)
+		return Frame{}, err
+	}
+	select {
+	case f := <-p.reply:
+		return f, nil
+	case <-c.done:
+		return Frame{}, fmt.Errorf("client %s: %s: %w", c.cfg.UserID, reqType, ErrClosed)
+	case <-ctx.Done():
+		c.forget(id)
+		return Frame{}, fmt.Errorf("client %s: no reply to %s: %w", c.cfg.UserID, reqType, ctx.Err())
+	}
+}
+
+func (c *Client) forget(id string) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
+
+// WriteFrame writes one raw WebSocket message of type messageType (websocket.TextMessage or
+// websocket.BinaryMessage) without waiting for anything.
+func (c *Client) WriteFrame(ctx context.Context, messageType int, data []byte) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(10 * time.Second)
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if err := c.ws.SetWriteDeadline(deadline); err != nil {
+		return fmt.Errorf("client %s: write: %w", c.cfg.UserID, err)
+	}
+	if err := c.ws.WriteMessage(messageType, data); err != nil {
+		return fmt.Errorf("client %s: write: %w", c.cfg.UserID, err)
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+package client
+
+// Path is the WebSocket endpoint of protocol v1 (TRANS-001).
+const Path = "/v1/ws"
+
+// Frame types that are not events of a feature.
+const (
+	TypeReply   = "reply"
+	TypeWelcome = "welcome"
+)
+
+// Request types (SPEC §5, §7, §8, §9, §12).
+const (
+	ReqHeartbeat               = "heartbeat"
+	ReqCreateLive              = "createLive"
+	ReqEndLive                 = "endLive"
+	ReqJoinLive                = "joinLive"
+	ReqLeaveLive               = "leaveLive"
+	ReqFetchLiveList           = "fetchLiveList"
+	ReqFetchLiveInfo           = "fetchLiveInfo"
+	ReqTakeSeat                = "takeSeat"
+	ReqLeaveSeat               = "leaveSeat"
+	ReqLockSeat                = "lockSeat"
+	ReqUnlockSeat              = "unlockSeat"
+	ReqKickUserOutOfSeat       = "kickUserOutOfSeat"
+	ReqMoveUserToSeat          = "moveUserToSeat"
+	ReqMuteMicrophone          = "muteMicrophone"
+	ReqUnmuteMicrophone        = "unmuteMicrophone"
+	ReqRequestConnection       = "requestConnection"
+	ReqCancelConnectionRequest = "cancelConnectionRequest"
+	ReqAcceptConnection        = "acceptConnection"
+	ReqRejectConnection        = "rejectConnection"
+	ReqDisconnect              = "disconnect"
+	ReqRequestBattle           = "requestBattle"
+	ReqCancelBattleRequest     = "cancelBattleRequest"
+	ReqAcceptBattle            = "acceptBattle"
+	ReqRejectBattle            = "rejectBattle"
+	ReqExitBattle              = "exitBattle"
+)
+
+// Event types.
+const (
+	EvLiveEnded                  = "onLiveEnded"
+	EvSeatListChanged            = "onSeatListChanged"
+	EvConnectionRequestReceived  = "onConnectionRequestReceived"
+	EvConnectionRequestCancelled = "onConnectionRequestCancelled"
+	EvConnectionRequestAccept    = "onConnectionRequestAccept"
+	EvConnectionRequestReject    = "onConnectionRequestReject"
+	EvConnectionRequestTimeout   = "onConnectionRequestTimeout"
+	EvConnectionUserListChanged  = "onConnectionUserListChanged"
+)
+
+// TUIConnectionCode values, one per target of requestConnection (COHOST-002..006).
+const (
+	ConnSuccess             = 0
+	ConnRoomNotExist        = 1
+	ConnConnecting          = 2
+	ConnConnectingOtherRoom = 3
+	ConnFull                = 4
+	ConnRetry               = 5
+)
+
+// Reasons carried by onLiveEnded.
+const (
+	EndedByHost   = 1
+	EndedByServer = 2
+)
+
+// Seat move policies (SEAT-005).
+const (
+	MoveAbortWhenOccupied = 0
+	MoveForceReplace      = 1
+	MoveSwapPosition      = 2
+)
+
+// Error codes of SPEC §13.
+const (
+	CodeInternal                 = 100001
+	CodeInvalidParameter         = 100002
+	CodeLiveIDAlreadyUsed        = 100003
+	CodeLiveNotExist             = 100004
+	CodeNotLiveMember            = 100005
+	CodePermissionDenied         = 100006
+	CodeLiveMembersFull          = 100008
+	CodeSeatIndexInvalid         = 100200
+	CodeSeatOccupied             = 100201
+	CodeSeatLocked               = 100202
+	CodeNotOnSeat                = 100203
+	CodeAlreadyOnSeat            = 100204
+	CodeConnectionNotExist       = 100400
+	CodePendingConnectionRequest = 100402
+	CodeMalformedFrame           = 100901
+	CodeUnknownType              = 100902
+	CodeAlreadyInLive            = 100903
+	CodeFeatureNotSupported      = 100905
+	CodeUserSigExpired           = 70001
+	CodeUserSigInvalid           = 70003
+	CodeUserSigUserIDMismatch    = 70013
+	CodeUserSigAppIDMismatch     = 70014
+)
+
+// WebSocket close codes of SPEC §2.
+const (
+	CloseNormal           = 1000
+	CloseGoingAway        = 1001
+	CloseUnsupportedData  = 1003
+	CloseAbnormal         = 1006 // no close frame was received
+	CloseMessageTooBig    = 1009
+	CloseHeartbeatTimeout = 4000
+	CloseSlowConsumer     = 4008
+	CloseReplaced         = 4009
+)

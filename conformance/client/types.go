@@ -1,0 +1,195 @@
+package client
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Frame is one server frame as received (SPEC TRANS-004): a reply when Type is TypeReply,
+// an event otherwise.
+type Frame struct {
+	Type    string          `json:"type"`
+	Seq     uint64          `json:"seq"`
+	TS      int64           `json:"ts"`
+	ID      *string         `json:"id"`
+	Code    *int            `json:"code"`
+	Message *string         `json:"message"`
+	Payload json.RawMessage `json:"payload"`
+	// Raw is the frame's text as received.
+	Raw []byte `json:"-"`
+	// At is when the client read the frame.
+	At time.Time `json:"-"`
+}
+
+// Event is a server frame that is not a reply (SPEC TRANS-010).
+type Event = Frame
+
+// Decode unmarshals the frame's payload into v.
+func (f Frame) Decode(v any) error { return json.Unmarshal(f.Payload, v) }
+
+// Welcome is the payload of the first frame of a connection (WELCOME-001).
+type Welcome struct {
+	Protocol  string   `json:"protocol"`
+	Server    string   `json:"server"`
+	UserID    string   `json:"userID"`
+	SessionID string   `json:"sessionID"`
+	Limits    Limits   `json:"limits"`
+	Timing    Timing   `json:"timing"`
+	Features  Features `json:"features"`
+}
+
+// Limits are the limits the server enforces (WELCOME-002).
+type Limits struct {
+	MaxConnectedRooms int `json:"maxConnectedRooms"`
+	MaxUsersPerRoom   int `json:"maxUsersPerRoom"`
+	MaxSeatCount      int `json:"maxSeatCount"`
+	MaxFrameBytes     int `json:"maxFrameBytes"`
+	SendQueueFrames   int `json:"sendQueueFrames"`
+}
+
+// Timing is the liveness and invitation timing the server applies (WELCOME-003).
+type Timing struct {
+	HeartbeatIntervalMs   int64 `json:"heartbeatIntervalMs"`
+	HeartbeatTimeoutMs    int64 `json:"heartbeatTimeoutMs"`
+	DefaultInviteTimeoutS int   `json:"defaultInviteTimeoutS"`
+}
+
+// Features lists the optional features the server supports (WELCOME-004).
+type Features struct {
+	Battle bool `json:"battle"`
+}
+
+// LiveUserInfo identifies a user.
+type LiveUserInfo struct {
+	UserID    string `json:"userID"`
+	UserName  string `json:"userName"`
+	AvatarURL string `json:"avatarURL"`
+}
+
+// LiveInfo describes a room.
+type LiveInfo struct {
+	LiveID           string       `json:"liveID"`
+	LiveName         string       `json:"liveName"`
+	IsPublicVisible  bool         `json:"isPublicVisible"`
+	SeatTemplate     int          `json:"seatTemplate"`
+	MaxSeatCount     int          `json:"maxSeatCount"`
+	LiveOwner        LiveUserInfo `json:"liveOwner"`
+	CreateTime       int64        `json:"createTime"`
+	CurrentUserCount int          `json:"currentUserCount"`
+}
+
+// SeatUserInfo is the occupant of a seat; UserID is empty for a free seat.
+type SeatUserInfo struct {
+	UserID           string `json:"userID"`
+	UserName         string `json:"userName"`
+	AvatarURL        string `json:"avatarURL"`
+	LiveID           string `json:"liveID"`
+	MicrophoneStatus int    `json:"microphoneStatus"`
+}
+
+// SeatInfo is one seat, tagged with the room it belongs to (SEAT-010).
+type SeatInfo struct {
+	LiveID   string       `json:"liveID"`
+	Index    int          `json:"index"`
+	IsLocked bool         `json:"isLocked"`
+	UserInfo SeatUserInfo `json:"userInfo"`
+}
+
+// ConnectionUser is a room's host as seen by the co-host feature.
+type ConnectionUser struct {
+	LiveID             string `json:"liveID"`
+	UserID             string `json:"userID"`
+	UserName           string `json:"userName"`
+	AvatarURL          string `json:"avatarURL"`
+	JoinConnectionTime int64  `json:"joinConnectionTime"`
+}
+
+// CreateLiveRequest is the payload of createLive (ROOM-001). Nil pointers are omitted, so the
+// server applies its defaults.
+type CreateLiveRequest struct {
+	LiveID          string `json:"liveID"`
+	LiveName        string `json:"liveName,omitempty"`
+	IsPublicVisible *bool  `json:"isPublicVisible,omitempty"`
+	SeatTemplate    *int   `json:"seatTemplate,omitempty"`
+	MaxSeatCount    *int   `json:"maxSeatCount,omitempty"`
+}
+
+// CreateLiveReply answers createLive.
+type CreateLiveReply struct {
+	LiveInfo LiveInfo   `json:"liveInfo"`
+	SeatList []SeatInfo `json:"seatList"`
+}
+
+// JoinLiveReply answers joinLive with the room's current state (ROOM-005).
+type JoinLiveReply struct {
+	LiveInfo      LiveInfo         `json:"liveInfo"`
+	SeatList      []SeatInfo       `json:"seatList"`
+	ConnectedList []ConnectionUser `json:"connectedList"`
+}
+
+// FetchLiveListReply answers fetchLiveList (ROOM-008).
+type FetchLiveListReply struct {
+	LiveInfoList []LiveInfo `json:"liveInfoList"`
+	Cursor       string     `json:"cursor"`
+}
+
+// FetchLiveInfoReply answers fetchLiveInfo (ROOM-009).
+type FetchLiveInfoReply struct {
+	LiveInfo LiveInfo `json:"liveInfo"`
+}
+
+// RequestConnectionRequest is the payload of requestConnection (COHOST-002). A nil Timeout
+// lets the server apply defaultInviteTimeoutS.
+type RequestConnectionRequest struct {
+	LiveIDs       []string `json:"liveIDs"`
+	Timeout       *int     `json:"timeout,omitempty"`
+	ExtensionInfo string   `json:"extensionInfo,omitempty"`
+}
+
+// RequestConnectionReply carries a TUIConnectionCode per target room.
+type RequestConnectionReply struct {
+	Results map[string]int `json:"results"`
+}
+
+// LiveEnded is the payload of onLiveEnded (ROOM-007, LIVE-021).
+type LiveEnded struct {
+	LiveID  string `json:"liveID"`
+	Reason  int    `json:"reason"`
+	Message string `json:"message"`
+}
+
+// SeatListChanged is the payload of onSeatListChanged (SEAT-008).
+type SeatListChanged struct {
+	LiveID   string     `json:"liveID"`
+	SeatList []SeatInfo `json:"seatList"`
+}
+
+// ConnectionRequestReceived is the payload of onConnectionRequestReceived (COHOST-002).
+type ConnectionRequestReceived struct {
+	Inviter       ConnectionUser   `json:"inviter"`
+	InviteeList   []ConnectionUser `json:"inviteeList"`
+	ExtensionInfo string           `json:"extensionInfo"`
+}
+
+// ConnectionRequestOutcome is the payload of onConnectionRequestCancelled, -Accept, -Reject
+// and -Timeout.
+type ConnectionRequestOutcome struct {
+	Inviter ConnectionUser `json:"inviter"`
+	Invitee ConnectionUser `json:"invitee"`
+}
+
+// ConnectionUserListChanged is the payload of onConnectionUserListChanged (COHOST-020).
+type ConnectionUserListChanged struct {
+	ConnectedList []ConnectionUser `json:"connectedList"`
+	JoinedList    []ConnectionUser `json:"joinedList"`
+	LeavedList    []ConnectionUser `json:"leavedList"`
+}
+
+// LiveIDs lists the liveID of each user, in order.
+func LiveIDs(users []ConnectionUser) []string {
+	out := make([]string, len(users))
+	for i, u := range users {
+		out[i] = u.LiveID
+	}
+	return out
+}
