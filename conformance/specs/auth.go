@@ -1,0 +1,147 @@
+package specs
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/pkarena/pkarena/conformance/client"
+)
+
+// handshake is the query of one handshake attempt.
+type handshake struct {
+	appID  string
+	userID string
+	sig    string
+	extra  string // appended to the query as is
+}
+
+// goodHandshake is a valid handshake of user name of scene s.
+func goodHandshake(s *scene, name string) handshake {
+	GinkgoHelper()
+	sig, err := target.Sign(s.id(name))
+	Expect(err).NotTo(HaveOccurred())
+	return handshake{appID: strconv.FormatUint(target.SDKAppID, 10), userID: s.id(name), sig: sig}
+}
+
+// expectRefused attempts the handshake and checks the HTTP status, the code and that the
+// body matches its schema.
+func expectRefused(s *scene, h handshake, status, code int) {
+	GinkgoHelper()
+	ws, resp, err := websocket.DefaultDialer.DialContext(s.ctx, target.HandshakeURL(h.appID, h.userID, h.sig)+h.extra, nil)
+	if err == nil {
+		ws.Close()
+	}
+	Expect(err).To(HaveOccurred(), "the handshake must be refused")
+	Expect(resp).NotTo(BeNil(), "an HTTP response: %v", err)
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	Expect(resp.StatusCode).To(Equal(status), "HTTP status; body %s", body)
+	Expect(resp.Header.Get("Content-Type")).To(HavePrefix("application/json"))
+	var b struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}
+	Expect(json.Unmarshal(body, &b)).To(Succeed(), "body %s", body)
+	Expect(b.Code).To(Equal(code), "code; body %s", body)
+	Expect(b.Message).NotTo(BeEmpty())
+	Expect(target.ValidateHandshakeError(body)).To(Succeed())
+}
+
+// tokenDoc is a UserSig v2 document with the given signature.
+func tokenDoc(userID string, appID uint64, issued time.Time, expire int64, sig string) []byte {
+	doc, _ := json.Marshal(map[string]any{
+		"TLS.ver": "2.0", "TLS.identifier": userID, "TLS.sdkappid": appID,
+		"TLS.time": issued.Unix(), "TLS.expire": expire, "TLS.sig": sig,
+	})
+	return doc
+}
+
+var _ = Describe("Authentication", Label("auth"), func() {
+	DescribeTable("a handshake with a bad token is refused with HTTP 401 and the documented code",
+		func(ctx SpecContext, mutate func(s *scene, h *handshake), code int) {
+			s := newScene(ctx)
+			h := goodHandshake(s, "u")
+			mutate(s, &h)
+			expectRefused(s, h, http.StatusUnauthorized, code)
+		},
+		Entry("[AUTH-003] no usersig", func(_ *scene, h *handshake) { h.sig = "" }, client.CodeUserSigInvalid),
+		Entry("[AUTH-003] a usersig that is not base64", func(_ *scene, h *handshake) { h.sig = "%%not-a-token%%" }, client.CodeUserSigInvalid),
+		Entry("[AUTH-003] a usersig that is base64 but not zlib", func(_ *scene, h *handshake) { h.sig = "aGVsbG8gd29ybGQ_" }, client.CodeUserSigInvalid),
+		Entry("[AUTH-003] a packed document that is not JSON", func(_ *scene, h *handshake) {
+			h.sig, _ = client.PackUserSig([]byte("not json"))
+		}, client.CodeUserSigInvalid),
+		Entry("[AUTH-002 AUTH-003] a token signed with another secret", func(s *scene, h *handshake) {
+			h.sig, _ = client.SignUserSig(target.Secret+"-wrong", target.SDKAppID, s.id("u"), time.Hour, time.Now())
+		}, client.CodeUserSigInvalid),
+		Entry("[AUTH-002 AUTH-003] a well-formed token whose signature is not the HMAC", func(s *scene, h *handshake) {
+			h.sig, _ = client.PackUserSig(tokenDoc(s.id("u"), target.SDKAppID, time.Now(), 3600, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="))
+		}, client.CodeUserSigInvalid),
+		Entry("[AUTH-004] an expired token", func(s *scene, h *handshake) {
+			h.sig, _ = client.SignUserSig(target.Secret, target.SDKAppID, s.id("u"), time.Minute, time.Now().Add(-time.Hour))
+		}, client.CodeUserSigExpired),
+		Entry("[AUTH-005] a token signed for another user", func(s *scene, h *handshake) {
+			h.sig, _ = client.SignUserSig(target.Secret, target.SDKAppID, s.id("other"), time.Hour, time.Now())
+		}, client.CodeUserSigUserIDMismatch),
+		Entry("[AUTH-005] a token signed for another sdkappid", func(s *scene, h *handshake) {
+			h.sig, _ = client.SignUserSig(target.Secret, target.SDKAppID+1, s.id("u"), time.Hour, time.Now())
+		}, client.CodeUserSigAppIDMismatch),
+		Entry("[AUTH-005] a handshake naming an sdkappid the server does not serve", func(s *scene, h *handshake) {
+			h.appID = strconv.FormatUint(target.SDKAppID+1, 10)
+			h.sig, _ = client.SignUserSig(target.Secret, target.SDKAppID+1, s.id("u"), time.Hour, time.Now())
+		}, client.CodeUserSigAppIDMismatch),
+	)
+
+	DescribeTable("a malformed handshake is refused with HTTP 400 and 100002",
+		func(ctx SpecContext, mutate func(s *scene, h *handshake)) {
+			s := newScene(ctx)
+			h := goodHandshake(s, "u")
+			mutate(s, &h)
+			expectRefused(s, h, http.StatusBadRequest, client.CodeInvalidParameter)
+		},
+		Entry("[AUTH-001] no userid", func(_ *scene, h *handshake) { h.userID = "" }),
+		Entry("[AUTH-001] a userid with a space", func(_ *scene, h *handshake) {
+			h.userID = "a b"
+			h.sig, _ = target.Sign(h.userID)
+		}),
+		Entry("[AUTH-001] a userid of 33 bytes", func(_ *scene, h *handshake) {
+			h.userID = strings.Repeat("u", 33)
+			h.sig, _ = target.Sign(h.userID)
+		}),
+		Entry("[AUTH-001] no sdkappid", func(_ *scene, h *handshake) { h.appID = "" }),
+		Entry("[AUTH-001] an sdkappid that is not a decimal integer", func(_ *scene, h *handshake) { h.appID = "0x1f" }),
+		Entry("[AUTH-001] a username of 65 bytes", func(_ *scene, h *handshake) { h.extra = "&username=" + strings.Repeat("n", 65) }),
+		Entry("[AUTH-001] an avatarurl of 513 bytes", func(_ *scene, h *handshake) { h.extra = "&avatarurl=" + strings.Repeat("a", 513) }),
+	)
+
+	It("[AUTH-001] username and avatarurl of the handshake become the user's userName and avatarURL", func(ctx SpecContext) {
+		s := newScene(ctx)
+		c := s.user("h", func(cfg *client.Config) { cfg.UserName = "Alice A."; cfg.AvatarURL = "https://example.com/a.png" })
+		r, err := c.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room("h")})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.LiveInfo.LiveOwner).To(Equal(client.LiveUserInfo{UserID: c.UserID(), UserName: "Alice A.", AvatarURL: "https://example.com/a.png"}))
+		Expect(r.SeatList[0].UserInfo.UserName).To(Equal("Alice A."))
+	})
+
+	It("[AUTH-006 LIVE-021] a second connection of the same user closes the first with 4009, and the first counts as lost", func(ctx SpecContext) {
+		s := newScene(ctx)
+		first := s.host("h")
+		a := s.audience("a", s.room("h"))
+		settle(s, a)
+		second := s.user("h")
+		Expect(first.WaitClosed(s.ctx)).To(Equal(client.CloseReplaced))
+		ended := next[client.LiveEnded](s, a, client.EvLiveEnded)
+		Expect(ended.LiveID).To(Equal(s.room("h")))
+		Expect(ended.Reason).To(Equal(client.EndedByServer), "the replaced host's room ends as on a lost connection")
+		// The new connection starts in no room and works.
+		_, err := second.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room("h2")})
+		Expect(err).NotTo(HaveOccurred())
+	})
+})

@@ -1,0 +1,203 @@
+package specs
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/pkarena/pkarena/conformance/client"
+)
+
+// specBudget bounds one spec beyond the timing the server advertises, so that a server that
+// never answers fails the spec instead of hanging the run.
+const specBudget = 60 * time.Second
+
+var sceneCounter atomic.Int64
+
+// scene is one spec's world: its users and rooms, named uniquely for the spec and the run,
+// closed and checked for protocol violations when the spec ends.
+type scene struct {
+	ctx    context.Context // the spec's context bounded by its budget
+	base   context.Context // the spec's context as Ginkgo gave it
+	prefix string
+	wel    client.Welcome // the welcome of the scene's first user
+}
+
+// newScene starts a spec's scene. extra is time the spec waits on purpose (timeouts,
+// heartbeats), added to its budget.
+func newScene(ctx context.Context, extra ...time.Duration) *scene {
+	budget := specBudget
+	for _, d := range extra {
+		budget += d
+	}
+	c, cancel := context.WithTimeout(ctx, budget)
+	DeferCleanup(cancel)
+	return &scene{ctx: c, base: ctx, prefix: fmt.Sprintf("%s%d", runID, sceneCounter.Add(1))}
+}
+
+// allow extends the spec's budget by d from now, for waits that depend on the timing the
+// server advertises.
+func (s *scene) allow(d time.Duration) {
+	c, cancel := context.WithTimeout(s.base, specBudget+d)
+	DeferCleanup(cancel)
+	s.ctx = c
+}
+
+// id returns a user or room ID unique to the scene.
+func (s *scene) id(name string) string { return s.prefix + "-" + name }
+
+// room returns the liveID the scene gives the room of host name.
+func (s *scene) room(name string) string { return s.id("r" + name) }
+
+// user connects a new user called name.
+func (s *scene) user(name string, opts ...func(*client.Config)) *client.Client {
+	GinkgoHelper()
+	cfg := target.ClientConfig(s.id(name))
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c, err := client.Dial(s.ctx, cfg)
+	Expect(err).NotTo(HaveOccurred(), "connecting %s", cfg.UserID)
+	if s.wel.Protocol == "" {
+		s.wel = c.Welcome()
+	}
+	DeferCleanup(func() {
+		c.Close()
+		Expect(c.Violations()).To(BeEmpty(), "protocol violations seen by %s", c.UserID())
+	})
+	return c
+}
+
+// host connects user name and creates its room s.room(name).
+func (s *scene) host(name string) *client.Client {
+	GinkgoHelper()
+	c := s.user(name)
+	_, err := c.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room(name), LiveName: "room of " + name})
+	Expect(err).NotTo(HaveOccurred(), "%s creates its room", name)
+	return c
+}
+
+// audience connects user name and joins room liveID.
+func (s *scene) audience(name, liveID string) *client.Client {
+	GinkgoHelper()
+	c := s.user(name)
+	_, err := c.JoinLive(s.ctx, liveID)
+	Expect(err).NotTo(HaveOccurred(), "%s joins %s", name, liveID)
+	return c
+}
+
+// welcome is the welcome of the scene's first user (the server's advertised settings).
+func (s *scene) welcome() client.Welcome {
+	GinkgoHelper()
+	Expect(s.wel.Protocol).NotTo(BeEmpty(), "the scene has no user yet")
+	return s.wel
+}
+
+// wait returns a context bounded by the time an event that must follow at once may take.
+func (s *scene) wait() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.ctx, target.EventTimeout)
+}
+
+// next waits for c's next event of type typ and decodes it.
+func next[T any](s *scene, c *client.Client, typ string) T {
+	GinkgoHelper()
+	ctx, cancel := s.wait()
+	defer cancel()
+	v, err := client.NextAs[T](ctx, c, typ)
+	Expect(err).NotTo(HaveOccurred())
+	return v
+}
+
+// nextWithin is next with an explicit wait.
+func nextWithin[T any](s *scene, c *client.Client, typ string, d time.Duration) (T, client.Event) {
+	GinkgoHelper()
+	ctx, cancel := context.WithTimeout(s.ctx, d)
+	defer cancel()
+	e, err := c.Next(ctx, typ)
+	Expect(err).NotTo(HaveOccurred())
+	var v T
+	Expect(e.Decode(&v)).To(Succeed())
+	return v, e
+}
+
+// none asserts that no unread event of any of the types (of any type if none is given) has
+// reached c, after a heartbeat round trip (TRANS-011) has flushed whatever the server had
+// produced for c.
+func none(s *scene, c *client.Client, types ...string) {
+	GinkgoHelper()
+	Expect(c.Sync(s.ctx)).To(Succeed())
+	if len(types) == 0 {
+		types = []string{""}
+	}
+	for _, typ := range types {
+		Expect(c.Unread(typ)).To(BeEmpty(), "%s received %s", c.UserID(), typ)
+	}
+}
+
+// settle flushes every client with a heartbeat round trip and marks all their events read.
+func settle(s *scene, cs ...*client.Client) {
+	GinkgoHelper()
+	for _, c := range cs {
+		Expect(c.Sync(s.ctx)).To(Succeed())
+		c.Skip()
+	}
+}
+
+// expectCode asserts that err is a refusal with code.
+func expectCode(err error, code int) {
+	GinkgoHelper()
+	Expect(err).To(HaveOccurred(), "want error code %d", code)
+	Expect(client.CodeOf(err)).To(Equal(code), "error: %v", err)
+}
+
+// connect makes inviter invite the rooms of invitees, each accept, and waits until every
+// host has seen the group form; then all their events are marked read.
+func connect(s *scene, inviter *client.Client, invitees ...*client.Client) {
+	GinkgoHelper()
+	ids := make([]string, len(invitees))
+	for i, c := range invitees {
+		ids[i] = s.roomOf(c)
+	}
+	codes, err := inviter.RequestConnection(s.ctx, client.RequestConnectionRequest{LiveIDs: ids, Timeout: ptr(0)})
+	Expect(err).NotTo(HaveOccurred())
+	for _, id := range ids {
+		Expect(codes).To(HaveKeyWithValue(id, client.ConnSuccess))
+	}
+	for _, c := range invitees {
+		next[client.ConnectionRequestReceived](s, c, client.EvConnectionRequestReceived)
+		Expect(c.AcceptConnection(s.ctx, s.roomOf(inviter))).To(Succeed())
+	}
+	settle(s, append([]*client.Client{inviter}, invitees...)...)
+}
+
+// roomOf is the room of a host created by s.host: the user ID's name part prefixed with "r".
+func (s *scene) roomOf(c *client.Client) string {
+	return s.room(c.UserID()[len(s.prefix)+1:])
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// seatOf returns the seat of userID in list, or nil.
+func seatOf(list []client.SeatInfo, userID string) *client.SeatInfo {
+	for i := range list {
+		if list[i].UserInfo.UserID == userID {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+// seatsOfRoom returns the seats of liveID in list, in list order.
+func seatsOfRoom(list []client.SeatInfo, liveID string) []client.SeatInfo {
+	var out []client.SeatInfo
+	for _, si := range list {
+		if si.LiveID == liveID {
+			out = append(out, si)
+		}
+	}
+	return out
+}

@@ -1,0 +1,168 @@
+package specs
+
+import (
+	"fmt"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/pkarena/pkarena/conformance/client"
+)
+
+// sendRaw sends a raw text frame expecting a reply with id, and returns the reply.
+func sendRaw(s *scene, c *client.Client, id, reqType, frame string) client.Frame {
+	GinkgoHelper()
+	f, err := c.Send(s.ctx, id, reqType, []byte(frame))
+	Expect(err).NotTo(HaveOccurred(), "frame %.80q", frame)
+	return f
+}
+
+var _ = Describe("Bad input", Label("input"), func() {
+	DescribeTable("[INPUT-001] a frame that is not a JSON request envelope gets 100901 and the connection stays open",
+		func(ctx SpecContext, frame, id string) {
+			s := newScene(ctx)
+			c := s.user("a")
+			f := sendRaw(s, c, id, "", frame)
+			Expect(*f.Code).To(Equal(client.CodeMalformedFrame), "message: %s", *f.Message)
+			Expect(*f.Message).NotTo(BeEmpty())
+			Expect(c.Sync(s.ctx)).To(Succeed(), "the connection stays usable")
+		},
+		Entry("not JSON", `hello`, ""),
+		Entry("truncated JSON", `{"type":"heartbeat","id":"x"`, ""),
+		Entry("an empty frame", ``, ""),
+		Entry("a JSON array", `[{"type":"heartbeat","id":"x"}]`, ""),
+		Entry("a JSON string", `"heartbeat"`, ""),
+		Entry("JSON null", `null`, ""),
+		Entry("an object without type", `{"id":"x1","payload":{}}`, "x1"),
+		Entry("a type that is not a string", `{"type":7,"id":"x2"}`, "x2"),
+		Entry("an empty type", `{"type":"","id":"x3"}`, "x3"),
+		Entry("deeply nested JSON", strings.Repeat("[", 5000)+strings.Repeat("]", 5000), ""),
+	)
+
+	DescribeTable("[INPUT-002] an unknown request type gets 100902 and the connection stays open",
+		func(ctx SpecContext, typ string) {
+			s := newScene(ctx)
+			c := s.user("a")
+			f := sendRaw(s, c, "u1", typ, fmt.Sprintf(`{"type":%q,"id":"u1","payload":{}}`, typ))
+			Expect(*f.Code).To(Equal(client.CodeUnknownType))
+			Expect(c.Sync(s.ctx)).To(Succeed())
+		},
+		Entry("a made-up type", "flyToTheMoon"),
+		Entry("an event name", client.EvLiveEnded),
+		Entry("the reply type", client.TypeReply),
+		Entry("the welcome type", client.TypeWelcome),
+		Entry("a known type in another case", "CREATELIVE"),
+	)
+
+	DescribeTable("[INPUT-003 TRANS-003] a bad id or field gets 100002 naming the field, the connection stays open and nothing changes",
+		func(ctx SpecContext, frame func(s *scene) string, id, field string) {
+			s := newScene(ctx)
+			h := s.host("h")
+			c := s.user("a")
+			settle(s, h)
+			f := sendRaw(s, c, id, "", frame(s))
+			Expect(*f.Code).To(Equal(client.CodeInvalidParameter), "message: %s", *f.Message)
+			Expect(*f.Message).To(ContainSubstring(field), "the message names the field")
+			Expect(c.Sync(s.ctx)).To(Succeed())
+			// Nothing changed: the caller is in no room and the host saw nothing.
+			expectCode(c.LeaveLive(s.ctx), client.CodeNotLiveMember)
+			none(s, h, client.EvSeatListChanged)
+		},
+		Entry("no id", func(s *scene) string { return `{"type":"heartbeat"}` }, "", "id"),
+		Entry("an empty id", func(s *scene) string { return `{"type":"heartbeat","id":""}` }, "", "id"),
+		Entry("an id of 65 bytes", func(s *scene) string { return `{"type":"heartbeat","id":"` + strings.Repeat("i", 65) + `"}` }, "", "id"),
+		Entry("an id that is not a string", func(s *scene) string { return `{"type":"heartbeat","id":12}` }, "", "id"),
+		Entry("joinLive without liveID", func(s *scene) string { return `{"type":"joinLive","id":"f1","payload":{}}` }, "f1", "liveID"),
+		Entry("joinLive with a numeric liveID", func(s *scene) string { return `{"type":"joinLive","id":"f2","payload":{"liveID":42}}` }, "f2", "liveID"),
+		Entry("joinLive with a liveID of 10 KiB", func(s *scene) string {
+			return `{"type":"joinLive","id":"f3","payload":{"liveID":"` + strings.Repeat("r", 10240) + `"}}`
+		}, "f3", "liveID"),
+		Entry("a payload that is not an object", func(s *scene) string { return `{"type":"joinLive","id":"f4","payload":5}` }, "f4", "payload"),
+		Entry("takeSeat without seatIndex", func(s *scene) string { return `{"type":"takeSeat","id":"f5","payload":{}}` }, "f5", "seatIndex"),
+		Entry("takeSeat with a string seatIndex", func(s *scene) string { return `{"type":"takeSeat","id":"f6","payload":{"seatIndex":"1"}}` }, "f6", "seatIndex"),
+		Entry("takeSeat with a huge seatIndex", func(s *scene) string {
+			return `{"type":"takeSeat","id":"f7","payload":{"seatIndex":1e40}}`
+		}, "f7", "seatIndex"),
+		Entry("fetchLiveList with count 101", func(s *scene) string { return `{"type":"fetchLiveList","id":"f8","payload":{"count":101}}` }, "f8", "count"),
+		Entry("moveUserToSeat with policy 3", func(s *scene) string {
+			return `{"type":"moveUserToSeat","id":"f9","payload":{"userID":"` + s.id("h") + `","targetIndex":1,"policy":3}}`
+		}, "f9", "policy"),
+		Entry("createLive with isPublicVisible as a string", func(s *scene) string {
+			return `{"type":"createLive","id":"f10","payload":{"liveID":"` + s.room("a") + `","isPublicVisible":"yes"}}`
+		}, "f10", "isPublicVisible"),
+	)
+
+	It("[INPUT-004] a valid request that is not allowed in the current state gets its documented code and changes nothing", func(ctx SpecContext) {
+		s := newScene(ctx)
+		h, g := s.host("h"), s.host("g")
+		a := s.audience("a", s.room("h"))
+		settle(s, h, g, a)
+		expectCode(h.AcceptConnection(s.ctx, s.room("g")), client.CodeConnectionNotExist)
+		expectCode(h.Disconnect(s.ctx), client.CodeConnectionNotExist)
+		expectCode(a.LeaveSeat(s.ctx), client.CodeNotOnSeat)
+		_, err := a.RequestConnection(s.ctx, client.RequestConnectionRequest{LiveIDs: []string{s.room("g")}})
+		expectCode(err, client.CodePermissionDenied)
+		expectCode(a.EndLive(s.ctx), client.CodePermissionDenied)
+		for _, c := range []*client.Client{h, g, a} {
+			none(s, c)
+		}
+	})
+
+	It("[INPUT-005] a flood of bad input on one connection changes nothing for any other connection or room", func(ctx SpecContext) {
+		s := newScene(ctx)
+		a, b := s.host("a"), s.host("b")
+		aa := s.audience("aa", s.room("a"))
+		connect(s, a, b)
+		Expect(aa.TakeSeat(s.ctx, 1)).To(Succeed())
+		settle(s, a, b, aa)
+		m := s.host("m")
+		bad := []string{
+			`garbage`, `{}`, `[]`, `{"type":"x","id":"1"}`, `{"type":"heartbeat"}`,
+			`{"type":"acceptConnection","id":"2","payload":{"liveID":"` + s.room("a") + `"}}`,
+			`{"type":"kickUserOutOfSeat","id":"3","payload":{"userID":"` + aa.UserID() + `"}}`,
+			`{"type":"cancelConnectionRequest","id":"4","payload":{"liveIDs":["` + s.room("b") + `"]}}`,
+			`{"type":"joinLive","id":"5","payload":{"liveID":"` + s.room("a") + `"}}`,
+			`{"type":"moveUserToSeat","id":"6","payload":{"userID":"` + aa.UserID() + `","targetIndex":2}}`,
+			`{"type":"takeSeat","id":"7","payload":{"seatIndex":-5}}`,
+			`{"type":"requestConnection","id":"8","payload":{"liveIDs":["` + s.room("a") + `","` + s.room("a") + `"]}}`,
+		}
+		for round := 0; round < 20; round++ {
+			for i, frame := range bad {
+				id := ""
+				if j := strings.Index(frame, `"id":"`); j >= 0 {
+					id = frame[j+6 : j+6+strings.Index(frame[j+6:], `"`)]
+				}
+				f := sendRaw(s, m, id, "", frame)
+				Expect(*f.Code).NotTo(Equal(0), "bad frame %d was accepted: %s", i, frame)
+			}
+		}
+		for _, c := range []*client.Client{a, b, aa} {
+			none(s, c)
+		}
+		// Everyone still works: a seat change still reaches the whole group.
+		Expect(aa.LeaveSeat(s.ctx)).To(Succeed())
+		for _, c := range []*client.Client{a, b, aa} {
+			next[client.SeatListChanged](s, c, client.EvSeatListChanged)
+		}
+		Expect(m.Sync(s.ctx)).To(Succeed(), "the offender's connection stays open too")
+	})
+})
+
+var _ = Describe("Battles (reserved)", Label("battle"), func() {
+	It("[BATTLE-000] a server advertising features.battle false answers the reserved battle requests with 100905 and sends no battle event", func(ctx SpecContext) {
+		s := newScene(ctx)
+		a, b := s.host("a"), s.host("b")
+		if s.welcome().Features.Battle {
+			Skip("the server advertises features.battle: true; battle specs come with the next revision of the suite")
+		}
+		connect(s, a, b)
+		for _, typ := range []string{client.ReqRequestBattle, client.ReqCancelBattleRequest, client.ReqAcceptBattle, client.ReqRejectBattle, client.ReqExitBattle} {
+			err := a.Call(s.ctx, typ, map[string]any{"battleID": "x", "userIDs": []string{b.UserID()}, "config": map[string]any{"duration": 30}}, nil)
+			expectCode(err, client.CodeFeatureNotSupported)
+		}
+		for _, c := range []*client.Client{a, b} {
+			none(s, c)
+		}
+	})
+})
