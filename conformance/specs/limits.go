@@ -13,14 +13,20 @@ import (
 // is not tested at its limit (the spec is skipped and says so).
 const limitCap = 500
 
+// fillable returns limit, or skips the spec when limit is too large to fill.
+func fillable(name string, limit int) int {
+	GinkgoHelper()
+	if limit > limitCap {
+		Skip(fmt.Sprintf("the server advertises %s %d; the suite fills at most %d", name, limit, limitCap))
+	}
+	return limit
+}
+
 var _ = Describe("Limits", Label("limits"), func() {
 	It("[LIMIT-001 LIMIT-003 COHOST-006 WELCOME-002] as many rooms as maxConnectedRooms connect into one group and one more is refused with code 4", func(ctx SpecContext) {
 		s := newScene(ctx)
 		first := s.host("h0")
-		max := s.welcome().Limits.MaxConnectedRooms
-		if max > limitCap {
-			Skip(fmt.Sprintf("the server advertises maxConnectedRooms %d; the suite fills groups of at most %d", max, limitCap))
-		}
+		max := fillable("maxConnectedRooms", s.welcome().Limits.MaxConnectedRooms)
 		var members []*client.Client
 		for i := 1; i < max; i++ {
 			members = append(members, s.host(fmt.Sprint("h", i)))
@@ -43,10 +49,7 @@ var _ = Describe("Limits", Label("limits"), func() {
 	It("[COHOST-006] pending requests of a group count towards maxConnectedRooms", func(ctx SpecContext) {
 		s := newScene(ctx)
 		first := s.host("h0")
-		max := s.welcome().Limits.MaxConnectedRooms
-		if max > limitCap {
-			Skip(fmt.Sprintf("the server advertises maxConnectedRooms %d; the suite fills groups of at most %d", max, limitCap))
-		}
+		max := fillable("maxConnectedRooms", s.welcome().Limits.MaxConnectedRooms)
 		var members []*client.Client
 		for i := 1; i < max-2; i++ {
 			members = append(members, s.host(fmt.Sprint("h", i)))
@@ -70,10 +73,7 @@ var _ = Describe("Limits", Label("limits"), func() {
 	It("[LIMIT-002 LIMIT-003 WELCOME-002] a room holds maxUsersPerRoom users, host included, and one more is refused with 100008", func(ctx SpecContext) {
 		s := newScene(ctx)
 		h := s.host("h")
-		max := s.welcome().Limits.MaxUsersPerRoom
-		if max > limitCap {
-			Skip(fmt.Sprintf("the server advertises maxUsersPerRoom %d; the suite fills rooms of at most %d", max, limitCap))
-		}
+		max := fillable("maxUsersPerRoom", s.welcome().Limits.MaxUsersPerRoom)
 		var audience []*client.Client
 		for i := 1; i < max; i++ {
 			audience = append(audience, s.audience(fmt.Sprint("a", i), s.room("h")))

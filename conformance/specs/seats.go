@@ -23,6 +23,15 @@ func newSeatRoom(s *scene) *seatRoom {
 	return r
 }
 
+// seatBoth puts a on seat 1 and b on seat 2 and consumes the two seat events.
+func (r *seatRoom) seatBoth() {
+	GinkgoHelper()
+	Expect(r.a.TakeSeat(r.s.ctx, 1)).To(Succeed())
+	Expect(r.b.TakeSeat(r.s.ctx, 2)).To(Succeed())
+	r.changed()
+	r.changed()
+}
+
 // all returns the room's three members.
 func (r *seatRoom) all() []*client.Client { return []*client.Client{r.h, r.a, r.b} }
 
@@ -126,10 +135,7 @@ var _ = Describe("Seats", Label("seat"), func() {
 
 	It("[SEAT-005] moveUserToSeat moves a user to a free seat, and with policy 0 fails with 100201 on an occupied one", func(ctx SpecContext) {
 		r := newSeatRoom(newScene(ctx))
-		Expect(r.a.TakeSeat(r.s.ctx, 1)).To(Succeed())
-		Expect(r.b.TakeSeat(r.s.ctx, 2)).To(Succeed())
-		r.changed()
-		r.changed()
+		r.seatBoth()
 		Expect(r.h.MoveUserToSeat(r.s.ctx, r.a.UserID(), 6, client.MoveAbortWhenOccupied)).To(Succeed())
 		list := r.changed()
 		Expect(list[1].UserInfo.UserID).To(BeEmpty())
@@ -140,10 +146,7 @@ var _ = Describe("Seats", Label("seat"), func() {
 
 	It("[SEAT-005] moveUserToSeat with policy 1 replaces the occupant, with policy 2 swaps the two users; a locked target gives 100202", func(ctx SpecContext) {
 		r := newSeatRoom(newScene(ctx))
-		Expect(r.a.TakeSeat(r.s.ctx, 1)).To(Succeed())
-		Expect(r.b.TakeSeat(r.s.ctx, 2)).To(Succeed())
-		r.changed()
-		r.changed()
+		r.seatBoth()
 		Expect(r.h.MoveUserToSeat(r.s.ctx, r.a.UserID(), 2, client.MoveSwapPosition)).To(Succeed())
 		list := r.changed()
 		Expect(list[1].UserInfo.UserID).To(Equal(r.b.UserID()))
@@ -161,10 +164,7 @@ var _ = Describe("Seats", Label("seat"), func() {
 
 	It("[SEAT-005 SEAT-007] a member may move itself but not others", func(ctx SpecContext) {
 		r := newSeatRoom(newScene(ctx))
-		Expect(r.a.TakeSeat(r.s.ctx, 1)).To(Succeed())
-		Expect(r.b.TakeSeat(r.s.ctx, 2)).To(Succeed())
-		r.changed()
-		r.changed()
+		r.seatBoth()
 		Expect(r.a.MoveUserToSeat(r.s.ctx, r.a.UserID(), 3, client.MoveAbortWhenOccupied)).To(Succeed())
 		Expect(r.changed()[3].UserInfo.UserID).To(Equal(r.a.UserID()))
 		expectCode(r.a.MoveUserToSeat(r.s.ctx, r.b.UserID(), 4, client.MoveAbortWhenOccupied), client.CodePermissionDenied)

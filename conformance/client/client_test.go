@@ -1,0 +1,248 @@
+package client
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// script is what the fake server does after the handshake: it gets the connection and a
+// function that sends a frame with the next seq (or with the seq given, when seq > 0).
+type script func(ws *websocket.Conn, send func(typ string, seq uint64, extra, payload string))
+
+// fakeServer serves one scripted connection per dial.
+func fakeServer(t *testing.T, sc script) string {
+	t.Helper()
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		var seq uint64
+		send := func(typ string, at uint64, extra, payload string) {
+			seq++
+			if at > 0 {
+				seq = at
+			}
+			frame := `{"type":"` + typ + `","seq":` + itoa(seq) + `,"ts":1` + extra + `,"payload":` + payload + `}`
+			_ = ws.WriteMessage(websocket.TextMessage, []byte(frame))
+		}
+		send(TypeWelcome, 0, "", `{"protocol":"v1","userID":"u","timing":{"heartbeatIntervalMs":60000,"heartbeatTimeoutMs":120000}}`)
+		sc(ws, send)
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + Path
+}
+
+func itoa(n uint64) string { b, _ := json.Marshal(n); return string(b) }
+
+// readRequest reads one client frame and returns its type and id.
+func readRequest(ws *websocket.Conn) (typ, id string) {
+	_, data, err := ws.ReadMessage()
+	if err != nil {
+		return "", ""
+	}
+	var r struct{ Type, ID string }
+	_ = json.Unmarshal(data, &r)
+	return r.Type, r.ID
+}
+
+func dialFake(t *testing.T, url string) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u"})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func TestViolationsAreRecorded(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		sc   script
+		want string // a substring of the one violation expected
+	}{
+		// A frame numbered 3 right after the welcome (1): frame 2 is missing.
+		{"seq gap", func(ws *websocket.Conn, send func(string, uint64, string, string)) {
+			send(EvLiveEnded, 3, "", `{}`)
+		}, "seq 3 after 1"},
+		// A reply nobody asked for.
+		{"unrequested reply", func(ws *websocket.Conn, send func(string, uint64, string, string)) {
+			send(TypeReply, 0, `,"id":"zz","code":0,"message":""`, `{}`)
+		}, `id "zz"`},
+		// An event must not carry an id or a code.
+		{"event with id", func(ws *websocket.Conn, send func(string, uint64, string, string)) {
+			send(EvLiveEnded, 0, `,"id":"x"`, `{}`)
+		}, "carries id or code"},
+		// A reply must carry id, code and message.
+		{"reply without code", func(ws *websocket.Conn, send func(string, uint64, string, string)) {
+			send(TypeReply, 0, `,"id":"x"`, `{}`)
+		}, "lacks id, code or message"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			done := make(chan struct{})
+			url := fakeServer(t, func(ws *websocket.Conn, send func(string, uint64, string, string)) {
+				tt.sc(ws, send)
+				// Answer one heartbeat so the test can wait for the frame above to be read.
+				_, id := readRequest(ws)
+				send(TypeReply, 0, `,"id":"`+id+`","code":0,"message":""`, `{}`)
+				<-done
+			})
+			c := dialFake(t, url)
+			defer close(done)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = c.Sync(ctx) // its reply's seq may itself be off after a gap; only the log matters
+			v := c.Violations()
+			if len(v) == 0 || !strings.Contains(strings.Join(v, "\n"), tt.want) {
+				t.Errorf("violations = %q; want one containing %q", v, tt.want)
+			}
+		})
+	}
+}
+
+func TestCallsAndEvents(t *testing.T) {
+	url := fakeServer(t, func(ws *websocket.Conn, send func(string, uint64, string, string)) {
+		send(EvSeatListChanged, 0, "", `{"liveID":"r","seatList":[]}`)
+		send(EvLiveEnded, 0, "", `{"liveID":"r","reason":1,"message":""}`)
+		send(EvSeatListChanged, 0, "", `{"liveID":"r2","seatList":[]}`)
+		for {
+			typ, id := readRequest(ws)
+			switch typ {
+			case "":
+				return
+			case ReqJoinLive:
+				send(TypeReply, 0, `,"id":"`+id+`","code":100004,"message":"room does not exist"`, `{}`)
+			default:
+				send(TypeReply, 0, `,"id":"`+id+`","code":0,"message":""`, `{}`)
+			}
+		}
+	})
+	c := dialFake(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	_, err := c.JoinLive(ctx, "r")
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Code != CodeLiveNotExist || CodeOf(err) != CodeLiveNotExist {
+		t.Fatalf("JoinLive error = %v; want code %d", err, CodeLiveNotExist)
+	}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+	if got := len(c.Unread("")); got != 3 {
+		t.Errorf("Unread(\"\") has %d events; want 3", got)
+	}
+	first, err := NextAs[SeatListChanged](ctx, c, EvSeatListChanged)
+	if err != nil || first.LiveID != "r" {
+		t.Fatalf("first Next = %+v, %v; want liveID r", first, err)
+	}
+	second, err := NextAs[SeatListChanged](ctx, c, EvSeatListChanged)
+	if err != nil || second.LiveID != "r2" {
+		t.Fatalf("second Next = %+v, %v; want liveID r2", second, err)
+	}
+	if got := c.Unread(""); len(got) != 1 || got[0].Type != EvLiveEnded {
+		t.Errorf("Unread after two Next = %v; want the onLiveEnded", got)
+	}
+	c.Skip()
+	if got := c.Unread(""); len(got) != 0 {
+		t.Errorf("Unread after Skip = %v; want none", got)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancelShort()
+	if _, err := c.Next(short, EvSeatListChanged); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Next with nothing left = %v; want a deadline error", err)
+	}
+	if v := c.Violations(); len(v) != 0 {
+		t.Errorf("violations %q; want none", v)
+	}
+}
+
+func TestHandshakeRefusal(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"code":70001,"message":"UserSig expired"}`)
+	}))
+	defer srv.Close()
+	_, err := Dial(context.Background(), Config{URL: "ws" + strings.TrimPrefix(srv.URL, "http") + Path, UserID: "u", Secret: "s"})
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.Status != 401 || he.Code != 70001 || he.Message != "UserSig expired" {
+		t.Fatalf("Dial = %v; want HandshakeError 401/70001", err)
+	}
+}
+
+func TestCloseCodeIsRecorded(t *testing.T) {
+	url := fakeServer(t, func(ws *websocket.Conn, _ func(string, uint64, string, string)) {
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseReplaced, "replaced"), time.Now().Add(time.Second))
+		// Keep the socket until the client answers the close frame, so it reads ours first.
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	})
+	c := dialFake(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	code, err := c.WaitClosed(ctx)
+	if err != nil || code != CloseReplaced {
+		t.Fatalf("WaitClosed = %d, %v; want %d", code, err, CloseReplaced)
+	}
+	if err := c.Heartbeat(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Heartbeat after close = %v; want ErrClosed", err)
+	}
+}
+
+// The signer follows the documented algorithm (SPEC AUTH-002): unpack the token and recompute
+// the HMAC here, independently of both the client and the reference server.
+func TestSignUserSig(t *testing.T) {
+	issued := time.Unix(1_700_000_000, 0)
+	sig, err := SignUserSig("secret", 1400000001, "alice", 2*time.Hour, issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(sig, "+/=") {
+		t.Errorf("token %q contains + / or =; they must be replaced by * - _", sig)
+	}
+	b64 := strings.NewReplacer("*", "+", "-", "/", "_", "=").Replace(sig)
+	packed, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatalf("base64: %v", err)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(packed))
+	if err != nil {
+		t.Fatalf("zlib: %v", err)
+	}
+	raw, _ := io.ReadAll(zr)
+	var tok map[string]any
+	if err := json.Unmarshal(raw, &tok); err != nil {
+		t.Fatalf("json: %v", err)
+	}
+	mac := hmac.New(sha256.New, []byte("secret"))
+	io.WriteString(mac, "TLS.identifier:alice\nTLS.sdkappid:1400000001\nTLS.time:1700000000\nTLS.expire:7200\n")
+	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	for k, v := range map[string]any{"TLS.ver": "2.0", "TLS.identifier": "alice", "TLS.sdkappid": 1400000001.0, "TLS.time": 1700000000.0, "TLS.expire": 7200.0, "TLS.sig": want} {
+		if tok[k] != v {
+			t.Errorf("%s = %v; want %v", k, tok[k], v)
+		}
+	}
+}
