@@ -43,8 +43,7 @@ func (g *group) pendingRequests() int {
 // pending is an open connection request from one room to another.
 type pending struct {
 	from, to *room
-	deadline time.Time // zero: never times out
-	closed   bool
+	timer    *timer // nil: never times out
 }
 
 // connUser is r's host as the co-host feature shows it.
@@ -101,8 +100,7 @@ func (c *Core) requestConnection(m *member, req protocol.RequestConnection) (any
 		default:
 			p := &pending{from: a, to: t}
 			if timeout > 0 {
-				p.deadline = c.clock.Now().Add(timeout)
-				c.timers.push(p)
+				p.timer = c.after(timeout, func() { c.timeoutRequest(p) })
 			}
 			a.outgoing[t.id] = p
 			t.incoming = p
@@ -159,9 +157,9 @@ func outcome(p *pending) protocol.ConnectionRequestOutcome {
 	return protocol.ConnectionRequestOutcome{Inviter: p.from.connUser(), Invitee: p.to.connUser()}
 }
 
-// closeRequest removes p from both rooms; its timer, if any, is skipped when it comes due.
+// closeRequest removes p from both rooms and cancels its timer.
 func (c *Core) closeRequest(p *pending) {
-	p.closed = true
+	p.timer.cancel()
 	delete(p.from.outgoing, p.to.id)
 	p.to.incoming = nil
 }
@@ -220,6 +218,7 @@ func (c *Core) disconnect(m *member) (any, *protocol.Error) {
 	if r.group == nil {
 		return nil, protocol.ErrConnectionNotExist.With("room %q is not connected", r.id)
 	}
+	c.leaveBattle(r)
 	c.leaveGroup(r, false)
 	return protocol.Empty{}, nil
 }

@@ -25,6 +25,16 @@ type Config struct {
 	MaxUsersPerRoom      int
 	MaxSeatCount         int
 	DefaultInviteTimeout time.Duration
+	// DefaultBattleDuration applies when requestBattle sets no duration (300 s).
+	DefaultBattleDuration time.Duration
+	// MaxBattleDuration bounds a battle's duration.
+	MaxBattleDuration time.Duration
+	// MaxBattleRequestsPerMinute bounds the battles one room creates per minute; 0: no bound.
+	MaxBattleRequestsPerMinute int
+	// BattleRetention is how long an ended battle stays queryable (REST-020).
+	BattleRetention time.Duration
+	// IDPrefix starts every battle ID; the transport makes it unique per server instance.
+	IDPrefix string
 }
 
 // User is an authenticated user as the transport saw it at the handshake.
@@ -51,6 +61,12 @@ type Core struct {
 	listed   []*room // every room in creation order (for fetchLiveList paging)
 	nextSeq  uint64
 	timers   timerHeap
+	timerSeq uint64
+
+	battles   map[string]*battle // pending, running and retained ended battles by ID
+	ended     []*battle          // ended battles, oldest first (retention)
+	battleSeq uint64
+	hooks     []Hook // webhooks of the operations since TakeHooks
 
 	out []Delivery // deliveries of the operation in progress
 }
@@ -70,6 +86,7 @@ func New(cfg Config, clock Clock) *Core {
 		clock:    clock,
 		sessions: make(map[SessionID]*member),
 		rooms:    make(map[string]*room),
+		battles:  make(map[string]*battle),
 	}
 }
 
@@ -107,9 +124,6 @@ func (c *Core) Handle(s SessionID, typ string, payload json.RawMessage) (any, *p
 	}
 	h, ok := handlers[typ]
 	if !ok {
-		if isBattle(typ) {
-			return nil, protocol.ErrFeatureNotSupported.With("%s: battles are not supported in protocol v1 revision 1", typ), nil
-		}
 		return nil, protocol.ErrUnknownType.With("unknown request type %q", typ), nil
 	}
 	reply, err := h(c, m, payload)
@@ -120,15 +134,11 @@ func (c *Core) Handle(s SessionID, typ string, payload json.RawMessage) (any, *p
 	return reply, nil, c.flush()
 }
 
-// Tick fires every invitation timer due at the clock's current time.
+// Tick fires every timer due at the clock's current time: request timeouts, battle ends.
 func (c *Core) Tick() []Delivery {
 	now := c.clock.Now()
-	for {
-		p := c.timers.popDue(now)
-		if p == nil {
-			break
-		}
-		c.timeoutRequest(p)
+	for t := c.timers.popDue(now); t != nil; t = c.timers.popDue(now) {
+		t.fire()
 	}
 	return c.flush()
 }
@@ -150,12 +160,3 @@ func (c *Core) flush() []Delivery {
 }
 
 func (c *Core) nowMs() int64 { return c.clock.Now().UnixMilli() }
-
-func isBattle(typ string) bool {
-	for _, b := range protocol.BattleRequests {
-		if b == typ {
-			return true
-		}
-	}
-	return false
-}

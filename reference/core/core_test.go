@@ -30,8 +30,17 @@ func newTestCore(t testing.TB) *testCore {
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 	return &testCore{
 		t: t, clock: clock,
-		c:    New(Config{MaxConnectedRooms: 9, MaxUsersPerRoom: 50, MaxSeatCount: 16, DefaultInviteTimeout: 30 * time.Second}, clock),
+		c:    New(testConfig(), clock),
 		sess: map[string]SessionID{}, events: map[SessionID][]Delivery{},
+	}
+}
+
+// testConfig is the documented defaults.
+func testConfig() Config {
+	return Config{
+		MaxConnectedRooms: 9, MaxUsersPerRoom: 50, MaxSeatCount: 16, DefaultInviteTimeout: 30 * time.Second,
+		DefaultBattleDuration: 300 * time.Second, MaxBattleDuration: 24 * time.Hour,
+		MaxBattleRequestsPerMinute: 20, BattleRetention: 10 * time.Minute, IDPrefix: "b",
 	}
 }
 
@@ -135,8 +144,6 @@ func TestBadInput(t *testing.T) {
 	}{
 		// An unknown request type is named as such.
 		{"unknown type", "h", "explode", `{}`, 100902},
-		// Battle requests are reserved until battles land.
-		{"battle reserved", "h", protocol.ReqRequestBattle, `{}`, 100905},
 		// A payload that is not an object.
 		{"array payload", "h", protocol.ReqHeartbeat, `[1]`, 100002},
 		// A missing required field.
@@ -529,5 +536,52 @@ func TestFetchLiveListPaging(t *testing.T) {
 	}
 	if want := []string{"r0", "r1", "r4", "r5", "r6", "r9"}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("paged ids = %v; want %v", ids, want)
+	}
+}
+
+// Opening and cancelling requests in a loop must not grow the core (a closed request's timer
+// leaves the heap at once).
+func TestCancelledTimersAreReleased(t *testing.T) {
+	tc := newTestCore(t)
+	tc.host("a")
+	tc.host("b")
+	tc.connect("a", "b")
+	tc.host("c")
+	for i := 0; i < 1000; i++ {
+		tc.must("a", protocol.ReqRequestConnection, map[string]any{"liveIDs": []string{"r-c"}, "timeout": 3600})
+		tc.must("a", protocol.ReqCancelConnectionRequest, protocol.LiveIDList{LiveIDs: []string{"r-c"}})
+		id := tc.must("a", protocol.ReqRequestBattle, map[string]any{"userIDs": []string{"b"}, "config": map[string]any{"needResponse": true}, "timeout": 3600}).(protocol.RequestBattleReply).BattleInfo.BattleID
+		tc.must("a", protocol.ReqCancelBattleRequest, protocol.CancelBattleRequest{BattleID: id, UserIDs: []string{"b"}})
+		tc.tick(3 * time.Second) // stay under the battle rate limit
+	}
+	if n := tc.c.timers.Len(); n != 0 {
+		t.Errorf("%d timers left after every request was cancelled; want 0", n)
+	}
+}
+
+// Field names are case-sensitive: a key that differs only in case is an unknown field.
+func TestFieldNamesAreCaseSensitive(t *testing.T) {
+	tc := newTestCore(t)
+	for _, tt := range []struct {
+		name    string
+		payload string
+		code    int
+	}{
+		// LIVEID is not liveID: liveID is missing.
+		{"upper-case key", `{"LIVEID":"r-x"}`, 100002},
+		// The exact key wins; the folded one is ignored.
+		{"both", `{"LiveId":"nope nope","liveID":"r-y"}`, 0},
+	} {
+		if _, code := tc.do("u-"+tt.name, protocol.ReqCreateLive, json.RawMessage(tt.payload)); code != tt.code {
+			t.Errorf("%s: createLive(%s) = code %d; want %d", tt.name, tt.payload, code, tt.code)
+		}
+	}
+	// Nested objects too: config.NEEDRESPONSE is not config.needResponse.
+	tc.host("a")
+	tc.host("b")
+	tc.connect("a", "b")
+	reply := tc.must("a", protocol.ReqRequestBattle, json.RawMessage(`{"userIDs":["b"],"config":{"NEEDRESPONSE":true,"duration":5}}`)).(protocol.RequestBattleReply)
+	if reply.BattleInfo.Config.NeedResponse {
+		t.Errorf("config.NEEDRESPONSE was read as needResponse")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"time"
 	"unicode/utf8"
 
 	"github.com/pkarena/pkarena/reference/protocol"
@@ -47,6 +49,11 @@ func init() {
 		protocol.ReqAcceptConnection:        typed((*Core).acceptConnection, checkLiveRef),
 		protocol.ReqRejectConnection:        typed((*Core).rejectConnection, checkLiveRef),
 		protocol.ReqDisconnect:              bare((*Core).disconnect),
+		protocol.ReqRequestBattle:           typed((*Core).requestBattle, checkRequestBattle),
+		protocol.ReqCancelBattleRequest:     typed((*Core).cancelBattleRequest, checkCancelBattle),
+		protocol.ReqAcceptBattle:            typed((*Core).acceptBattle, checkBattleRef),
+		protocol.ReqRejectBattle:            typed((*Core).rejectBattle, checkBattleRef),
+		protocol.ReqExitBattle:              typed((*Core).exitBattle, checkBattleRef),
 	}
 }
 
@@ -79,12 +86,13 @@ func bare(fn func(*Core, *member) (any, *protocol.Error)) handler {
 
 func decode(raw json.RawMessage, v any) *protocol.Error {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) { // TRANS-003: absent or null is {}
 		return nil
 	}
 	if raw[0] != '{' {
 		return protocol.ErrInvalidParameter.With("payload: must be a JSON object")
 	}
+	raw = exactKeys(raw, reflect.TypeOf(v))
 	if err := json.Unmarshal(raw, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
@@ -218,6 +226,62 @@ func checkRequestConnection(c *Core, r *protocol.RequestConnection) *protocol.Er
 	}
 	if len(r.ExtensionInfo) > maxExtInfoBytes {
 		return protocol.ErrInvalidParameter.With("extensionInfo: longer than %d bytes", maxExtInfoBytes)
+	}
+	return nil
+}
+
+func checkBattleID(id string) *protocol.Error {
+	if id == "" || len(id) > maxBattleIDBytes {
+		return protocol.ErrInvalidParameter.With("battleID: required, at most %d bytes", maxBattleIDBytes)
+	}
+	return nil
+}
+
+func checkBattleRef(_ *Core, r *protocol.BattleRef) *protocol.Error { return checkBattleID(r.BattleID) }
+
+// checkUserIDs requires 1..maxConnectedRooms-1 distinct valid user IDs.
+func (c *Core) checkUserIDs(ids []string) *protocol.Error {
+	if len(ids) == 0 || len(ids) > c.cfg.MaxConnectedRooms-1 {
+		return protocol.ErrInvalidParameter.With("userIDs: must list 1..%d users", c.cfg.MaxConnectedRooms-1)
+	}
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if !validID(id, maxUserIDBytes) {
+			return protocol.ErrInvalidParameter.With("userIDs: %q is not 1-%d bytes of printable ASCII", id, maxUserIDBytes)
+		}
+		if seen[id] {
+			return protocol.ErrInvalidParameter.With("userIDs: %q is listed twice", id)
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+func checkCancelBattle(c *Core, r *protocol.CancelBattleRequest) *protocol.Error {
+	if err := checkBattleID(r.BattleID); err != nil {
+		return err
+	}
+	return c.checkUserIDs(r.UserIDs)
+}
+
+// checkRequestBattle applies BATTLE-002.
+func checkRequestBattle(c *Core, r *protocol.RequestBattle) *protocol.Error {
+	if err := c.checkUserIDs(r.UserIDs); err != nil {
+		return err
+	}
+	maxS := int(c.cfg.MaxBattleDuration / time.Second)
+	if d := r.Config.Duration; d != nil && (*d < 0 || *d > maxS) {
+		return protocol.ErrInvalidParameter.With("config.duration: must be 1..%d seconds (0 or absent: the default)", maxS)
+	}
+	if len(r.Config.ExtensionInfo) > maxExtInfoBytes {
+		return protocol.ErrInvalidParameter.With("config.extensionInfo: longer than %d bytes", maxExtInfoBytes)
+	}
+	if r.Timeout != nil && (*r.Timeout < 0 || *r.Timeout > maxInviteTimeout) {
+		return protocol.ErrInvalidParameter.With("timeout: must be 0..%d seconds", maxInviteTimeout)
+	}
+	needResponse := r.Config.NeedResponse != nil && *r.Config.NeedResponse
+	if !needResponse && r.Timeout != nil && *r.Timeout != 0 {
+		return protocol.ErrInvalidParameter.With("timeout: must be 0 when config.needResponse is false")
 	}
 	return nil
 }

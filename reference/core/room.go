@@ -27,6 +27,9 @@ type room struct {
 	joinedGroup time.Time           // when the room joined its group; zero when not connected
 	outgoing    map[string]*pending // pending requests this room sent, by target liveID
 	incoming    *pending            // the pending request this room received
+
+	battle      *battle     // the battle the room is involved in, if any (BATTLE-021)
+	battleTimes []time.Time // when the room created battles, for BATTLE-004
 }
 
 func (r *room) sessions() []SessionID {
@@ -91,9 +94,11 @@ func (c *Core) endLive(m *member) (any, *protocol.Error) {
 	return protocol.Empty{}, nil
 }
 
-// endRoom ends r: pending requests closed, group left, audience told, room removed (ROOM-007).
+// endRoom ends r: pending requests closed, battle left, group left, audience told, room
+// removed (ROOM-007, BATTLE-023).
 func (c *Core) endRoom(r *room, reason int) {
 	c.closeRequestsOf(r)
+	c.leaveBattle(r)
 	if r.group != nil {
 		c.leaveGroup(r, true)
 	}
@@ -127,7 +132,7 @@ func (c *Core) joinLive(m *member, req protocol.LiveRef) (any, *protocol.Error) 
 	}
 	r.members = append(r.members, m)
 	m.room = r
-	return protocol.JoinLiveReply{LiveInfo: r.info(), SeatList: r.seatList(), ConnectedList: r.connectedList()}, nil
+	return protocol.JoinLiveReply{LiveInfo: r.info(), SeatList: r.seatList(), ConnectedList: r.connectedList(), Battle: r.battleFor()}, nil
 }
 
 func (c *Core) leaveLive(m *member) (any, *protocol.Error) {
@@ -142,13 +147,9 @@ func (c *Core) leaveLive(m *member) (any, *protocol.Error) {
 }
 
 // leaveRoom removes an audience member, freeing its seat (SEAT-009).
+// The member is gone before the seat event, so it does not get it after leaving.
 func (c *Core) leaveRoom(m *member) {
 	r := m.room
-	if m.seat >= 0 {
-		r.seats[m.seat] = seat{locked: r.seats[m.seat].locked}
-		m.seat = -1
-		c.seatsChanged(r)
-	}
 	for i, x := range r.members {
 		if x == m {
 			r.members = append(r.members[:i], r.members[i+1:]...)
@@ -156,6 +157,11 @@ func (c *Core) leaveRoom(m *member) {
 		}
 	}
 	m.room = nil
+	if m.seat >= 0 {
+		r.seats[m.seat] = seat{locked: r.seats[m.seat].locked}
+		m.seat = -1
+		c.seatsChanged(r)
+	}
 }
 
 const cursorPrefix = "pkarena-v1:"

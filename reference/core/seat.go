@@ -162,6 +162,10 @@ func (c *Core) moveUserToSeat(m *member, req protocol.MoveUserToSeat) (any, *pro
 	if r.owner != m && req.UserID != m.user.ID {
 		return nil, protocol.ErrPermissionDenied.With("only the host may move other users")
 	}
+	if r.owner != m && req.Policy != protocol.MoveAbortWhenOccupied {
+		// Replacing or swapping displaces another user: a host-only power (SEAT-005, SEAT-007).
+		return nil, protocol.ErrPermissionDenied.With("policy %d: only the host may replace or swap users", req.Policy)
+	}
 	to, err := c.seatIndex(r, req.TargetIndex, "targetIndex")
 	if err != nil {
 		return nil, err

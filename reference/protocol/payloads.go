@@ -18,6 +18,9 @@ type Limits struct {
 	MaxSeatCount      int `json:"maxSeatCount"`
 	MaxFrameBytes     int `json:"maxFrameBytes"`
 	SendQueueFrames   int `json:"sendQueueFrames"`
+	// MaxBattleDurationS and MaxBattleRequestsPerMinute are sent when battles are supported.
+	MaxBattleDurationS         int `json:"maxBattleDurationS"`
+	MaxBattleRequestsPerMinute int `json:"maxBattleRequestsPerMinute"`
 }
 
 // Timing is the liveness and invitation timing a server applies (WELCOME-003).
@@ -25,6 +28,8 @@ type Timing struct {
 	HeartbeatIntervalMs   int64 `json:"heartbeatIntervalMs"`
 	HeartbeatTimeoutMs    int64 `json:"heartbeatTimeoutMs"`
 	DefaultInviteTimeoutS int   `json:"defaultInviteTimeoutS"`
+	// DefaultBattleDurationS is sent when battles are supported.
+	DefaultBattleDurationS int `json:"defaultBattleDurationS"`
 }
 
 // Features lists the optional features a server supports (WELCOME-004).
@@ -105,6 +110,8 @@ type JoinLiveReply struct {
 	LiveInfo      LiveInfo         `json:"liveInfo"`
 	SeatList      []SeatInfo       `json:"seatList"`
 	ConnectedList []ConnectionUser `json:"connectedList"`
+	// Battle is the room's running battle, nil (null) when there is none (BATTLE-025).
+	Battle *BattleState `json:"battle"`
 }
 
 // FetchLiveList is the fetchLiveList request (ROOM-008).

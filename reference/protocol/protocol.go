@@ -65,9 +65,6 @@ const (
 	ReqExitBattle              = "exitBattle"
 )
 
-// BattleRequests are the request types reserved for the next revision (BATTLE-000).
-var BattleRequests = []string{ReqRequestBattle, ReqCancelBattleRequest, ReqAcceptBattle, ReqRejectBattle, ReqExitBattle}
-
 // Event types.
 const (
 	EvLiveEnded                  = "onLiveEnded"
@@ -78,6 +75,15 @@ const (
 	EvConnectionRequestReject    = "onConnectionRequestReject"
 	EvConnectionRequestTimeout   = "onConnectionRequestTimeout"
 	EvConnectionUserListChanged  = "onConnectionUserListChanged"
+	EvBattleRequestReceived      = "onBattleRequestReceived"
+	EvBattleRequestCancelled     = "onBattleRequestCancelled"
+	EvBattleRequestAccept        = "onBattleRequestAccept"
+	EvBattleRequestReject        = "onBattleRequestReject"
+	EvBattleRequestTimeout       = "onBattleRequestTimeout"
+	EvBattleStarted              = "onBattleStarted"
+	EvBattleEnded                = "onBattleEnded"
+	EvUserExitBattle             = "onUserExitBattle"
+	EvBattleScoreChanged         = "onBattleScoreChanged"
 )
 
 // Connection codes (TUIConnectionCode), one per target of requestConnection (COHOST-002).

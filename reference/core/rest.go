@@ -1,0 +1,250 @@
+package core
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/pkarena/pkarena/reference/protocol"
+)
+
+// Field limits of the REST API (SPEC §15).
+const (
+	maxBattleIDBytes  = 128
+	maxIdempotencyKey = 128
+	maxScoreListItems = 100
+	minRESTDurationMs = 1000
+)
+
+// REST runs one REST API call for the administrator operator, after the transport has checked
+// the framework (REST-001..004). It returns the Response object or the error, and the events
+// the call caused.
+func (c *Core) REST(api, operator string, body json.RawMessage) (any, *protocol.Error, []Delivery) {
+	var (
+		resp any
+		err  *protocol.Error
+	)
+	switch api {
+	case protocol.APICreateBattle:
+		var req protocol.CreateBattle
+		if err = decode(body, &req); err == nil {
+			resp, err = c.restCreateBattle(operator, req)
+		}
+	case protocol.APIGetBattleInfo:
+		var req protocol.GetBattleInfo
+		if err = decode(body, &req); err == nil {
+			resp, err = c.restGetBattleInfo(req)
+		}
+	case protocol.APISetBattleScore:
+		var req protocol.SetBattleScore
+		if err = decode(body, &req); err == nil {
+			resp, err = c.restSetBattleScore(req)
+		}
+	default:
+		err = protocol.ErrHTTPParse.With("unknown API %q", api)
+	}
+	if err != nil {
+		c.out = c.out[:0]
+		return nil, err, nil
+	}
+	return resp, nil, c.flush()
+}
+
+func (c *Core) checkCreateBattle(req protocol.CreateBattle) *protocol.Error {
+	if err := checkLiveID("FromRoomId", req.FromRoomID); err != nil {
+		return err
+	}
+	if len(req.ToRoomIDList) == 0 || len(req.ToRoomIDList) > c.cfg.MaxConnectedRooms-1 {
+		return protocol.ErrInvalidParameter.With("ToRoomIdList: must list 1..%d rooms", c.cfg.MaxConnectedRooms-1)
+	}
+	seen := map[string]bool{req.FromRoomID: true}
+	for _, id := range req.ToRoomIDList {
+		if err := checkLiveID("ToRoomIdList", id); err != nil {
+			return err
+		}
+		if seen[id] {
+			return protocol.ErrInvalidParameter.With("ToRoomIdList: %q is listed twice or is FromRoomId", id)
+		}
+		seen[id] = true
+	}
+	maxMs := int64(c.cfg.MaxBattleDuration / time.Millisecond)
+	if req.Duration == nil || *req.Duration < minRESTDurationMs || *req.Duration > maxMs {
+		return protocol.ErrInvalidParameter.With("Duration: required, %d..%d milliseconds", minRESTDurationMs, maxMs)
+	}
+	if len(req.ExtensionInfo) > maxExtInfoBytes {
+		return protocol.ErrInvalidParameter.With("ExtensionInfo: longer than %d bytes", maxExtInfoBytes)
+	}
+	return nil
+}
+
+func (c *Core) restCreateBattle(operator string, req protocol.CreateBattle) (any, *protocol.Error) {
+	if err := c.checkCreateBattle(req); err != nil {
+		return nil, err
+	}
+	a, ok := c.rooms[req.FromRoomID]
+	if !ok {
+		return nil, protocol.ErrLiveNotExist.With("FromRoomId %q does not exist", req.FromRoomID)
+	}
+	if err := busyError(a); err != nil {
+		return nil, err
+	}
+	results := make([]protocol.RoomResult, len(req.ToRoomIDList))
+	var targets []*room
+	for i, id := range req.ToRoomIDList {
+		results[i].RoomID = id
+		t, ok := c.rooms[id]
+		switch {
+		case !ok:
+			results[i].ResultCode, results[i].ResultMessage = protocol.BattleRoomNotExist, "room does not exist"
+		case t.battle != nil:
+			results[i].ResultCode, results[i].ResultMessage = protocol.BattleBattlingOtherRoom, "room is in another battle or has a pending battle request"
+		default:
+			targets = append(targets, t)
+		}
+	}
+	if len(targets) == 0 {
+		return nil, protocol.ErrNoValidBattleLive.With("none of ToRoomIdList can battle")
+	}
+	secs := int((*req.Duration + 500) / 1000)
+	b := c.createBattle(a, targets, protocol.BattleConfig{Duration: secs, ExtensionInfo: req.ExtensionInfo}, 0, true, operator)
+	return protocol.CreateBattleResponse{BattleID: b.id, Result: results}, nil
+}
+
+func (c *Core) restGetBattleInfo(req protocol.GetBattleInfo) (any, *protocol.Error) {
+	var b *battle
+	switch {
+	case req.BattleID != "":
+		if len(req.BattleID) > maxBattleIDBytes {
+			return nil, protocol.ErrInvalidParameter.With("BattleId: longer than %d bytes", maxBattleIDBytes)
+		}
+		b = c.battles[req.BattleID]
+		if b == nil {
+			return nil, protocol.ErrBattleNotExist.With("battle %q does not exist", req.BattleID)
+		}
+	case req.RoomID != "":
+		if err := checkLiveID("RoomId", req.RoomID); err != nil {
+			return nil, err
+		}
+		if r := c.rooms[req.RoomID]; r != nil {
+			b = r.battle
+		}
+		if b == nil {
+			return nil, protocol.ErrBattleNotExist.With("room %q is in no battle", req.RoomID)
+		}
+	default:
+		return nil, protocol.ErrInvalidParameter.With("BattleId or RoomId: one is required")
+	}
+	resp := protocol.GetBattleInfoResponse{
+		BattleID: b.id, Duration: int64(b.cfg.Duration) * 1000, ScoreVersion: b.version,
+		FromRoomInfo: protocol.RoomScore{RoomID: b.inviter.liveID, Score: b.inviter.score, OwnerAccount: b.inviter.host.ID},
+	}
+	info := b.info()
+	resp.StartTime, resp.EndTime = info.StartTime, info.EndTime
+	if b.state == battleEnded && b.started.IsZero() {
+		resp.EndTime = b.ended.Unix()
+	}
+	switch b.state {
+	case battlePending:
+		resp.Status = protocol.BattleStatusPending
+	case battleRunning:
+		resp.Status = protocol.BattleStatusRunning
+	default:
+		resp.Status = protocol.BattleStatusEnded
+	}
+	for _, hr := range b.hookRooms(true) {
+		resp.ToRoomList = append(resp.ToRoomList, protocol.RoomScore{RoomID: hr.RoomID, Score: *hr.Score, OwnerAccount: hr.OwnerAccount})
+	}
+	if resp.ToRoomList == nil {
+		resp.ToRoomList = []protocol.RoomScore{}
+	}
+	return resp, nil
+}
+
+func checkSetBattleScore(req protocol.SetBattleScore) *protocol.Error {
+	switch {
+	case req.BattleID == "" || len(req.BattleID) > maxBattleIDBytes:
+		return protocol.ErrInvalidParameter.With("BattleId: required, at most %d bytes", maxBattleIDBytes)
+	case req.OpType == nil || (*req.OpType != protocol.OpAdd && *req.OpType != protocol.OpOverwrite):
+		return protocol.ErrInvalidParameter.With("OpType: required, 1 (add) or 2 (overwrite)")
+	case len(req.ScoreList) == 0 || len(req.ScoreList) > maxScoreListItems:
+		return protocol.ErrInvalidParameter.With("ScoreList: must list 1..%d rooms", maxScoreListItems)
+	case len(req.IdempotencyKey) > maxIdempotencyKey:
+		return protocol.ErrInvalidParameter.With("IdempotencyKey: longer than %d bytes", maxIdempotencyKey)
+	}
+	for i, it := range req.ScoreList {
+		if it.RoomID == "" || len(it.RoomID) > maxLiveIDBytes {
+			return protocol.ErrInvalidParameter.With("ScoreList[%d].RoomId: required, at most %d bytes", i, maxLiveIDBytes)
+		}
+		if it.Score == nil || *it.Score < 0 || *it.Score > protocol.MaxScore {
+			return protocol.ErrInvalidParameter.With("ScoreList[%d].Score: required, 0..%d", i, int64(protocol.MaxScore))
+		}
+	}
+	return nil
+}
+
+func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.Error) {
+	if err := checkSetBattleScore(req); err != nil {
+		return nil, err
+	}
+	b, err := c.battleOf(req.BattleID)
+	if err != nil {
+		return nil, err
+	}
+	if b.state == battlePending {
+		return nil, protocol.ErrBattleNotStarted.With("battle %q has not started", b.id)
+	}
+	if req.IdempotencyKey != "" {
+		if prev, ok := b.idempotent[req.IdempotencyKey]; ok {
+			return prev, nil
+		}
+	}
+	// Compute every new score first: a sum out of range refuses the whole request.
+	next := make(map[*entrant]int64)
+	for i, it := range req.ScoreList {
+		e := b.participant(it.RoomID)
+		if e == nil {
+			continue
+		}
+		cur, ok := next[e]
+		if !ok {
+			cur = e.score
+		}
+		if *req.OpType == protocol.OpOverwrite {
+			cur = *it.Score
+		} else {
+			cur += *it.Score
+		}
+		if cur > protocol.MaxScore {
+			return nil, protocol.ErrInvalidParameter.With("ScoreList[%d].Score: the score of %q would exceed %d", i, it.RoomID, int64(protocol.MaxScore))
+		}
+		next[e] = cur
+	}
+	resp := protocol.SetBattleScoreResponse{Result: make([]protocol.ScoreResult, len(req.ScoreList))}
+	for i, it := range req.ScoreList {
+		resp.Result[i] = protocol.ScoreResult{RoomID: it.RoomID, ResultCode: 1}
+		if b.participant(it.RoomID) != nil {
+			resp.Result[i].ResultCode = 0
+		}
+	}
+	if len(next) > 0 {
+		for e, s := range next {
+			e.score = s
+		}
+		b.version++
+		c.emit(b.audience(), protocol.EvBattleScoreChanged, protocol.BattleScoreChanged{BattleID: b.id, Version: b.version, BattleUserList: b.scoreboard()})
+	}
+	resp.ScoreVersion = b.version
+	if req.IdempotencyKey != "" {
+		b.idempotent[req.IdempotencyKey] = resp
+	}
+	return resp, nil
+}
+
+// participant returns the scoreboard entrant of room liveID if it still takes part.
+func (b *battle) participant(liveID string) *entrant {
+	for _, e := range b.board {
+		if e.liveID == liveID && e.room != nil {
+			return e
+		}
+	}
+	return nil
+}
