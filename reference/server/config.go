@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -30,8 +31,48 @@ type Config struct {
 	DefaultInviteTimeout time.Duration
 	// WriteTimeout bounds one frame write to a client.
 	WriteTimeout time.Duration
+	// DefaultBattleDuration applies to requestBattle without a duration (300 s).
+	DefaultBattleDuration time.Duration
+	// MaxBattleDuration bounds a battle's duration.
+	MaxBattleDuration time.Duration
+	// MaxBattleRequestsPerMinute bounds the battles one room creates per minute (BATTLE-004).
+	MaxBattleRequestsPerMinute int
+	// BattleRetention keeps ended battles queryable over REST (REST-020: at least 10 min).
+	BattleRetention time.Duration
+	// AdminIdentifiers are the app administrators allowed to call the REST API (REST-001).
+	AdminIdentifiers []string
+	// RESTRateLimit is the REST requests per second allowed (REST-004).
+	RESTRateLimit int
+	// WebhookURL receives the battle webhooks (§16); empty: none are sent.
+	WebhookURL string
+	// WebhookSecret signs webhooks (HOOK-004); empty: unsigned.
+	WebhookSecret string
+	// WebhookTimeout bounds one webhook POST.
+	WebhookTimeout time.Duration
+	// WebhookBackoff is the wait before the first retry; it doubles for each further one.
+	WebhookBackoff time.Duration
+	// WebhookAttempts is how many times a webhook is tried before it is given up.
+	WebhookAttempts int
+	// WebhookQueue bounds the webhooks waiting for delivery; more are dropped and logged.
+	WebhookQueue int
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
+
+	adminFlag *string // set by BindFlags; read back by Finish
+}
+
+// Finish applies the settings BindFlags collected in forms that need parsing after the flags
+// (the comma-separated admin list). Call it after fs.Parse.
+func (c *Config) Finish() {
+	if c.adminFlag == nil {
+		return
+	}
+	c.AdminIdentifiers = nil
+	for _, a := range strings.Split(*c.adminFlag, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			c.AdminIdentifiers = append(c.AdminIdentifiers, a)
+		}
+	}
 }
 
 // DefaultConfig returns the documented defaults (SPEC §4).
@@ -48,6 +89,17 @@ func DefaultConfig() Config {
 		HeartbeatTimeout:     15 * time.Second,
 		DefaultInviteTimeout: 30 * time.Second,
 		WriteTimeout:         10 * time.Second,
+
+		DefaultBattleDuration:      300 * time.Second,
+		MaxBattleDuration:          24 * time.Hour,
+		MaxBattleRequestsPerMinute: 20,
+		BattleRetention:            10 * time.Minute,
+		AdminIdentifiers:           []string{"administrator"},
+		RESTRateLimit:              200,
+		WebhookTimeout:             5 * time.Second,
+		WebhookBackoff:             time.Second,
+		WebhookAttempts:            8,
+		WebhookQueue:               10000,
 	}
 }
 
@@ -73,6 +125,26 @@ func (c Config) Validate() error {
 		return fmt.Errorf("default invite timeout %v: must be whole seconds from 1s to 1h", c.DefaultInviteTimeout)
 	case c.WriteTimeout <= 0:
 		return fmt.Errorf("write timeout %v: must be positive", c.WriteTimeout)
+	case c.MaxBattleDuration < time.Second || c.MaxBattleDuration%time.Second != 0:
+		return fmt.Errorf("max battle duration %v: must be whole seconds, at least 1s", c.MaxBattleDuration)
+	case c.DefaultBattleDuration < time.Second || c.DefaultBattleDuration > c.MaxBattleDuration || c.DefaultBattleDuration%time.Second != 0:
+		return fmt.Errorf("default battle duration %v: must be whole seconds from 1s to the max battle duration", c.DefaultBattleDuration)
+	case c.MaxBattleRequestsPerMinute < 0:
+		return fmt.Errorf("max battle requests per minute %d: must not be negative (0: no limit)", c.MaxBattleRequestsPerMinute)
+	case c.BattleRetention < 10*time.Minute:
+		return fmt.Errorf("battle retention %v: must be at least 10m (REST-020)", c.BattleRetention)
+	case len(c.AdminIdentifiers) == 0:
+		return fmt.Errorf("admin identifiers: at least one is needed")
+	case c.RESTRateLimit < 1:
+		return fmt.Errorf("REST rate limit %d: must be at least 1 request per second", c.RESTRateLimit)
+	case c.WebhookURL != "" && !strings.HasPrefix(c.WebhookURL, "http://") && !strings.HasPrefix(c.WebhookURL, "https://"):
+		return fmt.Errorf("webhook URL %q: must be an http:// or https:// URL", c.WebhookURL)
+	case c.WebhookTimeout <= 0 || c.WebhookBackoff <= 0:
+		return fmt.Errorf("webhook timeout %v, backoff %v: must be positive", c.WebhookTimeout, c.WebhookBackoff)
+	case c.WebhookAttempts < 5:
+		return fmt.Errorf("webhook attempts %d: must be at least 5 (HOOK-005)", c.WebhookAttempts)
+	case c.WebhookQueue < 1:
+		return fmt.Errorf("webhook queue %d: must be at least 1", c.WebhookQueue)
 	}
 	return nil
 }

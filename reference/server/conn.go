@@ -54,6 +54,19 @@ func (c *conn) shutdown(code int) {
 func (c *conn) readPump(s *Server) {
 	defer func() { s.post(hubMsg{kind: msgClosed, conn: c}) }()
 	c.ws.SetReadLimit(int64(s.cfg.MaxFrameBytes))
+	// Any frame resets the liveness timer (HEART-001), WebSocket pings included.
+	c.ws.SetPingHandler(func(data string) error {
+		_ = c.ws.SetReadDeadline(time.Now().Add(s.cfg.HeartbeatTimeout))
+		err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.cfg.WriteTimeout))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil
+		}
+		return err
+	})
 	for {
 		if err := c.ws.SetReadDeadline(time.Now().Add(s.cfg.HeartbeatTimeout)); err != nil {
 			c.shutdown(closeNone)
@@ -88,29 +101,33 @@ func closeCodeFor(err error) int {
 	return closeNone
 }
 
-// parseRequest reads the envelope of a client frame (TRANS-003, INPUT-001..003).
+// parseRequest reads the envelope of a client frame (TRANS-003, INPUT-001..003). The id is
+// read first: a reply only ever echoes a valid id (1..64 bytes), else "". A frame that is not
+// an object or has no string type is 100901; a bad id in a well-formed frame is 100002.
 func parseRequest(data []byte) (protocol.Request, *protocol.Error) {
 	var env map[string]json.RawMessage
 	if err := json.Unmarshal(data, &env); err != nil || env == nil {
 		return protocol.Request{}, protocol.ErrMalformedFrame.With("frame: not a JSON object")
 	}
 	var req protocol.Request
-	if raw, ok := env["id"]; ok {
-		if json.Unmarshal(raw, &req.ID) != nil {
-			return protocol.Request{}, protocol.ErrInvalidParameter.With("id: must be a string")
-		}
+	var idErr *protocol.Error
+	switch raw, ok := env["id"]; {
+	case !ok:
+		idErr = protocol.ErrInvalidParameter.With("id: a non-empty string is required")
+	case json.Unmarshal(raw, &req.ID) != nil:
+		req.ID, idErr = "", protocol.ErrInvalidParameter.With("id: must be a string")
+	case req.ID == "":
+		idErr = protocol.ErrInvalidParameter.With("id: a non-empty string is required")
+	case len(req.ID) > maxRequestIDBytes:
+		idErr = protocol.ErrInvalidParameter.With("id: longer than %d bytes (%d)", maxRequestIDBytes, len(req.ID))
+		req.ID = ""
 	}
 	raw, ok := env["type"]
 	if !ok || json.Unmarshal(raw, &req.Type) != nil || req.Type == "" {
 		return req, protocol.ErrMalformedFrame.With("type: a non-empty string is required")
 	}
-	switch {
-	case req.ID == "":
-		return req, protocol.ErrInvalidParameter.With("id: a non-empty string is required")
-	case len(req.ID) > maxRequestIDBytes:
-		id := req.ID
-		req.ID = ""
-		return req, protocol.ErrInvalidParameter.With("id: longer than %d bytes (%d)", maxRequestIDBytes, len(id))
+	if idErr != nil {
+		return req, idErr
 	}
 	if p, ok := env["payload"]; ok && !bytes.Equal(bytes.TrimSpace(p), []byte("null")) {
 		req.Payload = p

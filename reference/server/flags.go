@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -60,6 +61,20 @@ func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	dur(&c.HeartbeatTimeout, "heartbeat-timeout", "HEARTBEAT_TIMEOUT", "silence after which a connection is dropped")
 	dur(&c.DefaultInviteTimeout, "invite-timeout", "INVITE_TIMEOUT", "default connection request timeout")
 	dur(&c.WriteTimeout, "write-timeout", "WRITE_TIMEOUT", "deadline of one frame write")
+	dur(&c.DefaultBattleDuration, "battle-duration", "BATTLE_DURATION", "battle duration when a request sets none")
+	dur(&c.MaxBattleDuration, "max-battle-duration", "MAX_BATTLE_DURATION", "longest battle allowed")
+	num(&c.MaxBattleRequestsPerMinute, "battle-requests-per-minute", "BATTLE_REQUESTS_PER_MINUTE", "battles one room may create per minute (0: no limit)")
+	dur(&c.BattleRetention, "battle-retention", "BATTLE_RETENTION", "how long ended battles stay queryable over REST")
+	admins := strings.Join(c.AdminIdentifiers, ",")
+	str(&admins, "admins", "ADMINS", "comma-separated app administrators allowed to call the REST API")
+	num(&c.RESTRateLimit, "rest-rate-limit", "REST_RATE_LIMIT", "REST requests per second allowed")
+	str(&c.WebhookURL, "webhook-url", "WEBHOOK_URL", "URL the battle webhooks are POSTed to (empty: none)")
+	str(&c.WebhookSecret, "webhook-secret", "WEBHOOK_SECRET", "key webhooks are signed with (X-Pkarena-Signature; empty: unsigned)")
+	dur(&c.WebhookTimeout, "webhook-timeout", "WEBHOOK_TIMEOUT", "deadline of one webhook POST")
+	dur(&c.WebhookBackoff, "webhook-backoff", "WEBHOOK_BACKOFF", "wait before the first webhook retry; doubles after each")
+	num(&c.WebhookAttempts, "webhook-attempts", "WEBHOOK_ATTEMPTS", "tries per webhook before it is given up")
+	num(&c.WebhookQueue, "webhook-queue", "WEBHOOK_QUEUE", "webhooks waiting for delivery before new ones are dropped")
+	c.adminFlag = &admins
 	if len(errs) > 0 {
 		return errs[0]
 	}

@@ -14,6 +14,7 @@ const (
 	msgOpen    msgKind = iota // a handshake completed; done receives whether it was registered
 	msgRequest                // a parsed client frame (or the error parsing it)
 	msgClosed                 // the reader stopped: the connection is gone
+	msgREST                   // an authenticated REST call; rest.reply receives the outcome
 )
 
 // hubMsg is everything the hub is told by other goroutines.
@@ -23,6 +24,20 @@ type hubMsg struct {
 	req  protocol.Request
 	err  *protocol.Error
 	done chan<- bool
+	rest *restCall
+}
+
+// restCall is a REST call for the core and the channel its outcome goes back on.
+type restCall struct {
+	api, operator string
+	body          []byte
+	reply         chan restOutcome // buffered: the hub never blocks on it
+}
+
+// restOutcome is the core's answer to a REST call.
+type restOutcome struct {
+	resp any
+	err  *protocol.Error
 }
 
 // hub owns the core and the table of live connections. Only its goroutine touches them.
@@ -58,6 +73,7 @@ func (h *hub) run() {
 			return
 		}
 		h.flushLost()
+		h.s.hooks.enqueue(h.core.TakeHooks())
 		h.armTimer()
 	}
 }
@@ -67,8 +83,11 @@ func (h *hub) drainOpens() {
 	for {
 		select {
 		case m := <-h.s.inbox:
-			if m.kind == msgOpen {
+			switch m.kind {
+			case msgOpen:
 				m.done <- false
+			case msgREST:
+				m.rest.reply <- restOutcome{err: protocol.ErrInternal.With("server shutting down")}
 			}
 		default:
 			return
@@ -90,6 +109,10 @@ func (h *hub) handle(m hubMsg) {
 		m.done <- true
 	case msgClosed:
 		h.drop(m.conn)
+	case msgREST:
+		resp, err, out := h.core.REST(m.rest.api, m.rest.operator, m.rest.body)
+		m.rest.reply <- restOutcome{resp: resp, err: err}
+		h.deliver(out)
 	case msgRequest:
 		if h.conns[m.conn.id] != m.conn {
 			return // already dropped (replaced, slow): its late frames change nothing
@@ -113,6 +136,8 @@ func (h *hub) open(c *conn) {
 	}
 	h.nextID++
 	c.id = h.nextID
+	h.s.connWG.Add(2) // its reader and writer; on the hub, so before Close waits
+
 	h.conns[c.id] = c
 	h.byUser[c.user.ID] = c
 	h.core.Connect(c.id, c.user)
@@ -133,13 +158,17 @@ func (h *hub) welcome(c *conn) protocol.Welcome {
 			MaxSeatCount:      cfg.MaxSeatCount,
 			MaxFrameBytes:     cfg.MaxFrameBytes,
 			SendQueueFrames:   cfg.SendQueueFrames,
+
+			MaxBattleDurationS:         int(cfg.MaxBattleDuration / time.Second),
+			MaxBattleRequestsPerMinute: cfg.MaxBattleRequestsPerMinute,
 		},
 		Timing: protocol.Timing{
-			HeartbeatIntervalMs:   cfg.HeartbeatInterval.Milliseconds(),
-			HeartbeatTimeoutMs:    cfg.HeartbeatTimeout.Milliseconds(),
-			DefaultInviteTimeoutS: int(cfg.DefaultInviteTimeout / time.Second),
+			HeartbeatIntervalMs:    cfg.HeartbeatInterval.Milliseconds(),
+			HeartbeatTimeoutMs:     cfg.HeartbeatTimeout.Milliseconds(),
+			DefaultInviteTimeoutS:  int(cfg.DefaultInviteTimeout / time.Second),
+			DefaultBattleDurationS: int(cfg.DefaultBattleDuration / time.Second),
 		},
-		Features: protocol.Features{Battle: false},
+		Features: protocol.Features{Battle: true},
 	}
 }
 

@@ -4,6 +4,9 @@
 package server
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/pkarena/pkarena/reference/core"
 	"github.com/pkarena/pkarena/reference/protocol"
@@ -23,14 +27,19 @@ var Version = "0.1.0"
 
 // Server is a running reference server. Create it with New, serve Handler, stop it with Close.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	upgrader websocket.Upgrader
+	cfg       Config
+	log       *slog.Logger
+	upgrader  websocket.Upgrader
+	instance  string // random per server: battle and request IDs never repeat across restarts
+	restLimit *rate.Limiter
+	hooks     *webhooks
+	stopHooks context.CancelFunc
 
 	inbox   chan hubMsg
 	stopped chan struct{} // closed when the hub has exited
 	stop    sync.Once
-	closing chan struct{} // closed by Close
+	closing chan struct{}  // closed by Close
+	connWG  sync.WaitGroup // each registered connection's reader and writer; Add only on the hub
 }
 
 // New validates cfg and starts the server's hub goroutine.
@@ -52,31 +61,63 @@ func New(cfg Config) (*Server, error) {
 			// origins; authentication is the UserSig, not the Origin header.
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
-		inbox:   make(chan hubMsg, 4096),
-		stopped: make(chan struct{}),
-		closing: make(chan struct{}),
+		instance:  newInstanceID(),
+		restLimit: rate.NewLimiter(rate.Limit(cfg.RESTRateLimit), cfg.RESTRateLimit),
+		hooks:     newWebhooks(cfg, log),
+		inbox:     make(chan hubMsg, 4096),
+		stopped:   make(chan struct{}),
+		closing:   make(chan struct{}),
 	}
 	h := newHub(s, core.New(core.Config{
-		MaxConnectedRooms:    cfg.MaxConnectedRooms,
-		MaxUsersPerRoom:      cfg.MaxUsersPerRoom,
-		MaxSeatCount:         cfg.MaxSeatCount,
-		DefaultInviteTimeout: cfg.DefaultInviteTimeout,
+		MaxConnectedRooms:          cfg.MaxConnectedRooms,
+		MaxUsersPerRoom:            cfg.MaxUsersPerRoom,
+		MaxSeatCount:               cfg.MaxSeatCount,
+		DefaultInviteTimeout:       cfg.DefaultInviteTimeout,
+		DefaultBattleDuration:      cfg.DefaultBattleDuration,
+		MaxBattleDuration:          cfg.MaxBattleDuration,
+		MaxBattleRequestsPerMinute: cfg.MaxBattleRequestsPerMinute,
+		BattleRetention:            cfg.BattleRetention,
+		IDPrefix:                   s.instance + "-b",
 	}, realClock{}))
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopHooks = cancel
+	go s.hooks.run(ctx)
 	go h.run()
 	return s, nil
 }
 
-// Handler serves the protocol at /v1/ws.
+// newInstanceID is 8 random hex digits.
+func newInstanceID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Handler serves the protocol at /v1/ws and the REST API at /v4/live_engine_http_pk/.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+protocol.Path, s.serveWS)
+	mux.HandleFunc(protocol.RESTPrefix, s.serveREST)
 	return mux
 }
 
-// Close closes every connection with 1001 and stops the hub. It returns once the hub is gone.
+// closeWait bounds how long Close waits for the connections to send their close frames.
+const closeWait = 3 * time.Second
+
+// Close closes every connection with 1001, stops the hub and the webhook sender, and returns
+// once the connections have sent their close frames (or closeWait has passed).
 func (s *Server) Close() {
 	s.stop.Do(func() { close(s.closing) })
 	<-s.stopped
+	s.stopHooks()
+	<-s.hooks.done
+	done := make(chan struct{})
+	go func() { s.connWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+		s.log.Warn("connections still open after close", "waited", closeWait)
+	}
 }
 
 // post hands a message to the hub; false once the server is closed.
@@ -154,12 +195,25 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		quit: make(chan struct{}),
 	}
 	registered := make(chan bool, 1)
-	if !s.post(hubMsg{kind: msgOpen, conn: c, done: registered}) || !<-registered {
+	ok := s.post(hubMsg{kind: msgOpen, conn: c, done: registered})
+	if ok {
+		// A handshake that raced with Close may sit in the inbox after the hub has gone.
+		select {
+		case ok = <-registered:
+		case <-s.stopped:
+			ok = false
+		}
+	}
+	if !ok {
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeGoingAway, "server shutting down"), time.Now().Add(time.Second))
 		ws.Close()
 		return
 	}
-	go c.writePump(s)
+	go func() {
+		defer s.connWG.Done()
+		c.writePump(s)
+	}()
+	defer s.connWG.Done()
 	c.readPump(s)
 }
 

@@ -1,0 +1,112 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pkarena/pkarena/reference/protocol"
+	"github.com/pkarena/pkarena/reference/usersig"
+)
+
+// maxRESTBody bounds a REST body (REST-003).
+const maxRESTBody = 64 << 10
+
+// restAPIs are the APIs of SPEC §15.
+var restAPIs = []string{protocol.APICreateBattle, protocol.APIGetBattleInfo, protocol.APISetBattleScore}
+
+var restRequestSeq atomic.Uint64
+
+// serveREST answers POST /v4/live_engine_http_pk/{api}: the framework checks of REST-003 in
+// their documented order, the rate limit (REST-004), then the call itself on the hub.
+func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
+	reqID := s.instance + "-r" + strconv.FormatUint(restRequestSeq.Add(1), 10)
+	fail := func(status int, err *protocol.Error) {
+		s.log.Debug("REST refused", "path", r.URL.Path, "code", err.Code, "err", err.Message)
+		writeEnvelope(w, status, protocol.RESTEnvelope{ActionStatus: "FAIL", ErrorCode: err.Code, ErrorInfo: err.Message, RequestID: reqID})
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		fail(http.StatusMethodNotAllowed, protocol.ErrHTTPParse.With("method %s: the REST API takes POST", r.Method))
+		return
+	}
+	q := r.URL.Query()
+	rawAppID := q.Get("sdkappid")
+	if rawAppID == "" {
+		fail(http.StatusOK, protocol.ErrMissingSDKAppID.With("sdkappid: missing"))
+		return
+	}
+	appID, err := strconv.ParseUint(rawAppID, 10, 64)
+	if err != nil || appID != s.cfg.SDKAppID {
+		fail(http.StatusOK, protocol.ErrSDKAppIDInvalid.With("sdkappid %q is not served here", rawAppID))
+		return
+	}
+	identifier := q.Get("identifier")
+	if perr := usersig.Verify(q.Get("usersig"), s.cfg.Secret, appID, identifier, time.Now()); perr != nil {
+		fail(http.StatusOK, protocol.ErrAccountSignature.With("%s (%s)", perr.Message, protocol.CodeName(perr.Code)))
+		return
+	}
+	if !slices.Contains(s.cfg.AdminIdentifiers, identifier) {
+		fail(http.StatusOK, protocol.ErrNeedAdminRole.With("identifier %q is not an app administrator", identifier))
+		return
+	}
+	api := strings.TrimPrefix(r.URL.Path, protocol.RESTPrefix)
+	if !slices.Contains(restAPIs, api) {
+		fail(http.StatusOK, protocol.ErrHTTPParse.With("unknown API %q", api))
+		return
+	}
+	if _, err := strconv.ParseUint(q.Get("random"), 10, 32); err != nil {
+		fail(http.StatusOK, protocol.ErrHTTPParse.With("random: a decimal from 0 to 4294967295 is required"))
+		return
+	}
+	if q.Get("contenttype") != "json" {
+		fail(http.StatusOK, protocol.ErrHTTPParse.With("contenttype: must be json"))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRESTBody+1))
+	if err != nil {
+		fail(http.StatusOK, protocol.ErrHTTPParse.With("body: %v", err))
+		return
+	}
+	if len(body) > maxRESTBody {
+		fail(http.StatusOK, protocol.ErrHTTPParse.With("body: larger than %d bytes", maxRESTBody))
+		return
+	}
+	if t := bytes.TrimSpace(body); len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+		fail(http.StatusOK, protocol.ErrJSONParse.With("body: not a JSON object"))
+		return
+	}
+	if !s.restLimit.Allow() {
+		fail(http.StatusOK, protocol.ErrRESTRateLimited.With("more than %d requests per second", s.cfg.RESTRateLimit))
+		return
+	}
+	call := &restCall{api: api, operator: identifier, body: body, reply: make(chan restOutcome, 1)}
+	if !s.post(hubMsg{kind: msgREST, rest: call}) {
+		fail(http.StatusOK, protocol.ErrInternal.With("server shutting down"))
+		return
+	}
+	var out restOutcome
+	select {
+	case out = <-call.reply:
+	case <-s.stopped:
+		fail(http.StatusOK, protocol.ErrInternal.With("server shutting down"))
+		return
+	}
+	if out.err != nil {
+		fail(http.StatusOK, out.err)
+		return
+	}
+	writeEnvelope(w, http.StatusOK, protocol.RESTEnvelope{ActionStatus: "OK", RequestID: reqID, Response: out.resp})
+}
+
+func writeEnvelope(w http.ResponseWriter, status int, env protocol.RESTEnvelope) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(env)
+}

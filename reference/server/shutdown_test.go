@@ -1,0 +1,94 @@
+package server
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Close sends every client the 1001 close frame before it returns (SPEC §2).
+func TestCloseSendsGoingAway(t *testing.T) {
+	srv, base := newTestServer(t, nil)
+	var clients []*rawClient
+	for i := 0; i < 20; i++ {
+		clients = append(clients, dial(t, base, "u"+strings.Repeat("x", i)))
+	}
+	srv.Close()
+	for i, c := range clients {
+		_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var err error
+		for err == nil {
+			_, _, err = c.ws.ReadMessage()
+		}
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+			t.Errorf("client %d: connection ended with %v; want close 1001", i, err)
+		}
+	}
+}
+
+// A WebSocket ping counts as a frame for liveness (HEART-001).
+func TestPingsKeepAConnectionAlive(t *testing.T) {
+	_, base := newTestServer(t, func(c *Config) {
+		c.HeartbeatInterval, c.HeartbeatTimeout = 50*time.Millisecond, 300*time.Millisecond
+	})
+	c := dial(t, base, "pinger")
+	done := make(chan error, 1)
+	go func() { // the reader answers nothing but must run for pongs to be processed
+		for {
+			if _, _, err := c.ws.ReadMessage(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for i := 0; i < 20; i++ { // 20 × 50 ms = three heartbeat timeouts
+		if err := c.ws.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second)); err != nil {
+			t.Fatalf("ping %d: %v", i, err)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("connection closed after %d pings: %v", i, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func TestParseRequest(t *testing.T) {
+	for _, tt := range []struct {
+		frame  string
+		id     string // the id the reply must carry
+		code   int    // 0: parsed
+		reqTyp string
+	}{
+		// A well-formed request.
+		{`{"type":"heartbeat","id":"a"}`, "a", 0, "heartbeat"},
+		// Not an object: 100901, no id.
+		{`[1]`, "", 100901, ""},
+		// No type: 100901, but the id is echoed.
+		{`{"id":"b"}`, "b", 100901, ""},
+		// No type and an id that is not a string: 100901 (the envelope is malformed first).
+		{`{"id":5}`, "", 100901, ""},
+		// No type and a 100-byte id: 100901 with id "" (never an id the schema refuses).
+		{`{"id":"` + strings.Repeat("i", 100) + `"}`, "", 100901, ""},
+		// A type and a bad id: 100002 with id "".
+		{`{"type":"heartbeat","id":""}`, "", 100002, "heartbeat"},
+		{`{"type":"heartbeat","id":7}`, "", 100002, "heartbeat"},
+		{`{"type":"heartbeat"}`, "", 100002, "heartbeat"},
+		{`{"type":"heartbeat","id":"` + strings.Repeat("i", 65) + `"}`, "", 100002, "heartbeat"},
+		// Exactly 64 bytes is fine.
+		{`{"type":"heartbeat","id":"` + strings.Repeat("i", 64) + `"}`, strings.Repeat("i", 64), 0, "heartbeat"},
+	} {
+		req, err := parseRequest([]byte(tt.frame))
+		code := 0
+		if err != nil {
+			code = err.Code
+		}
+		if code != tt.code || req.ID != tt.id || req.Type != tt.reqTyp {
+			t.Errorf("parseRequest(%.40s) = type %q id %q code %d; want type %q id %q code %d", tt.frame, req.Type, req.ID, code, tt.reqTyp, tt.id, tt.code)
+		}
+	}
+}
