@@ -130,3 +130,37 @@ func (c *Client) RejectConnection(ctx context.Context, liveID string) error {
 func (c *Client) Disconnect(ctx context.Context) error {
 	return c.Call(ctx, ReqDisconnect, nil, nil)
 }
+
+// RequestBattle invites hosts to a battle (BATTLE-002..008).
+func (c *Client) RequestBattle(ctx context.Context, req RequestBattleRequest) (RequestBattleReply, error) {
+	var r RequestBattleReply
+	err := c.Call(ctx, ReqRequestBattle, req, &r)
+	return r, err
+}
+
+type battleRef struct {
+	BattleID string `json:"battleID"`
+}
+
+// CancelBattleRequest cancels the pending requests of a battle to userIDs (BATTLE-010).
+func (c *Client) CancelBattleRequest(ctx context.Context, battleID string, userIDs ...string) error {
+	return c.Call(ctx, ReqCancelBattleRequest, struct {
+		BattleID string   `json:"battleID"`
+		UserIDs  []string `json:"userIDs"`
+	}{battleID, userIDs}, nil)
+}
+
+// AcceptBattle accepts the caller's pending request in a battle (BATTLE-009).
+func (c *Client) AcceptBattle(ctx context.Context, battleID string) error {
+	return c.Call(ctx, ReqAcceptBattle, battleRef{battleID}, nil)
+}
+
+// RejectBattle rejects the caller's pending request in a battle (BATTLE-009).
+func (c *Client) RejectBattle(ctx context.Context, battleID string) error {
+	return c.Call(ctx, ReqRejectBattle, battleRef{battleID}, nil)
+}
+
+// ExitBattle takes the caller's room out of a running battle (BATTLE-022).
+func (c *Client) ExitBattle(ctx context.Context, battleID string) error {
+	return c.Call(ctx, ReqExitBattle, battleRef{battleID}, nil)
+}

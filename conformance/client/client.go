@@ -54,6 +54,7 @@ type Client struct {
 	mu         sync.Mutex // guards the fields below
 	nextID     uint64
 	pending    map[string]*call
+	abandoned  map[string]bool // ids whose caller gave up: a late reply is not a violation
 	violations []string
 	closeCode  int
 	closeText  string
@@ -114,10 +115,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("client: dial %s: %w", cfg.URL, err)
 	}
 	c := &Client{
-		cfg:     cfg,
-		ws:      ws,
-		pending: make(map[string]*call),
-		done:    make(chan struct{}),
+		cfg:       cfg,
+		ws:        ws,
+		pending:   make(map[string]*call),
+		abandoned: make(map[string]bool),
+		done:      make(chan struct{}),
 	}
 	c.log.init()
 	welcomed := make(chan error, 1)
@@ -232,7 +234,12 @@ func (c *Client) routeReply(f Frame) {
 	c.mu.Lock()
 	p := c.pending[*f.ID]
 	delete(c.pending, *f.ID)
+	late := c.abandoned[*f.ID]
+	delete(c.abandoned, *f.ID)
 	c.mu.Unlock()
+	if late {
+		return
+	}
 	if p == nil {
 		c.violate("reply (seq %d) to id %q, which no request is waiting for (TRANS-006)", f.Seq, *f.ID)
 		return
@@ -362,8 +369,10 @@ func (c *Client) armHeartbeat() {
 	if c.hbStopped {
 		return
 	}
+	wait := time.Duration(c.welcome.Timing.HeartbeatTimeoutMs) * time.Millisecond
 	c.hbTimer = time.AfterFunc(every, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), every)
+		// A reply may take as long as the server's own patience, not just one interval.
+		ctx, cancel := context.WithTimeout(context.Background(), max(wait, every))
 		defer cancel()
 		// An error means the connection is going away or the server is slow; the reader and
 		// the specs see the consequences, a heartbeat has nothing to add.
@@ -425,7 +434,7 @@ func (c *Client) Send(ctx context.Context, id, reqType string, data []byte) (Fra
 	c.pending[id] = p
 	c.mu.Unlock()
 	if err := c.WriteFrame(ctx, websocket.TextMessage, data); err != nil {
-		c.forget(id)
+		c.forget(id, false)
 		return Frame{}, err
 	}
 	select {
@@ -434,14 +443,21 @@ func (c *Client) Send(ctx context.Context, id, reqType string, data []byte) (Fra
 	case <-c.done:
 		return Frame{}, fmt.Errorf("client %s: %s: %w", c.cfg.UserID, reqType, ErrClosed)
 	case <-ctx.Done():
-		c.forget(id)
+		c.forget(id, true)
 		return Frame{}, fmt.Errorf("client %s: no reply to %s: %w", c.cfg.UserID, reqType, ctx.Err())
 	}
 }
 
-func (c *Client) forget(id string) {
+// forget stops waiting for the reply to id. When the request was sent (sent is true) its reply
+// may still come; it is then dropped quietly rather than recorded as unrequested.
+func (c *Client) forget(id string, sent bool) {
 	c.mu.Lock()
-	delete(c.pending, id)
+	if _, waiting := c.pending[id]; waiting {
+		delete(c.pending, id)
+		if sent {
+			c.abandoned[id] = true
+		}
+	}
 	c.mu.Unlock()
 }
 

@@ -48,6 +48,32 @@ const (
 	EvConnectionRequestReject    = "onConnectionRequestReject"
 	EvConnectionRequestTimeout   = "onConnectionRequestTimeout"
 	EvConnectionUserListChanged  = "onConnectionUserListChanged"
+	EvBattleRequestReceived      = "onBattleRequestReceived"
+	EvBattleRequestCancelled     = "onBattleRequestCancelled"
+	EvBattleRequestAccept        = "onBattleRequestAccept"
+	EvBattleRequestReject        = "onBattleRequestReject"
+	EvBattleRequestTimeout       = "onBattleRequestTimeout"
+	EvBattleStarted              = "onBattleStarted"
+	EvBattleEnded                = "onBattleEnded"
+	EvUserJoinBattle             = "onUserJoinBattle"
+	EvUserExitBattle             = "onUserExitBattle"
+	EvBattleScoreChanged         = "onBattleScoreChanged"
+)
+
+// TUIBattleCode values, one per user of requestBattle (BATTLE-005).
+const (
+	BattleSuccess           = 0
+	BattleRoomNotExist      = 1
+	BattleBattling          = 2
+	BattleBattlingOtherRoom = 3
+	BattleRoomExit          = 4
+	BattleRetry             = 5
+)
+
+// Reasons carried by onBattleEnded (BATTLE-030).
+const (
+	BattleEndTimeOver  = 0
+	BattleEndOtherExit = 1
 )
 
 // TUIConnectionCode values, one per target of requestConnection (COHOST-002..006).
@@ -89,6 +115,15 @@ const (
 	CodeAlreadyOnSeat            = 100204
 	CodeConnectionNotExist       = 100400
 	CodePendingConnectionRequest = 100402
+	CodeBattleNotExist           = 100411
+	CodeNoValidBattleLive        = 100412
+	CodeBattleTooFrequent        = 100413
+	CodeLiveNotInBattle          = 100414
+	CodeLiveInOtherBattle        = 100415
+	CodePendingBattleRequest     = 100416
+	CodeLiveInBattle             = 100419
+	CodeBattleNotStarted         = 100420
+	CodeBattleAlreadyEnded       = 100421
 	CodeMalformedFrame           = 100901
 	CodeUnknownType              = 100902
 	CodeAlreadyInLive            = 100903
@@ -97,6 +132,13 @@ const (
 	CodeUserSigInvalid           = 70003
 	CodeUserSigUserIDMismatch    = 70013
 	CodeUserSigAppIDMismatch     = 70014
+	CodeHTTPParse                = 60002
+	CodeJSONParse                = 60003
+	CodeAccountSignature         = 60004
+	CodeSDKAppIDInvalid          = 60006
+	CodeRESTRateLimited          = 60007
+	CodeNeedAdminRole            = 60010
+	CodeMissingSDKAppID          = 60012
 )
 
 // WebSocket close codes of SPEC §2.

@@ -18,8 +18,9 @@ type Error struct {
 // Error implements error.
 func (e *Error) Error() string { return fmt.Sprintf("%s: code %d: %s", e.Type, e.Code, e.Message) }
 
-// CodeOf returns the protocol error code of err: 0 for nil, -1 for an error that is not a
-// refusal by the server (a closed connection, a timeout, a malformed reply).
+// CodeOf returns the protocol error code of err (a WebSocket reply or a REST answer): 0 for
+// nil, -1 for an error that is not a refusal by the server (a closed connection, a timeout, a
+// malformed reply).
 func CodeOf(err error) int {
 	if err == nil {
 		return 0
@@ -27,6 +28,10 @@ func CodeOf(err error) int {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
+	}
+	var re *RESTError
+	if errors.As(err, &re) {
+		return re.Code
 	}
 	return -1
 }

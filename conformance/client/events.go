@@ -169,7 +169,8 @@ func (c *Client) Unread(typ string) []Event {
 	return out
 }
 
-// WaitFor waits until done, called with every event received so far, returns true.
+// WaitFor waits until done, called with every event received so far, returns true. done runs
+// with the client's event log locked: it must not call the client's methods.
 func (c *Client) WaitFor(ctx context.Context, done func([]Event) bool) error {
 	for {
 		c.log.mu.Lock()

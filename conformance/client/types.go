@@ -45,6 +45,9 @@ type Limits struct {
 	MaxSeatCount      int `json:"maxSeatCount"`
 	MaxFrameBytes     int `json:"maxFrameBytes"`
 	SendQueueFrames   int `json:"sendQueueFrames"`
+	// MaxBattleDurationS and MaxBattleRequestsPerMinute come with battles (WELCOME-004).
+	MaxBattleDurationS         int `json:"maxBattleDurationS"`
+	MaxBattleRequestsPerMinute int `json:"maxBattleRequestsPerMinute"`
 }
 
 // Timing is the liveness and invitation timing the server applies (WELCOME-003).
@@ -52,6 +55,8 @@ type Timing struct {
 	HeartbeatIntervalMs   int64 `json:"heartbeatIntervalMs"`
 	HeartbeatTimeoutMs    int64 `json:"heartbeatTimeoutMs"`
 	DefaultInviteTimeoutS int   `json:"defaultInviteTimeoutS"`
+	// DefaultBattleDurationS comes with battles (WELCOME-004).
+	DefaultBattleDurationS int `json:"defaultBattleDurationS"`
 }
 
 // Features lists the optional features the server supports (WELCOME-004).
@@ -125,6 +130,8 @@ type JoinLiveReply struct {
 	LiveInfo      LiveInfo         `json:"liveInfo"`
 	SeatList      []SeatInfo       `json:"seatList"`
 	ConnectedList []ConnectionUser `json:"connectedList"`
+	// Battle is the room's running battle, nil when there is none (BATTLE-025).
+	Battle *BattleState `json:"battle"`
 }
 
 // FetchLiveListReply answers fetchLiveList (ROOM-008).
@@ -190,6 +197,105 @@ func LiveIDs(users []ConnectionUser) []string {
 	out := make([]string, len(users))
 	for i, u := range users {
 		out[i] = u.LiveID
+	}
+	return out
+}
+
+// BattleConfig configures a battle (SPEC §12); Duration is in seconds.
+type BattleConfig struct {
+	Duration      int    `json:"duration"`
+	NeedResponse  bool   `json:"needResponse"`
+	ExtensionInfo string `json:"extensionInfo"`
+}
+
+// BattleInfo describes a battle; times are Unix seconds, 0 until it starts.
+type BattleInfo struct {
+	BattleID  string       `json:"battleID"`
+	Config    BattleConfig `json:"config"`
+	StartTime int64        `json:"startTime"`
+	EndTime   int64        `json:"endTime"`
+}
+
+// BattleUser is a room of a battle as its host, with its score and rank (BATTLE-041).
+type BattleUser struct {
+	LiveID    string `json:"liveID"`
+	UserID    string `json:"userID"`
+	UserName  string `json:"userName"`
+	AvatarURL string `json:"avatarURL"`
+	Score     int64  `json:"score"`
+	Rank      int    `json:"rank"`
+}
+
+// BattleState is a running battle as a joining user finds it (BATTLE-025).
+type BattleState struct {
+	BattleInfo     BattleInfo   `json:"battleInfo"`
+	Inviter        BattleUser   `json:"inviter"`
+	Invitees       []BattleUser `json:"invitees"`
+	Version        uint64       `json:"version"`
+	BattleUserList []BattleUser `json:"battleUserList"`
+}
+
+// BattleConfigRequest is requestBattle's config; nil fields let the server apply defaults.
+type BattleConfigRequest struct {
+	Duration      *int   `json:"duration,omitempty"`
+	NeedResponse  *bool  `json:"needResponse,omitempty"`
+	ExtensionInfo string `json:"extensionInfo,omitempty"`
+}
+
+// RequestBattleRequest is the payload of requestBattle (BATTLE-002).
+type RequestBattleRequest struct {
+	Config  BattleConfigRequest `json:"config"`
+	UserIDs []string            `json:"userIDs"`
+	Timeout *int                `json:"timeout,omitempty"`
+}
+
+// RequestBattleReply carries the new battle and a TUIBattleCode per user (BATTLE-005).
+type RequestBattleReply struct {
+	BattleInfo BattleInfo     `json:"battleInfo"`
+	Results    map[string]int `json:"results"`
+}
+
+// BattleRequestEvent is the payload of onBattleRequestReceived, -Accept, -Reject, -Cancelled
+// and -Timeout.
+type BattleRequestEvent struct {
+	BattleInfo BattleInfo `json:"battleInfo"`
+	Inviter    BattleUser `json:"inviter"`
+	Invitee    BattleUser `json:"invitee"`
+}
+
+// BattleStarted is the payload of onBattleStarted (BATTLE-020).
+type BattleStarted struct {
+	BattleInfo BattleInfo   `json:"battleInfo"`
+	Inviter    BattleUser   `json:"inviter"`
+	Invitees   []BattleUser `json:"invitees"`
+}
+
+// UserExitBattle is the payload of onUserExitBattle (BATTLE-022).
+type UserExitBattle struct {
+	BattleID   string     `json:"battleID"`
+	BattleUser BattleUser `json:"battleUser"`
+}
+
+// BattleScoreChanged is the payload of onBattleScoreChanged (BATTLE-042).
+type BattleScoreChanged struct {
+	BattleID       string       `json:"battleID"`
+	Version        uint64       `json:"version"`
+	BattleUserList []BattleUser `json:"battleUserList"`
+}
+
+// BattleEnded is the payload of onBattleEnded (BATTLE-030, BATTLE-044).
+type BattleEnded struct {
+	BattleInfo     BattleInfo   `json:"battleInfo"`
+	Reason         int          `json:"reason"`
+	Version        uint64       `json:"version"`
+	BattleUserList []BattleUser `json:"battleUserList"`
+}
+
+// UserIDs lists the userID of each battle user, in order.
+func UserIDs(users []BattleUser) []string {
+	out := make([]string, len(users))
+	for i, u := range users {
+		out[i] = u.UserID
 	}
 	return out
 }

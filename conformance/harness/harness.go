@@ -7,6 +7,7 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,18 +26,27 @@ import (
 
 // Environment variables the suite reads (flags of the binary are Ginkgo's own).
 const (
-	EnvTargetURL    = "PKARENA_TARGET_URL"
-	EnvSDKAppID     = "PKARENA_SDKAPPID"
-	EnvSecret       = "PKARENA_SECRET"
-	EnvEventTimeout = "PKARENA_EVENT_TIMEOUT"
+	EnvTargetURL     = "PKARENA_TARGET_URL"
+	EnvSDKAppID      = "PKARENA_SDKAPPID"
+	EnvSecret        = "PKARENA_SECRET"
+	EnvEventTimeout  = "PKARENA_EVENT_TIMEOUT"
+	EnvRESTURL       = "PKARENA_REST_URL"
+	EnvAdmin         = "PKARENA_ADMIN"
+	EnvRESTRateLimit = "PKARENA_REST_RATE_LIMIT"
+	EnvWebhookListen = "PKARENA_WEBHOOK_LISTEN"
+	EnvWebhookSecret = "PKARENA_WEBHOOK_SECRET"
 )
 
 // Defaults shared with the reference server's own defaults, so that pointing the suite at a
 // reference server started with no settings needs only PKARENA_TARGET_URL.
 const (
-	DefaultSDKAppID     = 1400000001
-	DefaultSecret       = "pkarena-dev-secret"
-	DefaultEventTimeout = 5 * time.Second
+	DefaultSDKAppID      = 1400000001
+	DefaultSecret        = "pkarena-dev-secret"
+	DefaultEventTimeout  = 5 * time.Second
+	DefaultAdmin         = "administrator"
+	DefaultRESTRateLimit = 200
+	// EmbeddedWebhookSecret is the webhook secret of the embedded server.
+	EmbeddedWebhookSecret = "pkarena-webhook-secret"
 )
 
 // Settings is what the suite needs to know about the server under test.
@@ -48,11 +58,36 @@ type Settings struct {
 	Secret   string
 	// EventTimeout is how long the suite waits for an event that must follow at once.
 	EventTimeout time.Duration
+	// RESTURL is the REST API's root; empty means the target URL's host over http(s).
+	RESTURL string
+	// Admin is an app administrator identifier for the REST API.
+	Admin string
+	// RESTRateLimit is the target's REST requests per second (REST-004).
+	RESTRateLimit int
+	// WebhookListen is where the suite receives webhooks (host:port); the target must be
+	// configured to POST there. Empty for an external target: the webhook specs are skipped.
+	WebhookListen string
+	// WebhookSecret is the target's webhook secret; empty: signatures are not checked.
+	WebhookSecret string
 }
 
 // FromEnv reads Settings from getenv (os.Getenv in the binary).
 func FromEnv(getenv func(string) string) (Settings, error) {
-	s := Settings{URL: getenv(EnvTargetURL), SDKAppID: DefaultSDKAppID, Secret: DefaultSecret, EventTimeout: DefaultEventTimeout}
+	s := Settings{
+		URL: getenv(EnvTargetURL), SDKAppID: DefaultSDKAppID, Secret: DefaultSecret, EventTimeout: DefaultEventTimeout,
+		RESTURL: getenv(EnvRESTURL), Admin: DefaultAdmin, RESTRateLimit: DefaultRESTRateLimit,
+		WebhookListen: getenv(EnvWebhookListen), WebhookSecret: getenv(EnvWebhookSecret),
+	}
+	if v := getenv(EnvAdmin); v != "" {
+		s.Admin = v
+	}
+	if v := getenv(EnvRESTRateLimit); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return s, fmt.Errorf("%s=%q: not a positive integer", EnvRESTRateLimit, v)
+		}
+		s.RESTRateLimit = n
+	}
 	if v := getenv(EnvSDKAppID); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
@@ -73,7 +108,23 @@ func FromEnv(getenv func(string) string) (Settings, error) {
 	if s.URL != "" && !strings.HasPrefix(s.URL, "ws://") && !strings.HasPrefix(s.URL, "wss://") {
 		return s, fmt.Errorf("%s=%q: must be a ws:// or wss:// URL such as ws://127.0.0.1:7070/v1/ws", EnvTargetURL, s.URL)
 	}
+	if s.RESTURL != "" && !strings.HasPrefix(s.RESTURL, "http://") && !strings.HasPrefix(s.RESTURL, "https://") {
+		return s, fmt.Errorf("%s=%q: must be an http:// or https:// URL such as http://127.0.0.1:7070", EnvRESTURL, s.RESTURL)
+	}
 	return s, nil
+}
+
+// restRoot derives the REST root from a WebSocket URL: same host, http(s), no path.
+func restRoot(wsURL string) string {
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		return ""
+	}
+	scheme := "http"
+	if u.Scheme == "wss" {
+		scheme = "https"
+	}
+	return scheme + "://" + u.Host
 }
 
 // Target is the server under test, ready for clients.
@@ -82,7 +133,11 @@ type Target struct {
 	// Description says what is being tested, for logs and reports.
 	Description string
 
+	// Webhooks receives the target's webhooks; nil when the suite cannot receive them.
+	Webhooks *Receiver
+
 	validator *fixtures.Validator
+	openapi   *fixtures.RESTValidator
 	stop      func()
 }
 
@@ -97,6 +152,8 @@ func EmbeddedConfig() server.Config {
 	cfg.HeartbeatTimeout = 1500 * time.Millisecond
 	cfg.DefaultInviteTimeout = 2 * time.Second
 	cfg.SendQueueFrames = 256
+	cfg.WebhookSecret = EmbeddedWebhookSecret
+	cfg.WebhookBackoff = 100 * time.Millisecond
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return cfg
 }
@@ -107,12 +164,34 @@ func Start(s Settings) (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load schemas: %w", err)
 	}
-	t := &Target{Settings: s, validator: v, stop: func() {}}
+	oa, err := fixtures.NewRESTValidator()
+	if err != nil {
+		return nil, fmt.Errorf("load the OpenAPI description: %w", err)
+	}
+	t := &Target{Settings: s, validator: v, openapi: oa, stop: func() {}}
 	if s.URL != "" {
 		t.Description = "server at " + s.URL
+		if t.RESTURL == "" {
+			t.RESTURL = restRoot(s.URL)
+		}
+		if s.WebhookListen != "" {
+			if t.Webhooks, err = StartReceiver(s.WebhookListen, s.SDKAppID, s.WebhookSecret, v.ValidateWebhook); err != nil {
+				return nil, err
+			}
+			t.stop = t.Webhooks.Close
+		}
 		return t, nil
 	}
+	listen := s.WebhookListen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	if t.Webhooks, err = StartReceiver(listen, DefaultSDKAppID, EmbeddedWebhookSecret, v.ValidateWebhook); err != nil {
+		return nil, err
+	}
+	t.WebhookSecret = EmbeddedWebhookSecret
 	cfg := EmbeddedConfig()
+	cfg.WebhookURL = t.Webhooks.URL
 	srv, err := server.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("embedded server: %w", err)
@@ -120,6 +199,7 @@ func Start(s Settings) (*Target, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		srv.Close()
+		t.Webhooks.Close()
 		return nil, fmt.Errorf("embedded server: %w", err)
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -131,7 +211,8 @@ func Start(s Settings) (*Target, error) {
 		}
 	}()
 	t.URL = "ws://" + ln.Addr().String() + client.Path
-	t.SDKAppID, t.Secret = cfg.SDKAppID, cfg.Secret
+	t.RESTURL = "http://" + ln.Addr().String()
+	t.SDKAppID, t.Secret, t.Admin, t.RESTRateLimit = cfg.SDKAppID, cfg.Secret, cfg.AdminIdentifiers[0], cfg.RESTRateLimit
 	t.Description = "embedded reference server " + server.Version + " at " + t.URL
 	t.stop = func() {
 		srv.Close()
@@ -139,8 +220,55 @@ func Start(s Settings) (*Target, error) {
 		defer cancel()
 		_ = hs.Shutdown(ctx)
 		<-served
+		t.Webhooks.Close()
 	}
 	return t, nil
+}
+
+// REST returns a client of the target's REST API as the administrator, whose every request
+// and answer is checked against fixtures/openapi/rest-v1.yaml.
+func (t *Target) REST() *client.REST {
+	return client.NewREST(client.RESTConfig{
+		BaseURL: t.RESTURL, SDKAppID: t.SDKAppID, Secret: t.Secret, Identifier: t.Admin,
+		Check: func(req *http.Request, reqBody []byte, status int, header http.Header, respBody []byte) error {
+			if err := t.openapi.ValidateRequest(req, reqBody); err != nil {
+				// The suite sends requests the description forbids on purpose (REST-003,
+				// REST-005): they must be refused with a FAIL envelope.
+				if ferr := failEnvelope(status, respBody); ferr != nil {
+					return fmt.Errorf("a request the OpenAPI description forbids (%v) got %w", err, ferr)
+				}
+				return nil
+			}
+			if err := t.openapi.ValidateResponse(req, respBody, status, header); err != nil {
+				return fmt.Errorf("answer: %w", err)
+			}
+			return nil
+		},
+	})
+}
+
+// failEnvelope checks that an answer is a refusal in the REST-002 envelope.
+func failEnvelope(status int, body []byte) error {
+	var env struct {
+		ActionStatus string          `json:"ActionStatus"`
+		ErrorCode    *int            `json:"ErrorCode"`
+		ErrorInfo    string          `json:"ErrorInfo"`
+		RequestID    string          `json:"RequestId"`
+		Response     json.RawMessage `json:"Response"`
+	}
+	switch {
+	case status != http.StatusOK && status != http.StatusMethodNotAllowed:
+		return fmt.Errorf("HTTP %d, want 200 (or 405 for a method other than POST)", status)
+	case json.Unmarshal(body, &env) != nil:
+		return fmt.Errorf("an answer that is not a JSON envelope: %.200s", body)
+	case env.ActionStatus != "FAIL" || env.ErrorCode == nil || *env.ErrorCode == 0:
+		return fmt.Errorf("ActionStatus %q ErrorCode %v, want a refusal (FAIL, non-zero)", env.ActionStatus, env.ErrorCode)
+	case env.ErrorInfo == "" || env.RequestID == "":
+		return fmt.Errorf("a refusal without ErrorInfo or RequestId")
+	case len(env.Response) > 0:
+		return fmt.Errorf("a refusal with a Response")
+	}
+	return nil
 }
 
 // Close stops the embedded server, if one was started.

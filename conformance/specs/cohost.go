@@ -324,7 +324,7 @@ var _ = Describe("Co-host connections", Label("cohost"), func() {
 		none(s, ca, client.EvConnectionUserListChanged)
 	})
 
-	It("[COHOST-030 ROOM-007] a room that ends leaves its group like a disconnect and its audience gets onLiveEnded", func(ctx SpecContext) {
+	It("[COHOST-030 COHOST-021 ROOM-007] a room that ends leaves its group like a disconnect, and its audience gets onLiveEnded only", func(ctx SpecContext) {
 		s := newScene(ctx)
 		a, b, c := s.host("a"), s.host("b"), s.host("c")
 		ca := s.audience("ca", s.room("c"))
@@ -335,8 +335,10 @@ var _ = Describe("Co-host connections", Label("cohost"), func() {
 			ev := next[client.ConnectionUserListChanged](s, m, client.EvConnectionUserListChanged)
 			Expect(client.LiveIDs(ev.ConnectedList)).To(Equal([]string{s.room("a"), s.room("b")}))
 			Expect(client.LiveIDs(ev.LeavedList)).To(Equal([]string{s.room("c")}))
+			expectMerged(next[client.SeatListChanged](s, m, client.EvSeatListChanged).SeatList, s.room("a"), s.room("b"))
 		}
 		Expect(next[client.LiveEnded](s, ca, client.EvLiveEnded).Reason).To(Equal(client.EndedByHost))
+		none(s, ca) // the ended room's audience gets onLiveEnded and nothing else
 	})
 
 	It("[ROOM-005 SEAT-010 COHOST-020] a user joining a connected room gets the connected list and the merged seats, and later group events", func(ctx SpecContext) {

@@ -3,6 +3,7 @@ package specs
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,7 +25,8 @@ type scene struct {
 	ctx    context.Context // the spec's context bounded by its budget
 	base   context.Context // the spec's context as Ginkgo gave it
 	prefix string
-	wel    client.Welcome // the welcome of the scene's first user
+	wel    client.Welcome            // the welcome of the scene's first user
+	users  map[string]*client.Client // every user the scene connected, by name
 }
 
 // newScene starts a spec's scene. extra is time the spec waits on purpose (timeouts,
@@ -36,7 +38,7 @@ func newScene(ctx context.Context, extra ...time.Duration) *scene {
 	}
 	c, cancel := context.WithTimeout(ctx, budget)
 	DeferCleanup(cancel)
-	return &scene{ctx: c, base: ctx, prefix: fmt.Sprintf("%s%d", runID, sceneCounter.Add(1))}
+	return &scene{ctx: c, base: ctx, prefix: fmt.Sprintf("%s%d", runID, sceneCounter.Add(1)), users: map[string]*client.Client{}}
 }
 
 // allow extends the spec's budget by d from now, for waits that depend on the timing the
@@ -65,6 +67,7 @@ func (s *scene) user(name string, opts ...func(*client.Config)) *client.Client {
 	if s.wel.Protocol == "" {
 		s.wel = c.Welcome()
 	}
+	s.users[name] = c
 	DeferCleanup(func() {
 		c.Close()
 		Expect(c.Violations()).To(BeEmpty(), "protocol violations seen by %s", c.UserID())
@@ -88,6 +91,57 @@ func (s *scene) audience(name, liveID string) *client.Client {
 	_, err := c.JoinLive(s.ctx, liveID)
 	Expect(err).NotTo(HaveOccurred(), "%s joins %s", name, liveID)
 	return c
+}
+
+// named returns the user the scene connected as name.
+func (s *scene) named(name string) *client.Client {
+	GinkgoHelper()
+	c := s.users[name]
+	Expect(c).NotTo(BeNil(), "the scene has no user %q", name)
+	return c
+}
+
+// crowdWorkers bounds the connections crowd opens at once.
+const crowdWorkers = 32
+
+// crowd connects users names[i] and joins them to rooms liveIDs[i], many at a time, and
+// returns them in order. It is for specs that need hundreds of users.
+func (s *scene) crowd(names, liveIDs []string) []*client.Client {
+	GinkgoHelper()
+	out := make([]*client.Client, len(names))
+	errs := make([]error, len(names))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < crowdWorkers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				c, err := client.Dial(s.ctx, target.ClientConfig(s.id(names[i])))
+				if err == nil {
+					out[i] = c
+					_, err = c.JoinLive(s.ctx, liveIDs[i])
+				}
+				errs[i] = err
+			}
+		}()
+	}
+	for i := range names {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	for i, c := range out {
+		if c != nil {
+			s.users[names[i]] = c
+			DeferCleanup(func() {
+				c.Close()
+				Expect(c.Violations()).To(BeEmpty(), "protocol violations seen by %s", c.UserID())
+			})
+		}
+		Expect(errs[i]).NotTo(HaveOccurred(), "%s joins %s", names[i], liveIDs[i])
+	}
+	return out
 }
 
 // welcome is the welcome of the scene's first user (the server's advertised settings).
@@ -200,4 +254,72 @@ func seatsOfRoom(list []client.SeatInfo, liveID string) []client.SeatInfo {
 		}
 	}
 	return out
+}
+
+// rest returns a REST client of the target whose answers are checked against the OpenAPI
+// description; violations fail the spec when it ends.
+func (s *scene) rest() *client.REST {
+	GinkgoHelper()
+	r := target.REST()
+	DeferCleanup(func() {
+		Expect(r.Violations()).To(BeEmpty(), "REST answers that break SPEC §15 or the OpenAPI description")
+	})
+	return r
+}
+
+// battleWelcome skips the spec when the server advertises no battles.
+func battleWelcome(s *scene) client.Welcome {
+	GinkgoHelper()
+	w := s.welcome()
+	if !w.Features.Battle {
+		Skip("the server advertises features.battle: false (SPEC WELCOME-004): battle specs do not apply")
+	}
+	return w
+}
+
+// hosts connects hosts with the given names and connects their rooms into one group.
+func (s *scene) hosts(names ...string) []*client.Client {
+	GinkgoHelper()
+	cs := make([]*client.Client, len(names))
+	for i, n := range names {
+		cs[i] = s.host(n)
+	}
+	if len(cs) > 1 {
+		connect(s, cs[0], cs[1:]...)
+	}
+	return cs
+}
+
+// userIDs lists the user IDs of clients.
+func userIDs(cs ...*client.Client) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.UserID()
+	}
+	return out
+}
+
+// startBattle has inviter start a battle without responses against invitees, checks that
+// everyone in observers sees it start, and marks their events read.
+func startBattle(s *scene, duration int, inviter *client.Client, invitees []*client.Client, observers ...*client.Client) client.RequestBattleReply {
+	GinkgoHelper()
+	reply, err := inviter.RequestBattle(s.ctx, client.RequestBattleRequest{
+		Config: client.BattleConfigRequest{Duration: ptr(duration), NeedResponse: ptr(false)}, UserIDs: userIDs(invitees...),
+	})
+	Expect(err).NotTo(HaveOccurred())
+	for _, id := range userIDs(invitees...) {
+		Expect(reply.Results).To(HaveKeyWithValue(id, client.BattleSuccess))
+	}
+	all := append(append([]*client.Client{inviter}, invitees...), observers...)
+	for _, c := range all {
+		ev := next[client.BattleStarted](s, c, client.EvBattleStarted)
+		Expect(ev.BattleInfo.BattleID).To(Equal(reply.BattleInfo.BattleID))
+	}
+	settle(s, all...)
+	return reply
+}
+
+// context2 is a context of s bounded by d.
+func context2(s *scene, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.ctx, d)
 }

@@ -2,6 +2,7 @@ package specs
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -63,7 +64,7 @@ var _ = Describe("Bad input", Label("input"), func() {
 			settle(s, h)
 			f := sendRaw(s, c, id, "", frame(s))
 			Expect(*f.Code).To(Equal(client.CodeInvalidParameter), "message: %s", *f.Message)
-			Expect(*f.Message).To(ContainSubstring(field), "the message names the field")
+			Expect(*f.Message).To(MatchRegexp(`(^|[^A-Za-z])`+regexp.QuoteMeta(field)+`([^A-Za-z]|$)`), "the message names the field %q as a word", field)
 			Expect(c.Sync(s.ctx)).To(Succeed())
 			// Nothing changed: the caller is in no room and the host saw nothing.
 			expectCode(c.LeaveLive(s.ctx), client.CodeNotLiveMember)
@@ -91,6 +92,9 @@ var _ = Describe("Bad input", Label("input"), func() {
 		Entry("createLive with isPublicVisible as a string", func(s *scene) string {
 			return `{"type":"createLive","id":"f10","payload":{"liveID":"` + s.room("a") + `","isPublicVisible":"yes"}}`
 		}, "f10", "isPublicVisible"),
+		Entry("[TRANS-012] joinLive with LIVEID: field names are case-sensitive, so liveID is missing", func(s *scene) string {
+			return `{"type":"joinLive","id":"f11","payload":{"LIVEID":"` + s.room("h") + `"}}`
+		}, "f11", "liveID"),
 	)
 
 	It("[INPUT-004] a valid request that is not allowed in the current state gets its documented code and changes nothing", func(ctx SpecContext) {

@@ -73,6 +73,9 @@ var _ = Describe("Rooms", Label("room"), func() {
 		Entry("maxSeatCount 0", func(s *scene) client.CreateLiveRequest {
 			return client.CreateLiveRequest{LiveID: s.room("h"), MaxSeatCount: ptr(0)}
 		}),
+		Entry("a negative seatTemplate", func(s *scene) client.CreateLiveRequest {
+			return client.CreateLiveRequest{LiveID: s.room("h"), SeatTemplate: ptr(-1)}
+		}),
 		Entry("maxSeatCount above limits.maxSeatCount", func(s *scene) client.CreateLiveRequest {
 			return client.CreateLiveRequest{LiveID: s.room("h"), MaxSeatCount: ptr(s.welcome().Limits.MaxSeatCount + 1)}
 		}),

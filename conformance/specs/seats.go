@@ -1,6 +1,8 @@
 package specs
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -162,12 +164,15 @@ var _ = Describe("Seats", Label("seat"), func() {
 		r.unchanged()
 	})
 
-	It("[SEAT-005 SEAT-007] a member may move itself but not others", func(ctx SpecContext) {
+	It("[SEAT-005 SEAT-007] a member may move itself to a free seat, but not others and not onto an occupied seat", func(ctx SpecContext) {
 		r := newSeatRoom(newScene(ctx))
 		r.seatBoth()
 		Expect(r.a.MoveUserToSeat(r.s.ctx, r.a.UserID(), 3, client.MoveAbortWhenOccupied)).To(Succeed())
 		Expect(r.changed()[3].UserInfo.UserID).To(Equal(r.a.UserID()))
 		expectCode(r.a.MoveUserToSeat(r.s.ctx, r.b.UserID(), 4, client.MoveAbortWhenOccupied), client.CodePermissionDenied)
+		// Replacing or swapping would displace b, or the host: only the host may.
+		expectCode(r.a.MoveUserToSeat(r.s.ctx, r.a.UserID(), 2, client.MoveForceReplace), client.CodePermissionDenied)
+		expectCode(r.a.MoveUserToSeat(r.s.ctx, r.a.UserID(), 0, client.MoveSwapPosition), client.CodePermissionDenied)
 		r.unchanged()
 	})
 
@@ -206,13 +211,15 @@ var _ = Describe("Seats", Label("seat"), func() {
 		}
 	})
 
-	It("[SEAT-009 LIVE-021] a seated member whose connection dies has its seat freed with an onSeatListChanged", Label("liveness"), func(ctx SpecContext) {
+	It("[SEAT-009 LIVE-021 LIVE-022] a seated member whose connection dies has its seat freed with an onSeatListChanged", Label("liveness"), func(ctx SpecContext) {
 		r := newSeatRoom(newScene(ctx))
+		timeout := time.Duration(r.s.welcome().Timing.HeartbeatTimeoutMs) * time.Millisecond
+		r.s.allow(timeout)
 		Expect(r.a.TakeSeat(r.s.ctx, 4)).To(Succeed())
 		r.changed()
 		r.a.Kill()
 		for _, c := range []*client.Client{r.h, r.b} {
-			ev := next[client.SeatListChanged](r.s, c, client.EvSeatListChanged)
+			ev, _ := nextWithin[client.SeatListChanged](r.s, c, client.EvSeatListChanged, timeout+target.EventTimeout)
 			Expect(ev.SeatList[4].UserInfo.UserID).To(BeEmpty())
 		}
 		info, err := r.h.FetchLiveInfo(r.s.ctx, r.liveID)

@@ -34,13 +34,14 @@ var _ = Describe("Transport", Label("transport"), func() {
 
 	It("[TRANS-004 TRANS-005 TRANS-010] every server frame carries type, seq and ts; seq counts 1, 2, 3, ...; ts is the server's Unix time in ms; events carry no id, code or message", func(ctx SpecContext) {
 		s := newScene(ctx)
-		before := time.Now().Add(-time.Minute).UnixMilli()
+		// ts is the server's clock: allow five minutes of skew against the suite's.
+		before := time.Now().Add(-5 * time.Minute).UnixMilli()
 		h := s.host("h")
 		a := s.audience("a", s.room("h"))
 		Expect(a.TakeSeat(s.ctx, 1)).To(Succeed())
 		Expect(a.LeaveSeat(s.ctx)).To(Succeed())
 		Expect(h.Sync(s.ctx)).To(Succeed())
-		after := time.Now().Add(time.Minute).UnixMilli()
+		after := time.Now().Add(5 * time.Minute).UnixMilli()
 		// The client checks seq contiguity on every frame it reads and records any gap as a
 		// violation; here we look at the events themselves too.
 		events := h.Events()
@@ -110,6 +111,22 @@ var _ = Describe("Transport", Label("transport"), func() {
 			}
 			Expect(locked).To(Equal(i+1), "event %d shows %d locked seats", i+1, locked)
 		}
+	})
+
+	It("[TRANS-003] an omitted or null payload is the same as {}", func(ctx SpecContext) {
+		s := newScene(ctx)
+		h := s.host("h")
+		a := s.audience("a", s.room("h"))
+		f, err := a.Send(s.ctx, "n1", client.ReqLeaveLive, []byte(`{"type":"leaveLive","id":"n1","payload":null}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(*f.Code).To(Equal(0), "leaveLive with a null payload: %s", *f.Message)
+		f, err = h.Send(s.ctx, "n2", client.ReqEndLive, []byte(`{"type":"endLive","id":"n2"}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(*f.Code).To(Equal(0), "endLive without payload: %s", *f.Message)
+		// A request that needs fields and gets null misses them.
+		f, err = h.Send(s.ctx, "n3", client.ReqJoinLive, []byte(`{"type":"joinLive","id":"n3","payload":null}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(*f.Code).To(Equal(client.CodeInvalidParameter))
 	})
 
 	It("[TRANS-012] fields a request carries beyond the documented ones are ignored", func(ctx SpecContext) {

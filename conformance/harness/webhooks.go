@@ -1,0 +1,231 @@
+package harness
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Webhook headers of SPEC HOOK-003 and HOOK-004.
+const (
+	HeaderEventID   = "X-Pkarena-Event-Id"
+	HeaderTimestamp = "X-Pkarena-Timestamp"
+	HeaderSignature = "X-Pkarena-Signature"
+)
+
+// Delivery is one webhook POST the receiver got.
+type Delivery struct {
+	At      time.Time
+	Query   url.Values
+	Header  http.Header
+	Body    []byte
+	Command string // the body's CallbackCommand
+	EventID string // the body's EventId
+	// Answered is the status the receiver answered with (500 when told to fail it).
+	Answered int
+}
+
+// Decode unmarshals the body into v.
+func (d Delivery) Decode(v any) error { return json.Unmarshal(d.Body, v) }
+
+// Receiver is an HTTP server that records the webhooks a server under test POSTs (SPEC §16),
+// checks each (query, headers, signature, body schema), and can be told to fail some.
+type Receiver struct {
+	// URL is where the server under test must POST.
+	URL string
+
+	sdkAppID uint64
+	secret   string
+	validate func(command string, body []byte) error
+	srv      *http.Server
+	served   chan struct{}
+
+	mu         sync.Mutex
+	deliveries []Delivery
+	fails      []*failRule
+	violations []string
+	changed    chan struct{} // closed and replaced on every delivery
+}
+
+type failRule struct {
+	match     func(Delivery) bool
+	remaining int
+}
+
+// StartReceiver listens on addr (host:port; port 0 picks one) and serves until Close.
+// Deliveries are checked against sdkAppID, the signature secret (if not empty) and validate.
+func StartReceiver(addr string, sdkAppID uint64, secret string, validate func(string, []byte) error) (*Receiver, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("webhook receiver: %w", err)
+	}
+	r := &Receiver{
+		URL:      "http://" + ln.Addr().String() + "/pkarena-hooks",
+		sdkAppID: sdkAppID, secret: secret, validate: validate,
+		served:  make(chan struct{}),
+		changed: make(chan struct{}),
+	}
+	r.srv = &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		defer close(r.served)
+		_ = r.srv.Serve(ln)
+	}()
+	return r, nil
+}
+
+// Close stops the receiver.
+func (r *Receiver) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = r.srv.Shutdown(ctx)
+	<-r.served
+}
+
+// FailNext makes the receiver answer 500 to the next n deliveries that match.
+func (r *Receiver) FailNext(n int, match func(Delivery) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fails = append(r.fails, &failRule{match: match, remaining: n})
+}
+
+// Deliveries returns a copy of every delivery so far, in arrival order.
+func (r *Receiver) Deliveries() []Delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Delivery(nil), r.deliveries...)
+}
+
+// Violations returns the deliveries that broke SPEC §16, described.
+func (r *Receiver) Violations() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.violations...)
+}
+
+// Wait waits until done, given a copy of every delivery so far, returns true.
+func (r *Receiver) Wait(ctx context.Context, done func([]Delivery) bool) error {
+	for {
+		r.mu.Lock()
+		all := append([]Delivery(nil), r.deliveries...)
+		changed := r.changed
+		r.mu.Unlock()
+		if done(all) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("webhooks: %w after %d deliveries", ctx.Err(), len(all))
+		}
+	}
+}
+
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	d := Delivery{At: time.Now(), Query: req.URL.Query(), Header: req.Header.Clone(), Body: body}
+	var head struct {
+		CallbackCommand string `json:"CallbackCommand"`
+		EventID         string `json:"EventId"`
+	}
+	_ = json.Unmarshal(body, &head)
+	d.Command, d.EventID = head.CallbackCommand, head.EventID
+	problems := r.check(req, d)
+
+	r.mu.Lock()
+	d.Answered = http.StatusOK
+	for _, f := range r.fails {
+		if f.remaining > 0 && f.match(d) {
+			f.remaining--
+			d.Answered = http.StatusInternalServerError
+			break
+		}
+	}
+	r.deliveries = append(r.deliveries, d)
+	for _, p := range problems {
+		r.violations = append(r.violations, fmt.Sprintf("webhook %s (%s): %s", d.Command, d.EventID, p))
+	}
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(d.Answered)
+	if d.Answered == http.StatusOK {
+		_, _ = io.WriteString(w, `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}`)
+	}
+}
+
+// check lists what is wrong with a delivery (HOOK-001..004).
+func (r *Receiver) check(req *http.Request, d Delivery) []string {
+	var out []string
+	q := d.Query
+	if req.Method != http.MethodPost {
+		out = append(out, "method "+req.Method+", want POST")
+	}
+	if q.Get("SdkAppid") != strconv.FormatUint(r.sdkAppID, 10) {
+		out = append(out, fmt.Sprintf("query SdkAppid %q, want %d", q.Get("SdkAppid"), r.sdkAppID))
+	}
+	if q.Get("CallbackCommand") != d.Command {
+		out = append(out, fmt.Sprintf("query CallbackCommand %q differs from the body's %q", q.Get("CallbackCommand"), d.Command))
+	}
+	if q.Get("contenttype") != "json" {
+		out = append(out, fmt.Sprintf("query contenttype %q, want json", q.Get("contenttype")))
+	}
+	if _, ok := q["ClientIP"]; !ok {
+		out = append(out, "query ClientIP missing")
+	}
+	switch p := q.Get("OptPlatform"); p {
+	case "RESTAPI", "Web", "Android", "iOS", "Windows", "Mac", "iPad", "Unknown":
+	default:
+		out = append(out, fmt.Sprintf("query OptPlatform %q is not one of Tencent's", p))
+	}
+	if got := d.Header.Get(HeaderEventID); got != d.EventID || got == "" {
+		out = append(out, fmt.Sprintf("header %s %q differs from the body's EventId %q", HeaderEventID, got, d.EventID))
+	}
+	if r.validate != nil {
+		if err := r.validate(d.Command, d.Body); err != nil {
+			out = append(out, "schema: "+err.Error())
+		}
+	}
+	if r.secret != "" {
+		if err := verifySignature(r.secret, d.Header, d.Body); err != nil {
+			out = append(out, err.Error())
+		}
+	}
+	return out
+}
+
+// verifySignature checks HOOK-004's X-Pkarena-Signature against the body.
+func verifySignature(secret string, h http.Header, body []byte) error {
+	ts := h.Get(HeaderTimestamp)
+	if _, err := strconv.ParseInt(ts, 10, 64); err != nil {
+		return fmt.Errorf("header %s %q is not Unix seconds", HeaderTimestamp, ts)
+	}
+	sig, ok := strings.CutPrefix(h.Get(HeaderSignature), "v1=")
+	if !ok {
+		return errors.New("header " + HeaderSignature + " does not start with v1=")
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(ts + "."))
+	mac.Write(body)
+	if !hmac.Equal([]byte(sig), []byte(hex.EncodeToString(mac.Sum(nil)))) {
+		return errors.New("header " + HeaderSignature + " does not match HMAC-SHA256(secret, timestamp.body)")
+	}
+	return nil
+}

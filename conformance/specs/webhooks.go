@@ -1,0 +1,191 @@
+package specs
+
+import (
+	"net/http"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/pkarena/pkarena/conformance/client"
+	"github.com/pkarena/pkarena/conformance/harness"
+)
+
+// Webhook commands (SPEC §16).
+const (
+	hookCreate = "Live.CallbackAfterCreateBattle"
+	hookStart  = "Live.CallbackAfterStartBattle"
+	hookEnd    = "Live.CallbackAfterEndBattle"
+)
+
+// hookRoom is a room of a start or end webhook.
+type hookRoom struct {
+	RoomID       string `json:"RoomId"`
+	Score        *int64 `json:"Score"`
+	OwnerAccount string `json:"Owner_Account"`
+}
+
+// hookBody holds the fields of the three webhook bodies.
+type hookBody struct {
+	CallbackCommand string     `json:"CallbackCommand"`
+	EventID         string     `json:"EventId"`
+	OperatorAccount string     `json:"Operator_Account"`
+	BattleID        string     `json:"BattleId"`
+	FromRoomID      string     `json:"FromRoomId"`
+	ToRoomIDList    []string   `json:"ToRoomIdList"`
+	Timeout         int64      `json:"Timeout"`
+	Duration        int64      `json:"Duration"`
+	NeedResponse    bool       `json:"NeedResponse"`
+	ExtensionInfo   string     `json:"ExtensionInfo"`
+	CreateTime      int64      `json:"CreateTime"`
+	StartTime       int64      `json:"StartTime"`
+	EndTime         int64      `json:"EndTime"`
+	OpType          *int       `json:"OpType"`
+	FromRoomInfo    hookRoom   `json:"FromRoomInfo"`
+	ToRoomList      []hookRoom `json:"ToRoomList"`
+	EventTime       int64      `json:"EventTime"`
+}
+
+// receiver returns the suite's webhook receiver, or skips the spec when there is none.
+func receiver() *harness.Receiver {
+	GinkgoHelper()
+	if target.Webhooks == nil {
+		Skip("the suite receives no webhooks from this target: set " + harness.EnvWebhookListen + " (and configure the server to POST there)")
+	}
+	DeferCleanup(func() {
+		Expect(target.Webhooks.Violations()).To(BeEmpty(), "webhooks that break SPEC §16")
+	})
+	return target.Webhooks
+}
+
+// hooksOf waits until the receiver has delivered (answered 2xx) the given commands for battle
+// id, and returns the delivered bodies in arrival order.
+func hooksOf(s *scene, r *harness.Receiver, id string, wait time.Duration, commands ...string) []hookBody {
+	GinkgoHelper()
+	ctx, cancel := context2(s, wait)
+	defer cancel()
+	var got []hookBody
+	err := r.Wait(ctx, func(all []harness.Delivery) bool {
+		got = got[:0]
+		for _, d := range all {
+			var b hookBody
+			if d.Decode(&b) == nil && b.BattleID == id && d.Answered == http.StatusOK {
+				got = append(got, b)
+			}
+		}
+		return len(got) >= len(commands)
+	})
+	Expect(err).NotTo(HaveOccurred(), "waiting for %v of battle %s", commands, id)
+	var cmds []string
+	for _, b := range got {
+		cmds = append(cmds, b.CallbackCommand)
+	}
+	Expect(cmds).To(Equal(commands), "HOOK-006: delivered in the order they happened")
+	return got
+}
+
+var _ = Describe("Webhooks", Label("webhook"), func() {
+	It("[HOOK-001 HOOK-002 HOOK-003 HOOK-004 HOOK-006] a battle's creation, start and end (time up) are POSTed in order with Tencent's fields, an EventId and a signature", func(ctx SpecContext) {
+		s := newScene(ctx, time.Second)
+		r := receiver()
+		hs := s.hosts("a", "b")
+		battleWelcome(s)
+		a, b := hs[0], hs[1]
+		before := time.Now().Add(-5 * time.Minute)
+		reply := startBattle(s, 1, a, []*client.Client{b})
+		id := reply.BattleInfo.BattleID
+		rest := s.rest()
+		_, err := rest.SetBattleScore(s.ctx, client.SetBattleScoreRequest{BattleID: id, OpType: client.OpAdd, ScoreList: []client.ScoreItem{{RoomID: s.room("b"), Score: 1314}}})
+		Expect(err).NotTo(HaveOccurred())
+		hooks := hooksOf(s, r, id, time.Second+target.EventTimeout, hookCreate, hookStart, hookEnd)
+
+		create, start, end := hooks[0], hooks[1], hooks[2]
+		Expect(create.OperatorAccount).To(Equal(a.UserID()))
+		Expect(create.FromRoomID).To(Equal(s.room("a")))
+		Expect(create.ToRoomIDList).To(Equal([]string{s.room("b")}))
+		Expect(create.Duration).To(Equal(int64(1000)), "Duration in ms")
+		Expect(create.Timeout).To(BeZero())
+		Expect(create.NeedResponse).To(BeFalse())
+		Expect(create.EventTime).To(BeNumerically(">=", before.UnixMilli()), "EventTime in ms")
+
+		Expect(start.StartTime).To(Equal(reply.BattleInfo.StartTime))
+		Expect(start.CreateTime).To(BeNumerically("<=", start.StartTime))
+		Expect(start.FromRoomInfo).To(Equal(hookRoom{RoomID: s.room("a"), OwnerAccount: a.UserID()}), "no Score in the start webhook")
+		Expect(start.ToRoomList).To(Equal([]hookRoom{{RoomID: s.room("b"), OwnerAccount: b.UserID()}}))
+
+		Expect(*end.OpType).To(Equal(0), "time up")
+		Expect(end.EndTime).To(BeNumerically(">=", end.StartTime+1))
+		Expect(*end.FromRoomInfo.Score).To(BeZero())
+		Expect(end.ToRoomList).To(HaveLen(1))
+		Expect(*end.ToRoomList[0].Score).To(Equal(int64(1314)))
+		Expect([]string{create.EventID, start.EventID, end.EventID}).To(HaveEach(Not(BeEmpty())))
+		Expect(map[string]bool{create.EventID: true, start.EventID: true, end.EventID: true}).To(HaveLen(3), "EventIds are unique")
+	})
+
+	It("[HOOK-002] the end webhook says OpType 1 when all other hosts exited and 2 when the battle never started", func(ctx SpecContext) {
+		s := newScene(ctx)
+		r := receiver()
+		hs := s.hosts("a", "b", "c")
+		battleWelcome(s)
+		a, b, c := hs[0], hs[1], hs[2]
+		exited := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
+		Expect(b.ExitBattle(s.ctx, exited)).To(Succeed())
+		Expect(*hooksOf(s, r, exited, target.EventTimeout, hookCreate, hookStart, hookEnd)[2].OpType).To(Equal(1))
+
+		never, err := a.RequestBattle(s.ctx, client.RequestBattleRequest{UserIDs: userIDs(c), Config: client.BattleConfigRequest{NeedResponse: ptr(true)}, Timeout: ptr(0)})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.RejectBattle(s.ctx, never.BattleInfo.BattleID)).To(Succeed())
+		hooks := hooksOf(s, r, never.BattleInfo.BattleID, target.EventTimeout, hookCreate, hookEnd)
+		Expect(hooks[0].NeedResponse).To(BeTrue())
+		Expect(*hooks[1].OpType).To(Equal(2))
+		Expect(hooks[1].StartTime).To(BeZero())
+	})
+
+	It("[HOOK-001] a battle created over REST is reported with OptPlatform RESTAPI and the administrator as operator", func(ctx SpecContext) {
+		s := newScene(ctx)
+		r := receiver()
+		s.host("a")
+		s.host("b")
+		battleWelcome(s)
+		resp, err := s.rest().CreateBattle(s.ctx, client.CreateBattleRequest{FromRoomID: s.room("a"), ToRoomIDList: []string{s.room("b")}, Duration: 60000})
+		Expect(err).NotTo(HaveOccurred())
+		hooks := hooksOf(s, r, resp.BattleID, target.EventTimeout, hookCreate, hookStart)
+		Expect(hooks[0].OperatorAccount).To(Equal(target.Admin))
+		for _, d := range r.Deliveries() {
+			var body hookBody
+			if d.Decode(&body) == nil && body.BattleID == resp.BattleID {
+				Expect(d.Query.Get("OptPlatform")).To(Equal("RESTAPI"))
+			}
+		}
+	})
+
+	It("[HOOK-005 HOOK-003 HOOK-006] a webhook the receiver fails is retried with the same EventId, and later events wait for it", func(ctx SpecContext) {
+		s := newScene(ctx, time.Minute)
+		r := receiver()
+		hs := s.hosts("a", "b")
+		battleWelcome(s)
+		a, b := hs[0], hs[1]
+		from := s.room("a")
+		r.FailNext(2, func(d harness.Delivery) bool {
+			var body hookBody
+			return d.Decode(&body) == nil && body.FromRoomID == from && body.CallbackCommand == hookCreate
+		})
+		id := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
+		hooksOf(s, r, id, time.Minute, hookCreate, hookStart)
+		var attempts []harness.Delivery
+		for _, d := range r.Deliveries() {
+			var body hookBody
+			if d.Decode(&body) == nil && body.BattleID == id {
+				attempts = append(attempts, d)
+			}
+		}
+		Expect(len(attempts)).To(BeNumerically(">=", 4), "two failed attempts, the successful one, then the start")
+		Expect(attempts[0].Answered).To(Equal(500))
+		Expect(attempts[1].Answered).To(Equal(500))
+		Expect(attempts[2].Answered).To(Equal(200))
+		Expect(attempts[0].EventID).To(Equal(attempts[2].EventID), "a retry carries the same EventId")
+		Expect(attempts[1].EventID).To(Equal(attempts[2].EventID))
+		Expect(attempts[2].At.Sub(attempts[1].At)).To(BeNumerically(">", attempts[1].At.Sub(attempts[0].At)/2), "the backoff does not shrink")
+		Expect(attempts[3].Command).To(Equal(hookStart), "the start waits until the creation is delivered")
+	})
+})
