@@ -14,11 +14,12 @@ LISTEN    ?= 127.0.0.1:7070
 help:
 	@grep -E '^## ' $(MAKEFILE_LIST) | sed -E 's/^## ([a-z-]+): /\1\t/' | awk -F'\t' '{printf "  %-13s %s\n", $$1, $$2}'
 
-## build: build bin/pkarena-server and bin/pkarena-conformance
+## build: build bin/pkarena-server, bin/pkarena-conformance and bin/pkarena-load
 build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pkarena-server ./reference/cmd/pkarena-server
 	CGO_ENABLED=0 $(GO) test -c -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pkarena-conformance ./conformance/cmd/pkarena-conformance
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pkarena-load ./load/cmd/pkarena-load
 
 ## test: everything CI checks — gofmt, go vet, go test -race ./... (the conformance suite included)
 test: fmt-check vet unit
@@ -33,7 +34,7 @@ vet:
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-## demo: build, run the conformance suite against the embedded reference server, write reports
+## demo: build; conformance suite on the embedded server (reports in results/); a PK battle with gifts
 demo: build
 	@mkdir -p $(RESULTS)
 	@$(BIN)/pkarena-conformance -ginkgo.junit-report=$(CURDIR)/$(RESULTS)/junit.xml \
@@ -41,7 +42,9 @@ demo: build
 		| tee $(RESULTS)/conformance.log | grep -E '^(Ran |PASS|FAIL|SUCCESS|.*Passed.*Failed)' ; \
 	status=$${PIPESTATUS[0]}; \
 	echo "reports: $(RESULTS)/junit.xml $(RESULTS)/ginkgo.json $(RESULTS)/conformance.log"; \
-	exit $$status
+	[ $$status -eq 0 ] || exit $$status; \
+	echo; $(BIN)/pkarena-load demo | tee $(RESULTS)/battle-demo.log; \
+	status=$${PIPESTATUS[0]}; echo "battle log: $(RESULTS)/battle-demo.log"; exit $$status
 
 ## conformance: run the suite verbosely (PKARENA_TARGET_URL=ws://... tests a running server; LABELS=cohost filters)
 conformance: build
