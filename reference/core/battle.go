@@ -493,6 +493,10 @@ func (c *Core) exitRoom(b *battle, r *room) {
 			e = x
 		}
 	}
+	if e == nil { // r is not on the board: nothing to announce, only the link to undo
+		r.battle = nil
+		return
+	}
 	c.emit(b.audience(), protocol.EvUserExitBattle, protocol.UserExitBattle{BattleID: b.id, BattleUser: e.user(b.rankOf(e))})
 	e.room = nil
 	r.battle = nil
