@@ -45,6 +45,8 @@ type REST struct {
 	client     *http.Client
 	mu         sync.Mutex
 	violations []string
+	sig        string    // the administrator's UserSig, reused until sigUntil
+	sigUntil   time.Time // when to sign a new one
 }
 
 // NewREST returns a REST client.
@@ -82,7 +84,13 @@ func (e *RESTError) Error() string {
 // Query returns a valid query for the configured administrator: sdkappid, identifier, a fresh
 // usersig, random and contenttype. Specs alter it to test the framework errors.
 func (r *REST) Query() url.Values {
-	sig, _ := SignUserSig(r.cfg.Secret, r.cfg.SDKAppID, r.cfg.Identifier, time.Hour, time.Now())
+	r.mu.Lock()
+	if now := time.Now(); now.After(r.sigUntil) {
+		r.sig, _ = SignUserSig(r.cfg.Secret, r.cfg.SDKAppID, r.cfg.Identifier, time.Hour, now)
+		r.sigUntil = now.Add(30 * time.Minute) // valid for an hour: renew well before
+	}
+	sig := r.sig
+	r.mu.Unlock()
 	return url.Values{
 		"sdkappid":    {strconv.FormatUint(r.cfg.SDKAppID, 10)},
 		"identifier":  {r.cfg.Identifier},
