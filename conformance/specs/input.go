@@ -153,12 +153,12 @@ var _ = Describe("Bad input", Label("input"), func() {
 	})
 })
 
-var _ = Describe("Battles (reserved)", Label("battle"), func() {
+var _ = Describe("Battles not supported", Label("battle"), func() {
 	It("[BATTLE-000] a server advertising features.battle false answers the reserved battle requests with 100905 and sends no battle event", func(ctx SpecContext) {
 		s := newScene(ctx)
 		a, b := s.host("a"), s.host("b")
 		if s.welcome().Features.Battle {
-			Skip("the server advertises features.battle: true; battle specs come with the next revision of the suite")
+			Skip("the server advertises features.battle: true: BATTLE-000 applies only to servers without battles")
 		}
 		connect(s, a, b)
 		for _, typ := range []string{client.ReqRequestBattle, client.ReqCancelBattleRequest, client.ReqAcceptBattle, client.ReqRejectBattle, client.ReqExitBattle} {
