@@ -121,7 +121,7 @@ var _ = Describe("Battles", Label("battle"), func() {
 		}
 	})
 
-	It("[BATTLE-010 BATTLE-011] the inviter cancels pending requests; accepted rooms, strangers and other hosts are refused with 100419, 100414, 100006", func(ctx SpecContext) {
+	It("[BATTLE-010 BATTLE-011 BATTLE-022] the inviter cancels pending requests; accepted rooms, strangers and other hosts are refused with 100419, 100414, 100006; exiting a pending battle is 100420", func(ctx SpecContext) {
 		s := newScene(ctx)
 		hs := s.hosts("a", "b", "c", "d")
 		battleWelcome(s)
@@ -135,6 +135,7 @@ var _ = Describe("Battles", Label("battle"), func() {
 		expectCode(a.CancelBattleRequest(s.ctx, id, d.UserID()), client.CodeLiveNotInBattle)
 		expectCode(b.CancelBattleRequest(s.ctx, id, c.UserID()), client.CodePermissionDenied)
 		expectCode(a.CancelBattleRequest(s.ctx, "no-such-battle", c.UserID()), client.CodeBattleNotExist)
+		expectCode(b.ExitBattle(s.ctx, id), client.CodeBattleNotStarted) // BATTLE-022: not started yet
 		none(s, c, client.EvBattleRequestCancelled) // nothing was cancelled by the refusals
 		Expect(a.CancelBattleRequest(s.ctx, id, c.UserID())).To(Succeed())
 		ev := next[client.BattleRequestEvent](s, c, client.EvBattleRequestCancelled)
