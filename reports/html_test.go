@@ -1,0 +1,272 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// voidElements have no end tag.
+var voidElements = map[string]bool{"meta": true, "input": true, "br": true, "hr": true, "img": true, "link": true, "wbr": true}
+
+// checkHTML checks that page is well-formed: the tokenizer reads it to the end, every element
+// the page opens it closes in order, nothing is left open, and no <script> element exists. It
+// returns the parsed tree.
+func checkHTML(t *testing.T, page []byte) *html.Node {
+	t.Helper()
+	z := html.NewTokenizer(bytes.NewReader(page))
+	var open []string
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			if z.Err() != io.EOF {
+				t.Fatalf("tokenizer: %v", z.Err())
+			}
+			break
+		}
+		tok := z.Token()
+		switch tt {
+		case html.StartTagToken:
+			if tok.DataAtom == atom.Script {
+				t.Errorf("page has a <script> element")
+			}
+			if !voidElements[tok.Data] {
+				open = append(open, tok.Data)
+			}
+		case html.EndTagToken:
+			if len(open) == 0 || open[len(open)-1] != tok.Data {
+				t.Fatalf("</%s> closes %q", tok.Data, open)
+			}
+			open = open[:len(open)-1]
+		case html.SelfClosingTagToken:
+			if !voidElements[tok.Data] {
+				t.Errorf("<%s/> is not a void element", tok.Data)
+			}
+		}
+	}
+	if len(open) != 0 {
+		t.Fatalf("elements left open: %q", open)
+	}
+	doc, err := html.Parse(bytes.NewReader(page))
+	if err != nil {
+		t.Fatalf("html.Parse: %v", err)
+	}
+	return doc
+}
+
+// htmlText returns the text of the document as a reader sees it, with element boundaries as
+// newlines.
+func htmlText(n *html.Node) string {
+	var b strings.Builder
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.TextNode {
+			b.WriteString(n.Data)
+		}
+		if n.Type == html.ElementNode && (n.DataAtom == atom.Style || n.DataAtom == atom.Title) {
+			return
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+		if n.Type == html.ElementNode {
+			b.WriteByte('\n')
+		}
+	}
+	walk(n)
+	return b.String()
+}
+
+// findAll returns the elements of n with tag a, in document order.
+func findAll(n *html.Node, a atom.Atom) []*html.Node {
+	var out []*html.Node
+	if n.Type == html.ElementNode && n.DataAtom == a {
+		out = append(out, n)
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		out = append(out, findAll(c, a)...)
+	}
+	return out
+}
+
+// attr returns n's attribute key.
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+// htmlOf renders run and checks that the page is well-formed.
+func htmlOf(t *testing.T, run *ConformanceRun) (string, *html.Node) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, run); err != nil {
+		t.Fatalf("WriteHTML: %v", err)
+	}
+	return buf.String(), checkHTML(t, buf.Bytes())
+}
+
+// TestHTMLFixture checks the HTML page of the fixture.
+func TestHTMLFixture(t *testing.T) {
+	run := finishedFixture()
+	page, doc := htmlOf(t, run)
+	text := htmlText(doc)
+
+	if strings.Contains(page, hostileScript) || strings.Contains(page, "write <b>") {
+		t.Error("the page contains unescaped markup from the server")
+	}
+	if !strings.Contains(text, hostileScript) {
+		t.Error("the page does not show the server's markup as text")
+	}
+	if strings.Contains(page, "\x01") || !utf8.ValidString(page) {
+		t.Error("the page has control characters or invalid UTF-8")
+	}
+	if !strings.Contains(text, hostileScript+"\u2401\uFFFD") {
+		t.Error("the control character and invalid byte are not shown as ␁ and �")
+	}
+
+	var want []string
+	want = append(want, "ERROR", "NOT CERTIFIED", "pkarena-conformance", "v0.4.0", "ff70659e196126", run.Suite.BinarySHA256,
+		"ws://127.0.0.1:8080/v1/ws", "2026-11-24 23:30:00.000 UTC", "2026-11-24 23:31:23.250 UTC", "1m23s",
+		"battle", "[redacted]", "9. Co-host connections", "12. Battles (PK)",
+		"truncated: first 4000 of", "2 older frames not kept", "+12.500ms", "→ sent", "← received",
+		"unsupported feature battle: the server advertises features.battle: false",
+		"tier optional not selected (PKARENA_TIERS=core,strict)", "conformance/specs/cohost_test.go:93")
+	for k := range run.Config {
+		want = append(want, k)
+	}
+	for _, r := range run.Requirements {
+		want = append(want, r.ID, r.Text)
+	}
+	for _, s := range run.Specs {
+		want = append(want, s.Name)
+	}
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("the page does not show %q", w)
+		}
+	}
+
+	// The sections come in the order users asked for.
+	var ids []string
+	for _, s := range findAll(doc, atom.Section) {
+		ids = append(ids, attr(s, "id"))
+	}
+	if got := strings.Join(ids, ","); got != "totals,config,requirements,failures,specs" {
+		t.Errorf("sections %s", got)
+	}
+	if h := findAll(doc, atom.Header); len(h) != 1 || !strings.Contains(htmlText(h[0]), "ERROR") {
+		t.Error("the header does not show the verdict")
+	}
+
+	// Every internal link has a target; the page loads nothing from elsewhere.
+	anchors := map[string]bool{}
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if id := attr(n, "id"); n.Type == html.ElementNode && id != "" {
+			if anchors[id] {
+				t.Errorf("duplicate id %q", id)
+			}
+			anchors[id] = true
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	for _, a := range findAll(doc, atom.A) {
+		href := attr(a, "href")
+		if !strings.HasPrefix(href, "#") || !anchors[href[1:]] {
+			t.Errorf("link %q has no target", href)
+		}
+	}
+	for _, tag := range []atom.Atom{atom.Link, atom.Img, atom.Iframe, atom.Object} {
+		if n := findAll(doc, tag); len(n) > 0 {
+			t.Errorf("the page has %d <%s> elements", len(n), tag)
+		}
+	}
+
+	// Only the failed and the erred spec are detailed, and the failed one's transcripts.
+	if n := len(findAll(doc, atom.Article)); n != 2 {
+		t.Errorf("%d failures detailed, want 2", n)
+	}
+	if n := len(findAll(doc, atom.Details)); n != 2 {
+		t.Errorf("%d transcripts, want 2", n)
+	}
+}
+
+// TestHTMLVerdicts checks the big verdict and the certification badge.
+func TestHTMLVerdicts(t *testing.T) {
+	tests := []struct {
+		name  string
+		run   *ConformanceRun
+		want  []string
+		avoid []string
+	}{
+		// A certified run.
+		{"certified", &ConformanceRun{Certification: true, Specs: []Spec{spec("a", TierCore, Pass, "")}},
+			[]string{"PASS", "CERTIFIED", "certification run"}, []string{"NOT CERTIFIED", "FAIL"}},
+		// A passing conformance run that is not a certification: no badge.
+		{"not a certification", &ConformanceRun{Specs: []Spec{spec("a", TierCore, Pass, "")}},
+			[]string{"PASS", "not a certification", "No spec failed or erred."}, []string{"CERTIFIED"}},
+		// A failed certification run.
+		{"failed", &ConformanceRun{Certification: true, Specs: []Spec{spec("a", TierCore, Fail, "code 3")}},
+			[]string{"FAIL", "NOT CERTIFIED", "code 3"}, nil},
+		// An empty run: placeholders instead of empty tables.
+		{"empty", &ConformanceRun{}, []string{"No configuration recorded.", "No requirements recorded.", "—"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			Finish(tt.run)
+			_, doc := htmlOf(t, tt.run)
+			text := htmlText(doc)
+			for _, w := range tt.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("the page does not show %q", w)
+				}
+			}
+			for _, a := range tt.avoid {
+				if strings.Contains(text, a) {
+					t.Errorf("the page shows %q", a)
+				}
+			}
+		})
+	}
+}
+
+// TestHTMLLarge checks that a run of the expected size renders quickly into a page of a
+// reasonable size.
+func TestHTMLLarge(t *testing.T) {
+	run := &ConformanceRun{Certification: true}
+	for i := range 130 {
+		run.Requirements = append(run.Requirements, Requirement{
+			ID: fmt.Sprintf("AREA-%03d", i), Section: fmt.Sprintf("%d. Section", i/10), Level: "MUST", Tier: TierCore,
+			Text: strings.Repeat("The server MUST do something precise. ", 4)})
+	}
+	for i := range 260 {
+		s := spec(fmt.Sprintf("spec %d", i), TierCore, Pass, "", fmt.Sprintf("AREA-%03d", i%130))
+		if i%50 == 0 {
+			s.Verdict = Fail
+			s.Failure = &Failure{Message: "boom", Transcripts: []Transcript{{Client: "c", Frames: slices.Repeat([]Frame{{At: t0, Dir: "received", Text: `{"type":"x"}`}}, 100)}}}
+		}
+		run.Specs = append(run.Specs, s)
+	}
+	Finish(run)
+	page, doc := htmlOf(t, run)
+	if n := len(findAll(doc, atom.Tr)); n < 130+260+6*100 {
+		t.Errorf("%d table rows", n)
+	}
+	if len(page) > 2<<20 {
+		t.Errorf("the page is %d bytes", len(page))
+	}
+}
