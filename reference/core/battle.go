@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
 )
 
@@ -106,8 +107,8 @@ func (b *battle) scoreboard() []protocol.BattleUser {
 	out := make([]protocol.BattleUser, len(b.board))
 	for i, e := range b.board {
 		rank := 1
-		for _, o := range b.board {
-			if o.score > e.score {
+		for j, o := range b.board {
+			if o.score > e.score || (mutant.On(mutant.TiesRankedApart) && o.score == e.score && j < i) {
 				rank++
 			}
 		}
@@ -363,6 +364,9 @@ func (c *Core) timeoutBattleRequest(b *battle, iv *invitee) {
 		return
 	}
 	to := append(c.inviterHost(b), iv.room.owner.sess)
+	if mutant.On(mutant.BattleTimeoutOneEnd) {
+		to = c.inviterHost(b)
+	}
 	ev := b.requestEvent(iv)
 	c.closeInvitee(b, iv, answerTimedOut)
 	c.emit(to, protocol.EvBattleRequestTimeout, ev)
@@ -528,6 +532,9 @@ func (c *Core) endBattle(b *battle, op int) {
 		reason := protocol.BattleEndTimeOver
 		if op == protocol.HookEndAllExited {
 			reason = protocol.BattleEndOtherExit
+		}
+		if mutant.On(mutant.WrongEndReason) {
+			reason = 1 - reason
 		}
 		c.emit(b.audience(), protocol.EvBattleEnded, protocol.BattleEnded{BattleInfo: b.info(), Reason: reason, Version: b.version, BattleUserList: b.scoreboard()})
 	}

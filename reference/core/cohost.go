@@ -3,6 +3,7 @@ package core
 import (
 	"time"
 
+	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
 )
 
@@ -77,7 +78,7 @@ func (c *Core) requestConnection(m *member, req protocol.RequestConnection) (any
 		return nil, protocol.ErrPendingConnectionRequest.With("room %q has a pending request from %q: answer it first", a.id, a.incoming.from.id)
 	}
 	timeout := c.cfg.DefaultInviteTimeout
-	if req.Timeout != nil {
+	if req.Timeout != nil && !(mutant.On(mutant.TimeoutZeroDefault) && *req.Timeout == 0) {
 		timeout = time.Duration(*req.Timeout) * time.Second
 	}
 	used := 1 + len(a.outgoing)
@@ -95,7 +96,7 @@ func (c *Core) requestConnection(m *member, req protocol.RequestConnection) (any
 			results[id] = protocol.ConnConnecting
 		case t.group != nil || t.incoming != nil || len(t.outgoing) > 0:
 			results[id] = protocol.ConnConnectingOtherRoom
-		case used >= c.cfg.MaxConnectedRooms:
+		case used >= c.cfg.MaxConnectedRooms && !(mutant.On(mutant.TenthRoom) && used == c.cfg.MaxConnectedRooms):
 			results[id] = protocol.ConnFull
 		default:
 			p := &pending{from: a, to: t}
@@ -150,7 +151,11 @@ func (c *Core) rejectRequest(p *pending) {
 
 func (c *Core) timeoutRequest(p *pending) {
 	c.closeRequest(p)
-	c.emit([]SessionID{p.from.owner.sess, p.to.owner.sess}, protocol.EvConnectionRequestTimeout, outcome(p))
+	to := []SessionID{p.from.owner.sess, p.to.owner.sess}
+	if mutant.On(mutant.TimeoutOneSide) {
+		to = to[:1]
+	}
+	c.emit(to, protocol.EvConnectionRequestTimeout, outcome(p))
 }
 
 func outcome(p *pending) protocol.ConnectionRequestOutcome {
@@ -191,7 +196,7 @@ func (c *Core) acceptConnection(m *member, req protocol.LiveRef) (any, *protocol
 	if err != nil {
 		return nil, err
 	}
-	if g := p.from.group; g != nil && len(g.rooms) >= c.cfg.MaxConnectedRooms {
+	if g := p.from.group; g != nil && len(g.rooms) >= c.cfg.MaxConnectedRooms && !mutant.On(mutant.TenthRoom) {
 		// requestConnection reserves a place for every pending request, so this cannot happen.
 		return nil, protocol.ErrInternal.With("group of %q is full", p.from.id)
 	}
@@ -243,7 +248,11 @@ func (c *Core) joinGroup(a, t *room) {
 	}
 	ev := protocol.ConnectionUserListChanged{ConnectedList: g.users(), JoinedList: joinedUsers, LeavedList: []protocol.ConnectionUser{}}
 	for _, r := range g.rooms {
-		c.emit(r.sessions(), protocol.EvConnectionUserListChanged, ev)
+		to := r.sessions()
+		if mutant.On(mutant.GroupHostsOnly) {
+			to = to[:1]
+		}
+		c.emit(to, protocol.EvConnectionUserListChanged, ev)
 	}
 	c.groupSeatsChanged(g)
 }

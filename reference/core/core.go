@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
 )
 
@@ -106,6 +107,15 @@ func (c *Core) Disconnect(s SessionID) []Delivery {
 	if r := m.room; r != nil {
 		if r.owner == m {
 			c.endRoom(r, protocol.EndedByServer)
+			if mutant.On(mutant.NoLeftOnLoss) {
+				kept := c.out[:0]
+				for _, d := range c.out {
+					if d.Type != protocol.EvConnectionUserListChanged {
+						kept = append(kept, d)
+					}
+				}
+				c.out = kept
+			}
 		} else {
 			c.leaveRoom(m)
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
 )
 
@@ -193,7 +194,7 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 		return nil, protocol.ErrBattleNotStarted.With("battle %q has not started", b.id)
 	}
 	if req.IdempotencyKey != "" {
-		if prev, ok := b.idempotent[req.IdempotencyKey]; ok {
+		if prev, ok := b.idempotent[req.IdempotencyKey]; ok && !mutant.On(mutant.IdempotencyIgnored) {
 			return prev, nil
 		}
 	}
@@ -208,7 +209,7 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 		if !ok {
 			cur = e.score
 		}
-		if *req.OpType == protocol.OpOverwrite {
+		if *req.OpType == protocol.OpOverwrite && !mutant.On(mutant.OverwriteAdds) {
 			cur = *it.Score
 		} else {
 			cur += *it.Score
@@ -230,7 +231,14 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 			e.score = s
 		}
 		b.version++
-		c.emit(b.audience(), protocol.EvBattleScoreChanged, protocol.BattleScoreChanged{BattleID: b.id, Version: b.version, BattleUserList: b.scoreboard()})
+		to, version := b.audience(), b.version
+		if mutant.On(mutant.ScoreSkipsRoom) && len(to) > 1 {
+			to = to[:len(to)-1]
+		}
+		if mutant.On(mutant.VersionsOutOfOrder) && version%3 == 0 {
+			version -= 2
+		}
+		c.emit(to, protocol.EvBattleScoreChanged, protocol.BattleScoreChanged{BattleID: b.id, Version: version, BattleUserList: b.scoreboard()})
 	}
 	resp.ScoreVersion = b.version
 	if req.IdempotencyKey != "" {
@@ -242,7 +250,7 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 // participant returns the scoreboard entrant of room liveID if it still takes part.
 func (b *battle) participant(liveID string) *entrant {
 	for _, e := range b.board {
-		if e.liveID == liveID && e.room != nil {
+		if e.liveID == liveID && (e.room != nil || mutant.On(mutant.ExitedRoomScored)) {
 			return e
 		}
 	}

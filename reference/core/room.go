@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
 )
 
@@ -113,6 +114,9 @@ func (c *Core) endRoom(r *room, reason int) {
 	if reason == protocol.EndedByServer {
 		msg = "the host's connection was lost"
 	}
+	if mutant.On(mutant.NoLiveEnded) {
+		audience = nil
+	}
 	c.emit(audience, protocol.EvLiveEnded, protocol.LiveEnded{LiveID: r.id, Reason: reason, Message: msg})
 	delete(c.rooms, r.id)
 	i := sort.Search(len(c.listed), func(i int) bool { return c.listed[i].seq >= r.seq })
@@ -127,7 +131,7 @@ func (c *Core) joinLive(m *member, req protocol.LiveRef) (any, *protocol.Error) 
 	if !ok {
 		return nil, protocol.ErrLiveNotExist.With("room %q does not exist", req.LiveID)
 	}
-	if len(r.members) >= c.cfg.MaxUsersPerRoom {
+	if len(r.members) >= c.cfg.MaxUsersPerRoom && !(mutant.On(mutant.FiftyFirstUser) && len(r.members) == c.cfg.MaxUsersPerRoom) {
 		return nil, protocol.ErrLiveMembersFull.With("room %q holds %d users", r.id, len(r.members))
 	}
 	r.members = append(r.members, m)

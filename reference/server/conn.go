@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pkarena/pkarena/reference/core"
+	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
 )
 
@@ -68,7 +69,11 @@ func (c *conn) readPump(s *Server) {
 		return err
 	})
 	for {
-		if err := c.ws.SetReadDeadline(time.Now().Add(s.cfg.HeartbeatTimeout)); err != nil {
+		timeout := s.cfg.HeartbeatTimeout
+		if mutant.On(mutant.NoHeartbeatTimeout) {
+			timeout *= 1000
+		}
+		if err := c.ws.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 			c.shutdown(closeNone)
 			return
 		}
@@ -144,6 +149,9 @@ func (c *conn) writePump(s *Server) {
 		select {
 		case f := <-c.send:
 			seq++
+			if mutant.On(mutant.SeqGap) && seq == 7 {
+				seq++
+			}
 			buf = f.encode(buf[:0], seq, time.Now().UnixMilli())
 			if err := c.ws.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
 				c.shutdown(closeNone)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pkarena/pkarena/reference/core"
+	"github.com/pkarena/pkarena/reference/mutant"
 )
 
 // Webhook headers (SPEC HOOK-003, HOOK-004).
@@ -102,7 +103,7 @@ func (w *webhooks) deliver(ctx context.Context, h core.Hook) {
 			w.log.Debug("webhook delivered", "event", h.EventID, "attempt", attempt)
 			return
 		}
-		if attempt == w.cfg.WebhookAttempts {
+		if attempt == w.cfg.WebhookAttempts || mutant.On(mutant.WebhookNotRetried) {
 			w.log.Error("webhook given up", "event", h.EventID, "command", h.Command, "attempts", attempt, "status", status, "err", err)
 			return
 		}
