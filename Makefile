@@ -4,11 +4,12 @@ GO        ?= go
 BIN       := bin
 RESULTS   ?= results
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X github.com/pkarena/pkarena/reference/server.Version=$(VERSION)
 LISTEN    ?= 127.0.0.1:7070
 
 .DEFAULT_GOAL := help
-.PHONY: help build test fmt-check vet unit demo conformance serve clean
+.PHONY: help build test fmt-check vet unit demo conformance serve clean image conformance-image mutants soak-conformance
 
 ## help: list the targets
 help:
@@ -18,11 +19,11 @@ help:
 build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pkarena-server ./reference/cmd/pkarena-server
-	CGO_ENABLED=0 $(GO) test -c -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pkarena-conformance ./conformance/cmd/pkarena-conformance
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS) -X main.Version=$(VERSION) -X main.Commit=$(COMMIT)' -o $(BIN)/pkarena-conformance ./conformance/cmd/pkarena-conformance
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pkarena-load ./load/cmd/pkarena-load
 
-## test: everything CI checks — gofmt, go vet, go test -race ./... (the conformance suite included)
-test: fmt-check vet unit
+## test: everything CI checks: gofmt, go vet, go test -race ./..., the suite against the image, the mutants
+test: fmt-check vet unit conformance-image mutants
 
 fmt-check:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
@@ -32,6 +33,7 @@ vet:
 	$(GO) vet ./...
 
 unit:
+	@mkdir -p $(RESULTS)
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 ## demo: build; conformance suite on the embedded server (reports in results/); a PK battle with gifts
@@ -49,6 +51,41 @@ demo: build
 ## conformance: run the suite verbosely (PKARENA_TARGET_URL=ws://... tests a running server; LABELS=cohost filters)
 conformance: build
 	$(BIN)/pkarena-conformance -ginkgo.v $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
+
+IMAGE     ?= pkarena-server:dev
+
+## image: build the reference server image $(IMAGE) (FROM scratch, from the static binary)
+image: build
+	@rm -rf $(BIN)/image && mkdir -p $(BIN)/image && cp $(BIN)/pkarena-server $(BIN)/image/
+	docker build -q -f reference/Dockerfile -t $(IMAGE) $(BIN)/image
+
+## conformance-image: the suite against the reference server image (no Docker: skipped, unless PKARENA_REQUIRE_DOCKER=1)
+conformance-image:
+	@if ! docker info >/dev/null 2>&1; then \
+		if [ "$$PKARENA_REQUIRE_DOCKER" = 1 ]; then echo "conformance-image: no Docker engine reachable and PKARENA_REQUIRE_DOCKER=1"; exit 1; fi; \
+		echo "conformance-image: SKIPPED: no Docker engine reachable (set PKARENA_REQUIRE_DOCKER=1 to make this an error)"; exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory image && \
+	TESTCONTAINERS_RYUK_DISABLED=true $(BIN)/pkarena-conformance -target-image $(IMAGE) -results $(RESULTS)/image -ginkgo.no-color >$(RESULTS)/image.out 2>&1; \
+	status=$$?; tail -4 $(RESULTS)/image.out; exit $$status
+
+## mutants: the suite against each deliberately broken server of reference/mutant; fails unless every one is caught
+mutants:
+	@mkdir -p $(BIN) $(RESULTS)
+	CGO_ENABLED=0 $(GO) build -tags pkarena_mutants -o $(BIN)/pkarena-conformance-mutants ./conformance/cmd/pkarena-conformance
+	$(GO) run ./conformance/cmd/pkarena-mutants -binary $(BIN)/pkarena-conformance-mutants -results $(RESULTS)
+
+SOAK      ?= 20
+
+## soak-conformance: the core suite $(SOAK) times in a row against the embedded server; any failure fails
+soak-conformance: build
+	@mkdir -p $(RESULTS); pass=0; for i in $$(seq 1 $(SOAK)); do \
+		start=$$(date +%s%N); \
+		if $(BIN)/pkarena-conformance -tiers core -ginkgo.no-color >$(RESULTS)/soak.log 2>&1; then pass=$$((pass+1)); r=pass; \
+		else r=FAIL; cp $(RESULTS)/soak.log $(RESULTS)/soak-failure-$$i.log; fi; \
+		ms=$$(( ($$(date +%s%N) - start) / 1000000 )); \
+		echo "run $$i: $$r in $$((ms / 1000)).$$((ms % 1000 / 100)) s ($$(tail -1 $(RESULTS)/soak.log))"; \
+	done; echo "soak: $$pass of $(SOAK) runs passed"; [ $$pass -eq $(SOAK) ]
 
 ## serve: run the reference server on $(LISTEN) (PKARENA_* variables apply)
 serve: build

@@ -41,6 +41,9 @@ type Config struct {
 	OnEvent func(Event)
 	// Dialer dials the connection; nil means a dialer with a 10 s handshake timeout.
 	Dialer *websocket.Dialer
+	// Transcript keeps this many of the latest frames sent and received (Transcript); 0 keeps
+	// none.
+	Transcript int
 }
 
 // Client is one protocol v1 connection. Its methods are safe for concurrent use.
@@ -50,6 +53,8 @@ type Client struct {
 	welcome Welcome
 
 	writeMu sync.Mutex // serialises writes: gorilla allows one writer at a time
+
+	transcript *transcript // nil unless Config.Transcript > 0
 
 	mu         sync.Mutex // guards the fields below
 	nextID     uint64
@@ -122,6 +127,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		done:      make(chan struct{}),
 	}
 	c.log.init()
+	if cfg.Transcript > 0 {
+		c.transcript = &transcript{frames: make([]TranscriptFrame, 0, cfg.Transcript)}
+	}
 	welcomed := make(chan error, 1)
 	go c.readLoop(welcomed)
 	select {
@@ -174,6 +182,7 @@ func (c *Client) readLoop(welcomed chan<- error) {
 			return
 		}
 		at := time.Now()
+		c.transcript.add(false, data)
 		if mt != websocket.TextMessage {
 			c.violate("frame %d: a binary frame (TRANS-002)", lastSeq+1)
 			continue
@@ -473,6 +482,9 @@ func (c *Client) WriteFrame(ctx context.Context, messageType int, data []byte) e
 	if err := c.ws.SetWriteDeadline(deadline); err != nil {
 		return fmt.Errorf("client %s: write: %w", c.cfg.UserID, err)
 	}
+	// Recorded before the write: the reply may be read (and recorded) before WriteMessage
+	// returns, and the transcript must show the request first.
+	c.transcript.add(true, data)
 	if err := c.ws.WriteMessage(messageType, data); err != nil {
 		return fmt.Errorf("client %s: write: %w", c.cfg.UserID, err)
 	}

@@ -246,3 +246,40 @@ func TestSignUserSig(t *testing.T) {
 		}
 	}
 }
+
+func TestTranscriptKeepsTheLatestFrames(t *testing.T) {
+	url := fakeServer(t, func(ws *websocket.Conn, send func(string, uint64, string, string)) {
+		for {
+			typ, id := readRequest(ws)
+			if typ == "" {
+				return
+			}
+			send(TypeReply, 0, `,"id":"`+id+`","code":0,"message":""`, `{}`)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u", Transcript: 4, NoHeartbeat: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := 0; i < 3; i++ {
+		if err := c.Heartbeat(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frames, dropped := c.Transcript()
+	// welcome + 3 × (request, reply) = 7 frames; the ring keeps 4.
+	if len(frames) != 4 || dropped != 3 {
+		t.Fatalf("transcript has %d frames, %d dropped; want 4 and 3", len(frames), dropped)
+	}
+	if !frames[0].Sent || frames[3].Sent || !strings.Contains(frames[3].Text, `"reply"`) {
+		t.Errorf("transcript = %+v; want sent, received, sent, received ending with a reply", frames)
+	}
+	for i := 1; i < len(frames); i++ {
+		if frames[i].At.Before(frames[i-1].At) {
+			t.Errorf("frame %d is older than frame %d: oldest first", i, i-1)
+		}
+	}
+}

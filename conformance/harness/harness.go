@@ -69,6 +69,18 @@ type Settings struct {
 	WebhookListen string
 	// WebhookSecret is the target's webhook secret; empty: signatures are not checked.
 	WebhookSecret string
+	// TargetImage is a container image to start and test instead of URL.
+	TargetImage string
+	// ImageEnv is extra KEY=VALUE environment for the container.
+	ImageEnv []string
+	// ResultsDir receives the reports; empty: none are written.
+	ResultsDir string
+	// Tiers to run (core, strict, optional); empty: all.
+	Tiers []string
+	// Disable lists labels or requirement IDs whose specs are switched off.
+	Disable []string
+	// Certify makes a certification run (nothing core may be disabled; a bundle is written).
+	Certify bool
 }
 
 // FromEnv reads Settings from getenv (os.Getenv in the binary).
@@ -135,6 +147,8 @@ type Target struct {
 
 	// Webhooks receives the target's webhooks; nil when the suite cannot receive them.
 	Webhooks *Receiver
+	// Container is the started image when the target is one (fault specs use it).
+	Container *Container
 
 	validator *fixtures.Validator
 	openapi   *fixtures.RESTValidator
@@ -169,6 +183,9 @@ func Start(s Settings) (*Target, error) {
 		return nil, fmt.Errorf("load the OpenAPI description: %w", err)
 	}
 	t := &Target{Settings: s, validator: v, openapi: oa, stop: func() {}}
+	if s.TargetImage != "" {
+		return t.startImage()
+	}
 	if s.URL != "" {
 		t.Description = "server at " + s.URL
 		if t.RESTURL == "" {
@@ -293,12 +310,13 @@ func (t *Target) Close() { t.stop() }
 // frame is checked against the schemas.
 func (t *Target) ClientConfig(userID string) client.Config {
 	return client.Config{
-		URL:      t.URL,
-		SDKAppID: t.SDKAppID,
-		Secret:   t.Secret,
-		UserID:   userID,
-		UserName: "name-" + userID,
-		Check:    t.validator.ValidateFrame,
+		URL:        t.URL,
+		SDKAppID:   t.SDKAppID,
+		Secret:     t.Secret,
+		UserID:     userID,
+		UserName:   "name-" + userID,
+		Check:      t.validator.ValidateFrame,
+		Transcript: 200,
 	}
 }
 
@@ -331,4 +349,40 @@ func (t *Target) HandshakeURL(sdkAppID, userID, userSig string) string {
 // Sign returns a valid UserSig of userID for the target.
 func (t *Target) Sign(userID string) (string, error) {
 	return client.SignUserSig(t.Secret, t.SDKAppID, userID, time.Hour, time.Now())
+}
+
+// startImage starts TargetImage with the suite's receiver for its webhooks.
+func (t *Target) startImage() (*Target, error) {
+	listen := t.WebhookListen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	r, err := StartReceiver(listen, DefaultSDKAppID, EmbeddedWebhookSecret, t.validator.ValidateWebhook)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := StartContainer(ctx, t.TargetImage, r.URL, t.ImageEnv)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	env := ContainerEnv(c.Addr, r.URL, t.ImageEnv)
+	t.Webhooks, t.Container = r, c
+	t.URL = "ws://" + c.Addr + client.Path
+	if t.RESTURL == "" {
+		t.RESTURL = "http://" + c.Addr
+	}
+	t.WebhookSecret = env["PKARENA_WEBHOOK_SECRET"]
+	if n, err := strconv.ParseUint(env["PKARENA_SDKAPPID"], 10, 64); err == nil {
+		t.SDKAppID = n
+	}
+	t.Secret = env["PKARENA_SECRET"]
+	t.Description = "container " + t.TargetImage + " at " + t.URL
+	t.stop = func() {
+		c.Stop()
+		r.Close()
+	}
+	return t, nil
 }

@@ -136,7 +136,7 @@ var _ = Describe("Battles", Label("battle"), func() {
 		expectCode(b.CancelBattleRequest(s.ctx, id, c.UserID()), client.CodePermissionDenied)
 		expectCode(a.CancelBattleRequest(s.ctx, "no-such-battle", c.UserID()), client.CodeBattleNotExist)
 		expectCode(b.ExitBattle(s.ctx, id), client.CodeBattleNotStarted) // BATTLE-022: not started yet
-		none(s, c, client.EvBattleRequestCancelled) // nothing was cancelled by the refusals
+		none(s, c, client.EvBattleRequestCancelled)                      // nothing was cancelled by the refusals
 		Expect(a.CancelBattleRequest(s.ctx, id, c.UserID())).To(Succeed())
 		ev := next[client.BattleRequestEvent](s, c, client.EvBattleRequestCancelled)
 		Expect(ev.Invitee.UserID).To(Equal(c.UserID()))

@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/pkarena/pkarena/conformance/client"
+	"github.com/pkarena/pkarena/reports"
 )
 
 // specBudget bounds one spec beyond the timing the server advertises, so that a server that
@@ -69,11 +70,32 @@ func (s *scene) user(name string, opts ...func(*client.Config)) *client.Client {
 	}
 	s.users[name] = c
 	DeferCleanup(func() {
+		attachTranscript(c)
 		c.Close()
 		Expect(c.Violations()).To(BeEmpty(), "protocol violations seen by %s", c.UserID())
 	})
 	return c
 }
+
+// attachTranscript adds c's transcript to a failed spec's report (report.html shows it).
+func attachTranscript(c *client.Client) {
+	if !CurrentSpecReport().Failed() && len(c.Violations()) == 0 {
+		return
+	}
+	frames, dropped := c.Transcript()
+	t := reports.Transcript{Client: c.UserID(), Dropped: dropped}
+	for _, f := range frames {
+		dir := "received"
+		if f.Sent {
+			dir = "sent"
+		}
+		t.Frames = append(t.Frames, reports.Frame{At: f.At, Dir: dir, Text: f.Text})
+	}
+	AddReportEntry(TranscriptEntry, t, ReportEntryVisibilityNever)
+}
+
+// TranscriptEntry names the report entries that carry a client's transcript.
+const TranscriptEntry = "pkarena transcript"
 
 // host connects user name and creates its room s.room(name).
 func (s *scene) host(name string) *client.Client {
@@ -272,7 +294,7 @@ func battleWelcome(s *scene) client.Welcome {
 	GinkgoHelper()
 	w := s.welcome()
 	if !w.Features.Battle {
-		Skip("the server advertises features.battle: false (SPEC WELCOME-004): battle specs do not apply")
+		Skip(UnsupportedPrefix + "battle: the server advertises features.battle: false (SPEC WELCOME-004)")
 	}
 	return w
 }

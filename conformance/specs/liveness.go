@@ -163,7 +163,9 @@ var _ = Describe("Liveness", Label("liveness"), func() {
 		s.allow(2 * timeout)
 		// A silent control connection shows when the server's liveness timer has run.
 		ctl := s.user("ctl", func(cfg *client.Config) { cfg.NoHeartbeat = true })
-		Expect(ctl.WaitClosed(s.ctx)).To(Equal(client.CloseHeartbeatTimeout))
+		wctx, cancel := context.WithTimeout(s.ctx, timeout+livenessSlack+target.EventTimeout)
+		defer cancel()
+		Expect(ctl.WaitClosed(wctx)).To(Equal(client.CloseHeartbeatTimeout), "the silent control connection must be closed (LIVE-020)")
 		Expect(c.Sync(s.ctx)).To(Succeed())
 		_, _, closed := c.CloseCode()
 		Expect(closed).To(BeFalse())

@@ -12,10 +12,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"slices"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/pkarena/pkarena/conformance"
 	"github.com/pkarena/pkarena/conformance/harness"
 )
 
@@ -26,9 +29,57 @@ var target *harness.Target
 // not collide.
 var runID string
 
+// configured holds the settings Configure gave; nil means "read PKARENA_* at BeforeSuite".
+var configured *harness.Settings
+
+// Configure sets the target and the selection of the next run. Without it the suite reads
+// the PKARENA_* environment (as under go test).
+func Configure(s harness.Settings) { configured = &s }
+
+// DisabledPrefix starts the skip message of a spec switched off by the configuration; the
+// runner reports such specs as Disabled.
+const DisabledPrefix = "disabled: "
+
+// UnsupportedPrefix starts the skip message of a spec whose feature the server does not
+// offer ("unsupported feature battle: ..."); certification lists such features.
+const UnsupportedPrefix = "unsupported feature "
+
+var requirements = conformance.ByID(conformance.Requirements(conformance.SpecMarkdown))
+
+// disabledReason says why the configuration switches a spec off, or "".
+func disabledReason(s harness.Settings, text string, labels []string) string {
+	ids := conformance.IDs(text)
+	tier := conformance.TierOf(ids, requirements)
+	if len(s.Tiers) > 0 && !slices.Contains(s.Tiers, tier) {
+		return "tier " + tier + " is not among the tiers run (" + strings.Join(s.Tiers, ",") + ")"
+	}
+	for _, d := range s.Disable {
+		if slices.Contains(ids, d) || slices.Contains(labels, d) {
+			return d + " is disabled in the configuration"
+		}
+	}
+	return ""
+}
+
+var _ = BeforeEach(func() {
+	if configured == nil {
+		return
+	}
+	r := CurrentSpecReport()
+	if reason := disabledReason(*configured, r.FullText(), r.Labels()); reason != "" {
+		Skip(DisabledPrefix + reason)
+	}
+})
+
 var _ = BeforeSuite(func() {
-	settings, err := harness.FromEnv(os.Getenv)
-	Expect(err).NotTo(HaveOccurred(), "configuration")
+	var settings harness.Settings
+	var err error
+	if configured != nil {
+		settings = *configured
+	} else {
+		settings, err = harness.FromEnv(os.Getenv)
+		Expect(err).NotTo(HaveOccurred(), "configuration")
+	}
 	target, err = harness.Start(settings)
 	Expect(err).NotTo(HaveOccurred(), "starting the target")
 	DeferCleanup(target.Close)

@@ -40,7 +40,14 @@ var _ = Describe("Transport", Label("transport"), func() {
 		a := s.audience("a", s.room("h"))
 		Expect(a.TakeSeat(s.ctx, 1)).To(Succeed())
 		Expect(a.LeaveSeat(s.ctx)).To(Succeed())
+		// Enough traffic that both connections read 20 frames or more: the client checks that
+		// every one is numbered exactly one more than the one before.
+		for i := 0; i < 5; i++ {
+			Expect(h.LockSeat(s.ctx, 2)).To(Succeed())
+			Expect(h.UnlockSeat(s.ctx, 2)).To(Succeed())
+		}
 		Expect(h.Sync(s.ctx)).To(Succeed())
+		Expect(a.Sync(s.ctx)).To(Succeed())
 		after := time.Now().Add(5 * time.Minute).UnixMilli()
 		// The client checks seq contiguity on every frame it reads and records any gap as a
 		// violation; here we look at the events themselves too.

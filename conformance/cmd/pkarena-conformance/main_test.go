@@ -1,21 +1,33 @@
-// Command pkarena-conformance runs the conformance suite of protocol v1 against a server.
-//
-// It is built with `go test -c` (make build puts it in bin/) and needs no Go toolchain to run.
-// With no settings it starts the embedded reference server; PKARENA_TARGET_URL,
-// PKARENA_SDKAPPID and PKARENA_SECRET point it at any other server. Ginkgo's flags apply, with
-// the -ginkgo. prefix (-ginkgo.label-filter=cohost, -ginkgo.junit-report=junit.xml, ...).
 package main
 
 import (
+	"flag"
+	"io"
+	"os"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	_ "github.com/pkarena/pkarena/conformance/specs"
+	"github.com/pkarena/pkarena/conformance/harness"
+	"github.com/pkarena/pkarena/conformance/runner"
 )
 
+// TestConformance runs the suite under go test (make test): against the embedded reference
+// server unless PKARENA_* variables say otherwise; PKARENA_RESULTS_DIR writes the reports.
 func TestConformance(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "pkarena protocol v1 conformance")
+	fs := flag.NewFlagSet("env", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	settings, err := harness.Load(fs, nil, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runner.Run(t, runner.Options{Settings: settings, Version: Version, Commit: Commit})
+	if settings.ResultsDir != "" {
+		if _, err := runner.WriteResults(settings.ResultsDir, res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d specs: %+v", len(res.Specs), res.Totals)
 }

@@ -1,0 +1,116 @@
+// Command pkarena-conformance certifies a server against protocol v1 (conformance/SPEC.md).
+//
+// With no settings it tests the embedded reference server. Point it at any server with
+// -target ws://host:port/v1/ws (or PKARENA_TARGET_URL), or at a container image with
+// -target-image (PKARENA_TARGET_IMAGE). Settings come from flags, then PKARENA_* variables,
+// then a YAML file (-config); -h lists them. Ginkgo's own flags work with the -ginkgo. prefix
+// (-ginkgo.label-filter=cohost, -ginkgo.focus=BATTLE-0, -ginkgo.v).
+//
+//	pkarena-conformance -list                       # every spec, its tier and labels
+//	pkarena-conformance -results results            # junit.xml, results.json, report.html, log
+//	pkarena-conformance -certify -results cert      # a certification bundle
+//
+// Exit codes: 0 conformant (certified, for -certify), 1 not conformant, 2 bad usage,
+// 3 harness or configuration error.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/pkarena/pkarena/conformance/harness"
+	"github.com/pkarena/pkarena/conformance/runner"
+	"github.com/pkarena/pkarena/reports"
+)
+
+// Version and Commit are stamped by make build (-ldflags -X).
+var (
+	Version = "dev"
+	Commit  = "unknown"
+)
+
+// Exit codes.
+const (
+	exitConformant    = 0
+	exitNonConformant = 1
+	exitUsage         = 2
+	exitError         = 3
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)) }
+
+// fakeT is what RunSpecs needs of a testing.T outside go test.
+type fakeT struct{ failed bool }
+
+// Fail records that the suite failed.
+func (t *fakeT) Fail() { t.failed = true }
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.CommandLine // Ginkgo's -ginkgo.* flags live here
+	fs.SetOutput(stderr)
+	list := fs.Bool("list", false, "list every spec with its tier and labels, and exit")
+	version := fs.Bool("version", false, "print the version and exit")
+	settings, err := harness.Load(fs, args, getenv)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitUsage
+	case err != nil && !*list && !*version:
+		fmt.Fprintln(stderr, "pkarena-conformance:", err)
+		return exitUsage
+	}
+	if *version {
+		fmt.Fprintf(stdout, "pkarena-conformance %s (%s), protocol v1\n", Version, Commit)
+		return exitConformant
+	}
+	if *list {
+		runner.List(stdout)
+		return exitConformant
+	}
+	if settings.Certify {
+		if settings.ResultsDir == "" {
+			settings.ResultsDir = "certification"
+		}
+		if err := checkCertifiable(settings); err != nil {
+			fmt.Fprintln(stderr, "pkarena-conformance: certification:", err)
+			return exitUsage
+		}
+	}
+	self, _ := os.Executable()
+	t := &fakeT{}
+	res := runner.Run(t, runner.Options{Settings: settings, Version: Version, Commit: Commit, Binary: self})
+	if settings.ResultsDir != "" {
+		paths, err := runner.WriteResults(settings.ResultsDir, res)
+		if err == nil && settings.Certify {
+			var more []string
+			more, err = writeBundle(settings.ResultsDir, res, args)
+			paths = append(paths, more...)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "pkarena-conformance: writing results:", err)
+			return exitError
+		}
+		fmt.Fprintln(stdout, "\nresults:")
+		for _, p := range paths {
+			fmt.Fprintln(stdout, "  "+p)
+		}
+	}
+	fmt.Fprintln(stdout)
+	_ = reports.WriteSummary(stdout, res)
+	return exitCode(res)
+}
+
+// exitCode maps the run's verdict (and certification) to the documented exit codes.
+func exitCode(res *reports.ConformanceRun) int {
+	switch {
+	case res.Verdict == reports.Error:
+		return exitError
+	case res.Verdict == reports.Fail:
+		return exitNonConformant
+	case res.Certification && !res.Certified:
+		return exitNonConformant
+	}
+	return exitConformant
+}

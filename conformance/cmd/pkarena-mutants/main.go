@@ -1,0 +1,169 @@
+// Command pkarena-mutants tests the conformance suite: it runs a pkarena-conformance binary
+// built with -tags pkarena_mutants once per mutant of reference/mutant, with only the specs
+// that name the requirements the mutant must break, and checks that the suite goes red
+// (exit 1, not conformant) every time. A control run with no mutant must pass first.
+//
+//	go build -tags pkarena_mutants -o bin/pkarena-conformance-mutants ./conformance/cmd/pkarena-conformance
+//	pkarena-mutants -binary bin/pkarena-conformance-mutants -results results
+//
+// It prints a table and the kill rate, writes mutants.json, and exits 0 only if every mutant
+// was caught.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/pkarena/pkarena/reference/mutant"
+)
+
+// perRun bounds one run of the suite.
+const perRun = 5 * time.Minute
+
+// Outcome is what became of one mutant.
+type Outcome struct {
+	Mutant      string   `json:"mutant"`
+	Description string   `json:"description"`
+	Catches     []string `json:"catches"`
+	// Result is caught (the suite said not conformant), survived (it passed) or error (the
+	// suite could not decide: exit code 2 or 3, or a crash).
+	Result   string  `json:"result"`
+	ExitCode int     `json:"exitCode"`
+	Seconds  float64 `json:"seconds"`
+	// Failed lists the specs that failed, from the run's log.
+	Failed []string `json:"failed,omitempty"`
+}
+
+// Report is mutants.json.
+type Report struct {
+	Binary   string    `json:"binary"`
+	Control  Outcome   `json:"control"`
+	Mutants  []Outcome `json:"mutants"`
+	Caught   int       `json:"caught"`
+	Total    int       `json:"total"`
+	KillRate float64   `json:"killRate"`
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("pkarena-mutants", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	binary := fs.String("binary", "bin/pkarena-conformance-mutants", "pkarena-conformance built with -tags pkarena_mutants")
+	results := fs.String("results", "", "folder for mutants.json and the runs' logs; empty: none")
+	only := fs.String("only", "", "run this mutant only")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if _, err := os.Stat(*binary); err != nil {
+		fmt.Fprintln(stderr, "pkarena-mutants:", err)
+		return 2
+	}
+	var all []string
+	for _, m := range mutant.Catalogue {
+		all = append(all, m.Catches...)
+	}
+	rep := Report{Binary: *binary}
+	rep.Control = runOne(*binary, "", "no mutant: the specs must pass", all, *results)
+	if rep.Control.Result != "survived" {
+		fmt.Fprintf(stderr, "pkarena-mutants: the control run (no mutant) did not pass (exit %d): the suite or the build is broken\n", rep.Control.ExitCode)
+		return 1
+	}
+	fmt.Fprintf(stdout, "control run without a mutant: passed in %.1f s\n\n", rep.Control.Seconds)
+	fmt.Fprintf(stdout, "%-32s %-9s %6s  %s\n", "MUTANT", "RESULT", "TIME", "CAUGHT BY")
+	for _, m := range mutant.Catalogue {
+		if *only != "" && m.Name != *only {
+			continue
+		}
+		o := runOne(*binary, m.Name, m.Description, m.Catches, *results)
+		rep.Mutants = append(rep.Mutants, o)
+		rep.Total++
+		if o.Result == "caught" {
+			rep.Caught++
+		}
+		by := strings.Join(o.Failed, "; ")
+		if len(by) > 100 {
+			by = by[:100] + "…"
+		}
+		fmt.Fprintf(stdout, "%-32s %-9s %5.1fs  %s\n", m.Name, o.Result, o.Seconds, by)
+	}
+	if rep.Total > 0 {
+		rep.KillRate = float64(rep.Caught) / float64(rep.Total)
+	}
+	fmt.Fprintf(stdout, "\nkill rate: %d of %d mutants caught (%.0f%%)\n", rep.Caught, rep.Total, 100*rep.KillRate)
+	if *results != "" {
+		if err := os.MkdirAll(*results, 0o755); err != nil {
+			fmt.Fprintln(stderr, "pkarena-mutants:", err)
+			return 2
+		}
+		data, _ := json.MarshalIndent(rep, "", "  ")
+		p := filepath.Join(*results, "mutants.json")
+		if err := os.WriteFile(p, append(data, '\n'), 0o644); err != nil {
+			fmt.Fprintln(stderr, "pkarena-mutants:", err)
+			return 2
+		}
+		fmt.Fprintln(stdout, "report: "+p)
+	}
+	if rep.Caught != rep.Total {
+		return 1
+	}
+	return 0
+}
+
+var failedLine = regexp.MustCompile(`(?m)^FAIL\s+\S+\s+\S+\s+(.*)$`)
+
+// runOne runs the suite focused on the specs naming ids, with mutant name switched on.
+func runOne(binary, name, desc string, ids []string, results string) Outcome {
+	o := Outcome{Mutant: name, Description: desc, Catches: ids}
+	logDir, err := os.MkdirTemp("", "pkarena-mutant-")
+	if err != nil {
+		o.Result = "error"
+		return o
+	}
+	defer os.RemoveAll(logDir)
+	focus := `\b(` + strings.Join(ids, "|") + `)\b`
+	ctx, cancel := context.WithTimeout(context.Background(), perRun)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "-results", logDir, "-ginkgo.focus", focus, "-ginkgo.no-color")
+	cmd.Env = append(os.Environ(), mutant.Env+"="+name)
+	out, _ := cmd.CombinedOutput()
+	start := time.Now()
+	_ = start
+	o.ExitCode = cmd.ProcessState.ExitCode()
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		o.Result = "error"
+	case o.ExitCode == 0:
+		o.Result = "survived"
+	case o.ExitCode == 1:
+		o.Result = "caught"
+	default:
+		o.Result = "error"
+	}
+	if log, err := os.ReadFile(filepath.Join(logDir, "conformance.log")); err == nil {
+		for _, m := range failedLine.FindAllStringSubmatch(string(log), -1) {
+			o.Failed = append(o.Failed, strings.SplitN(m[1], "  -- ", 2)[0])
+		}
+	}
+	var res struct {
+		Started, Finished time.Time
+	}
+	if data, err := os.ReadFile(filepath.Join(logDir, "results.json")); err == nil && json.Unmarshal(data, &res) == nil {
+		o.Seconds = res.Finished.Sub(res.Started).Seconds()
+	}
+	if results != "" && o.Result != "caught" && name != "" {
+		_ = os.MkdirAll(results, 0o755)
+		_ = os.WriteFile(filepath.Join(results, "mutant-"+name+".log"), out, 0o644)
+	}
+	return o
+}
