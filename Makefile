@@ -39,14 +39,13 @@ unit:
 ## demo: build; conformance suite on the embedded server (reports in results/); a PK battle with gifts
 demo: build
 	@mkdir -p $(RESULTS)
-	@$(BIN)/pkarena-conformance -ginkgo.junit-report=$(CURDIR)/$(RESULTS)/junit.xml \
-		-ginkgo.json-report=$(CURDIR)/$(RESULTS)/ginkgo.json -ginkgo.no-color \
-		| tee $(RESULTS)/conformance.log | grep -E '^(Ran |PASS|FAIL|SUCCESS|.*Passed.*Failed)' ; \
-	status=$${PIPESTATUS[0]}; \
-	echo "reports: $(RESULTS)/junit.xml $(RESULTS)/ginkgo.json $(RESULTS)/conformance.log"; \
+	@$(BIN)/pkarena-conformance -results $(RESULTS) -ginkgo.no-color > $(RESULTS)/conformance.out 2>&1; \
+	status=$$?; grep -E '^(Ran |SUCCESS|FAIL)' $(RESULTS)/conformance.out; \
+	sed -n '/^results:/,$$p' $(RESULTS)/conformance.out; \
 	[ $$status -eq 0 ] || exit $$status; \
 	echo; $(BIN)/pkarena-load demo | tee $(RESULTS)/battle-demo.log; \
-	status=$${PIPESTATUS[0]}; echo "battle log: $(RESULTS)/battle-demo.log"; exit $$status
+	status=$${PIPESTATUS[0]}; echo "battle log: $(RESULTS)/battle-demo.log"; \
+	echo "open $(RESULTS)/report.html for the conformance report"; exit $$status
 
 ## conformance: run the suite verbosely (PKARENA_TARGET_URL=ws://... tests a running server; LABELS=cohost filters)
 conformance: build

@@ -6,6 +6,10 @@ import (
 	"strings"
 )
 
+// NotApplicablePrefix starts the Reason of a spec skipped because its requirement does not
+// apply to the server under test.
+const NotApplicablePrefix = "not applicable:"
+
 // unsupportedPrefix starts the Reason of a spec skipped because the server declares a feature
 // unsupported: "unsupported feature <name>: <why>".
 const unsupportedPrefix = "unsupported feature "
@@ -29,8 +33,10 @@ const unsupportedPrefix = "unsupported feature "
 //     "unsupported feature <name>:" (e.g. "unsupported feature battle: the server advertises
 //     features.battle: false"), where <name> is non-empty and contains no space or colon.
 //     The names of the features of those core-tier skips, sorted and without duplicates, are
-//     UncertifiedFeatures. A core-tier spec that is Disabled, or Skipped for any other reason,
-//     makes Certified false. For a run that is not a certification run, Certified is false and
+//     UncertifiedFeatures. A core-tier spec skipped with a Reason starting "not applicable:"
+//     (its requirement does not apply to this server, e.g. BATTLE-000 to a server that has
+//     battles) does not block certification either. A core-tier spec that is Disabled, or
+//     Skipped for any other reason, makes Certified false. For a run that is not a certification run, Certified is false and
 //     UncertifiedFeatures is empty.
 //
 // A spec whose verdict is not one of the five is a harness fault: Finish sets it to Error and
@@ -103,6 +109,9 @@ func Finish(run *ConformanceRun) {
 		}
 		if name, ok := unsupportedFeature(s); ok {
 			run.UncertifiedFeatures = append(run.UncertifiedFeatures, name)
+			continue
+		}
+		if s.Verdict == Skip && strings.HasPrefix(s.Reason, NotApplicablePrefix) {
 			continue
 		}
 		certified = false

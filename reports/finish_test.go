@@ -119,6 +119,10 @@ func TestFinishCertification(t *testing.T) {
 		{"strict failure", true, []Spec{
 			spec("a", TierCore, Pass, ""), spec("b", TierStrict, Fail, "late"),
 		}, Pass, true, []string{}},
+		// A core spec whose requirement does not apply does not block certification.
+		{"not applicable", true, []Spec{
+			spec("a", TierCore, Pass, ""), spec("b", TierCore, Skip, "not applicable: the server has battles"),
+		}, Pass, true, []string{}},
 		// A failed MAY (optional tier) fails the run like a MUST.
 		{"optional failure", true, []Spec{
 			spec("a", TierCore, Pass, ""), spec("b", TierOptional, Fail, "wrong"),

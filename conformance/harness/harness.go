@@ -191,6 +191,9 @@ func Start(s Settings) (*Target, error) {
 		if t.RESTURL == "" {
 			t.RESTURL = restRoot(s.URL)
 		}
+		if err := reachable(s.URL); err != nil {
+			return nil, err
+		}
 		if s.WebhookListen != "" {
 			if t.Webhooks, err = StartReceiver(s.WebhookListen, s.SDKAppID, s.WebhookSecret, v.ValidateWebhook); err != nil {
 				return nil, err
@@ -385,4 +388,26 @@ func (t *Target) startImage() (*Target, error) {
 		r.Close()
 	}
 	return t, nil
+}
+
+// reachable checks that something accepts TCP connections at a WebSocket URL's host, so a
+// wrong URL is a configuration error of the run, not a server failing every spec.
+func reachable(wsURL string) error {
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		return fmt.Errorf("target %q: %w", wsURL, err)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "wss" {
+			port = "443"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	c, err := net.DialTimeout("tcp", host, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("target %s is unreachable: %w", wsURL, err)
+	}
+	return c.Close()
 }

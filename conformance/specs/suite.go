@@ -16,7 +16,6 @@ import (
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/pkarena/pkarena/conformance"
 	"github.com/pkarena/pkarena/conformance/harness"
@@ -78,10 +77,14 @@ var _ = BeforeSuite(func() {
 		settings = *configured
 	} else {
 		settings, err = harness.FromEnv(os.Getenv)
-		Expect(err).NotTo(HaveOccurred(), "configuration")
+		if err != nil {
+			Fail("configuration: " + err.Error())
+		}
 	}
 	target, err = harness.Start(settings)
-	Expect(err).NotTo(HaveOccurred(), "starting the target")
+	if err != nil {
+		Fail("starting the target: " + err.Error())
+	}
 	DeferCleanup(target.Close)
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
