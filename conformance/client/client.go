@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -44,7 +45,17 @@ type Config struct {
 	// Transcript keeps this many of the latest frames sent and received (Transcript); 0 keeps
 	// none.
 	Transcript int
+	// ReadBufferSize and WriteBufferSize size the connection's buffers when Dialer is nil
+	// (0: 4096, gorilla's default); the write buffer comes from a pool shared by every client,
+	// so an idle connection holds none. Load runs use small ones.
+	ReadBufferSize, WriteBufferSize int
+	// LocalAddr, when set, is the source IP the connection is dialed from (several loopback
+	// addresses get past the ephemeral-port limit of one).
+	LocalAddr string
 }
+
+// writeBufferPool lends write buffers to every client dialed without its own Dialer.
+var writeBufferPool = &sync.Pool{}
 
 // Client is one protocol v1 connection. Its methods are safe for concurrent use.
 type Client struct {
@@ -56,24 +67,28 @@ type Client struct {
 
 	transcript *transcript // nil unless Config.Transcript > 0
 
-	mu         sync.Mutex // guards the fields below
-	nextID     uint64
-	pending    map[string]*call
-	abandoned  map[string]bool // ids whose caller gave up: a late reply is not a violation
-	violations []string
-	closeCode  int
-	closeText  string
-	log        eventLog
-	hbTimer    *time.Timer
-	hbStopped  bool
+	mu             sync.Mutex // guards the fields below
+	nextID         uint64
+	pending        map[string]*call
+	abandoned      map[string]bool // ids whose caller gave up: a late reply is not a violation
+	violations     []string
+	violationCount int
+	seqMissing     uint64 // frames skipped by the sequence numbers
+	seqDisordered  uint64 // frames whose seq did not exceed the last one
+	closeCode      int
+	closeText      string
+	log            eventLog
+	hbTimer        *time.Timer
+	hbStopped      bool
 
 	done chan struct{} // closed when the reader has exited
 }
 
-// call is a request waiting for its reply.
+// call is a request waiting for its reply: on reply, or on done (Go) when set.
 type call struct {
 	typ   string
 	reply chan Frame
+	done  func(Frame, error)
 }
 
 // Dial connects, authenticates and waits for the welcome frame (WELCOME-001). A refused
@@ -110,7 +125,19 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 
 	d := cfg.Dialer
 	if d == nil {
-		d = &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+		d = &websocket.Dialer{
+			HandshakeTimeout: 10 * time.Second,
+			ReadBufferSize:   cfg.ReadBufferSize,
+			WriteBufferSize:  cfg.WriteBufferSize,
+			WriteBufferPool:  writeBufferPool,
+		}
+		if cfg.LocalAddr != "" {
+			ip := net.ParseIP(cfg.LocalAddr)
+			if ip == nil {
+				return nil, fmt.Errorf("client: LocalAddr %q is not an IP address", cfg.LocalAddr)
+			}
+			d.NetDialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}).DialContext
+		}
 	}
 	ws, resp, err := d.DialContext(ctx, u.String(), nil)
 	if err != nil {
@@ -195,6 +222,13 @@ func (c *Client) readLoop(welcomed chan<- error) {
 		f.Raw, f.At = data, at
 		if f.Seq != lastSeq+1 {
 			c.violate("%s: seq %d after %d; want %d (TRANS-005)", f.Type, f.Seq, lastSeq, lastSeq+1)
+			c.mu.Lock()
+			if f.Seq > lastSeq {
+				c.seqMissing += f.Seq - lastSeq - 1
+			} else {
+				c.seqDisordered++
+			}
+			c.mu.Unlock()
 		}
 		first := lastSeq == 0
 		lastSeq = f.Seq
@@ -254,7 +288,19 @@ func (c *Client) routeReply(f Frame) {
 		return
 	}
 	c.check(f, p.typ)
+	if p.done != nil {
+		p.done(f, replyError(p.typ, f))
+		return
+	}
 	p.reply <- f
+}
+
+// replyError is the *Error of a reply with a non-zero code, or nil.
+func replyError(typ string, f Frame) error {
+	if *f.Code != 0 {
+		return &Error{Type: typ, Code: *f.Code, Message: *f.Message}
+	}
+	return nil
 }
 
 func (c *Client) check(f Frame, reqType string) {
@@ -270,12 +316,35 @@ func (c *Client) check(f Frame, reqType string) {
 func (c *Client) violate(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	c.mu.Lock()
-	c.violations = append(c.violations, msg)
+	c.violationCount++
+	if len(c.violations) < maxViolations {
+		c.violations = append(c.violations, msg)
+	}
 	c.mu.Unlock()
 }
 
-// Violations returns every protocol violation seen so far: schema failures, sequence gaps,
-// replies nobody asked for, malformed frames.
+// maxViolations bounds the violations a client keeps: a broken server under load must not
+// grow them without end.
+const maxViolations = 1000
+
+// ViolationCount is how many protocol violations were seen, including those beyond the
+// first 1,000 that Violations keeps.
+func (c *Client) ViolationCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.violationCount
+}
+
+// SeqStats counts the server frames the sequence numbers show as missing (skipped seqs)
+// and as out of order (a seq not above the last one) (TRANS-005).
+func (c *Client) SeqStats() (missing, disordered uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seqMissing, c.seqDisordered
+}
+
+// Violations returns the protocol violations seen so far (the first 1,000): schema failures,
+// sequence gaps, replies nobody asked for, malformed frames.
 func (c *Client) Violations() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -300,8 +369,14 @@ func (c *Client) finish() {
 		c.hbTimer.Stop()
 	}
 	c.hbStopped = true
+	orphans := c.pending
 	c.pending = map[string]*call{}
 	c.mu.Unlock()
+	for _, p := range orphans {
+		if p.done != nil {
+			p.done(Frame{}, fmt.Errorf("client %s: %s: %w", c.cfg.UserID, p.typ, ErrClosed))
+		}
+	}
 	close(c.done)
 	c.log.wake()
 	c.ws.Close()
@@ -489,4 +564,36 @@ func (c *Client) WriteFrame(ctx context.Context, messageType int, data []byte) e
 		return fmt.Errorf("client %s: write: %w", c.cfg.UserID, err)
 	}
 	return nil
+}
+
+// Go sends a request without waiting: done is called with the reply (err is an *Error for a
+// non-zero code) or with the error that ends the call (a failed write, a closed connection).
+// done runs on the client's reader goroutine and must not block. It is the load generator's
+// way of keeping many requests in flight without a goroutine each.
+func (c *Client) Go(typ string, payload any, done func(f Frame, err error)) {
+	c.mu.Lock()
+	c.nextID++
+	id := "g" + strconv.FormatUint(c.nextID, 10)
+	select {
+	case <-c.done:
+		c.mu.Unlock()
+		done(Frame{}, fmt.Errorf("client %s: %s: %w", c.cfg.UserID, typ, ErrClosed))
+		return
+	default:
+	}
+	c.pending[id] = &call{typ: typ, done: done}
+	c.mu.Unlock()
+	data, err := json.Marshal(request{Type: typ, ID: id, Payload: payload})
+	if err == nil {
+		err = c.WriteFrame(context.Background(), websocket.TextMessage, data)
+	}
+	if err != nil {
+		c.mu.Lock()
+		p := c.pending[id]
+		delete(c.pending, id)
+		c.mu.Unlock()
+		if p != nil {
+			done(Frame{}, err)
+		}
+	}
 }

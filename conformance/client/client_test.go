@@ -283,3 +283,55 @@ func TestTranscriptKeepsTheLatestFrames(t *testing.T) {
 		}
 	}
 }
+
+func TestGoCallsBackOnReplyAndOnClose(t *testing.T) {
+	url := fakeServer(t, func(ws *websocket.Conn, send func(string, uint64, string, string)) {
+		typ, id := readRequest(ws)
+		if typ == ReqJoinLive {
+			send(TypeReply, 0, `,"id":"`+id+`","code":100004,"message":"no room"`, `{}`)
+		}
+		readRequest(ws) // the second request gets no answer: the server closes
+	})
+	c := dialFake(t, url)
+	got := make(chan error, 2)
+	c.Go(ReqJoinLive, map[string]string{"liveID": "r"}, func(f Frame, err error) { got <- err })
+	if err := <-got; CodeOf(err) != CodeLiveNotExist {
+		t.Fatalf("first callback err = %v; want code %d", err, CodeLiveNotExist)
+	}
+	c.Go(ReqHeartbeat, nil, func(f Frame, err error) { got <- err })
+	if err := <-got; !errors.Is(err, ErrClosed) {
+		t.Fatalf("callback of a call the server never answered = %v; want ErrClosed when it closes", err)
+	}
+	// A call on a closed client calls back at once.
+	c.Go(ReqHeartbeat, nil, func(f Frame, err error) { got <- err })
+	if err := <-got; !errors.Is(err, ErrClosed) {
+		t.Fatalf("call on a closed client = %v; want ErrClosed", err)
+	}
+}
+
+func TestSeqStatsCountMissingAndDisorderedFrames(t *testing.T) {
+	done := make(chan struct{})
+	url := fakeServer(t, func(ws *websocket.Conn, send func(string, uint64, string, string)) {
+		send(EvLiveEnded, 5, "", `{}`) // 2, 3 and 4 are missing
+		send(EvLiveEnded, 4, "", `{}`) // back in time: out of order
+		send(EvLiveEnded, 6, "", `{}`) // compared with 4, the last seen: 5 is missing
+		for i := 0; i < maxViolations+10; i++ {
+			send(EvLiveEnded, 6, "", `{}`) // repeats: each one out of order
+		}
+		_, id := readRequest(ws)
+		send(TypeReply, 0, `,"id":"`+id+`","code":0,"message":""`, `{}`)
+		<-done
+	})
+	c := dialFake(t, url)
+	defer close(done)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = c.Sync(ctx)
+	missing, disordered := c.SeqStats()
+	if missing != 3+1 || disordered != 1+maxViolations+10 {
+		t.Errorf("SeqStats = %d missing, %d out of order; want 4 and %d", missing, disordered, 1+maxViolations+10)
+	}
+	if n, kept := c.ViolationCount(), len(c.Violations()); n < 2+maxViolations+10 || kept != maxViolations {
+		t.Errorf("ViolationCount = %d, Violations kept %d; want at least %d counted and %d kept", n, kept, 2+maxViolations+10, maxViolations)
+	}
+}
