@@ -8,7 +8,6 @@ package harness
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -212,34 +211,16 @@ func Start(s Settings) (*Target, error) {
 	t.WebhookSecret = EmbeddedWebhookSecret
 	cfg := EmbeddedConfig()
 	cfg.WebhookURL = t.Webhooks.URL
-	srv, err := server.New(cfg)
+	srv, err := server.Start(cfg, "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("embedded server: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		srv.Close()
 		t.Webhooks.Close()
 		return nil, fmt.Errorf("embedded server: %w", err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			cfg.Logger.Error("embedded server", "err", err)
-		}
-	}()
-	t.URL = "ws://" + ln.Addr().String() + client.Path
-	t.RESTURL = "http://" + ln.Addr().String()
+	t.URL, t.RESTURL = srv.URL, srv.RESTURL
 	t.SDKAppID, t.Secret, t.Admin, t.RESTRateLimit = cfg.SDKAppID, cfg.Secret, cfg.AdminIdentifiers[0], cfg.RESTRateLimit
 	t.Description = "embedded reference server " + server.Version + " at " + t.URL
 	t.stop = func() {
 		srv.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(ctx)
-		<-served
 		t.Webhooks.Close()
 	}
 	return t, nil

@@ -267,25 +267,16 @@ func embedded(o *Options, hooks http.Handler) (func(), error) {
 	cfg.SDKAppID, cfg.Secret, cfg.AdminIdentifiers = o.SDKAppID, o.Secret, []string{o.Admin}
 	cfg.WebhookURL = "http://" + hookLn.Addr().String() + "/hooks"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.New(cfg)
+	srv, err := server.Start(cfg, "127.0.0.1:0")
 	if err != nil {
 		hookSrv.Close()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		srv.Close()
-		hookSrv.Close()
-		return nil, err
-	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	o.Target = "ws://" + ln.Addr().String() + client.Path
+	o.Target = srv.URL
 	return func() {
 		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		_ = hs.Shutdown(ctx)
 		_ = hookSrv.Shutdown(ctx)
 	}, nil
 }

@@ -180,8 +180,10 @@ func TestCloseCodes(t *testing.T) {
 // A client that stops reading is cut off without holding up anyone else (CLOSE-001).
 func TestSlowConsumerIsCutOff(t *testing.T) {
 	_, base := newTestServer(t, func(c *Config) {
-		c.SendQueueFrames = 128 // deep enough that a reading client never lags this far behind
-		c.WriteTimeout = 200 * time.Millisecond
+		// Deep and patient enough that a reading client never lags this far behind, even on a
+		// machine busy with other tests; the slow one still fills it (10,000 frames).
+		c.SendQueueFrames = 1024
+		c.WriteTimeout = time.Second
 	})
 	host := dial(t, base, "host")
 	if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r", "maxSeatCount": 16}); *f.Code != 0 {

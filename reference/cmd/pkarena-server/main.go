@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pkarena/pkarena/internal/fdlimit"
 	"github.com/pkarena/pkarena/reference/server"
 )
 
@@ -64,6 +65,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = log
+	if limit, err := fdlimit.Raise(); err != nil {
+		log.Warn("cannot raise the open-file limit", "err", err)
+	} else if limit > 0 {
+		log.Info("open-file limit", "limit", limit) // about one file per connection
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "pkarena-server:", err)
