@@ -3,6 +3,7 @@ module github.com/pkarena/pkarena
 go 1.26.0
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/moby/moby/api v1.56.1

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -16,9 +17,10 @@ import (
 // voidElements have no end tag.
 var voidElements = map[string]bool{"meta": true, "input": true, "br": true, "hr": true, "img": true, "link": true, "wbr": true}
 
-// checkHTML checks that page is well-formed: the tokenizer reads it to the end, every element
-// the page opens it closes in order, nothing is left open, and no <script> element exists. It
-// returns the parsed tree.
+// checkHTML checks that a report page stands alone and is well-formed: every element the page
+// opens it closes in order, nothing is left open, only void and SVG elements close themselves;
+// no <script>, <iframe> or <object>, no src or on* attribute, no link out of the page or its
+// folder. It returns the parsed tree.
 func checkHTML(t *testing.T, page []byte) *html.Node {
 	t.Helper()
 	z := html.NewTokenizer(bytes.NewReader(page))
@@ -26,7 +28,7 @@ func checkHTML(t *testing.T, page []byte) *html.Node {
 	for {
 		tt := z.Next()
 		if tt == html.ErrorToken {
-			if z.Err() != io.EOF {
+			if !errors.Is(z.Err(), io.EOF) {
 				t.Fatalf("tokenizer: %v", z.Err())
 			}
 			break
@@ -34,8 +36,8 @@ func checkHTML(t *testing.T, page []byte) *html.Node {
 		tok := z.Token()
 		switch tt {
 		case html.StartTagToken:
-			if tok.DataAtom == atom.Script {
-				t.Errorf("page has a <script> element")
+			if tok.DataAtom == atom.Script || tok.DataAtom == atom.Iframe || tok.DataAtom == atom.Object {
+				t.Errorf("page has a <%s> element", tok.Data)
 			}
 			if !voidElements[tok.Data] {
 				open = append(open, tok.Data)
@@ -46,8 +48,16 @@ func checkHTML(t *testing.T, page []byte) *html.Node {
 			}
 			open = open[:len(open)-1]
 		case html.SelfClosingTagToken:
-			if !voidElements[tok.Data] {
-				t.Errorf("<%s/> is not a void element", tok.Data)
+			if !voidElements[tok.Data] && !slices.Contains(open, "svg") {
+				t.Errorf("<%s/> is neither a void element nor inside an SVG", tok.Data)
+			}
+		}
+		for _, a := range tok.Attr {
+			switch {
+			case a.Key == "src" || strings.HasPrefix(a.Key, "on"):
+				t.Errorf("<%s %s=%q>: no resource, no script", tok.Data, a.Key, a.Val)
+			case a.Key == "href" && (strings.Contains(a.Val, ":") || strings.Contains(a.Val, "/")):
+				t.Errorf("<%s href=%q>: links stay in the page or its folder", tok.Data, a.Val)
 			}
 		}
 	}
