@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pkarena/pkarena/reference/protocol"
@@ -41,6 +42,22 @@ func mac(secret, ident string, appID uint64, t, expire int64, userBuf string) st
 		fmt.Fprintf(h, "TLS.userbuf:%s\n", userBuf)
 	}
 	return base64.StdEncoding.EncodeToString(h.Sum(nil))
+}
+
+// zlibReaders are reused: a zlib reader allocates tens of kilobytes, and every handshake
+// inflates a token.
+var zlibReaders sync.Pool
+
+// inflater returns a pooled zlib reader of packed (put it back in zlibReaders when done).
+func inflater(packed []byte) (io.ReadCloser, error) {
+	if zr, ok := zlibReaders.Get().(io.ReadCloser); ok {
+		if err := zr.(zlib.Resetter).Reset(bytes.NewReader(packed), nil); err != nil {
+			zlibReaders.Put(zr)
+			return nil, err
+		}
+		return zr, nil
+	}
+	return zlib.NewReader(bytes.NewReader(packed))
 }
 
 // Sign returns a UserSig for userID valid from now for expire.
@@ -75,11 +92,12 @@ func Verify(sig, secret string, appID uint64, userID string, now time.Time) *pro
 	if err != nil {
 		return protocol.ErrUserSigInvalid.With("usersig: not base64: %v", err)
 	}
-	zr, err := zlib.NewReader(bytes.NewReader(packed))
+	zr, err := inflater(packed)
 	if err != nil {
 		return protocol.ErrUserSigInvalid.With("usersig: not zlib: %v", err)
 	}
 	raw, err := io.ReadAll(io.LimitReader(zr, maxTokenBytes+1))
+	zlibReaders.Put(zr)
 	if err != nil || len(raw) > maxTokenBytes {
 		return protocol.ErrUserSigInvalid.With("usersig: cannot inflate")
 	}
