@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/pkarena/pkarena/reference/server.Version=$(VERS
 LISTEN    ?= 127.0.0.1:7070
 
 .DEFAULT_GOAL := help
-.PHONY: help build test fmt-check vet unit demo conformance serve clean image conformance-image mutants soak-conformance
+.PHONY: help build test fmt-check vet unit load-accuracy demo conformance load serve clean image load-image conformance-image mutants soak-conformance bench-load
 
 ## help: list the targets
 help:
@@ -22,8 +22,8 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS) -X main.Version=$(VERSION) -X main.Commit=$(COMMIT)' -o $(BIN)/pkarena-conformance ./conformance/cmd/pkarena-conformance
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pkarena-load ./load/cmd/pkarena-load
 
-## test: everything CI checks: gofmt, go vet, go test -race ./..., the suite against the image, the mutants
-test: fmt-check vet unit conformance-image mutants
+## test: everything CI checks: gofmt, go vet, go test -race ./..., load accuracy, the suite against the image, the mutants
+test: fmt-check vet unit load-accuracy conformance-image mutants
 
 fmt-check:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
@@ -36,7 +36,12 @@ unit:
 	@mkdir -p $(RESULTS)
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-## demo: build; conformance suite on the embedded server (reports in results/); a PK battle with gifts
+## load-accuracy: the load generator against a stub answering after a fixed delay, and stalling (no -race: it measures time)
+load-accuracy:
+	@mkdir -p $(RESULTS); $(GO) test -tags accuracy -run Accuracy -count=1 -v ./load/engine/ > $(RESULTS)/load-accuracy.log 2>&1; \
+	status=$$?; grep -E 'attempt|^(---|ok|FAIL)' $(RESULTS)/load-accuracy.log; exit $$status
+
+## demo: build; conformance suite on the embedded server (reports in results/); a PK battle with gifts; a short load run
 demo: build
 	@mkdir -p $(RESULTS)
 	@$(BIN)/pkarena-conformance -results $(RESULTS) -ginkgo.no-color > $(RESULTS)/conformance.out 2>&1; \
@@ -45,7 +50,20 @@ demo: build
 	[ $$status -eq 0 ] || exit $$status; \
 	echo; $(BIN)/pkarena-load demo | tee $(RESULTS)/battle-demo.log; \
 	status=$${PIPESTATUS[0]}; echo "battle log: $(RESULTS)/battle-demo.log"; \
-	echo "open $(RESULTS)/report.html for the conformance report"; exit $$status
+	[ $$status -eq 0 ] || exit $$status; \
+	echo; echo "a short load run: 300 hosts in PK battles with gifts, 15 s"; \
+	$(BIN)/pkarena-load run -scenario pk -set hosts=300 -set duration=15s -set ramp_up=3s -set battle_duration=5s -out $(RESULTS)/load -quiet; \
+	status=$$?; echo; echo "open $(RESULTS)/report.html for the conformance report and $(RESULTS)/load/report.html for the load run"; exit $$status
+
+SCENARIO  ?= pk
+
+## load: a load run of $(SCENARIO) (PKARENA_TARGET_URL=ws://... loads a running server; SET="hosts=2000 duration=30s" overrides)
+load: build
+	$(BIN)/pkarena-load run -scenario $(SCENARIO) $(foreach kv,$(SET),-set $(kv)) -out $(RESULTS)/load-$(SCENARIO)
+
+## bench-load: the 50,000-connection benchmark (3 servers, 3 agents on this machine); figures to reports/load-bench.md
+bench-load: build
+	$(BIN)/pkarena-load bench -out $(RESULTS)/bench -write reports/load-bench.md
 
 ## conformance: run the suite verbosely (PKARENA_TARGET_URL=ws://... tests a running server; LABELS=cohost filters)
 conformance: build
@@ -58,6 +76,13 @@ image: build
 	@rm -rf $(BIN)/image && mkdir -p $(BIN)/image && cp $(BIN)/pkarena-server $(BIN)/image/
 	docker build -q -f reference/Dockerfile -t $(IMAGE) $(BIN)/image
 
+LOAD_IMAGE ?= pkarena-load:dev
+
+## load-image: build the load agent image $(LOAD_IMAGE) (FROM scratch, with CA certificates for wss://)
+load-image: build
+	@rm -rf $(BIN)/load-image && mkdir -p $(BIN)/load-image && cp $(BIN)/pkarena-load /etc/ssl/certs/ca-certificates.crt $(BIN)/load-image/
+	docker build -q -f load/Dockerfile -t $(LOAD_IMAGE) $(BIN)/load-image
+
 ## conformance-image: the suite against the reference server image (no Docker: skipped, unless PKARENA_REQUIRE_DOCKER=1)
 conformance-image:
 	@if ! docker info >/dev/null 2>&1; then \
@@ -68,11 +93,13 @@ conformance-image:
 	TESTCONTAINERS_RYUK_DISABLED=true $(BIN)/pkarena-conformance -target-image $(IMAGE) -results $(RESULTS)/image -ginkgo.no-color >$(RESULTS)/image.out 2>&1; \
 	status=$$?; tail -4 $(RESULTS)/image.out; exit $$status
 
-## mutants: the suite against each deliberately broken server of reference/mutant; fails unless every one is caught
+## mutants: the suite, and load runs, against deliberately broken servers (reference/mutant); fails unless every one is caught
 mutants:
 	@mkdir -p $(BIN) $(RESULTS)
 	CGO_ENABLED=0 $(GO) build -tags pkarena_mutants -o $(BIN)/pkarena-conformance-mutants ./conformance/cmd/pkarena-conformance
 	$(GO) run ./conformance/cmd/pkarena-mutants -binary $(BIN)/pkarena-conformance-mutants -results $(RESULTS)
+	@$(GO) test -tags pkarena_mutants -run TestLoadCatchesMutants -count=1 -v ./load/cmd/pkarena-load/ > $(RESULTS)/load-mutants.log 2>&1; \
+	status=$$?; grep -E 'caught:|^(---|ok|FAIL)' $(RESULTS)/load-mutants.log; exit $$status
 
 SOAK      ?= 20
 

@@ -1,32 +1,32 @@
-// Command pkarena-load is pkarena's load generator. Today it has one subcommand, demo, which
-// plays a PK battle with gifts end to end against a server and checks that it adds up; the
-// load run, merge and report subcommands come with the load generator proper.
+// Command pkarena-load is pkarena's load generator for co-host and PK battle servers.
 //
-//	pkarena-load demo [-target ws://host:port/v1/ws] [-gifts 40] [-duration 4s] [-seed 1]
+//	pkarena-load run   [-scenario pk] [-set hosts=2000] [-target ws://host:port/v1/ws] [-out DIR]
+//	pkarena-load merge -out DIR AGENT_DIR...
+//	pkarena-load report DIR
+//	pkarena-load bench [-connections 50000] [-servers 3]
+//	pkarena-load demo  [-target ws://host:port/v1/ws]
 //
-// Settings come from flags, then PKARENA_* environment variables, then defaults.
+// run plays a scenario of fixtures/scenarios against a server (none given: the embedded
+// reference server) and writes a results folder: metrics.hlog, .hgrm files, summary.json and
+// report.html. merge combines the folders of the agents of a distributed run (-shard i/n);
+// report renders report.html again; bench runs the 50,000-connection benchmark on this
+// machine; demo plays one PK battle end to end. Settings come from flags, then PKARENA_*
+// environment variables, then defaults; each subcommand's -h lists them.
+//
+// Exit codes: 0 passed; 1 the tool failed; 2 bad usage; 3 a threshold failed; 4 messages were
+// lost or out of order (for demo: the battle did not add up).
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 
-	"github.com/pkarena/pkarena/load/demo"
-)
-
-// Exit codes.
-const (
-	exitOK       = 0
-	exitError    = 1 // the tool failed (connection refused, server error, ...)
-	exitUsage    = 2 // bad flags or environment
-	exitMismatch = 4 // the server answered, but wrongly
+	"github.com/pkarena/pkarena/load/metrics"
+	"github.com/pkarena/pkarena/reference/server"
 )
 
 func main() {
@@ -35,56 +35,40 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
+const usage = `usage: pkarena-load <subcommand> [flags]
+
+  run      play a load scenario against a server and write its results
+  merge    combine the results of the agents of a distributed run
+  report   render report.html from a results folder
+  bench    the 50,000-connection benchmark on this machine
+  demo     one PK battle with gifts, end to end, checked
+  version  print the version
+
+pkarena-load <subcommand> -h lists a subcommand's flags.`
+
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: pkarena-load demo [flags]   (pkarena-load demo -h lists the flags)")
-		return exitUsage
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return metrics.ExitUsage
 	}
 	switch args[0] {
+	case "run":
+		return runLoad(ctx, args[1:], getenv, stdout, stderr)
+	case "merge":
+		return runMerge(args[1:], stdout, stderr)
+	case "report":
+		return runReport(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], getenv, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "pkarena-load", server.Version)
+		return metrics.ExitOK
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return metrics.ExitOK
 	}
-	fmt.Fprintf(stderr, "pkarena-load: unknown subcommand %q (known: demo)\n", args[0])
-	return exitUsage
-}
-
-func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	o := demo.DefaultOptions()
-	fs := flag.NewFlagSet("pkarena-load demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	env := func(name, def string) string {
-		if v := getenv("PKARENA_" + name); v != "" {
-			return v
-		}
-		return def
-	}
-	fs.StringVar(&o.Target, "target", env("TARGET_URL", ""), "server WebSocket URL; empty starts the embedded reference server (env PKARENA_TARGET_URL)")
-	fs.StringVar(&o.RESTURL, "rest", env("REST_URL", ""), "REST root; empty derives it from -target (env PKARENA_REST_URL)")
-	fs.StringVar(&o.Secret, "secret", env("SECRET", o.Secret), "application secret (env PKARENA_SECRET)")
-	fs.StringVar(&o.Admin, "admin", env("ADMIN", o.Admin), "REST administrator identifier (env PKARENA_ADMIN)")
-	appID := env("SDKAPPID", strconv.FormatUint(o.SDKAppID, 10))
-	fs.StringVar(&appID, "sdkappid", appID, "application ID (env PKARENA_SDKAPPID)")
-	fs.IntVar(&o.Viewers, "viewers", o.Viewers, "viewers per room")
-	fs.IntVar(&o.Gifts, "gifts", o.Gifts, "gifts sent during the battle")
-	fs.DurationVar(&o.Duration, "duration", o.Duration, "battle duration (whole seconds)")
-	fs.Uint64Var(&o.Seed, "seed", o.Seed, "random seed of the gift stream")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	n, err := strconv.ParseUint(appID, 10, 64)
-	if err != nil {
-		fmt.Fprintf(stderr, "pkarena-load demo: sdkappid %q: not an unsigned integer\n", appID)
-		return exitUsage
-	}
-	o.SDKAppID = n
-	fmt.Fprintln(stdout, "pkarena demo: a PK battle with gifts, end to end")
-	switch err := demo.Run(ctx, o, stdout); {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, demo.ErrMismatch):
-		return exitMismatch
-	default:
-		fmt.Fprintln(stderr, "pkarena-load demo:", err)
-		return exitError
-	}
+	fmt.Fprintf(stderr, "pkarena-load: unknown subcommand %q\n\n%s\n", args[0], usage)
+	return metrics.ExitUsage
 }

@@ -1,0 +1,374 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pkarena/pkarena/load/metrics"
+)
+
+// benchOptions is the bench subcommand's command line.
+type benchOptions struct {
+	connections int
+	audience    int
+	servers     int
+	agents      int
+	serverBin   string
+	scenario    string
+	sets        repeatFlag
+	out         string
+	write       string
+	ipsPerAgent int
+}
+
+// runBench is the scale benchmark on one machine: servers reference server processes and
+// agents load agents (this binary's run subcommand, -shard i/n) share the scale scenario, each
+// agent dialing from its own loopback addresses; their results are merged and the figures
+// written. Processes, not goroutines: one process may hold fewer open files than the run
+// needs, and the agents' memory must not mix with the servers'.
+func runBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var o benchOptions
+	fs := flag.NewFlagSet("pkarena-load bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.IntVar(&o.connections, "connections", 50000, "WebSocket connections in all: hosts × (1 + audience)")
+	fs.IntVar(&o.audience, "audience", 4, "viewers per room")
+	fs.IntVar(&o.servers, "servers", 3, "reference server processes")
+	fs.IntVar(&o.agents, "agents", 3, "load agent processes")
+	fs.StringVar(&o.serverBin, "server-bin", "bin/pkarena-server", "the pkarena-server binary")
+	fs.StringVar(&o.scenario, "scenario", "scale", "scenario name or file")
+	fs.Var(&o.sets, "set", "override a scenario parameter (repeatable)")
+	fs.StringVar(&o.out, "out", filepath.Join("results", "bench"), "results folder: one sub-folder per agent, and merged/")
+	fs.StringVar(&o.write, "write", "", "also write the figures (Markdown) to this file")
+	fs.IntVar(&o.ipsPerAgent, "ips-per-agent", 4, "loopback source addresses per agent (127.0.0.2 on)")
+	if err := fs.Parse(args); err != nil {
+		return metrics.ExitUsage
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "pkarena-load bench: "+format+"\n", a...)
+		return metrics.ExitUsage
+	}
+	switch {
+	case o.servers < 1 || o.agents < 1 || o.ipsPerAgent < 1:
+		return usage("-servers, -agents and -ips-per-agent must be at least 1")
+	case o.audience < 0 || o.connections < 2*(1+o.audience):
+		return usage("-connections %d with -audience %d: at least two rooms are needed", o.connections, o.audience)
+	case 2+o.agents*o.ipsPerAgent > 255:
+		return usage("%d agents × %d addresses do not fit in 127.0.0.2-127.0.0.254", o.agents, o.ipsPerAgent)
+	}
+	hosts := o.connections / (1 + o.audience)
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "pkarena-load bench:", err)
+		return metrics.ExitError
+	}
+	if _, err := os.Stat(o.serverBin); err != nil {
+		return usage("server binary: %v (make build makes bin/pkarena-server)", err)
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		fmt.Fprintln(stderr, "pkarena-load bench:", err)
+		return metrics.ExitError
+	}
+
+	servers, err := startServers(o.servers, o.serverBin, o.out)
+	defer stopAll(servers)
+	if err != nil {
+		fmt.Fprintln(stderr, "pkarena-load bench:", err)
+		return metrics.ExitError
+	}
+	var targets []string
+	for _, s := range servers {
+		targets = append(targets, s.url)
+	}
+	fmt.Fprintf(stdout, "bench: %d connections (%d hosts × %d viewers), %d servers, %d agents; logs in %s\n",
+		hosts*(1+o.audience), hosts, o.audience, o.servers, o.agents, o.out)
+
+	runID := randomID()
+	var dirs []string
+	var agents []*exec.Cmd
+	for i := 0; i < o.agents; i++ {
+		dir := filepath.Join(o.out, fmt.Sprintf("agent-%d", i))
+		dirs = append(dirs, dir)
+		first := 2 + i*o.ipsPerAgent
+		agentArgs := []string{"run", "-scenario", o.scenario,
+			"-set", "hosts=" + strconv.Itoa(hosts), "-set", "audience_per_room=" + strconv.Itoa(o.audience),
+			"-target", strings.Join(targets, ","), "-shard", fmt.Sprintf("%d/%d", i, o.agents), "-run-id", runID,
+			"-source-ips", fmt.Sprintf("127.0.0.%d-127.0.0.%d", first, first+o.ipsPerAgent-1),
+			"-agent", fmt.Sprintf("agent-%d", i), "-out", dir, "-no-report", "-log-level", "info"}
+		for _, s := range o.sets {
+			agentArgs = append(agentArgs, "-set", s)
+		}
+		cmd, err := startProcess(ctx, self, agentArgs, filepath.Join(o.out, fmt.Sprintf("agent-%d.log", i)))
+		if err != nil {
+			fmt.Fprintln(stderr, "pkarena-load bench:", err)
+			return metrics.ExitError
+		}
+		agents = append(agents, cmd)
+	}
+	var procs []*exec.Cmd
+	for _, s := range servers {
+		procs = append(procs, s.cmd)
+	}
+	peaks := watchRSS(ctx, append(procs, agents...))
+	codes := make([]int, len(agents))
+	for i, a := range agents {
+		codes[i] = exitCode(a.Wait())
+	}
+	rss := peaks()
+	serverRSS, agentRSS := rss[:len(servers)], rss[len(servers):]
+	for i, c := range codes {
+		if c != metrics.ExitOK && c != metrics.ExitThresholds && c != metrics.ExitLost {
+			fmt.Fprintf(stderr, "pkarena-load bench: agent %d failed with exit code %d: see %s\n", i, c, filepath.Join(o.out, fmt.Sprintf("agent-%d.log", i)))
+			return metrics.ExitError
+		}
+	}
+	merged := filepath.Join(o.out, "merged")
+	exprs, err := agentThresholds(dirs)
+	if err != nil {
+		fmt.Fprintln(stderr, "pkarena-load bench:", err)
+		return metrics.ExitError
+	}
+	thresholds, err := metrics.ParseThresholds(exprs)
+	if err != nil {
+		fmt.Fprintln(stderr, "pkarena-load bench:", err)
+		return metrics.ExitError
+	}
+	sum, err := metrics.Merge(merged, dirs, thresholds)
+	if err != nil {
+		fmt.Fprintln(stderr, "pkarena-load bench: merge:", err)
+		return metrics.ExitError
+	}
+	figures := benchFigures(sum, o, hosts, serverRSS, agentRSS, args)
+	fmt.Fprint(stdout, figures)
+	if o.write != "" {
+		if err := os.WriteFile(o.write, []byte(figures), 0o644); err != nil {
+			fmt.Fprintln(stderr, "pkarena-load bench:", err)
+			return metrics.ExitError
+		}
+		fmt.Fprintln(stdout, "figures written to", o.write)
+	}
+	return finish(merged, sum, true, nil, stdout, stderr)
+}
+
+// serverProc is one reference server process of the bench.
+type serverProc struct {
+	cmd *exec.Cmd
+	url string
+}
+
+// startServers starts n reference servers on free loopback ports and waits until each
+// accepts connections.
+func startServers(n int, bin, dir string) ([]*serverProc, error) {
+	var out []*serverProc
+	for i := 0; i < n; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return out, err
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("server-%d.log", i)))
+		if err != nil {
+			return out, err
+		}
+		cmd := exec.Command(bin, "-listen", addr, "-log-level", "warn")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			logf.Close()
+			return out, fmt.Errorf("start %s: %w", bin, err)
+		}
+		logf.Close() // the child has its own descriptor
+		out = append(out, &serverProc{cmd: cmd, url: "ws://" + addr + "/v1/ws"})
+		if err := waitListening(addr, 10*time.Second); err != nil {
+			return out, fmt.Errorf("server %d: %w", i, err)
+		}
+	}
+	return out, nil
+}
+
+// waitListening waits until addr accepts a TCP connection.
+func waitListening(addr string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s does not accept connections after %v: %w", addr, within, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stopAll stops the servers with SIGTERM (they close their connections with 1001) and
+// waits for them, killing any that lingers.
+func stopAll(servers []*serverProc) {
+	for _, s := range servers {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, s := range servers {
+		done := make(chan struct{})
+		go func() { _ = s.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-done
+		}
+	}
+}
+
+// watchRSS samples the processes' resident memory every second until peaks is called, which
+// returns each one's peak in bytes.
+func watchRSS(ctx context.Context, procs []*exec.Cmd) (peaks func() []int64) {
+	var mu sync.Mutex
+	peak := make([]int64, len(procs))
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			mu.Lock()
+			for i, p := range procs {
+				peak[i] = max(peak[i], rssOf(p.Process.Pid))
+			}
+			mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() []int64 {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]int64(nil), peak...)
+	}
+}
+
+// rssOf reads a process's resident set from /proc, in bytes (0 when unknown).
+func rssOf(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
+
+// startProcess starts a command with its output in logPath; an interrupted bench passes the
+// interrupt on.
+func startProcess(ctx context.Context, bin string, args []string, logPath string) (*exec.Cmd, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own descriptor
+	fmt.Fprintf(logf, "$ %s %s\n", bin, strings.Join(args, " "))
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 30 * time.Second
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	return cmd, nil
+}
+
+// exitCode is the exit code of a finished command (ExitError when it did not exit by itself).
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee) && ee.ExitCode() >= 0:
+		return ee.ExitCode()
+	default:
+		return metrics.ExitError
+	}
+}
+
+// benchFigures is the benchmark's result in Markdown.
+func benchFigures(s *metrics.Summary, o benchOptions, hosts int, serverRSS, agentRSS []int64, args []string) string {
+	var b strings.Builder
+	held := s.Gauges[metrics.ConnectionsOpen]
+	fmt.Fprintf(&b, "\n## Load benchmark, %s\n\n", s.End.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "Command: `pkarena-load bench %s` (make bench-load)\n\n", strings.Join(args, " "))
+	fmt.Fprintf(&b, "- Population: %d hosts × (1 + %d viewers) = %d connections, %d agent processes against %d reference server processes on one machine (127.0.0.0/8)\n",
+		hosts, o.audience, hosts*(1+o.audience), o.agents, o.servers)
+	fmt.Fprintf(&b, "- Connections held to the end: %.0f; opened in all: %d\n", held, s.Counters[metrics.Connections])
+	fmt.Fprintf(&b, "- Load generator memory per connection, after the ramp: %.0f bytes of Go heap and stacks, %.0f bytes resident (each averaged over the agents); at the ramp's peak %.0f bytes resident\n",
+		s.Gauges[metrics.MemoryPerConnection], s.Gauges["memory.rss_per_connection"], perConn(agentRSS, held))
+	fmt.Fprintf(&b, "- Reference server memory at peak: %.0f MiB resident in all, %.0f bytes per connection\n", mib(serverRSS), perConn(serverRSS, held))
+	fmt.Fprintf(&b, "- Operations: %d; errors: %d (%.4f%%); dropped: %d; late: %d; lost: %d; out of order: %d\n",
+		s.Counters[metrics.Ops], s.Counters[metrics.Errors], 100*ratio(s.Counters[metrics.Errors], s.Counters[metrics.Ops]),
+		s.Counters[metrics.Dropped], s.Counters[metrics.Late], s.Counters[metrics.Lost], s.Counters[metrics.OutOfOrder])
+	fmt.Fprintf(&b, "\n| metric | samples | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, name := range []string{metrics.Connect, metrics.BattleStart, metrics.ScoreFanout, metrics.BattleEnd, metrics.RESTScore} {
+		m := s.Metric(name)
+		if m == nil {
+			continue
+		}
+		for _, k := range metrics.Kinds {
+			st := m.Stats(k)
+			fmt.Fprintf(&b, "| %s (%s) | %d | %.2f | %.2f | %.2f | %.2f |\n", name, k, st.Count, st.P50, st.P99, st.P999, st.Max)
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// perConn divides the processes' memory by the connections.
+func perConn(rss []int64, conns float64) float64 {
+	if conns == 0 {
+		return 0
+	}
+	var sum int64
+	for _, r := range rss {
+		sum += r
+	}
+	return float64(sum) / conns
+}
+
+func mib(rss []int64) float64 {
+	var sum int64
+	for _, r := range rss {
+		sum += r
+	}
+	return float64(sum) / (1 << 20)
+}
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pkarena/pkarena/load/metrics"
+)
+
+// small is a run that takes a few seconds: 6 hosts in 2 battle groups, a viewer each.
+var small = []string{"-scenario", "pk", "-set", "hosts=6", "-set", "audience_per_room=1", "-set", "group_size=3",
+	"-set", "battle_duration=1s", "-set", "gift_rate=20", "-set", "ramp_up=200ms", "-set", "duration=2s", "-quiet", "-drain", "2s"}
+
+// runCLI runs the command with args and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, func(string) string { return "" }, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestRunWritesEveryResult(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	code, out, errOut := runCLI(t, append([]string{"run", "-out", dir}, small...)...)
+	if code != metrics.ExitOK {
+		t.Fatalf("exit %d; want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, f := range []string{metrics.SummaryFile, metrics.LogFile, "report.html", "score_fanout.corrected.hgrm", "score_fanout.service.hgrm", "connect.corrected.hgrm"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("results: %v", err)
+		}
+	}
+	for _, want := range []string{"embedded reference server", "verdict: PASS", "report: " + filepath.Join(dir, "report.html")} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	sum, err := metrics.ReadSummary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Metric(metrics.ScoreFanout) == nil || sum.Counters[metrics.Connections] != 12 {
+		t.Errorf("summary: score_fanout %v, %d connections; want samples and 12", sum.Metric(metrics.ScoreFanout) != nil, sum.Counters[metrics.Connections])
+	}
+}
+
+func TestBreachedThresholdExits3(t *testing.T) {
+	code, out, errOut := runCLI(t, append([]string{"run", "-out", t.TempDir(), "-threshold", "score_fanout.p50 < 0.001ms"}, small...)...)
+	if code != metrics.ExitThresholds {
+		t.Fatalf("exit %d; want %d\nstdout:\n%s\nstderr:\n%s", code, metrics.ExitThresholds, out, errOut)
+	}
+	if !strings.Contains(out, "FAIL") {
+		t.Errorf("stdout does not show the failed threshold:\n%s", out)
+	}
+}
+
+func TestShardsMergeIntoOneRun(t *testing.T) {
+	root := t.TempDir()
+	var dirs []string
+	for _, shard := range []string{"0/2", "1/2"} {
+		dir := filepath.Join(root, "agent-"+shard[:1])
+		dirs = append(dirs, dir)
+		// Each agent brings its own embedded server: a shard's groups never span two servers.
+		code, out, errOut := runCLI(t, append([]string{"run", "-out", dir, "-shard", shard, "-run-id", "m", "-no-report"}, small...)...)
+		if code != metrics.ExitOK {
+			t.Fatalf("shard %s: exit %d\nstdout:\n%s\nstderr:\n%s", shard, code, out, errOut)
+		}
+	}
+	merged := filepath.Join(root, "merged")
+	code, out, errOut := runCLI(t, append([]string{"merge", "-out", merged}, dirs...)...)
+	if code != metrics.ExitOK {
+		t.Fatalf("merge: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	sum, err := metrics.ReadSummary(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Agents) != 2 || sum.Counters[metrics.Connections] != 12 {
+		t.Errorf("merged: %d agents, %d connections; want 2 agents and 12 connections (6 each)", len(sum.Agents), sum.Counters[metrics.Connections])
+	}
+	// The scenario's thresholds were judged again on the merged histograms.
+	var exprs []string
+	for _, r := range sum.Thresholds {
+		exprs = append(exprs, r.Expr)
+	}
+	if !slices.Contains(exprs, "score_fanout.p99 < 200ms") {
+		t.Errorf("merged thresholds %q lack the scenario's", exprs)
+	}
+	if code, out, errOut := runCLI(t, "report", merged); code != metrics.ExitOK || !strings.Contains(out, "report.html") {
+		t.Errorf("report: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+func TestBadUsageExits2WithAMessage(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "usage"},
+		{[]string{"frobnicate"}, `unknown subcommand "frobnicate"`},
+		{[]string{"run", "-scenario", "nope"}, "nope"},
+		{[]string{"run", "-set", "hosts=many"}, "not an integer"},
+		{[]string{"run", "-set", "colour=blue"}, "unknown parameter"},
+		{[]string{"run", "-set", "hosts=1"}, "hosts 1"},
+		{[]string{"run", "-shard", "3/3"}, "shard"},
+		{[]string{"run", "-source-ips", "127.0.0.9-127.0.0.2"}, "range"},
+		{[]string{"run", "-target", "http://x/v1/ws"}, "ws://"},
+		{[]string{"run", "-target", "ws://a:1/v1/ws,ws://b:1/v1/ws", "-rest", "http://a:1"}, "one per target"},
+		{[]string{"run", "-threshold", "score_fanout.p99 <"}, "threshold"},
+		{[]string{"run", "stray"}, "unexpected argument"},
+		{[]string{"run", "-sdkappid", "x"}, "sdkappid"},
+		{[]string{"merge", "-out", "x"}, "usage"},
+		{[]string{"report"}, "usage"},
+		{[]string{"bench", "-agents", "0"}, "at least 1"},
+	} {
+		code, _, errOut := runCLI(t, tt.args...)
+		if code != metrics.ExitUsage || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%q: exit %d, stderr %q; want exit 2 and a message with %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+func TestMergeOfMissingFolderIsAnError(t *testing.T) {
+	code, _, errOut := runCLI(t, "merge", "-out", t.TempDir()+"/m", t.TempDir()+"/absent")
+	if code != metrics.ExitError || errOut == "" {
+		t.Errorf("exit %d, stderr %q; want exit 1 and a message", code, errOut)
+	}
+}
+
+func TestParseSourceIPs(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"127.0.0.2", []string{"127.0.0.2"}},
+		{"127.0.0.2-127.0.0.4", []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}},
+		{"127.0.0.2, 127.0.0.7-127.0.0.8", []string{"127.0.0.2", "127.0.0.7", "127.0.0.8"}},
+		{"::1", []string{"::1"}},
+	} {
+		got, err := parseSourceIPs(tt.in)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("parseSourceIPs(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"x", "127.0.0.2-127.0.1.3", "127.0.0.5-127.0.0.4", "127.0.0.2-y"} {
+		if _, err := parseSourceIPs(bad); err == nil {
+			t.Errorf("parseSourceIPs(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseTargetsDerivesRESTRoots(t *testing.T) {
+	got, err := parseTargets([]string{"ws://127.0.0.1:7070/v1/ws", "wss://example.com/v1/ws"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].REST != "http://127.0.0.1:7070" || got[1].REST != "https://example.com" {
+		t.Errorf("REST roots %q, %q; want http://127.0.0.1:7070 and https://example.com", got[0].REST, got[1].REST)
+	}
+}

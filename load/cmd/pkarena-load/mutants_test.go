@@ -1,0 +1,59 @@
+//go:build pkarena_mutants
+
+// The load tool's own mutation check (make mutants): against reference servers broken on
+// purpose, a load run must count the lost or disordered messages and exit 4. A mutant is
+// chosen at start-up (PKARENA_MUTANT), so each one runs in a process of its own: this test
+// binary, started again.
+
+package main
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/pkarena/pkarena/load/metrics"
+	"github.com/pkarena/pkarena/reference/mutant"
+)
+
+// loadMutants are the mutants a load run must catch: those that lose or reorder messages.
+var loadMutants = []string{mutant.SeqGap, mutant.ScoreSkipsRoom, mutant.VersionsOutOfOrder}
+
+func TestLoadCatchesMutants(t *testing.T) {
+	if mutant.Active() != "" {
+		t.Skip("a mutant's own process")
+	}
+	for _, m := range loadMutants {
+		t.Run(m, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestLoadAgainstActiveMutant$", "-test.v", "-test.count=1")
+			cmd.Env = append(os.Environ(), mutant.Env+"="+m)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "--- PASS: TestLoadAgainstActiveMutant") {
+				t.Errorf("mutant %s was not caught (%v):\n%s", m, err, out)
+				return
+			}
+			for _, line := range strings.Split(string(out), "\n") {
+				if strings.Contains(line, "caught:") {
+					t.Log(strings.TrimSpace(line))
+				}
+			}
+		})
+	}
+}
+
+func TestLoadAgainstActiveMutant(t *testing.T) {
+	if mutant.Active() == "" {
+		t.Skip("run by TestLoadCatchesMutants with a mutant switched on")
+	}
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, append([]string{"run", "-out", dir, "-no-report"}, small...)...)
+	if code != metrics.ExitLost {
+		t.Fatalf("exit %d; want %d (messages lost or out of order)\nstdout:\n%s\nstderr:\n%s", code, metrics.ExitLost, out, errOut)
+	}
+	sum, err := metrics.ReadSummary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("caught: %s: lost %d, out of order %d", mutant.Active(), sum.Counters[metrics.Lost], sum.Counters[metrics.OutOfOrder])
+}

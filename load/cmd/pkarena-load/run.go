@@ -1,0 +1,396 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pkarena/pkarena/conformance/client"
+	"github.com/pkarena/pkarena/fixtures/scenarios"
+	"github.com/pkarena/pkarena/load/engine"
+	"github.com/pkarena/pkarena/load/metrics"
+	"github.com/pkarena/pkarena/reference/server"
+	"github.com/pkarena/pkarena/reports"
+)
+
+// listFlag is a flag that may be given many times, each value added; commas split a value.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+// Set adds the comma-separated values of one occurrence.
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// repeatFlag is a flag that may be given many times, each value kept whole (thresholds and
+// -set values may hold commas).
+type repeatFlag []string
+
+func (r *repeatFlag) String() string { return strings.Join(*r, "; ") }
+
+// Set adds one occurrence.
+func (r *repeatFlag) Set(v string) error { *r = append(*r, v); return nil }
+
+// runOptions is the run subcommand's command line.
+type runOptions struct {
+	scenario   string
+	sets       repeatFlag
+	targets    listFlag
+	rests      listFlag
+	appID      string
+	sdkAppID   uint64
+	secret     string
+	admin      string
+	shard      string
+	runID      string
+	sourceIPs  string
+	thresholds repeatFlag
+	out        string
+	agent      string
+	interval   time.Duration
+	drain      time.Duration
+	quiet      bool
+	noReport   bool
+	logLevel   string
+	memProfile string
+}
+
+// runFlags declares the run subcommand's flags, with their PKARENA_* defaults, into o.
+func runFlags(o *runOptions, getenv func(string) string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("pkarena-load run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := envLookup(getenv)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: pkarena-load run [flags]\n\nScenarios: %s (or a YAML file).\n\nFlags:\n", strings.Join(scenarios.Names(), ", "))
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.scenario, "scenario", env("SCENARIO", "pk"), "scenario name or YAML file (env PKARENA_SCENARIO)")
+	fs.Var(&o.sets, "set", "override a scenario parameter, e.g. -set hosts=2000 (repeatable)")
+	fs.Var(&o.targets, "target", "server WebSocket URL(s), comma-separated or repeated; none starts the embedded reference server (env PKARENA_TARGET_URL)")
+	fs.Var(&o.rests, "rest", "REST root(s), one per target; none derives them from the targets (env PKARENA_REST_URL)")
+	fs.StringVar(&o.appID, "sdkappid", env("SDKAPPID", strconv.FormatUint(server.DefaultConfig().SDKAppID, 10)), "application ID (env PKARENA_SDKAPPID)")
+	fs.StringVar(&o.secret, "secret", env("SECRET", server.DefaultConfig().Secret), "application secret (env PKARENA_SECRET)")
+	fs.StringVar(&o.admin, "admin", env("ADMIN", server.DefaultConfig().AdminIdentifiers[0]), "REST administrator identifier (env PKARENA_ADMIN)")
+	fs.StringVar(&o.shard, "shard", env("SHARD", "0/1"), "this agent's share i/n of the population (env PKARENA_SHARD)")
+	fs.StringVar(&o.runID, "run-id", env("RUN_ID", ""), "ID shared by the agents of one run, 1-8 letters or digits; empty: random (env PKARENA_RUN_ID)")
+	fs.StringVar(&o.sourceIPs, "source-ips", env("SOURCE_IPS", ""), "local addresses to dial from, e.g. 127.0.0.2-127.0.0.9 or a comma list (env PKARENA_SOURCE_IPS)")
+	fs.Var(&o.thresholds, "threshold", `pass/fail rule, e.g. "score_fanout.p99 < 50ms" (repeatable; added to the scenario's)`)
+	fs.StringVar(&o.out, "out", env("OUT", ""), "results folder; empty: results/load-<scenario>-<time> (env PKARENA_OUT)")
+	fs.StringVar(&o.agent, "agent", env("AGENT", hostname()), "this agent's name in merged results (env PKARENA_AGENT)")
+	fs.DurationVar(&o.interval, "interval", time.Second, "interval of the .hlog log and the charts")
+	fs.DurationVar(&o.drain, "drain", 5*time.Second, "wait after the run for messages still on their way")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
+	fs.BoolVar(&o.noReport, "no-report", false, "do not render report.html (pkarena-load report can, later)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (go tool pprof) to this file once the population is connected")
+	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "warn"), "debug, info, warn or error (env PKARENA_LOG_LEVEL)")
+	return fs
+}
+
+func runLoad(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	var o runOptions
+	fs := runFlags(&o, getenv, stderr)
+	if err := fs.Parse(args); err != nil {
+		return metrics.ExitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "pkarena-load run: unexpected argument %q (flags only)\n", fs.Arg(0))
+		return metrics.ExitUsage
+	}
+	if len(o.targets) == 0 {
+		_ = o.targets.Set(getenv("PKARENA_TARGET_URL"))
+	}
+	if len(o.rests) == 0 {
+		_ = o.rests.Set(getenv("PKARENA_REST_URL"))
+	}
+	usage := func(err error) int {
+		fmt.Fprintln(stderr, "pkarena-load run:", err)
+		return metrics.ExitUsage
+	}
+	n, err := strconv.ParseUint(o.appID, 10, 64)
+	if err != nil {
+		return usage(fmt.Errorf("sdkappid %q: not an unsigned integer", o.appID))
+	}
+	o.sdkAppID = n
+	sc, err := loadScenario(o.scenario, o.sets)
+	if err != nil {
+		return usage(err)
+	}
+	thresholds, err := metrics.ParseThresholds(append(append([]string(nil), sc.Thresholds...), o.thresholds...))
+	if err != nil {
+		return usage(err)
+	}
+	shard, shards, err := parseShard(o.shard)
+	if err != nil {
+		return usage(err)
+	}
+	ips, err := parseSourceIPs(o.sourceIPs)
+	if err != nil {
+		return usage(err)
+	}
+	if o.runID == "" {
+		o.runID = randomID()
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return usage(fmt.Errorf("log level %q: %v", o.logLevel, err))
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	targets, files := []engine.Target(nil), 1
+	if len(o.targets) == 0 {
+		srv, err := startEmbedded(o.sdkAppID, o.secret, o.admin, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "pkarena-load run: embedded server:", err)
+			return metrics.ExitError
+		}
+		defer srv.Close()
+		targets, files = []engine.Target{{WS: srv.URL, REST: srv.RESTURL}}, 2
+		fmt.Fprintf(stdout, "embedded reference server %s at %s\n", server.Version, srv.URL)
+	} else if targets, err = parseTargets(o.targets, o.rests); err != nil {
+		return usage(err)
+	}
+	if o.out == "" {
+		o.out = filepath.Join("results", fmt.Sprintf("load-%s-%s", sc.Name, time.Now().Format("20060102-150405")))
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		fmt.Fprintln(stderr, "pkarena-load run:", err)
+		return metrics.ExitError
+	}
+
+	fmt.Fprintf(stdout, "scenario %s (%s, %s model): %d hosts, %d connections in all; shard %d/%d; ramp %v, run %v\n",
+		sc.Name, sc.Kind, sc.Model, sc.Hosts, sc.Connections(), shard, shards, sc.RampUp.D(), sc.Duration.D())
+	rec := metrics.NewRecorder(metrics.Options{Interval: o.interval})
+	progress := newProgressLine(stderr, o.quiet)
+	res, runErr := engine.Run(ctx, engine.Config{
+		Scenario: sc, Targets: targets, SDKAppID: o.sdkAppID, Secret: o.secret, Admin: o.admin,
+		Shard: shard, Shards: shards, RunID: o.runID, SourceIPs: ips, Recorder: rec,
+		Progress: progress.update, Logger: log, Drain: o.drain, FilesPerConnection: files,
+		OnConnected: func() { writeHeapProfile(o.memProfile, log) },
+	})
+	progress.done()
+	switch {
+	case errors.Is(runErr, engine.ErrFileLimit):
+		fmt.Fprintln(stderr, "pkarena-load run:", runErr)
+		return metrics.ExitUsage
+	case runErr != nil && !errors.Is(runErr, context.Canceled):
+		fmt.Fprintln(stderr, "pkarena-load run:", runErr)
+		return metrics.ExitError
+	}
+	info := metrics.RunInfo{
+		Scenario: sc.Name, Model: sc.Model, Seed: int64(sc.Seed), Targets: targetNames(targets),
+		Parameters: sc.Params(), Agent: o.agent, Version: server.Version,
+	}
+	if shards > 1 {
+		info.Shard = fmt.Sprintf("%d/%d", shard, shards)
+	}
+	info.Parameters["run_id"] = o.runID
+	sum, err := metrics.WriteResults(o.out, info, rec.Finish(time.Now()), thresholds)
+	if err != nil {
+		fmt.Fprintln(stderr, "pkarena-load run: writing results:", err)
+		return metrics.ExitError
+	}
+	fmt.Fprintf(stdout, "\n%d of %d connections held; %d battles, %d gifts scored, %d churn cycles; %.0f bytes of Go memory per connection\n\n",
+		res.Connected, res.Users, res.Battles, res.Gifts, res.ChurnCycles, res.BytesPerConnection)
+	return finish(o.out, sum, !o.noReport, runErr, stdout, stderr)
+}
+
+// finish prints the summary table and verdicts, renders the report, and returns the exit code.
+func finish(dir string, sum *metrics.Summary, report bool, runErr error, stdout, stderr io.Writer) int {
+	if err := metrics.WriteTable(stdout, sum); err != nil {
+		fmt.Fprintln(stderr, "pkarena-load:", err)
+		return metrics.ExitError
+	}
+	if report {
+		path, err := reports.WriteLoadReportDir(dir)
+		if err != nil {
+			fmt.Fprintln(stderr, "pkarena-load: report:", err)
+			return metrics.ExitError
+		}
+		fmt.Fprintf(stdout, "\nreport: %s\n", path)
+	}
+	fmt.Fprintf(stdout, "results: %s\n", dir)
+	if runErr != nil {
+		fmt.Fprintln(stderr, "pkarena-load: interrupted:", runErr)
+		return metrics.ExitError
+	}
+	return sum.ExitCode()
+}
+
+// writeHeapProfile writes a heap profile to path, if path is set.
+func writeHeapProfile(path string, log *slog.Logger) {
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		log.Error("memprofile", "err", err)
+		return
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		log.Error("memprofile", "err", err)
+	}
+}
+
+// loadScenario reads a scenario by name or file and applies the -set overrides.
+func loadScenario(name string, sets []string) (scenarios.Scenario, error) {
+	var sc scenarios.Scenario
+	var err error
+	if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") || strings.ContainsRune(name, os.PathSeparator) {
+		data, rerr := os.ReadFile(name)
+		if rerr != nil {
+			return sc, fmt.Errorf("scenario file: %w", rerr)
+		}
+		sc, err = scenarios.Parse(data)
+	} else {
+		sc, err = scenarios.Load(name)
+	}
+	if err != nil {
+		return sc, err
+	}
+	for _, kv := range sets {
+		if err := sc.Set(kv); err != nil {
+			return sc, err
+		}
+	}
+	return sc, sc.Check()
+}
+
+// parseShard reads "i/n".
+func parseShard(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return 0, 0, fmt.Errorf("shard %q: want i/n with 0 <= i < n, e.g. 0/3", s)
+	}
+	return i, n, nil
+}
+
+// parseSourceIPs reads "a,b,c" or a range "127.0.0.2-127.0.0.9" (last byte only).
+func parseSourceIPs(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		from, to, isRange := strings.Cut(part, "-")
+		a := net.ParseIP(from).To4()
+		if a == nil && !isRange && net.ParseIP(part) != nil {
+			out = append(out, part) // an IPv6 address
+			continue
+		}
+		if a == nil {
+			return nil, fmt.Errorf("source IPs %q: %q is not an IP address", s, from)
+		}
+		if !isRange {
+			out = append(out, a.String())
+			continue
+		}
+		b := net.ParseIP(to).To4()
+		if b == nil || !a[:3].Equal(b[:3]) || b[3] < a[3] {
+			return nil, fmt.Errorf("source IPs %q: a range is a.b.c.x-a.b.c.y with x <= y", s)
+		}
+		for x := int(a[3]); x <= int(b[3]); x++ {
+			out = append(out, net.IPv4(a[0], a[1], a[2], byte(x)).String())
+		}
+	}
+	return out, nil
+}
+
+// parseTargets pairs each WebSocket URL with its REST root (given, or its host over http).
+func parseTargets(ws, rests []string) ([]engine.Target, error) {
+	if len(rests) > 0 && len(rests) != len(ws) {
+		return nil, fmt.Errorf("%d REST roots for %d targets: give one per target or none", len(rests), len(ws))
+	}
+	out := make([]engine.Target, len(ws))
+	for i, w := range ws {
+		u, err := url.Parse(w)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			return nil, fmt.Errorf("target %q: want a ws:// or wss:// URL such as ws://127.0.0.1:7070%s", w, client.Path)
+		}
+		out[i].WS = w
+		if len(rests) > 0 {
+			r, err := url.Parse(rests[i])
+			if err != nil || (r.Scheme != "http" && r.Scheme != "https") || r.Host == "" {
+				return nil, fmt.Errorf("REST root %q: want an http:// or https:// URL", rests[i])
+			}
+			out[i].REST = rests[i]
+			continue
+		}
+		scheme := "http"
+		if u.Scheme == "wss" {
+			scheme = "https"
+		}
+		out[i].REST = scheme + "://" + u.Host
+	}
+	return out, nil
+}
+
+func targetNames(ts []engine.Target) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.WS
+	}
+	return out
+}
+
+// startEmbedded starts the reference server in this process, with the REST rate limit out
+// of the way: a load run measures the server, not a limit meant for production callers.
+func startEmbedded(appID uint64, secret, admin string, log *slog.Logger) (*server.Running, error) {
+	cfg := server.DefaultConfig()
+	cfg.SDKAppID, cfg.Secret, cfg.AdminIdentifiers = appID, secret, []string{admin}
+	cfg.RESTRateLimit = embeddedRESTRate
+	cfg.Logger = log
+	return server.Start(cfg, "127.0.0.1:0")
+}
+
+// embeddedRESTRate is the embedded server's REST limit per second.
+const embeddedRESTRate = 1_000_000
+
+// randomID is a run ID: 6 hex digits.
+func randomID() string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "agent"
+	}
+	return h
+}
+
+// envLookup returns a function reading PKARENA_<name> with a default.
+func envLookup(getenv func(string) string) func(name, def string) string {
+	return func(name, def string) string {
+		if v := getenv("PKARENA_" + name); v != "" {
+			return v
+		}
+		return def
+	}
+}

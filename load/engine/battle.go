@@ -1,0 +1,363 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pkarena/pkarena/conformance/client"
+	"github.com/pkarena/pkarena/fixtures/scenarios"
+	"github.com/pkarena/pkarena/load/metrics"
+)
+
+// battle is one battle of a pk group, from its request to its last onBattleEnded. Its mutable
+// fields belong to mu.
+//
+// Score updates go out one at a time per battle, as a business backend that serialises a
+// battle's updates would send them: gifts that arrive while one is in flight wait in queue and
+// leave together in the next set_battle_score (one item per room). Since only this battle's
+// sender changes its scores, the update in flight makes version acked+1 (BATTLE-042), and each
+// recipient finds the update's times by the version it receives.
+type battle struct {
+	e        *engine
+	g        *group
+	intended time.Time // when the group meant to request it
+	sent     time.Time // when requestBattle went out
+	endAt    time.Time // sent + duration: the earliest moment it can end
+	members  int       // users connected when it was requested
+	done     chan struct{}
+	wake     chan struct{} // a gift is queued (capacity 1)
+
+	mu       sync.Mutex
+	id       string
+	queue    []gift
+	versions map[uint64]stamp // each update's times, by the version it makes
+	acked    uint64           // the last version set_battle_score confirmed
+	started  int              // members that got onBattleStarted
+	ended    int              // members that got onBattleEnded
+	closed   bool             // no more gifts: the battle is ending or the run is over
+}
+
+// gift is a gift waiting to be scored.
+type gift struct {
+	intended time.Time // when the viewer sent it (the schedule's time)
+	room     int       // the room (index in the group) whose host gets the score
+	score    int64
+	done     func() // called once it is scored or given up (closed model), or nil
+}
+
+// stamp is when the oldest gift of an update was intended and when the update was sent.
+type stamp struct{ intended, sent time.Time }
+
+// maxGiftQueue bounds the gifts waiting in one battle; beyond it gifts are dropped (counted).
+const maxGiftQueue = 10000
+
+// endGrace is how long after its end a battle's onBattleEnded may take before its members are
+// counted as never told.
+const endGrace = 10 * time.Second
+
+// ID returns the battle's ID, or "" before the server has told it.
+func (b *battle) ID() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.id
+}
+
+// claim records an onBattleStarted for the battle id: the first reply or event names the
+// battle, and a start is counted only for that name.
+func (b *battle) claim(id string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.id == "" {
+		b.id = id
+	}
+	if b.id != id {
+		return false
+	}
+	b.started++
+	return true
+}
+
+// name sets the battle's ID from the requestBattle reply.
+func (b *battle) name(id string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.id == "" {
+		b.id = id
+	}
+	return b.id == id
+}
+
+// stamp returns the times of the update that made version.
+func (b *battle) stamp(version uint64) (stamp, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st, ok := b.versions[version]
+	return st, ok
+}
+
+// memberEnded counts one member's onBattleEnded and closes done when every member has one.
+func (b *battle) memberEnded() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ended++
+	if b.ended == b.members {
+		close(b.done)
+	}
+}
+
+// enqueue queues a gift; false if the battle takes no more gifts or its queue is full.
+func (b *battle) enqueue(gf gift) (ok, full bool) {
+	b.mu.Lock()
+	switch {
+	case b.closed:
+		b.mu.Unlock()
+		return false, false
+	case len(b.queue) >= maxGiftQueue:
+		b.mu.Unlock()
+		return false, true
+	}
+	b.queue = append(b.queue, gf)
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+	return true, false
+}
+
+// close stops taking gifts and returns those still queued.
+func (b *battle) close() []gift {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	q := b.queue
+	b.queue = nil
+	return q
+}
+
+// battleLoop makes the group battle again and again until ctx ends: after a random offset,
+// the leader requests a battle with every other host (needResponse false: it starts at once,
+// BATTLE-008), gifts are scored while it runs, and the next one is requested once every
+// member has seen it end (closed model: after think_time).
+func (e *engine) battleLoop(ctx context.Context, g *group) {
+	select {
+	case <-g.formed:
+	case <-ctx.Done():
+		return
+	}
+	leader := g.leader()
+	var others []string
+	for _, r := range g.rooms[1:] {
+		others = append(others, r.host.id)
+	}
+	seconds := int(e.sc.BattleDuration.D() / time.Second)
+	noResponse := false
+	req := client.RequestBattleRequest{
+		Config:  client.BattleConfigRequest{Duration: &seconds, NeedResponse: &noResponse},
+		UserIDs: others,
+	}
+	// Groups start their first battle spread over one battle's length, so that battles do
+	// not start and end in waves across the whole population.
+	offset := time.Duration(e.sharedRNG(1000 + uint64(g.index)).Int64N(int64(e.sc.BattleDuration.D())))
+	if !sleep(ctx, offset) {
+		return
+	}
+	next := time.Now()
+	for ctx.Err() == nil {
+		b := &battle{
+			e: e, g: g, intended: next, members: connectedMembers(g), versions: map[uint64]stamp{},
+			done: make(chan struct{}), wake: make(chan struct{}, 1),
+		}
+		b.sent = time.Now() // before the battle is published: the members read it
+		b.endAt = b.sent.Add(e.sc.BattleDuration.D())
+		g.setBattle(b)
+		var reply client.RequestBattleReply
+		if err := e.call(ctx, leader, client.ReqRequestBattle, req, &reply); err != nil {
+			g.setBattle(nil)
+			if !sleep(ctx, time.Second) { // a refused battle is not retried in a tight loop
+				return
+			}
+			next = time.Now()
+			continue
+		}
+		e.battles.Add(1)
+		if !b.name(reply.BattleInfo.BattleID) {
+			e.rec.Add(counterUnexpected, 1)
+		}
+		for _, code := range reply.Results {
+			if code != client.BattleSuccess {
+				e.rec.Add(counterBattleRefused, 1)
+			}
+		}
+		e.addActive(b)
+		sender := make(chan struct{})
+		go func() {
+			defer close(sender)
+			e.sendScores(ctx, b, leader.index)
+		}()
+		wait := time.NewTimer(time.Until(b.endAt) + endGrace)
+		select {
+		case <-b.done:
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+		wait.Stop()
+		e.removeActive(b)
+		left := b.close()
+		<-sender
+		if ctx.Err() != nil {
+			// The run is over: gifts still queued were never due to be scored in it, and the
+			// drain settles the battle.
+			e.release(left)
+			return
+		}
+		e.giveUp(left)
+		e.settleBattle(b)
+		g.setBattle(nil)
+		if e.sc.Model == scenarios.ModelClosed && !sleep(ctx, e.sc.ThinkTime.D()) {
+			return
+		}
+		next = time.Now()
+	}
+}
+
+// connectedMembers counts the group's users whose connection is open.
+func connectedMembers(g *group) int {
+	n := 0
+	for _, u := range g.members() {
+		if c := u.conn(); c != nil {
+			if _, _, closed := c.CloseCode(); !closed {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// settleBattle counts, for a battle that ended (or should have), the members that never got
+// its start or its end: each a lost message.
+func (e *engine) settleBattle(b *battle) {
+	b.mu.Lock()
+	lost := max(b.members-b.started, 0) + max(b.members-b.ended, 0)
+	b.mu.Unlock()
+	if lost > 0 {
+		e.rec.Add(metrics.Lost, int64(lost))
+	}
+}
+
+// sendScores is the battle's sender: it turns queued gifts into set_battle_score calls, one
+// in flight at a time, until the battle is closed and its queue empty.
+func (e *engine) sendScores(ctx context.Context, b *battle, shard int) {
+	rest := e.rests[b.g.target]
+	for calls := 0; ; calls++ {
+		select {
+		case <-b.wake:
+		case <-ctx.Done():
+			return
+		case <-b.done:
+			return
+		}
+		b.mu.Lock()
+		batch := b.queue
+		b.queue = nil
+		if len(batch) == 0 {
+			b.mu.Unlock()
+			continue
+		}
+		version := b.acked + 1
+		st := stamp{intended: batch[0].intended, sent: time.Now()}
+		b.versions[version] = st
+		id := b.id
+		b.mu.Unlock()
+
+		req := client.SetBattleScoreRequest{
+			BattleID: id, OpType: client.OpAdd, ScoreList: scoreList(b.g, batch),
+			IdempotencyKey: fmt.Sprintf("%s-%d", id, calls),
+		}
+		e.rec.Add(metrics.Ops, 1)
+		// The call in flight completes even if the run ends meanwhile: its version is counted.
+		resp, err := rest.SetBattleScore(context.WithoutCancel(ctx), req)
+		now := time.Now()
+		b.mu.Lock()
+		if err != nil {
+			delete(b.versions, version)
+		} else {
+			if resp.ScoreVersion != version {
+				// Someone else changed the scores, or an earlier call timed out but was
+				// applied: the times belong to the version the server names.
+				delete(b.versions, version)
+				b.versions[resp.ScoreVersion] = st
+				e.rec.Add(counterVersionMismatch, 1)
+			}
+			b.acked = max(b.acked, resp.ScoreVersion)
+		}
+		b.mu.Unlock()
+		if err != nil {
+			e.countError(err)
+			e.rec.Add(counterGiftsFailed, int64(len(batch)))
+		} else {
+			e.rec.Record(metrics.RESTScore, shard, st.intended, st.sent, now)
+			e.giftsSent.Add(int64(len(batch)))
+		}
+		e.release(batch)
+	}
+}
+
+// scoreList sums a batch of gifts per room, in room order.
+func scoreList(g *group, batch []gift) []client.ScoreItem {
+	sums := map[int]int64{}
+	for _, gf := range batch {
+		sums[gf.room] += gf.score
+	}
+	rooms := make([]int, 0, len(sums))
+	for r := range sums {
+		rooms = append(rooms, r)
+	}
+	sort.Ints(rooms)
+	items := make([]client.ScoreItem, len(rooms))
+	for i, r := range rooms {
+		items[i] = client.ScoreItem{RoomID: g.rooms[r].liveID, Score: sums[r]}
+	}
+	return items
+}
+
+// giveUp releases gifts that will never be scored because their battle ended first:
+// counted as dropped.
+func (e *engine) giveUp(gifts []gift) {
+	if len(gifts) > 0 {
+		e.rec.Add(metrics.Dropped, int64(len(gifts)))
+	}
+	e.release(gifts)
+}
+
+// release frees the viewers waiting on gifts (closed model).
+func (e *engine) release(gifts []gift) {
+	for _, gf := range gifts {
+		if gf.done != nil {
+			gf.done()
+		}
+	}
+}
+
+func (e *engine) addActive(b *battle) {
+	e.activeMu.Lock()
+	e.active = append(e.active, b)
+	e.activeMu.Unlock()
+}
+
+func (e *engine) removeActive(b *battle) {
+	e.activeMu.Lock()
+	defer e.activeMu.Unlock()
+	for i, a := range e.active {
+		if a == b {
+			last := len(e.active) - 1
+			e.active[i] = e.active[last]
+			e.active[last] = nil
+			e.active = e.active[:last]
+			return
+		}
+	}
+}

@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/pkarena/pkarena/fixtures/scenarios"
+	"github.com/pkarena/pkarena/load/metrics"
+	"github.com/pkarena/pkarena/reference/server"
+)
+
+// startServer starts the reference server in-process for one test.
+func startServer(t *testing.T) (server.Config, Target) {
+	t.Helper()
+	cfg := server.DefaultConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.Start(cfg, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return cfg, Target{WS: srv.URL, REST: srv.RESTURL}
+}
+
+// run runs sc against a fresh reference server and returns what was recorded.
+func run(t *testing.T, sc scenarios.Scenario) (*Result, *metrics.Totals) {
+	t.Helper()
+	if err := sc.Check(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, target := startServer(t)
+	rec := metrics.NewRecorder(metrics.Options{Interval: 500 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := Run(ctx, Config{
+		Scenario: sc, Targets: []Target{target}, SDKAppID: cfg.SDKAppID, Secret: cfg.Secret,
+		Admin: cfg.AdminIdentifiers[0], Shards: 1, RunID: "t", Recorder: rec, FilesPerConnection: 2,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return res, rec.Finish(time.Now())
+}
+
+func count(tot *metrics.Totals, metric string) int64 {
+	h := tot.Histogram(metric, metrics.Corrected)
+	if h == nil {
+		return 0
+	}
+	return h.TotalCount()
+}
+
+// healthy fails the test if the run counted an error, a loss or a disorder.
+func healthy(t *testing.T, tot *metrics.Totals) {
+	t.Helper()
+	for _, c := range []string{metrics.Errors, metrics.Lost, metrics.OutOfOrder, metrics.Dropped,
+		counterUnexpected, counterUnmatched, counterMalformed, counterViolations, counterUnformed, counterVersionMismatch} {
+		if n := tot.Counters[c]; n != 0 {
+			t.Errorf("counter %s = %d; want 0 against the reference server (counters: %v)", c, n, tot.Counters)
+		}
+	}
+}
+
+func TestPKBattlesReachEveryMember(t *testing.T) {
+	for _, model := range []string{scenarios.ModelOpen, scenarios.ModelClosed} {
+		t.Run(model, func(t *testing.T) {
+			sc := scenarios.Scenario{
+				Name: "pk-test", Kind: scenarios.KindPK, Model: model, Seed: 7,
+				Hosts: 6, AudiencePerRoom: 2, GroupSize: 3,
+				BattleDuration: scenarios.Duration(2 * time.Second), GiftRate: 40, ThinkTime: scenarios.Duration(200 * time.Millisecond),
+				RampUp: scenarios.Duration(300 * time.Millisecond), Duration: scenarios.Duration(5 * time.Second),
+			}
+			res, tot := run(t, sc)
+			healthy(t, tot)
+			const members = 3 * (1 + 2) // rooms of a group × users of a room
+			if res.Users != 18 || res.Connected != 18 || res.Groups != 2 {
+				t.Fatalf("result %+v; want 18 users connected in 2 groups", res)
+			}
+			if res.Battles < 2 || res.Gifts == 0 {
+				t.Fatalf("result %+v; want battles in both groups and gifts scored", res)
+			}
+			// Every battle start reaches each of the 9 members of its group, and so does every
+			// score change: the counts are whole multiples of 9.
+			starts, fanout, ends := count(tot, metrics.BattleStart), count(tot, metrics.ScoreFanout), count(tot, metrics.BattleEnd)
+			if starts != res.Battles*members {
+				t.Errorf("battle_start samples = %d; want %d battles × %d members", starts, res.Battles, members)
+			}
+			if fanout == 0 || fanout%members != 0 {
+				t.Errorf("score_fanout samples = %d; want a positive multiple of %d", fanout, members)
+			}
+			if ends%members != 0 || ends > starts {
+				t.Errorf("battle_end samples = %d; want a multiple of %d, at most the starts (%d)", ends, members, starts)
+			}
+			if n := count(tot, metrics.RESTScore); n == 0 || n*members != fanout {
+				t.Errorf("%d set_battle_score calls, %d score_fanout samples; want every call to reach %d members", n, fanout, members)
+			}
+			if count(tot, metrics.Connect) != 18 {
+				t.Errorf("connect samples = %d; want 18", count(tot, metrics.Connect))
+			}
+		})
+	}
+}
+
+func TestChurnCyclesInviteAndDisconnect(t *testing.T) {
+	for _, model := range []string{scenarios.ModelOpen, scenarios.ModelClosed} {
+		t.Run(model, func(t *testing.T) {
+			sc := scenarios.Scenario{
+				Name: "churn-test", Kind: scenarios.KindChurn, Model: model, Seed: 3,
+				Hosts: 8, AudiencePerRoom: 1, GroupSize: 4,
+				Stay: scenarios.Duration(200 * time.Millisecond), ThinkTime: scenarios.Duration(100 * time.Millisecond),
+				AcceptRatio: 0.5, CycleRate: 4,
+				RampUp: scenarios.Duration(200 * time.Millisecond), Duration: scenarios.Duration(3 * time.Second),
+			}
+			res, tot := run(t, sc)
+			if model == scenarios.ModelOpen {
+				// Arrivals that find both groups busy are dropped by design: they are counted.
+				delete(tot.Counters, metrics.Dropped)
+			}
+			healthy(t, tot)
+			if res.ChurnCycles < 2 {
+				t.Fatalf("result %+v; want at least 2 churn cycles", res)
+			}
+			if n := count(tot, metrics.InviteDelivery); n < res.ChurnCycles {
+				t.Errorf("invite_delivery samples = %d; want at least one per cycle (%d)", n, res.ChurnCycles)
+			}
+			if count(tot, metrics.ReplyMetric("disconnect")) == 0 {
+				t.Errorf("no disconnect was measured: no invitation was accepted in %d cycles", res.ChurnCycles)
+			}
+		})
+	}
+}
+
+func TestBadConfigIsRefused(t *testing.T) {
+	good := scenarios.Scenario{
+		Name: "x", Kind: scenarios.KindPK, Model: scenarios.ModelOpen, Hosts: 2, GroupSize: 2,
+		BattleDuration: scenarios.Duration(time.Second), Duration: scenarios.Duration(time.Second),
+	}
+	rec := metrics.NewRecorder(metrics.Options{})
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"no target", Config{Scenario: good, Shards: 1, RunID: "r", Recorder: rec}},
+		{"shard out of range", Config{Scenario: good, Targets: []Target{{}}, Shard: 2, Shards: 2, RunID: "r", Recorder: rec}},
+		{"no recorder", Config{Scenario: good, Targets: []Target{{}}, Shards: 1, RunID: "r"}},
+		{"run ID with a dash", Config{Scenario: good, Targets: []Target{{}}, Shards: 1, RunID: "a-b", Recorder: rec}},
+		{"bad scenario", Config{Scenario: scenarios.Scenario{Name: "y"}, Targets: []Target{{}}, Shards: 1, RunID: "r", Recorder: rec}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Run(context.Background(), tt.cfg); err == nil {
+				t.Error("Run accepted the configuration")
+			}
+		})
+	}
+}
+
+func TestShardsSplitTheGroups(t *testing.T) {
+	sc := scenarios.Scenario{Name: "s", Kind: scenarios.KindMix, Model: scenarios.ModelOpen, Seed: 5,
+		Hosts: 50, AudiencePerRoom: 1, GroupSize: 4, Mix: []scenarios.Part{{Kind: "churn", Weight: 0.5}, {Kind: "pk", Weight: 0.5}}}
+	whole := &engine{cfg: Config{Shards: 1, RunID: "r", Targets: make([]Target, 2)}, sc: sc}
+	whole.plan()
+	if len(whole.groups) != 13 || len(whole.users) != 100 {
+		t.Fatalf("whole plan: %d groups, %d users; want 13 groups (of 3 or 4 rooms) and 100 users", len(whole.groups), len(whole.users))
+	}
+	seen := map[string]string{} // user ID -> kind of its group
+	for _, g := range whole.groups {
+		if n := len(g.rooms); n < 3 || n > 4 {
+			t.Errorf("group %d has %d rooms; want 3 or 4", g.index, n)
+		}
+		for _, u := range g.members() {
+			seen[u.id] = g.kind
+		}
+	}
+	users := 0
+	for shard := 0; shard < 3; shard++ {
+		e := &engine{cfg: Config{Shard: shard, Shards: 3, RunID: "r", Targets: make([]Target, 2)}, sc: sc}
+		e.plan()
+		for _, g := range e.groups {
+			if g.index%3 != shard || g.target != g.index%2 {
+				t.Errorf("shard %d got group %d on target %d", shard, g.index, g.target)
+			}
+			for _, u := range g.members() {
+				if kind, ok := seen[u.id]; !ok || kind != g.kind {
+					t.Errorf("shard %d: user %s in a %s group; the whole plan has it in %q", shard, u.id, g.kind, kind)
+				}
+				delete(seen, u.id)
+				users++
+			}
+		}
+	}
+	if users != 100 || len(seen) != 0 {
+		t.Errorf("the shards hold %d users and miss %d; want all 100 exactly once", users, len(seen))
+	}
+}
+
+func TestCancelStopsTheRun(t *testing.T) {
+	sc := scenarios.Scenario{
+		Name: "long", Kind: scenarios.KindPK, Model: scenarios.ModelOpen, Hosts: 4, GroupSize: 2, AudiencePerRoom: 1,
+		BattleDuration: scenarios.Duration(10 * time.Second), GiftRate: 10, Duration: scenarios.Duration(time.Hour),
+	}
+	cfg, target := startServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := Run(ctx, Config{Scenario: sc, Targets: []Target{target}, SDKAppID: cfg.SDKAppID, Secret: cfg.Secret,
+		Admin: cfg.AdminIdentifiers[0], Shards: 1, RunID: "c", Recorder: metrics.NewRecorder(metrics.Options{}), Drain: 100 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) && err != nil {
+		t.Errorf("Run = %v; want nil or the context's error", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("Run took %v after its context ended", d)
+	}
+}

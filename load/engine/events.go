@@ -1,0 +1,148 @@
+package engine
+
+import (
+	"encoding/json"
+
+	"github.com/pkarena/pkarena/conformance/client"
+	"github.com/pkarena/pkarena/load/metrics"
+)
+
+// onEvent handles one event of u's connection. It runs on u's reader goroutine and never
+// blocks: requests it makes are sent with Go.
+func (u *user) onEvent(ev client.Event) {
+	e, g := u.e, u.room.group
+	switch ev.Type {
+	case client.EvConnectionRequestReceived:
+		if g.kind == kindPK {
+			// Forming a battle group: every invitation is accepted.
+			e.async(u, ev.At, client.ReqAcceptConnection, liveRef{LiveID: g.rooms[0].liveID}, nil)
+			return
+		}
+		u.invited(ev)
+	case client.EvConnectionRequestAccept, client.EvConnectionRequestReject, client.EvConnectionRequestTimeout:
+		if u == g.rooms[0].host && g.kind == kindChurn {
+			g.answered(ev, ev.Type == client.EvConnectionRequestAccept)
+		}
+	case client.EvConnectionUserListChanged:
+		if u == g.rooms[0].host && g.kind == kindPK {
+			var p struct {
+				ConnectedList []json.RawMessage `json:"connectedList"`
+			}
+			if ev.Decode(&p) == nil && len(p.ConnectedList) == len(g.rooms) {
+				g.formedOnce.Do(func() { close(g.formed) })
+			}
+		}
+	case client.EvBattleStarted:
+		var p struct {
+			BattleInfo struct {
+				BattleID string `json:"battleID"`
+			} `json:"battleInfo"`
+		}
+		if ev.Decode(&p) != nil {
+			e.rec.Add(counterMalformed, 1)
+			return
+		}
+		u.battleStarted(p.BattleInfo.BattleID, ev)
+	case client.EvBattleScoreChanged:
+		var p struct {
+			BattleID string `json:"battleID"`
+			Version  uint64 `json:"version"`
+		}
+		if ev.Decode(&p) != nil {
+			e.rec.Add(counterMalformed, 1)
+			return
+		}
+		u.scoreChanged(p.BattleID, p.Version, ev)
+	case client.EvBattleEnded:
+		var p struct {
+			BattleInfo struct {
+				BattleID string `json:"battleID"`
+			} `json:"battleInfo"`
+			Version uint64 `json:"version"`
+		}
+		if ev.Decode(&p) != nil {
+			e.rec.Add(counterMalformed, 1)
+			return
+		}
+		u.battleEnded(p.BattleInfo.BattleID, p.Version, ev)
+	case client.EvLiveEnded:
+		// No scenario ends a room: the server ended it by itself.
+		e.rec.Add(counterRoomsEnded, 1)
+	}
+}
+
+// liveRef is the payload of the requests that name one room.
+type liveRef struct {
+	LiveID string `json:"liveID"`
+}
+
+// battleStarted records the start's propagation to u and starts counting u's score changes.
+func (u *user) battleStarted(id string, ev client.Event) {
+	b := u.room.group.current()
+	if b == nil || !b.claim(id) {
+		u.e.rec.Add(counterUnexpected, 1)
+		return
+	}
+	u.e.rec.Record(metrics.BattleStart, u.index, b.intended, b.sent, ev.At)
+	u.mu.Lock()
+	u.scoreBattle, u.scoreSeen, u.scoreGot = id, 0, 0
+	u.mu.Unlock()
+}
+
+// scoreChanged checks the version order of u's score changes (BATTLE-043) and records the
+// fan-out latency of the update that made this version.
+func (u *user) scoreChanged(id string, version uint64, ev client.Event) {
+	e := u.e
+	u.mu.Lock()
+	if u.scoreBattle != id {
+		u.mu.Unlock()
+		e.rec.Add(counterUnexpected, 1)
+		return
+	}
+	switch {
+	case version <= u.scoreSeen:
+		e.rec.Add(metrics.OutOfOrder, 1)
+		u.mu.Unlock()
+		return
+	case version > u.scoreSeen+1:
+		e.rec.Add(counterGaps, int64(version-u.scoreSeen-1))
+	}
+	u.scoreSeen = version
+	u.scoreGot++
+	u.mu.Unlock()
+	b := u.room.group.current()
+	if b == nil || b.ID() != id {
+		e.rec.Add(counterUnmatched, 1)
+		return
+	}
+	st, ok := b.stamp(version)
+	if !ok {
+		e.rec.Add(counterUnmatched, 1)
+		return
+	}
+	e.rec.Record(metrics.ScoreFanout, u.index, st.intended, st.sent, ev.At)
+}
+
+// battleEnded records the end's propagation to u and counts the score changes u never got.
+func (u *user) battleEnded(id string, version uint64, ev client.Event) {
+	e := u.e
+	b := u.room.group.current()
+	if b == nil || b.ID() != id {
+		e.rec.Add(counterUnexpected, 1)
+		return
+	}
+	u.mu.Lock()
+	missing := int64(0)
+	if u.scoreBattle == id {
+		if version > u.scoreGot {
+			missing = int64(version - u.scoreGot)
+		}
+		u.scoreBattle = "" // counted: the drain must not count it again
+	}
+	u.mu.Unlock()
+	if missing > 0 {
+		e.rec.Add(metrics.Lost, missing)
+	}
+	e.rec.Record(metrics.BattleEnd, u.index, b.endAt, b.endAt, ev.At)
+	b.memberEnded()
+}
