@@ -159,9 +159,10 @@ func (e *engine) battleLoop(ctx context.Context, g *group) {
 		Config:  client.BattleConfigRequest{Duration: &seconds, NeedResponse: &noResponse},
 		UserIDs: others,
 	}
-	// Groups start their first battle spread over one battle's length, so that battles do
-	// not start and end in waves across the whole population.
-	offset := time.Duration(e.sharedRNG(1000 + uint64(g.index)).Int64N(int64(e.sc.BattleDuration.D())))
+	// Groups start their first battle spread over one battle's length (at most half the run),
+	// so that battles do not start and end in waves across the whole population.
+	spread := min(e.sc.BattleDuration.D(), e.sc.Duration.D()/2)
+	offset := time.Duration(e.sharedRNG(1000 + uint64(g.index)).Int64N(int64(spread) + 1))
 	if !sleep(ctx, offset) {
 		return
 	}

@@ -163,7 +163,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	<-runCtx.Done()
 	wg.Wait()
 	drainStart := time.Now()
-	e.drain(ctx)
+	e.drain(context.WithoutCancel(ctx)) // an interrupted run too: what is on its way is not lost
 	e.countLosses(drainStart)
 	e.rec.Set(metrics.ConnectionsOpen, float64(e.connected())) // held to the end
 

@@ -209,8 +209,12 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintln(stderr, "pkarena-load run: writing results:", err)
 		return metrics.ExitError
 	}
-	fmt.Fprintf(stdout, "\n%d of %d connections held; %d battles, %d gifts scored, %d churn cycles; %.0f bytes of Go memory per connection\n\n",
-		res.Connected, res.Users, res.Battles, res.Gifts, res.ChurnCycles, res.BytesPerConnection)
+	whose := ""
+	if files == 2 {
+		whose = " (the embedded server's included)"
+	}
+	fmt.Fprintf(stdout, "\n%d of %d connections held; %d battles, %d gifts scored, %d churn cycles; %.0f bytes of Go memory per connection%s\n\n",
+		res.Connected, res.Users, res.Battles, res.Gifts, res.ChurnCycles, res.BytesPerConnection, whose)
 	return finish(o.out, sum, !o.noReport, runErr, stdout, stderr)
 }
 
