@@ -122,8 +122,12 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	peaks := watchRSS(ctx, append(procs, agents...))
 	codes := make([]int, len(agents))
+	var agentCPU time.Duration
 	for i, a := range agents {
 		codes[i] = exitCode(a.Wait())
+		if a.ProcessState != nil {
+			agentCPU += a.ProcessState.UserTime() + a.ProcessState.SystemTime()
+		}
 	}
 	rss := peaks()
 	serverRSS, agentRSS := rss[:len(servers)], rss[len(servers):]
@@ -149,7 +153,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintln(stderr, "pkarena-load bench: merge:", err)
 		return metrics.ExitError
 	}
-	figures := benchFigures(sum, o, hosts, serverRSS, agentRSS, args)
+	figures := benchFigures(sum, o, hosts, serverRSS, agentRSS, agentCPU, args)
 	fmt.Fprint(stdout, figures)
 	if o.write != "" {
 		if err := os.WriteFile(o.write, []byte(figures), 0o644); err != nil {
@@ -317,7 +321,7 @@ func exitCode(err error) int {
 }
 
 // benchFigures is the benchmark's result in Markdown.
-func benchFigures(s *metrics.Summary, o benchOptions, hosts int, serverRSS, agentRSS []int64, args []string) string {
+func benchFigures(s *metrics.Summary, o benchOptions, hosts int, serverRSS, agentRSS []int64, agentCPU time.Duration, args []string) string {
 	var b strings.Builder
 	held := s.Gauges[metrics.ConnectionsOpen]
 	fmt.Fprintf(&b, "\n## Load benchmark, %s\n\n", s.End.UTC().Format("2006-01-02 15:04 MST"))
@@ -325,8 +329,9 @@ func benchFigures(s *metrics.Summary, o benchOptions, hosts int, serverRSS, agen
 	fmt.Fprintf(&b, "- Population: %d hosts × (1 + %d viewers) = %d connections, %d agent processes against %d reference server processes on one machine (127.0.0.0/8)\n",
 		hosts, o.audience, hosts*(1+o.audience), o.agents, o.servers)
 	fmt.Fprintf(&b, "- Connections held to the end: %.0f; opened in all: %d\n", held, s.Counters[metrics.Connections])
-	fmt.Fprintf(&b, "- Load generator memory per connection, after the ramp: %.0f bytes of Go heap and stacks, %.0f bytes resident (each averaged over the agents); at the ramp's peak %.0f bytes resident\n",
+	fmt.Fprintf(&b, "- Load generator memory per connection, after the ramp: %.0f bytes of Go heap and stacks, %.0f bytes resident (each averaged over the agents); at the run's peak (sampled each second) %.0f bytes resident\n",
 		s.Gauges[metrics.MemoryPerConnection], s.Gauges["memory.rss_per_connection"], perConn(agentRSS, held))
+	fmt.Fprintf(&b, "- Load generator CPU: %.1f s user and system over all agents (GOGC %s)\n", agentCPU.Seconds(), agentGOGC())
 	fmt.Fprintf(&b, "- Reference server memory at peak: %.0f MiB resident in all, %.0f bytes per connection\n", mib(serverRSS), perConn(serverRSS, held))
 	fmt.Fprintf(&b, "- Operations: %d; errors: %d (%.4f%%); dropped: %d; late: %d; lost: %d; out of order: %d\n",
 		s.Counters[metrics.Ops], s.Counters[metrics.Errors], 100*ratio(s.Counters[metrics.Errors], s.Counters[metrics.Ops]),
@@ -371,4 +376,13 @@ func ratio(a, b int64) float64 {
 		return 0
 	}
 	return float64(a) / float64(b)
+}
+
+// agentGOGC names the agents' garbage-collector setting: the environment's GOGC, which they
+// inherit, or their own default.
+func agentGOGC() string {
+	if v := os.Getenv("GOGC"); v != "" {
+		return v
+	}
+	return strconv.Itoa(agentGCPercent)
 }

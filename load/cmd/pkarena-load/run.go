@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -179,6 +180,13 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 
 	fmt.Fprintf(stdout, "scenario %s (%s, %s model): %d hosts, %d connections in all; shard %d/%d; ramp %v, run %v\n",
 		sc.Name, sc.Kind, sc.Model, sc.Hosts, sc.Connections(), shard, shards, sc.RampUp.D(), sc.Duration.D())
+	if getenv("GOGC") == "" {
+		// Collect at half the live heap rather than all of it: the ramp's handshakes and the
+		// battles' messages leave garbage worth a good part of the population, and the
+		// agent's peak memory is what limits how many connections it holds. The price is
+		// some CPU, measured in reports/load-bench.md.
+		debug.SetGCPercent(agentGCPercent)
+	}
 	rec := metrics.NewRecorder(metrics.Options{Interval: o.interval})
 	progress := newProgressLine(stderr, o.quiet)
 	res, runErr := engine.Run(ctx, engine.Config{
@@ -370,6 +378,9 @@ func startEmbedded(appID uint64, secret, admin string, log *slog.Logger) (*serve
 	cfg.Logger = log
 	return server.Start(cfg, "127.0.0.1:0")
 }
+
+// agentGCPercent is the load agent's GOGC unless the environment sets one.
+const agentGCPercent = 50
 
 // embeddedRESTRate is the embedded server's REST limit per second.
 const embeddedRESTRate = 1_000_000
