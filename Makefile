@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/pkarena/pkarena/reference/server.Version=$(VERS
 LISTEN    ?= 127.0.0.1:7070
 
 .DEFAULT_GOAL := help
-.PHONY: help build test fmt-check vet unit load-accuracy demo conformance load serve clean image load-image conformance-image mutants soak-conformance bench-load
+.PHONY: help build test fmt-check vet unit load-accuracy demo conformance load serve clean image load-image conformance-image mutants soak-conformance bench-load fuzz
 
 ## help: list the targets
 help:
@@ -100,6 +100,21 @@ mutants:
 	$(GO) run ./conformance/cmd/pkarena-mutants -binary $(BIN)/pkarena-conformance-mutants -results $(RESULTS)
 	@$(GO) test -tags pkarena_mutants -run TestLoadCatchesMutants -count=1 -v ./load/cmd/pkarena-load/ > $(RESULTS)/load-mutants.log 2>&1; \
 	status=$$?; grep -E 'caught:|^(---|ok|FAIL)' $(RESULTS)/load-mutants.log; exit $$status
+
+FUZZTIME  ?= 30s
+
+## fuzz: every Go fuzz target for FUZZTIME (30s) each; a finding fails and is saved under the package's testdata/fuzz
+fuzz:
+	@mkdir -p $(RESULTS); : > $(RESULTS)/fuzz.log; failed=0; \
+	for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			if $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg > $(RESULTS)/fuzz-one.log 2>&1; then r=ok; else r=FAIL; failed=$$((failed+1)); fi; \
+			cat $(RESULTS)/fuzz-one.log >> $(RESULTS)/fuzz.log; \
+			execs=$$(grep -o 'execs: [0-9]*' $(RESULTS)/fuzz-one.log | tail -1 | cut -d' ' -f2); \
+			printf '%-4s %-46s %-24s %s execs\n' $$r $${pkg#github.com/pkarena/pkarena/} $$t "$${execs:-?}"; \
+			[ $$r = ok ] || grep -E -- '--- FAIL|Failing input|testdata/fuzz' $(RESULTS)/fuzz-one.log | head -5; \
+		done; \
+	done; rm -f $(RESULTS)/fuzz-one.log; echo "fuzz: $$failed target(s) failed; log in $(RESULTS)/fuzz.log"; [ $$failed -eq 0 ]
 
 SOAK      ?= 20
 
