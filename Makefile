@@ -108,7 +108,7 @@ fuzz:
 	@mkdir -p $(RESULTS); : > $(RESULTS)/fuzz.log; failed=0; \
 	for pkg in $$($(GO) list ./...); do \
 		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-			if $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg > $(RESULTS)/fuzz-one.log 2>&1; then r=ok; else r=FAIL; failed=$$((failed+1)); fi; \
+			if $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg > $(RESULTS)/fuzz-one.log 2>&1; then r=ok; else r=FAIL; failed=$$((failed+1)); fi; \
 			cat $(RESULTS)/fuzz-one.log >> $(RESULTS)/fuzz.log; \
 			execs=$$(grep -o 'execs: [0-9]*' $(RESULTS)/fuzz-one.log | tail -1 | cut -d' ' -f2); \
 			printf '%-4s %-46s %-24s %s execs\n' $$r $${pkg#github.com/pkarena/pkarena/} $$t "$${execs:-?}"; \

@@ -510,6 +510,33 @@ func TestSeats(t *testing.T) {
 	}
 }
 
+// A room created without maxSeatCount gets min(9, limits.maxSeatCount) seats (ROOM table of
+// SPEC §7), never more than the server's limit. Found by FuzzCore, whose limit is 3.
+func TestDefaultSeatCountIsCappedByTheLimit(t *testing.T) {
+	for _, tt := range []struct {
+		limit, want int
+	}{
+		// The documented default of 16: rooms get 9 seats.
+		{16, 9},
+		// Exactly 9.
+		{9, 9},
+		// A server configured for 3 seats: 3, not 9.
+		{3, 3},
+	} {
+		cfg := testConfig()
+		cfg.MaxSeatCount = tt.limit
+		c := New(cfg, &fakeClock{now: time.Unix(1_700_000_000, 0)})
+		c.Connect(1, User{ID: "h"})
+		reply, perr, _ := c.Handle(1, protocol.ReqCreateLive, json.RawMessage(`{"liveID":"r-h"}`))
+		if perr != nil {
+			t.Fatalf("limit %d: createLive = %v", tt.limit, perr)
+		}
+		if got := reply.(protocol.CreateLiveReply).LiveInfo.MaxSeatCount; got != tt.want {
+			t.Errorf("limit %d: createLive without maxSeatCount made %d seats; want %d", tt.limit, got, tt.want)
+		}
+	}
+}
+
 func TestFetchLiveListPaging(t *testing.T) {
 	tc := newTestCore(t)
 	for i := 0; i < 7; i++ {

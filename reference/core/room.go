@@ -61,7 +61,7 @@ func (c *Core) createLive(m *member, req protocol.CreateLive) (any, *protocol.Er
 	if _, ok := c.rooms[req.LiveID]; ok {
 		return nil, protocol.ErrLiveIDAlreadyUsed.With("room %q already exists", req.LiveID)
 	}
-	seats := 9
+	seats := min(9, c.cfg.MaxSeatCount) // the default of ROOM-001: never more than the limit
 	if req.MaxSeatCount != nil {
 		seats = *req.MaxSeatCount
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pkarena/pkarena/reference/protocol"
 )
@@ -60,8 +61,13 @@ func inflater(packed []byte) (io.ReadCloser, error) {
 	return zlib.NewReader(bytes.NewReader(packed))
 }
 
-// Sign returns a UserSig for userID valid from now for expire.
+// Sign returns a UserSig for userID valid from now for expire. userID must be UTF-8 (the
+// token carries it as JSON, which has no other text) and short enough for the token to stay
+// within what Verify accepts.
 func Sign(secret string, appID uint64, userID string, expire time.Duration, now time.Time) (string, error) {
+	if !utf8.ValidString(userID) {
+		return "", fmt.Errorf("sign usersig: user ID %q is not UTF-8", userID)
+	}
 	t := token{Ver: "2.0", Ident: userID, AppID: appID, Expire: int64(expire / time.Second), Time: now.Unix()}
 	t.Sig = mac(secret, t.Ident, t.AppID, t.Time, t.Expire, "")
 	raw, err := json.Marshal(t)
@@ -76,50 +82,69 @@ func Sign(secret string, appID uint64, userID string, expire time.Duration, now 
 	if err := zw.Close(); err != nil {
 		return "", fmt.Errorf("sign usersig: %w", err)
 	}
-	return urlSafe.Replace(base64.StdEncoding.EncodeToString(buf.Bytes())), nil
+	sig := urlSafe.Replace(base64.StdEncoding.EncodeToString(buf.Bytes()))
+	if len(raw) > maxTokenBytes || len(sig) > maxTokenBytes {
+		return "", fmt.Errorf("sign usersig: the token for a user ID of %d bytes is longer than Verify accepts (%d bytes)", len(userID), maxTokenBytes)
+	}
+	return sig, nil
 }
 
 // Verify checks sig for userID and appID at time now. It returns one of the UserSig errors of
 // the protocol error table (70001, 70003, 70013, 70014) with a message saying what is wrong.
 func Verify(sig, secret string, appID uint64, userID string, now time.Time) *protocol.Error {
+	_, err := VerifyUntil(sig, secret, appID, userID, now)
+	return err
+}
+
+// VerifyUntil is Verify that also returns when the token expires (TLS.time + TLS.expire), for
+// a connection that must not outlive it (AUTHZ-003).
+func VerifyUntil(sig, secret string, appID uint64, userID string, now time.Time) (time.Time, *protocol.Error) {
+	t, err := verify(sig, secret, appID, userID, now)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Unix(t.Time+t.Expire, 0), nil
+}
+
+func verify(sig, secret string, appID uint64, userID string, now time.Time) (*token, *protocol.Error) {
 	if sig == "" {
-		return protocol.ErrUserSigInvalid.With("usersig: missing")
+		return nil, protocol.ErrUserSigInvalid.With("usersig: missing")
 	}
 	if len(sig) > maxTokenBytes {
-		return protocol.ErrUserSigInvalid.With("usersig: longer than %d bytes", maxTokenBytes)
+		return nil, protocol.ErrUserSigInvalid.With("usersig: longer than %d bytes", maxTokenBytes)
 	}
 	packed, err := base64.StdEncoding.DecodeString(urlUnsafe.Replace(sig))
 	if err != nil {
-		return protocol.ErrUserSigInvalid.With("usersig: not base64: %v", err)
+		return nil, protocol.ErrUserSigInvalid.With("usersig: not base64: %v", err)
 	}
 	zr, err := inflater(packed)
 	if err != nil {
-		return protocol.ErrUserSigInvalid.With("usersig: not zlib: %v", err)
+		return nil, protocol.ErrUserSigInvalid.With("usersig: not zlib: %v", err)
 	}
 	raw, err := io.ReadAll(io.LimitReader(zr, maxTokenBytes+1))
 	zlibReaders.Put(zr)
 	if err != nil || len(raw) > maxTokenBytes {
-		return protocol.ErrUserSigInvalid.With("usersig: cannot inflate")
+		return nil, protocol.ErrUserSigInvalid.With("usersig: cannot inflate")
 	}
 	var t token
 	if err := json.Unmarshal(raw, &t); err != nil {
-		return protocol.ErrUserSigInvalid.With("usersig: not a TLS v2 JSON token: %v", err)
+		return nil, protocol.ErrUserSigInvalid.With("usersig: not a TLS v2 JSON token: %v", err)
 	}
 	if t.Ver != "2.0" || t.Sig == "" {
-		return protocol.ErrUserSigInvalid.With("usersig: TLS.ver %q: only 2.0 is supported", t.Ver)
+		return nil, protocol.ErrUserSigInvalid.With("usersig: TLS.ver %q: only 2.0 is supported", t.Ver)
 	}
 	want := mac(secret, t.Ident, t.AppID, t.Time, t.Expire, t.UserBuf)
 	if !hmac.Equal([]byte(want), []byte(t.Sig)) {
-		return protocol.ErrUserSigInvalid.With("usersig: signature does not match")
+		return nil, protocol.ErrUserSigInvalid.With("usersig: signature does not match")
 	}
 	if t.Ident != userID {
-		return protocol.ErrUserSigUserIDMismatch.With("usersig: signed for userid %q, not %q", t.Ident, userID)
+		return nil, protocol.ErrUserSigUserIDMismatch.With("usersig: signed for userid %q, not %q", t.Ident, userID)
 	}
 	if t.AppID != appID {
-		return protocol.ErrUserSigAppIDMismatch.With("usersig: signed for sdkappid %d, not %d", t.AppID, appID)
+		return nil, protocol.ErrUserSigAppIDMismatch.With("usersig: signed for sdkappid %d, not %d", t.AppID, appID)
 	}
 	if now.Unix() > t.Time+t.Expire {
-		return protocol.ErrUserSigExpired.With("usersig: expired at %s", time.Unix(t.Time+t.Expire, 0).UTC().Format(time.RFC3339))
+		return nil, protocol.ErrUserSigExpired.With("usersig: expired at %s", time.Unix(t.Time+t.Expire, 0).UTC().Format(time.RFC3339))
 	}
-	return nil
+	return &t, nil
 }

@@ -48,3 +48,42 @@ func TestVerify(t *testing.T) {
 		}
 	}
 }
+
+// A user ID that is not UTF-8 cannot be carried by the token's JSON (it would arrive as
+// U+FFFD and never verify): Sign refuses it. Found by FuzzSignVerify.
+func TestSignRefusesUserIDsJSONCannotCarry(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	for _, id := range []string{"\xff", "al\xc3ice", "\xed\xa0\x80"} {
+		if sig, err := Sign("k", 7, id, time.Hour, now); err == nil {
+			t.Errorf("Sign(%q) = %q, which Verify refuses (%v); want an error", id, sig, Verify(sig, "k", 7, id, now))
+		}
+	}
+	// Any UTF-8, escaped by JSON or not, is carried exactly.
+	for _, id := range []string{"用户", "a\"b\\c", "<&>\u2028", "\x00"} {
+		sig, err := Sign("k", 7, id, time.Hour, now)
+		if err != nil {
+			t.Fatalf("Sign(%q) = %v", id, err)
+		}
+		if perr := Verify(sig, "k", 7, id, now); perr != nil {
+			t.Errorf("Verify(Sign(%q)) = %v; want valid", id, perr)
+		}
+	}
+}
+
+// Sign refuses a user ID so long that its token would exceed what Verify inflates (it would
+// never verify), and accepts one of 256 bytes even when JSON escapes every byte. Found by
+// FuzzSignVerify.
+func TestSignRefusesTokensVerifyWouldRefuse(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	if sig, err := Sign("k", 7, strings.Repeat("\x03", 5000), time.Hour, now); err == nil {
+		t.Errorf("Sign(5000 bytes) = a token of %d bytes; want an error", len(sig))
+	}
+	id := strings.Repeat("\x03", 256)
+	sig, err := Sign("k", 7, id, time.Hour, now)
+	if err != nil {
+		t.Fatalf("Sign(256 escaped bytes) = %v", err)
+	}
+	if perr := Verify(sig, "k", 7, id, now); perr != nil {
+		t.Errorf("Verify(Sign(256 escaped bytes)) = %v; want valid", perr)
+	}
+}
