@@ -37,6 +37,9 @@ var (
 	ErrNotLiveMember = &Error{100005, "not in a room"}
 	// ErrPermissionDenied is a host-only operation called by someone else.
 	ErrPermissionDenied = &Error{100006, "no permission"}
+	// ErrRateLimited is a request over the connection's request rate limit (limits.
+	// maxRequestsPerSecond, limits.requestBurst); the connection stays open.
+	ErrRateLimited = &Error{100012, "too many requests on this connection"}
 	// ErrLiveMembersFull is joinLive on a room that holds maxUsersPerRoom users.
 	ErrLiveMembersFull = &Error{100008, "the room is full"}
 	// ErrSeatIndexInvalid is a seat index outside the room's seats.
@@ -107,7 +110,7 @@ var (
 var Errors = []*Error{
 	ErrUserSigExpired, ErrUserSigInvalid, ErrUserSigUserIDMismatch, ErrUserSigAppIDMismatch,
 	ErrInternal, ErrInvalidParameter, ErrLiveIDAlreadyUsed, ErrLiveNotExist, ErrNotLiveMember,
-	ErrPermissionDenied, ErrLiveMembersFull, ErrSeatIndexInvalid, ErrSeatOccupied, ErrSeatLocked,
+	ErrPermissionDenied, ErrLiveMembersFull, ErrRateLimited, ErrSeatIndexInvalid, ErrSeatOccupied, ErrSeatLocked,
 	ErrNotOnSeat, ErrAlreadyOnSeat, ErrConnectionNotExist, ErrPendingConnectionRequest,
 	ErrBattleNotExist, ErrNoValidBattleLive, ErrBattleTooFrequent, ErrLiveNotInBattle,
 	ErrLiveInOtherBattle, ErrPendingBattleRequest, ErrLiveInBattle, ErrBattleNotStarted,
@@ -120,7 +123,7 @@ var codeNames = map[int]string{
 	70001: "USERSIG_EXPIRED", 70003: "USERSIG_INVALID", 70013: "USERSIG_USERID_MISMATCH",
 	70014: "USERSIG_SDKAPPID_MISMATCH", 100001: "INTERNAL_ERROR", 100002: "INVALID_PARAMETER",
 	100003: "LIVE_ID_ALREADY_USED", 100004: "LIVE_NOT_EXIST", 100005: "NOT_LIVE_MEMBER",
-	100006: "PERMISSION_DENIED", 100008: "LIVE_MEMBERS_FULL", 100200: "SEAT_INDEX_INVALID",
+	100006: "PERMISSION_DENIED", 100008: "LIVE_MEMBERS_FULL", 100012: "RATE_LIMITED", 100200: "SEAT_INDEX_INVALID",
 	100201: "SEAT_OCCUPIED", 100202: "SEAT_LOCKED", 100203: "NOT_ON_SEAT",
 	100204: "ALREADY_ON_SEAT", 100400: "CONNECTION_NOT_EXIST",
 	100402: "PENDING_CONNECTION_REQUEST", 100411: "BATTLE_NOT_EXIST", 100412: "NO_VALID_BATTLE_LIVE",

@@ -18,6 +18,12 @@ type Limits struct {
 	MaxSeatCount      int `json:"maxSeatCount"`
 	MaxFrameBytes     int `json:"maxFrameBytes"`
 	SendQueueFrames   int `json:"sendQueueFrames"`
+	// SendQueueBytes bounds the bytes of a connection's queued frames (CLOSE-002).
+	SendQueueBytes int `json:"sendQueueBytes"`
+	// MaxRequestsPerSecond and RequestBurst are the token bucket that limits each
+	// connection's requests (RATE-001); 0 and 0: no limit.
+	MaxRequestsPerSecond int `json:"maxRequestsPerSecond"`
+	RequestBurst         int `json:"requestBurst"`
 	// MaxBattleDurationS and MaxBattleRequestsPerMinute are sent when battles are supported.
 	MaxBattleDurationS         int `json:"maxBattleDurationS"`
 	MaxBattleRequestsPerMinute int `json:"maxBattleRequestsPerMinute"`

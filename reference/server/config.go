@@ -21,8 +21,19 @@ type Config struct {
 	MaxSeatCount int
 	// MaxFrameBytes is the largest client frame accepted (TRANS-009).
 	MaxFrameBytes int
-	// SendQueueFrames bounds each connection's send queue (CLOSE-001).
+	// SendQueueFrames bounds each connection's send queue in frames (CLOSE-001).
 	SendQueueFrames int
+	// SendQueueBytes bounds each connection's send queue in bytes (CLOSE-002): a frame that
+	// would take the queued bytes over it cuts the connection off as a full queue does. A
+	// frame larger than the whole bound always does, so it must hold several of the largest
+	// frames (a merged seat list of a full group is tens of KB).
+	SendQueueBytes int
+	// ConnRequestRate is the requests per second each connection may send on average
+	// (RATE-001); 0: no limit. Every client frame counts, malformed ones too.
+	ConnRequestRate int
+	// ConnRequestBurst is how many requests a connection may send at once, the size of its
+	// token bucket (RATE-001); at least 1 when ConnRequestRate is set.
+	ConnRequestBurst int
 	// HeartbeatInterval is how often clients are told to send a heartbeat.
 	HeartbeatInterval time.Duration
 	// HeartbeatTimeout is how long a silent connection lives (LIVE-020); must exceed HeartbeatInterval.
@@ -55,10 +66,18 @@ type Config struct {
 	WebhookAttempts int
 	// WebhookQueue bounds the webhooks waiting for delivery; more are dropped and logged.
 	WebhookQueue int
+	// ShutdownWebhookWait bounds how long Close waits for the queued webhooks (the ends of
+	// the battles the shutdown ended among them) before it gives up the rest.
+	ShutdownWebhookWait time.Duration
+	// PprofListen is the address net/http/pprof is served on, a listener of its own that is
+	// never the public one; empty: no profiling. New ignores it: Start and the pkarena-server
+	// binary open it.
+	PprofListen string
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
 
-	adminFlag *string // set by BindFlags; read back by Finish
+	adminFlag *string          // set by BindFlags; read back by Finish
+	now       func() time.Time // clock of the request rate limiters; nil: time.Now (tests inject one)
 }
 
 // Finish applies the settings BindFlags collected in forms that need parsing after the flags
@@ -75,6 +94,23 @@ func (c *Config) Finish() {
 	}
 }
 
+// Defaults of the per-connection request limit (RATE-001). Real clients send a
+// heartbeat every 5 s and a few requests a minute, as the load scenarios do; the bound on how
+// low the defaults may go is the conformance suite, whose flood specs send requests back to
+// back on one connection without pacing: CLOSE-001 about 2,500 lock/unlock requests at some
+// 3,000 a second (2 CPUs, Linux's default TCP buffers), INPUT-005 about 250. The burst
+// absorbs those floods whole, the rate still bounds what one connection feeds the hub for
+// long. Note that every request, refused or not, gets a reply in the connection's own send
+// queue: a client that pipelines more than SendQueueFrames requests without reading the
+// replies is cut off (CLOSE-001) before the rate limit refuses anything.
+const (
+	defaultConnRequestRate  = 1000
+	defaultConnRequestBurst = 5000
+)
+
+// minSendQueueBytes is the smallest SendQueueBytes accepted: room for a few large frames.
+const minSendQueueBytes = 64 << 10
+
 // DefaultConfig returns the documented defaults (SPEC §4).
 func DefaultConfig() Config {
 	return Config{
@@ -85,6 +121,9 @@ func DefaultConfig() Config {
 		MaxSeatCount:         16,
 		MaxFrameBytes:        64 << 10,
 		SendQueueFrames:      1024,
+		SendQueueBytes:       4 << 20,
+		ConnRequestRate:      defaultConnRequestRate,
+		ConnRequestBurst:     defaultConnRequestBurst,
 		HeartbeatInterval:    5 * time.Second,
 		HeartbeatTimeout:     15 * time.Second,
 		DefaultInviteTimeout: 30 * time.Second,
@@ -100,6 +139,7 @@ func DefaultConfig() Config {
 		WebhookBackoff:             time.Second,
 		WebhookAttempts:            8,
 		WebhookQueue:               10000,
+		ShutdownWebhookWait:        5 * time.Second,
 	}
 }
 
@@ -118,6 +158,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max frame bytes %d: must be at least 1024", c.MaxFrameBytes)
 	case c.SendQueueFrames < 1:
 		return fmt.Errorf("send queue frames %d: must be at least 1", c.SendQueueFrames)
+	case c.SendQueueBytes < minSendQueueBytes:
+		return fmt.Errorf("send queue bytes %d: must be at least %d", c.SendQueueBytes, minSendQueueBytes)
+	case c.ConnRequestRate < 0:
+		return fmt.Errorf("connection request rate %d: must not be negative (0: no limit)", c.ConnRequestRate)
+	case c.ConnRequestRate > 0 && c.ConnRequestBurst < 1:
+		return fmt.Errorf("connection request burst %d: must be at least 1 when the rate is limited", c.ConnRequestBurst)
 	case c.HeartbeatInterval <= 0 || c.HeartbeatTimeout <= c.HeartbeatInterval:
 		return fmt.Errorf("heartbeat interval %v, timeout %v: need 0 < interval < timeout", c.HeartbeatInterval, c.HeartbeatTimeout)
 	case c.DefaultInviteTimeout < time.Second || c.DefaultInviteTimeout > time.Hour || c.DefaultInviteTimeout%time.Second != 0:
@@ -145,6 +191,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("webhook attempts %d: must be at least 5 (HOOK-005)", c.WebhookAttempts)
 	case c.WebhookQueue < 1:
 		return fmt.Errorf("webhook queue %d: must be at least 1", c.WebhookQueue)
+	case c.ShutdownWebhookWait < 0:
+		return fmt.Errorf("shutdown webhook wait %v: must not be negative", c.ShutdownWebhookWait)
 	}
 	return nil
 }

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/pkarena/pkarena/reference/core"
 	"github.com/pkarena/pkarena/reference/mutant"
@@ -19,7 +22,9 @@ import (
 const (
 	closeGoingAway        = websocket.CloseGoingAway
 	closeUnsupportedData  = websocket.CloseUnsupportedData
+	closeInvalidData      = websocket.CloseInvalidFramePayloadData
 	closeHeartbeatTimeout = 4000
+	closeTokenExpired     = 4001
 	closeSlowConsumer     = 4008
 	closeReplaced         = 4009
 	// closeNone closes the socket without a close frame (one was sent already, or none can be).
@@ -29,13 +34,25 @@ const (
 // maxRequestIDBytes bounds a request id (TRANS-003).
 const maxRequestIDBytes = 64
 
-// conn is one client connection: one reader goroutine, one writer goroutine and a bounded
-// send queue filled only by the hub.
+// conn is one client connection: one reader goroutine, one writer goroutine and a send queue
+// bounded in frames and in bytes, filled only by the hub.
+//
+// The queue's byte count is two monotonic totals with one owner each: queuedBytes, the bytes
+// of every frame the hub has put in send (hub only), and takenBytes, the bytes of every frame
+// the writer has taken out (written by the writer only, read by the hub). The bytes waiting
+// are queuedBytes - takenBytes; the hub reads it when it queues, and a stale takenBytes can
+// only make it larger, never let the queue go over its bound.
 type conn struct {
 	id   core.SessionID
 	user core.User
 	ws   *websocket.Conn
 	send chan *outFrame
+
+	queuedBytes int64        // hub only
+	takenBytes  atomic.Int64 // writer stores, hub loads
+
+	limiter *rate.Limiter // the request rate limit (RATE-001); reader only; nil: none
+	expires time.Time     // when the token of the handshake expires (AUTHZ-003); set before the reader starts
 
 	quit      chan struct{} // closed by shutdown; the writer then sends the close frame and exits
 	closeOnce sync.Once
@@ -51,9 +68,12 @@ func (c *conn) shutdown(code int) {
 	})
 }
 
-// readPump reads frames until the connection fails, handing each to the hub.
+// readPump reads frames until the connection fails, handing each to the hub. A frame over
+// the connection's request rate limit is handed over already refused (100012): the hub only
+// queues the refusal, the core never sees the request.
 func (c *conn) readPump(s *Server) {
-	defer func() { s.post(hubMsg{kind: msgClosed, conn: c}) }()
+	ended := websocket.CloseAbnormalClosure // how the connection ended, for the metrics
+	defer func() { s.post(hubMsg{kind: msgClosed, conn: c, code: ended}) }()
 	c.ws.SetReadLimit(int64(s.cfg.MaxFrameBytes))
 	// Any frame resets the liveness timer (HEART-001), WebSocket pings included.
 	c.ws.SetPingHandler(func(data string) error {
@@ -73,21 +93,43 @@ func (c *conn) readPump(s *Server) {
 		if mutant.On(mutant.NoHeartbeatTimeout) {
 			timeout *= 1000
 		}
-		if err := c.ws.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		// The token's expiry bounds the wait too: the read deadline then ends the connection
+		// with 4001 rather than 4000 (AUTHZ-003).
+		deadline := time.Now().Add(timeout)
+		if !c.expires.IsZero() && c.expires.Before(deadline) {
+			deadline = c.expires
+		}
+		if err := c.ws.SetReadDeadline(deadline); err != nil {
 			c.shutdown(closeNone)
 			return
 		}
 		mt, data, err := c.ws.ReadMessage()
 		if err != nil {
-			c.shutdown(closeCodeFor(err))
+			ended = endCodeFor(err)
+			code := closeCodeFor(err)
+			if code == closeHeartbeatTimeout && !c.expires.IsZero() && !time.Now().Before(c.expires) {
+				code, ended = closeTokenExpired, closeTokenExpired
+			}
+			c.shutdown(code)
 			return
 		}
 		if mt != websocket.TextMessage {
+			ended = closeUnsupportedData
 			c.shutdown(closeUnsupportedData)
+			return
+		}
+		if !utf8.Valid(data) { // RFC 6455 §8.1, TRANS-013
+			ended = closeInvalidData
+			c.shutdown(closeInvalidData)
 			return
 		}
 		msg := hubMsg{kind: msgRequest, conn: c}
 		msg.req, msg.err = parseRequest(data)
+		s.metrics.received(msg.req.Type)
+		if c.limiter != nil && !c.limiter.AllowN(s.now(), 1) {
+			s.metrics.rateLimited.Inc()
+			msg.err = protocol.ErrRateLimited.With("more than %d requests per second on this connection (burst %d)", s.cfg.ConnRequestRate, s.cfg.ConnRequestBurst)
+		}
 		if !s.post(msg) {
 			return
 		}
@@ -104,6 +146,22 @@ func closeCodeFor(err error) int {
 		return closeNone // gorilla already sent 1009
 	}
 	return closeNone
+}
+
+// endCodeFor is the close code a read error stands for, as the metrics count it: the
+// client's close frame, 1009 for a frame over the limit, 4000 for silence, else 1006.
+func endCodeFor(err error) int {
+	var ce *websocket.CloseError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce):
+		return ce.Code
+	case errors.Is(err, websocket.ErrReadLimit):
+		return websocket.CloseMessageTooBig
+	case errors.As(err, &ne) && ne.Timeout():
+		return closeHeartbeatTimeout
+	}
+	return websocket.CloseAbnormalClosure
 }
 
 // parseRequest reads the envelope of a client frame (TRANS-003, INPUT-001..003). The id is
@@ -145,23 +203,38 @@ func (c *conn) writePump(s *Server) {
 	defer c.ws.Close()
 	var seq uint64
 	buf := make([]byte, 0, 512)
+	write := func(f *outFrame) bool {
+		c.takenBytes.Add(f.size())
+		seq++
+		if mutant.On(mutant.SeqGap) && seq == 7 {
+			seq++
+		}
+		buf = f.encode(buf[:0], seq, time.Now().UnixMilli())
+		if err := c.ws.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
+			c.shutdown(closeNone)
+			return false
+		}
+		if err := c.ws.WriteMessage(websocket.TextMessage, buf); err != nil {
+			c.shutdown(closeNone)
+			return false
+		}
+		s.metrics.sent(f.reply)
+		return true
+	}
 	for {
 		select {
 		case f := <-c.send:
-			seq++
-			if mutant.On(mutant.SeqGap) && seq == 7 {
-				seq++
-			}
-			buf = f.encode(buf[:0], seq, time.Now().UnixMilli())
-			if err := c.ws.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
-				c.shutdown(closeNone)
-				return
-			}
-			if err := c.ws.WriteMessage(websocket.TextMessage, buf); err != nil {
-				c.shutdown(closeNone)
+			if !write(f) {
 				return
 			}
 		case <-c.quit:
+			// A server shutting down sends what it queued (the ends of rooms and battles)
+			// before its 1001; any other cut-off sends nothing more.
+			for c.closeCode == closeGoingAway && len(c.send) > 0 {
+				if !write(<-c.send) {
+					return
+				}
+			}
 			if c.closeCode != closeNone {
 				_ = c.ws.WriteControl(websocket.CloseMessage,
 					websocket.FormatCloseMessage(c.closeCode, closeReason(c.closeCode)),
@@ -182,6 +255,10 @@ func closeReason(code int) string {
 		return "replaced by a new connection of the same user"
 	case closeUnsupportedData:
 		return "binary frames are not supported"
+	case closeInvalidData:
+		return "a text message that is not UTF-8"
+	case closeTokenExpired:
+		return "the usersig expired: reconnect with a fresh one"
 	case closeGoingAway:
 		return "server shutting down"
 	}

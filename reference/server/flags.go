@@ -56,7 +56,10 @@ func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	num(&c.MaxUsersPerRoom, "max-users-per-room", "MAX_USERS_PER_ROOM", "most users in one room, host included")
 	num(&c.MaxSeatCount, "max-seat-count", "MAX_SEAT_COUNT", "largest maxSeatCount of a room")
 	num(&c.MaxFrameBytes, "max-frame-bytes", "MAX_FRAME_BYTES", "largest client frame accepted")
-	num(&c.SendQueueFrames, "send-queue-frames", "SEND_QUEUE_FRAMES", "send queue per connection; a full queue cuts the client off")
+	num(&c.SendQueueFrames, "send-queue-frames", "SEND_QUEUE_FRAMES", "send queue per connection in frames; a full queue cuts the client off (close 4008)")
+	num(&c.SendQueueBytes, "send-queue-bytes", "SEND_QUEUE_BYTES", "send queue per connection in bytes; a frame that would go over it cuts the client off (close 4008)")
+	num(&c.ConnRequestRate, "conn-request-rate", "CONN_REQUEST_RATE", "requests per second one connection may send on average; more get 100012 (0: no limit)")
+	num(&c.ConnRequestBurst, "conn-request-burst", "CONN_REQUEST_BURST", "requests one connection may send at once before the rate applies")
 	dur(&c.HeartbeatInterval, "heartbeat-interval", "HEARTBEAT_INTERVAL", "heartbeat interval advertised to clients")
 	dur(&c.HeartbeatTimeout, "heartbeat-timeout", "HEARTBEAT_TIMEOUT", "silence after which a connection is dropped")
 	dur(&c.DefaultInviteTimeout, "invite-timeout", "INVITE_TIMEOUT", "default connection request timeout")
@@ -74,6 +77,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	dur(&c.WebhookBackoff, "webhook-backoff", "WEBHOOK_BACKOFF", "wait before the first webhook retry; doubles after each")
 	num(&c.WebhookAttempts, "webhook-attempts", "WEBHOOK_ATTEMPTS", "tries per webhook before it is given up")
 	num(&c.WebhookQueue, "webhook-queue", "WEBHOOK_QUEUE", "webhooks waiting for delivery before new ones are dropped")
+	dur(&c.ShutdownWebhookWait, "shutdown-webhook-wait", "SHUTDOWN_WEBHOOK_WAIT", "on shutdown, how long to keep delivering the queued webhooks")
+	str(&c.PprofListen, "pprof", "PPROF", "address to serve net/http/pprof on, e.g. 127.0.0.1:6060: a listener of its own, never the public one; keep it private (empty: off)")
 	c.adminFlag = &admins
 	if len(errs) > 0 {
 		return errs[0]

@@ -18,6 +18,17 @@ type outFrame struct {
 	payload []byte
 }
 
+// frameOverhead is about what encode adds to a frame's strings and payload: the field names,
+// seq, ts and code.
+const frameOverhead = 96
+
+// size is the frame's size as the send queue's byte bound counts it (CLOSE-002): its encoded
+// length, give or take the escaping of id and message. It depends only on the frame, so the
+// hub (queueing) and the writer (taking) count the same.
+func (f *outFrame) size() int64 {
+	return int64(len(f.typ) + len(f.id) + len(f.message) + len(f.payload) + frameOverhead)
+}
+
 // encode appends the frame's JSON to buf with the given seq and timestamp.
 func (f *outFrame) encode(buf []byte, seq uint64, ts int64) []byte {
 	buf = append(buf, `{"type":`...)

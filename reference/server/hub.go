@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -15,6 +16,7 @@ const (
 	msgRequest                // a parsed client frame (or the error parsing it)
 	msgClosed                 // the reader stopped: the connection is gone
 	msgREST                   // an authenticated REST call; rest.reply receives the outcome
+	msgStats                  // a metrics scrape: set the gauges of the core's state, then done
 )
 
 // hubMsg is everything the hub is told by other goroutines.
@@ -25,6 +27,7 @@ type hubMsg struct {
 	err  *protocol.Error
 	done chan<- bool
 	rest *restCall
+	code int // msgClosed: how the reader saw the connection end (endCodeFor)
 }
 
 // restCall is a REST call for the core and the channel its outcome goes back on.
@@ -32,6 +35,7 @@ type restCall struct {
 	api, operator string
 	body          []byte
 	reply         chan restOutcome // buffered: the hub never blocks on it
+	arrived       time.Time        // when the request reached the server (score latency)
 }
 
 // restOutcome is the core's answer to a REST call.
@@ -66,10 +70,7 @@ func (h *hub) run() {
 		case <-h.timer.C:
 			h.deliver(h.core.Tick())
 		case <-h.s.closing:
-			for _, c := range h.conns {
-				c.shutdown(closeGoingAway)
-			}
-			h.drainOpens()
+			h.shutdownAll()
 			return
 		}
 		h.flushLost()
@@ -88,6 +89,8 @@ func (h *hub) drainOpens() {
 				m.done <- false
 			case msgREST:
 				m.rest.reply <- restOutcome{err: protocol.ErrInternal.With("server shutting down")}
+			case msgStats:
+				m.done <- false
 			}
 		default:
 			return
@@ -108,11 +111,17 @@ func (h *hub) handle(m hubMsg) {
 		h.open(m.conn)
 		m.done <- true
 	case msgClosed:
-		h.drop(m.conn)
+		h.drop(m.conn, m.code)
+	case msgStats:
+		h.setGauges()
+		m.done <- true
 	case msgREST:
 		resp, err, out := h.core.REST(m.rest.api, m.rest.operator, m.rest.body)
 		m.rest.reply <- restOutcome{resp: resp, err: err}
 		h.deliver(out)
+		if m.rest.api == protocol.APISetBattleScore && err == nil {
+			h.s.metrics.scoreLatency.Observe(time.Since(m.rest.arrived).Seconds())
+		}
 	case msgRequest:
 		if h.conns[m.conn.id] != m.conn {
 			return // already dropped (replaced, slow): its late frames change nothing
@@ -131,7 +140,7 @@ func (h *hub) handle(m hubMsg) {
 func (h *hub) open(c *conn) {
 	if old := h.byUser[c.user.ID]; old != nil {
 		old.shutdown(closeReplaced)
-		h.drop(old)
+		h.drop(old, closeReplaced)
 		h.flushLost()
 	}
 	h.nextID++
@@ -140,6 +149,8 @@ func (h *hub) open(c *conn) {
 
 	h.conns[c.id] = c
 	h.byUser[c.user.ID] = c
+	h.s.metrics.connsOpened.Inc()
+	h.s.metrics.connsOpen.Set(float64(len(h.conns)))
 	h.core.Connect(c.id, c.user)
 	h.enqueue(c, &outFrame{typ: protocol.TypeWelcome, payload: marshalPayload(h.welcome(c))})
 	h.s.log.Debug("connected", "user", c.user.ID, "session", c.id)
@@ -158,6 +169,10 @@ func (h *hub) welcome(c *conn) protocol.Welcome {
 			MaxSeatCount:      cfg.MaxSeatCount,
 			MaxFrameBytes:     cfg.MaxFrameBytes,
 			SendQueueFrames:   cfg.SendQueueFrames,
+			SendQueueBytes:    cfg.SendQueueBytes,
+
+			MaxRequestsPerSecond: cfg.ConnRequestRate,
+			RequestBurst:         requestBurst(cfg),
 
 			MaxBattleDurationS:         int(cfg.MaxBattleDuration / time.Second),
 			MaxBattleRequestsPerMinute: cfg.MaxBattleRequestsPerMinute,
@@ -172,9 +187,28 @@ func (h *hub) welcome(c *conn) protocol.Welcome {
 	}
 }
 
+// requestBurst is the burst the welcome advertises: 0 when requests are not limited.
+func requestBurst(cfg Config) int {
+	if cfg.ConnRequestRate == 0 {
+		return 0
+	}
+	return cfg.ConnRequestBurst
+}
+
+// setGauges sets the gauges of the core's state and of the connection table.
+func (h *hub) setGauges() {
+	st := h.core.Stats()
+	m := h.s.metrics
+	m.rooms.Set(float64(st.Rooms))
+	m.groups.Set(float64(st.Groups))
+	m.battlesRunning.Set(float64(st.BattlesRunning))
+	m.connsOpen.Set(float64(len(h.conns)))
+}
+
 // drop forgets a connection at once, so nothing more is queued for it, and remembers it for
-// flushLost. Idempotent.
-func (h *hub) drop(c *conn) {
+// flushLost. Idempotent. ended is how the connection ended when the server sent no close
+// frame (the client's close code, or 1006), for the metrics.
+func (h *hub) drop(c *conn, ended int) {
 	if h.conns[c.id] != c {
 		return
 	}
@@ -183,6 +217,11 @@ func (h *hub) drop(c *conn) {
 		delete(h.byUser, c.user.ID)
 	}
 	c.shutdown(closeNone)
+	if c.closeCode != closeNone { // final: shutdown's Once has run
+		ended = c.closeCode
+	}
+	h.s.metrics.closed(ended)
+	h.s.metrics.connsOpen.Set(float64(len(h.conns)))
 	h.lost = append(h.lost, c)
 }
 
@@ -210,13 +249,46 @@ func (h *hub) deliver(out []core.Delivery) {
 	}
 }
 
-// enqueue never blocks: a connection whose queue is full is cut off (CLOSE-001).
+// enqueue never blocks: a connection whose queue is full (CLOSE-001), or would hold more than
+// SendQueueBytes with f (CLOSE-002), is cut off.
 func (h *hub) enqueue(c *conn, f *outFrame) {
+	n := f.size()
+	if waiting := c.queuedBytes - c.takenBytes.Load(); waiting+n > int64(h.s.cfg.SendQueueBytes) {
+		h.cutOff(c, boundBytes, "queued_bytes", waiting, "frame_bytes", n, "limit", h.s.cfg.SendQueueBytes)
+		return
+	}
 	select {
 	case c.send <- f:
+		c.queuedBytes += n
 	default:
-		h.s.log.Warn("slow consumer cut off", "user", c.user.ID, "session", c.id, "queue", cap(c.send))
-		c.shutdown(closeSlowConsumer)
-		h.drop(c)
+		h.cutOff(c, boundFrames, "limit", cap(c.send))
 	}
+}
+
+// cutOff closes a slow consumer with 4008 and drops it; bound says which bound it hit.
+func (h *hub) cutOff(c *conn, bound string, logArgs ...any) {
+	h.s.log.Warn("slow consumer cut off", append([]any{"user", c.user.ID, "session", c.id, "bound", bound}, logArgs...)...)
+	h.s.metrics.cutoffs.WithLabelValues(bound).Inc()
+	c.shutdown(closeSlowConsumer)
+	h.drop(c, closeSlowConsumer)
+}
+
+// shutdownAll ends every connection as lost (LIVE-021), one after the other in session order,
+// so that rooms and battles end as when their hosts leave: the members still connected get the
+// events, and the end webhooks are queued. Each connection is closed with 1001 once its
+// writer has sent what was queued for it.
+func (h *hub) shutdownAll() {
+	ids := make([]core.SessionID, 0, len(h.conns))
+	for id := range h.conns {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		c := h.conns[id]
+		c.shutdown(closeGoingAway)
+		h.drop(c, closeGoingAway)
+		h.flushLost()
+	}
+	h.s.hooks.enqueue(h.core.TakeHooks())
+	h.drainOpens()
 }

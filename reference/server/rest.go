@@ -27,9 +27,16 @@ var restRequestSeq atomic.Uint64
 // serveREST answers POST /v4/live_engine_http_pk/{api}: the framework checks of REST-003 in
 // their documented order, the rate limit (REST-004), then the call itself on the hub.
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
+	arrived := time.Now()
 	reqID := s.instance + "-r" + strconv.FormatUint(restRequestSeq.Add(1), 10)
+	api := strings.TrimPrefix(r.URL.Path, protocol.RESTPrefix)
+	apiLabel := api
+	if !slices.Contains(restAPIs, api) {
+		apiLabel = labelUnknown
+	}
 	fail := func(status int, err *protocol.Error) {
 		s.log.Debug("REST refused", "path", r.URL.Path, "code", err.Code, "err", err.Message)
+		s.metrics.restResult(apiLabel, err.Code)
 		writeEnvelope(w, status, protocol.RESTEnvelope{ActionStatus: "FAIL", ErrorCode: err.Code, ErrorInfo: err.Message, RequestID: reqID})
 	}
 	if r.Method != http.MethodPost {
@@ -57,8 +64,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusOK, protocol.ErrNeedAdminRole.With("identifier %q is not an app administrator", identifier))
 		return
 	}
-	api := strings.TrimPrefix(r.URL.Path, protocol.RESTPrefix)
-	if !slices.Contains(restAPIs, api) {
+	if apiLabel == labelUnknown {
 		fail(http.StatusOK, protocol.ErrHTTPParse.With("unknown API %q", api))
 		return
 	}
@@ -87,7 +93,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusOK, protocol.ErrRESTRateLimited.With("more than %d requests per second", s.cfg.RESTRateLimit))
 		return
 	}
-	call := &restCall{api: api, operator: identifier, body: body, reply: make(chan restOutcome, 1)}
+	call := &restCall{api: api, operator: identifier, body: body, reply: make(chan restOutcome, 1), arrived: arrived}
 	if !s.post(hubMsg{kind: msgREST, rest: call}) {
 		fail(http.StatusOK, protocol.ErrInternal.With("server shutting down"))
 		return
@@ -103,6 +109,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusOK, out.err)
 		return
 	}
+	s.metrics.restResult(apiLabel, 0)
 	writeEnvelope(w, http.StatusOK, protocol.RESTEnvelope{ActionStatus: "OK", RequestID: reqID, Response: out.resp})
 }
 

@@ -34,6 +34,10 @@ type Server struct {
 	restLimit *rate.Limiter
 	hooks     *webhooks
 	stopHooks context.CancelFunc
+	now       func() time.Time // clock of the per-connection request limiters
+
+	metrics        *metrics
+	metricsHandler http.Handler
 
 	inbox   chan hubMsg
 	stopped chan struct{} // closed when the hub has exited
@@ -51,6 +55,11 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	now := cfg.now
+	if now == nil {
+		now = time.Now
+	}
+	m := newMetrics()
 	s := &Server{
 		cfg: cfg,
 		log: log,
@@ -63,10 +72,14 @@ func New(cfg Config) (*Server, error) {
 		},
 		instance:  newInstanceID(),
 		restLimit: rate.NewLimiter(rate.Limit(cfg.RESTRateLimit), cfg.RESTRateLimit),
-		hooks:     newWebhooks(cfg, log),
+		hooks:     newWebhooks(cfg, log, m),
+		now:       now,
 		inbox:     make(chan hubMsg, 4096),
 		stopped:   make(chan struct{}),
 		closing:   make(chan struct{}),
+
+		metrics:        m,
+		metricsHandler: newMetricsHandler(m),
 	}
 	h := newHub(s, core.New(core.Config{
 		MaxConnectedRooms:          cfg.MaxConnectedRooms,
@@ -93,11 +106,13 @@ func newInstanceID() string {
 	return hex.EncodeToString(b)
 }
 
-// Handler serves the protocol at /v1/ws and the REST API at /v4/live_engine_http_pk/.
+// Handler serves the protocol at /v1/ws, the REST API at /v4/live_engine_http_pk/ and the
+// Prometheus metrics at /metrics. It never serves pprof (see ServePprof).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+protocol.Path, s.serveWS)
 	mux.HandleFunc(protocol.RESTPrefix, s.serveREST)
+	mux.HandleFunc("GET "+MetricsPath, s.serveMetrics)
 	return mux
 }
 
@@ -109,8 +124,7 @@ const closeWait = 3 * time.Second
 func (s *Server) Close() {
 	s.stop.Do(func() { close(s.closing) })
 	<-s.stopped
-	s.stopHooks()
-	<-s.hooks.done
+	s.hooks.finish(s.cfg.ShutdownWebhookWait, s.stopHooks)
 	done := make(chan struct{})
 	go func() { s.connWG.Wait(); close(done) }()
 	select {
@@ -174,7 +188,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusUnauthorized, protocol.ErrUserSigAppIDMismatch.With("sdkappid %d is not served here", appID))
 		return
 	}
-	if perr := usersig.Verify(q.Get("usersig"), s.cfg.Secret, appID, userID, time.Now()); perr != nil {
+	expires, perr := usersig.VerifyUntil(q.Get("usersig"), s.cfg.Secret, appID, userID, time.Now())
+	if perr != nil {
 		refuse(w, http.StatusUnauthorized, perr)
 		return
 	}
@@ -189,10 +204,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered with an HTTP error
 	}
 	c := &conn{
-		user: core.User{ID: userID, Name: name, AvatarURL: avatar},
-		ws:   ws,
-		send: make(chan *outFrame, s.cfg.SendQueueFrames),
-		quit: make(chan struct{}),
+		user:    core.User{ID: userID, Name: name, AvatarURL: avatar},
+		ws:      ws,
+		send:    make(chan *outFrame, s.cfg.SendQueueFrames),
+		quit:    make(chan struct{}),
+		expires: expires,
+	}
+	if s.cfg.ConnRequestRate > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(s.cfg.ConnRequestRate), s.cfg.ConnRequestBurst)
 	}
 	registered := make(chan bool, 1)
 	ok := s.post(hubMsg{kind: msgOpen, conn: c, done: registered})

@@ -1,12 +1,18 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/reference/protocol"
 )
 
 // Close sends every client the 1001 close frame before it returns (SPEC §2).
@@ -90,5 +96,74 @@ func TestParseRequest(t *testing.T) {
 		if code != tt.code || req.ID != tt.id || req.Type != tt.reqTyp {
 			t.Errorf("parseRequest(%.40s) = type %q id %q code %d; want type %q id %q code %d", tt.frame, req.Type, req.ID, code, tt.reqTyp, tt.id, tt.code)
 		}
+	}
+}
+
+// On Close the server ends every room and battle as if their hosts had left: the members get
+// the end events before their 1001, and the end webhook is delivered before Close returns.
+func TestCloseEndsBattlesAndDeliversTheirWebhooks(t *testing.T) {
+	hooks := make(chan string, 16)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hooks <- r.URL.Query().Get("CallbackCommand")
+	}))
+	defer receiver.Close()
+	srv, base := newTestServer(t, func(c *Config) { c.WebhookURL = receiver.URL })
+	h, g, a := dial(t, base, "h"), dial(t, base, "g"), dial(t, base, "a")
+	for _, step := range []struct {
+		c       *rawClient
+		typ     string
+		payload any
+	}{
+		{h, protocol.ReqCreateLive, map[string]any{"liveID": "rh"}},
+		{g, protocol.ReqCreateLive, map[string]any{"liveID": "rg"}},
+		{a, protocol.ReqJoinLive, map[string]any{"liveID": "rh"}},
+		{h, protocol.ReqRequestConnection, map[string]any{"liveIDs": []string{"rg"}, "timeout": 0}},
+		{g, protocol.ReqAcceptConnection, map[string]any{"liveID": "rh"}},
+		{h, protocol.ReqRequestBattle, map[string]any{"userIDs": []string{"g"}, "config": map[string]any{"duration": 300}}},
+	} {
+		if f := step.c.call(step.typ, step.payload); *f.Code != 0 {
+			t.Fatalf("%s: code %d %s", step.typ, *f.Code, *f.Message)
+		}
+	}
+	srv.Close()
+
+	// untilClosed returns the event types a client read after the battle started, and how
+	// its connection ended.
+	untilClosed := func(c *rawClient) (seen map[string]bool, code int) {
+		seen = map[string]bool{}
+		_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			_, data, err := c.ws.ReadMessage()
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				return seen, ce.Code
+			}
+			if err != nil {
+				return seen, -1
+			}
+			var f protocol.Frame
+			_ = json.Unmarshal(data, &f)
+			seen[f.Type] = true
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		c    *rawClient
+		want string
+	}{
+		{"host g", g, protocol.EvBattleEnded},
+		{"viewer a", a, protocol.EvLiveEnded},
+	} {
+		seen, code := untilClosed(tc.c)
+		if !seen[tc.want] || code != websocket.CloseGoingAway {
+			t.Errorf("%s: events %v, close %d; want %s, then 1001", tc.name, seen, code, tc.want)
+		}
+	}
+	var got []string
+	for len(hooks) > 0 {
+		got = append(got, <-hooks)
+	}
+	if !slices.Contains(got, protocol.HookEndBattle) {
+		t.Errorf("webhooks delivered before Close returned: %v; want %s among them", got, protocol.HookEndBattle)
 	}
 }

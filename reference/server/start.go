@@ -18,12 +18,17 @@ type Running struct {
 	Addr    string // host:port it listens on
 	URL     string // its WebSocket endpoint, ws://Addr/v1/ws
 	RESTURL string // its REST root, http://Addr
+	// PprofAddr is where net/http/pprof is served when Config.PprofListen is set, a listener
+	// of its own; "" when profiling is off.
+	PprofAddr string
 
 	hs     *http.Server
 	served chan struct{}
+	pprof  *Pprof
 }
 
-// Start creates a server from cfg and serves it on listen ("127.0.0.1:0" picks a free port).
+// Start creates a server from cfg and serves it on listen ("127.0.0.1:0" picks a free port),
+// and pprof on cfg.PprofListen when that is set.
 func Start(cfg Config, listen string) (*Running, error) {
 	srv, err := New(cfg)
 	if err != nil {
@@ -38,6 +43,14 @@ func Start(cfg Config, listen string) (*Running, error) {
 		Server: srv, Addr: ln.Addr().String(),
 		hs:     &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second},
 		served: make(chan struct{}),
+	}
+	if cfg.PprofListen != "" {
+		if r.pprof, err = ServePprof(cfg.PprofListen, srv.log); err != nil {
+			ln.Close()
+			srv.Close()
+			return nil, err
+		}
+		r.PprofAddr = r.pprof.Addr
 	}
 	r.URL = "ws://" + r.Addr + protocol.Path
 	r.RESTURL = "http://" + r.Addr
@@ -58,4 +71,7 @@ func (r *Running) Close() {
 	defer cancel()
 	_ = r.hs.Shutdown(ctx)
 	<-r.served
+	if r.pprof != nil {
+		r.pprof.Close()
+	}
 }

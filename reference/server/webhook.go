@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pkarena/pkarena/reference/core"
@@ -42,20 +43,23 @@ func SignWebhook(secret string, timestamp int64, body []byte) string {
 // with a doubling backoff (HOOK-005). The hub hands hooks over without ever blocking: when the
 // bounded queue is full, new hooks are dropped and logged.
 type webhooks struct {
-	cfg    Config
-	log    *slog.Logger
-	client *http.Client
-	queue  chan core.Hook
-	done   chan struct{} // closed when the delivery goroutine has exited
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	client  *http.Client
+	queue   chan core.Hook
+	done    chan struct{} // closed when the delivery goroutine has exited
+	finishd sync.Once     // finish runs once, however often Close is called
 }
 
-func newWebhooks(cfg Config, log *slog.Logger) *webhooks {
+func newWebhooks(cfg Config, log *slog.Logger, m *metrics) *webhooks {
 	return &webhooks{
-		cfg:    cfg,
-		log:    log,
-		client: &http.Client{Timeout: cfg.WebhookTimeout},
-		queue:  make(chan core.Hook, cfg.WebhookQueue),
-		done:   make(chan struct{}),
+		cfg:     cfg,
+		log:     log,
+		metrics: m,
+		client:  &http.Client{Timeout: cfg.WebhookTimeout},
+		queue:   make(chan core.Hook, cfg.WebhookQueue),
+		done:    make(chan struct{}),
 	}
 }
 
@@ -68,12 +72,13 @@ func (w *webhooks) enqueue(hooks []core.Hook) {
 		select {
 		case w.queue <- h:
 		default:
+			w.metrics.webhooks[hookDropped].Inc()
 			w.log.Error("webhook queue full: event dropped", "event", h.EventID, "command", h.Command, "queue", cap(w.queue))
 		}
 	}
 }
 
-// run delivers until ctx ends.
+// run delivers until ctx ends or the queue is closed and empty.
 func (w *webhooks) run(ctx context.Context) {
 	defer close(w.done)
 	if w.cfg.WebhookURL == "" {
@@ -83,9 +88,34 @@ func (w *webhooks) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case h := <-w.queue:
+		case h, ok := <-w.queue:
+			if !ok {
+				return
+			}
 			w.deliver(ctx, h)
 		}
+	}
+}
+
+// finish closes the queue (the hub, its only producer, has stopped) and waits up to wait for
+// what it holds to be delivered; then cancel gives up the rest, each logged.
+func (w *webhooks) finish(wait time.Duration, cancel context.CancelFunc) {
+	w.finishd.Do(func() { w.drain(wait, cancel) })
+	<-w.done
+}
+
+func (w *webhooks) drain(wait time.Duration, cancel context.CancelFunc) {
+	close(w.queue)
+	select {
+	case <-w.done:
+		return
+	case <-time.After(wait):
+	}
+	cancel()
+	<-w.done
+	for h := range w.queue {
+		w.metrics.webhooks[hookDropped].Inc()
+		w.log.Error("shutting down: webhook not delivered", "event", h.EventID, "command", h.Command)
 	}
 }
 
@@ -100,13 +130,16 @@ func (w *webhooks) deliver(ctx context.Context, h core.Hook) {
 	for attempt := 1; ; attempt++ {
 		status, err := w.post(ctx, h, body)
 		if err == nil && status/100 == 2 {
+			w.metrics.webhooks[hookDelivered].Inc()
 			w.log.Debug("webhook delivered", "event", h.EventID, "attempt", attempt)
 			return
 		}
 		if attempt == w.cfg.WebhookAttempts || mutant.On(mutant.WebhookNotRetried) {
+			w.metrics.webhooks[hookDropped].Inc()
 			w.log.Error("webhook given up", "event", h.EventID, "command", h.Command, "attempts", attempt, "status", status, "err", err)
 			return
 		}
+		w.metrics.webhooks[hookRetried].Inc()
 		w.log.Warn("webhook failed; retrying", "event", h.EventID, "attempt", attempt, "status", status, "err", err, "wait", wait)
 		t := time.NewTimer(wait)
 		select {

@@ -70,19 +70,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else if limit > 0 {
 		log.Info("open-file limit", "limit", limit) // about one file per connection
 	}
+	if cfg.PprofListen != "" && cfg.PprofListen == listen {
+		fmt.Fprintln(stderr, "pkarena-server: -pprof must not be the -listen address: profiles are never served on the public listener")
+		return exitUsage
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "pkarena-server:", err)
 		return exitUsage
 	}
 	defer srv.Close()
+	if cfg.PprofListen != "" {
+		p, err := server.ServePprof(cfg.PprofListen, log)
+		if err != nil {
+			log.Error("pprof listen", "addr", cfg.PprofListen, "err", err)
+			return exitError
+		}
+		defer p.Close()
+		fmt.Fprintf(stdout, "pkarena-server pprof on http://%s%s (keep this address private)\n", p.Addr, server.PprofPath)
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		log.Error("listen", "addr", listen, "err", err)
 		return exitError
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "pkarena-server %s listening on ws://%s/v1/ws (sdkappid %d)\n", server.Version, ln.Addr(), cfg.SDKAppID)
+	fmt.Fprintf(stdout, "pkarena-server %s listening on ws://%s/v1/ws (sdkappid %d), metrics at http://%s%s\n", server.Version, ln.Addr(), cfg.SDKAppID, ln.Addr(), server.MetricsPath)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -1,0 +1,190 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pkarena/pkarena/reference/protocol"
+)
+
+// MetricsPath is where Handler serves the Prometheus metrics.
+const MetricsPath = "/metrics"
+
+// Label values of the metrics.
+const (
+	labelUnknown = "unknown" // a request type or REST API outside the protocol's
+	labelOther   = "other"   // a close code outside closeCodeLabels
+
+	kindReply = "reply"
+	kindEvent = "event"
+
+	boundFrames = "frames" // the send queue held SendQueueFrames frames (CLOSE-001)
+	boundBytes  = "bytes"  // the send queue would have gone over SendQueueBytes (CLOSE-002)
+
+	hookDelivered = "delivered" // a webhook POST answered 2xx
+	hookRetried   = "retried"   // a failed attempt that is tried again
+	hookDropped   = "dropped"   // given up after the last attempt, or dropped by a full queue
+)
+
+// requestTypes are the request types counted under their own name; any other type, and a
+// frame without one, counts as "unknown", so that clients cannot grow the label set.
+var requestTypes = []string{
+	protocol.ReqHeartbeat, protocol.ReqCreateLive, protocol.ReqEndLive, protocol.ReqJoinLive,
+	protocol.ReqLeaveLive, protocol.ReqFetchLiveList, protocol.ReqFetchLiveInfo,
+	protocol.ReqTakeSeat, protocol.ReqLeaveSeat, protocol.ReqLockSeat, protocol.ReqUnlockSeat,
+	protocol.ReqKickUserOutOfSeat, protocol.ReqMoveUserToSeat, protocol.ReqMuteMicrophone,
+	protocol.ReqUnmuteMicrophone, protocol.ReqRequestConnection,
+	protocol.ReqCancelConnectionRequest, protocol.ReqAcceptConnection,
+	protocol.ReqRejectConnection, protocol.ReqDisconnect, protocol.ReqRequestBattle,
+	protocol.ReqCancelBattleRequest, protocol.ReqAcceptBattle, protocol.ReqRejectBattle,
+	protocol.ReqExitBattle,
+}
+
+// closeCodeLabels are the close codes counted under their own number: those of SPEC §2, and
+// 1005 and 1006 from the client's side; any other code a client sends counts as "other".
+var closeCodeLabels = map[int]string{}
+
+func init() {
+	for _, code := range []int{1000, 1001, 1002, 1003, 1005, 1006, 1007, 1009, 4000, 4001, 4008, 4009} {
+		closeCodeLabels[code] = strconv.Itoa(code)
+	}
+}
+
+// scoreLatencyBuckets cover 0.1 ms to 1 s, in seconds.
+var scoreLatencyBuckets = []float64{
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+}
+
+// metrics are one server's Prometheus metrics, in a registry of its own so that several
+// servers in one process (tests, the conformance suite) do not collide.
+//
+// Ownership: the gauges of the core's state (rooms, groups, battles) and of the connection
+// table are set only by the hub goroutine. Counters are incremented where the event happens
+// (readers, writers, the hub, REST handlers, the webhook sender); they are atomic. The maps
+// are filled by newMetrics and only read afterwards.
+type metrics struct {
+	reg *prometheus.Registry
+
+	connsOpen      prometheus.Gauge // hub
+	connsOpened    prometheus.Counter
+	connsClosed    *prometheus.CounterVec // by code
+	rooms          prometheus.Gauge       // hub
+	groups         prometheus.Gauge       // hub
+	battlesRunning prometheus.Gauge       // hub
+	framesReceived map[string]prometheus.Counter
+	framesSent     map[string]prometheus.Counter // by kindReply, kindEvent
+	cutoffs        *prometheus.CounterVec        // by bound
+	rateLimited    prometheus.Counter
+	rest           *prometheus.CounterVec // by api and code
+	webhooks       map[string]prometheus.Counter
+	scoreLatency   prometheus.Histogram
+}
+
+func newMetrics() *metrics {
+	reg := prometheus.NewRegistry()
+	register := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &metrics{reg: reg}
+	gauge := func(name, help string) prometheus.Gauge {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "pkarena", Name: name, Help: help})
+		register(g)
+		return g
+	}
+	counter := func(name, help string) prometheus.Counter {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Namespace: "pkarena", Name: name, Help: help})
+		register(c)
+		return c
+	}
+	counterVec := func(name, help string, labels ...string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "pkarena", Name: name, Help: help}, labels)
+		register(c)
+		return c
+	}
+	m.connsOpen = gauge("connections_open", "WebSocket connections registered now.")
+	m.connsOpened = counter("connections_opened_total", "WebSocket connections registered (welcome queued).")
+	m.connsClosed = counterVec("connections_closed_total", "WebSocket connections ended, by close code: the server's close frame, else the client's, 1006 when none was exchanged.", "code")
+	m.rooms = gauge("rooms", "Open rooms (set at each scrape).")
+	m.groups = gauge("connection_groups", "Co-host connection groups (set at each scrape).")
+	m.battlesRunning = gauge("battles_running", "Battles started and not ended (set at each scrape).")
+	received := counterVec("client_frames_received_total", "Client text frames read, by request type (unknown: any other type, or none).", "type")
+	m.framesReceived = make(map[string]prometheus.Counter, len(requestTypes)+1)
+	for _, t := range append([]string{labelUnknown}, requestTypes...) {
+		m.framesReceived[t] = received.WithLabelValues(t)
+	}
+	sent := counterVec("server_frames_sent_total", "Frames written to clients, by kind (reply or event; the welcome is an event).", "kind")
+	m.framesSent = map[string]prometheus.Counter{kindReply: sent.WithLabelValues(kindReply), kindEvent: sent.WithLabelValues(kindEvent)}
+	m.cutoffs = counterVec("slow_consumer_cutoffs_total", "Connections cut off with 4008 because a frame did not fit their send queue, by the bound hit (frames or bytes).", "bound")
+	m.cutoffs.WithLabelValues(boundFrames)
+	m.cutoffs.WithLabelValues(boundBytes)
+	m.rateLimited = counter("requests_rate_limited_total", "Client frames refused with 100012 by the per-connection request rate limit.")
+	m.rest = counterVec("rest_requests_total", "REST API requests, by API (unknown: any other path) and result code (0: OK).", "api", "code")
+	hooks := counterVec("webhook_deliveries_total", "Webhook delivery outcomes: delivered, retried (a failed attempt tried again), dropped (given up, or the queue was full).", "outcome")
+	m.webhooks = map[string]prometheus.Counter{
+		hookDelivered: hooks.WithLabelValues(hookDelivered),
+		hookRetried:   hooks.WithLabelValues(hookRetried),
+		hookDropped:   hooks.WithLabelValues(hookDropped),
+	}
+	m.scoreLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "pkarena", Name: "score_update_latency_seconds",
+		Help:    "From a set_battle_score request's arrival to the moment its onBattleScoreChanged frames are all queued; successful requests only.",
+		Buckets: scoreLatencyBuckets,
+	})
+	register(m.scoreLatency)
+	register(collectors.NewGoCollector())
+	register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// received counts a client frame of request type typ.
+func (m *metrics) received(typ string) {
+	c, ok := m.framesReceived[typ]
+	if !ok {
+		c = m.framesReceived[labelUnknown]
+	}
+	c.Inc()
+}
+
+// closed counts a connection ended with code.
+func (m *metrics) closed(code int) {
+	label, ok := closeCodeLabels[code]
+	if !ok {
+		label = labelOther
+	}
+	m.connsClosed.WithLabelValues(label).Inc()
+}
+
+// restResult counts a REST request to path's API answered with code.
+func (m *metrics) restResult(api string, code int) {
+	m.rest.WithLabelValues(api, strconv.Itoa(code)).Inc()
+}
+
+// serveMetrics has the hub set the gauges of the core's state, then serves the registry.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	done := make(chan bool, 1)
+	if s.post(hubMsg{kind: msgStats, done: done}) {
+		select {
+		case <-done:
+		case <-s.stopped: // closed: the gauges keep their last values
+		case <-r.Context().Done():
+			return
+		}
+	}
+	s.metricsHandler.ServeHTTP(w, r)
+}
+
+// newMetricsHandler serves m's registry in the Prometheus text or protobuf format.
+func newMetricsHandler(m *metrics) http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// sent counts a frame written to a client.
+func (m *metrics) sent(reply bool) {
+	if reply {
+		m.framesSent[kindReply].Inc()
+		return
+	}
+	m.framesSent[kindEvent].Inc()
+}

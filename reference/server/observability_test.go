@@ -1,0 +1,439 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/pkarena/pkarena/reference/protocol"
+	"github.com/pkarena/pkarena/reference/usersig"
+)
+
+// waitTimeout bounds every wait for I/O in these tests.
+const waitTimeout = 10 * time.Second
+
+// waitFor polls f until it returns nil, failing the test with f's last error after
+// waitTimeout. It is for effects on other goroutines (a writer's counter, a webhook).
+func waitFor(t testing.TB, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %v", waitTimeout, err)
+		}
+		<-time.After(5 * time.Millisecond)
+	}
+}
+
+// httpBase turns the WebSocket URL newTestServer returns into the server's HTTP root.
+func httpBase(wsBase string) string {
+	return "http" + strings.TrimPrefix(strings.TrimSuffix(wsBase, protocol.Path), "ws")
+}
+
+// scrape reads and parses the server's /metrics.
+func scrape(t testing.TB, wsBase string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(httpBase(wsBase) + MetricsPath)
+	if err != nil {
+		t.Fatalf("GET %s: %v", MetricsPath, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: HTTP %d", MetricsPath, resp.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse %s: %v", MetricsPath, err)
+	}
+	return fams
+}
+
+// sample finds the sample of family name whose labels include labels ("k=v" each); nil if none.
+func sample(fams map[string]*dto.MetricFamily, name string, labels ...string) *dto.Metric {
+	fam := fams[name]
+	if fam == nil {
+		return nil
+	}
+next:
+	for _, m := range fam.GetMetric() {
+		have := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			have[lp.GetName()] = lp.GetValue()
+		}
+		for _, l := range labels {
+			k, v, _ := strings.Cut(l, "=")
+			if have[k] != v {
+				continue next
+			}
+		}
+		return m
+	}
+	return nil
+}
+
+// value is the value of a counter or gauge sample, or the count of a histogram; -1 if the
+// sample is missing.
+func value(fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	m := sample(fams, name, labels...)
+	switch {
+	case m == nil:
+		return -1
+	case m.Counter != nil:
+		return m.Counter.GetValue()
+	case m.Gauge != nil:
+		return m.Gauge.GetValue()
+	case m.Histogram != nil:
+		return float64(m.Histogram.GetSampleCount())
+	}
+	return -1
+}
+
+// metricWant is one sample a scrape must hold.
+type metricWant struct {
+	name   string
+	labels []string
+	want   float64
+}
+
+// checkMetrics reports every sample of wants whose value differs, in one error.
+func checkMetrics(fams map[string]*dto.MetricFamily, wants []metricWant) error {
+	var bad []string
+	for _, w := range wants {
+		if got := value(fams, w.name, w.labels...); got != w.want {
+			bad = append(bad, fmt.Sprintf("%s%v = %v; want %v", w.name, w.labels, got, w.want))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%s", strings.Join(bad, "\n\t"))
+	}
+	return nil
+}
+
+// restPost calls a REST API as the administrator and returns ErrorCode and Response.
+func restPost(t testing.TB, wsBase, api, body string) (int, map[string]any) {
+	t.Helper()
+	cfg := DefaultConfig()
+	sig, err := usersig.Sign(cfg.Secret, cfg.SDKAppID, "administrator", time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"sdkappid": {fmt.Sprint(cfg.SDKAppID)}, "identifier": {"administrator"}, "usersig": {sig}, "random": {"7"}, "contenttype": {"json"}}
+	resp, err := http.Post(httpBase(wsBase)+protocol.RESTPrefix+api+"?"+q.Encode(), "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env struct {
+		ErrorCode int
+		Response  map[string]any
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		t.Fatalf("%s: %v", api, err)
+	}
+	return env.ErrorCode, env.Response
+}
+
+// dialNonReader connects user with a 4 KB socket receive buffer, so that the server's send
+// queue fills soon once it stops reading, and joins liveID. It never reads after the welcome.
+func dialNonReader(t testing.TB, base, user, liveID string) *websocket.Conn {
+	t.Helper()
+	d := websocket.Dialer{
+		HandshakeTimeout: waitTimeout,
+		NetDialContext: (&net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		}}).DialContext,
+	}
+	ws, _, err := d.Dial(wsURL(t, base, user, ""), nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", user, err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"joinLive","id":"j","payload":{"liveID":"`+liveID+`"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+// closeCodeOf reads ws until it ends and returns the close code it ended with (1006 when the
+// connection dropped without a close frame).
+func closeCodeOf(t testing.TB, ws *websocket.Conn) int {
+	t.Helper()
+	_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+	var err error
+	for err == nil {
+		_, _, err = ws.ReadMessage()
+	}
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("connection still open after %v", waitTimeout)
+	}
+	return websocket.CloseAbnormalClosure
+}
+
+// toggleUntil has host lock and unlock seat 5 of its room until done reports true, checking
+// every 50 changes, at most max changes; it returns how many it made.
+func toggleUntil(t testing.TB, host *rawClient, max int, done func() bool) int {
+	t.Helper()
+	for i := 0; i < max; i++ {
+		if i%50 == 0 && done() {
+			return i
+		}
+		typ := protocol.ReqLockSeat
+		if i%2 == 1 {
+			typ = protocol.ReqUnlockSeat
+		}
+		if f := host.call(typ, map[string]int{"seatIndex": 5}); *f.Code != 0 {
+			t.Fatalf("%s: %d %s", typ, *f.Code, *f.Message)
+		}
+	}
+	if !done() {
+		t.Fatalf("not done after %d seat changes", max)
+	}
+	return max
+}
+
+// hookReceiver answers webhooks: 200 for every command except fail, which always gets 500.
+type hookReceiver struct {
+	fail string
+	mu   sync.Mutex
+	got  map[string]int // attempts by CallbackCommand
+}
+
+func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	cmd := r.URL.Query().Get("CallbackCommand")
+	h.mu.Lock()
+	h.got[cmd]++
+	h.mu.Unlock()
+	if cmd == h.fail {
+		w.WriteHeader(http.StatusInternalServerError)
+	}
+}
+
+// The metrics tell what happened in a scripted scenario: connections opened and closed by
+// code, rooms, a connection group, a running battle, the frames read by type, REST calls by
+// API and code, a score update's latency, webhook outcomes and a slow consumer cut off.
+func TestMetricsAfterAScriptedScenario(t *testing.T) {
+	hooks := &hookReceiver{fail: "Live.CallbackAfterStartBattle", got: map[string]int{}}
+	receiver := httptest.NewServer(hooks)
+	t.Cleanup(receiver.Close)
+	_, base := newTestServer(t, func(c *Config) {
+		c.ConnRequestRate = 0 // the seat flood below is not what this test limits
+		c.WriteTimeout = time.Minute
+		c.WebhookURL = receiver.URL
+		c.WebhookBackoff = time.Millisecond
+		c.WebhookAttempts = 5
+	})
+
+	// Two hosts connect their rooms, and battle over REST.
+	a, b, c := dial(t, base, "a"), dial(t, base, "b"), dial(t, base, "c")
+	for _, h := range []struct {
+		c    *rawClient
+		room string
+	}{{a, "ra"}, {b, "rb"}, {c, "rc"}} {
+		if f := h.c.call(protocol.ReqCreateLive, map[string]any{"liveID": h.room, "maxSeatCount": 16}); *f.Code != 0 {
+			t.Fatalf("createLive %s: %s", h.room, *f.Message)
+		}
+	}
+	if f := a.call(protocol.ReqRequestConnection, map[string]any{"liveIDs": []string{"rb"}}); *f.Code != 0 {
+		t.Fatalf("requestConnection: %s", *f.Message)
+	}
+	if f := b.call(protocol.ReqAcceptConnection, map[string]string{"liveID": "ra"}); *f.Code != 0 {
+		t.Fatalf("acceptConnection: %s", *f.Message)
+	}
+	code, resp := restPost(t, base, protocol.APICreateBattle, `{"FromRoomId":"ra","ToRoomIdList":["rb"],"Duration":300000}`)
+	if code != 0 {
+		t.Fatalf("create_battle: %d", code)
+	}
+	battle, _ := resp["BattleId"].(string)
+	if code, _ := restPost(t, base, protocol.APISetBattleScore, `{"BattleId":"`+battle+`","OpType":1,"ScoreList":[{"RoomId":"rb","Score":5}]}`); code != 0 {
+		t.Fatalf("set_battle_score: %d", code)
+	}
+	if code, _ := restPost(t, base, protocol.APISetBattleScore, `{"BattleId":"nope","OpType":1,"ScoreList":[{"RoomId":"rb","Score":5}]}`); code != protocol.ErrBattleNotExist.Code {
+		t.Fatalf("set_battle_score of no battle: %d", code)
+	}
+	if code, _ := restPost(t, base, "drop_tables", `{}`); code != protocol.ErrHTTPParse.Code {
+		t.Fatalf("unknown API: %d", code)
+	}
+	if f := a.call("bogus", nil); *f.Code != protocol.ErrUnknownType.Code {
+		t.Fatalf("bogus: %d", *f.Code)
+	}
+	// A user leaves with a normal close.
+	d := dial(t, base, "d")
+	_ = d.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(time.Second))
+
+	// A viewer of c's room stops reading and is cut off; c's own frames keep coming.
+	slow := dialNonReader(t, base, "slow", "rc")
+	toggles := toggleUntil(t, c, 20000, func() bool {
+		return value(scrape(t, base), "pkarena_slow_consumer_cutoffs_total", "bound=frames") == 1
+	})
+	if code := closeCodeOf(t, slow); code != closeSlowConsumer {
+		t.Errorf("the slow viewer's connection ended with %d; want %d", code, closeSlowConsumer)
+	}
+
+	// Every request above has been answered, so the writers have counted every reply; the
+	// slow viewer got its joinLive reply before it filled up.
+	replies := float64(3 + 1 + 1 + 1 + toggles + 1)
+	waitFor(t, func() error {
+		return checkMetrics(scrape(t, base), []metricWant{
+			{"pkarena_connections_opened_total", nil, 5},
+			{"pkarena_connections_open", nil, 3},
+			{"pkarena_connections_closed_total", []string{"code=1000"}, 1},
+			{"pkarena_connections_closed_total", []string{"code=4008"}, 1},
+			{"pkarena_rooms", nil, 3},
+			{"pkarena_connection_groups", nil, 1},
+			{"pkarena_battles_running", nil, 1},
+			{"pkarena_client_frames_received_total", []string{"type=createLive"}, 3},
+			{"pkarena_client_frames_received_total", []string{"type=requestConnection"}, 1},
+			{"pkarena_client_frames_received_total", []string{"type=acceptConnection"}, 1},
+			{"pkarena_client_frames_received_total", []string{"type=joinLive"}, 1},
+			{"pkarena_client_frames_received_total", []string{"type=unknown"}, 1},
+			{"pkarena_client_frames_received_total", []string{"type=heartbeat"}, 0},
+			{"pkarena_server_frames_sent_total", []string{"kind=reply"}, replies},
+			{"pkarena_slow_consumer_cutoffs_total", []string{"bound=frames"}, 1},
+			{"pkarena_slow_consumer_cutoffs_total", []string{"bound=bytes"}, 0},
+			{"pkarena_requests_rate_limited_total", nil, 0},
+			{"pkarena_rest_requests_total", []string{"api=create_battle", "code=0"}, 1},
+			{"pkarena_rest_requests_total", []string{"api=set_battle_score", "code=0"}, 1},
+			{"pkarena_rest_requests_total", []string{"api=set_battle_score", "code=100411"}, 1},
+			{"pkarena_rest_requests_total", []string{"api=unknown", "code=60002"}, 1},
+			{"pkarena_score_update_latency_seconds", nil, 1},
+			// The create hook is delivered; the start hook fails all 5 attempts.
+			{"pkarena_webhook_deliveries_total", []string{"outcome=delivered"}, 1},
+			{"pkarena_webhook_deliveries_total", []string{"outcome=retried"}, 4},
+			{"pkarena_webhook_deliveries_total", []string{"outcome=dropped"}, 1},
+		})
+	})
+	fams := scrape(t, base)
+	if got := value(fams, "pkarena_client_frames_received_total", "type=lockSeat") + value(fams, "pkarena_client_frames_received_total", "type=unlockSeat"); got != float64(toggles) {
+		t.Errorf("lockSeat + unlockSeat frames received = %v; want %d", got, toggles)
+	}
+	if got := value(fams, "pkarena_server_frames_sent_total", "kind=event"); got < float64(toggles) {
+		t.Errorf("events sent = %v; want at least the %d seat lists c got", got, toggles)
+	}
+	lat := sample(fams, "pkarena_score_update_latency_seconds").GetHistogram()
+	if lat.GetSampleSum() <= 0 || lat.GetSampleSum() > waitTimeout.Seconds() {
+		t.Errorf("score update latency sum = %vs; want one positive latency", lat.GetSampleSum())
+	}
+	var bounds []float64
+	for _, bk := range lat.GetBucket() {
+		if !math.IsInf(bk.GetUpperBound(), 1) { // the text format adds +Inf
+			bounds = append(bounds, bk.GetUpperBound())
+		}
+	}
+	if !slices.Equal(bounds, scoreLatencyBuckets) || bounds[0] != 0.0001 || bounds[len(bounds)-1] != 1 {
+		t.Errorf("score latency buckets %v; want %v, 0.1 ms to 1 s", bounds, scoreLatencyBuckets)
+	}
+	for _, name := range []string{"go_goroutines", "go_memstats_alloc_bytes", "process_cpu_seconds_total", "process_open_fds"} {
+		if fams[name] == nil {
+			t.Errorf("%s is missing: the Go and process collectors are registered", name)
+		}
+	}
+}
+
+// Each server has a registry of its own: two servers in one process count apart.
+func TestMetricsArePerServer(t *testing.T) {
+	_, one := newTestServer(t, nil)
+	_, two := newTestServer(t, nil)
+	dial(t, one, "x")
+	dial(t, one, "y")
+	dial(t, two, "z")
+	for _, tt := range []struct {
+		base string
+		want float64
+	}{{one, 2}, {two, 1}} {
+		if got := value(scrape(t, tt.base), "pkarena_connections_opened_total"); got != tt.want {
+			t.Errorf("connections opened = %v; want %v", got, tt.want)
+		}
+	}
+}
+
+// pprof is off by default and, with -pprof or PKARENA_PPROF, served on its own listener and
+// never on the public one.
+func TestPprofOnlyOnItsOwnListener(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		wantOn bool
+	}{
+		{"off by default", nil, nil, false},
+		{"on with the flag", []string{"-pprof", "127.0.0.1:0"}, nil, true},
+		{"on with the environment", nil, map[string]string{"PKARENA_PPROF": "127.0.0.1:0"}, true},
+		{"the flag wins over the environment", []string{"-pprof", ""}, map[string]string{"PKARENA_PPROF": "127.0.0.1:0"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, fs := configFrom(t, tt.args, tt.env)
+			cfg.Logger = quietLogger()
+			if usage := fs.Lookup("pprof").Usage; !strings.Contains(usage, "never the public one") {
+				t.Errorf("-pprof help %q does not say it is never served on the public listener", usage)
+			}
+			r, err := Start(cfg, "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if got := httpStatus(t, r.RESTURL+PprofPath); got != http.StatusNotFound {
+				t.Errorf("GET %s on the public listener: HTTP %d; want 404", PprofPath, got)
+			}
+			if on := r.PprofAddr != ""; on != tt.wantOn {
+				t.Fatalf("pprof on = %v (addr %q); want %v", on, r.PprofAddr, tt.wantOn)
+			}
+			if !tt.wantOn {
+				return
+			}
+			if r.PprofAddr == r.Addr {
+				t.Fatalf("pprof listens on the public address %s", r.Addr)
+			}
+			for _, path := range []string{PprofPath, PprofPath + "goroutine?debug=1", PprofPath + "cmdline"} {
+				if got := httpStatus(t, "http://"+r.PprofAddr+path); got != http.StatusOK {
+					t.Errorf("GET %s on the pprof listener: HTTP %d; want 200", path, got)
+				}
+			}
+			if got := httpStatus(t, "http://"+r.PprofAddr+MetricsPath); got != http.StatusNotFound {
+				t.Errorf("GET %s on the pprof listener: HTTP %d; want 404 (it serves profiles only)", MetricsPath, got)
+			}
+		})
+	}
+}
+
+func httpStatus(t testing.TB, u string) int {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// quietLogger is the tests' logger (testLogOut).
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(testLogOut, nil)) }
