@@ -503,6 +503,17 @@ func (c *Client) Call(ctx context.Context, typ string, payload any, out any) err
 // the request for schema checks of the reply. It is for frames Call cannot produce: malformed
 // JSON, wrong field types, odd ids. The reply is returned whatever its code.
 func (c *Client) Send(ctx context.Context, id, reqType string, data []byte) (Frame, error) {
+	return c.exchange(ctx, id, reqType, func() error { return c.WriteFrame(ctx, websocket.TextMessage, data) })
+}
+
+// SendWire writes raw bytes, one or more whole WebSocket frames built by the caller (see
+// WriteWire), and waits for the reply whose id is id, as Send does.
+func (c *Client) SendWire(ctx context.Context, id, reqType string, raw []byte) (Frame, error) {
+	return c.exchange(ctx, id, reqType, func() error { return c.WriteWire(ctx, raw) })
+}
+
+// exchange registers a wait for the reply id, sends with send and waits.
+func (c *Client) exchange(ctx context.Context, id, reqType string, send func() error) (Frame, error) {
 	p := &call{typ: reqType, reply: make(chan Frame, 1)}
 	c.mu.Lock()
 	select {
@@ -517,7 +528,7 @@ func (c *Client) Send(ctx context.Context, id, reqType string, data []byte) (Fra
 	}
 	c.pending[id] = p
 	c.mu.Unlock()
-	if err := c.WriteFrame(ctx, websocket.TextMessage, data); err != nil {
+	if err := send(); err != nil {
 		c.forget(id, false)
 		return Frame{}, err
 	}
@@ -561,6 +572,28 @@ func (c *Client) WriteFrame(ctx context.Context, messageType int, data []byte) e
 	// returns, and the transcript must show the request first.
 	c.transcript.add(true, data)
 	if err := c.ws.WriteMessage(messageType, data); err != nil {
+		return fmt.Errorf("client %s: write: %w", c.cfg.UserID, err)
+	}
+	return nil
+}
+
+// WriteWire writes raw bytes to the connection's socket, below the WebSocket layer: frames
+// the WebSocket library would refuse to build (reserved bits, unmasked, fragmented pings) or
+// one message in several fragments. The bytes must be whole frames; the transcript shows them
+// as one client frame.
+func (c *Client) WriteWire(ctx context.Context, raw []byte) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(10 * time.Second)
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	conn := c.ws.NetConn()
+	if err := conn.SetWriteDeadline(deadline); err != nil {
+		return fmt.Errorf("client %s: write: %w", c.cfg.UserID, err)
+	}
+	c.transcript.add(true, raw)
+	if _, err := conn.Write(raw); err != nil {
 		return fmt.Errorf("client %s: write: %w", c.cfg.UserID, err)
 	}
 	return nil

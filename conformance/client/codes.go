@@ -108,6 +108,7 @@ const (
 	CodeNotLiveMember            = 100005
 	CodePermissionDenied         = 100006
 	CodeLiveMembersFull          = 100008
+	CodeRateLimited              = 100012 // too many requests on this connection (RATE-001)
 	CodeSeatIndexInvalid         = 100200
 	CodeSeatOccupied             = 100201
 	CodeSeatLocked               = 100202
@@ -151,4 +152,5 @@ const (
 	CloseHeartbeatTimeout = 4000
 	CloseSlowConsumer     = 4008
 	CloseReplaced         = 4009
+	CloseTokenExpired     = 4001 // the UserSig expired (AUTHZ-003)
 )

@@ -48,6 +48,12 @@ type Limits struct {
 	// MaxBattleDurationS and MaxBattleRequestsPerMinute come with battles (WELCOME-004).
 	MaxBattleDurationS         int `json:"maxBattleDurationS"`
 	MaxBattleRequestsPerMinute int `json:"maxBattleRequestsPerMinute"`
+	// SendQueueBytes bounds the send queue in bytes as well (CLOSE-002); 0 when not advertised.
+	SendQueueBytes int `json:"sendQueueBytes"`
+	// MaxRequestsPerSecond and RequestBurst are the connection's request limit (RATE-001);
+	// 0 when the server advertises none.
+	MaxRequestsPerSecond float64 `json:"maxRequestsPerSecond"`
+	RequestBurst         int     `json:"requestBurst"`
 }
 
 // Timing is the liveness and invitation timing the server applies (WELCOME-003).

@@ -144,4 +144,24 @@ var _ = Describe("Authentication", Label("auth"), func() {
 		_, err := second.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room("h2")})
 		Expect(err).NotTo(HaveOccurred())
 	})
+
+	It("[AUTHZ-003 LIVE-021] a connection is closed with 4001 when its token expires, and counts as lost", func(ctx SpecContext) {
+		s := newScene(ctx, 10*time.Second)
+		const lifetime = 3 * time.Second
+		h := s.user("h", func(cfg *client.Config) { cfg.SigExpire = lifetime })
+		_, err := h.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room("h")})
+		Expect(err).NotTo(HaveOccurred())
+		a := s.audience("a", s.room("h"))
+		settle(s, a)
+		// The token counts whole seconds from its issue second: it ends within the lifetime.
+		wait, cancel := context2(s, lifetime+target.EventTimeout)
+		defer cancel()
+		code, err := h.WaitClosed(wait)
+		Expect(err).NotTo(HaveOccurred(), "the connection outlived its token")
+		Expect(code).To(Equal(client.CloseTokenExpired))
+		ended := next[client.LiveEnded](s, a, client.EvLiveEnded)
+		Expect(ended.Reason).To(Equal(client.EndedByServer), "the room ends as on a lost connection")
+		// A fresh token connects again.
+		Expect(s.user("h2").Heartbeat(s.ctx)).To(Succeed())
+	})
 })

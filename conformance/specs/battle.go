@@ -281,19 +281,9 @@ var _ = Describe("Battles", Label("battle"), func() {
 
 	It("[BATTLE-023 BATTLE-022 BATTLE-030 LIVE-021] a host whose connection drops mid-battle exits it: the other side gets onUserExitBattle, then onBattleEnded with reason 1", Label("liveness"), func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b")
-		battleWelcome(s)
-		a, b := hs[0], hs[1]
-		aa := s.audience("aa", s.room("a"))
-		timeout := time.Duration(s.welcome().Timing.HeartbeatTimeoutMs) * time.Millisecond
-		s.allow(timeout)
-		startBattle(s, 300, a, []*client.Client{b}, aa)
+		a, b, aa, timeout := twoHostBattle(s)
 		b.Kill()
-		for _, m := range []*client.Client{a, aa} {
-			ex, _ := nextWithin[client.UserExitBattle](s, m, client.EvUserExitBattle, timeout+target.EventTimeout)
-			Expect(ex.BattleUser.UserID).To(Equal(b.UserID()))
-			Expect(next[client.BattleEnded](s, m, client.EvBattleEnded).Reason).To(Equal(client.BattleEndOtherExit))
-		}
+		expectExitThenEnd(s, b, timeout+target.EventTimeout, a, aa)
 		Expect(a.Sync(s.ctx)).To(Succeed())
 		exits, ends := a.EventsOf(client.EvUserExitBattle), a.EventsOf(client.EvBattleEnded)
 		Expect(exits[len(exits)-1].Seq).To(BeNumerically("<", ends[len(ends)-1].Seq), "the exit comes before the end")
@@ -369,3 +359,31 @@ var _ = Describe("Battles", Label("battle"), func() {
 		Expect(next[client.BattleScoreChanged](s, late, client.EvBattleScoreChanged).Version).To(Equal(uint64(2)))
 	})
 })
+
+// twoHostBattle starts a battle between hosts a and b, with aa in a's room, and returns them
+// and the server's heartbeat timeout, which the scene's deadline now allows for.
+func twoHostBattle(s *scene) (a, b, aa *client.Client, timeout time.Duration) {
+	GinkgoHelper()
+	hs := s.hosts("a", "b")
+	battleWelcome(s)
+	a, b = hs[0], hs[1]
+	aa = s.audience("aa", s.room("a"))
+	timeout = time.Duration(s.welcome().Timing.HeartbeatTimeoutMs) * time.Millisecond
+	s.allow(timeout)
+	startBattle(s, 300, a, []*client.Client{b}, aa)
+	return a, b, aa, timeout
+}
+
+// expectExitThenEnd checks that each watcher gets, within d, onUserExitBattle for lost and then
+// onBattleEnded with reason 1, and returns when the exits arrived.
+func expectExitThenEnd(s *scene, lost *client.Client, d time.Duration, watchers ...*client.Client) []time.Time {
+	GinkgoHelper()
+	var at []time.Time
+	for _, m := range watchers {
+		ex, ev := nextWithin[client.UserExitBattle](s, m, client.EvUserExitBattle, d)
+		Expect(ex.BattleUser.UserID).To(Equal(lost.UserID()))
+		Expect(next[client.BattleEnded](s, m, client.EvBattleEnded).Reason).To(Equal(client.BattleEndOtherExit))
+		at = append(at, ev.At)
+	}
+	return at
+}

@@ -3,7 +3,9 @@ package specs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -115,5 +117,64 @@ var _ = Describe("Slow consumers", Label("transport", "slow"), func() {
 			// Dropped without a close frame (its socket was full): allowed by CLOSE-001.
 		}
 		AddReportEntry("slow consumer cut off after", strconv.Itoa(toggles)+" seat changes")
+	})
+
+	It("[CLOSE-001 INPUT-005] while one member has stopped reading, the delivery latency of the others does not move", func(ctx SpecContext) {
+		s := newScene(ctx)
+		s.allow(2 * time.Minute)
+		h := s.host("h")
+		var fast []*client.Client
+		for _, name := range []string{"v1", "v2", "v3", "v4"} {
+			fast = append(fast, s.audience(name, s.room("h")))
+		}
+		settle(s, append(fast, h)...)
+		countUsers := func() int {
+			info, err := h.FetchLiveInfo(s.ctx, s.room("h"))
+			Expect(err).NotTo(HaveOccurred())
+			return info.CurrentUserCount
+		}
+		// One seat change, and how long each reading viewer took to get it: from the
+		// request's send to the frame's arrival.
+		toggle := 0
+		change := func() []time.Duration {
+			start := time.Now()
+			if toggle++; toggle%2 == 1 {
+				Expect(h.LockSeat(s.ctx, 5)).To(Succeed())
+			} else {
+				Expect(h.UnlockSeat(s.ctx, 5)).To(Succeed())
+			}
+			out := make([]time.Duration, 0, len(fast))
+			for _, v := range fast {
+				ev, err := v.Next(s.ctx, client.EvSeatListChanged)
+				Expect(err).NotTo(HaveOccurred())
+				out = append(out, ev.At.Sub(start))
+			}
+			return out
+		}
+		var before, during []time.Duration
+		for i := 0; i < 300; i++ {
+			before = append(before, change()...)
+		}
+		dialNonReader(s, "slow", s.room("h"))
+		Eventually(s.ctx, countUsers).Should(Equal(2+len(fast)), "the non-reading user joined")
+		for i := 1; i <= maxFloodFrames; i++ {
+			during = append(during, change()...)
+			if i%500 == 0 && countUsers() == 1+len(fast) {
+				break
+			}
+		}
+		Expect(countUsers()).To(Equal(1+len(fast)), "the non-reading member was never cut off")
+		p := func(d []time.Duration, q float64) time.Duration {
+			d = slices.Clone(d)
+			slices.Sort(d)
+			return d[int(q*float64(len(d)-1))]
+		}
+		AddReportEntry("delivery to the reading viewers, p50 / p99 / max",
+			fmt.Sprintf("before: %v / %v / %v (%d deliveries); while one member was stalled: %v / %v / %v (%d deliveries)",
+				p(before, .5), p(before, .99), p(before, 1), len(before), p(during, .5), p(during, .99), p(during, 1), len(during)))
+		// A server that waits for the stalled reader holds everyone for its write timeout
+		// (seconds); a quarter of a second over the baseline is far above a busy machine's noise.
+		Expect(p(during, .99)).To(BeNumerically("<", p(before, .99)+250*time.Millisecond),
+			"p99 delivery to the reading viewers rose from %v to %v while one member was stalled", p(before, .99), p(during, .99))
 	})
 })

@@ -1,0 +1,69 @@
+package specs
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/pkarena/pkarena/conformance/client"
+	"github.com/pkarena/pkarena/reports"
+)
+
+var _ = Describe("Rate limits", Label("input", "rate"), func() {
+	It("[RATE-001 INPUT-005] requests over the advertised limit of a connection get 100012 with their id, the connection stays open and others are served", func(ctx SpecContext) {
+		s := newScene(ctx, 10*time.Second)
+		c := s.user("c")
+		lim := c.Welcome().Limits
+		if lim.MaxRequestsPerSecond <= 0 || lim.RequestBurst <= 0 {
+			Skip(reports.NotApplicablePrefix + " the server advertises no per-connection request limit (RATE-001 is a MAY)")
+		}
+		h := s.host("h")
+		a := s.audience("a", s.room("h"))
+		settle(s, h, a)
+
+		// Twice the burst and a second's refill, as fast as the connection carries them:
+		// more than the bucket holds. At most half the send queue is in flight, so that the
+		// replies never fill it (a client SHOULD NOT have more unanswered, RATE-001).
+		n := 2*lim.RequestBurst + int(lim.MaxRequestsPerSecond)
+		window := make(chan struct{}, max(1, min(64, lim.SendQueueFrames/2)))
+		var mu sync.Mutex
+		codes := map[int]int{}
+		var wg sync.WaitGroup
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			window <- struct{}{}
+			c.Go(client.ReqHeartbeat, struct{}{}, func(f client.Frame, err error) {
+				defer func() { <-window }()
+				defer wg.Done()
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					codes[0]++
+				case client.CodeOf(err) != 0:
+					codes[client.CodeOf(err)]++
+				default:
+					codes[-1]++
+				}
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		AddReportEntry("replies", fmt.Sprintf("%d requests in %v: %v", n, elapsed, codes))
+		Expect(codes[-1]).To(BeZero(), "every request gets a reply")
+		Expect(codes[0]+codes[client.CodeRateLimited]).To(Equal(n), "only successes and 100012: %v", codes)
+		allowed := lim.RequestBurst + int(lim.MaxRequestsPerSecond*elapsed.Seconds()) + 1
+		Expect(codes[0]).To(BeNumerically("<=", allowed), "at most the burst plus the refill of %v may pass", elapsed)
+		Expect(codes[client.CodeRateLimited]).To(BeNumerically(">", 0))
+
+		// Nobody else noticed, and once the bucket refills the connection is served again.
+		none(s, h)
+		none(s, a)
+		refill := time.Duration(float64(time.Second) / lim.MaxRequestsPerSecond * 2)
+		Eventually(s.ctx, func() error { return c.Heartbeat(s.ctx) }).WithPolling(refill).Should(Succeed())
+	})
+})
