@@ -114,6 +114,9 @@ func ParseThreshold(expr string) (Threshold, error) {
 	case stat == "rate":
 		switch unit {
 		case "%":
+			if num > 100 {
+				return bad("a rate is at most 100%%, not %s%%", v[1])
+			}
 			num /= 100
 		case "":
 			if num > 1 {

@@ -66,6 +66,7 @@ func TestParseThresholdErrors(t *testing.T) {
 		{"score_fanout.p99 < 5%", "latency"},                  // a latency in percent
 		{"errors.rate < 5ms", "fraction of ops"},              // a rate in ms
 		{"errors.rate < 5", "did you mean 5%"},                // a rate over 1 without %
+		{"errors.rate < 110%", "at most 100%"},                // always true: a typo, not a bound
 		{"errors.service.rate < 1%", "has no kind"},           // a rate with a kind
 		{"connect.count >= 5ms", "plain number"},              // a count with a unit
 		{"score_fanout.p101 < 5ms", "between p0 and p100"},    // no such percentile
