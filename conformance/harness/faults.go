@@ -82,6 +82,27 @@ func (f *FaultServer) Kill(ctx context.Context) error {
 	return nil
 }
 
+// Terminate stops the server the way an orchestrator does: SIGTERM, then SIGKILL after
+// grace, and returns once it has exited.
+func (f *FaultServer) Terminate(ctx context.Context, grace time.Duration) error {
+	if err := f.C.Stop(ctx, &grace); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	return nil
+}
+
+// ExitCode is the exit code of the stopped container.
+func (f *FaultServer) ExitCode(ctx context.Context) (int, error) {
+	st, err := f.C.State(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("state: %w", err)
+	}
+	if st.Running {
+		return 0, errors.New("the container is still running")
+	}
+	return st.ExitCode, nil
+}
+
 // Restart starts the stopped container again, on the same address, and waits until it
 // accepts connections.
 func (f *FaultServer) Restart(ctx context.Context) error {

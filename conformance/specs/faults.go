@@ -212,4 +212,31 @@ var _ = Describe("Faults", Label("disruptive"), Serial, func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(code).To(Equal(client.CloseHeartbeatTimeout))
 	})
+
+	It("[FAULT-004 AUTH-007] a server stopped with SIGTERM mid-battle ends the battle and the rooms as if their hosts had left, tells the members, closes every connection with 1001 and exits 0 in time", func(ctx SpecContext) {
+		s := newScene(ctx, time.Minute)
+		fs := startFaultServer(s)
+		b := newFaultBattle(s, fs)
+		const grace = 10 * time.Second // docker stop's wait before SIGKILL
+		start := time.Now()
+		Expect(fs.Terminate(s.ctx, grace)).To(Succeed())
+		took := time.Since(start)
+		for _, c := range b.all() {
+			code, err := c.WaitClosed(s.ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(code).To(Equal(client.CloseGoingAway), "%s: close code", c.UserID())
+		}
+		// The first host's connection ends first: its battle partner hears the battle end,
+		// and each room's audience hears its room end.
+		Expect(b.g.EventsOf(client.EvBattleEnded)).NotTo(BeEmpty(), "the other host heard the battle end")
+		for _, v := range []*client.Client{b.ha, b.ga} {
+			ended := v.EventsOf(client.EvLiveEnded)
+			Expect(ended).To(HaveLen(1), "%s heard its room end", v.UserID())
+		}
+		exit, err := fs.ExitCode(s.ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(exit).To(Equal(0), "the server exited by itself (137 would be docker's SIGKILL)")
+		Expect(took).To(BeNumerically("<", grace))
+		AddReportEntry("stopped in", took.String())
+	})
 })
