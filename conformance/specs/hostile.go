@@ -129,8 +129,10 @@ func sendHostileFrame(hs *hostileScene, f hostile.Frame) {
 		default:
 			Expect(c.WriteFrame(hs.ctx, websocket.TextMessage, raw)).To(Succeed())
 		}
-		code, err := c.WaitClosed(hs.ctx)
-		Expect(err).NotTo(HaveOccurred(), "the server must close the connection")
+		wait, cancel := context2(hs.scene, target.EventTimeout)
+		defer cancel()
+		code, err := c.WaitClosed(wait)
+		Expect(err).NotTo(HaveOccurred(), "the server must close the connection within %v", target.EventTimeout)
 		Expect(code).To(Equal(f.Close), "close code")
 		return
 	}

@@ -37,6 +37,9 @@ const (
 	ExitedRoomScored    = "exited-room-still-scored"
 	OverwriteAdds       = "overwrite-adds"
 	NoRESTRateLimit     = "no-rest-rate-limit"
+	NoConnRateLimit     = "no-connection-rate-limit"
+	InvalidUTF8Accepted = "invalid-utf8-accepted"
+	TokenOutlivesExpiry = "token-outlives-expiry"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -61,6 +64,9 @@ var Catalogue = []Mutant{
 	{ExitedRoomScored, "a room that exited a battle still gets scores", []string{"REST-031"}},
 	{OverwriteAdds, "set_battle_score with OpType 2 adds", []string{"REST-030"}},
 	{NoRESTRateLimit, "the REST API has no rate limit", []string{"REST-004"}},
+	{NoConnRateLimit, "a connection's advertised request limit is never applied", []string{"RATE-001"}},
+	{InvalidUTF8Accepted, "a text message that is not UTF-8 is read as if it were", []string{"TRANS-013"}},
+	{TokenOutlivesExpiry, "a connection stays open after its UserSig expires", []string{"AUTHZ-003"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

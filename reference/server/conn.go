@@ -96,7 +96,7 @@ func (c *conn) readPump(s *Server) {
 		// The token's expiry bounds the wait too: the read deadline then ends the connection
 		// with 4001 rather than 4000 (AUTHZ-003).
 		deadline := time.Now().Add(timeout)
-		if !c.expires.IsZero() && c.expires.Before(deadline) {
+		if !c.expires.IsZero() && c.expires.Before(deadline) && !mutant.On(mutant.TokenOutlivesExpiry) {
 			deadline = c.expires
 		}
 		if err := c.ws.SetReadDeadline(deadline); err != nil {
@@ -118,7 +118,7 @@ func (c *conn) readPump(s *Server) {
 			c.shutdown(closeUnsupportedData)
 			return
 		}
-		if !utf8.Valid(data) { // RFC 6455 §8.1, TRANS-013
+		if !utf8.Valid(data) && !mutant.On(mutant.InvalidUTF8Accepted) { // RFC 6455 §8.1, TRANS-013
 			ended = closeInvalidData
 			c.shutdown(closeInvalidData)
 			return
@@ -126,7 +126,7 @@ func (c *conn) readPump(s *Server) {
 		msg := hubMsg{kind: msgRequest, conn: c}
 		msg.req, msg.err = parseRequest(data)
 		s.metrics.received(msg.req.Type)
-		if c.limiter != nil && !c.limiter.AllowN(s.now(), 1) {
+		if c.limiter != nil && !c.limiter.AllowN(s.now(), 1) && !mutant.On(mutant.NoConnRateLimit) {
 			s.metrics.rateLimited.Inc()
 			msg.err = protocol.ErrRateLimited.With("more than %d requests per second on this connection (burst %d)", s.cfg.ConnRequestRate, s.cfg.ConnRequestBurst)
 		}
