@@ -118,13 +118,6 @@ func (f *FaultServer) Stop() {
 	f.provider.Close()
 }
 
-// ClientConfig is the target's client configuration for userID, pointed at this server.
-func (f *FaultServer) ClientConfig(userID string) pkclient.Config {
-	cfg := f.target.ClientConfig(userID)
-	cfg.URL = f.URL
-	return cfg
-}
-
 // REST is a REST client of this server as the administrator. Its requests time out after
 // timeout, so that a frozen server shows as an error the caller retries.
 func (f *FaultServer) REST(timeout time.Duration) *pkclient.REST {

@@ -108,18 +108,16 @@ func (c *conn) readPump(s *Server) {
 			ended = endCodeFor(err)
 			code := closeCodeFor(err)
 			if code == closeHeartbeatTimeout && !c.expires.IsZero() && !time.Now().Before(c.expires) {
-				code, ended = closeTokenExpired, closeTokenExpired
+				code = closeTokenExpired
 			}
 			c.shutdown(code)
 			return
 		}
 		if mt != websocket.TextMessage {
-			ended = closeUnsupportedData
 			c.shutdown(closeUnsupportedData)
 			return
 		}
 		if !utf8.Valid(data) && !mutant.On(mutant.InvalidUTF8Accepted) { // RFC 6455 §8.1, TRANS-013
-			ended = closeInvalidData
 			c.shutdown(closeInvalidData)
 			return
 		}

@@ -167,3 +167,32 @@ func TestCloseEndsBattlesAndDeliversTheirWebhooks(t *testing.T) {
 		t.Errorf("webhooks delivered before Close returned: %v; want %s among them", got, protocol.HookEndBattle)
 	}
 }
+
+// Close gives up webhooks a receiver keeps failing once ShutdownWebhookWait has passed,
+// rather than retrying them through their whole backoff.
+func TestCloseGivesUpWebhooksAfterItsWait(t *testing.T) {
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer receiver.Close()
+	srv, base := newTestServer(t, func(c *Config) {
+		c.WebhookURL = receiver.URL
+		c.WebhookBackoff = 2 * time.Second // five attempts: 30 s of retries without the bound
+		c.ShutdownWebhookWait = 50 * time.Millisecond
+	})
+	h, g := dial(t, base, "h"), dial(t, base, "g")
+	h.call(protocol.ReqCreateLive, map[string]any{"liveID": "rh"})
+	g.call(protocol.ReqCreateLive, map[string]any{"liveID": "rg"})
+	h.call(protocol.ReqRequestConnection, map[string]any{"liveIDs": []string{"rg"}, "timeout": 0})
+	g.call(protocol.ReqAcceptConnection, map[string]any{"liveID": "rh"})
+	if f := h.call(protocol.ReqRequestBattle, map[string]any{"userIDs": []string{"g"}}); *f.Code != 0 {
+		t.Fatalf("requestBattle: %d %s", *f.Code, *f.Message)
+	}
+	closed := make(chan struct{})
+	go func() { srv.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close still retrying webhooks after 10 s; ShutdownWebhookWait is 50 ms")
+	}
+}
