@@ -273,6 +273,9 @@ func (g *group) hostedBy(userID string) *room {
 // requests, and starts it at once when no response is needed (BATTLE-006..008, REST-010).
 func (c *Core) createBattle(a *room, targets []*room, cfg protocol.BattleConfig, timeoutS int, viaREST bool, operator string) *battle {
 	c.battleSeq++
+	for c.battles[c.cfg.IDPrefix+strconv.FormatUint(c.battleSeq, 10)] != nil { // a restored battle's
+		c.battleSeq++
+	}
 	inv := newEntrant(a)
 	b := &battle{
 		id: c.cfg.IDPrefix + strconv.FormatUint(c.battleSeq, 10), cfg: cfg, timeoutS: timeoutS,
@@ -467,6 +470,7 @@ func (c *Core) startBattle(b *battle) {
 	b.endTimer = c.after(time.Duration(b.cfg.Duration)*time.Second, func() { c.endBattle(b, protocol.HookEndTimeUp) })
 	c.emit(b.audience(), protocol.EvBattleStarted, b.startedPayload())
 	c.hookStart(b)
+	c.recordStart(b)
 }
 
 func (c *Core) exitBattle(m *member, req protocol.BattleRef) (any, *protocol.Error) {
@@ -544,6 +548,9 @@ func (c *Core) endBattle(b *battle, op int) {
 		}
 	}
 	c.hookEnd(b, op)
+	if wasRunning {
+		c.recordEnd(b)
+	}
 	c.retire(b)
 }
 

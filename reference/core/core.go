@@ -36,6 +36,8 @@ type Config struct {
 	BattleRetention time.Duration
 	// IDPrefix starts every battle ID; the transport makes it unique per server instance.
 	IDPrefix string
+	// Journal makes the core produce Records for a journal (TakeRecords).
+	Journal bool
 }
 
 // User is an authenticated user as the transport saw it at the handshake.
@@ -67,7 +69,8 @@ type Core struct {
 	battles   map[string]*battle // pending, running and retained ended battles by ID
 	ended     []*battle          // ended battles, oldest first (retention)
 	battleSeq uint64
-	hooks     []Hook // webhooks of the operations since TakeHooks
+	hooks     []Hook   // webhooks of the operations since TakeHooks
+	records   []Record // journal records of the operations since TakeRecords (Config.Journal)
 
 	out []Delivery // deliveries of the operation in progress
 }

@@ -30,6 +30,7 @@ func machineConfig() Config {
 		MaxConnectedRooms: 3, MaxUsersPerRoom: 3, MaxSeatCount: 3, DefaultInviteTimeout: 5 * time.Second,
 		DefaultBattleDuration: 10 * time.Second, MaxBattleDuration: time.Minute,
 		MaxBattleRequestsPerMinute: machineRate, BattleRetention: 30 * time.Second, IDPrefix: "b",
+		Journal: true,
 	}
 }
 
@@ -137,9 +138,10 @@ type machine struct {
 	sess  [numUsers]SessionID // 0: the user has no connection
 	next  SessionID
 
-	scores map[string]*scoreModel
-	seen   map[sessionBattle]uint64
-	trace  []string
+	scores  map[string]*scoreModel
+	seen    map[sessionBattle]uint64
+	journal []Record // every record so far, through JSON as a journal keeps them
+	trace   []string
 }
 
 // newMachine is a machine around an empty core with machineConfig and a fake clock.
@@ -298,6 +300,9 @@ func (m *machine) checkRefusal(what string, perr *protocol.Error, out []Delivery
 	}
 	if len(out) != 0 {
 		m.fail("%s: refused with %v, yet caused %d events", what, perr, len(out))
+	}
+	if recs := m.c.TakeRecords(); len(recs) != 0 {
+		m.fail("%s: refused with %v, yet produced journal records %+v", what, perr, recs)
 	}
 	if after := digest(m.c); after != before {
 		m.fail("%s: refused with %v, yet changed the state:\nbefore:\n%s\nafter:\n%s", what, perr, before, after)
@@ -484,6 +489,7 @@ func (m *machine) deliver(pre placement, out []Delivery, gone SessionID) {
 		}
 	}
 	m.checkInvariants()
+	m.checkJournal()
 }
 
 // checkScoreEvent checks score changes and battle ends: a score change reaches exactly the

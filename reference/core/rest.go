@@ -186,17 +186,21 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 	if err := checkSetBattleScore(req); err != nil {
 		return nil, err
 	}
-	b, err := c.battleOf(req.BattleID)
-	if err != nil {
-		return nil, err
+	b, ok := c.battles[req.BattleID]
+	if !ok {
+		return nil, protocol.ErrBattleNotExist.With("battle %q does not exist", req.BattleID)
 	}
-	if b.state == battlePending {
-		return nil, protocol.ErrBattleNotStarted.With("battle %q has not started", b.id)
-	}
+	// A key already used gets its first response, also once the battle has ended (REST-034).
 	if req.IdempotencyKey != "" {
 		if prev, ok := b.idempotent[req.IdempotencyKey]; ok && !mutant.On(mutant.IdempotencyIgnored) {
 			return prev, nil
 		}
+	}
+	switch b.state {
+	case battleEnded:
+		return nil, protocol.ErrBattleAlreadyEnded.With("battle %q has ended", b.id)
+	case battlePending:
+		return nil, protocol.ErrBattleNotStarted.With("battle %q has not started", b.id)
 	}
 	// Compute every new score first: a sum out of range refuses the whole request.
 	next := make(map[*entrant]int64)
@@ -243,6 +247,9 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 	resp.ScoreVersion = b.version
 	if req.IdempotencyKey != "" {
 		b.idempotent[req.IdempotencyKey] = resp
+	}
+	if len(next) > 0 || req.IdempotencyKey != "" {
+		c.recordScore(b, len(next) > 0, req.IdempotencyKey, resp)
 	}
 	return resp, nil
 }
