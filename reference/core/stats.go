@@ -8,6 +8,9 @@ type Stats struct {
 	Groups int
 	// BattlesRunning is the number of battles started and not yet ended.
 	BattlesRunning int
+	// Battles is the number of battles kept: pending, running, and ended ones still
+	// queryable (BattleRetention).
+	Battles int
 }
 
 // Stats counts the core's rooms, connection groups and running battles. It reads and changes
@@ -15,7 +18,7 @@ type Stats struct {
 // walks every room and every battle kept (ended ones too, BattleRetention), so it is meant
 // for occasional calls such as a metrics scrape, not for every operation.
 func (c *Core) Stats() Stats {
-	st := Stats{Rooms: len(c.rooms)}
+	st := Stats{Rooms: len(c.rooms), Battles: len(c.battles)}
 	for _, r := range c.rooms {
 		// A group is counted once, through its first room.
 		if g := r.group; g != nil && len(g.rooms) > 0 && g.rooms[0] == r {

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 )
@@ -73,11 +74,19 @@ type Config struct {
 	// never the public one; empty: no profiling. New ignores it: Start and the pkarena-server
 	// binary open it.
 	PprofListen string
+	// StateDir is the directory of the battle journal (JournalFile): every battle's start,
+	// accepted score updates and end are synced to it before anything they caused leaves the
+	// server, and a server started on it again restores the battles with their scores and
+	// IdempotencyKeys (FAULT-002). Empty: state is in memory only, and a restart forgets it.
+	StateDir string
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
 
 	adminFlag *string          // set by BindFlags; read back by Finish
 	now       func() time.Time // clock of the request rate limiters; nil: time.Now (tests inject one)
+
+	journalSync         func(*os.File) error // nil: (*os.File).Sync (tests inject failures and waits)
+	journalCompactBytes int64                // 0: defaultCompactBytes
 }
 
 // Finish applies the settings BindFlags collected in forms that need parsing after the flags

@@ -23,6 +23,7 @@ const (
 	closeGoingAway        = websocket.CloseGoingAway
 	closeUnsupportedData  = websocket.CloseUnsupportedData
 	closeInvalidData      = websocket.CloseInvalidFramePayloadData
+	closeInternalError    = websocket.CloseInternalServerErr // the journal failed: the server stops
 	closeHeartbeatTimeout = 4000
 	closeTokenExpired     = 4001
 	closeSlowConsumer     = 4008
@@ -259,6 +260,8 @@ func closeReason(code int) string {
 		return "the usersig expired: reconnect with a fresh one"
 	case closeGoingAway:
 		return "server shutting down"
+	case closeInternalError:
+		return "server failure: its journal cannot be written; reconnect"
 	}
 	return ""
 }

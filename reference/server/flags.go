@@ -79,6 +79,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	num(&c.WebhookQueue, "webhook-queue", "WEBHOOK_QUEUE", "webhooks waiting for delivery before new ones are dropped")
 	dur(&c.ShutdownWebhookWait, "shutdown-webhook-wait", "SHUTDOWN_WEBHOOK_WAIT", "on shutdown, how long to keep delivering the queued webhooks")
 	str(&c.PprofListen, "pprof", "PPROF", "address to serve net/http/pprof on, e.g. 127.0.0.1:6060: a listener of its own, never the public one; keep it private (empty: off)")
+	str(&c.StateDir, "state-dir", "STATE_DIR", "directory of the battle journal: acknowledged scores survive a crash and restart (empty: memory only)")
 	c.adminFlag = &admins
 	if len(errs) > 0 {
 		return errs[0]

@@ -44,7 +44,13 @@ type restOutcome struct {
 	err  *protocol.Error
 }
 
-// hub owns the core and the table of live connections. Only its goroutine touches them.
+// hub owns the core, the table of live connections and the journal. Only its goroutine
+// touches them.
+//
+// With a journal, nothing an operation caused leaves the server before the operation's
+// records are synced: once an operation produced records, every output after it (frames,
+// REST outcomes) is held, in order, until the commit at the end of the batch (group commit:
+// one sync covers the messages the hub handled meanwhile, up to maxBatch).
 type hub struct {
 	s      *Server
 	core   *core.Core
@@ -53,7 +59,28 @@ type hub struct {
 	nextID core.SessionID
 	timer  *time.Timer
 	lost   []*conn // dropped connections whose loss the core has not seen yet
+
+	journal *journal  // nil: memory only
+	holding bool      // records were appended since the last commit: outputs wait in held
+	held    []heldOut // outputs waiting for the commit, in the order they were made
+	failed  bool      // the journal failed: the server has stopped acknowledging anything
 }
+
+// heldOut is an output waiting for the journal's commit: a frame for a connection, a REST
+// call's outcome, or the moment a score update's frames were all made (the latency metric).
+type heldOut struct {
+	conn    *conn
+	frame   *outFrame
+	rest    *restCall
+	outcome restOutcome
+	scored  time.Time // the score update's arrival, to observe once its frames are queued
+}
+
+// maxBatch bounds the messages handled under one journal commit.
+const maxBatch = 256
+
+// errJournalFailed answers a REST call whose update could not be made durable.
+var errJournalFailed = protocol.ErrInternal.With("the battle journal failed: the server is stopping and this call was not acknowledged")
 
 func newHub(s *Server, c *core.Core) *hub {
 	t := time.NewTimer(time.Hour)
@@ -67,15 +94,143 @@ func (h *hub) run() {
 		select {
 		case m := <-h.s.inbox:
 			h.handle(m)
+			h.batch()
 		case <-h.timer.C:
 			h.deliver(h.core.Tick())
 		case <-h.s.closing:
 			h.shutdownAll()
+			h.closeJournal()
 			return
 		}
-		h.flushLost()
+		h.settle()
+		if h.failed {
+			h.drainOpens()
+			return
+		}
 		h.s.hooks.enqueue(h.core.TakeHooks())
 		h.armTimer()
+	}
+}
+
+// batch handles more waiting messages while outputs wait for the journal, so that one sync
+// covers them all.
+func (h *hub) batch() {
+	for i := 0; h.holding && i < maxBatch; i++ {
+		select {
+		case m := <-h.s.inbox:
+			h.handle(m)
+		default:
+			return
+		}
+	}
+}
+
+// settle lets the core act on every dropped connection, then commits the journal and sends
+// what waited for it. Sending may cut off slow consumers, whose loss is settled in turn.
+func (h *hub) settle() {
+	for !h.failed {
+		h.flushLost()
+		h.commit()
+		if len(h.lost) == 0 {
+			return
+		}
+	}
+}
+
+// record appends the records of the core's last operation to the journal; every output
+// from then on waits for the commit.
+func (h *hub) record() {
+	if h.journal == nil || h.failed {
+		return
+	}
+	recs := h.core.TakeRecords()
+	if len(recs) == 0 {
+		return
+	}
+	if err := h.journal.append(recs); err != nil {
+		h.fail(err)
+		return
+	}
+	h.s.metrics.journalRecords.Add(float64(len(recs)))
+	h.holding = true
+}
+
+// commit syncs the records appended since the last commit, then sends the held outputs in
+// order: REST outcomes, and frames to the connections still registered. A journal past its
+// size bound is then rewritten as a snapshot.
+func (h *hub) commit() {
+	if !h.holding {
+		return
+	}
+	start := time.Now()
+	if err := h.journal.commit(); err != nil {
+		h.fail(err)
+		return
+	}
+	h.s.metrics.journalSync.Observe(time.Since(start).Seconds())
+	h.holding = false
+	held := h.held
+	h.held = nil
+	for _, o := range held {
+		switch {
+		case o.rest != nil:
+			o.rest.reply <- o.outcome
+		case !o.scored.IsZero():
+			h.s.metrics.scoreLatency.Observe(time.Since(o.scored).Seconds())
+		case h.conns[o.conn.id] == o.conn:
+			h.send(o.conn, o.frame)
+		}
+	}
+	if h.journal.oversized() {
+		if err := h.journal.rewrite(h.core.Snapshot()); err != nil {
+			h.fail(err)
+		}
+	}
+}
+
+// fail stops the server because the journal cannot be written: what waited for the commit
+// is not acknowledged (REST calls get 100001, frames are dropped), every connection is closed
+// with 1011, and Failed is closed. The core's state is no longer trusted, so it is not
+// touched again.
+func (h *hub) fail(err error) {
+	h.s.log.Error("battle journal failed: stopping, nothing more is acknowledged", "dir", h.s.cfg.StateDir, "err", err)
+	h.failed, h.holding = true, false
+	for _, o := range h.held {
+		if o.rest != nil {
+			o.rest.reply <- restOutcome{err: errJournalFailed}
+		}
+	}
+	h.held = nil
+	for _, c := range h.conns {
+		c.shutdown(closeInternalError)
+		h.drop(c, closeInternalError)
+	}
+	h.lost = nil
+	h.journal.abandon()
+	h.s.failErr = err
+	close(h.s.failed)
+	h.s.stop.Do(func() { close(h.s.closing) })
+}
+
+// closeJournal commits and closes the journal at shutdown.
+func (h *hub) closeJournal() {
+	if h.journal == nil || h.failed {
+		return
+	}
+	if err := h.journal.close(); err != nil {
+		h.s.log.Error("battle journal: close", "err", err)
+	}
+}
+
+// replyREST sends a REST call's outcome, or holds it for the journal's commit.
+func (h *hub) replyREST(call *restCall, o restOutcome) {
+	switch {
+	case h.failed:
+		call.reply <- restOutcome{err: errJournalFailed}
+	case h.holding:
+		h.held = append(h.held, heldOut{rest: call, outcome: o})
+	default:
+		call.reply <- o
 	}
 }
 
@@ -117,10 +272,15 @@ func (h *hub) handle(m hubMsg) {
 		m.done <- true
 	case msgREST:
 		resp, err, out := h.core.REST(m.rest.api, m.rest.operator, m.rest.body)
-		m.rest.reply <- restOutcome{resp: resp, err: err}
+		h.record()
+		h.replyREST(m.rest, restOutcome{resp: resp, err: err})
 		h.deliver(out)
 		if m.rest.api == protocol.APISetBattleScore && err == nil {
-			h.s.metrics.scoreLatency.Observe(time.Since(m.rest.arrived).Seconds())
+			if h.holding {
+				h.held = append(h.held, heldOut{scored: m.rest.arrived})
+			} else {
+				h.s.metrics.scoreLatency.Observe(time.Since(m.rest.arrived).Seconds())
+			}
 		}
 	case msgRequest:
 		if h.conns[m.conn.id] != m.conn {
@@ -131,6 +291,7 @@ func (h *hub) handle(m hubMsg) {
 			return
 		}
 		reply, err, out := h.core.Handle(m.conn.id, m.req.Type, m.req.Payload)
+		h.record()
 		h.enqueue(m.conn, replyFrame(m.req.ID, reply, err))
 		h.deliver(out)
 	}
@@ -237,8 +398,10 @@ func (h *hub) flushLost() {
 	}
 }
 
-// deliver queues each event for its recipients, marshalling its payload once.
+// deliver queues each event for its recipients, marshalling its payload once. It first
+// journals the records of the operation that made them.
 func (h *hub) deliver(out []core.Delivery) {
+	h.record()
 	for _, d := range out {
 		f := &outFrame{typ: d.Type, payload: marshalPayload(d.Payload)}
 		for _, id := range d.To {
@@ -249,9 +412,21 @@ func (h *hub) deliver(out []core.Delivery) {
 	}
 }
 
-// enqueue never blocks: a connection whose queue is full (CLOSE-001), or would hold more than
-// SendQueueBytes with f (CLOSE-002), is cut off.
+// enqueue sends f to c, or holds it for the journal's commit (dropped once the journal has
+// failed).
 func (h *hub) enqueue(c *conn, f *outFrame) {
+	switch {
+	case h.failed:
+	case h.holding:
+		h.held = append(h.held, heldOut{conn: c, frame: f})
+	default:
+		h.send(c, f)
+	}
+}
+
+// send never blocks: a connection whose queue is full (CLOSE-001), or would hold more than
+// SendQueueBytes with f (CLOSE-002), is cut off.
+func (h *hub) send(c *conn, f *outFrame) {
 	n := f.size()
 	if waiting := c.queuedBytes - c.takenBytes.Load(); waiting+n > int64(h.s.cfg.SendQueueBytes) {
 		h.cutOff(c, boundBytes, "queued_bytes", waiting, "frame_bytes", n, "limit", h.s.cfg.SendQueueBytes)
@@ -288,6 +463,10 @@ func (h *hub) shutdownAll() {
 		c.shutdown(closeGoingAway)
 		h.drop(c, closeGoingAway)
 		h.flushLost()
+		h.commit() // the members still connected get the events before their own 1001
+		if h.failed {
+			break
+		}
 	}
 	h.s.hooks.enqueue(h.core.TakeHooks())
 	h.drainOpens()

@@ -49,7 +49,7 @@ var requestTypes = []string{
 var closeCodeLabels = map[int]string{}
 
 func init() {
-	for _, code := range []int{1000, 1001, 1002, 1003, 1005, 1006, 1007, 1009, 4000, 4001, 4008, 4009} {
+	for _, code := range []int{1000, 1001, 1002, 1003, 1005, 1006, 1007, 1009, 1011, 4000, 4001, 4008, 4009} {
 		closeCodeLabels[code] = strconv.Itoa(code)
 	}
 }
@@ -82,6 +82,8 @@ type metrics struct {
 	rest           *prometheus.CounterVec // by api and code
 	webhooks       map[string]prometheus.Counter
 	scoreLatency   prometheus.Histogram
+	journalRecords prometheus.Counter   // hub
+	journalSync    prometheus.Histogram // hub
 }
 
 func newMetrics() *metrics {
@@ -133,6 +135,13 @@ func newMetrics() *metrics {
 		Buckets: scoreLatencyBuckets,
 	})
 	register(m.scoreLatency)
+	m.journalRecords = counter("journal_records_total", "Battle records appended to the journal (-state-dir): starts, accepted score updates, ends.")
+	m.journalSync = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "pkarena", Name: "journal_commit_seconds",
+		Help:    "Duration of one journal commit (write and fsync), which every output of the operations it covers waits for.",
+		Buckets: scoreLatencyBuckets,
+	})
+	register(m.journalSync)
 	register(collectors.NewGoCollector())
 	register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

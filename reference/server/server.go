@@ -8,8 +8,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -42,8 +45,13 @@ type Server struct {
 	inbox   chan hubMsg
 	stopped chan struct{} // closed when the hub has exited
 	stop    sync.Once
-	closing chan struct{}  // closed by Close
+	closing chan struct{}  // closed by Close, or by the hub when the journal fails
 	connWG  sync.WaitGroup // each registered connection's reader and writer; Add only on the hub
+
+	failed  chan struct{} // closed by the hub when the journal fails, after failErr is set
+	failErr error
+
+	hub *hub // for tests, which read it only while the hub is known to wait
 }
 
 // New validates cfg and starts the server's hub goroutine.
@@ -77,11 +85,12 @@ func New(cfg Config) (*Server, error) {
 		inbox:     make(chan hubMsg, 4096),
 		stopped:   make(chan struct{}),
 		closing:   make(chan struct{}),
+		failed:    make(chan struct{}),
 
 		metrics:        m,
 		metricsHandler: newMetricsHandler(m),
 	}
-	h := newHub(s, core.New(core.Config{
+	c := core.New(core.Config{
 		MaxConnectedRooms:          cfg.MaxConnectedRooms,
 		MaxUsersPerRoom:            cfg.MaxUsersPerRoom,
 		MaxSeatCount:               cfg.MaxSeatCount,
@@ -91,12 +100,61 @@ func New(cfg Config) (*Server, error) {
 		MaxBattleRequestsPerMinute: cfg.MaxBattleRequestsPerMinute,
 		BattleRetention:            cfg.BattleRetention,
 		IDPrefix:                   s.instance + "-b",
-	}, realClock{}))
+		Journal:                    cfg.StateDir != "",
+	}, realClock{})
+	h := newHub(s, c)
+	s.hub = h
+	if cfg.StateDir != "" {
+		j, err := restoreJournal(cfg, log, c)
+		if err != nil {
+			return nil, err
+		}
+		h.journal = j
+		s.hooks.enqueue(c.TakeHooks()) // the ends of the battles the crash interrupted
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopHooks = cancel
 	go s.hooks.run(ctx)
 	go h.run()
 	return s, nil
+}
+
+// restoreJournal opens the journal of cfg.StateDir, restores its battles into c and rewrites
+// it as a snapshot of them.
+func restoreJournal(cfg Config, log *slog.Logger, c *core.Core) (*journal, error) {
+	sync := cfg.journalSync
+	if sync == nil {
+		sync = (*os.File).Sync
+	}
+	j, recs, err := openJournal(cfg.StateDir, log, cfg.journalCompactBytes, sync)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Restore(recs); err != nil {
+		j.close()
+		return nil, fmt.Errorf("journal %s: %w; move it aside to start empty", filepath.Join(cfg.StateDir, JournalFile), err)
+	}
+	if err := j.rewrite(c.Snapshot()); err != nil {
+		j.close()
+		return nil, err
+	}
+	log.Info("battle journal restored", "dir", cfg.StateDir, "records", len(recs), "battles", c.Stats().Battles)
+	return j, nil
+}
+
+// Failed is closed when the server stopped by itself because its journal could not be
+// written (Err says why): it acknowledges nothing more and has closed every connection with
+// 1011. The process should exit and be restarted.
+func (s *Server) Failed() <-chan struct{} { return s.failed }
+
+// Err is why the server failed, once Failed is closed; nil before.
+func (s *Server) Err() error {
+	select {
+	case <-s.failed:
+		return s.failErr
+	default:
+		return nil
+	}
 }
 
 // newInstanceID is 8 random hex digits.

@@ -25,9 +25,10 @@ import (
 
 // Exit codes.
 const (
-	exitOK    = 0
-	exitError = 1 // the server failed at run time
-	exitUsage = 2 // bad flags or environment
+	exitOK      = 0
+	exitError   = 1 // the server failed at run time
+	exitUsage   = 2 // bad flags or environment
+	exitJournal = 3 // the battle journal (-state-dir) cannot be opened, restored or written
 )
 
 func main() {
@@ -74,10 +75,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "pkarena-server: -pprof must not be the -listen address: profiles are never served on the public listener")
 		return exitUsage
 	}
-	srv, err := server.New(cfg)
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, "pkarena-server:", err)
 		return exitUsage
+	}
+	srv, err := server.New(cfg) // with -state-dir, this restores the journal
+	if err != nil {
+		fmt.Fprintln(stderr, "pkarena-server:", err)
+		return exitJournal
 	}
 	defer srv.Close()
 	if cfg.PprofListen != "" {
@@ -102,6 +107,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case err := <-errc:
 		log.Error("serve", "err", err)
 		return exitError
+	case <-srv.Failed():
+		log.Error("stopped: the battle journal cannot be written", "err", srv.Err())
+		_ = hs.Close()
+		return exitJournal
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")

@@ -1,0 +1,316 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/reference/core"
+	"github.com/pkarena/pkarena/reference/protocol"
+)
+
+// journalLine is the journal line of rec.
+func journalLine(t testing.TB, rec core.Record) string {
+	t.Helper()
+	line, err := encodeRecord(nil, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(line)
+}
+
+func TestOpenJournal(t *testing.T) {
+	start := core.Record{Kind: core.RecordStart, BattleID: "b1", At: 1000, Config: &protocol.BattleConfig{Duration: 60},
+		Board: []core.RecordEntrant{{LiveID: "r-a", UserID: "a"}, {LiveID: "r-b", UserID: "b"}}}
+	score := core.Record{Kind: core.RecordScore, BattleID: "b1", At: 2000, Version: 1, Scores: []int64{5, 0}}
+	good := journalHeader + journalLine(t, start) + journalLine(t, score)
+	flipped := []byte(journalLine(t, score))
+	flipped[20] ^= 1 // a bit the checksum covers
+	for _, tt := range []struct {
+		name    string
+		content string
+		records int
+		size    int    // the file's size afterwards
+		err     string // "" for success
+	}{
+		{"a new journal gets its header", "", 0, len(journalHeader), ""},
+		{"a header a crash cut short", journalHeader[:7], 0, len(journalHeader), ""},
+		{"whole records", good, 2, len(good), ""},
+		{"a torn last record is dropped", good + journalLine(t, score)[:30], 2, len(good), ""},
+		{"a last record without its end of line is dropped", good + strings.TrimSuffix(journalLine(t, score), "\n"), 2, len(good), ""},
+		{"a damaged last record is dropped", good + string(flipped), 2, len(good), ""},
+		{"damage before good records is refused", journalHeader + journalLine(t, start) + string(flipped) + journalLine(t, score), 0, 0, "line 3 is damaged (checksum mismatch) and good records follow"},
+		{"a line over 1 MiB is refused", journalHeader + strings.Repeat("x", maxRecordBytes+1), 0, 0, "more than 1048576 bytes"},
+		{"another file is refused, not cut", "name,score\nalice,3\n", 0, 0, "not a pkarena battle journal"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, JournalFile)
+			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			j, recs, err := openJournal(dir, quietLogger(), 0, (*os.File).Sync)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("openJournal = %v; want an error containing %q", err, tt.err)
+				}
+				if after, _ := os.ReadFile(path); string(after) != tt.content {
+					t.Errorf("a refused journal was changed")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer j.close()
+			if len(recs) != tt.records {
+				t.Errorf("%d records; want %d", len(recs), tt.records)
+			}
+			if st, _ := os.Stat(path); st.Size() != int64(tt.size) {
+				t.Errorf("file of %d bytes; want %d", st.Size(), tt.size)
+			}
+		})
+	}
+}
+
+// A journal appended to after a cut-short end, rewritten, and reopened gives back every record.
+func TestJournalAppendRewriteReopen(t *testing.T) {
+	dir := t.TempDir()
+	rec := func(i int) core.Record {
+		return core.Record{Kind: core.RecordScore, BattleID: "b1", At: int64(i), Version: uint64(i), Key: fmt.Sprint("k", i), Response: &protocol.SetBattleScoreResponse{ScoreVersion: uint64(i)}}
+	}
+	j, _, err := openJournal(dir, quietLogger(), 0, (*os.File).Sync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		if err := j.append([]core.Record{rec(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := openJournal(dir, quietLogger(), 0, (*os.File).Sync); err == nil || !strings.Contains(err.Error(), "in use by another server") {
+		t.Errorf("a second server on the directory: %v; want it refused", err)
+	}
+	if err := j.rewrite([]core.Record{rec(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.append([]core.Record{rec(8)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, journalTmpFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the rewrite left %s: %v", journalTmpFile, err)
+	}
+	j, recs, err := openJournal(dir, quietLogger(), 0, (*os.File).Sync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.close()
+	if want := []core.Record{rec(7), rec(8)}; !reflect.DeepEqual(recs, want) {
+		t.Errorf("records after the rewrite %+v; want %+v", recs, want)
+	}
+}
+
+// journalScene starts hosts a and b in rooms ra and rb and a REST battle between them.
+func journalScene(t *testing.T, base string) (a, b *rawClient, battleID string) {
+	t.Helper()
+	a, b = dial(t, base, "a"), dial(t, base, "b")
+	for c, room := range map[*rawClient]string{a: "ra", b: "rb"} {
+		if f := c.call(protocol.ReqCreateLive, map[string]any{"liveID": room}); *f.Code != 0 {
+			t.Fatalf("createLive: %d", *f.Code)
+		}
+	}
+	code, resp := restPost(t, base, protocol.APICreateBattle, `{"FromRoomId":"ra","ToRoomIdList":["rb"],"Duration":300000}`)
+	if code != 0 {
+		t.Fatalf("create_battle: %d", code)
+	}
+	return a, b, resp["BattleId"].(string)
+}
+
+func scoreBody(battleID, key, room string, score int) string {
+	return fmt.Sprintf(`{"BattleId":%q,"OpType":1,"IdempotencyKey":%q,"ScoreList":[{"RoomId":%q,"Score":%d}]}`, battleID, key, room, score)
+}
+
+// crashImage copies the state directory as a crash would leave it on disk: what the server
+// wrote and synced so far, nothing it still meant to write.
+func crashImage(t *testing.T, dir string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := t.TempDir()
+	if err := os.WriteFile(filepath.Join(image, JournalFile), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return image
+}
+
+// A server started on the state a crash left keeps every acknowledged score: the battle is
+// ended with those scores, a retried IdempotencyKey gets its first response, a new one 100421.
+func TestRestartKeepsAcknowledgedScores(t *testing.T) {
+	dir := t.TempDir()
+	_, base := newTestServer(t, func(c *Config) { c.StateDir = dir })
+	_, _, id := journalScene(t, base)
+	var first []map[string]any
+	for i, room := range []string{"ra", "rb", "ra"} {
+		code, resp := restPost(t, base, protocol.APISetBattleScore, scoreBody(id, fmt.Sprint("gift-", i), room, 10*(i+1)))
+		if code != 0 {
+			t.Fatalf("set_battle_score: %d", code)
+		}
+		first = append(first, resp)
+	}
+	if code, _ := restPost(t, base, protocol.APISetBattleScore, scoreBody(id, "gift-0", "ra", 10)); code != 0 {
+		t.Fatalf("a retry before the crash: %d", code)
+	}
+
+	_, after := newTestServer(t, func(c *Config) { c.StateDir = crashImage(t, dir) })
+	code, info := restPost(t, after, protocol.APIGetBattleInfo, fmt.Sprintf(`{"BattleId":%q}`, id))
+	if code != 0 {
+		t.Fatalf("get_battle_info after the restart: %d", code)
+	}
+	from, to := info["FromRoomInfo"].(map[string]any), info["ToRoomList"].([]any)[0].(map[string]any)
+	if info["Status"] != float64(protocol.BattleStatusEnded) || info["ScoreVersion"] != float64(3) || from["Score"] != float64(40) || to["Score"] != float64(20) {
+		t.Errorf("after the restart: %v; want ended, version 3, ra 40 and rb 20", info)
+	}
+	for i, room := range []string{"ra", "rb", "ra"} {
+		code, resp := restPost(t, after, protocol.APISetBattleScore, scoreBody(id, fmt.Sprint("gift-", i), room, 10*(i+1)))
+		if code != 0 || !reflect.DeepEqual(resp, first[i]) {
+			t.Errorf("gift-%d retried after the restart: %d %v; want the first response %v", i, code, resp, first[i])
+		}
+	}
+	if code, _ := restPost(t, after, protocol.APISetBattleScore, scoreBody(id, "gift-new", "ra", 1)); code != protocol.ErrBattleAlreadyEnded.Code {
+		t.Errorf("a new update after the restart: %d; want 100421", code)
+	}
+}
+
+// gatedSync is a journal sync that, once armed, reports each call on entered and waits for
+// release before syncing.
+type gatedSync struct {
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+	fail    atomic.Bool // return an error instead
+}
+
+func newGatedSync() *gatedSync {
+	return &gatedSync{entered: make(chan struct{}, 1), release: make(chan struct{})}
+}
+
+func (g *gatedSync) sync(f *os.File) error {
+	if g.fail.Load() {
+		return errors.New("disk full")
+	}
+	if g.armed.Load() {
+		g.entered <- struct{}{}
+		<-g.release
+	}
+	return f.Sync()
+}
+
+// While a score update's record is being synced, neither its REST answer nor its
+// onBattleScoreChanged frames have left the hub: they wait in its held outputs. Once the sync
+// returns, both go out.
+func TestNothingLeavesBeforeTheSync(t *testing.T) {
+	gate := newGatedSync()
+	srv, base := newTestServer(t, func(c *Config) { c.StateDir = t.TempDir(); c.journalSync = gate.sync })
+	a, _, id := journalScene(t, base)
+	gate.armed.Store(true)
+	answered := make(chan int, 1)
+	go func() {
+		code, _ := restPost(t, base, protocol.APISetBattleScore, scoreBody(id, "k1", "ra", 5))
+		answered <- code
+	}()
+	<-gate.entered // the hub is inside the commit of the update's record, until release
+	var rest int
+	events := map[string]int{}
+	for _, o := range srv.hub.held { // the hub waits on release: reading its state is safe
+		switch {
+		case o.rest != nil:
+			rest++
+		case o.frame != nil:
+			events[o.frame.typ]++
+		}
+	}
+	if rest != 1 || events[protocol.EvBattleScoreChanged] != 2 {
+		t.Errorf("held during the sync: %d REST outcomes, events %v; want the outcome and both hosts' %s", rest, events, protocol.EvBattleScoreChanged)
+	}
+	select {
+	case code := <-answered:
+		t.Fatalf("set_battle_score answered %d before its record was synced", code)
+	default:
+	}
+	gate.armed.Store(false)
+	close(gate.release)
+	if code := <-answered; code != 0 {
+		t.Fatalf("set_battle_score: %d", code)
+	}
+	for f := a.read(); f.Type != protocol.EvBattleScoreChanged; f = a.read() {
+	}
+}
+
+// A journal that cannot be written stops the server: the update is not acknowledged
+// (100001), every connection is closed with 1011, and Failed is closed with the cause.
+func TestJournalFailureStopsTheServer(t *testing.T) {
+	gate := newGatedSync()
+	srv, base := newTestServer(t, func(c *Config) { c.StateDir = t.TempDir(); c.journalSync = gate.sync })
+	a, b, id := journalScene(t, base)
+	gate.fail.Store(true)
+	if code, _ := restPost(t, base, protocol.APISetBattleScore, scoreBody(id, "k1", "ra", 5)); code != protocol.ErrInternal.Code {
+		t.Errorf("set_battle_score with a failing journal: %d; want 100001", code)
+	}
+	select {
+	case <-srv.Failed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Failed not closed")
+	}
+	if err := srv.Err(); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("Err() = %v; want the sync's error", err)
+	}
+	for _, c := range []*rawClient{a, b} {
+		if code := closeCodeOf(t, c.ws); code != websocket.CloseInternalServerErr {
+			t.Errorf("close code %d; want 1011", code)
+		}
+	}
+}
+
+// A journal past its size bound is rewritten as a snapshot of the battles: it stays small,
+// and a restart from it still has every score.
+func TestJournalIsRewrittenWhenLarge(t *testing.T) {
+	dir := t.TempDir()
+	_, base := newTestServer(t, func(c *Config) { c.StateDir = dir; c.journalCompactBytes = 4 << 10 })
+	_, _, id := journalScene(t, base)
+	const updates = 300
+	for i := 0; i < updates; i++ {
+		body := fmt.Sprintf(`{"BattleId":%q,"OpType":1,"ScoreList":[{"RoomId":"ra","Score":1}]}`, id)
+		if code, _ := restPost(t, base, protocol.APISetBattleScore, body); code != 0 {
+			t.Fatalf("update %d: %d", i, code)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(dir, JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := bytes.Count(data, []byte{'\n'}); lines > updates/3 {
+		t.Errorf("the journal holds %d lines after %d updates; want it rewritten", lines, updates)
+	}
+	_, after := newTestServer(t, func(c *Config) { c.StateDir = crashImage(t, dir) })
+	_, info := restPost(t, after, protocol.APIGetBattleInfo, fmt.Sprintf(`{"BattleId":%q}`, id))
+	if info["ScoreVersion"] != float64(updates) || info["FromRoomInfo"].(map[string]any)["Score"] != float64(updates) {
+		t.Errorf("after the restart: %v; want version and score %d", info, updates)
+	}
+}
