@@ -73,7 +73,7 @@ IMAGE     ?= pkarena-server:dev
 
 ## image: build the reference server image $(IMAGE) (FROM scratch, from the static binary)
 image: build
-	@rm -rf $(BIN)/image && mkdir -p $(BIN)/image && cp $(BIN)/pkarena-server $(BIN)/image/
+	@rm -rf $(BIN)/image && mkdir -p $(BIN)/image/state && cp $(BIN)/pkarena-server $(BIN)/image/
 	docker build -q -f reference/Dockerfile -t $(IMAGE) $(BIN)/image
 
 LOAD_IMAGE ?= pkarena-load:dev

@@ -68,6 +68,9 @@ type Timing struct {
 // Features lists the optional features the server supports (WELCOME-004).
 type Features struct {
 	Battle bool `json:"battle"`
+	// DurableScores: a battle keeps its acknowledged scores across a crash and restart of
+	// the server (FAULT-002, revision 4).
+	DurableScores bool `json:"durableScores"`
 }
 
 // LiveUserInfo identifies a user.

@@ -80,11 +80,16 @@ func newFaultBattle(s *scene, fs *harness.FaultServer) *faultBattle {
 
 func (b *faultBattle) all() []*client.Client { return []*client.Client{b.h, b.g, b.ha, b.ga} }
 
+// request adds points to room with the idempotency key.
+func (b *faultBattle) request(room, key string, points int64) client.SetBattleScoreRequest {
+	return client.SetBattleScoreRequest{BattleID: b.id, OpType: client.OpAdd, IdempotencyKey: key,
+		ScoreList: []client.ScoreItem{{RoomID: room, Score: points}}}
+}
+
 // score adds points to room with the idempotency key, retrying while the server does not
 // answer (REST-034). It returns the attempts made.
 func (b *faultBattle) score(ctx context.Context, room, key string, points int64) (attempts int, err error) {
-	req := client.SetBattleScoreRequest{BattleID: b.id, OpType: client.OpAdd, IdempotencyKey: key,
-		ScoreList: []client.ScoreItem{{RoomID: room, Score: points}}}
+	req := b.request(room, key, points)
 	for attempt := 1; ; attempt++ {
 		_, err := b.rest.SetBattleScore(ctx, req)
 		var refused *client.RESTError
@@ -148,13 +153,16 @@ var _ = Describe("Faults", Label("disruptive"), Serial, func() {
 		Expect(info.ToRoomList[0].Score).To(Equal(int64(7)), "g: 7, counted once")
 	})
 
-	It("[FAULT-002 REST-034] a server killed mid-battle and restarted: every connection ends, clients reconnect, and no acknowledged score update is counted twice: the battle keeps exactly its acknowledged scores or is gone (100411)", func(ctx SpecContext) {
+	It("[FAULT-002 REST-034 WELCOME-004] a server killed mid-battle and restarted: every connection ends, clients reconnect, and no acknowledged score update is lost or counted twice: the battle keeps exactly its acknowledged scores (required when the server advertises durableScores) or is gone (100411)", func(ctx SpecContext) {
 		s := newScene(ctx, 2*time.Minute)
 		fs := startFaultServer(s)
 		b := newFaultBattle(s, fs)
+		durable := b.h.Welcome().Features.DurableScores
+		var acked []client.SetBattleScoreResponse
 		for i := 1; i <= 3; i++ {
-			_, err := b.score(s.ctx, s.room("h"), fmt.Sprintf("k%d", i), 10)
+			resp, err := b.rest.SetBattleScore(s.ctx, b.request(s.room("h"), fmt.Sprintf("k%d", i), 10))
 			Expect(err).NotTo(HaveOccurred())
+			acked = append(acked, resp)
 		}
 
 		Expect(fs.Kill(s.ctx)).To(Succeed())
@@ -171,21 +179,34 @@ var _ = Describe("Faults", Label("disruptive"), Serial, func() {
 		for _, name := range []string{"h", "g", "ha", "ga"} {
 			Expect(s.user(name, on(fs)).Welcome().UserID).To(Equal(s.id(name)))
 		}
-		// The same updates retried with their keys count at most once.
-		for i := 1; i <= 3; i++ {
-			_, err := b.score(s.ctx, s.room("h"), fmt.Sprintf("k%d", i), 10)
-			if err != nil {
-				expectCode(err, client.CodeBattleNotExist)
-			}
-		}
 		info, err := b.rest.GetBattleInfo(s.ctx, b.id, "")
 		if err != nil {
 			expectCode(err, client.CodeBattleNotExist)
+			Expect(durable).To(BeFalse(), "the server advertises durableScores, yet lost battle %s and its 3 acknowledged updates", b.id)
+			// A retried update must not resurrect or count anything.
+			for i := 1; i <= 3; i++ {
+				_, err := b.rest.SetBattleScore(s.ctx, b.request(s.room("h"), fmt.Sprintf("k%d", i), 10))
+				expectCode(err, client.CodeBattleNotExist)
+			}
 			AddReportEntry("after the restart", "the battle is gone: its rooms and scores were not kept (100411)")
 			return
 		}
+		Expect(info.Status).To(Equal(client.BattleStatusEnded), "its rooms are gone: the battle has ended")
+		Expect(info.ScoreVersion).To(Equal(uint64(3)), "three updates acknowledged, three versions")
 		Expect(info.FromRoomInfo.Score).To(Equal(int64(30)), "the battle kept exactly its three acknowledged updates")
-		AddReportEntry("after the restart", "the battle was kept with its acknowledged scores")
+		Expect(info.ToRoomList).To(HaveLen(1))
+		Expect(info.ToRoomList[0].Score).To(BeZero())
+		for i := 1; i <= 3; i++ {
+			again, err := b.rest.SetBattleScore(s.ctx, b.request(s.room("h"), fmt.Sprintf("k%d", i), 10))
+			Expect(err).NotTo(HaveOccurred(), "k%d retried after the restart", i)
+			Expect(again).To(Equal(acked[i-1]), "k%d retried after the restart gets its first response", i)
+		}
+		_, err = b.rest.SetBattleScore(s.ctx, b.request(s.room("h"), "k4", 10))
+		expectCode(err, client.CodeBattleAlreadyEnded)
+		after, err := b.rest.GetBattleInfo(s.ctx, b.id, "")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(after.ScoreVersion).To(Equal(uint64(3)), "the retries counted nothing")
+		AddReportEntry("after the restart", fmt.Sprintf("the battle was kept, ended, with its acknowledged scores (durableScores %v)", durable))
 	})
 
 	It("[FAULT-003 LIVE-020 LIVE-022 BATTLE-023] a host whose client goes silent mid-battle (no close, no FIN) is dropped within heartbeatTimeoutMs: the others get onUserExitBattle, then onBattleEnded", func(ctx SpecContext) {

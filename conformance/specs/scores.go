@@ -156,6 +156,26 @@ var _ = Describe("Scores", Label("battle", "score"), func() {
 		Expect(last.BattleUserList[1].Score).To(Equal(int64(2400)), "two distinct gifts of 1200")
 	})
 
+	It("[REST-034 REST-032] a set_battle_score retried after its battle ended gets its first response; a new key gets 100421", func(ctx SpecContext) {
+		s := newScene(ctx, time.Second)
+		hs := s.hosts("a", "b")
+		battleWelcome(s)
+		a, b := hs[0], hs[1]
+		id := startBattle(s, 1, a, []*client.Client{b}).BattleInfo.BattleID
+		r := s.rest()
+		req := client.SetBattleScoreRequest{BattleID: id, OpType: client.OpAdd, IdempotencyKey: s.id("gift-1"), ScoreList: []client.ScoreItem{{RoomID: s.room("a"), Score: 3}}}
+		first, err := r.SetBattleScore(s.ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		nextWithin[client.BattleEnded](s, a, client.EvBattleEnded, time.Second+target.EventTimeout)
+		again, err := r.SetBattleScore(s.ctx, req)
+		Expect(err).NotTo(HaveOccurred(), "the retry of an acknowledged update, after the end")
+		Expect(again).To(Equal(first))
+		other := req
+		other.IdempotencyKey = s.id("gift-2")
+		_, err = r.SetBattleScore(s.ctx, other)
+		expectCode(err, client.CodeBattleAlreadyEnded)
+	})
+
 	DescribeTable("[REST-030 REST-005] set_battle_score refuses bad bodies with 100002 and changes nothing",
 		func(ctx SpecContext, body func(s *scene, id string) any) {
 			s := newScene(ctx)

@@ -191,7 +191,7 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 		return nil, protocol.ErrBattleNotExist.With("battle %q does not exist", req.BattleID)
 	}
 	// A key already used gets its first response, also once the battle has ended (REST-034).
-	if req.IdempotencyKey != "" {
+	if req.IdempotencyKey != "" && (b.state != battleEnded || !mutant.On(mutant.KeyForgottenAtEnd)) {
 		if prev, ok := b.idempotent[req.IdempotencyKey]; ok && !mutant.On(mutant.IdempotencyIgnored) {
 			return prev, nil
 		}

@@ -40,6 +40,7 @@ const (
 	NoConnRateLimit     = "no-connection-rate-limit"
 	InvalidUTF8Accepted = "invalid-utf8-accepted"
 	TokenOutlivesExpiry = "token-outlives-expiry"
+	KeyForgottenAtEnd   = "idempotency-key-forgotten-at-end"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -61,6 +62,7 @@ var Catalogue = []Mutant{
 	{WebhookNotRetried, "a failed webhook is given up at once", []string{"HOOK-005"}},
 	{BattleTimeoutOneEnd, "a battle request's timeout reaches the inviter only", []string{"BATTLE-009"}},
 	{IdempotencyIgnored, "a set_battle_score retried with the same IdempotencyKey is applied again", []string{"REST-034"}},
+	{KeyForgottenAtEnd, "a set_battle_score retried after its battle ended gets 100421, not its first response", []string{"REST-034"}},
 	{ExitedRoomScored, "a room that exited a battle still gets scores", []string{"REST-031"}},
 	{OverwriteAdds, "set_battle_score with OpType 2 adds", []string{"REST-030"}},
 	{NoRESTRateLimit, "the REST API has no rate limit", []string{"REST-004"}},

@@ -41,6 +41,9 @@ type Timing struct {
 // Features lists the optional features a server supports (WELCOME-004).
 type Features struct {
 	Battle bool `json:"battle"`
+	// DurableScores promises that a battle's acknowledged scores survive a crash and restart
+	// of the server (FAULT-002); the reference server advertises it with a state directory.
+	DurableScores bool `json:"durableScores,omitempty"`
 }
 
 // Empty is the payload of requests and replies that carry nothing.

@@ -344,7 +344,7 @@ func (h *hub) welcome(c *conn) protocol.Welcome {
 			DefaultInviteTimeoutS:  int(cfg.DefaultInviteTimeout / time.Second),
 			DefaultBattleDurationS: int(cfg.DefaultBattleDuration / time.Second),
 		},
-		Features: protocol.Features{Battle: true},
+		Features: protocol.Features{Battle: true, DurableScores: h.journal != nil},
 	}
 }
 
