@@ -314,3 +314,44 @@ func TestJournalIsRewrittenWhenLarge(t *testing.T) {
 		t.Errorf("after the restart: %v; want version and score %d", info, updates)
 	}
 }
+
+// FuzzOpenJournal feeds arbitrary files to openJournal and the records it returns to
+// core.Restore: neither may panic; a journal it accepts is cut to a prefix of the file, and
+// opening it again gives back the same records without cutting anything more.
+func FuzzOpenJournal(f *testing.F) {
+	start := core.Record{Kind: core.RecordStart, BattleID: "b1", At: 1000, Config: &protocol.BattleConfig{Duration: 60},
+		Board: []core.RecordEntrant{{LiveID: "r-a", UserID: "a"}, {LiveID: "r-b", UserID: "b"}}}
+	score := core.Record{Kind: core.RecordScore, BattleID: "b1", At: 2000, Version: 1, Scores: []int64{5, 0}, Key: "k",
+		Response: &protocol.SetBattleScoreResponse{ScoreVersion: 1}}
+	end := core.Record{Kind: core.RecordEnd, BattleID: "b1", At: 3000}
+	good := journalHeader + journalLine(f, start) + journalLine(f, score) + journalLine(f, end)
+	for _, seed := range []string{"", journalHeader, good, good[:len(good)-3], journalHeader + "00000000 {}\n", "x"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, content []byte) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, JournalFile)
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		j, recs, err := openJournal(dir, quietLogger(), 0, func(*os.File) error { return nil })
+		if err != nil {
+			return
+		}
+		j.close()
+		after, _ := os.ReadFile(path)
+		if len(after) > len(journalHeader) && !bytes.HasPrefix(content, after) {
+			t.Fatalf("the accepted journal is not a prefix of the file")
+		}
+		j, again, err := openJournal(dir, quietLogger(), 0, func(*os.File) error { return nil })
+		if err != nil {
+			t.Fatalf("reopening an accepted journal: %v", err)
+		}
+		j.close()
+		if !reflect.DeepEqual(recs, again) {
+			t.Fatalf("reopened: %d records; first open %d", len(again), len(recs))
+		}
+		c := core.New(core.Config{BattleRetention: 10 * time.Minute, Journal: true}, realClock{})
+		_ = c.Restore(recs)
+	})
+}
