@@ -113,6 +113,12 @@ func (e *engine) churnCycle(ctx context.Context, g *group, intended time.Time, i
 	g.cycle = c
 	g.mu.Unlock()
 	defer func() {
+		if ctx.Err() != nil {
+			// The run ended mid-cycle: an invitation the server sends after the reply the
+			// cycle stopped waiting for is no surprise. Stored before the cycle is
+			// unpublished, so an invitee that finds no cycle sees it.
+			e.ended.Store(true)
+		}
 		g.mu.Lock()
 		g.cycle = nil
 		g.mu.Unlock()
@@ -207,7 +213,9 @@ func (u *user) invited(ev client.Event) {
 	c := g.cycle
 	g.mu.Unlock()
 	if c == nil {
-		e.rec.Add(counterUnexpected, 1)
+		if !e.ended.Load() {
+			e.rec.Add(counterUnexpected, 1)
+		}
 		return
 	}
 	e.rec.Record(metrics.InviteDelivery, u.index, c.intended, c.sent, ev.At)

@@ -102,6 +102,7 @@ type engine struct {
 	heartbeatMs atomic.Int64 // the interval the first welcome advertised
 	closing     atomic.Bool  // the run is closing its connections
 	measuring   atomic.Bool  // the measured phase has begun (measure is set)
+	ended       atomic.Bool  // the measured phase is over: late events of cut-short work are expected
 	battles     atomic.Int64 // battles started
 	giftsSent   atomic.Int64 // gifts scored
 	churnDone   atomic.Int64 // churn cycles completed
@@ -161,6 +162,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	e.runGroups(runCtx, &wg)
 	e.startGifts(runCtx, &wg)
 	<-runCtx.Done()
+	e.ended.Store(true)
 	wg.Wait()
 	drainStart := time.Now()
 	e.drain(context.WithoutCancel(ctx)) // an interrupted run too: what is on its way is not lost
