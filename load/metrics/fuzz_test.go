@@ -11,29 +11,6 @@ import (
 	"testing"
 )
 
-// fuzzRun writes a small run's results folder under dir (two metrics over three intervals,
-// counters, a gauge, a threshold) and returns the folder with its summary.
-func fuzzRun(tb testing.TB, dir string) (string, *Summary) {
-	tb.Helper()
-	r := NewRecorder(Options{Start: t0})
-	for i := 1; i <= 20; i++ {
-		r.Record(ScoreFanout, i, at(100), at(100), at(100+float64(i)))
-	}
-	r.Record(Connect, 0, at(10), at(10), at(13))
-	r.Add(Ops, 1000)
-	r.Add(Errors, 1)
-	r.Tick(at(2000))
-	r.Record(ScoreFanout, 0, at(1000), at(2000), at(2005))
-	r.Set(ConnectionsOpen, 7)
-	run := filepath.Join(dir, "run")
-	info := RunInfo{Scenario: "pk", Model: "open", Seed: 7, Shard: "1/2", Agent: "agent-1", Version: "test"}
-	s, err := WriteResults(run, info, r.Finish(at(2500)), mustParse(tb, "score_fanout.p99.9 < 50ms"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return run, s
-}
-
 // tinyRun writes the smallest interesting results folder under dir: one sample of one
 // metric, one counter, two intervals. Its files are short, so the fuzzer's mutations of them
 // stay short and quick to minimize.
@@ -78,7 +55,7 @@ func FuzzParseThreshold(f *testing.F) {
 	for _, s := range thresholdSeeds {
 		f.Add(s)
 	}
-	_, summary := fuzzRun(f, f.TempDir())
+	_, summary := smallRun(f, "score_fanout.p99.9 < 50ms")
 	f.Fuzz(func(t *testing.T, expr string) {
 		th, err := ParseThreshold(expr)
 		if err != nil {

@@ -18,7 +18,7 @@ import (
 // smallRun records a known run: score_fanout 1..100 ms in interval 0, 5 ms ×10 in interval 2
 // (sent 1 s late), connect 3 ms once; counters and a gauge. It returns the results folder and
 // the summary WriteResults returned.
-func smallRun(t *testing.T, thresholds ...string) (string, *Summary) {
+func smallRun(t testing.TB, thresholds ...string) (string, *Summary) {
 	t.Helper()
 	r := NewRecorder(Options{Start: t0})
 	for i := 1; i <= 100; i++ {

@@ -67,17 +67,25 @@ func (c *Core) record(r Record) {
 	}
 }
 
-func (c *Core) recordStart(b *battle) {
+// startRecord is b's start record, with its board's current scores and version.
+func startRecord(b *battle) Record {
 	cfg := b.cfg
 	board := make([]RecordEntrant, len(b.board))
 	for i, e := range b.board {
 		board[i] = RecordEntrant{LiveID: e.liveID, UserID: e.host.ID, UserName: e.host.Name, AvatarURL: e.host.AvatarURL, Score: e.score}
 	}
-	c.record(Record{
+	return Record{
 		Kind: RecordStart, BattleID: b.id, At: b.started.UnixMilli(), Config: &cfg, ViaREST: b.viaREST,
 		Operator: b.operator, Created: b.created.UnixMilli(), Board: board, Version: b.version,
-	})
+	}
 }
+
+// endRecord is b's end record.
+func endRecord(b *battle) Record {
+	return Record{Kind: RecordEnd, BattleID: b.id, At: b.ended.UnixMilli()}
+}
+
+func (c *Core) recordStart(b *battle) { c.record(startRecord(b)) }
 
 // recordScore records an accepted update: changed tells whether the scores moved.
 func (c *Core) recordScore(b *battle, changed bool, key string, resp protocol.SetBattleScoreResponse) {
@@ -94,9 +102,7 @@ func (c *Core) recordScore(b *battle, changed bool, key string, resp protocol.Se
 	c.record(r)
 }
 
-func (c *Core) recordEnd(b *battle) {
-	c.record(Record{Kind: RecordEnd, BattleID: b.id, At: b.ended.UnixMilli()})
-}
+func (c *Core) recordEnd(b *battle) { c.record(endRecord(b)) }
 
 // Snapshot returns the fewest records that Restore turns into the battles kept now: for each
 // battle that started, its start with the current scores and version, one score record per
@@ -115,29 +121,22 @@ func (c *Core) Snapshot() []Record {
 		}
 		return bs[i].id < bs[j].id
 	})
-	saved := c.records
-	c.records = nil
-	journal := c.cfg.Journal
-	c.cfg.Journal = true
+	var out []Record
 	for _, b := range bs {
-		c.recordStart(b)
+		out = append(out, startRecord(b))
 		keys := make([]string, 0, len(b.idempotent))
 		for k := range b.idempotent {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			r := Record{Kind: RecordScore, BattleID: b.id, At: b.started.UnixMilli(), Version: b.version, Key: k}
 			resp := b.idempotent[k]
-			r.Response = &resp
-			c.record(r)
+			out = append(out, Record{Kind: RecordScore, BattleID: b.id, At: b.started.UnixMilli(), Version: b.version, Key: k, Response: &resp})
 		}
 		if b.state == battleEnded {
-			c.recordEnd(b)
+			out = append(out, endRecord(b))
 		}
 	}
-	out := c.records
-	c.records, c.cfg.Journal = saved, journal
 	return out
 }
 

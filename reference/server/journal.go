@@ -117,31 +117,24 @@ func readJournal(f *os.File, path string, log *slog.Logger) ([]core.Record, int6
 	)
 	for {
 		line, err := readLine(r)
-		if len(line) == 0 && err == io.EOF {
-			break
-		}
 		if err != nil && err != io.EOF {
 			return nil, 0, fmt.Errorf("journal %s: %w", path, err)
 		}
+		if len(line) == 0 {
+			break
+		}
 		lines++
 		off += int64(len(line))
-		rec, why := decodeLine(line)
-		if why == "" && err == nil {
-			if bad != "" {
-				return nil, 0, fmt.Errorf("journal %s: line %d is damaged (%s) and good records follow it: refusing to start on a journal that lost acknowledged data; move it aside to start empty", path, badAt, bad)
-			}
+		rec, why := decodeLine(line) // a last line without its '\n' is bad too
+		switch {
+		case why != "" && bad == "":
+			bad, badAt = why, lines
+		case why != "":
+		case bad != "":
+			return nil, 0, fmt.Errorf("journal %s: line %d is damaged (%s) and good records follow it: refusing to start on a journal that lost acknowledged data; move it aside to start empty", path, badAt, bad)
+		default:
 			recs = append(recs, rec)
 			good = off
-			continue
-		}
-		if err == io.EOF {
-			why = "no end of line"
-		}
-		if bad == "" {
-			bad, badAt = why, lines
-		}
-		if err == io.EOF {
-			break
 		}
 	}
 	if bad != "" {
@@ -221,7 +214,7 @@ func cutJournal(f *os.File, good int64, sync func(*os.File) error) error {
 	return nil
 }
 
-// encode appends the line of rec to dst.
+// encodeRecord appends the line of rec to dst.
 func encodeRecord(dst []byte, rec core.Record) ([]byte, error) {
 	data, err := json.Marshal(rec)
 	if err != nil {

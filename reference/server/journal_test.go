@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -160,11 +162,36 @@ func crashImage(t *testing.T, dir string) string {
 	return image
 }
 
+// welcomeFeatures connects user and returns the features its welcome advertises.
+func welcomeFeatures(t *testing.T, base, user string) protocol.Features {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(t, base, user, ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	var f struct {
+		Payload protocol.Welcome `json:"payload"`
+	}
+	if err := ws.ReadJSON(&f); err != nil {
+		t.Fatal(err)
+	}
+	return f.Payload.Features
+}
+
 // A server started on the state a crash left keeps every acknowledged score: the battle is
-// ended with those scores, a retried IdempotencyKey gets its first response, a new one 100421.
+// ended with those scores, a retried IdempotencyKey gets its first response, a new one 100421,
+// and the backend gets the end webhook the crash prevented. Only a server with a state
+// directory advertises durableScores, and it counts its journal's records and commits.
 func TestRestartKeepsAcknowledgedScores(t *testing.T) {
 	dir := t.TempDir()
 	_, base := newTestServer(t, func(c *Config) { c.StateDir = dir })
+	if _, memory := newTestServer(t, nil); welcomeFeatures(t, memory, "m").DurableScores {
+		t.Errorf("a server without a state directory advertises durableScores")
+	}
+	if !welcomeFeatures(t, base, "w").DurableScores {
+		t.Errorf("a server with a state directory does not advertise durableScores")
+	}
 	_, _, id := journalScene(t, base)
 	var first []map[string]any
 	for i, room := range []string{"ra", "rb", "ra"} {
@@ -178,7 +205,30 @@ func TestRestartKeepsAcknowledgedScores(t *testing.T) {
 		t.Fatalf("a retry before the crash: %d", code)
 	}
 
-	_, after := newTestServer(t, func(c *Config) { c.StateDir = crashImage(t, dir) })
+	fams := scrape(t, base)
+	if got := value(fams, "pkarena_journal_records_total"); got != 4 {
+		t.Errorf("journal records = %v; want 4 (the start and three updates; the retry adds none)", got)
+	}
+	if got := value(fams, "pkarena_journal_commit_seconds"); got < 4 {
+		t.Errorf("journal commits = %v; want one at least for each record's operation", got)
+	}
+
+	ends := make(chan string, 4)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("CallbackCommand") == protocol.HookEndBattle {
+			ends <- r.Header.Get("X-Pkarena-Event-Id")
+		}
+	}))
+	defer receiver.Close()
+	_, after := newTestServer(t, func(c *Config) { c.StateDir = crashImage(t, dir); c.WebhookURL = receiver.URL })
+	select {
+	case ev := <-ends:
+		if ev != id+"-end" {
+			t.Errorf("end webhook after the restart has EventId %q; want %q", ev, id+"-end")
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("no end webhook for the battle the crash interrupted")
+	}
 	code, info := restPost(t, after, protocol.APIGetBattleInfo, fmt.Sprintf(`{"BattleId":%q}`, id))
 	if code != 0 {
 		t.Fatalf("get_battle_info after the restart: %d", code)
@@ -292,7 +342,7 @@ func TestJournalFailureStopsTheServer(t *testing.T) {
 // and a restart from it still has every score.
 func TestJournalIsRewrittenWhenLarge(t *testing.T) {
 	dir := t.TempDir()
-	_, base := newTestServer(t, func(c *Config) { c.StateDir = dir; c.journalCompactBytes = 4 << 10 })
+	_, base := newTestServer(t, func(c *Config) { c.StateDir = dir; c.journalCompactBytes = 4 << 10; c.RESTRateLimit = 10000 })
 	_, _, id := journalScene(t, base)
 	const updates = 300
 	for i := 0; i < updates; i++ {
