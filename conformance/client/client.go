@@ -442,6 +442,12 @@ func (c *Client) StopHeartbeat() {
 	}
 }
 
+// armHeartbeat starts the automatic heartbeats: one every heartbeatIntervalMs on a fixed
+// schedule (HEART-001), each sent without waiting for the reply to the one before. A server
+// slow to answer must not make the client fall silent: the liveness timer (LIVE-020) counts
+// frames arriving, and a schedule that waited for each reply would stretch the gap between
+// them by the reply's delay. A heartbeat the timer fires late (a busy machine) goes out at
+// once and the schedule goes on from its original times, skipping the beats already missed.
 func (c *Client) armHeartbeat() {
 	every := time.Duration(c.welcome.Timing.HeartbeatIntervalMs) * time.Millisecond
 	if every <= 0 {
@@ -453,16 +459,23 @@ func (c *Client) armHeartbeat() {
 	if c.hbStopped {
 		return
 	}
-	wait := time.Duration(c.welcome.Timing.HeartbeatTimeoutMs) * time.Millisecond
-	c.hbTimer = time.AfterFunc(every, func() {
-		// A reply may take as long as the server's own patience, not just one interval.
-		ctx, cancel := context.WithTimeout(context.Background(), max(wait, every))
-		defer cancel()
-		// An error means the connection is going away or the server is slow; the reader and
-		// the specs see the consequences, a heartbeat has nothing to add.
-		_ = c.Call(ctx, ReqHeartbeat, nil, nil)
-		c.armHeartbeat()
-	})
+	next := time.Now().Add(every)
+	var beat func()
+	beat = func() {
+		// The reply is checked by the reader like any other; an error means the connection is
+		// going away, which the reader and the specs see for themselves.
+		c.Go(ReqHeartbeat, nil, func(Frame, error) {})
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.hbStopped {
+			return
+		}
+		now := time.Now()
+		for next = next.Add(every); !next.After(now); next = next.Add(every) {
+		}
+		c.hbTimer = time.AfterFunc(next.Sub(now), beat)
+	}
+	c.hbTimer = time.AfterFunc(every, beat)
 }
 
 // request is the envelope of a client frame (TRANS-003).

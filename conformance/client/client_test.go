@@ -335,3 +335,44 @@ func TestSeqStatsCountMissingAndDisorderedFrames(t *testing.T) {
 		t.Errorf("ViolationCount = %d, Violations kept %d; want at least %d counted and %d kept", n, kept, 2+maxViolations+10, maxViolations)
 	}
 }
+
+// TestHeartbeatsKeepTheirScheduleWithoutReplies: a server that never answers a heartbeat
+// still gets one every interval. A client that waited for each reply before the next would
+// fall silent behind a slow server and be dropped for it (LIVE-020).
+func TestHeartbeatsKeepTheirScheduleWithoutReplies(t *testing.T) {
+	const want = 5
+	got := make(chan time.Time, 64)
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		// A heartbeat interval of 20 ms and a timeout of a minute: the reply's wait is long.
+		_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"welcome","seq":1,"ts":1,"payload":{"protocol":"v1","userID":"u","timing":{"heartbeatIntervalMs":20,"heartbeatTimeoutMs":60000}}}`))
+		for {
+			typ, _ := readRequest(ws)
+			if typ == "" {
+				return
+			}
+			if typ == ReqHeartbeat {
+				select {
+				case got <- time.Now():
+				default:
+				}
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c := dialFake(t, "ws"+strings.TrimPrefix(srv.URL, "http")+Path)
+	deadline := time.After(10 * time.Second)
+	for n := 0; n < want; n++ {
+		select {
+		case <-got:
+		case <-deadline:
+			t.Fatalf("%d heartbeats arrived in 10 s with none answered; want %d (one every 20 ms)", n, want)
+		}
+	}
+	c.StopHeartbeat()
+}
