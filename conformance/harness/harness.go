@@ -7,6 +7,8 @@ package harness
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -182,6 +184,21 @@ func Start(s Settings) (*Target, error) {
 		return nil, fmt.Errorf("load the OpenAPI description: %w", err)
 	}
 	t := &Target{Settings: s, validator: v, openapi: oa, stop: func() {}}
+	if t, err = t.start(); err != nil {
+		return nil, err
+	}
+	if err := t.probeTiming(); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// start starts or reaches the target the settings name.
+func (t *Target) start() (*Target, error) {
+	s := t.Settings
+	v := t.validator
+	var err error
 	if s.TargetImage != "" {
 		return t.startImage()
 	}
@@ -224,6 +241,47 @@ func Start(s Settings) (*Target, error) {
 		t.Webhooks.Close()
 	}
 	return t, nil
+}
+
+// MinHeartbeatSlack is the least time a target may leave between the heartbeat interval and
+// the heartbeat timeout it advertises (heartbeatTimeoutMs - heartbeatIntervalMs) for the suite
+// to test it. The suite's clients send a heartbeat every interval on a fixed schedule; a
+// heartbeat the machine running the suite delays by more than the slack gets a client
+// dropped for the suite's own slowness, and the spec it served fails for no fault of the
+// server. A second holds on a busy 2-core machine running the suite under the race detector.
+const MinHeartbeatSlack = time.Second
+
+// CheckTiming refuses timings too short to test reliably (MinHeartbeatSlack).
+func CheckTiming(tm client.Timing) error {
+	interval := time.Duration(tm.HeartbeatIntervalMs) * time.Millisecond
+	timeout := time.Duration(tm.HeartbeatTimeoutMs) * time.Millisecond
+	switch {
+	case interval <= 0 || timeout <= 0:
+		return fmt.Errorf("the target advertises heartbeatIntervalMs %d and heartbeatTimeoutMs %d; both must be positive (WELCOME-002)", tm.HeartbeatIntervalMs, tm.HeartbeatTimeoutMs)
+	case timeout-interval < MinHeartbeatSlack:
+		return fmt.Errorf("the target advertises heartbeatIntervalMs %d and heartbeatTimeoutMs %d: the suite needs the timeout to exceed the interval by at least %v, or a busy machine makes its own clients miss a heartbeat and the server drops them; restart the server with a longer heartbeat timeout (the reference server: -heartbeat-timeout %v)",
+			tm.HeartbeatIntervalMs, tm.HeartbeatTimeoutMs, MinHeartbeatSlack, interval+MinHeartbeatSlack)
+	}
+	return nil
+}
+
+// probeTiming connects once and checks the timings the welcome advertises (CheckTiming).
+func (t *Target) probeTiming() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	cfg := t.ClientConfig("pkarena-probe-" + hex.EncodeToString(b))
+	cfg.NoHeartbeat = true
+	c, err := client.Dial(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("a first connection to %s: %w", t.URL, err)
+	}
+	defer c.Close()
+	if err := CheckTiming(c.Welcome().Timing); err != nil {
+		return fmt.Errorf("target %s: %w", t.URL, err)
+	}
+	return nil
 }
 
 // restHTTP is the HTTP client of every REST client: it keeps enough idle connections for
