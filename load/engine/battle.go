@@ -38,7 +38,17 @@ type battle struct {
 	started  int              // members that got onBattleStarted
 	ended    int              // members that got onBattleEnded
 	closed   bool             // no more gifts: the battle is ending or the run is over
+	settled  bool             // its losses are counted (settle): later events of it are ignored
 }
+
+// fate is what becomes of an event about a battle.
+type fate uint8
+
+const (
+	fateCount fate = iota // recorded and counted
+	fateLate              // the battle's losses were counted already (settle): ignored
+	fateStray             // about another battle: counted unexpected
+)
 
 // gift is a gift waiting to be scored.
 type gift struct {
@@ -66,18 +76,21 @@ func (b *battle) ID() string {
 }
 
 // claim records an onBattleStarted for the battle id: the first reply or event names the
-// battle, and a start is counted only for that name.
-func (b *battle) claim(id string) bool {
+// battle, and a start is counted only for that name, and only until the battle is settled.
+func (b *battle) claim(id string) fate {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.id == "" {
 		b.id = id
 	}
-	if b.id != id {
-		return false
+	switch {
+	case b.id != id:
+		return fateStray
+	case b.settled:
+		return fateLate
 	}
 	b.started++
-	return true
+	return fateCount
 }
 
 // name sets the battle's ID from the requestBattle reply.
@@ -98,14 +111,26 @@ func (b *battle) stamp(version uint64) (stamp, bool) {
 	return st, ok
 }
 
-// memberEnded counts one member's onBattleEnded and closes done when every member has one.
-func (b *battle) memberEnded() {
+// memberEnded counts one member's onBattleEnded and closes done when every member has one;
+// once the battle is settled it counts nothing (fateLate).
+func (b *battle) memberEnded() fate {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.settled {
+		return fateLate
+	}
 	b.ended++
 	if b.ended == b.members {
 		close(b.done)
 	}
+	return fateCount
+}
+
+// isSettled reports whether the battle's losses are counted.
+func (b *battle) isSettled() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.settled
 }
 
 // enqueue queues a gift; false if the battle takes no more gifts or its queue is full.
@@ -176,7 +201,12 @@ func (e *engine) battleLoop(ctx context.Context, g *group) {
 		b.endAt = b.sent.Add(e.sc.BattleDuration.D())
 		g.setBattle(b)
 		var reply client.RequestBattleReply
-		if err := e.call(ctx, leader, client.ReqRequestBattle, req, &reply); err != nil {
+		// A request in flight when the run ends gets its reply: the battle it starts on the
+		// server is this group's, counted and settled by the drain, not a stray.
+		callCtx, stop := outliving(ctx, e.cfg.Drain)
+		err := e.call(callCtx, leader, client.ReqRequestBattle, req, &reply)
+		stop()
+		if err != nil {
 			g.setBattle(nil)
 			if !sleep(ctx, time.Second) { // a refused battle is not retried in a tight loop
 				return
@@ -216,7 +246,7 @@ func (e *engine) battleLoop(ctx context.Context, g *group) {
 			return
 		}
 		e.giveUp(left)
-		e.settleBattle(b)
+		e.settle(b, time.Now(), false)
 		g.setBattle(nil)
 		if e.sc.Model == scenarios.ModelClosed && !sleep(ctx, e.sc.ThinkTime.D()) {
 			return
@@ -238,15 +268,61 @@ func connectedMembers(g *group) int {
 	return n
 }
 
-// settleBattle counts, for a battle that ended (or should have), the members that never got
-// its start or its end: each a lost message.
-func (e *engine) settleBattle(b *battle) {
+// settle closes the battle's books and counts as lost what its members should have had and
+// did not get: the starts; the ends, when every member got one or the end was due before
+// dueBy; and each member's score changes up to the last acknowledged version. From then on its
+// events are ignored (fateLate), so nothing is both lost and recorded, whatever arrives while
+// the books close. With wait set it leaves open, and reports false for, a battle whose end may
+// already be on its way: its earliest end has passed and not every member has it.
+func (e *engine) settle(b *battle, dueBy time.Time, wait bool) bool {
 	b.mu.Lock()
-	lost := max(b.members-b.started, 0) + max(b.members-b.ended, 0)
+	if b.settled {
+		b.mu.Unlock()
+		return true
+	}
+	done := isClosed(b.done)
+	if wait && !done && !time.Now().Before(b.endAt) {
+		b.mu.Unlock()
+		return false
+	}
+	b.settled = true
+	lost := max(b.members-b.started, 0)
+	if done || b.endAt.Before(dueBy) {
+		lost += max(b.members-b.ended, 0)
+	}
+	id, acked := b.id, b.acked
 	b.mu.Unlock()
+	for _, u := range b.g.members() {
+		u.mu.Lock()
+		if id != "" && u.scoreBattle == id {
+			if acked > u.scoreGot {
+				lost += int(acked - u.scoreGot)
+			}
+			u.scoreBattle = "" // counted
+		}
+		u.mu.Unlock()
+	}
 	if lost > 0 {
 		e.rec.Add(metrics.Lost, int64(lost))
 	}
+	return true
+}
+
+// caughtUp reports whether every member counting the battle's score changes has the last
+// acknowledged version.
+func (b *battle) caughtUp() bool {
+	b.mu.Lock()
+	id, acked := b.id, b.acked
+	b.mu.Unlock()
+	for _, u := range b.g.members() {
+		u.mu.Lock()
+		behind := u.scoreBattle == id && u.scoreSeen < acked
+		u.mu.Unlock()
+		if behind {
+			return false
+		}
+	}
+	return true
 }
 
 // sendScores is the battle's sender: it turns queued gifts into set_battle_score calls, one

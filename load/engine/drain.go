@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/pkarena/pkarena/load/metrics"
@@ -9,42 +10,32 @@ import (
 
 // drain waits, after the measured phase, for what is due but still on its way: the score
 // changes of open battles up to the version their last set_battle_score made, and the ends
-// of battles whose time is up. It gives up after Config.Drain; countLosses then counts what
-// did not come.
+// of battles whose time is up. Each battle is settled (its losses counted, its later events
+// ignored) as soon as nothing more is due to it; the drain gives up after Config.Drain and
+// settles the rest, counting the ends that were due when it began and never came. Then it
+// counts the frames every connection's sequence numbers show as missing or out of order
+// (TRANS-005) and the protocol violations.
 func (e *engine) drain(ctx context.Context) {
-	deadline := time.Now().Add(e.cfg.Drain)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if e.settled(time.Now()) {
-			return
+	start := time.Now()
+	deadline := start.Add(e.cfg.Drain)
+	for {
+		open := false
+		for _, g := range e.groups {
+			if b := g.current(); b != nil && (!b.caughtUp() || !e.settle(b, start, true)) {
+				open = true
+			}
+		}
+		if !open || !time.Now().Before(deadline) || ctx.Err() != nil {
+			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// settled reports whether every open battle has reached all its members with what is due
-// at now.
-func (e *engine) settled(now time.Time) bool {
 	for _, g := range e.groups {
-		b := g.current()
-		if b == nil || isClosed(b.done) {
-			continue
-		}
-		if now.After(b.endAt) {
-			return false // its end is due
-		}
-		b.mu.Lock()
-		id, acked := b.id, b.acked
-		b.mu.Unlock()
-		for _, u := range g.members() {
-			u.mu.Lock()
-			behind := u.scoreBattle == id && u.scoreSeen < acked
-			u.mu.Unlock()
-			if behind {
-				return false
-			}
+		if b := g.current(); b != nil {
+			e.settle(b, start, false)
 		}
 	}
-	return true
+	e.countConnectionLosses()
 }
 
 func isClosed(ch <-chan struct{}) bool {
@@ -56,38 +47,33 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
-// countLosses counts, once the drain is over, every message due that never came. For each
-// open battle: the starts and the score changes (up to the last confirmed version) its
-// members never got and, if its end was due before the drain began, the ends. For each
-// connection: the frames its sequence numbers show as missing or out of order (TRANS-005).
-// Protocol violations of any kind are counted in "protocol.violations".
-func (e *engine) countLosses(drainStart time.Time) {
-	for _, g := range e.groups {
-		b := g.current()
-		if b == nil {
-			continue
+// outliving returns a context that ends grace after ctx does (or when stop is called): a
+// request already sent when the run ends gets its reply, so that what it did on the server
+// is known.
+func outliving(ctx context.Context, grace time.Duration) (_ context.Context, stop func()) {
+	c, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var timer *time.Timer
+	var mu sync.Mutex
+	unhook := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		timer = time.AfterFunc(grace, cancel)
+	})
+	return c, func() {
+		unhook()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
 		}
-		if isClosed(b.done) || b.endAt.Before(drainStart) {
-			e.settleBattle(b) // starts and ends
-		} else {
-			b.mu.Lock()
-			lost := max(b.members-b.started, 0)
-			b.mu.Unlock()
-			e.rec.Add(metrics.Lost, int64(lost))
-		}
-		b.mu.Lock()
-		id, acked := b.id, b.acked
-		b.mu.Unlock()
-		lost := 0
-		for _, u := range g.members() {
-			u.mu.Lock()
-			if u.scoreBattle == id && acked > u.scoreGot {
-				lost += int(acked - u.scoreGot)
-			}
-			u.mu.Unlock()
-		}
-		e.rec.Add(metrics.Lost, int64(lost))
+		mu.Unlock()
+		cancel()
 	}
+}
+
+// countConnectionLosses counts, once the drain is over, the frames each connection's sequence
+// numbers show as missing or out of order (TRANS-005) and the protocol violations of any kind
+// ("protocol.violations").
+func (e *engine) countConnectionLosses() {
 	var missing, disordered uint64
 	violations := 0
 	for _, u := range e.users {

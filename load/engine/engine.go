@@ -164,9 +164,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	<-runCtx.Done()
 	e.ended.Store(true)
 	wg.Wait()
-	drainStart := time.Now()
-	e.drain(context.WithoutCancel(ctx)) // an interrupted run too: what is on its way is not lost
-	e.countLosses(drainStart)
+	e.drain(context.WithoutCancel(ctx))                        // an interrupted run too: what is on its way is not lost
 	e.rec.Set(metrics.ConnectionsOpen, float64(e.connected())) // held to the end
 
 	res.Battles, res.Gifts, res.ChurnCycles = e.battles.Load(), e.giftsSent.Load(), e.churnDone.Load()

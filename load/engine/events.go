@@ -79,8 +79,15 @@ type liveRef struct {
 // battleStarted records the start's propagation to u and starts counting u's score changes.
 func (u *user) battleStarted(id string, ev client.Event) {
 	b := u.room.group.current()
-	if b == nil || !b.claim(id) {
+	if b == nil {
 		u.e.rec.Add(counterUnexpected, 1)
+		return
+	}
+	switch b.claim(id) {
+	case fateStray:
+		u.e.rec.Add(counterUnexpected, 1)
+		return
+	case fateLate:
 		return
 	}
 	u.e.rec.Record(metrics.BattleStart, u.index, b.intended, b.sent, ev.At)
@@ -96,7 +103,9 @@ func (u *user) scoreChanged(id string, version uint64, ev client.Event) {
 	u.mu.Lock()
 	if u.scoreBattle != id {
 		u.mu.Unlock()
-		e.rec.Add(counterUnexpected, 1)
+		if b := u.room.group.current(); b == nil || b.ID() != id || !b.isSettled() {
+			e.rec.Add(counterUnexpected, 1)
+		}
 		return
 	}
 	switch {
@@ -131,18 +140,20 @@ func (u *user) battleEnded(id string, version uint64, ev client.Event) {
 		e.rec.Add(counterUnexpected, 1)
 		return
 	}
+	if b.memberEnded() == fateLate {
+		return
+	}
 	u.mu.Lock()
 	missing := int64(0)
 	if u.scoreBattle == id {
 		if version > u.scoreGot {
 			missing = int64(version - u.scoreGot)
 		}
-		u.scoreBattle = "" // counted: the drain must not count it again
+		u.scoreBattle = "" // counted: settle must not count it again
 	}
 	u.mu.Unlock()
 	if missing > 0 {
 		e.rec.Add(metrics.Lost, missing)
 	}
 	e.rec.Record(metrics.BattleEnd, u.index, b.endAt, b.endAt, ev.At)
-	b.memberEnded()
 }
