@@ -36,10 +36,11 @@ unit:
 	@mkdir -p $(RESULTS)
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-## load-accuracy: the load generator against a stub answering after a fixed delay, and stalling (no -race: it measures time)
+## load-accuracy: the load generator against a stub answering after a fixed delay, and stalling, checked against what the stub really did (no -race: it measures time)
 load-accuracy:
 	@mkdir -p $(RESULTS); $(GO) test -tags accuracy -run Accuracy -count=1 -v ./load/engine/ > $(RESULTS)/load-accuracy.log 2>&1; \
-	status=$$?; grep -E 'attempt|^(---|ok|FAIL)' $(RESULTS)/load-accuracy.log; exit $$status
+	status=$$?; grep -E '^\s+accuracy_test.go:[0-9]+: (delay|stall) |^(---|ok|FAIL)' $(RESULTS)/load-accuracy.log; \
+	if [ $$status -ne 0 ]; then echo "load-accuracy failed; the whole log ($(RESULTS)/load-accuracy.log):"; grep -v '^=== ' $(RESULTS)/load-accuracy.log; fi; exit $$status
 
 ## demo: build; conformance suite on the embedded server (reports in results/); a PK battle with gifts; a short load run
 demo: build

@@ -54,8 +54,11 @@ func TestMain(m *testing.M) {
 
 // runStub serves WebSocket connections that answer every request with code 0 after the delay;
 // requests received during the stall are answered when it ends, plus the delay, as by a
-// server frozen for that time. It prints its address and serves until stdin closes. Replies
-// leave from one goroutine, each at its time to within microseconds (pace.Until).
+// server frozen for that time. It prints its address and serves until stdin closes, then
+// reports the ground truth: for every request, how long it really took from the moment the
+// stub read it to the moment it wrote the reply. Replies leave from one goroutine, each at its
+// time to within microseconds (pace.Until) when the machine allows; when it does not, the
+// truth says so.
 func runStub() int {
 	delay, _ := time.ParseDuration(os.Getenv(envStubDelay))
 	interval, _ := time.ParseDuration(os.Getenv(envStubInterval))
@@ -70,17 +73,17 @@ func runStub() int {
 	}
 	type pending struct {
 		received, at time.Time
-		send         func()
+		send         func() time.Time // writes the reply; returns when it began writing
 	}
 	var hmu sync.Mutex
-	actual := hdr.New(1, 60_000_000, 3) // µs from request read to reply written
+	truth := hdr.New(1, 60_000_000, 3) // µs from request read to reply written
 	queue := make(chan pending, 1<<16)
 	go func() {
 		for p := range queue {
 			pace.Until(context.Background(), p.at)
-			p.send()
+			answered := p.send()
 			hmu.Lock()
-			_ = actual.RecordValue(time.Since(p.received).Microseconds())
+			_ = truth.RecordValue(max(answered.Sub(p.received).Microseconds(), 1))
 			hmu.Unlock()
 		}
 	}()
@@ -98,11 +101,18 @@ func runStub() int {
 		defer ws.Close()
 		var mu sync.Mutex // one writer; seq in order of writing
 		seq := uint64(0)
-		write := func(format string, args ...any) {
+		write := func(format string, args ...any) time.Time {
 			mu.Lock()
 			defer mu.Unlock()
 			seq++
-			_ = ws.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, format, append([]any{seq}, args...)...))
+			frame := fmt.Appendf(nil, format, append([]any{seq}, args...)...)
+			// The moment of the answer is taken just before the write: the write wakes the
+			// reader on the other side, and a busy machine may run that reader before this
+			// goroutine gets the CPU back, so a clock read after the write can be late by
+			// the other side's work.
+			at := time.Now()
+			_ = ws.WriteMessage(websocket.TextMessage, frame)
+			return at
 		}
 		write(`{"type":"welcome","seq":%d,"ts":1,"payload":{"protocol":"v1","userID":"u","timing":{"heartbeatIntervalMs":%d,"heartbeatTimeoutMs":600000}}}`, interval.Milliseconds())
 		for {
@@ -113,8 +123,8 @@ func runStub() int {
 			now := time.Now()
 			var req struct{ ID string }
 			_ = json.Unmarshal(data, &req)
-			queue <- pending{received: now, at: replyAt(now), send: func() {
-				write(`{"type":"reply","seq":%d,"ts":1,"id":%q,"code":0,"message":"","payload":{}}`, req.ID)
+			queue <- pending{received: now, at: replyAt(now), send: func() time.Time {
+				return write(`{"type":"reply","seq":%d,"ts":1,"id":%q,"code":0,"message":"","payload":{}}`, req.ID)
 			}}
 		}
 	}))
@@ -122,21 +132,23 @@ func runStub() int {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	hmu.Lock()
 	defer hmu.Unlock()
-	_ = json.NewEncoder(os.Stdout).Encode(stubDelays{
-		Count: actual.TotalCount(), P50: float64(actual.ValueAtQuantile(50)) / 1000, P99: float64(actual.ValueAtQuantile(99)) / 1000,
+	_ = json.NewEncoder(os.Stdout).Encode(stubTruth{
+		Count: truth.TotalCount(), P50: float64(truth.ValueAtQuantile(50)) / 1000,
+		P99: float64(truth.ValueAtQuantile(99)) / 1000, Max: float64(truth.Max()) / 1000,
 	})
 	return 0
 }
 
-// stubDelays is what the stub reports when it stops: the delays it actually applied, from
-// reading a request to having written its reply, in milliseconds.
-type stubDelays struct {
-	Count    int64
-	P50, P99 float64
+// stubTruth is the ground truth the stub reports when it stops: how long the requests really
+// took, from reading each to writing its reply, in milliseconds. A busy machine moves these
+// figures away from the configured delay; the load generator must measure what happened.
+type stubTruth struct {
+	Count         int64
+	P50, P99, Max float64
 }
 
 // startStub starts the stub process; stop ends it and returns the delays it applied.
-func startStub(t *testing.T, delay, interval time.Duration, stallFrom time.Time, stallFor time.Duration) (url string, stop func() stubDelays) {
+func startStub(t *testing.T, delay, interval time.Duration, stallFrom time.Time, stallFor time.Duration) (url string, stop func() stubTruth) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envStub+"=1", envStubDelay+"="+delay.String(), envStubInterval+"="+interval.String(),
@@ -157,9 +169,9 @@ func startStub(t *testing.T, delay, interval time.Duration, stallFrom time.Time,
 		t.Fatal(err)
 	}
 	var once sync.Once
-	var got stubDelays
+	var got stubTruth
 	out := bufio.NewReader(stdout)
-	stop = func() stubDelays {
+	stop = func() stubTruth {
 		once.Do(func() {
 			stdin.Close()
 			if err := json.NewDecoder(out).Decode(&got); err != nil {
@@ -218,9 +230,50 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // and then stalls a process for milliseconds, which no load tool can measure away.
 const attempts = 3
 
-// TestAccuracyFixedDelay checks the measured p50 and p99, corrected and service, against the
-// delay: the configured one and the one the stub reports it applied (they differ when the
-// machine delays the stub itself; the load tool must then report what really happened).
+// maxSlack is how far above the truth a measured maximum may be, in milliseconds: a maximum is
+// one sample, and the goroutine that timestamps it may be held up by a busy machine.
+const maxSlack = 10
+
+// check is one comparison of a measured figure with the ground truth.
+type check struct {
+	name      string
+	got, want float64
+	ok        bool
+}
+
+// compare returns the checks that failed, each as a line with its numbers.
+func compare(checks []check) []string {
+	var failed []string
+	for _, c := range checks {
+		if !c.ok {
+			failed = append(failed, fmt.Sprintf("%s = %.3f ms; want %.3f", c.name, c.got, c.want))
+		}
+	}
+	return failed
+}
+
+// retry runs measure up to attempts times until it reports no failure, and fails the test with
+// every attempt's numbers, one line each, so that a console showing only the failure shows why.
+func retry(t *testing.T, measure func(attempt int) (summary string, failures []string)) {
+	t.Helper()
+	var lines []string
+	for attempt := 1; attempt <= attempts; attempt++ {
+		summary, failures := measure(attempt)
+		t.Log(summary)
+		if len(failures) == 0 {
+			return
+		}
+		lines = append(lines, fmt.Sprintf("attempt %d: %s; missed: %s", attempt, summary, strings.Join(failures, "; ")))
+	}
+	t.Fatalf("accuracy missed in %d attempts of %d:\n%s", attempts, attempts, strings.Join(lines, "\n"))
+}
+
+// TestAccuracyFixedDelay checks the measured p50 and p99 against the ground truth: what the
+// stub itself measured between reading each request and writing its reply. The configured
+// delay is only what the stub aims at; a busy machine makes it late, and the load tool must
+// report what really happened, not what was meant to. The corrected latencies add the
+// generator's own send delays, so they may only exceed the truth: their median must match it,
+// and their p99 must not fall below it.
 func TestAccuracyFixedDelay(t *testing.T) {
 	const run = 8 * time.Second
 	for _, tt := range []struct {
@@ -232,36 +285,28 @@ func TestAccuracyFixedDelay(t *testing.T) {
 		{20 * time.Millisecond, 50 * time.Millisecond, 10},
 	} {
 		t.Run(tt.delay.String(), func(t *testing.T) {
-			for attempt := 1; ; attempt++ {
+			retry(t, func(attempt int) (string, []string) {
 				url, stop := startStub(t, tt.delay, tt.interval, time.Time{}, 0)
 				corr, serv, counters := measureHeartbeats(t, url, tt.interval, tt.users, run)
-				stub := stop()
-				t.Logf("attempt %d, delay %v: %d samples; service p50 %.3f p99 %.3f max %.3f ms; corrected p50 %.3f p99 %.3f max %.3f ms; late %d; the stub applied p50 %.3f p99 %.3f ms",
-					attempt, tt.delay, serv.Count, serv.P50, serv.P99, serv.Max, corr.P50, corr.P99, corr.Max, counters[metrics.Late], stub.P50, stub.P99)
-				var failures []string
+				truth := stop()
+				summary := fmt.Sprintf("delay %v, attempt %d: %d samples (the stub answered %d); service p50 %.3f p99 %.3f max %.3f ms; corrected p50 %.3f p99 %.3f max %.3f ms; late %d; truth p50 %.3f p99 %.3f max %.3f ms",
+					tt.delay, attempt, serv.Count, truth.Count, serv.P50, serv.P99, serv.Max, corr.P50, corr.P99, corr.Max, counters[metrics.Late], truth.P50, truth.P99, truth.Max)
+				failures := compare([]check{
+					{"service p50", serv.P50, truth.P50, within1ms(serv.P50, truth.P50)},
+					{"service p99", serv.P99, truth.P99, within1ms(serv.P99, truth.P99)},
+					{"corrected p50", corr.P50, truth.P50, within1ms(corr.P50, truth.P50)},
+					{"corrected p99 (at least the truth)", corr.P99, truth.P99, corr.P99 >= truth.P99-1},
+				})
 				if want := int64(tt.users) * int64(run/tt.interval); serv.Count < want*9/10 {
 					failures = append(failures, fmt.Sprintf("%d samples; want about %d (%d users, one every %v, %v)", serv.Count, want, tt.users, tt.interval, run))
 				}
-				for _, c := range []struct {
-					name      string
-					got, want float64
-				}{
-					{"service p50", serv.P50, ms(tt.delay)}, {"service p99", serv.P99, ms(tt.delay)},
-					{"corrected p50", corr.P50, ms(tt.delay)}, {"corrected p99", corr.P99, ms(tt.delay)},
-					{"service p50 vs the stub's", serv.P50, stub.P50}, {"service p99 vs the stub's", serv.P99, stub.P99},
-				} {
-					if !within1ms(c.got, c.want) {
-						failures = append(failures, fmt.Sprintf("%s = %.3f ms; want %.3f within 1 ms", c.name, c.got, c.want))
-					}
+				// Each user has at most one heartbeat in flight when the run stops: its reply
+				// may come after the recording ended. Any other difference is a lost sample.
+				if d := truth.Count - serv.Count; d < 0 || d > int64(tt.users) {
+					failures = append(failures, fmt.Sprintf("%d samples recorded, %d requests answered; want at most %d (one in flight per user) unrecorded", serv.Count, truth.Count, tt.users))
 				}
-				if len(failures) == 0 {
-					return
-				}
-				if attempt == attempts {
-					t.Fatalf("after %d attempts:\n%s", attempts, strings.Join(failures, "\n"))
-				}
-				t.Logf("attempt %d missed: %s; trying again", attempt, strings.Join(failures, "; "))
-			}
+				return summary, failures
+			})
 		})
 	}
 }
@@ -269,32 +314,31 @@ func TestAccuracyFixedDelay(t *testing.T) {
 // TestAccuracyStallShowsInCorrectedOnly stalls the stub for a second in the middle of the
 // run. A user has one heartbeat in flight: the one sent as the stall begins waits it out (its
 // service time is the stall: one sample per user among thousands), the ones due during it
-// wait to be sent, and their corrected latency counts the wait.
+// wait to be sent, and their corrected latency counts the wait. The truth is again the stub's:
+// its p99 is the delay it kept outside the stall, its maximum the stall it really applied.
 func TestAccuracyStallShowsInCorrectedOnly(t *testing.T) {
 	const users, interval, run = 4, 10 * time.Millisecond, 6 * time.Second
 	const delay, stall = 2 * time.Millisecond, time.Second
-	for attempt := 1; ; attempt++ {
+	retry(t, func(attempt int) (string, []string) {
 		url, stop := startStub(t, delay, interval, time.Now().Add(3*time.Second), stall)
 		corr, serv, counters := measureHeartbeats(t, url, interval, users, run)
-		stop()
-		t.Logf("attempt %d, stall %v: %d samples; service p50 %.3f p99 %.3f p99.9 %.3f max %.3f ms; corrected p50 %.3f p99 %.3f max %.3f ms; late %d",
-			attempt, stall, serv.Count, serv.P50, serv.P99, serv.P999, serv.Max, corr.P50, corr.P99, corr.Max, counters[metrics.Late])
-		var failures []string
-		if !within1ms(serv.P99, ms(delay)) {
-			failures = append(failures, fmt.Sprintf("service p99 = %.3f ms; want the delay, %v, within 1 ms: the stall must not show in service times", serv.P99, delay))
-		}
-		if corr.P99 < ms(stall)*0.8 || corr.Max > ms(stall)+50 {
-			failures = append(failures, fmt.Sprintf("corrected p99 = %.3f ms, max %.3f ms; want p99 near the %v stall (at least 80%% of it), max at most the stall + 50 ms", corr.P99, corr.Max, stall))
-		}
+		truth := stop()
+		summary := fmt.Sprintf("stall %v, attempt %d: %d samples; service p50 %.3f p99 %.3f p99.9 %.3f max %.3f ms; corrected p50 %.3f p99 %.3f max %.3f ms; late %d; truth p50 %.3f p99 %.3f max %.3f ms",
+			stall, attempt, serv.Count, serv.P50, serv.P99, serv.P999, serv.Max, corr.P50, corr.P99, corr.Max, counters[metrics.Late], truth.P50, truth.P99, truth.Max)
+		failures := compare([]check{
+			// The stall is in one sample per user: it must not reach the service p99.
+			{"service p99 (the stall must not show)", serv.P99, truth.P99, within1ms(serv.P99, truth.P99)},
+			// A maximum is one sample: the reader that records it may itself be delayed by a
+			// busy machine, so it gets maxSlack above the truth, and nothing below.
+			{"service max (the request that waited out the stall)", serv.Max, truth.Max, serv.Max >= truth.Max-1 && serv.Max <= truth.Max+maxSlack},
+			// The sends held back by the stall carry it into the corrected p99, and nothing
+			// waited longer than the stall the stub applied, plus one interval of schedule.
+			{"corrected p99 (at least 80% of the stall applied)", corr.P99, truth.Max * 0.8, corr.P99 >= truth.Max*0.8},
+			{"corrected max (at most the stall applied + an interval)", corr.Max, truth.Max + ms(interval), corr.Max <= truth.Max+ms(interval)+maxSlack},
+		})
 		if counters[metrics.Late] == 0 {
 			failures = append(failures, "no send was counted late, yet the stall held sends back")
 		}
-		if len(failures) == 0 {
-			return
-		}
-		if attempt == attempts {
-			t.Fatalf("after %d attempts:\n%s", attempts, strings.Join(failures, "\n"))
-		}
-		t.Logf("attempt %d missed: %s; trying again", attempt, strings.Join(failures, "; "))
-	}
+		return summary, failures
+	})
 }
