@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"time"
 
@@ -34,10 +32,10 @@ func Start(cfg Config, listen string) (*Running, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", listen)
+	ln, err := srv.Listen(listen)
 	if err != nil {
 		srv.Close()
-		return nil, fmt.Errorf("server: %w", err)
+		return nil, err
 	}
 	r := &Running{
 		Server: srv, Addr: ln.Addr().String(),

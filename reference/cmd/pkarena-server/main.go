@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -94,7 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer p.Close()
 		fmt.Fprintf(stdout, "pkarena-server pprof on http://%s%s (keep this address private)\n", p.Addr, server.PprofPath)
 	}
-	ln, err := net.Listen("tcp", listen)
+	ln, err := srv.Listen(listen)
 	if err != nil {
 		log.Error("listen", "addr", listen, "err", err)
 		return exitError

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// fakeSocket is a net.Conn whose reads return what reads holds, one entry a read, and which
+// records the read deadlines set on it.
+type fakeSocket struct {
+	net.Conn
+	reads     []fakeRead
+	deadlines []time.Time
+}
+
+type fakeRead struct {
+	data string
+	err  error
+}
+
+func (f *fakeSocket) Read(p []byte) (int, error) {
+	if len(f.reads) == 0 {
+		return 0, os.ErrDeadlineExceeded
+	}
+	r := f.reads[0]
+	f.reads = f.reads[1:]
+	return copy(p, r.data), r.err
+}
+
+func (f *fakeSocket) SetReadDeadline(t time.Time) error {
+	f.deadlines = append(f.deadlines, t)
+	return nil
+}
+
+func TestLiveConnLooksAgainBeforeATimeout(t *testing.T) {
+	timeout := fakeRead{err: os.ErrDeadlineExceeded}
+	for _, tt := range []struct {
+		name      string
+		deadline  time.Duration // from now; 0: none set
+		reads     []fakeRead
+		want      string
+		wantErr   error
+		wantProbe bool // a second look was taken
+	}{
+		// The deadline fired while a heartbeat waited in the socket: it is read.
+		{"a frame waiting as the deadline fires", time.Second, []fakeRead{timeout, {data: "hb"}}, "hb", nil, true},
+		// Nothing there: the timeout stands.
+		{"a silent socket", time.Second, []fakeRead{timeout, timeout}, "", os.ErrDeadlineExceeded, true},
+		// Data on the first read: no second look.
+		{"data at once", time.Second, []fakeRead{{data: "x"}}, "x", nil, false},
+		// A deadline set in the past aborts a read (net/http does): no second look.
+		{"an abort", -time.Hour, []fakeRead{timeout, {data: "hb"}}, "", os.ErrDeadlineExceeded, false},
+		// No deadline was set: the error is not the reader's timeout.
+		{"no deadline", 0, []fakeRead{timeout, {data: "hb"}}, "", os.ErrDeadlineExceeded, false},
+		// Another error passes through.
+		{"a reset", time.Second, []fakeRead{{err: net.ErrClosed}, {data: "hb"}}, "", net.ErrClosed, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sock := &fakeSocket{reads: tt.reads}
+			c := &liveConn{Conn: sock}
+			if tt.deadline != 0 {
+				_ = c.SetReadDeadline(time.Now().Add(tt.deadline))
+			}
+			set := len(sock.deadlines)
+			buf := make([]byte, 16)
+			n, err := c.Read(buf)
+			if got := string(buf[:n]); got != tt.want || !errors.Is(err, tt.wantErr) && !(err == nil && tt.wantErr == nil) {
+				t.Fatalf("Read = %q, %v; want %q, %v", got, err, tt.want, tt.wantErr)
+			}
+			probed := len(sock.deadlines) > set
+			if probed != tt.wantProbe {
+				t.Fatalf("second look taken: %v; want %v (deadlines set: %v)", probed, tt.wantProbe, sock.deadlines)
+			}
+			if !probed {
+				return
+			}
+			// The look waits probeWait at most; then the deadline is the old one again (nothing
+			// came) or moves on by the window it was set with (a frame came in time).
+			look, after := sock.deadlines[set], sock.deadlines[len(sock.deadlines)-1]
+			if d := time.Until(look); d > probeWait {
+				t.Errorf("the second look may wait %v; want at most %v", d, probeWait)
+			}
+			switch {
+			case n == 0 && !after.Equal(time.Unix(0, c.deadline.Load())):
+				t.Errorf("after a silent look the deadline is %v; want the old one back", after)
+			case n > 0 && time.Until(after) < tt.deadline/2:
+				t.Errorf("after a frame the deadline is %v away; want about the window, %v", time.Until(after), tt.deadline)
+			}
+		})
+	}
+}
