@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -185,6 +186,9 @@ func TestSlowConsumerIsCutOff(t *testing.T) {
 		c.SendQueueFrames = 1024
 		c.WriteTimeout = time.Second
 		c.ConnRequestRate = 0 // the host floods: 10,000 requests back to back
+		// The audience sends no heartbeats, and on a busy machine the flood outlasts the
+		// default timeout: only the slow consumer's bound may cut anyone off.
+		c.HeartbeatTimeout = 10 * time.Minute
 	})
 	host := dial(t, base, "host")
 	if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r", "maxSeatCount": 16}); *f.Code != 0 {
@@ -196,14 +200,21 @@ func TestSlowConsumerIsCutOff(t *testing.T) {
 	fast.call(protocol.ReqJoinLive, map[string]string{"liveID": "r"})
 
 	// Enough frames (about 2 KB each) to fill the slow client's socket buffers and its queue.
-	const toggles = 10000
-	go func() { // the fast audience keeps reading everything
+	// The fast audience reads everything, and the host waits for it every quarter of a queue:
+	// on a machine too busy to run its reader, a consumer that keeps up is one the producer
+	// waits for, so it never lags a queue behind and is never the one cut off.
+	const toggles, batch = 10000, 256
+	var fastFrames atomic.Int64
+	_ = fast.ws.SetReadDeadline(time.Time{}) // read's 5 s deadline would end the reader mid-flood
+	go func() {
 		for {
 			if _, _, err := fast.ws.ReadMessage(); err != nil {
 				return
 			}
+			fastFrames.Add(1)
 		}
 	}()
+	before := fastFrames.Load()
 	for i := 0; i < toggles; i++ {
 		typ := protocol.ReqLockSeat
 		if i%2 == 1 {
@@ -211,6 +222,16 @@ func TestSlowConsumerIsCutOff(t *testing.T) {
 		}
 		if f := host.call(typ, map[string]int{"seatIndex": 5}); *f.Code != 0 {
 			t.Fatalf("%s: %s", typ, *f.Message)
+		}
+		if (i+1)%batch == 0 {
+			// Each toggle sends every member one onSeatListChanged.
+			deadline := time.Now().Add(30 * time.Second)
+			for fastFrames.Load() < before+int64(i+1) {
+				if time.Now().After(deadline) {
+					t.Fatalf("after %d toggles the fast audience read %d frames in 30 s; want %d", i+1, fastFrames.Load()-before, i+1)
+				}
+				time.Sleep(time.Millisecond)
+			}
 		}
 	}
 	var info protocol.FetchLiveInfoReply
