@@ -80,6 +80,8 @@ type Client struct {
 	log            eventLog
 	hbTimer        *time.Timer
 	hbStopped      bool
+	hbLast         time.Time     // when the last automatic heartbeat went out
+	hbMaxGap       time.Duration // the longest time between two of them
 
 	done chan struct{} // closed when the reader has exited
 }
@@ -362,6 +364,37 @@ func (c *Client) recordClose(err error) {
 	}
 }
 
+// DroppedForOwnSlowness reports whether the server closed the connection for silence (4000)
+// after this client, on a machine too busy to run it on time, let more than the advertised
+// heartbeatTimeoutMs pass between two of its automatic heartbeats: the client's fault, not the
+// server's. The gap is given either way.
+func (c *Client) DroppedForOwnSlowness() (bool, time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	timeout := time.Duration(c.welcome.Timing.HeartbeatTimeoutMs) * time.Millisecond
+	return c.closeCode == CloseHeartbeatTimeout && timeout > 0 && c.hbMaxGap >= timeout, c.hbMaxGap
+}
+
+// closedErr is the error of an operation (what) that found the connection closed: ErrClosed,
+// with how it closed and, when the client sent heartbeats, the longest gap between two of
+// them, which tells a server's drop for silence from the client's own slowness.
+func (c *Client) closedErr(what string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	how := ""
+	if c.closeCode != 0 { // recorded by the reader as it stops
+		how = fmt.Sprintf(": close %d %q", c.closeCode, c.closeText)
+	}
+	timeout := time.Duration(c.welcome.Timing.HeartbeatTimeoutMs) * time.Millisecond
+	switch {
+	case c.closeCode == CloseHeartbeatTimeout && timeout > 0 && c.hbMaxGap >= timeout:
+		how += fmt.Sprintf("; this client let %v pass between two heartbeats, more than the server's heartbeatTimeoutMs (%v): the machine running it was too busy", c.hbMaxGap.Round(time.Millisecond), timeout)
+	case c.hbMaxGap > 0:
+		how += fmt.Sprintf("; its heartbeats went out at most %v apart", c.hbMaxGap.Round(time.Millisecond))
+	}
+	return fmt.Errorf("client %s: %s: %w%s", c.cfg.UserID, what, ErrClosed, how)
+}
+
 // finish runs when the reader exits: calls in flight fail, heartbeats stop.
 func (c *Client) finish() {
 	c.mu.Lock()
@@ -374,7 +407,7 @@ func (c *Client) finish() {
 	c.mu.Unlock()
 	for _, p := range orphans {
 		if p.done != nil {
-			p.done(Frame{}, fmt.Errorf("client %s: %s: %w", c.cfg.UserID, p.typ, ErrClosed))
+			p.done(Frame{}, c.closedErr(p.typ))
 		}
 	}
 	close(c.done)
@@ -465,12 +498,16 @@ func (c *Client) armHeartbeat() {
 		// The reply is checked by the reader like any other; an error means the connection is
 		// going away, which the reader and the specs see for themselves.
 		c.Go(ReqHeartbeat, nil, func(Frame, error) {})
+		now := time.Now() // written by now
 		c.mu.Lock()
 		defer c.mu.Unlock()
+		if !c.hbLast.IsZero() {
+			c.hbMaxGap = max(c.hbMaxGap, now.Sub(c.hbLast))
+		}
+		c.hbLast = now
 		if c.hbStopped {
 			return
 		}
-		now := time.Now()
 		for next = next.Add(every); !next.After(now); next = next.Add(every) {
 		}
 		c.hbTimer = time.AfterFunc(next.Sub(now), beat)
@@ -532,7 +569,7 @@ func (c *Client) exchange(ctx context.Context, id, reqType string, send func() e
 	select {
 	case <-c.done:
 		c.mu.Unlock()
-		return Frame{}, fmt.Errorf("client %s: %s: %w", c.cfg.UserID, reqType, ErrClosed)
+		return Frame{}, c.closedErr(reqType)
 	default:
 	}
 	if c.pending[id] != nil {
@@ -549,7 +586,7 @@ func (c *Client) exchange(ctx context.Context, id, reqType string, send func() e
 	case f := <-p.reply:
 		return f, nil
 	case <-c.done:
-		return Frame{}, fmt.Errorf("client %s: %s: %w", c.cfg.UserID, reqType, ErrClosed)
+		return Frame{}, c.closedErr(reqType)
 	case <-ctx.Done():
 		c.forget(id, true)
 		return Frame{}, fmt.Errorf("client %s: no reply to %s: %w", c.cfg.UserID, reqType, ctx.Err())
@@ -623,7 +660,7 @@ func (c *Client) Go(typ string, payload any, done func(f Frame, err error)) {
 	select {
 	case <-c.done:
 		c.mu.Unlock()
-		done(Frame{}, fmt.Errorf("client %s: %s: %w", c.cfg.UserID, typ, ErrClosed))
+		done(Frame{}, c.closedErr(typ))
 		return
 	default:
 	}

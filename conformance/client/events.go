@@ -82,7 +82,7 @@ func (c *Client) Next(ctx context.Context, typ string) (Event, error) {
 			if e, ok := c.takeUnread(typ); ok {
 				return e, nil
 			}
-			return Event{}, fmt.Errorf("client %s: waiting for %s: %w (events: %s)", c.cfg.UserID, typ, ErrClosed, c.eventTypes())
+			return Event{}, fmt.Errorf("%w (events: %s)", c.closedErr("waiting for "+typ), c.eventTypes())
 		case <-ctx.Done():
 			return Event{}, fmt.Errorf("client %s: no %s: %w (events so far: %s)", c.cfg.UserID, typ, ctx.Err(), c.eventTypes())
 		}
@@ -189,7 +189,7 @@ func (c *Client) WaitFor(ctx context.Context, done func([]Event) bool) error {
 			if ok {
 				return nil
 			}
-			return fmt.Errorf("client %s: %w (events: %s)", c.cfg.UserID, ErrClosed, c.eventTypes())
+			return fmt.Errorf("%w (events: %s)", c.closedErr("sync"), c.eventTypes())
 		case <-ctx.Done():
 			return fmt.Errorf("client %s: %w (events so far: %s)", c.cfg.UserID, ctx.Err(), c.eventTypes())
 		}

@@ -124,6 +124,8 @@ func specResult(sp types.SpecReport, byID map[string]conformance.Requirement, su
 		s.Verdict, s.Reason = reports.Disabled, "not selected by the focus or label filter"
 	case sp.State == types.SpecStateSkipped || sp.State == types.SpecStatePending:
 		s.Verdict, s.Reason = reports.Skip, msg
+	case sp.State == types.SpecStateFailed && slowSuite(sp) != "":
+		s.Verdict, s.Reason = reports.Error, slowSuite(sp)
 	case sp.State == types.SpecStateFailed:
 		s.Verdict, s.Reason = reports.Fail, firstLine(msg)
 	default: // panicked, interrupted, aborted, timed out: the harness, not the server
@@ -145,6 +147,16 @@ func specResult(sp types.SpecReport, byID map[string]conformance.Requirement, su
 		s.Failure = f
 	}
 	return s
+}
+
+// slowSuite is the reason a failed spec is the harness's fault: its SlowSuiteEntry, or "".
+func slowSuite(sp types.SpecReport) string {
+	for _, e := range sp.ReportEntries {
+		if e.Name == specs.SlowSuiteEntry {
+			return e.StringRepresentation()
+		}
+	}
+	return ""
 }
 
 // targetDescription is the "target" report entry of the BeforeSuite, if any.

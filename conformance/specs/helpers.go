@@ -71,6 +71,7 @@ func (s *scene) user(name string, opts ...func(*client.Config)) *client.Client {
 	s.users[name] = c
 	DeferCleanup(func() {
 		attachTranscript(c)
+		noteOwnSlowness(c)
 		c.Close()
 		Expect(c.Violations()).To(BeEmpty(), "protocol violations seen by %s", c.UserID())
 	})
@@ -93,6 +94,23 @@ func attachTranscript(c *client.Client) {
 	}
 	AddReportEntry(TranscriptEntry, t, ReportEntryVisibilityNever)
 }
+
+// noteOwnSlowness adds a SlowSuiteEntry to a failed spec's report when c was dropped for
+// silence because the suite itself, not the server, was late with its heartbeats: the
+// runner then reports the spec as an Error of the harness, not a Fail of the server.
+func noteOwnSlowness(c *client.Client) {
+	if !CurrentSpecReport().Failed() {
+		return
+	}
+	if late, gap := c.DroppedForOwnSlowness(); late {
+		AddReportEntry(SlowSuiteEntry, fmt.Sprintf("the suite's client %s let %v pass between two heartbeats, more than the server's heartbeatTimeoutMs (%d ms), and was dropped with 4000: the machine running the suite was too busy to test these timings (run it on a quieter machine, or give the server a longer heartbeat timeout)",
+			c.UserID(), gap.Round(time.Millisecond), c.Welcome().Timing.HeartbeatTimeoutMs), ReportEntryVisibilityFailureOrVerbose)
+	}
+}
+
+// SlowSuiteEntry names the report entry of a spec that failed because the suite's own client
+// was too slow (noteOwnSlowness).
+const SlowSuiteEntry = "pkarena harness too slow"
 
 // TranscriptEntry names the report entries that carry a client's transcript.
 const TranscriptEntry = "pkarena transcript"
@@ -157,6 +175,7 @@ func (s *scene) crowd(names, liveIDs []string) []*client.Client {
 		if c != nil {
 			s.users[names[i]] = c
 			DeferCleanup(func() {
+				noteOwnSlowness(c)
 				c.Close()
 				Expect(c.Violations()).To(BeEmpty(), "protocol violations seen by %s", c.UserID())
 			})
