@@ -184,10 +184,10 @@ func (e *engine) battleLoop(ctx context.Context, g *group) {
 		Config:  client.BattleConfigRequest{Duration: &seconds, NeedResponse: &noResponse},
 		UserIDs: others,
 	}
-	// Groups start their first battle spread over one battle's length (at most half the run),
-	// so that battles do not start and end in waves across the whole population.
-	spread := min(e.sc.BattleDuration.D(), e.sc.Duration.D()/2)
-	offset := time.Duration(e.sharedRNG(1000 + uint64(g.index)).Int64N(int64(spread) + 1))
+	// Groups start their first battle spread over the scenario's stagger (by default one
+	// battle's length, at most half the run), so that battles do not start and end in waves
+	// across the whole population.
+	offset := time.Duration(e.sharedRNG(1000 + uint64(g.index)).Int64N(int64(e.sc.Stagger()) + 1))
 	if !sleep(ctx, offset) {
 		return
 	}
