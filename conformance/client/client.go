@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -82,6 +83,8 @@ type Client struct {
 	hbStopped      bool
 	hbLast         time.Time     // when the last automatic heartbeat went out
 	hbMaxGap       time.Duration // the longest time between two of them
+
+	frames atomic.Uint64 // server frames read
 
 	done chan struct{} // closed when the reader has exited
 }
@@ -211,6 +214,7 @@ func (c *Client) readLoop(welcomed chan<- error) {
 			return
 		}
 		at := time.Now()
+		c.frames.Add(1)
 		c.transcript.add(false, data)
 		if mt != websocket.TextMessage {
 			c.violate("frame %d: a binary frame (TRANS-002)", lastSeq+1)
@@ -414,6 +418,9 @@ func (c *Client) finish() {
 	c.log.wake()
 	c.ws.Close()
 }
+
+// Frames counts the frames read from the server so far, the welcome included.
+func (c *Client) Frames() uint64 { return c.frames.Load() }
 
 // Done is closed when the connection has ended.
 func (c *Client) Done() <-chan struct{} { return c.done }

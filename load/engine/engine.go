@@ -155,16 +155,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	e.log.Info("population connected", "users", res.Connected, "groups", len(e.groups), "bytes_per_conn", int(res.BytesPerConnection), "rss_per_conn", int(res.RSSPerConnection))
 
 	e.measure = time.Now()
+	e.rec.SetPhase(metrics.PhaseRamp, e.start, e.measure)
 	e.measuring.Store(true)
+	self := e.watchSelf()
 	runCtx, cancel := context.WithTimeout(ctx, e.sc.Duration.D())
 	defer cancel()
 	var wg sync.WaitGroup
 	e.runGroups(runCtx, &wg)
 	e.startGifts(runCtx, &wg)
+	self.lag(runCtx, &wg)
 	<-runCtx.Done()
 	e.ended.Store(true)
+	self.stop()
+	e.rec.SetPhase(metrics.PhaseMeasured, e.measure, time.Now())
 	wg.Wait()
-	e.drain(context.WithoutCancel(ctx))                        // an interrupted run too: what is on its way is not lost
+	drainStart := time.Now()
+	e.drain(context.WithoutCancel(ctx)) // an interrupted run too: what is on its way is not lost
+	e.rec.SetPhase(metrics.PhaseDrain, drainStart, time.Now())
 	e.rec.Set(metrics.ConnectionsOpen, float64(e.connected())) // held to the end
 
 	res.Battles, res.Gifts, res.ChurnCycles = e.battles.Load(), e.giftsSent.Load(), e.churnDone.Load()

@@ -62,6 +62,8 @@ func Example() {
 	// lost.count == 0 (built-in)                 0  PASS
 	// out_of_order.count == 0 (built-in)         0  PASS
 	//
+	// the load generator: not judged (no figures of its own)
+	//
 	// verdict: PASS (exit 0)
 	// exit 0
 }

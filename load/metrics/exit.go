@@ -8,11 +8,14 @@ const (
 	ExitUsage      = 2 // bad command line or scenario
 	ExitThresholds = 3 // a threshold failed (and no message was lost or out of order)
 	ExitLost       = 4 // messages were lost or out of order; this wins over ExitThresholds
+	ExitGenerator  = 5 // the load generator was the bottleneck: the figures describe it, not the server; this wins over the others
 )
 
-// ExitCode is the run's exit code: ExitLost when a built-in rule failed (a message lost or out
-// of order), ExitThresholds when another threshold failed, ExitOK (0) when all thresholds pass.
-// A summary without threshold results is judged on the built-in rules.
+// ExitCode is the run's exit code: ExitGenerator when the generator was the bottleneck (every
+// other figure is then suspect, a loss included: a generator that cannot read fast enough
+// gets itself cut off), else ExitLost when a message was lost or out of order, else
+// ExitThresholds when another threshold failed, else ExitOK. A summary without threshold
+// results is judged on the built-in rules.
 func (s *Summary) ExitCode() int {
 	results := s.Thresholds
 	if len(results) == 0 {
@@ -22,9 +25,11 @@ func (s *Summary) ExitCode() int {
 	for _, r := range results {
 		switch {
 		case r.Pass:
+		case r.Expr == GeneratorRuleExpr && r.Builtin:
+			return ExitGenerator
 		case r.Builtin:
-			return ExitLost
-		default:
+			code = ExitLost
+		case code == ExitOK:
 			code = ExitThresholds
 		}
 	}

@@ -295,6 +295,7 @@ func mergedSummary(ins []*mergeInput) (*Summary, error) {
 			m.Gauges[k] += v
 			gaugeN[k]++
 		}
+		m.Phases = mergePhases(m.Phases, s.Phases)
 	}
 	for k, n := range gaugeN {
 		if strings.Contains(k, "per_") {
@@ -312,6 +313,25 @@ func mergedSummary(ins []*mergeInput) (*Summary, error) {
 	}
 	m.Warnings = append(m.Warnings, w...)
 	return m, nil
+}
+
+// mergePhases adds the phases of one folder: each phase from the earliest start to the latest
+// end among the folders.
+func mergePhases(into, more []Phase) []Phase {
+	for _, p := range more {
+		i := slices.IndexFunc(into, func(q Phase) bool { return q.Name == p.Name })
+		if i < 0 {
+			into = append(into, p)
+			continue
+		}
+		if p.Start.Before(into[i].Start) {
+			into[i].Start = p.Start
+		}
+		if p.End.After(into[i].End) {
+			into[i].End = p.End
+		}
+	}
+	return into
 }
 
 // shardWarnings checks the agents' shards: two agents with one shard is an error (merging

@@ -73,6 +73,7 @@ type Recorder struct {
 	running      []*hdr.Histogram
 	closed       []closedInterval
 	lastCounters map[string]int64
+	phases       []Phase
 	totals       *Totals // set by Finish
 }
 
@@ -444,9 +445,24 @@ func (r *Recorder) Finish(end time.Time) *Totals {
 		Interval:  r.interval,
 		Counters:  r.snapshotCounters(),
 		Gauges:    r.snapshotGauges(),
+		Phases:    slices.Clone(r.phases),
 		intervals: r.closed,
 	}
 	return r.totals
+}
+
+// SetPhase records when a phase of the run (PhaseRamp, PhaseMeasured, PhaseDrain) started and
+// ended; a phase set again is replaced. The summary keeps them.
+func (r *Recorder) SetPhase(name string, start, end time.Time) {
+	r.tickMu.Lock()
+	defer r.tickMu.Unlock()
+	for i := range r.phases {
+		if r.phases[i].Name == name {
+			r.phases[i].Start, r.phases[i].End = start, end
+			return
+		}
+	}
+	r.phases = append(r.phases, Phase{Name: name, Start: start, End: end})
 }
 
 // Progress is a snapshot for the live progress line: elapsed, counters, ops/s over the last interval, and the

@@ -29,6 +29,7 @@ func WriteResults(dir string, info RunInfo, t *Totals, thresholds []Threshold) (
 		IntervalMs: t.Interval.Milliseconds(),
 		Counters:   maps.Clone(t.Counters),
 		Gauges:     maps.Clone(t.Gauges),
+		Phases:     slices.Clone(t.Phases),
 	}
 	w, err := createResults(dir, s)
 	if err != nil {
@@ -204,6 +205,7 @@ func (w *resultWriter) finish(thresholds []Threshold) (*Summary, error) {
 		s.Metrics = append(s.Metrics, m)
 	}
 	s.fillNil()
+	s.Generator = generatorReport(s)
 	s.Thresholds = Evaluate(s, thresholds)
 	s.Exit = s.ExitCode()
 	s.Passed = s.Exit == ExitOK

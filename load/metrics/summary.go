@@ -34,6 +34,8 @@ type Summary struct {
 	Counters   map[string]int64   `json:"counters"`    // final counters (summed over agents)
 	Gauges     map[string]float64 `json:"gauges"`      // final gauges (merge: summed; names with "per_" averaged)
 	Intervals  []IntervalInfo     `json:"intervals"`   // every interval with its counter changes
+	Phases     []Phase            `json:"phases"`      // ramp, measured, drain (merged: the earliest start and latest end of each)
+	Generator  *GeneratorReport   `json:"generator"`   // the load generator's account of itself over the measured phase
 	Thresholds []ThresholdResult  `json:"thresholds"`  // verdicts, built-in rules included
 	Passed     bool               `json:"passed"`      // every threshold passed
 	Exit       int                `json:"exit_code"`   // ExitCode() when written
@@ -195,6 +197,9 @@ func (s *Summary) fillNil() {
 	}
 	if s.Warnings == nil {
 		s.Warnings = []string{}
+	}
+	if s.Phases == nil {
+		s.Phases = []Phase{}
 	}
 	if s.Metrics == nil {
 		s.Metrics = []MetricSummary{}

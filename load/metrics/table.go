@@ -80,9 +80,24 @@ func WriteTable(w io.Writer, s *Summary) error {
 	}
 	writeColumns(bw, rows, "lrl")
 
+	if s.Generator != nil {
+		g := s.Generator
+		fmt.Fprintf(bw, "\n%s\n", g.Verdict())
+		if g.Unknown == "" {
+			perFrame := "-"
+			if g.Frames > 0 {
+				perFrame = strconv.FormatFloat(g.PerFrame, 'f', 1, 64) + " µs"
+			}
+			fmt.Fprintf(bw, "  CPU %.2f s in the measured phase (%.0f%% of %g cores), %s a frame received (%d frames); wake-up lag p99 %.2f ms, max %.2f ms; %d late sends\n",
+				g.CPUSeconds, 100*g.CPUShare, g.Cores, perFrame, g.Frames, g.LagP99, g.LagMax, g.Late)
+		}
+	}
+
 	code := s.ExitCode()
 	verdict := "PASS"
 	switch code {
+	case ExitGenerator:
+		verdict = "NOT TRUSTWORTHY: the load generator was the bottleneck"
 	case ExitLost:
 		verdict = "FAIL: messages lost or out of order"
 	case ExitThresholds:

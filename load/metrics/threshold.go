@@ -179,7 +179,8 @@ type ThresholdResult struct {
 }
 
 // Evaluate judges a summary against thresholds, then against the built-in rules
-// "lost.count == 0" and "out_of_order.count == 0" (unless ts already holds them). Each result
+// "lost.count == 0" and "out_of_order.count == 0" (unless ts already holds them), and, when
+// the summary has the generator's figures, "generator.bottleneck == 0" (GeneratorReport). Each result
 // has the observed value and pass or fail; a threshold on a metric with no samples, a rate
 // without ops, or a percentile the summary lacks fails with a reason.
 func Evaluate(s *Summary, ts []Threshold) []ThresholdResult {
@@ -196,9 +197,14 @@ func Evaluate(s *Summary, ts []Threshold) []ThresholdResult {
 			all = append(all, b)
 		}
 	}
-	results := make([]ThresholdResult, 0, len(all))
+	results := make([]ThresholdResult, 0, len(all)+1)
 	for _, t := range all {
 		results = append(results, t.evaluate(s))
+	}
+	if s != nil {
+		if r, ok := generatorRule(s); ok {
+			results = append(results, r)
+		}
 	}
 	return results
 }

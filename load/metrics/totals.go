@@ -19,6 +19,7 @@ type Totals struct {
 	Interval time.Duration      // length of every interval but the last
 	Counters map[string]int64   // final value of every counter
 	Gauges   map[string]float64 // final value of every gauge
+	Phases   []Phase            // the phases set with SetPhase, in the order first set
 
 	intervals []closedInterval
 }

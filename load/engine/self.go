@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/pkarena/pkarena/load/metrics"
+)
+
+// selfWatch is the generator watching itself over the measured phase (metrics.GeneratorReport):
+// the CPU it uses, the frames it reads, and how late its own wake-ups are.
+type selfWatch struct {
+	e        *engine
+	start    time.Time
+	cpu0     time.Duration
+	cpuOK    bool
+	frames0  uint64
+	stopOnce sync.Once
+}
+
+// watchSelf starts watching, at the start of the measured phase.
+func (e *engine) watchSelf() *selfWatch {
+	w := &selfWatch{e: e, start: time.Now(), frames0: e.framesRead()}
+	w.cpu0, w.cpuOK = metrics.ProcessCPU()
+	return w
+}
+
+// lag samples the generator's scheduling lag until ctx ends: a goroutine asks to wake every
+// metrics.GeneratorLagTick and records how late it woke, as the generator's own work (a send
+// due, a frame to read) would be late.
+func (w *selfWatch) lag(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTimer(metrics.GeneratorLagTick)
+		defer t.Stop()
+		due := time.Now().Add(metrics.GeneratorLagTick)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				w.e.rec.Record(metrics.GeneratorLag, 0, due, due, now)
+				due = now.Add(metrics.GeneratorLagTick)
+				t.Reset(metrics.GeneratorLagTick)
+			}
+		}
+	}()
+}
+
+// stop ends the watch, at the end of the measured phase, and sets the gauges and the frames
+// counter the summary judges the generator by.
+func (w *selfWatch) stop() {
+	w.stopOnce.Do(func() {
+		wall := time.Since(w.start)
+		cpu, ok := metrics.ProcessCPU()
+		e := w.e
+		e.rec.Add(metrics.FramesReceived, int64(e.framesRead()-w.frames0))
+		if !ok || !w.cpuOK || wall <= 0 {
+			return
+		}
+		cores := runtime.GOMAXPROCS(0)
+		used := cpu - w.cpu0
+		e.rec.Set(metrics.GeneratorCPUSeconds, used.Seconds())
+		e.rec.Set(metrics.GeneratorCores, float64(cores))
+		e.rec.Set(metrics.GeneratorCPUPerCore, used.Seconds()/(wall.Seconds()*float64(cores)))
+	})
+}
+
+// framesRead counts the frames every connection has read so far.
+func (e *engine) framesRead() uint64 {
+	var n uint64
+	for _, u := range e.users {
+		if c := u.conn(); c != nil {
+			n += c.Frames()
+		}
+	}
+	return n
+}

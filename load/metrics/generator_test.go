@@ -1,0 +1,57 @@
+package metrics
+
+import (
+	"strings"
+	"testing"
+)
+
+// judged builds a summary with the generator's figures and the given losses and threshold
+// failures, and judges it.
+func judged(cpuShare, lagP99 float64, lost int64) *Summary {
+	s := &Summary{
+		Counters: map[string]int64{Ops: 1000, Lost: lost, FramesReceived: 4000},
+		Gauges:   map[string]float64{GeneratorCPUSeconds: 2, GeneratorCPUPerCore: cpuShare, GeneratorCores: 2},
+		Metrics:  []MetricSummary{{Name: GeneratorLag, Corrected: Stats{Count: 100, P99: lagP99, Max: lagP99 + 1}}},
+	}
+	s.Generator = generatorReport(s)
+	s.Thresholds = Evaluate(s, nil)
+	return s
+}
+
+func TestGeneratorVerdictAndExit(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		share, lag float64
+		lost       int64
+		bottleneck bool
+		exit       int
+		reason     string // a part of the verdict
+	}{
+		{"kept up", 0.5, 1, 0, false, ExitOK, "kept up"},
+		{"just under both limits", 0.899, 19.9, 0, false, ExitOK, "kept up"},
+		{"CPU at the limit", 0.9, 1, 0, true, ExitGenerator, "90% of the CPU"},
+		{"lag at the limit", 0.3, 20, 0, true, ExitGenerator, "20.0 ms late"},
+		// A saturated generator makes its own losses: its verdict wins over ExitLost.
+		{"saturated and losing", 0.95, 30, 7, true, ExitGenerator, "BOTTLENECK"},
+		{"losing, generator fine", 0.5, 1, 7, false, ExitLost, "kept up"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := judged(tt.share, tt.lag, tt.lost)
+			if s.Generator.Bottleneck != tt.bottleneck || s.ExitCode() != tt.exit {
+				t.Errorf("bottleneck %v, exit %d; want %v, %d (%s)", s.Generator.Bottleneck, s.ExitCode(), tt.bottleneck, tt.exit, s.Generator.Verdict())
+			}
+			if !strings.Contains(s.Generator.Verdict(), tt.reason) {
+				t.Errorf("verdict %q; want it to say %q", s.Generator.Verdict(), tt.reason)
+			}
+			if got := s.Generator.PerFrame; got != 500 {
+				t.Errorf("CPU per frame %v µs; want 500 (2 s over 4000 frames)", got)
+			}
+		})
+	}
+	// No figures: not judged, and no rule.
+	s := &Summary{Counters: map[string]int64{}, Gauges: map[string]float64{}}
+	s.Generator = generatorReport(s)
+	if s.Generator.Unknown == "" || len(Evaluate(s, nil)) != len(builtinThresholds) {
+		t.Errorf("a summary without the generator's figures: %+v, %d rules", s.Generator, len(Evaluate(s, nil)))
+	}
+}
