@@ -41,6 +41,8 @@ const usage = `usage: pkarena-load <subcommand> [flags]
   merge    combine the results of the agents of a distributed run
   report   render report.html from a results folder
   bench    the 50,000-connection benchmark on this machine
+  bench-fanout  pkarena's fan-out beside a bare gorilla/websocket broadcaster, as ratios
+  bare-server, bare-client  the two halves of that broadcaster (bench-fanout starts them)
   demo     one PK battle with gifts, end to end, checked
   version  print the version
 
@@ -60,6 +62,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runReport(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], getenv, stdout, stderr)
+	case "bench-fanout":
+		return runFanoutBench(ctx, args[1:], stdout, stderr)
+	case "bare-server":
+		return runBareServer(ctx, args[1:], stdout, stderr)
+	case "bare-client":
+		return runBareClient(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
 	case "version":

@@ -74,6 +74,7 @@ type runOptions struct {
 	noReport   bool
 	logLevel   string
 	memProfile string
+	cpuProfile string
 }
 
 // runFlags declares the run subcommand's flags, with their PKARENA_* defaults, into o.
@@ -103,6 +104,7 @@ func runFlags(o *runOptions, getenv func(string) string, stderr io.Writer) *flag
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
 	fs.BoolVar(&o.noReport, "no-report", false, "do not render report.html (pkarena-load report can, later)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (go tool pprof) to this file once the population is connected")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the run after the ramp to this file")
 	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "warn"), "debug, info, warn or error (env PKARENA_LOG_LEVEL)")
 	return fs
 }
@@ -193,8 +195,14 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 		Scenario: sc, Targets: targets, SDKAppID: o.sdkAppID, Secret: o.secret, Admin: o.admin,
 		Shard: shard, Shards: shards, RunID: o.runID, SourceIPs: ips, Recorder: rec,
 		Progress: progress.update, Logger: log, Drain: o.drain, FilesPerConnection: files,
-		OnConnected: func() { writeHeapProfile(o.memProfile, log) },
+		OnConnected: func() {
+			writeHeapProfile(o.memProfile, log)
+			startCPUProfile(o.cpuProfile, log)
+		},
 	})
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	progress.done()
 	switch {
 	case errors.Is(runErr, engine.ErrFileLimit):
@@ -246,6 +254,22 @@ func finish(dir string, sum *metrics.Summary, report bool, runErr error, stdout,
 		return metrics.ExitError
 	}
 	return sum.ExitCode()
+}
+
+// startCPUProfile starts a CPU profile into path, if path is set; pprof.StopCPUProfile ends it.
+func startCPUProfile(path string, log *slog.Logger) {
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		log.Error("cpuprofile", "err", err)
+		return
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Error("cpuprofile", "err", err)
+		f.Close()
+	}
 }
 
 // writeHeapProfile writes a heap profile to path, if path is set.

@@ -1,0 +1,61 @@
+package bare
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pkarena/pkarena/load/metrics"
+)
+
+func TestFrameCarriesItsStamp(t *testing.T) {
+	due := time.Unix(1_765_000_000, 123_456_789)
+	f := Frame(due)
+	if len(f) != FrameBytes {
+		t.Errorf("len(Frame) = %d; want %d", len(f), FrameBytes)
+	}
+	got, err := Stamp(f)
+	if err != nil || !got.Equal(due) {
+		t.Errorf("Stamp(Frame(%v)) = %v, %v", due, got, err)
+	}
+	for _, bad := range []string{"", `{"type":"bare","t":}`, `{"type":"other","t":1}`, `{"type":"bare","t":12345678901234567890}`} {
+		if _, err := Stamp([]byte(bad)); err == nil {
+			t.Errorf("Stamp(%q) accepted", bad)
+		}
+	}
+}
+
+// Every connection gets every publication, stamped, and the reader records each.
+func TestBroadcastReachesEveryReader(t *testing.T) {
+	const conns, perConn = 5, 20
+	s := NewServer(0)
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	rec := metrics.NewRecorder(metrics.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := Dial(ctx, ReadConfig{URL: "ws" + strings.TrimPrefix(srv.URL, "http") + Path, Connections: conns, Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for s.Conns() < conns && ctx.Err() == nil {
+		time.Sleep(time.Millisecond) // the server registers each connection after the handshake
+	}
+	r.Record(true)
+	pub, stop := context.WithCancel(ctx)
+	go s.Publish(pub, 200)
+	for r.Frames() < conns*perConn && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	if r.Frames() < conns*perConn || r.Invalid() != 0 || s.Dropped() != 0 {
+		t.Fatalf("frames %d (want %d), invalid %d, dropped %d", r.Frames(), conns*perConn, r.Invalid(), s.Dropped())
+	}
+	tot := rec.Finish(time.Now())
+	if h := tot.Histogram(Metric, metrics.Corrected); h == nil || h.TotalCount() < conns*perConn {
+		t.Fatalf("recorded %v samples of %s; want at least %d", h, Metric, conns*perConn)
+	}
+}

@@ -1,0 +1,123 @@
+package bare
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/load/metrics"
+)
+
+// Metric is the name the reader records its latencies under: from the moment a frame was due
+// at the broadcaster to its arrival.
+const Metric = "bare_fanout"
+
+// ReadConfig says what the reader connects to and how long it measures.
+type ReadConfig struct {
+	URL         string   // the broadcaster, ws://host:port/bare
+	Connections int      // connections to hold
+	SourceIPs   []string // local addresses to dial from, in turn (empty: the system's choice)
+	Recorder    *metrics.Recorder
+}
+
+// Reader holds the connections of a ReadConfig and records every frame they get.
+type Reader struct {
+	cfg     ReadConfig
+	conns   []*websocket.Conn
+	wg      sync.WaitGroup
+	frames  atomic.Int64
+	invalid atomic.Int64
+	on      atomic.Bool // recording
+}
+
+// Dial opens the reader's connections, 64 at a time, and starts reading them; frames are
+// recorded once Record is called.
+func Dial(ctx context.Context, cfg ReadConfig) (*Reader, error) {
+	r := &Reader{cfg: cfg, conns: make([]*websocket.Conn, cfg.Connections)}
+	work := make(chan int)
+	errs := make(chan error, cfg.Connections)
+	var dials sync.WaitGroup
+	for w := 0; w < 64; w++ {
+		dials.Add(1)
+		go func() {
+			defer dials.Done()
+			for i := range work {
+				d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 512, WriteBufferSize: 512}
+				if n := len(cfg.SourceIPs); n > 0 {
+					d.NetDialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(cfg.SourceIPs[i%n])}}).DialContext
+				}
+				ws, _, err := d.DialContext(ctx, cfg.URL, nil)
+				if err != nil {
+					errs <- fmt.Errorf("bare: dial %s: %w", cfg.URL, err)
+					continue
+				}
+				r.conns[i] = ws
+			}
+		}()
+	}
+	for i := range r.conns {
+		work <- i
+	}
+	close(work)
+	dials.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		r.Close()
+		return nil, err
+	}
+	for i, ws := range r.conns {
+		r.wg.Add(1)
+		go r.read(i, ws)
+	}
+	return r, nil
+}
+
+// read reads one connection's frames into a buffer of its own, reused, and records each.
+func (r *Reader) read(i int, ws *websocket.Conn) {
+	defer r.wg.Done()
+	buf := make([]byte, FrameBytes*2)
+	for {
+		_, rd, err := ws.NextReader()
+		if err != nil {
+			return
+		}
+		n, err := io.ReadFull(rd, buf)
+		if err != nil && err != io.ErrUnexpectedEOF {
+			return
+		}
+		at := time.Now()
+		if !r.on.Load() {
+			continue
+		}
+		due, err := Stamp(buf[:n])
+		if err != nil {
+			r.invalid.Add(1)
+			continue
+		}
+		r.frames.Add(1)
+		r.cfg.Recorder.Record(Metric, i, due, due, at)
+	}
+}
+
+// Record starts (true) or stops (false) counting and recording frames.
+func (r *Reader) Record(on bool) { r.on.Store(on) }
+
+// Frames counts the frames recorded; Invalid those that were not the broadcaster's.
+func (r *Reader) Frames() int64  { return r.frames.Load() }
+func (r *Reader) Invalid() int64 { return r.invalid.Load() }
+
+// Close closes every connection and waits for the readers.
+func (r *Reader) Close() {
+	for _, ws := range r.conns {
+		if ws != nil {
+			ws.Close()
+		}
+	}
+	r.wg.Wait()
+}

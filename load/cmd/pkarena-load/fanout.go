@@ -1,0 +1,626 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pkarena/pkarena/load/bare"
+	"github.com/pkarena/pkarena/load/metrics"
+)
+
+// fanoutOptions is the bench-fanout subcommand's command line.
+type fanoutOptions struct {
+	rates     []float64 // deliveries a second, the sweep
+	rooms     int
+	users     int
+	warmup    time.Duration
+	duration  time.Duration
+	saturate  bool
+	satP99    time.Duration
+	serverBin string
+	out       string
+	write     string
+	profile   bool
+}
+
+// Targets of issue 11, checked (never asserted in a test) by bench-fanout.
+const (
+	targetP99Ratio      = 1.5 // score fan-out p99, pkarena over bare, at a matched rate
+	targetCPURatio      = 1.5 // CPU per delivery, server and generator together, over bare
+	targetGenUsPerFrame = 8.0 // the generator's CPU per frame received, µs
+	targetSatRatio      = 0.6 // saturated deliveries a second, pkarena over bare
+)
+
+// runFanoutBench is the side-by-side fan-out benchmark: at each rate of the sweep, the bare
+// gorilla/websocket broadcaster (the physical limit) and then pkarena (the reference server
+// and this load generator) deliver the same frames a second to one group of rooms × users,
+// each side in processes of its own; then, optionally, each side's saturation is searched.
+// It prints ratios and writes them (Markdown, JSON): absolute times move from run to run on
+// a shared machine, ratios measured in one run much less.
+func runFanoutBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o fanoutOptions
+	fs := flag.NewFlagSet("pkarena-load bench-fanout", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rates := fs.String("rates", "10000,25000,50000", "deliveries a second to compare at, comma-separated")
+	fs.IntVar(&o.rooms, "rooms", 9, "rooms in the group (the protocol's limit is 9)")
+	fs.IntVar(&o.users, "users", 50, "users per room, host included (the limit is 50)")
+	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "bare reader: time before recording")
+	fs.DurationVar(&o.duration, "duration", 15*time.Second, "time measured at each rate")
+	fs.BoolVar(&o.saturate, "saturate", true, "search each side's saturation after the sweep")
+	fs.DurationVar(&o.satP99, "saturation-p99", 100*time.Millisecond, "a rate holds when at least 95% of it is delivered with p99 under this")
+	fs.StringVar(&o.serverBin, "server-bin", "bin/pkarena-server", "the pkarena-server binary")
+	fs.StringVar(&o.out, "out", filepath.Join("results", "bench-fanout"), "results folder")
+	fs.StringVar(&o.write, "write", "", "also write the figures (Markdown) to this file")
+	fs.BoolVar(&o.profile, "profile", false, "take CPU profiles of the reference server and the generator at each pkarena rate (in -out)")
+	if err := fs.Parse(args); err != nil {
+		return metrics.ExitUsage
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "pkarena-load bench-fanout: "+format+"\n", a...)
+		return metrics.ExitUsage
+	}
+	for _, r := range strings.Split(*rates, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil || !(v > 0) || math.IsInf(v, 0) {
+			return usage("-rates %q: positive numbers, comma-separated", *rates)
+		}
+		o.rates = append(o.rates, v)
+	}
+	switch {
+	case o.rooms < 2 || o.users < 1:
+		return usage("-rooms at least 2 and -users at least 1")
+	case o.duration < time.Second || o.warmup < 0:
+		return usage("-duration at least 1s, -warmup not negative")
+	}
+	if _, err := os.Stat(o.serverBin); err != nil {
+		return usage("server binary: %v (make build makes bin/pkarena-server)", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "pkarena-load bench-fanout:", err)
+		return metrics.ExitError
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		fmt.Fprintln(stderr, "pkarena-load bench-fanout:", err)
+		return metrics.ExitError
+	}
+	b := &fanoutBench{o: o, self: self, stdout: stdout}
+	fmt.Fprintf(stdout, "bench-fanout: one group of %d rooms × %d users (%d recipients of every frame); %v at each rate; results in %s\n",
+		o.rooms, o.users, b.recipients(), o.duration, o.out)
+	res := fanoutResult{Args: append([]string{"bench-fanout"}, args...), Rooms: o.rooms, Users: o.users, Seconds: o.duration.Seconds()}
+	for _, r := range o.rates {
+		pair := fanoutPair{Rate: r}
+		for _, stack := range []string{stackBare, stackPkarena} {
+			st, err := b.step(ctx, stack, r)
+			if err != nil {
+				fmt.Fprintln(stderr, "pkarena-load bench-fanout:", err)
+				return metrics.ExitError
+			}
+			if stack == stackBare {
+				pair.Bare = st
+			} else {
+				pair.Pkarena = st
+			}
+		}
+		fmt.Fprintln(stdout, pair.line())
+		res.Sweep = append(res.Sweep, pair)
+	}
+	if o.saturate {
+		for _, stack := range []string{stackBare, stackPkarena} {
+			sat, steps, err := b.saturation(ctx, stack, res.Sweep)
+			if err != nil {
+				fmt.Fprintln(stderr, "pkarena-load bench-fanout:", err)
+				return metrics.ExitError
+			}
+			if stack == stackBare {
+				res.BareSaturation, res.BareSearch = sat, steps
+			} else {
+				res.PkarenaSaturation, res.PkarenaSearch = sat, steps
+			}
+		}
+	}
+	res.End = time.Now().UTC()
+	md := res.markdown()
+	fmt.Fprint(stdout, "\n"+md)
+	data, _ := json.MarshalIndent(res, "", "  ")
+	if err := os.WriteFile(filepath.Join(o.out, "fanout.json"), append(data, '\n'), 0o644); err != nil {
+		fmt.Fprintln(stderr, "pkarena-load bench-fanout:", err)
+		return metrics.ExitError
+	}
+	if o.write != "" {
+		if err := os.WriteFile(o.write, []byte(md), 0o644); err != nil {
+			fmt.Fprintln(stderr, "pkarena-load bench-fanout:", err)
+			return metrics.ExitError
+		}
+		fmt.Fprintln(stdout, "figures written to", o.write)
+	}
+	return metrics.ExitOK
+}
+
+// The two stacks compared.
+const (
+	stackBare    = "bare"
+	stackPkarena = "pkarena"
+)
+
+// fanoutBench runs the steps of one benchmark.
+type fanoutBench struct {
+	o      fanoutOptions
+	self   string
+	stdout io.Writer
+	n      int // steps run, for folder names
+}
+
+func (b *fanoutBench) recipients() int { return b.o.rooms * b.o.users }
+
+// fanoutStep is one stack at one offered rate.
+type fanoutStep struct {
+	Stack     string  `json:"stack"`
+	Offered   float64 `json:"offered_per_s"`
+	Achieved  float64 `json:"achieved_per_s"`
+	P50       float64 `json:"p50_ms"`
+	P99       float64 `json:"p99_ms"`
+	Frames    int64   `json:"deliveries"`
+	Window    float64 `json:"window_s"`
+	ServerCPU float64 `json:"server_cpu_s"`
+	GenCPU    float64 `json:"generator_cpu_s"`
+	GenFrames int64   `json:"generator_frames"` // every frame the generator read (replies too)
+	Lost      int64   `json:"lost"`
+	Dropped   int64   `json:"dropped"`
+	Late      int64   `json:"late"`
+	Bottle    string  `json:"generator_verdict,omitempty"`
+	Holds     bool    `json:"holds"`
+	Dir       string  `json:"dir"`
+}
+
+// ServerUs, GenUs and TotalUs are CPU microseconds per delivery.
+func (s fanoutStep) ServerUs() float64 { return perDelivery(s.ServerCPU, s.Frames) }
+func (s fanoutStep) GenUs() float64    { return perDelivery(s.GenCPU, s.Frames) }
+func (s fanoutStep) TotalUs() float64  { return perDelivery(s.ServerCPU+s.GenCPU, s.Frames) }
+
+// GenUsPerFrame is the generator's CPU per frame it read, µs.
+func (s fanoutStep) GenUsPerFrame() float64 { return perDelivery(s.GenCPU, s.GenFrames) }
+
+func perDelivery(cpu float64, n int64) float64 {
+	if n <= 0 {
+		return math.NaN()
+	}
+	return cpu * 1e6 / float64(n)
+}
+
+// step runs one stack at one rate.
+func (b *fanoutBench) step(ctx context.Context, stack string, rate float64) (fanoutStep, error) {
+	b.n++
+	dir := filepath.Join(b.o.out, fmt.Sprintf("%02d-%s-%.0f", b.n, stack, rate))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fanoutStep{}, err
+	}
+	var st fanoutStep
+	var err error
+	if stack == stackBare {
+		st, err = b.bareStep(ctx, rate, dir)
+	} else {
+		st, err = b.pkarenaStep(ctx, rate, dir)
+	}
+	if err != nil {
+		return st, fmt.Errorf("%s at %.0f deliveries/s: %w (logs in %s)", stack, rate, err, dir)
+	}
+	st.Stack, st.Offered, st.Dir = stack, rate, dir
+	if st.Window > 0 {
+		st.Achieved = float64(st.Frames) / st.Window
+	}
+	st.Holds = st.Achieved >= 0.95*rate && st.P99 <= ms(b.o.satP99) && st.Lost == 0 && st.Dropped == 0 && st.Bottle == ""
+	return st, nil
+}
+
+// bareStep: the broadcaster and the reader.
+func (b *fanoutBench) bareStep(ctx context.Context, rate float64, dir string) (fanoutStep, error) {
+	n := b.recipients()
+	srv, addr, err := startListening(ctx, b.self, []string{"bare-server", "-rate", ftoa(rate / float64(n)), "-connections", strconv.Itoa(n)}, filepath.Join(dir, "bare-server.log"))
+	if err != nil {
+		return fanoutStep{}, err
+	}
+	defer srv.stop()
+	cpu := watchCPU(srv.cmd.Process.Pid)
+	defer cpu.stop()
+	out := filepath.Join(dir, "reader")
+	cl, err := startProcess(ctx, b.self, []string{"bare-client", "-target", "ws://" + addr + bare.Path, "-connections", strconv.Itoa(n),
+		"-warmup", b.o.warmup.String(), "-duration", b.o.duration.String(), "-out", out}, filepath.Join(dir, "bare-client.log"))
+	if err != nil {
+		return fanoutStep{}, err
+	}
+	if err := cl.Wait(); err != nil {
+		return fanoutStep{}, fmt.Errorf("bare-client: %w", err)
+	}
+	s, err := metrics.ReadSummary(out)
+	if err != nil {
+		return fanoutStep{}, err
+	}
+	st, err := stepFrom(s, bare.Metric, cpu)
+	if err != nil {
+		return st, err
+	}
+	srv.stop()
+	st.Dropped = srv.dropped()
+	return st, nil
+}
+
+// pkarenaStep: the reference server and a load agent playing the fanout scenario with one
+// group, its battle started at once and lasting past the run, gifts at rate / recipients.
+func (b *fanoutBench) pkarenaStep(ctx context.Context, rate float64, dir string) (fanoutStep, error) {
+	n := b.recipients()
+	args := []string{"-rest-rate-limit", "1000000", "-log-level", "warn"}
+	if b.o.profile {
+		args = append(args, "-pprof", "127.0.0.1:0")
+	}
+	srv, err := startServer(ctx, b.o.serverBin, args, filepath.Join(dir, "server.log"))
+	if err != nil {
+		return fanoutStep{}, err
+	}
+	defer srv.stop()
+	cpu := watchCPU(srv.cmd.Process.Pid)
+	defer cpu.stop()
+	out := filepath.Join(dir, "agent")
+	agentArgs := []string{"run", "-scenario", "fanout", "-target", srv.url, "-out", out, "-no-report", "-quiet",
+		"-set", "hosts=" + strconv.Itoa(b.o.rooms), "-set", "group_size=" + strconv.Itoa(b.o.rooms),
+		"-set", "audience_per_room=" + strconv.Itoa(b.o.users-1), "-set", "gift_rate=" + ftoa(rate/float64(n)),
+		"-set", "ramp_up=1s", "-set", "duration=" + b.o.duration.String(), "-set", "battle_stagger=0s",
+		"-set", "battle_duration=" + strconv.Itoa(int(b.o.duration.Seconds())+120) + "s"}
+	if b.o.profile {
+		agentArgs = append(agentArgs, "-cpuprofile", filepath.Join(dir, "generator.pprof"))
+	}
+	ag, err := startProcess(ctx, b.self, agentArgs, filepath.Join(dir, "agent.log"))
+	if err != nil {
+		return fanoutStep{}, err
+	}
+	var prof sync.WaitGroup
+	if b.o.profile && srv.pprof != "" {
+		prof.Add(1)
+		go func() { // the server's profile over most of the measured phase
+			defer prof.Done()
+			if sleep(ctx, 3*time.Second) {
+				_ = fetchProfile(srv.pprof, b.o.duration-3*time.Second, filepath.Join(dir, "server.pprof"))
+			}
+		}()
+	}
+	werr := ag.Wait()
+	prof.Wait()
+	if code := exitCode(werr); code == metrics.ExitError || code == metrics.ExitUsage {
+		return fanoutStep{}, fmt.Errorf("the load agent exited %d", code)
+	}
+	s, err := metrics.ReadSummary(out)
+	if err != nil {
+		return fanoutStep{}, err
+	}
+	st, err := stepFrom(s, metrics.ScoreFanout, cpu)
+	if err != nil {
+		return st, err
+	}
+	st.Lost, st.Late = s.Counters[metrics.Lost], s.Counters[metrics.Late]
+	if s.Generator != nil && s.Generator.Bottleneck {
+		st.Bottle = s.Generator.Verdict()
+	}
+	return st, nil
+}
+
+// stepFrom reads a step's figures from the generator's summary and the server's CPU over its
+// measured phase.
+func stepFrom(s *metrics.Summary, metric string, cpu *cpuWatch) (fanoutStep, error) {
+	var st fanoutStep
+	var window metrics.Phase
+	for _, p := range s.Phases {
+		if p.Name == metrics.PhaseMeasured {
+			window = p
+		}
+	}
+	if window.End.IsZero() {
+		return st, errors.New("the generator's summary has no measured phase")
+	}
+	m := s.Metric(metric)
+	if m == nil {
+		return st, fmt.Errorf("the generator recorded no %s", metric)
+	}
+	c := m.Stats(metrics.Corrected)
+	st.P50, st.P99, st.Frames = c.P50, c.P99, c.Count
+	st.Window = window.End.Sub(window.Start).Seconds()
+	st.GenCPU = s.Gauges[metrics.GeneratorCPUSeconds]
+	st.GenFrames = s.Counters[metrics.FramesReceived]
+	st.ServerCPU = cpu.between(window.Start, window.End).Seconds()
+	return st, nil
+}
+
+// saturation searches the highest rate a stack holds (fanoutStep.Holds): up from the sweep's
+// highest holding rate by a quarter at a time until one fails, then halving the gap twice.
+func (b *fanoutBench) saturation(ctx context.Context, stack string, sweep []fanoutPair) (fanoutStep, []fanoutStep, error) {
+	var best fanoutStep
+	for _, p := range sweep {
+		if st := p.of(stack); st.Holds && st.Offered > best.Offered {
+			best = st
+		}
+	}
+	if best.Offered == 0 {
+		best.Offered = sweep[0].Rate / 2 // nothing held: search below the sweep
+	}
+	var steps []fanoutStep
+	lo, hi := best.Offered, 0.0
+	for i := 0; i < 12 && hi == 0; i++ {
+		st, err := b.step(ctx, stack, lo*1.25)
+		if err != nil {
+			return best, steps, err
+		}
+		steps = append(steps, st)
+		fmt.Fprintln(b.stdout, "saturation search:", st.short())
+		if st.Holds {
+			best, lo = st, st.Offered
+		} else {
+			hi = st.Offered
+		}
+	}
+	for i := 0; i < 2 && hi > 0; i++ {
+		st, err := b.step(ctx, stack, (lo+hi)/2)
+		if err != nil {
+			return best, steps, err
+		}
+		steps = append(steps, st)
+		fmt.Fprintln(b.stdout, "saturation search:", st.short())
+		if st.Holds {
+			best, lo = st, st.Offered
+		} else {
+			hi = st.Offered
+		}
+	}
+	return best, steps, nil
+}
+
+// fanoutPair is both stacks at one rate.
+type fanoutPair struct {
+	Rate    float64    `json:"rate_per_s"`
+	Bare    fanoutStep `json:"bare"`
+	Pkarena fanoutStep `json:"pkarena"`
+}
+
+func (p fanoutPair) of(stack string) fanoutStep {
+	if stack == stackBare {
+		return p.Bare
+	}
+	return p.Pkarena
+}
+
+// line is the pair on one line, for the console.
+func (p fanoutPair) line() string {
+	return fmt.Sprintf("%.0f deliveries/s:\n  %s\n  %s\n  ratios pkarena/bare: p50 %.2f, p99 %.2f, CPU per delivery %.2f",
+		p.Rate, p.Bare.short(), p.Pkarena.short(), p.Pkarena.P50/p.Bare.P50, p.Pkarena.P99/p.Bare.P99, p.Pkarena.TotalUs()/p.Bare.TotalUs())
+}
+
+// short is a step on one line.
+func (s fanoutStep) short() string {
+	holds := "holds"
+	if !s.Holds {
+		holds = "does not hold"
+	}
+	extra := ""
+	if s.Lost+s.Dropped > 0 {
+		extra = fmt.Sprintf(", %d lost, %d dropped", s.Lost, s.Dropped)
+	}
+	if s.Bottle != "" {
+		extra += "; " + s.Bottle
+	}
+	return fmt.Sprintf("%-7s offered %6.0f/s achieved %6.0f/s  p50 %6.2f ms  p99 %7.2f ms  CPU %5.1f µs a delivery (server %5.1f + generator %5.1f; generator %.1f µs a frame read)  %s%s",
+		s.Stack, s.Offered, s.Achieved, s.P50, s.P99, s.TotalUs(), s.ServerUs(), s.GenUs(), s.GenUsPerFrame(), holds, extra)
+}
+
+// fanoutResult is the whole benchmark, written as fanout.json and Markdown.
+type fanoutResult struct {
+	Args              []string     `json:"args"`
+	End               time.Time    `json:"end"`
+	Rooms             int          `json:"rooms"`
+	Users             int          `json:"users"`
+	Seconds           float64      `json:"seconds_per_step"`
+	Sweep             []fanoutPair `json:"sweep"`
+	BareSaturation    fanoutStep   `json:"bare_saturation"`
+	PkarenaSaturation fanoutStep   `json:"pkarena_saturation"`
+	BareSearch        []fanoutStep `json:"bare_search,omitempty"`
+	PkarenaSearch     []fanoutStep `json:"pkarena_search,omitempty"`
+}
+
+// markdown is the benchmark's write-up: the command, a table per rate, the saturation and
+// the targets with their verdicts.
+func (r fanoutResult) markdown() string {
+	var w strings.Builder
+	fmt.Fprintf(&w, "## Fan-out: pkarena beside a bare gorilla/websocket broadcaster, %s\n\n", r.End.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&w, "Command: `pkarena-load %s` (make bench-fanout). One group of %d rooms × %d users: every frame reaches %d connections. Each side runs in processes of its own on this machine, one after the other, %.0f s measured per rate. CPU is per delivery (one frame to one connection), user and system, over the measured window; latencies are from the moment the frame (bare) or the gift (pkarena: REST `set_battle_score`, then the fan-out) was due. Only the ratios carry from machine to machine.\n\n",
+		strings.Join(r.Args, " "), r.Rooms, r.Users, r.Rooms*r.Users, r.Seconds)
+	w.WriteString("| rate /s | stack | achieved /s | p50 ms | p99 ms | CPU µs/delivery | server | generator | generator µs/frame |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, p := range r.Sweep {
+		for _, s := range []fanoutStep{p.Bare, p.Pkarena} {
+			fmt.Fprintf(&w, "| %.0f | %s | %.0f | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f |\n", p.Rate, s.Stack, s.Achieved, s.P50, s.P99, s.TotalUs(), s.ServerUs(), s.GenUs(), s.GenUsPerFrame())
+		}
+	}
+	w.WriteString("\nRatios, pkarena over bare (lower is better, 1 is the limit):\n\n| rate /s | p50 | p99 | CPU per delivery | server | generator |\n|---:|---:|---:|---:|---:|---:|\n")
+	for _, p := range r.Sweep {
+		fmt.Fprintf(&w, "| %.0f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", p.Rate, p.Pkarena.P50/p.Bare.P50, p.Pkarena.P99/p.Bare.P99,
+			p.Pkarena.TotalUs()/p.Bare.TotalUs(), p.Pkarena.ServerUs()/p.Bare.ServerUs(), p.Pkarena.GenUs()/p.Bare.GenUs())
+	}
+	if r.BareSaturation.Offered > 0 {
+		fmt.Fprintf(&w, "\nSaturation (the highest rate delivered at 95%% or more with p99 under the bound, nothing lost or dropped): bare %.0f /s, pkarena %.0f /s: **%.2f×**.\n",
+			r.BareSaturation.Achieved, r.PkarenaSaturation.Achieved, r.PkarenaSaturation.Achieved/r.BareSaturation.Achieved)
+	}
+	w.WriteString("\nTargets (issue 11), at each matched rate:\n\n| target | worst in this run | verdict |\n|---|---:|---|\n")
+	worst := func(f func(fanoutPair) float64) float64 {
+		v := 0.0
+		for _, p := range r.Sweep {
+			v = max(v, f(p))
+		}
+		return v
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**missed**"
+	}
+	p99 := worst(func(p fanoutPair) float64 { return p.Pkarena.P99 / p.Bare.P99 })
+	cpu := worst(func(p fanoutPair) float64 { return p.Pkarena.TotalUs() / p.Bare.TotalUs() })
+	gen := worst(func(p fanoutPair) float64 { return p.Pkarena.GenUsPerFrame() })
+	fmt.Fprintf(&w, "| score fan-out p99 ≤ %.1f× bare | %.2f× | %s |\n", targetP99Ratio, p99, verdict(p99 <= targetP99Ratio))
+	fmt.Fprintf(&w, "| CPU per delivery, server + generator ≤ %.1f× bare | %.2f× | %s |\n", targetCPURatio, cpu, verdict(cpu <= targetCPURatio))
+	fmt.Fprintf(&w, "| generator ≤ %.0f µs CPU per frame received | %.1f µs | %s |\n", targetGenUsPerFrame, gen, verdict(gen <= targetGenUsPerFrame))
+	if r.BareSaturation.Offered > 0 {
+		sat := r.PkarenaSaturation.Achieved / r.BareSaturation.Achieved
+		fmt.Fprintf(&w, "| saturated deliveries/s ≥ %.1f× bare | %.2f× | %s |\n", targetSatRatio, sat, verdict(sat >= targetSatRatio))
+	}
+	return w.String()
+}
+
+// child is a process started for a step: it prints "listening ADDR" first (bare-server).
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Reader
+	log   *os.File
+	once  sync.Once
+	tail  string // what it printed after its address
+}
+
+// startListening starts bin args, copies its output to logPath and returns the address it
+// says it listens on.
+func startListening(ctx context.Context, bin string, args []string, logPath string) (*child, string, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stderr = logf
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	c := &child{cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout), log: logf}
+	line, err := c.out.ReadString('\n')
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
+	if err != nil || !ok {
+		c.stop()
+		return nil, "", fmt.Errorf("%s did not say where it listens (%q, %v)", bin, line, err)
+	}
+	return c, addr, nil
+}
+
+// stop closes the child's stdin, which ends it, and waits for it.
+func (c *child) stop() {
+	c.once.Do(func() {
+		c.stdin.Close()
+		rest, _ := io.ReadAll(c.out)
+		c.tail = string(rest)
+		_, _ = c.log.WriteString(c.tail)
+		_ = c.cmd.Wait()
+		c.log.Close()
+	})
+}
+
+// dropped is the frames the bare broadcaster's queues refused, from what it printed at the end.
+func (c *child) dropped() int64 {
+	var sent, dropped int64
+	fmt.Sscanf(c.tail, "sent %d frames, %d dropped", &sent, &dropped)
+	return dropped
+}
+
+// serverChild is a reference server started for a step.
+type serverChild struct {
+	cmd   *exec.Cmd
+	url   string
+	pprof string // host:port of its pprof listener, when asked for
+}
+
+// startServer starts the reference server on a free port and waits until it serves.
+func startServer(ctx context.Context, bin string, args []string, logPath string) (*serverChild, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-listen", addr}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	s := &serverChild{cmd: cmd, url: "ws://" + addr + "/v1/ws"}
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() { // the banner lines, until the one that says it listens
+		line := lines.Text()
+		fmt.Fprintln(logf, line)
+		if i := strings.Index(line, "pprof on http://"); i >= 0 {
+			s.pprof = strings.Fields(line[i+len("pprof on http://"):])[0]
+			s.pprof = strings.TrimSuffix(s.pprof, "/debug/pprof/")
+		}
+		if strings.Contains(line, "listening on") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	if err := waitListening(addr, 10*time.Second); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *serverChild) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// fetchProfile saves a CPU profile of d from a pprof listener.
+func fetchProfile(addr string, d time.Duration, path string) error {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(int(d.Seconds()), 1)))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
+
+func ftoa(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
