@@ -39,18 +39,18 @@ type Phase struct {
 
 // GeneratorReport is the generator's account of itself over the measured phase.
 type GeneratorReport struct {
-	CPUSeconds float64  `json:"cpu_s"`              // CPU used, all agents
-	CPUShare   float64  `json:"cpu_share"`          // of the cores each agent may use, averaged over agents
-	LagP99     float64  `json:"lag_p99_ms"`         // p99 of its wake-up lag, ms (all agents)
-	LagMax     float64  `json:"lag_max_ms"`         // the worst wake-up lag, ms
-	Late       int64    `json:"late"`               // sends made more than 10 ms after their time
-	Bottleneck bool     `json:"bottleneck"`         // the generator, not the server, limited the run
-	Reasons    []string `json:"reasons,omitempty"`  // why it was judged the bottleneck
-	Unknown    string   `json:"unknown,omitempty"`  // why nothing could be judged (no figures recorded)
-	Samples    int64    `json:"lag_samples"`        // lag samples behind LagP99
-	Cores      float64  `json:"cores"`              // cores the agents could use, in all
-	Frames     int64    `json:"frames,omitempty"`   // frames received in the measured phase, all agents
-	PerFrame   float64  `json:"cpu_us_per_frame"`   // CPU per frame received, µs (0 when no frame was counted)
+	CPUSeconds float64  `json:"cpu_s"`             // CPU used, all agents
+	CPUShare   float64  `json:"cpu_share"`         // of the cores each agent may use, averaged over agents
+	LagP99     float64  `json:"lag_p99_ms"`        // p99 of its wake-up lag, ms (all agents)
+	LagMax     float64  `json:"lag_max_ms"`        // the worst wake-up lag, ms
+	Late       int64    `json:"late"`              // sends made more than 10 ms after their time
+	Bottleneck bool     `json:"bottleneck"`        // the generator, not the server, limited the run
+	Reasons    []string `json:"reasons,omitempty"` // why it was judged the bottleneck
+	Unknown    string   `json:"unknown,omitempty"` // why nothing could be judged (no figures recorded)
+	Samples    int64    `json:"lag_samples"`       // lag samples behind LagP99
+	Cores      float64  `json:"cores"`             // cores the agents could use, in all
+	Frames     int64    `json:"frames,omitempty"`  // frames received in the measured phase, all agents
+	PerFrame   float64  `json:"cpu_us_per_frame"`  // CPU per frame received, µs (0 when no frame was counted)
 }
 
 // FramesReceived is the counter of frames the generator received in the measured phase: the
