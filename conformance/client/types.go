@@ -19,6 +19,8 @@ type Frame struct {
 	Raw []byte `json:"-"`
 	// At is when the client read the frame.
 	At time.Time `json:"-"`
+
+	slow bool // decodeFrame: a member needs encoding/json
 }
 
 // Event is a server frame that is not a reply (SPEC TRANS-010).

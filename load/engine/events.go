@@ -33,42 +33,80 @@ func (u *user) onEvent(ev client.Event) {
 			}
 		}
 	case client.EvBattleStarted:
-		var p struct {
-			BattleInfo struct {
-				BattleID string `json:"battleID"`
-			} `json:"battleInfo"`
-		}
-		if ev.Decode(&p) != nil {
+		id, _, ok := battleFields(ev.Payload, true)
+		if !ok {
 			e.rec.Add(counterMalformed, 1)
 			return
 		}
-		u.battleStarted(p.BattleInfo.BattleID, ev)
+		u.battleStarted(string(id), ev)
 	case client.EvBattleScoreChanged:
-		var p struct {
-			BattleID string `json:"battleID"`
-			Version  uint64 `json:"version"`
-		}
-		if ev.Decode(&p) != nil {
+		id, version, ok := battleFields(ev.Payload, false)
+		if !ok {
 			e.rec.Add(counterMalformed, 1)
 			return
 		}
-		u.scoreChanged(p.BattleID, p.Version, ev)
+		u.scoreChanged(id, version, ev)
 	case client.EvBattleEnded:
-		var p struct {
-			BattleInfo struct {
-				BattleID string `json:"battleID"`
-			} `json:"battleInfo"`
-			Version uint64 `json:"version"`
-		}
-		if ev.Decode(&p) != nil {
+		id, version, ok := battleFields(ev.Payload, true)
+		if !ok {
 			e.rec.Add(counterMalformed, 1)
 			return
 		}
-		u.battleEnded(p.BattleInfo.BattleID, p.Version, ev)
+		u.battleEnded(string(id), version, ev)
 	case client.EvLiveEnded:
 		// No scenario ends a room: the server ended it by itself.
 		e.rec.Add(counterRoomsEnded, 1)
 	}
+}
+
+// battleFields reads what the generator needs of a battle event's payload: the battle's ID
+// (in battleInfo when nested, else at the top) and the version (0 when absent). Every frame
+// goes through it, so it reads the payload in place (client.LookupMembers) and decodes with
+// encoding/json only what that cannot read exactly; ok is false for a payload that is not
+// what the schema says.
+func battleFields(payload []byte, nested bool) (id []byte, version uint64, ok bool) {
+	var vals [3][]byte // battleInfo, battleID, version
+	if !client.LookupMembers(payload, battleNames[:], vals[:]) {
+		return slowBattleFields(payload, nested)
+	}
+	idv := vals[1]
+	if nested {
+		var inner [1][]byte
+		if vals[0] == nil || !client.LookupMembers(vals[0], battleNames[1:2], inner[:]) {
+			return slowBattleFields(payload, nested)
+		}
+		idv = inner[0]
+	}
+	id, ok = client.PlainBytes(idv)
+	if !ok {
+		return slowBattleFields(payload, nested)
+	}
+	if vals[2] != nil {
+		if version, ok = client.Uint(vals[2]); !ok {
+			return slowBattleFields(payload, nested)
+		}
+	}
+	return id, version, true
+}
+
+var battleNames = [3]string{"battleInfo", "battleID", "version"}
+
+// slowBattleFields is battleFields by encoding/json.
+func slowBattleFields(payload []byte, nested bool) ([]byte, uint64, bool) {
+	var p struct {
+		BattleID   string `json:"battleID"`
+		BattleInfo struct {
+			BattleID string `json:"battleID"`
+		} `json:"battleInfo"`
+		Version uint64 `json:"version"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return nil, 0, false
+	}
+	if nested {
+		return []byte(p.BattleInfo.BattleID), p.Version, true
+	}
+	return []byte(p.BattleID), p.Version, true
 }
 
 // liveRef is the payload of the requests that name one room.
@@ -98,12 +136,12 @@ func (u *user) battleStarted(id string, ev client.Event) {
 
 // scoreChanged checks the version order of u's score changes (BATTLE-043) and records the
 // fan-out latency of the update that made this version.
-func (u *user) scoreChanged(id string, version uint64, ev client.Event) {
+func (u *user) scoreChanged(id []byte, version uint64, ev client.Event) {
 	e := u.e
 	u.mu.Lock()
-	if u.scoreBattle != id {
+	if u.scoreBattle != string(id) {
 		u.mu.Unlock()
-		if b := u.room.group.current(); b == nil || b.ID() != id || !b.isSettled() {
+		if b := u.room.group.current(); b == nil || b.ID() != string(id) || !b.isSettled() {
 			e.rec.Add(counterUnexpected, 1)
 		}
 		return
@@ -120,7 +158,7 @@ func (u *user) scoreChanged(id string, version uint64, ev client.Event) {
 	u.scoreGot++
 	u.mu.Unlock()
 	b := u.room.group.current()
-	if b == nil || b.ID() != id {
+	if b == nil || b.ID() != string(id) {
 		e.rec.Add(counterUnmatched, 1)
 		return
 	}

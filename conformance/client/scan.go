@@ -1,0 +1,463 @@
+package client
+
+import (
+	"encoding/json"
+	"strings"
+	"unicode/utf8"
+)
+
+// A strict, allocation-free walk over the members of a JSON object, for the frames every
+// connection reads: the envelope of each frame and the few payload fields the load generator
+// needs. It checks the whole text's syntax as it goes (RFC 8259: strings, escapes, numbers,
+// literals, nesting), so it accepts exactly the objects encoding/json accepts; what it does
+// not decode itself (a name with escapes) it reports, and the caller falls back to
+// encoding/json. FuzzScanMembers holds it to encoding/json.
+
+// maxScanDepth bounds the nesting scan accepts, as encoding/json does (10000).
+const maxScanDepth = 10000
+
+// members walks the members of the object a JSON text holds (whitespace around it allowed),
+// in order, without allocating:
+//
+//	m := members{data: data}
+//	for m.next() { use(m.name, m.value) }
+//	if !m.ok() { the text is not one well-formed object with names free of escapes }
+//
+// Stopping early is allowed; ok then says nothing of the rest.
+type members struct {
+	data        []byte
+	i           int // where the next member (or the end) starts
+	started     bool
+	done, bad   bool
+	name, value []byte
+}
+
+// next moves to the next member; false at the end of the object or at a fault.
+func (m *members) next() bool {
+	if m.done || m.bad {
+		return false
+	}
+	data, i := m.data, m.i
+	if !m.started {
+		m.started = true
+		i = skipSpace(data, 0)
+		if i >= len(data) || data[i] != '{' {
+			return m.fail()
+		}
+		i = skipSpace(data, i+1)
+		if i < len(data) && data[i] == '}' {
+			return m.end(i)
+		}
+	} else {
+		i = skipSpace(data, i)
+		if i >= len(data) {
+			return m.fail()
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return m.end(i)
+		default:
+			return m.fail()
+		}
+	}
+	if i >= len(data) || data[i] != '"' {
+		return m.fail()
+	}
+	end, escaped, ok := scanString(data, i)
+	if !ok || escaped {
+		return m.fail()
+	}
+	m.name = data[i+1 : end-1]
+	i = skipSpace(data, end)
+	if i >= len(data) || data[i] != ':' {
+		return m.fail()
+	}
+	i = skipSpace(data, i+1)
+	vend, ok := scanValue(data, i, 1)
+	if !ok {
+		return m.fail()
+	}
+	m.value, m.i = data[i:vend], vend
+	return true
+}
+
+// end closes the object at data[i] ('}'): only whitespace may follow.
+func (m *members) end(i int) bool {
+	m.done = true
+	if skipSpace(m.data, i+1) != len(m.data) {
+		m.bad = true
+	}
+	return false
+}
+
+func (m *members) fail() bool {
+	m.bad = true
+	return false
+}
+
+// ok reports whether the walk ended at the end of a well-formed object.
+func (m *members) ok() bool { return m.done && !m.bad }
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// scanValue checks the value starting at data[i] and returns where it ends.
+func scanValue(data []byte, i, depth int) (int, bool) {
+	if i >= len(data) {
+		return i, false
+	}
+	switch c := data[i]; {
+	case c == '"':
+		end, _, ok := scanString(data, i)
+		return end, ok
+	case c == '{' || c == '[':
+		return scanNested(data, i, depth)
+	case c == '-' || c >= '0' && c <= '9':
+		return scanNumber(data, i)
+	case c == 't':
+		return scanLiteral(data, i, "true")
+	case c == 'f':
+		return scanLiteral(data, i, "false")
+	case c == 'n':
+		return scanLiteral(data, i, "null")
+	}
+	return i, false
+}
+
+// scanNested checks an object or array starting at data[i].
+func scanNested(data []byte, i, depth int) (int, bool) {
+	if depth >= maxScanDepth {
+		return i, false
+	}
+	open := data[i]
+	closing := byte(']')
+	if open == '{' {
+		closing = '}'
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == closing {
+		return i + 1, true
+	}
+	for {
+		if open == '{' {
+			if i >= len(data) || data[i] != '"' {
+				return i, false
+			}
+			end, _, ok := scanString(data, i)
+			if !ok {
+				return i, false
+			}
+			i = skipSpace(data, end)
+			if i >= len(data) || data[i] != ':' {
+				return i, false
+			}
+			i = skipSpace(data, i+1)
+		}
+		end, ok := scanValue(data, i, depth+1)
+		if !ok {
+			return i, false
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) {
+			return i, false
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case closing:
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
+}
+
+// scanString checks the string starting at data[i] (a quote) and returns the index after its
+// closing quote and whether it holds escapes. Control characters must be escaped; the text
+// is UTF-8 already (the reader refuses frames that are not).
+func scanString(data []byte, i int) (end int, escaped, ok bool) {
+	for i++; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			return i + 1, escaped, true
+		case c < 0x20:
+			return i, escaped, false
+		case c == '\\':
+			escaped = true
+			i++
+			if i >= len(data) {
+				return i, escaped, false
+			}
+			switch data[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(data) {
+					return i, escaped, false
+				}
+				for _, h := range data[i+1 : i+5] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return i, escaped, false
+					}
+				}
+				i += 4
+			default:
+				return i, escaped, false
+			}
+		}
+	}
+	return i, escaped, false
+}
+
+// scanNumber checks a number (RFC 8259 §6) starting at data[i].
+func scanNumber(data []byte, i int) (int, bool) {
+	if data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && data[i] >= '1' && data[i] <= '9':
+		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+	default:
+		return i, false
+	}
+	if i < len(data) && data[i] == '.' {
+		i++
+		start := i
+		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return i, false
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		start := i
+		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return i, false
+		}
+	}
+	return i, true
+}
+
+func scanLiteral(data []byte, i int, lit string) (int, bool) {
+	if len(data)-i < len(lit) || string(data[i:i+len(lit)]) != lit {
+		return i, false
+	}
+	return i + len(lit), true
+}
+
+// parseUint reads a JSON number that is a whole non-negative integer fitting a uint64 (no
+// fraction, no exponent), as encoding/json would decode it into a uint64.
+func parseUint(v []byte) (uint64, bool) {
+	if len(v) == 0 || len(v) > 20 || (len(v) > 1 && v[0] == '0') {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if n > (1<<64-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// parseInt reads a JSON number that is a whole integer fitting an int64.
+func parseInt(v []byte) (int64, bool) {
+	neg := len(v) > 0 && v[0] == '-'
+	if neg {
+		v = v[1:]
+	}
+	u, ok := parseUint(v)
+	switch {
+	case !ok:
+		return 0, false
+	case neg && u == 1<<63:
+		return -1 << 63, true
+	case neg && u < 1<<63:
+		return -int64(u), true
+	case !neg && u < 1<<63:
+		return int64(u), true
+	}
+	return 0, false
+}
+
+// plainBytes returns the text of a JSON string value without escapes; ok is false for
+// anything else (the caller decodes it with encoding/json).
+func plainBytes(v []byte) ([]byte, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return nil, false
+	}
+	for _, c := range v[1 : len(v)-1] {
+		if c == '\\' {
+			return nil, false
+		}
+	}
+	return v[1 : len(v)-1], true
+}
+
+// plainString is plainBytes as a string.
+func plainString(v []byte) (string, bool) {
+	b, ok := plainBytes(v)
+	return string(b), ok
+}
+
+// decodeFrame decodes a server frame's envelope as json.Unmarshal into a Frame would, without
+// allocating for the payload (Payload is a slice of data). Anything its fast path does not
+// handle exactly as encoding/json does goes to encoding/json.
+func decodeFrame(data []byte) (Frame, error) {
+	var f Frame
+	if utf8.Valid(data) {
+		m := members{data: data}
+		for m.next() && f.member(m.name, m.value) {
+		}
+		if m.ok() && !f.slow {
+			return f, nil
+		}
+	}
+	var slow Frame // a variable of its own: &slow escapes, f need not
+	err := json.Unmarshal(data, &slow)
+	return slow, err
+}
+
+// member sets the Frame field named name from its raw value, or marks the frame slow (for
+// encoding/json) when the value is not in a form member decodes exactly as it would.
+func (f *Frame) member(name, v []byte) bool {
+	switch string(name) {
+	case "type":
+		if b, ok := plainBytes(v); ok {
+			f.Type = internType(b)
+			return true
+		}
+	case "seq":
+		if n, ok := parseUint(v); ok {
+			f.Seq = n
+			return true
+		}
+	case "ts":
+		if n, ok := parseInt(v); ok {
+			f.TS = n
+			return true
+		}
+	case "id":
+		if s, ok := plainString(v); ok {
+			f.ID = &s
+			return true
+		}
+	case "code":
+		if n, ok := parseInt(v); ok && n == int64(int(n)) {
+			c := int(n)
+			f.Code = &c
+			return true
+		}
+	case "message":
+		if s, ok := plainString(v); ok {
+			f.Message = &s
+			return true
+		}
+	case "payload":
+		f.Payload = v
+		return true
+	default:
+		// encoding/json matches names without regard to case: "Type" sets Type.
+		if !isEnvelopeName(name) {
+			return true
+		}
+	}
+	f.slow = true
+	return false
+}
+
+// isEnvelopeName reports whether name is a Frame field's name in some mix of cases.
+func isEnvelopeName(name []byte) bool {
+	for _, n := range [...]string{"type", "seq", "ts", "id", "code", "message", "payload"} {
+		if strings.EqualFold(n, string(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+// internType returns the constant string of a known frame type, so that decoding one
+// allocates nothing.
+func internType(b []byte) string {
+	switch string(b) {
+	case TypeReply:
+		return TypeReply
+	case EvBattleScoreChanged:
+		return EvBattleScoreChanged
+	case EvBattleStarted:
+		return EvBattleStarted
+	case EvBattleEnded:
+		return EvBattleEnded
+	}
+	return string(b)
+}
+
+// LookupMembers sets vals[i] to the raw value of the member names[i] of the JSON object obj
+// (the last one, as encoding/json takes it; nil when absent), without allocating. It reports
+// false when obj is not one well-formed object whose member names are free of escapes, or
+// when a member's name matches one of names only when case is ignored (encoding/json would
+// take it): the caller then decodes obj with encoding/json.
+func LookupMembers(obj []byte, names []string, vals [][]byte) bool {
+	for i := range vals {
+		vals[i] = nil
+	}
+	m := members{data: obj}
+	for m.next() {
+		for i, n := range names {
+			switch {
+			case string(m.name) == n:
+				vals[i] = m.value
+			case strings.EqualFold(string(m.name), n):
+				return false
+			}
+		}
+	}
+	return m.ok()
+}
+
+// PlainBytes is the text of a JSON string without escapes and in valid UTF-8 (encoding/json
+// would replace bad bytes), as a slice of v; ok is false for any other value.
+func PlainBytes(v []byte) ([]byte, bool) {
+	b, ok := plainBytes(v)
+	if !ok || !utf8.Valid(b) {
+		return nil, false
+	}
+	return b, true
+}
+
+// PlainString is PlainBytes as a string.
+func PlainString(v []byte) (string, bool) {
+	b, ok := PlainBytes(v)
+	return string(b), ok
+}
+
+// Uint is a JSON number that is a whole number fitting a uint64, as encoding/json decodes one;
+// ok is false for anything else.
+func Uint(v []byte) (uint64, bool) { return parseUint(v) }

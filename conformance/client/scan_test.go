@@ -1,0 +1,94 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// frameSeeds are frames of every shape the reader meets, and ways to break them.
+var frameSeeds = []string{
+	`{"type":"onBattleScoreChanged","seq":42,"ts":1765000000000,"payload":{"battleID":"b-1","version":7,"battleUserList":[{"userID":"u","score":3}]}}`,
+	`{"type":"reply","seq":3,"ts":1,"id":"g17","code":0,"message":"","payload":{}}`,
+	`{"type":"reply","seq":3,"ts":1,"id":"g17","code":100421,"message":"battle \"b\" ended","payload":{}}`,
+	` { "type" : "welcome" , "seq" : 1 , "ts" : 0 , "payload" : { "a" : [ 1 , -2.5e+3 , true , false , null , "\u00e9" ] } } `,
+	`{"Type":"x","seq":1}`, `{"ſeq":1}`, `{"type":null}`, `{"id":null}`, `{"payload":null}`, `{"seq":-1}`, `{"seq":1.0}`,
+	`{"seq":18446744073709551615}`, `{"seq":18446744073709551616}`, `{"ts":-9223372036854775808}`, `{"code":1e2}`,
+	`{"type":"a","type":"b"}`, `{"x\u0079":1}`, `{}`, `[]`, `{"a":}`, `{"a":1,}`, `{"a":01}`, `{"a":"\x"}`, `{"a":"` + "\x01" + `"}`,
+	`{"a":[1,2}`, `{"a":{"b":1]}`, `{"a":1} x`, `{"type":"\ud800"}`, `{"type":"` + "\xff" + `"}`, `nul`, ``,
+}
+
+// FuzzDecodeFrame holds decodeFrame to encoding/json: the same error or none, the same frame.
+func FuzzDecodeFrame(f *testing.F) {
+	for _, s := range frameSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var want Frame
+		wantErr := json.Unmarshal(data, &want)
+		got, err := decodeFrame(data)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("decodeFrame(%q) error %v; encoding/json says %v", data, err, wantErr)
+		}
+		if err != nil {
+			return
+		}
+		got.slow, want.slow = false, false
+		if !bytes.Equal(got.Payload, want.Payload) {
+			t.Fatalf("decodeFrame(%q) payload %q; encoding/json %q", data, got.Payload, want.Payload)
+		}
+		got.Payload, want.Payload = nil, nil
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeFrame(%q) = %+v; encoding/json %+v", data, got, want)
+		}
+	})
+}
+
+// FuzzMembers: members accepts only what encoding/json accepts as an object, and hands over
+// every member.
+func FuzzMembers(f *testing.F) {
+	for _, s := range frameSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := 0
+		m := members{data: data}
+		for m.next() {
+			n++
+			if !json.Valid(m.value) {
+				t.Fatalf("members(%q) gave member %q an invalid value %q", data, m.name, m.value)
+			}
+		}
+		ok := m.ok()
+		var obj map[string]json.RawMessage
+		err := json.Unmarshal(data, &obj)
+		if ok && (err != nil || obj == nil) {
+			t.Fatalf("members(%q) accepted what encoding/json refuses: %v", data, err)
+		}
+		if ok && n < len(obj) {
+			t.Fatalf("members(%q) gave %d members; there are at least %d", data, n, len(obj))
+		}
+	})
+}
+
+func BenchmarkDecodeFrame(b *testing.B) {
+	data := []byte(frameSeeds[0])
+	b.Run("scan", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeFrame(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var f Frame
+			if err := json.Unmarshal(data, &f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
