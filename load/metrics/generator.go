@@ -63,7 +63,7 @@ func generatorReport(s *Summary) *GeneratorReport {
 	cpu, ok := s.Gauges[GeneratorCPUSeconds]
 	lag := s.Metric(GeneratorLag)
 	if !ok || lag == nil {
-		return &GeneratorReport{Unknown: "the run recorded no figures of the generator's own (CPU, wake-up lag)"}
+		return &GeneratorReport{Unknown: "no figures of its own"}
 	}
 	st := lag.Stats(Corrected)
 	g := &GeneratorReport{
@@ -72,6 +72,10 @@ func generatorReport(s *Summary) *GeneratorReport {
 	}
 	if g.Frames > 0 {
 		g.PerFrame = g.CPUSeconds * 1e6 / float64(g.Frames)
+	}
+	if s.Info.NotJudged != "" {
+		g.Unknown = s.Info.NotJudged
+		return g
 	}
 	if g.CPUShare >= GeneratorMaxCPUShare {
 		g.Reasons = append(g.Reasons, fmt.Sprintf("it used %.0f%% of the CPU it may use (%.0f%% or more: it ran out of CPU)", 100*g.CPUShare, 100*GeneratorMaxCPUShare))
@@ -86,8 +90,10 @@ func generatorReport(s *Summary) *GeneratorReport {
 // Verdict is one line on the generator for people: whether it was the bottleneck, and why.
 func (g *GeneratorReport) Verdict() string {
 	switch {
-	case g == nil || g.Unknown != "":
+	case g == nil:
 		return "the load generator: not judged (no figures of its own)"
+	case g.Unknown != "":
+		return "the load generator: not judged (" + g.Unknown + ")"
 	case g.Bottleneck:
 		return "THE LOAD GENERATOR WAS THE BOTTLENECK, not the server: " + joinReasons(g.Reasons) + "; its latencies describe itself: add agents (-shard i/n) or lower the load"
 	}

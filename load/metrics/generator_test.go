@@ -48,6 +48,13 @@ func TestGeneratorVerdictAndExit(t *testing.T) {
 			}
 		})
 	}
+	// Figures, but the run says not to judge: no rule, the reason shown.
+	nj := judged(0.99, 50, 0)
+	nj.Info.NotJudged = "the embedded reference server shares its process"
+	nj.Generator = generatorReport(nj)
+	if nj.Generator.Bottleneck || len(Evaluate(nj, nil)) != len(builtinThresholds) || !strings.Contains(nj.Generator.Verdict(), "embedded") {
+		t.Errorf("a run not to be judged: %+v, verdict %q", nj.Generator, nj.Generator.Verdict())
+	}
 	// No figures: not judged, and no rule.
 	s := &Summary{Counters: map[string]int64{}, Gauges: map[string]float64{}}
 	s.Generator = generatorReport(s)

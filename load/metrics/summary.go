@@ -51,6 +51,9 @@ type RunInfo struct {
 	Parameters map[string]string `json:"parameters"`        // scenario parameters as run
 	Agent      string            `json:"agent"`             // agent name (host name, pod name)
 	Version    string            `json:"version,omitempty"` // pkarena version
+	// NotJudged, when set, says why the generator is not to be judged (GeneratorReport): the
+	// embedded reference server shares its process, or the user said so.
+	NotJudged string `json:"generator_not_judged,omitempty"`
 }
 
 // AgentInfo is one agent of a merged run.

@@ -83,7 +83,7 @@ func WriteTable(w io.Writer, s *Summary) error {
 	if s.Generator != nil {
 		g := s.Generator
 		fmt.Fprintf(bw, "\n%s\n", g.Verdict())
-		if g.Unknown == "" {
+		if g.Samples > 0 {
 			perFrame := "-"
 			if g.Frames > 0 {
 				perFrame = strconv.FormatFloat(g.PerFrame, 'f', 1, 64) + " µs"

@@ -75,6 +75,7 @@ type runOptions struct {
 	logLevel   string
 	memProfile string
 	cpuProfile string
+	judge      bool
 }
 
 // runFlags declares the run subcommand's flags, with their PKARENA_* defaults, into o.
@@ -105,6 +106,7 @@ func runFlags(o *runOptions, getenv func(string) string, stderr io.Writer) *flag
 	fs.BoolVar(&o.noReport, "no-report", false, "do not render report.html (pkarena-load report can, later)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (go tool pprof) to this file once the population is connected")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the run after the ramp to this file")
+	fs.BoolVar(&o.judge, "check-generator", env("CHECK_GENERATOR", "true") != "false", "fail the run (exit 5) when the load generator, not the server, was the bottleneck (env PKARENA_CHECK_GENERATOR)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "warn"), "debug, info, warn or error (env PKARENA_LOG_LEVEL)")
 	return fs
 }
@@ -218,6 +220,12 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	if shards > 1 {
 		info.Shard = fmt.Sprintf("%d/%d", shard, shards)
+	}
+	switch {
+	case files == 2:
+		info.NotJudged = "the embedded reference server shares its process and its CPU; give it a -target"
+	case !o.judge:
+		info.NotJudged = "-check-generator=false"
 	}
 	info.Parameters["run_id"] = o.runID
 	sum, err := metrics.WriteResults(o.out, info, rec.Finish(time.Now()), thresholds)
