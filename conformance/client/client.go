@@ -53,6 +53,11 @@ type Config struct {
 	// LocalAddr, when set, is the source IP the connection is dialed from (several loopback
 	// addresses get past the ephemeral-port limit of one).
 	LocalAddr string
+	// ReuseBuffers reads every frame into one buffer of the connection's, reused: no
+	// allocation a frame. The bytes of a frame given to OnEvent or to a Go callback (Raw,
+	// Payload) are then valid only during the call; Call and the event log copy them. The
+	// load generator sets it.
+	ReuseBuffers bool
 }
 
 // writeBufferPool lends write buffers to every client dialed without its own Dialer.
@@ -204,8 +209,12 @@ func (c *Client) UserID() string { return c.cfg.UserID }
 func (c *Client) readLoop(welcomed chan<- error) {
 	defer c.finish()
 	var lastSeq uint64
+	var buf []byte // ReuseBuffers: the frame being read
 	for {
-		mt, data, err := c.ws.ReadMessage()
+		mt, data, err := c.read(buf)
+		if c.cfg.ReuseBuffers {
+			buf = keepSmall(data)
+		}
 		if err != nil {
 			c.recordClose(err)
 			if lastSeq == 0 {
@@ -257,9 +266,60 @@ func (c *Client) readLoop(welcomed chan<- error) {
 		if c.cfg.OnEvent != nil {
 			c.cfg.OnEvent(f)
 		} else {
-			c.log.add(f)
+			c.log.add(owned(f, c.cfg.ReuseBuffers))
 		}
 	}
+}
+
+// read reads the next message: into buf, reused, with ReuseBuffers, else into a new slice.
+func (c *Client) read(buf []byte) (int, []byte, error) {
+	if !c.cfg.ReuseBuffers {
+		return c.ws.ReadMessage()
+	}
+	mt, r, err := c.ws.NextReader()
+	if err != nil {
+		return mt, buf[:0], err
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return mt, buf, nil
+		}
+		if err != nil {
+			return mt, buf, err
+		}
+	}
+}
+
+// keepSmall keeps a read buffer for the next frame unless one large frame grew it: an idle
+// connection must not hold the largest frame it ever read.
+func keepSmall(buf []byte) []byte {
+	if cap(buf) > maxKeptBuffer {
+		return nil
+	}
+	return buf[:0]
+}
+
+// maxKeptBuffer is the largest read buffer a connection keeps between frames.
+const maxKeptBuffer = 4 << 10
+
+// owned returns f with bytes of its own when they are in a reused buffer.
+func owned(f Frame, reused bool) Frame {
+	if !reused {
+		return f
+	}
+	raw := append([]byte(nil), f.Raw...)
+	if f.payOff > 0 { // the payload is a slice of Raw: the same slice of the copy
+		off := f.payOff - 1
+		f.Payload = raw[off : off+len(f.Payload) : off+len(f.Payload)]
+	}
+	f.Raw = raw
+	return f
 }
 
 func (c *Client) takeWelcome(f Frame) error {
@@ -298,7 +358,7 @@ func (c *Client) routeReply(f Frame) {
 		p.done(f, replyError(p.typ, f))
 		return
 	}
-	p.reply <- f
+	p.reply <- owned(f, c.cfg.ReuseBuffers)
 }
 
 // replyError is the *Error of a reply with a non-zero code, or nil.

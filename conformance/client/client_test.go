@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -375,4 +376,71 @@ func TestHeartbeatsKeepTheirScheduleWithoutReplies(t *testing.T) {
 		}
 	}
 	c.StopHeartbeat()
+}
+
+// With ReuseBuffers, frames read later do not overwrite what Call returned or what the
+// event log holds, and OnEvent sees each frame whole.
+func TestReusedBuffersKeepWhatOutlivesTheRead(t *testing.T) {
+	for _, onEvent := range []bool{false, true} {
+		t.Run(map[bool]string{false: "event log", true: "OnEvent"}[onEvent], func(t *testing.T) {
+			url := fakeServer(t, func(ws *websocket.Conn, send func(string, uint64, string, string)) {
+				send(EvSeatListChanged, 0, "", `{"liveID":"first","seatList":[]}`)
+				for {
+					typ, id := readRequest(ws)
+					if typ == "" {
+						return
+					}
+					send(TypeReply, 0, `,"id":"`+id+`","code":0,"message":""`, `{"liveInfo":{"liveID":"asked-`+id+`"}}`)
+					for i := 0; i < 20; i++ { // overwrite the buffer many times over
+						send(EvSeatListChanged, 0, "", `{"liveID":"later-xxxxxxxxxxxxxxxxxxxxxxxx","seatList":[]}`)
+					}
+				}
+			})
+			var mu sync.Mutex
+			var seen []string
+			cfg := Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u", ReuseBuffers: true}
+			if onEvent {
+				cfg.OnEvent = func(ev Event) {
+					var p SeatListChanged
+					if err := ev.Decode(&p); err != nil {
+						t.Errorf("OnEvent: %v (%q)", err, ev.Raw)
+					}
+					mu.Lock()
+					seen = append(seen, p.LiveID)
+					mu.Unlock()
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c, err := Dial(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var out struct {
+				LiveInfo struct{ LiveID string } `json:"liveInfo"`
+			}
+			if err := c.Call(ctx, ReqFetchLiveInfo, map[string]string{"liveID": "x"}, &out); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(out.LiveInfo.LiveID, "asked-") {
+				t.Errorf("Call's reply payload read %q; want asked-<id>", out.LiveInfo.LiveID)
+			}
+			if onEvent {
+				mu.Lock()
+				defer mu.Unlock()
+				if len(seen) < 21 || seen[0] != "first" {
+					t.Errorf("OnEvent saw %d events, the first %q; want 21 or more, the first \"first\"", len(seen), seen)
+				}
+				return
+			}
+			first, err := NextAs[SeatListChanged](ctx, c, EvSeatListChanged)
+			if err != nil || first.LiveID != "first" {
+				t.Errorf("the event log's first event: %+v, %v; want liveID first", first, err)
+			}
+		})
+	}
 }

@@ -337,6 +337,9 @@ func decodeFrame(data []byte) (Frame, error) {
 		for m.next() && f.member(m.name, m.value) {
 		}
 		if m.ok() && !f.slow {
+			if f.Payload != nil {
+				f.payOff = 1 + cap(data) - cap(f.Payload)
+			}
 			return f, nil
 		}
 	}

@@ -34,7 +34,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		if err != nil {
 			return
 		}
-		got.slow, want.slow = false, false
+		got.slow, want.slow, got.payOff = false, false, 0
 		if !bytes.Equal(got.Payload, want.Payload) {
 			t.Fatalf("decodeFrame(%q) payload %q; encoding/json %q", data, got.Payload, want.Payload)
 		}

@@ -212,7 +212,7 @@ func (e *engine) open(ctx context.Context, u *user) error {
 	cfg := client.Config{
 		URL: t.WS, SDKAppID: e.cfg.SDKAppID, Secret: e.cfg.Secret, UserID: u.id,
 		NoHeartbeat: true, ReadBufferSize: 1024, WriteBufferSize: 1024,
-		OnEvent: u.onEvent,
+		OnEvent: u.onEvent, ReuseBuffers: true, // the engine keeps no frame's bytes past its callback
 	}
 	if n := len(e.cfg.SourceIPs); n > 0 {
 		cfg.LocalAddr = e.cfg.SourceIPs[u.index%n]
