@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -36,21 +35,12 @@ const (
 const maxRequestIDBytes = 64
 
 // conn is one client connection: one reader goroutine, one writer goroutine and a send queue
-// bounded in frames and in bytes, filled only by the hub.
-//
-// The queue's byte count is two monotonic totals with one owner each: queuedBytes, the bytes
-// of every frame the hub has put in send (hub only), and takenBytes, the bytes of every frame
-// the writer has taken out (written by the writer only, read by the hub). The bytes waiting
-// are queuedBytes - takenBytes; the hub reads it when it queues, and a stale takenBytes can
-// only make it larger, never let the queue go over its bound.
+// bounded in frames and in bytes (sendQueue), filled only by the hub.
 type conn struct {
-	id   core.SessionID
-	user core.User
-	ws   *websocket.Conn
-	send chan *outFrame
-
-	queuedBytes int64        // hub only
-	takenBytes  atomic.Int64 // writer stores, hub loads
+	id    core.SessionID
+	user  core.User
+	ws    *websocket.Conn
+	queue *sendQueue
 
 	limiter *rate.Limiter // the request rate limit (RATE-001); reader only; nil: none
 	expires time.Time     // when the token of the handshake expires (AUTHZ-003); set before the reader starts
@@ -198,39 +188,76 @@ func parseRequest(data []byte) (protocol.Request, *protocol.Error) {
 }
 
 // writePump writes queued frames in order, numbering them, until shutdown or a write error.
+// It takes the frames waiting in batches of up to maxWriteBatch: one write deadline a batch,
+// and, on a connection that can (liveConn), one write a batch, so that a connection behind on
+// its frames catches up in fewer system calls.
 func (c *conn) writePump(s *Server) {
 	defer c.ws.Close()
 	var seq uint64
 	buf := make([]byte, 0, 512)
-	write := func(f *outFrame) bool {
-		c.takenBytes.Add(f.size())
-		seq++
-		if mutant.On(mutant.SeqGap) && seq == 7 {
-			seq++
-		}
-		buf = f.encode(buf[:0], seq, time.Now().UnixMilli())
+	var batch []*outFrame
+	corker, _ := c.ws.NetConn().(*liveConn)
+	// writeBatch writes the batch; false after a write error (the connection is then shut).
+	writeBatch := func() bool {
 		if err := c.ws.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
 			c.shutdown(closeNone)
 			return false
 		}
-		if err := c.ws.WriteMessage(websocket.TextMessage, buf); err != nil {
+		corked := corker != nil && len(batch) > 1
+		if corked {
+			corker.cork()
+		}
+		var bytes int64
+		replies := 0
+		ok := true
+		for _, f := range batch {
+			bytes += f.size()
+			seq++
+			if mutant.On(mutant.SeqGap) && seq == 7 {
+				seq++
+			}
+			buf = f.encode(buf[:0], seq, time.Now().UnixMilli())
+			if err := c.ws.WriteMessage(websocket.TextMessage, buf); err != nil {
+				ok = false
+				break
+			}
+			if f.reply {
+				replies++
+			}
+		}
+		if corked && corker.uncork() != nil {
+			ok = false
+		}
+		c.queue.written(len(batch), bytes)
+		if !ok {
 			c.shutdown(closeNone)
 			return false
 		}
-		s.metrics.sent(f.reply)
+		s.metrics.sentN(replies, len(batch)-replies)
+		if cap(buf) > maxKeptEncodeBuffer {
+			buf = make([]byte, 0, 512)
+		}
 		return true
 	}
 	for {
 		select {
-		case f := <-c.send:
-			if !write(f) {
-				return
+		case <-c.queue.ready:
+			for {
+				if batch = c.queue.take(batch, maxWriteBatch); len(batch) == 0 {
+					break
+				}
+				if !writeBatch() {
+					return
+				}
 			}
 		case <-c.quit:
 			// A server shutting down sends what it queued (the ends of rooms and battles)
 			// before its 1001; any other cut-off sends nothing more.
-			for c.closeCode == closeGoingAway && len(c.send) > 0 {
-				if !write(<-c.send) {
+			for c.closeCode == closeGoingAway {
+				if batch = c.queue.take(batch, maxWriteBatch); len(batch) == 0 {
+					break
+				}
+				if !writeBatch() {
 					return
 				}
 			}
@@ -243,6 +270,13 @@ func (c *conn) writePump(s *Server) {
 		}
 	}
 }
+
+// maxWriteBatch bounds the frames the writer takes at once: they count against the queue's
+// bounds until written, so a batch is never much of the queue.
+const maxWriteBatch = 64
+
+// maxKeptEncodeBuffer is the largest encoding buffer the writer keeps after a large frame.
+const maxKeptEncodeBuffer = 16 << 10
 
 func closeReason(code int) string {
 	switch code {

@@ -427,16 +427,11 @@ func (h *hub) enqueue(c *conn, f *outFrame) {
 // send never blocks: a connection whose queue is full (CLOSE-001), or would hold more than
 // SendQueueBytes with f (CLOSE-002), is cut off.
 func (h *hub) send(c *conn, f *outFrame) {
-	n := f.size()
-	if waiting := c.queuedBytes - c.takenBytes.Load(); waiting+n > int64(h.s.cfg.SendQueueBytes) {
-		h.cutOff(c, boundBytes, "queued_bytes", waiting, "frame_bytes", n, "limit", h.s.cfg.SendQueueBytes)
-		return
-	}
-	select {
-	case c.send <- f:
-		c.queuedBytes += n
-	default:
-		h.cutOff(c, boundFrames, "limit", cap(c.send))
+	switch bound, waiting := c.queue.put(f); bound {
+	case boundBytes:
+		h.cutOff(c, boundBytes, "queued_bytes", waiting, "frame_bytes", f.size(), "limit", h.s.cfg.SendQueueBytes)
+	case boundFrames:
+		h.cutOff(c, boundFrames, "limit", h.s.cfg.SendQueueFrames)
 	}
 }
 

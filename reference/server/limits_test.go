@@ -200,8 +200,8 @@ func newHubForQueueTests(cfg Config) *hub {
 }
 
 // The hub cuts a connection off when a frame would take its queued bytes over SendQueueBytes
-// (CLOSE-002), or when its queue holds SendQueueFrames frames (CLOSE-001); bytes the writer
-// has taken out no longer count.
+// (CLOSE-002), or when its queue holds SendQueueFrames frames (CLOSE-001); frames the writer
+// has written no longer count.
 func TestSendQueueBounds(t *testing.T) {
 	const bound = 1000
 	for _, tt := range []struct {
@@ -228,13 +228,13 @@ func TestSendQueueBounds(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.SendQueueBytes = bound
 			h := newHubForQueueTests(cfg)
-			c := &conn{id: 1, send: make(chan *outFrame, tt.frames), quit: make(chan struct{})}
+			c := &conn{id: 1, queue: newSendQueue(tt.frames, int64(cfg.SendQueueBytes)), quit: make(chan struct{})}
 			h.conns[c.id] = c
 			cut := -1
 			for i, op := range tt.ops {
-				if op == "take" {
-					f := <-c.send
-					c.takenBytes.Add(f.size())
+				if op == "take" { // the writer takes the oldest frame and writes it
+					b := c.queue.take(nil, 1)
+					c.queue.written(1, b[0].size())
 					continue
 				}
 				var size int

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -52,6 +53,66 @@ type liveConn struct {
 	net.Conn
 	deadline atomic.Int64 // the read deadline last set, Unix nanoseconds; 0: none
 	window   atomic.Int64 // how far ahead it was when set, nanoseconds
+
+	// Corked writes (cork, uncork): the connection's writer gathers a batch of frames into
+	// one write. wmu owns the fields below; it is taken by the writer and, for pongs, by the
+	// reader, and held across the flush so that frames leave in the order written.
+	wmu       sync.Mutex
+	corked    bool
+	pending   []byte
+	writeDead time.Time // the write deadline set while corked, for the flush
+}
+
+// maxKeptPending is the capacity of the corked-write buffer a connection keeps between
+// batches.
+const maxKeptPending = 4 << 10
+
+// cork holds the writes that follow until uncork sends them in one write.
+func (c *liveConn) cork() {
+	c.wmu.Lock()
+	c.corked = true
+	c.wmu.Unlock()
+}
+
+// uncork writes what was held, under the last write deadline set, and stops holding.
+func (c *liveConn) uncork() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.corked = false
+	if len(c.pending) == 0 {
+		return nil
+	}
+	err := c.Conn.SetWriteDeadline(c.writeDead)
+	if err == nil {
+		_, err = c.Conn.Write(c.pending)
+	}
+	c.pending = c.pending[:0]
+	if cap(c.pending) > maxKeptPending {
+		c.pending = nil
+	}
+	return err
+}
+
+// Write writes p, or holds it while corked.
+func (c *liveConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.corked {
+		c.pending = append(c.pending, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// SetWriteDeadline sets the write deadline, or keeps it for the flush while corked.
+func (c *liveConn) SetWriteDeadline(t time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.corked {
+		c.writeDead = t
+		return nil
+	}
+	return c.Conn.SetWriteDeadline(t)
 }
 
 // probeWait is how long the second look at the socket may wait. Data already in the socket

@@ -92,3 +92,53 @@ func TestLiveConnLooksAgainBeforeATimeout(t *testing.T) {
 		})
 	}
 }
+
+// Corked writes leave in one write, in order; a pong written from another goroutine
+// meanwhile joins them whole; after uncork writes go at once.
+func TestLiveConnCorksWrites(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	c := &liveConn{Conn: a}
+	got := make(chan []byte, 4)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := b.Read(buf)
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- append([]byte(nil), buf[:n]...)
+		}
+	}()
+	c.cork()
+	for _, w := range []string{"one,", "two,", "three,"} {
+		if n, err := c.Write([]byte(w)); n != len(w) || err != nil {
+			t.Fatalf("corked Write(%q) = %d, %v", w, n, err)
+		}
+	}
+	if err := c.SetWriteDeadline(time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _, _ = c.Write([]byte("pong,")); close(done) }() // held with the rest
+	<-done
+	select {
+	case w := <-got:
+		t.Fatalf("%q left before uncork", w)
+	case <-time.After(20 * time.Millisecond):
+	}
+	if err := c.uncork(); err != nil {
+		t.Fatal(err)
+	}
+	if w := <-got; string(w) != "one,two,three,pong," {
+		t.Errorf("the flush wrote %q; want the four writes in one, in order", w)
+	}
+	if n, err := c.Write([]byte("after")); n != 5 || err != nil {
+		t.Fatalf("Write after uncork = %d, %v", n, err)
+	}
+	if w := <-got; string(w) != "after" {
+		t.Errorf("after uncork a write left as %q; want it at once", w)
+	}
+}

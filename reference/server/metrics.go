@@ -189,11 +189,12 @@ func newMetricsHandler(m *metrics) http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// sent counts a frame written to a client.
-func (m *metrics) sent(reply bool) {
-	if reply {
-		m.framesSent[kindReply].Inc()
-		return
+// sentN counts a batch of frames written: replies and events.
+func (m *metrics) sentN(replies, events int) {
+	if replies > 0 {
+		m.framesSent[kindReply].Add(float64(replies))
 	}
-	m.framesSent[kindEvent].Inc()
+	if events > 0 {
+		m.framesSent[kindEvent].Add(float64(events))
+	}
 }

@@ -71,9 +71,13 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg,
 		log: log,
+		// Memory per connection (a bar of 30 KB): a read buffer of 1 KB of its own (client
+		// requests are small; bigger frames take a few reads), and a write buffer lent from a
+		// pool for each frame, so an idle connection holds none.
 		upgrader: websocket.Upgrader{
-			ReadBufferSize:  4096,
+			ReadBufferSize:  1024,
 			WriteBufferSize: 4096,
+			WriteBufferPool: &sync.Pool{},
 			// Clients are native apps, load tools and test suites, not browsers on other
 			// origins; authentication is the UserSig, not the Origin header.
 			CheckOrigin: func(*http.Request) bool { return true },
@@ -264,7 +268,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c := &conn{
 		user:    core.User{ID: userID, Name: name, AvatarURL: avatar},
 		ws:      ws,
-		send:    make(chan *outFrame, s.cfg.SendQueueFrames),
+		queue:   newSendQueue(s.cfg.SendQueueFrames, int64(s.cfg.SendQueueBytes)),
 		quit:    make(chan struct{}),
 		expires: expires,
 	}
@@ -290,8 +294,12 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		defer s.connWG.Done()
 		c.writePump(s)
 	}()
-	defer s.connWG.Done()
-	c.readPump(s)
+	// The reader is a goroutine of its own and the handler returns: net/http's goroutine for
+	// the connection, its stack and the request it holds are let go.
+	go func() {
+		defer s.connWG.Done()
+		c.readPump(s)
+	}()
 }
 
 func printable(s string, max int) bool {
