@@ -27,9 +27,14 @@ const LoadReportFile = "report.html"
 //go:embed load.html.tmpl
 var loadTemplateText string
 
+// chartTemplateText defines the template "chart", which places an svgChart.
+//
+//go:embed chart.html.tmpl
+var chartTemplateText string
+
 // loadTemplate renders a load run; html/template escapes every value by context, the SVG
 // charts' included.
-var loadTemplate = template.Must(template.New("load").Parse(loadTemplateText))
+var loadTemplate = template.Must(template.Must(template.New("load").Parse(loadTemplateText)).Parse(chartTemplateText))
 
 // WriteLoadReportDir reads a load run's results folder (summary.json and metrics.hlog, as
 // written by metrics.WriteResults or metrics.Merge), writes report.html into it (see
@@ -88,23 +93,26 @@ func WriteLoadReport(w io.Writer, s *metrics.Summary, hists map[string]*hdr.Hist
 
 // loadView is what the load template shows: every text cleaned, every number formatted.
 type loadView struct {
-	Title       string
-	Verdict     string // PASS or FAIL
-	Class       string // v-pass or v-fail
-	Why         string // why it failed
-	Exit        int
-	Info        [][2]string
-	Parameters  [][2]string
-	Warnings    []string
-	Thresholds  []loadThreshold
-	Rows        []loadRow
-	Metrics     []loadMetric
-	OpsChart    *svgChart
-	Counters    []loadCounter
-	Gauges      [][2]string
-	Agents      []loadAgent
-	Files       []string
-	IntervalSec string
+	Title     string
+	Verdict   string // PASS or FAIL
+	Class     string // v-pass or v-fail
+	Why       string // why it failed
+	Exit      int
+	Generator string // the generator's verdict on itself
+	// GeneratorClass styles it: g-bottleneck, g-ok or g-unknown.
+	GeneratorClass string
+	Info           [][2]string
+	Parameters     [][2]string
+	Warnings       []string
+	Thresholds     []loadThreshold
+	Rows           []loadRow
+	Metrics        []loadMetric
+	OpsChart       *svgChart
+	Counters       []loadCounter
+	Gauges         [][2]string
+	Agents         []loadAgent
+	Files          []string
+	IntervalSec    string
 }
 
 // loadThreshold is one row of the thresholds table.
@@ -138,10 +146,22 @@ func newLoadView(s *metrics.Summary, hists map[string]*hdr.Histogram) *loadView 
 	v := &loadView{Verdict: "PASS", Class: "v-pass", Exit: code}
 	switch code {
 	case metrics.ExitOK:
+	case metrics.ExitGenerator:
+		v.Verdict, v.Class, v.Why = "NOT TRUSTWORTHY", "v-fail", "the load generator was the bottleneck: its figures describe itself, not the server"
 	case metrics.ExitLost:
 		v.Verdict, v.Class, v.Why = "FAIL", "v-fail", "messages were lost or arrived out of order"
 	default:
 		v.Verdict, v.Class, v.Why = "FAIL", "v-fail", "thresholds breached"
+	}
+	if g := s.Generator; g != nil {
+		v.Generator, v.GeneratorClass = cleanText(g.Verdict()), "g-unknown"
+		switch {
+		case g.Unknown != "":
+		case g.Bottleneck:
+			v.GeneratorClass = "g-bottleneck"
+		default:
+			v.GeneratorClass = "g-ok"
+		}
 	}
 	scenario := cleanText(s.Info.Scenario)
 	if scenario == "" {

@@ -38,6 +38,7 @@ func main() {
 const usage = `usage: pkarena-load <subcommand> [flags]
 
   run      play a load scenario against a server and write its results
+  capacity step a scenario's rate until its thresholds break: the knee, and which side gave way
   merge    combine the results of the agents of a distributed run
   report   render report.html from a results folder
   bench    the 50,000-connection benchmark on this machine
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runReport(args[1:], stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], getenv, stdout, stderr)
+	case "capacity":
+		return runCapacity(ctx, args[1:], getenv, stdout, stderr)
 	case "bench-fanout":
 		return runFanoutBench(ctx, args[1:], stdout, stderr)
 	case "bare-server":

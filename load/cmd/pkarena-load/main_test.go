@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -162,5 +163,35 @@ func TestParseTargetsDerivesRESTRoots(t *testing.T) {
 	}
 	if got[0].REST != "http://127.0.0.1:7070" || got[1].REST != "https://example.com" {
 		t.Errorf("REST roots %q, %q; want http://127.0.0.1:7070 and https://example.com", got[0].REST, got[1].REST)
+	}
+}
+
+// capacity steps the rate until a threshold breaks and reports the knee: with a bound on the
+// number of score changes, 5 gifts a second for a second holds (about 45 samples) and 20 do
+// not (about 180).
+func TestCapacityFindsTheKnee(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "capacity", "-scenario", "pk", "-set", "hosts=6", "-set", "audience_per_room=2", "-set", "group_size=3",
+		"-set", "ramp_up=200ms", "-set", "battle_duration=30s", "-set", "battle_stagger=0s", "-drain", "1s",
+		"-from", "5", "-factor", "4", "-steps", "3", "-refine", "0", "-step", "1s", "-threshold", "score_fanout.count < 100", "-out", dir)
+	if code != metrics.ExitOK {
+		t.Fatalf("exit %d; want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "knee: 5 gifts/s") {
+		t.Errorf("stdout does not give the knee at 5 gifts/s:\n%s", out)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, metrics.CapacityFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c metrics.Capacity
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Steps) != 2 || !c.Steps[0].Held || c.Steps[1].Held || c.Break == nil || c.Break.Rate != 20 {
+		t.Errorf("steps %+v, break %+v; want 5 held, then 20 broke", c.Steps, c.Break)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "capacity.html")); err != nil {
+		t.Errorf("no capacity.html: %v", err)
 	}
 }

@@ -121,6 +121,12 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stderr, "pkarena-load run: unexpected argument %q (flags only)\n", fs.Arg(0))
 		return metrics.ExitUsage
 	}
+	return playRun(ctx, o, getenv, stdout, stderr)
+}
+
+// playRun runs the scenario the options describe and writes its results; it returns the
+// run's exit code. run and capacity (a run per step) call it.
+func playRun(ctx context.Context, o runOptions, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(o.targets) == 0 {
 		_ = o.targets.Set(getenv("PKARENA_TARGET_URL"))
 	}
