@@ -67,9 +67,9 @@ func WriteCapacityReport(w io.Writer, c *metrics.Capacity) error {
 
 type capacityView struct {
 	Title, Knee, Why, Side, Param, StepLength, Command string
-	SLO                                               []string
-	Latency, Delivered                                *svgChart
-	Steps                                             []capacityRow
+	SLO                                                []string
+	Latency, Delivered                                 *svgChart
+	Steps                                              []capacityRow
 }
 
 type capacityRow struct {

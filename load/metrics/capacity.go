@@ -20,15 +20,15 @@ type Capacity struct {
 	Format     string         `json:"format"`
 	Command    []string       `json:"command"`
 	Scenario   string         `json:"scenario"`
-	Param      string         `json:"param"`       // the scenario parameter stepped: gift_rate, cycle_rate
-	Unit       string         `json:"unit"`        // of Param: "gifts/s", "cycles/s"
-	Metric     string         `json:"metric"`      // the headline metric charted: score_fanout, invite_delivery
-	SLO        []string       `json:"slo"`         // the thresholds every step is judged by (built-in rules too)
-	Steps      []CapacityStep `json:"steps"`       // in the order run
-	Knee       *CapacityStep  `json:"knee"`        // the highest rate that held; nil when none did
-	Break      *CapacityStep  `json:"break"`       // the lowest rate that did not hold; nil when all did
-	Saturated  string         `json:"saturated"`   // which side gave way first: server, generator, unknown, none
-	Why        string         `json:"why"`         // in words
+	Param      string         `json:"param"`     // the scenario parameter stepped: gift_rate, cycle_rate
+	Unit       string         `json:"unit"`      // of Param: "gifts/s", "cycles/s"
+	Metric     string         `json:"metric"`    // the headline metric charted: score_fanout, invite_delivery
+	SLO        []string       `json:"slo"`       // the thresholds every step is judged by (built-in rules too)
+	Steps      []CapacityStep `json:"steps"`     // in the order run
+	Knee       *CapacityStep  `json:"knee"`      // the highest rate that held; nil when none did
+	Break      *CapacityStep  `json:"break"`     // the lowest rate that did not hold; nil when all did
+	Saturated  string         `json:"saturated"` // which side gave way first: server, generator, unknown, none
+	Why        string         `json:"why"`       // in words
 	End        time.Time      `json:"end"`
 	StepLength float64        `json:"step_s"` // measured seconds per step
 }
