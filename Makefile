@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/pkarena/pkarena/reference/server.Version=$(VERS
 LISTEN    ?= 127.0.0.1:7070
 
 .DEFAULT_GOAL := help
-.PHONY: help build test fmt-check vet unit load-accuracy demo conformance load serve clean image load-image conformance-image mutants soak-conformance bench-load bench-journal fuzz
+.PHONY: help build test fmt-check vet unit load-accuracy load-distributed demo conformance load serve clean image load-image conformance-image mutants soak-conformance bench-load bench-journal fuzz
 
 ## help: list the targets
 help:
@@ -23,7 +23,7 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pkarena-load ./load/cmd/pkarena-load
 
 ## test: everything CI checks: gofmt, go vet, go test -race ./..., load accuracy, the suite against the image, the mutants
-test: fmt-check vet unit load-accuracy conformance-image mutants
+test: fmt-check vet unit load-accuracy conformance-image load-distributed mutants
 
 fmt-check:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
@@ -103,6 +103,17 @@ conformance-image:
 	$(MAKE) --no-print-directory image && \
 	TESTCONTAINERS_RYUK_DISABLED=true $(BIN)/pkarena-conformance -target-image $(IMAGE) -results $(RESULTS)/image -ginkgo.no-color >$(RESULTS)/image.out 2>&1; \
 	status=$$?; tail -4 $(RESULTS)/image.out; exit $$status
+
+## load-distributed: a distributed load run on real containers: the server image, 3 agent containers (-shard i/3), then merge (no Docker: skipped, unless PKARENA_REQUIRE_DOCKER=1)
+load-distributed:
+	@if ! docker info >/dev/null 2>&1; then \
+		if [ "$$PKARENA_REQUIRE_DOCKER" = 1 ]; then echo "load-distributed: no Docker engine reachable and PKARENA_REQUIRE_DOCKER=1"; exit 1; fi; \
+		echo "load-distributed: SKIPPED: no Docker engine reachable (set PKARENA_REQUIRE_DOCKER=1 to make this an error)"; exit 0; \
+	fi; \
+	$(MAKE) --no-print-directory image load-image && \
+	TESTCONTAINERS_RYUK_DISABLED=true PKARENA_SERVER_IMAGE=$(IMAGE) PKARENA_LOAD_IMAGE=$(LOAD_IMAGE) \
+		$(GO) test -count=1 -run TestDistributedRunOnContainers -v ./load/cmd/pkarena-load/ > $(RESULTS)/load-distributed.log 2>&1; \
+	status=$$?; grep -E 'containers_test.go|^(---|ok|FAIL)' $(RESULTS)/load-distributed.log; exit $$status
 
 ## mutants: the suite, and load runs, against deliberately broken servers (reference/mutant); fails unless every one is caught
 mutants:
