@@ -162,15 +162,16 @@ func newCapacityView(c *metrics.Capacity) *capacityView {
 	return v
 }
 
-// sloBound is the bound of the SLO's corrected p99 threshold on the headline metric, if any.
+// sloBound is the tightest bound the SLO puts on the headline metric's corrected p99, if any.
 func sloBound(c *metrics.Capacity) (float64, bool) {
+	bound, ok := math.Inf(1), false
 	for _, expr := range c.SLO {
 		t, err := metrics.ParseThreshold(expr)
 		if err == nil && t.Name == c.Metric && t.Kind == metrics.Corrected && t.Stat == "p99" && (t.Op == "<" || t.Op == "<=") {
-			return t.Value, true
+			bound, ok = math.Min(bound, t.Value), true
 		}
 	}
-	return 0, false
+	return bound, ok
 }
 
 func fmtRate(r float64) string { return strconv.FormatFloat(r, 'g', 6, 64) }
