@@ -48,4 +48,3 @@ func TestCapacityReport(t *testing.T) {
 		t.Errorf("the SLO line %q is not at the 50 ms tick (%+v)", slo.Lines[0], top)
 	}
 }
-
