@@ -53,8 +53,9 @@ type Config struct {
 	// LocalAddr, when set, is the source IP the connection is dialed from (several loopback
 	// addresses get past the ephemeral-port limit of one).
 	LocalAddr string
-	// ReuseBuffers reads every frame into one buffer of the connection's, reused: no
-	// allocation a frame. The bytes of a frame given to OnEvent or to a Go callback (Raw,
+	// ReuseBuffers reads every frame into a buffer lent from a pool shared by every client and
+	// given back when the frame is done with: no allocation a frame, and no buffer held by an
+	// idle connection. The bytes of a frame given to OnEvent or to a Go callback (Raw,
 	// Payload) are then valid only during the call; Call and the event log copy them. The
 	// load generator sets it.
 	ReuseBuffers bool
@@ -90,6 +91,7 @@ type Client struct {
 	hbMaxGap       time.Duration // the longest time between two of them
 
 	frames atomic.Uint64 // server frames read
+	bytes  atomic.Uint64 // their bytes (payloads of the WebSocket messages)
 
 	done chan struct{} // closed when the reader has exited
 }
@@ -209,12 +211,12 @@ func (c *Client) UserID() string { return c.cfg.UserID }
 func (c *Client) readLoop(welcomed chan<- error) {
 	defer c.finish()
 	var lastSeq uint64
-	var buf []byte // ReuseBuffers: the frame being read
+	var buf *[]byte // ReuseBuffers: the buffer of the frame last read, lent from readBuffers
+	defer func() { putReadBuffer(buf) }()
 	for {
-		mt, data, err := c.read(buf)
-		if c.cfg.ReuseBuffers {
-			buf = keepSmall(data)
-		}
+		putReadBuffer(buf) // the last frame is done with: its callbacks have returned
+		buf = nil
+		mt, data, err := c.read(&buf)
 		if err != nil {
 			c.recordClose(err)
 			if lastSeq == 0 {
@@ -224,6 +226,7 @@ func (c *Client) readLoop(welcomed chan<- error) {
 		}
 		at := time.Now()
 		c.frames.Add(1)
+		c.bytes.Add(uint64(len(data)))
 		c.transcript.add(false, data)
 		if mt != websocket.TextMessage {
 			c.violate("frame %d: a binary frame (TRANS-002)", lastSeq+1)
@@ -271,42 +274,50 @@ func (c *Client) readLoop(welcomed chan<- error) {
 	}
 }
 
-// read reads the next message: into buf, reused, with ReuseBuffers, else into a new slice.
-func (c *Client) read(buf []byte) (int, []byte, error) {
+// read reads the next message: into a buffer lent from readBuffers (*buf is set to it; put it
+// back once the frame is done with) with ReuseBuffers, else into a new slice. The buffer is
+// taken only once a message has begun: an idle connection holds none.
+func (c *Client) read(buf **[]byte) (int, []byte, error) {
 	if !c.cfg.ReuseBuffers {
 		return c.ws.ReadMessage()
 	}
 	mt, r, err := c.ws.NextReader()
 	if err != nil {
-		return mt, buf[:0], err
+		return mt, nil, err
 	}
-	buf = buf[:0]
+	*buf = readBuffers.Get().(*[]byte)
+	b := (**buf)[:0]
 	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
 		if err == io.EOF {
-			return mt, buf, nil
+			**buf = b
+			return mt, b, nil
 		}
 		if err != nil {
-			return mt, buf, err
+			**buf = b
+			return mt, b, err
 		}
 	}
 }
 
-// keepSmall keeps a read buffer for the next frame unless one large frame grew it: an idle
-// connection must not hold the largest frame it ever read.
-func keepSmall(buf []byte) []byte {
-	if cap(buf) > maxKeptBuffer {
-		return nil
+// readBuffers lends the buffers frames are read into with ReuseBuffers.
+var readBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// putReadBuffer returns a buffer to readBuffers, unless one large frame grew it.
+func putReadBuffer(buf *[]byte) {
+	if buf == nil || cap(*buf) > maxKeptBuffer {
+		return
 	}
-	return buf[:0]
+	*buf = (*buf)[:0]
+	readBuffers.Put(buf)
 }
 
-// maxKeptBuffer is the largest read buffer a connection keeps between frames.
-const maxKeptBuffer = 4 << 10
+// maxKeptBuffer is the largest read buffer given back to readBuffers.
+const maxKeptBuffer = 16 << 10
 
 // owned returns f with bytes of its own when they are in a reused buffer.
 func owned(f Frame, reused bool) Frame {
@@ -479,8 +490,10 @@ func (c *Client) finish() {
 	c.ws.Close()
 }
 
-// Frames counts the frames read from the server so far, the welcome included.
+// Frames counts the frames read from the server so far, the welcome included; Bytes counts
+// their bytes (the messages' text).
 func (c *Client) Frames() uint64 { return c.frames.Load() }
+func (c *Client) Bytes() uint64  { return c.bytes.Load() }
 
 // Done is closed when the connection has ended.
 func (c *Client) Done() <-chan struct{} { return c.done }

@@ -28,8 +28,12 @@ import (
 	"github.com/pkarena/pkarena/internal/pace"
 )
 
-// FrameBytes is the size of every frame the broadcaster sends.
-const FrameBytes = 200
+// FrameBytes is the default size of the frames the broadcaster sends; MinFrameBytes the
+// smallest that holds a stamp.
+const (
+	FrameBytes    = 200
+	MinFrameBytes = 64
+)
 
 // Path is where the broadcaster serves WebSocket connections.
 const Path = "/bare"
@@ -39,6 +43,10 @@ const DefaultQueue = 1024
 
 // Server is the broadcaster. Its methods are safe for concurrent use.
 type Server struct {
+	// FrameBytes is the size of every frame Publish sends (FrameBytes by default); set it
+	// before Publish.
+	FrameBytes int
+
 	queue   int
 	up      websocket.Upgrader
 	mu      sync.Mutex
@@ -60,7 +68,7 @@ func NewServer(queue int) *Server {
 	if queue <= 0 {
 		queue = DefaultQueue
 	}
-	s := &Server{queue: queue, conns: map[*conn]struct{}{}}
+	s := &Server{FrameBytes: FrameBytes, queue: queue, conns: map[*conn]struct{}{}}
 	s.list.Store(&[]*conn{})
 	return s
 }
@@ -125,7 +133,7 @@ func (s *Server) Publish(ctx context.Context, rate float64) {
 		if !pace.Until(ctx, next) {
 			return
 		}
-		f := Frame(next)
+		f := FrameOf(next, s.FrameBytes)
 		for _, c := range *s.list.Load() {
 			select {
 			case c.send <- f:
@@ -140,12 +148,16 @@ func (s *Server) Publish(ctx context.Context, rate float64) {
 const stampKey = `{"type":"bare","t":`
 
 // Frame returns a frame of FrameBytes stamped with due.
-func Frame(due time.Time) []byte {
-	f := make([]byte, 0, FrameBytes)
+func Frame(due time.Time) []byte { return FrameOf(due, FrameBytes) }
+
+// FrameOf returns a frame of size bytes (at least MinFrameBytes) stamped with due.
+func FrameOf(due time.Time, size int) []byte {
+	size = max(size, MinFrameBytes)
+	f := make([]byte, 0, size)
 	f = append(f, stampKey...)
 	f = strconv.AppendInt(f, due.UnixNano(), 10)
 	f = append(f, `,"pad":"`...)
-	for len(f) < FrameBytes-2 {
+	for len(f) < size-2 {
 		f = append(f, 'x')
 	}
 	return append(f, `"}`...)

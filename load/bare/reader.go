@@ -48,7 +48,9 @@ func Dial(ctx context.Context, cfg ReadConfig) (*Reader, error) {
 		go func() {
 			defer dials.Done()
 			for i := range work {
-				d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 512, WriteBufferSize: 512}
+				// The read buffer of the load generator's connections (2 KB), so that both read a
+				// frame of the same size in as many system calls.
+				d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 2048, WriteBufferSize: 512}
 				if n := len(cfg.SourceIPs); n > 0 {
 					d.NetDialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(cfg.SourceIPs[i%n])}}).DialContext
 				}
@@ -81,7 +83,7 @@ func Dial(ctx context.Context, cfg ReadConfig) (*Reader, error) {
 // read reads one connection's frames into a buffer of its own, reused, and records each.
 func (r *Reader) read(i int, ws *websocket.Conn) {
 	defer r.wg.Done()
-	buf := make([]byte, FrameBytes*2)
+	buf := make([]byte, 16<<10) // every frame read whole, as the generator reads its
 	for {
 		_, rd, err := ws.NextReader()
 		if err != nil {

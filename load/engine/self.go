@@ -17,12 +17,14 @@ type selfWatch struct {
 	cpu0     time.Duration
 	cpuOK    bool
 	frames0  uint64
+	bytes0   uint64
 	stopOnce sync.Once
 }
 
 // watchSelf starts watching, at the start of the measured phase.
 func (e *engine) watchSelf() *selfWatch {
-	w := &selfWatch{e: e, start: time.Now(), frames0: e.framesRead()}
+	w := &selfWatch{e: e, start: time.Now()}
+	w.frames0, w.bytes0 = e.framesRead()
 	w.cpu0, w.cpuOK = metrics.ProcessCPU()
 	return w
 }
@@ -57,7 +59,9 @@ func (w *selfWatch) stop() {
 		wall := time.Since(w.start)
 		cpu, ok := metrics.ProcessCPU()
 		e := w.e
-		e.rec.Add(metrics.FramesReceived, int64(e.framesRead()-w.frames0))
+		frames, bytes := e.framesRead()
+		e.rec.Add(metrics.FramesReceived, int64(frames-w.frames0))
+		e.rec.Add(metrics.BytesReceived, int64(bytes-w.bytes0))
 		if !ok || !w.cpuOK || wall <= 0 {
 			return
 		}
@@ -69,13 +73,13 @@ func (w *selfWatch) stop() {
 	})
 }
 
-// framesRead counts the frames every connection has read so far.
-func (e *engine) framesRead() uint64 {
-	var n uint64
+// framesRead counts the frames every connection has read so far, and their bytes.
+func (e *engine) framesRead() (frames, bytes uint64) {
 	for _, u := range e.users {
 		if c := u.conn(); c != nil {
-			n += c.Frames()
+			frames += c.Frames()
+			bytes += c.Bytes()
 		}
 	}
-	return n
+	return frames, bytes
 }

@@ -53,9 +53,12 @@ type GeneratorReport struct {
 	PerFrame   float64  `json:"cpu_us_per_frame"`  // CPU per frame received, µs (0 when no frame was counted)
 }
 
-// FramesReceived is the counter of frames the generator received in the measured phase: the
-// denominator of GeneratorReport.PerDeliver.
-const FramesReceived = "frames.received"
+// FramesReceived and BytesReceived count the frames the generator received in the measured
+// phase, and their bytes: the denominator of GeneratorReport.PerFrame, and the frames' size.
+const (
+	FramesReceived = "frames.received"
+	BytesReceived  = "frames.bytes"
+)
 
 // generatorReport judges the generator from a summary's gauges, counters and GeneratorLag
 // metric. A summary without those figures (an older run, a bare reader) gets Unknown.

@@ -24,11 +24,12 @@ func runBareServer(ctx context.Context, args []string, stdout, stderr io.Writer)
 	rate := fs.Float64("rate", 10, "publications a second, each to every connection")
 	conns := fs.Int("connections", 1, "connections to wait for before publishing")
 	queue := fs.Int("queue", bare.DefaultQueue, "frames a connection's queue holds")
+	size := fs.Int("frame-bytes", bare.FrameBytes, "the size of every frame")
 	if err := fs.Parse(args); err != nil {
 		return metrics.ExitUsage
 	}
-	if *rate <= 0 || *conns < 1 || *queue < 1 {
-		fmt.Fprintln(stderr, "pkarena-load bare-server: -rate, -connections and -queue must be positive")
+	if *rate <= 0 || *conns < 1 || *queue < 1 || *size < bare.MinFrameBytes || *size > 1<<20 {
+		fmt.Fprintf(stderr, "pkarena-load bare-server: -rate, -connections and -queue must be positive, -frame-bytes %d..%d\n", bare.MinFrameBytes, 1<<20)
 		return metrics.ExitUsage
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -38,6 +39,7 @@ func runBareServer(ctx context.Context, args []string, stdout, stderr io.Writer)
 		cancel()
 	}()
 	s := bare.NewServer(*queue)
+	s.FrameBytes = *size
 	errc := make(chan error, 1)
 	go func() {
 		errc <- s.Listen(ctx, *listen, func(a net.Addr) { fmt.Fprintf(stdout, "listening %s\n", a) })

@@ -35,6 +35,7 @@ type fanoutOptions struct {
 	out       string
 	write     string
 	profile   bool
+	bareBytes int
 }
 
 // Targets of issue 11, checked (never asserted in a test) by bench-fanout.
@@ -66,6 +67,7 @@ func runFanoutBench(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&o.out, "out", filepath.Join("results", "bench-fanout"), "results folder")
 	fs.StringVar(&o.write, "write", "", "also write the figures (Markdown) to this file")
 	fs.BoolVar(&o.profile, "profile", false, "take CPU profiles of the reference server and the generator at each pkarena rate (in -out)")
+	fs.IntVar(&o.bareBytes, "bare-bytes", 0, "the bare broadcaster's frame size; 0: the average size of the frames pkarena delivered at the same rate (measured just before)")
 	if err := fs.Parse(args); err != nil {
 		return metrics.ExitUsage
 	}
@@ -103,24 +105,22 @@ func runFanoutBench(ctx context.Context, args []string, stdout, stderr io.Writer
 		o.rooms, o.users, b.recipients(), o.duration, o.out)
 	res := fanoutResult{Args: append([]string{"bench-fanout"}, args...), Rooms: o.rooms, Users: o.users, Seconds: o.duration.Seconds()}
 	for _, r := range o.rates {
+		// pkarena first: the bare broadcaster then sends frames of the size pkarena's were,
+		// so that both move the same bytes and the ratio is the cost of the stack.
 		pair := fanoutPair{Rate: r}
-		for _, stack := range []string{stackBare, stackPkarena} {
-			st, err := b.step(ctx, stack, r)
-			if err != nil {
-				fmt.Fprintln(stderr, "pkarena-load bench-fanout:", err)
-				return metrics.ExitError
-			}
-			if stack == stackBare {
-				pair.Bare = st
-			} else {
-				pair.Pkarena = st
-			}
+		var err error
+		if pair.Pkarena, err = b.step(ctx, stackPkarena, r); err == nil {
+			pair.Bare, err = b.step(ctx, stackBare, r)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "pkarena-load bench-fanout:", err)
+			return metrics.ExitError
 		}
 		fmt.Fprintln(stdout, pair.line())
 		res.Sweep = append(res.Sweep, pair)
 	}
 	if o.saturate {
-		for _, stack := range []string{stackBare, stackPkarena} {
+		for _, stack := range []string{stackPkarena, stackBare} {
 			sat, steps, err := b.saturation(ctx, stack, res.Sweep)
 			if err != nil {
 				fmt.Fprintln(stderr, "pkarena-load bench-fanout:", err)
@@ -159,10 +159,23 @@ const (
 
 // fanoutBench runs the steps of one benchmark.
 type fanoutBench struct {
-	o      fanoutOptions
-	self   string
-	stdout io.Writer
-	n      int // steps run, for folder names
+	o         fanoutOptions
+	self      string
+	stdout    io.Writer
+	n         int // steps run, for folder names
+	lastBytes int // the average size of the frames pkarena delivered in its last step
+}
+
+// frameBytes is the bare broadcaster's frame size: -bare-bytes, else the size of pkarena's
+// frames in its last step, else bare.FrameBytes.
+func (b *fanoutBench) frameBytes() int {
+	switch {
+	case b.o.bareBytes > 0:
+		return b.o.bareBytes
+	case b.lastBytes > 0:
+		return b.lastBytes
+	}
+	return bare.FrameBytes
 }
 
 func (b *fanoutBench) recipients() int { return b.o.rooms * b.o.users }
@@ -179,6 +192,7 @@ type fanoutStep struct {
 	ServerCPU float64 `json:"server_cpu_s"`
 	GenCPU    float64 `json:"generator_cpu_s"`
 	GenFrames int64   `json:"generator_frames"` // every frame the generator read (replies too)
+	Bytes     int     `json:"frame_bytes"`      // the frames' average size
 	Lost      int64   `json:"lost"`
 	Dropped   int64   `json:"dropped"`
 	Late      int64   `json:"late"`
@@ -230,7 +244,8 @@ func (b *fanoutBench) step(ctx context.Context, stack string, rate float64) (fan
 // bareStep: the broadcaster and the reader.
 func (b *fanoutBench) bareStep(ctx context.Context, rate float64, dir string) (fanoutStep, error) {
 	n := b.recipients()
-	srv, addr, err := startListening(ctx, b.self, []string{"bare-server", "-rate", ftoa(rate / float64(n)), "-connections", strconv.Itoa(n)}, filepath.Join(dir, "bare-server.log"))
+	size := b.frameBytes()
+	srv, addr, err := startListening(ctx, b.self, []string{"bare-server", "-rate", ftoa(rate / float64(n)), "-connections", strconv.Itoa(n), "-frame-bytes", strconv.Itoa(size)}, filepath.Join(dir, "bare-server.log"))
 	if err != nil {
 		return fanoutStep{}, err
 	}
@@ -255,7 +270,7 @@ func (b *fanoutBench) bareStep(ctx context.Context, rate float64, dir string) (f
 		return st, err
 	}
 	srv.stop()
-	st.Dropped = srv.dropped()
+	st.Dropped, st.Bytes = srv.dropped(), size
 	return st, nil
 }
 
@@ -311,6 +326,10 @@ func (b *fanoutBench) pkarenaStep(ctx context.Context, rate float64, dir string)
 		return st, err
 	}
 	st.Lost, st.Late = s.Counters[metrics.Lost], s.Counters[metrics.Late]
+	if st.GenFrames > 0 {
+		st.Bytes = int(s.Counters[metrics.BytesReceived] / st.GenFrames)
+		b.lastBytes = st.Bytes
+	}
 	if s.Generator != nil && s.Generator.Bottleneck {
 		st.Bottle = s.Generator.Verdict()
 	}
@@ -419,8 +438,8 @@ func (s fanoutStep) short() string {
 	if s.Bottle != "" {
 		extra += "; " + s.Bottle
 	}
-	return fmt.Sprintf("%-7s offered %6.0f/s achieved %6.0f/s  p50 %6.2f ms  p99 %7.2f ms  CPU %5.1f µs a delivery (server %5.1f + generator %5.1f; generator %.1f µs a frame read)  %s%s",
-		s.Stack, s.Offered, s.Achieved, s.P50, s.P99, s.TotalUs(), s.ServerUs(), s.GenUs(), s.GenUsPerFrame(), holds, extra)
+	return fmt.Sprintf("%-7s offered %6.0f/s achieved %6.0f/s  %4d B  p50 %6.2f ms  p99 %7.2f ms  CPU %5.1f µs a delivery (server %5.1f + generator %5.1f; generator %.1f µs a frame read)  %s%s",
+		s.Stack, s.Offered, s.Achieved, s.Bytes, s.P50, s.P99, s.TotalUs(), s.ServerUs(), s.GenUs(), s.GenUsPerFrame(), holds, extra)
 }
 
 // fanoutResult is the whole benchmark, written as fanout.json and Markdown.
@@ -442,12 +461,12 @@ type fanoutResult struct {
 func (r fanoutResult) markdown() string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "## Fan-out: pkarena beside a bare gorilla/websocket broadcaster, %s\n\n", r.End.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&w, "Command: `pkarena-load %s` (make bench-fanout). One group of %d rooms × %d users: every frame reaches %d connections. Each side runs in processes of its own on this machine, one after the other, %.0f s measured per rate. CPU is per delivery (one frame to one connection), user and system, over the measured window; latencies are from the moment the frame (bare) or the gift (pkarena: REST `set_battle_score`, then the fan-out) was due. Only the ratios carry from machine to machine.\n\n",
+	fmt.Fprintf(&w, "Command: `pkarena-load %s` (make bench-fanout). One group of %d rooms × %d users: every frame reaches %d connections. Each side runs in processes of its own on this machine, one after the other (pkarena first; the bare broadcaster then sends frames of the size pkarena's were, so both move the same bytes), %.0f s measured per rate. CPU is per delivery (one frame to one connection), user and system, over the measured window; latencies are from the moment the frame (bare) or the gift (pkarena: REST `set_battle_score`, then the fan-out) was due. Only the ratios carry from machine to machine.\n\n",
 		strings.Join(r.Args, " "), r.Rooms, r.Users, r.Rooms*r.Users, r.Seconds)
-	w.WriteString("| rate /s | stack | achieved /s | p50 ms | p99 ms | CPU µs/delivery | server | generator | generator µs/frame |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	w.WriteString("| rate /s | stack | achieved /s | frame bytes | p50 ms | p99 ms | CPU µs/delivery | server | generator | generator µs/frame |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range r.Sweep {
 		for _, s := range []fanoutStep{p.Bare, p.Pkarena} {
-			fmt.Fprintf(&w, "| %.0f | %s | %.0f | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f |\n", p.Rate, s.Stack, s.Achieved, s.P50, s.P99, s.TotalUs(), s.ServerUs(), s.GenUs(), s.GenUsPerFrame())
+			fmt.Fprintf(&w, "| %.0f | %s | %.0f | %d | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f |\n", p.Rate, s.Stack, s.Achieved, s.Bytes, s.P50, s.P99, s.TotalUs(), s.ServerUs(), s.GenUs(), s.GenUsPerFrame())
 		}
 	}
 	w.WriteString("\nRatios, pkarena over bare (lower is better, 1 is the limit):\n\n| rate /s | p50 | p99 | CPU per delivery | server | generator |\n|---:|---:|---:|---:|---:|---:|\n")
