@@ -76,7 +76,10 @@ func TestDistributedRunOnContainers(t *testing.T) {
 					"-set", "hosts=" + strconv.Itoa(hosts), "-set", "audience_per_room=" + strconv.Itoa(audience), "-set", "group_size=3",
 					"-set", "gift_rate=30", "-set", "battle_duration=3s", "-set", "ramp_up=1s", "-set", "duration=6s",
 					"-shard", fmt.Sprintf("%d/%d", i, agents), "-run-id", "dist", "-agent", name,
-					"-out", "/results/" + name, "-no-report", "-quiet"},
+					"-out", "/results/" + name, "-no-report", "-quiet",
+					// The test is of the distribution and the merge: a busy CI machine may
+					// slow the agents' own schedule, which is judged elsewhere.
+					"-check-generator=false"},
 				HostConfigModifier: func(hc *container.HostConfig) {
 					hc.NetworkMode = "host"
 					hc.Binds = []string{results + ":/results"}
