@@ -194,7 +194,6 @@ func parseRequest(data []byte) (protocol.Request, *protocol.Error) {
 func (c *conn) writePump(s *Server) {
 	defer c.ws.Close()
 	var seq uint64
-	buf := make([]byte, 0, 512)
 	var batch []*outFrame
 	corker, _ := c.ws.NetConn().(*liveConn)
 	// writeBatch writes the batch; false after a write error (the connection is then shut).
@@ -210,6 +209,8 @@ func (c *conn) writePump(s *Server) {
 		var bytes int64
 		replies := 0
 		ok := true
+		bp := encodeBuffers.Get().(*[]byte) // lent for the batch: an idle connection holds none
+		buf := *bp
 		for _, f := range batch {
 			bytes += f.size()
 			seq++
@@ -225,6 +226,10 @@ func (c *conn) writePump(s *Server) {
 				replies++
 			}
 		}
+		if cap(buf) <= maxKeptEncodeBuffer {
+			*bp = buf[:0]
+			encodeBuffers.Put(bp)
+		}
 		if corked && corker.uncork() != nil {
 			ok = false
 		}
@@ -234,9 +239,6 @@ func (c *conn) writePump(s *Server) {
 			return false
 		}
 		s.metrics.sentN(replies, len(batch)-replies)
-		if cap(buf) > maxKeptEncodeBuffer {
-			buf = make([]byte, 0, 512)
-		}
 		return true
 	}
 	for {
@@ -275,8 +277,11 @@ func (c *conn) writePump(s *Server) {
 // bounds until written, so a batch is never much of the queue.
 const maxWriteBatch = 64
 
-// maxKeptEncodeBuffer is the largest encoding buffer the writer keeps after a large frame.
-const maxKeptEncodeBuffer = 16 << 10
+// encodeBuffers lends writers the buffers they encode frames into.
+var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// maxKeptEncodeBuffer is the largest encoding buffer given back to encodeBuffers.
+const maxKeptEncodeBuffer = 64 << 10
 
 func closeReason(code int) string {
 	switch code {
