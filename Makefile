@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/pkarena/pkarena/reference/server.Version=$(VERS
 LISTEN    ?= 127.0.0.1:7070
 
 .DEFAULT_GOAL := help
-.PHONY: help build test fmt-check vet unit load-accuracy load-distributed demo conformance load serve clean image load-image conformance-image mutants soak-conformance bench-load bench-journal fuzz
+.PHONY: help build test fmt-check vet unit load-accuracy load-distributed bench-fanout demo conformance load serve clean image load-image conformance-image mutants soak-conformance bench-load bench-journal fuzz
 
 ## help: list the targets
 help:
@@ -71,6 +71,11 @@ load: build
 ## bench-load: the 50,000-connection benchmark (3 servers, 3 agents on this machine); figures to reports/load-bench.md
 bench-load: build
 	$(BIN)/pkarena-load bench -out $(RESULTS)/bench -write reports/load-bench.md
+
+## bench-fanout: pkarena's fan-out (server + generator) beside a bare gorilla/websocket broadcaster, as ratios; figures to reports/measurements/fanout.md
+bench-fanout: build
+	@mkdir -p reports/measurements
+	$(BIN)/pkarena-load bench-fanout -out $(RESULTS)/bench-fanout -write reports/measurements/fanout.md
 
 ## bench-journal: the battle journal's cost: the same pk load against a memory-only server and a -state-dir one; figures to reports/journal.md
 bench-journal: build
