@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -64,7 +65,30 @@ func (c *conn) shutdown(code int) {
 // queues the refusal, the core never sees the request.
 func (c *conn) readPump(s *Server) {
 	ended := websocket.CloseAbnormalClosure // how the connection ended, for the metrics
-	defer func() { s.post(hubMsg{kind: msgClosed, conn: c, code: ended}) }()
+	defer c.endReading(s, &ended)
+	c.startReading(s)
+	for {
+		if !c.armRead(s) {
+			return
+		}
+		// The wait for the next frame is here, in this loop's small frame: parked, the
+		// goroutine then uses little enough of its stack (under a quarter of 8 KB, the guard
+		// included) for the garbage collector to halve it (a bar of 30 KB a connection).
+		mt, r, err := c.ws.NextReader()
+		var data []byte
+		if err == nil {
+			data, err = readMessage(r)
+		}
+		if !c.handleFrame(s, mt, data, err, &ended) {
+			return
+		}
+	}
+}
+
+// startReading sets the read limit and the ping handler.
+//
+//go:noinline
+func (c *conn) startReading(s *Server) {
 	c.ws.SetReadLimit(int64(s.cfg.MaxFrameBytes))
 	// Any frame resets the liveness timer (HEART-001), WebSocket pings included.
 	c.ws.SetPingHandler(func(data string) error {
@@ -79,50 +103,76 @@ func (c *conn) readPump(s *Server) {
 		}
 		return err
 	})
-	for {
-		timeout := s.cfg.HeartbeatTimeout
-		if mutant.On(mutant.NoHeartbeatTimeout) {
-			timeout *= 1000
-		}
-		// The token's expiry bounds the wait too: the read deadline then ends the connection
-		// with 4001 rather than 4000 (AUTHZ-003).
-		deadline := time.Now().Add(timeout)
-		if !c.expires.IsZero() && c.expires.Before(deadline) && !mutant.On(mutant.TokenOutlivesExpiry) {
-			deadline = c.expires
-		}
-		if err := c.ws.SetReadDeadline(deadline); err != nil {
-			c.shutdown(closeNone)
-			return
-		}
-		mt, data, err := c.ws.ReadMessage()
-		if err != nil {
-			ended = endCodeFor(err)
-			code := closeCodeFor(err)
-			if code == closeHeartbeatTimeout && !c.expires.IsZero() && !time.Now().Before(c.expires) {
-				code = closeTokenExpired
-			}
-			c.shutdown(code)
-			return
-		}
-		if mt != websocket.TextMessage {
-			c.shutdown(closeUnsupportedData)
-			return
-		}
-		if !utf8.Valid(data) && !mutant.On(mutant.InvalidUTF8Accepted) { // RFC 6455 §8.1, TRANS-013
-			c.shutdown(closeInvalidData)
-			return
-		}
-		msg := hubMsg{kind: msgRequest, conn: c}
-		msg.req, msg.err = parseRequest(data)
-		s.metrics.received(msg.req.Type)
-		if c.limiter != nil && !c.limiter.AllowN(s.now(), 1) && !mutant.On(mutant.NoConnRateLimit) {
-			s.metrics.rateLimited.Inc()
-			msg.err = protocol.ErrRateLimited.With("more than %d requests per second on this connection (burst %d)", s.cfg.ConnRequestRate, s.cfg.ConnRequestBurst)
-		}
-		if !s.post(msg) {
-			return
-		}
+}
+
+// armRead sets the deadline of the next read; false (the connection shut) if it cannot.
+//
+//go:noinline
+func (c *conn) armRead(s *Server) bool {
+	if err := c.ws.SetReadDeadline(c.readDeadline(s)); err != nil {
+		c.shutdown(closeNone)
+		return false
 	}
+	return true
+}
+
+// endReading tells the hub the connection is gone, with how it ended, and releases the
+// reader's place in the server's wait group.
+func (c *conn) endReading(s *Server, ended *int) {
+	s.post(hubMsg{kind: msgClosed, conn: c, code: *ended})
+	s.connWG.Done()
+}
+
+// readDeadline is when the next frame must have arrived: the heartbeat timeout from now
+// (LIVE-020), or the token's expiry if that comes first, so that the read deadline then ends
+// the connection with 4001 rather than 4000 (AUTHZ-003).
+func (c *conn) readDeadline(s *Server) time.Time {
+	timeout := s.cfg.HeartbeatTimeout
+	if mutant.On(mutant.NoHeartbeatTimeout) {
+		timeout *= 1000
+	}
+	deadline := time.Now().Add(timeout)
+	if !c.expires.IsZero() && c.expires.Before(deadline) && !mutant.On(mutant.TokenOutlivesExpiry) {
+		deadline = c.expires
+	}
+	return deadline
+}
+
+// readMessage reads the rest of a message.
+//
+//go:noinline
+func readMessage(r io.Reader) ([]byte, error) { return io.ReadAll(r) }
+
+// handleFrame acts on one read: a frame, or the error that ends the connection (ended is then
+// set). It reports whether the reader goes on.
+//
+//go:noinline
+func (c *conn) handleFrame(s *Server, mt int, data []byte, err error, ended *int) bool {
+	if err != nil {
+		*ended = endCodeFor(err)
+		code := closeCodeFor(err)
+		if code == closeHeartbeatTimeout && !c.expires.IsZero() && !time.Now().Before(c.expires) {
+			code = closeTokenExpired
+		}
+		c.shutdown(code)
+		return false
+	}
+	if mt != websocket.TextMessage {
+		c.shutdown(closeUnsupportedData)
+		return false
+	}
+	if !utf8.Valid(data) && !mutant.On(mutant.InvalidUTF8Accepted) { // RFC 6455 §8.1, TRANS-013
+		c.shutdown(closeInvalidData)
+		return false
+	}
+	msg := hubMsg{kind: msgRequest, conn: c}
+	msg.req, msg.err = parseRequest(data)
+	s.metrics.received(msg.req.Type)
+	if c.limiter != nil && !c.limiter.AllowN(s.now(), 1) && !mutant.On(mutant.NoConnRateLimit) {
+		s.metrics.rateLimited.Inc()
+		msg.err = protocol.ErrRateLimited.With("more than %d requests per second on this connection (burst %d)", s.cfg.ConnRequestRate, s.cfg.ConnRequestBurst)
+	}
+	return s.post(msg)
 }
 
 // closeCodeFor picks the close frame to send after a read error.

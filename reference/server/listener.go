@@ -59,13 +59,15 @@ type liveConn struct {
 	// reader, and held across the flush so that frames leave in the order written.
 	wmu       sync.Mutex
 	corked    bool
-	pending   []byte
+	pending   *[]byte   // the held writes, in a buffer lent from pendingBuffers while corked
 	writeDead time.Time // the write deadline set while corked, for the flush
 }
 
-// maxKeptPending is the capacity of the corked-write buffer a connection keeps between
-// batches.
-const maxKeptPending = 4 << 10
+// pendingBuffers lends corked connections the buffers their held writes gather in.
+var pendingBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxKeptPending is the largest corked-write buffer given back to pendingBuffers.
+const maxKeptPending = 64 << 10
 
 // cork holds the writes that follow until uncork sends them in one write.
 func (c *liveConn) cork() {
@@ -79,17 +81,20 @@ func (c *liveConn) uncork() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.corked = false
-	if len(c.pending) == 0 {
+	if c.pending == nil {
 		return nil
 	}
-	err := c.Conn.SetWriteDeadline(c.writeDead)
-	if err == nil {
-		_, err = c.Conn.Write(c.pending)
+	var err error
+	if b := *c.pending; len(b) > 0 {
+		if err = c.Conn.SetWriteDeadline(c.writeDead); err == nil {
+			_, err = c.Conn.Write(b)
+		}
 	}
-	c.pending = c.pending[:0]
-	if cap(c.pending) > maxKeptPending {
-		c.pending = nil
+	if cap(*c.pending) <= maxKeptPending {
+		*c.pending = (*c.pending)[:0]
+		pendingBuffers.Put(c.pending)
 	}
+	c.pending = nil
 	return err
 }
 
@@ -98,7 +103,10 @@ func (c *liveConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.corked {
-		c.pending = append(c.pending, p...)
+		if c.pending == nil {
+			c.pending = pendingBuffers.Get().(*[]byte)
+		}
+		*c.pending = append(*c.pending, p...)
 		return len(p), nil
 	}
 	return c.Conn.Write(p)
@@ -119,23 +127,36 @@ func (c *liveConn) SetWriteDeadline(t time.Time) error {
 // comes back at once; the wait only bounds the look.
 const probeWait = time.Millisecond
 
-// Read reads, giving data that arrived before the deadline its due (see liveConn).
+// Read reads, giving data that arrived before the deadline its due (see liveConn). Its own
+// frame is small: a connection's reader waits in it, and the smaller the frames it waits in,
+// the smaller its stack can shrink.
 func (c *liveConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	window := time.Duration(c.window.Load())
-	if n > 0 || window <= 0 || c.deadline.Load() == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+	if n > 0 || err == nil {
 		return n, err
+	}
+	return c.lookAgain(p, err)
+}
+
+// lookAgain is Read's second look at the socket after err, when err is the reader's own
+// deadline passing.
+//
+//go:noinline
+func (c *liveConn) lookAgain(p []byte, err error) (int, error) {
+	window := time.Duration(c.window.Load())
+	if window <= 0 || c.deadline.Load() == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, err
 	}
 	if c.Conn.SetReadDeadline(time.Now().Add(probeWait)) != nil {
-		return n, err
+		return 0, err
 	}
-	n2, err2 := c.Conn.Read(p)
-	if n2 == 0 {
+	n, err2 := c.Conn.Read(p)
+	if n == 0 {
 		_ = c.Conn.SetReadDeadline(time.Unix(0, c.deadline.Load()))
-		return n, err
+		return 0, err
 	}
 	_ = c.SetReadDeadline(time.Now().Add(window))
-	return n2, err2
+	return n, err2
 }
 
 // SetReadDeadline sets the read deadline and remembers it.

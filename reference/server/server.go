@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -266,7 +267,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered with an HTTP error
 	}
 	c := &conn{
-		user:    core.User{ID: userID, Name: name, AvatarURL: avatar},
+		// Copies: the query's values are slices of the request line, which they would keep
+		// alive (the UserSig is most of it) for the connection's life.
+		user:    core.User{ID: strings.Clone(userID), Name: strings.Clone(name), AvatarURL: strings.Clone(avatar)},
 		ws:      ws,
 		queue:   newSendQueue(s.cfg.SendQueueFrames, int64(s.cfg.SendQueueBytes)),
 		quit:    make(chan struct{}),
@@ -296,10 +299,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}()
 	// The reader is a goroutine of its own and the handler returns: net/http's goroutine for
 	// the connection, its stack and the request it holds are let go.
-	go func() {
-		defer s.connWG.Done()
-		c.readPump(s)
-	}()
+	go c.readPump(s) // which calls s.connWG.Done as it ends
 }
 
 func printable(s string, max int) bool {
