@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,6 +134,20 @@ func (b *battle) audience() []SessionID {
 	var out []SessionID
 	for _, r := range b.participants() {
 		out = append(out, r.sessions()...)
+	}
+	return out
+}
+
+// withoutAudienceOf is the audience of the battle but for r's audience (r's host stays): the
+// recipients of mutant.ScoreSkipsInviterAudience.
+func (b *battle) withoutAudienceOf(r *room) []SessionID {
+	var out []SessionID
+	for _, p := range b.participants() {
+		if p == r {
+			out = append(out, p.owner.sess)
+			continue
+		}
+		out = append(out, p.sessions()...)
 	}
 	return out
 }
@@ -300,9 +315,13 @@ func (c *Core) createBattle(a *room, targets []*room, cfg protocol.BattleConfig,
 		return b
 	}
 	if timeoutS > 0 {
+		d := time.Duration(timeoutS) * time.Second
+		if mutant.On(mutant.BattleTimeoutDoubled) {
+			d *= 2
+		}
 		for _, iv := range b.invitees {
 			iv := iv
-			iv.timer = c.after(time.Duration(timeoutS)*time.Second, func() { c.timeoutBattleRequest(b, iv) })
+			iv.timer = c.after(d, func() { c.timeoutBattleRequest(b, iv) })
 		}
 	}
 	return b
@@ -340,6 +359,16 @@ func (c *Core) pendingInvitee(m *member, id string) (*battle, *invitee, *protoco
 }
 
 func (c *Core) acceptBattle(m *member, req protocol.BattleRef) (any, *protocol.Error) {
+	if mutant.On(mutant.BattleAcceptedTwice) {
+		if r, _ := c.hostRoom(m); r != nil {
+			if b, _ := c.battleOf(req.BattleID); b != nil {
+				if iv := b.inviteeOf(r); iv != nil && iv.answer == answerAccepted {
+					c.emit(c.inviterHost(b), protocol.EvBattleRequestAccept, b.requestEvent(iv))
+					return protocol.Empty{}, nil
+				}
+			}
+		}
+	}
 	b, iv, err := c.pendingInvitee(m, req.BattleID)
 	if err != nil {
 		return nil, err
@@ -467,7 +496,16 @@ func (c *Core) startBattle(b *battle) {
 			b.board = append(b.board, &iv.entrant)
 		}
 	}
-	b.endTimer = c.after(time.Duration(b.cfg.Duration)*time.Second, func() { c.endBattle(b, protocol.HookEndTimeUp) })
+	if g := b.inviter.room.group; mutant.On(mutant.BoardInGroupOrder) && g != nil {
+		sort.SliceStable(b.board[1:], func(i, j int) bool {
+			return slices.Index(g.rooms, b.board[1+i].room) < slices.Index(g.rooms, b.board[1+j].room)
+		})
+	}
+	d := time.Duration(b.cfg.Duration) * time.Second
+	if mutant.On(mutant.BattleOvertime) {
+		d *= 2
+	}
+	b.endTimer = c.after(d, func() { c.endBattle(b, protocol.HookEndTimeUp) })
 	c.emit(b.audience(), protocol.EvBattleStarted, b.startedPayload())
 	c.hookStart(b)
 	c.recordStart(b)

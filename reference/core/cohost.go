@@ -1,6 +1,8 @@
 package core
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/pkarena/pkarena/reference/mutant"
@@ -14,9 +16,19 @@ type group struct {
 
 func (g *group) users() []protocol.ConnectionUser {
 	out := make([]protocol.ConnectionUser, len(g.rooms))
-	for i, r := range g.rooms {
+	for i, r := range g.ordered() {
 		out[i] = r.connUser()
 	}
+	return out
+}
+
+// ordered is the group's rooms in join order (COHOST-020, SEAT-010).
+func (g *group) ordered() []*room {
+	if !mutant.On(mutant.ConnectedByCreation) {
+		return g.rooms
+	}
+	out := slices.Clone(g.rooms)
+	slices.SortFunc(out, func(a, b *room) int { return cmp.Compare(a.seq, b.seq) })
 	return out
 }
 
@@ -26,7 +38,7 @@ func (g *group) seatList() []protocol.SeatInfo {
 		n += len(r.seats)
 	}
 	out := make([]protocol.SeatInfo, 0, n)
-	for _, r := range g.rooms {
+	for _, r := range g.ordered() {
 		out = r.appendSeats(out)
 	}
 	return out
@@ -81,9 +93,18 @@ func (c *Core) requestConnection(m *member, req protocol.RequestConnection) (any
 	if req.Timeout != nil && !(mutant.On(mutant.TimeoutZeroDefault) && *req.Timeout == 0) {
 		timeout = time.Duration(*req.Timeout) * time.Second
 	}
+	if mutant.On(mutant.ConnTimeoutDoubled) {
+		timeout *= 2
+	}
 	used := 1 + len(a.outgoing)
 	if a.group != nil {
 		used = len(a.group.rooms) + a.group.pendingRequests()
+	}
+	if mutant.On(mutant.EarlierRequestsUncounted) {
+		used = 1
+		if a.group != nil {
+			used = len(a.group.rooms)
+		}
 	}
 	results := make(map[string]int, len(req.LiveIDs))
 	var created []*pending

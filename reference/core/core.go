@@ -73,6 +73,8 @@ type Core struct {
 	records   []Record // journal records of the operations since TakeRecords (Config.Journal)
 
 	out []Delivery // deliveries of the operation in progress
+
+	scoreChanges uint64 // every battle's score changes: mutant.VersionAcrossBattles only
 }
 
 // member is a session's user and where it is.
@@ -81,6 +83,8 @@ type member struct {
 	user User
 	room *room
 	seat int // seat index in room, -1 when not seated
+
+	lastBeat time.Time // the last heartbeat request (or the connect): mutant.OnlyHeartbeatsKeepAlive only
 }
 
 // New returns an empty core.
@@ -98,6 +102,35 @@ func New(cfg Config, clock Clock) *Core {
 // handshake and after any earlier session of the same user was disconnected.
 func (c *Core) Connect(s SessionID, u User) {
 	c.sessions[s] = &member{sess: s, user: u, seat: -1}
+	if mutant.On(mutant.OnlyHeartbeatsKeepAlive) {
+		c.sessions[s].lastBeat = c.clock.Now()
+	}
+}
+
+// mutantLivenessWindow is how long mutant.OnlyHeartbeatsKeepAlive lets a session go without a
+// heartbeat request. The liveness timer is the transport's and the core does not know
+// heartbeatTimeoutMs; a second lies between the interval (500 ms) and the timeout (1500 ms) the
+// conformance suite gives the embedded server.
+const mutantLivenessWindow = time.Second
+
+// heartbeatsOnly is mutant.OnlyHeartbeatsKeepAlive: a server whose liveness timer only heartbeat
+// requests reset. The core cannot close the connection, so it does what the server would do
+// next: a session that sends other requests but no heartbeat for mutantLivenessWindow is
+// treated as lost (LIVE-021) while its socket stays open.
+func (c *Core) heartbeatsOnly(m *member, typ string) {
+	now := c.clock.Now()
+	if typ == protocol.ReqHeartbeat {
+		m.lastBeat = now
+		return
+	}
+	if now.Sub(m.lastBeat) < mutantLivenessWindow || m.room == nil {
+		return
+	}
+	if m.room.owner == m {
+		c.endRoom(m.room, protocol.EndedByServer)
+	} else {
+		c.leaveRoom(m)
+	}
 }
 
 // Disconnect handles a lost connection as the clean leave it stands for (LIVE-021): a host's
@@ -139,8 +172,14 @@ func (c *Core) Handle(s SessionID, typ string, payload json.RawMessage) (any, *p
 	if !ok {
 		return nil, protocol.ErrUnknownType.With("unknown request type %q", typ), nil
 	}
+	if mutant.On(mutant.OnlyHeartbeatsKeepAlive) {
+		c.heartbeatsOnly(m, typ)
+	}
 	reply, err := h(c, m, payload)
 	if err != nil {
+		if mutant.On(mutant.OnlyHeartbeatsKeepAlive) {
+			return nil, err, c.flush() // the loss happened, whatever the request's fate
+		}
 		c.out = c.out[:0]
 		return nil, err, nil
 	}

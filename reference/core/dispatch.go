@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
 )
 
@@ -224,7 +225,7 @@ func checkRequestConnection(c *Core, r *protocol.RequestConnection) *protocol.Er
 	if r.Timeout != nil && (*r.Timeout < 0 || *r.Timeout > maxInviteTimeout) {
 		return protocol.ErrInvalidParameter.With("timeout: must be 0..%d seconds", maxInviteTimeout)
 	}
-	if len(r.ExtensionInfo) > maxExtInfoBytes {
+	if len(r.ExtensionInfo) > maxExtInfoBytes || (mutant.On(mutant.ExtInfoAtLimitRefused) && len(r.ExtensionInfo) == maxExtInfoBytes) {
 		return protocol.ErrInvalidParameter.With("extensionInfo: longer than %d bytes", maxExtInfoBytes)
 	}
 	return nil
@@ -270,10 +271,10 @@ func checkRequestBattle(c *Core, r *protocol.RequestBattle) *protocol.Error {
 		return err
 	}
 	maxS := int(c.cfg.MaxBattleDuration / time.Second)
-	if d := r.Config.Duration; d != nil && (*d < 0 || *d > maxS) {
+	if d := r.Config.Duration; d != nil && (*d < 0 || *d > maxS || (mutant.On(mutant.MaxDurationRefused) && *d == maxS)) {
 		return protocol.ErrInvalidParameter.With("config.duration: must be 1..%d seconds (0 or absent: the default)", maxS)
 	}
-	if len(r.Config.ExtensionInfo) > maxExtInfoBytes {
+	if len(r.Config.ExtensionInfo) > maxExtInfoBytes || (mutant.On(mutant.ExtInfoAtLimitRefused) && len(r.Config.ExtensionInfo) == maxExtInfoBytes) {
 		return protocol.ErrInvalidParameter.With("config.extensionInfo: longer than %d bytes", maxExtInfoBytes)
 	}
 	if r.Timeout != nil && (*r.Timeout < 0 || *r.Timeout > maxInviteTimeout) {

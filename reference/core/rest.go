@@ -68,7 +68,7 @@ func (c *Core) checkCreateBattle(req protocol.CreateBattle) *protocol.Error {
 		seen[id] = true
 	}
 	maxMs := int64(c.cfg.MaxBattleDuration / time.Millisecond)
-	if req.Duration == nil || *req.Duration < minRESTDurationMs || *req.Duration > maxMs {
+	if req.Duration == nil || *req.Duration < minRESTDurationMs || *req.Duration > maxMs || (mutant.On(mutant.MaxDurationRefused) && *req.Duration == maxMs) {
 		return protocol.ErrInvalidParameter.With("Duration: required, %d..%d milliseconds", minRESTDurationMs, maxMs)
 	}
 	if len(req.ExtensionInfo) > maxExtInfoBytes {
@@ -96,7 +96,7 @@ func (c *Core) restCreateBattle(operator string, req protocol.CreateBattle) (any
 		switch {
 		case !ok:
 			results[i].ResultCode, results[i].ResultMessage = protocol.BattleRoomNotExist, "room does not exist"
-		case t.battle != nil:
+		case t.battle != nil && !(mutant.On(mutant.RESTInvitesPendingRoom) && t.battle.state == battlePending):
 			results[i].ResultCode, results[i].ResultMessage = protocol.BattleBattlingOtherRoom, "room is in another battle or has a pending battle request"
 		default:
 			targets = append(targets, t)
@@ -105,7 +105,10 @@ func (c *Core) restCreateBattle(operator string, req protocol.CreateBattle) (any
 	if len(targets) == 0 {
 		return nil, protocol.ErrNoValidBattleLive.With("none of ToRoomIdList can battle")
 	}
-	secs := int((*req.Duration + 500) / 1000)
+	secs := int((*req.Duration + 500) / 1000) // rounded to the nearest second (REST-010)
+	if mutant.On(mutant.DurationTruncated) {
+		secs = int(*req.Duration / 1000)
+	}
 	b := c.createBattle(a, targets, protocol.BattleConfig{Duration: secs, ExtensionInfo: req.ExtensionInfo}, 0, true, operator)
 	return protocol.CreateBattleResponse{BattleID: b.id, Result: results}, nil
 }
@@ -138,6 +141,9 @@ func (c *Core) restGetBattleInfo(req protocol.GetBattleInfo) (any, *protocol.Err
 		BattleID: b.id, Duration: int64(b.cfg.Duration) * 1000, ScoreVersion: b.version,
 		FromRoomInfo: protocol.RoomScore{RoomID: b.inviter.liveID, Score: b.inviter.score, OwnerAccount: b.inviter.host.ID},
 	}
+	if mutant.On(mutant.InviterScoreHidden) {
+		resp.FromRoomInfo.Score = 0
+	}
 	info := b.info()
 	resp.StartTime, resp.EndTime = info.StartTime, info.EndTime
 	if b.state == battleEnded && b.started.IsZero() {
@@ -166,7 +172,7 @@ func checkSetBattleScore(req protocol.SetBattleScore) *protocol.Error {
 		return protocol.ErrInvalidParameter.With("BattleId: required, at most %d bytes", maxBattleIDBytes)
 	case req.OpType == nil || (*req.OpType != protocol.OpAdd && *req.OpType != protocol.OpOverwrite):
 		return protocol.ErrInvalidParameter.With("OpType: required, 1 (add) or 2 (overwrite)")
-	case len(req.ScoreList) == 0 || len(req.ScoreList) > maxScoreListItems:
+	case len(req.ScoreList) == 0 || len(req.ScoreList) > maxScoreListItems || (mutant.On(mutant.ScoreListAtLimitRefused) && len(req.ScoreList) == maxScoreListItems):
 		return protocol.ErrInvalidParameter.With("ScoreList: must list 1..%d rooms", maxScoreListItems)
 	case len(req.IdempotencyKey) > maxIdempotencyKey:
 		return protocol.ErrInvalidParameter.With("IdempotencyKey: longer than %d bytes", maxIdempotencyKey)
@@ -194,6 +200,13 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 	if req.IdempotencyKey != "" && (b.state != battleEnded || !mutant.On(mutant.KeyForgottenAtEnd)) {
 		if prev, ok := b.idempotent[req.IdempotencyKey]; ok && !mutant.On(mutant.IdempotencyIgnored) {
 			return prev, nil
+		}
+		if mutant.On(mutant.KeyAcrossBattles) {
+			for _, other := range c.battles {
+				if prev, ok := other.idempotent[req.IdempotencyKey]; ok {
+					return prev, nil
+				}
+			}
 		}
 	}
 	switch b.state {
@@ -235,7 +248,14 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 			e.score = s
 		}
 		b.version++
+		if mutant.On(mutant.VersionAcrossBattles) {
+			c.scoreChanges++
+			b.version = c.scoreChanges
+		}
 		to, version := b.audience(), b.version
+		if mutant.On(mutant.ScoreSkipsInviterAudience) && b.inviter.room != nil {
+			to = b.withoutAudienceOf(b.inviter.room)
+		}
 		if mutant.On(mutant.ScoreSkipsRoom) && len(to) > 1 {
 			to = to[:len(to)-1]
 		}

@@ -124,6 +124,9 @@ func (c *Core) endRoom(r *room, reason int) {
 }
 
 func (c *Core) joinLive(m *member, req protocol.LiveRef) (any, *protocol.Error) {
+	if r := m.room; r != nil && r.owner != m && r.id == req.LiveID && mutant.On(mutant.RejoinSameRoom) {
+		return protocol.JoinLiveReply{LiveInfo: r.info(), SeatList: r.seatList(), ConnectedList: r.connectedList(), Battle: r.battleFor()}, nil
+	}
 	if m.room != nil {
 		return nil, protocol.ErrAlreadyInLive.With("already in room %q", m.room.id)
 	}

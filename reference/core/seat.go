@@ -1,6 +1,9 @@
 package core
 
-import "github.com/pkarena/pkarena/reference/protocol"
+import (
+	"github.com/pkarena/pkarena/reference/mutant"
+	"github.com/pkarena/pkarena/reference/protocol"
+)
 
 // seat is one seat of a room.
 type seat struct {
@@ -79,6 +82,12 @@ func (c *Core) takeSeat(m *member, req protocol.SeatRef) (any, *protocol.Error) 
 		return nil, protocol.ErrSeatLocked.With("seat %d is locked", i)
 	case r.seats[i].user != nil:
 		return nil, protocol.ErrSeatOccupied.With("seat %d is occupied", i)
+	case mutant.On(mutant.SeatIndexAcrossGroup) && r.group != nil:
+		for _, o := range r.group.rooms {
+			if i < len(o.seats) && o.seats[i].user != nil {
+				return nil, protocol.ErrSeatOccupied.With("seat %d is occupied", i)
+			}
+		}
 	}
 	r.seats[i].user, r.seats[i].mic, m.seat = m, protocol.MicOff, i
 	c.seatsChanged(r)

@@ -41,6 +41,37 @@ const (
 	InvalidUTF8Accepted = "invalid-utf8-accepted"
 	TokenOutlivesExpiry = "token-outlives-expiry"
 	KeyForgottenAtEnd   = "idempotency-key-forgotten-at-end"
+
+	// Issue 12: the classes an outside review found the suite blind to, one or more each.
+
+	// A limit refused at the limit.
+	ExtInfoAtLimitRefused   = "extension-info-at-limit-refused"
+	MaxDurationRefused      = "max-battle-duration-refused"
+	ScoreListAtLimitRefused = "score-list-at-limit-refused"
+	// A timeout longer than the one asked for.
+	ConnTimeoutDoubled   = "connection-timeout-doubled"
+	BattleTimeoutDoubled = "battle-request-timeout-doubled"
+	BattleOvertime       = "battle-runs-overtime"
+	// Truncation where SPEC says rounding.
+	DurationTruncated = "rest-duration-truncated"
+	// Pending state that must carry across separate requests.
+	EarlierRequestsUncounted = "earlier-requests-not-counted"
+	RESTInvitesPendingRoom   = "rest-invites-pending-battle-room"
+	// One liveness signal on its own keeping a connection alive.
+	OnlyHeartbeatsKeepAlive = "only-heartbeats-keep-alive"
+	// An operation repeated on the same target.
+	BattleAcceptedTwice = "battle-request-accepted-twice"
+	RejoinSameRoom      = "rejoin-same-room"
+	// A key or ID scoped per battle used in two scopes.
+	KeyAcrossBattles     = "idempotency-key-shared-across-battles"
+	VersionAcrossBattles = "score-version-shared-across-battles"
+	SeatIndexAcrossGroup = "seat-index-shared-across-group"
+	// A required list order that equals the natural join order.
+	ConnectedByCreation = "connected-list-in-creation-order"
+	BoardInGroupOrder   = "battle-board-in-group-order"
+	// Requirements the suite caught only by chance inside another spec.
+	ScoreSkipsInviterAudience = "score-skips-inviter-audience"
+	InviterScoreHidden        = "inviter-score-not-reported"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -69,6 +100,26 @@ var Catalogue = []Mutant{
 	{NoConnRateLimit, "a connection's advertised request limit is never applied", []string{"RATE-001"}},
 	{InvalidUTF8Accepted, "a text message that is not UTF-8 is read as if it were", []string{"TRANS-013"}},
 	{TokenOutlivesExpiry, "a connection stays open after its UserSig expires", []string{"AUTHZ-003"}},
+
+	{ExtInfoAtLimitRefused, "an extensionInfo of exactly 1024 bytes is refused with 100002", []string{"COHOST-007", "BATTLE-002"}},
+	{MaxDurationRefused, "a battle of exactly maxBattleDurationS is refused with 100002", []string{"BATTLE-002", "REST-010"}},
+	{ScoreListAtLimitRefused, "a ScoreList of exactly 100 items is refused with 100002", []string{"REST-030"}},
+	{ConnTimeoutDoubled, "a connection request times out after twice its timeout", []string{"COHOST-014"}},
+	{BattleTimeoutDoubled, "a battle request times out after twice its timeout", []string{"BATTLE-009"}},
+	{BattleOvertime, "a battle ends after twice its duration", []string{"BATTLE-030"}},
+	{DurationTruncated, "create_battle truncates Duration to whole seconds instead of rounding it", []string{"REST-010"}},
+	{EarlierRequestsUncounted, "requests a group sent in earlier calls do not count towards maxConnectedRooms", []string{"COHOST-006"}},
+	{RESTInvitesPendingRoom, "create_battle invites a room that has a pending battle request", []string{"REST-011"}},
+	{OnlyHeartbeatsKeepAlive, "a host that sends requests but no heartbeat for a second loses its room as on a lost connection", []string{"LIVE-020", "HEART-001"}},
+	{BattleAcceptedTwice, "a host may accept the same battle request again, and the inviter hears of it twice", []string{"BATTLE-011"}},
+	{RejoinSameRoom, "joinLive of the room the caller is already in succeeds", []string{"ROOM-004"}},
+	{KeyAcrossBattles, "an IdempotencyKey used in one battle counts as used in every battle", []string{"REST-034"}},
+	{VersionAcrossBattles, "score versions count the changes of every battle, not each battle's own", []string{"BATTLE-042"}},
+	{SeatIndexAcrossGroup, "a seat index taken in one room of a group counts as taken in every room of the group", []string{"SEAT-001"}},
+	{ConnectedByCreation, "connectedList and the merged seats follow the rooms' creation order, not their join order", []string{"COHOST-020", "SEAT-010"}},
+	{BoardInGroupOrder, "a battle's invitees and scoreboard follow the group's join order, not the order the inviter listed them", []string{"BATTLE-020", "BATTLE-041"}},
+	{ScoreSkipsInviterAudience, "score changes reach the inviting room's host but not its audience", []string{"BATTLE-042"}},
+	{InviterScoreHidden, "get_battle_info reports the inviting room's score as 0", []string{"REST-020"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.
