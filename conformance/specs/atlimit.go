@@ -3,11 +3,15 @@ package specs
 import (
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/pkarena/pkarena/conformance/client"
+	"github.com/pkarena/pkarena/conformance/harness"
+	"github.com/pkarena/pkarena/reports"
 )
 
 // Every documented bound is checked from both sides: the value at the bound is accepted and
@@ -237,6 +241,111 @@ var _ = Describe("Limits at and beyond the limit", Label("limits"), func() {
 		r, err := c.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room("u")})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(r.LiveInfo.LiveOwner).To(Equal(client.LiveUserInfo{UserID: id, UserName: name, AvatarURL: avatar}))
+	})
+
+	It("[SEAT-001] takeSeat takes the last seat, maxSeatCount − 1, and refuses maxSeatCount with 100200", Label("seat"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		h := s.host("h")
+		v := s.audience("v", s.room("h"))
+		info, err := v.FetchLiveInfo(s.ctx, s.room("h"))
+		Expect(err).NotTo(HaveOccurred())
+		last := info.MaxSeatCount - 1
+		expectCode(v.TakeSeat(s.ctx, last+1), client.CodeSeatIndexInvalid)
+		none(s, h, client.EvSeatListChanged)
+		Expect(v.TakeSeat(s.ctx, last)).To(Succeed(), "seat %d of a room of %d seats", last, info.MaxSeatCount)
+		ev := next[client.SeatListChanged](s, h, client.EvSeatListChanged)
+		Expect(ev.SeatList[last].UserInfo.UserID).To(Equal(v.UserID()))
+	})
+
+	It("[RATE-001] a new connection's requestBurst requests sent at once are all served", Label("input", "rate"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		c := s.user("c", func(cfg *client.Config) { cfg.NoHeartbeat = true }) // its bucket holds exactly the burst
+		lim := c.Welcome().Limits
+		if lim.MaxRequestsPerSecond <= 0 || lim.RequestBurst <= 0 {
+			Skip(reports.NotApplicablePrefix + " the server advertises no per-connection request limit (RATE-001 is a MAY)")
+		}
+		if lim.RequestBurst > 100*limitCap {
+			Skip(fmt.Sprintf("the server advertises requestBurst %d; the suite sends at most %d at once", lim.RequestBurst, 100*limitCap))
+		}
+		// As in the spec of the limit itself: batches, never more than half the send queue
+		// in flight (RATE-001's SHOULD).
+		inFlight := max(2, min(64, lim.SendQueueFrames/2))
+		batch := inFlight / 2
+		window := make(chan struct{}, inFlight)
+		var mu sync.Mutex
+		codes := map[int]int{}
+		var wg sync.WaitGroup
+		for sent := 0; sent < lim.RequestBurst; sent += batch {
+			k := min(batch, lim.RequestBurst-sent)
+			for range k {
+				wg.Add(1)
+				window <- struct{}{}
+			}
+			c.GoBatch(client.ReqHeartbeat, struct{}{}, k, func(_ client.Frame, err error) {
+				defer func() { <-window }()
+				defer wg.Done()
+				mu.Lock()
+				defer mu.Unlock()
+				code := client.CodeOf(err)
+				if err != nil && code == 0 {
+					code = -1
+				}
+				codes[code]++
+			})
+		}
+		wg.Wait()
+		Expect(codes).To(Equal(map[int]int{0: lim.RequestBurst}), "%d requests, the advertised requestBurst: by code", lim.RequestBurst)
+	})
+
+	It("[REST-004] requests at four fifths of the configured rate are all served: only more than the configured number per second may be refused", Label("rest", "slow"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		hs := s.hosts("a", "b")
+		battleWelcome(s)
+		id := startBattle(s, 300, hs[0], hs[1:]).BattleInfo.BattleID
+		fast := target.FastREST() // unchecked: the checks must not slow the pace below the rate
+		n := max(1, target.RESTRateLimit*4/5)
+		every := time.Second * 5 / 4 / time.Duration(target.RESTRateLimit)
+		tick := time.NewTicker(every) // a late tick is dropped, never bunched: at most n+1 a second
+		defer tick.Stop()
+		codes := map[int]int{}
+		start := time.Now()
+		for range n {
+			select {
+			case <-tick.C:
+			case <-s.ctx.Done():
+				Fail("the spec's time ran out")
+			}
+			_, err := fast.GetBattleInfo(s.ctx, id, "")
+			codes[client.CodeOf(err)]++
+		}
+		AddReportEntry("REST at the rate", fmt.Sprintf("%d requests in %v: %v", n, time.Since(start), codes))
+		Expect(codes).To(Equal(map[int]int{0: n}), "%d requests over a second, the limit being %d a second: by code", n, target.RESTRateLimit)
+	})
+
+	It("[HOOK-005] a webhook the receiver fails four times is delivered on the fifth attempt, with the same EventId", Label("webhook"), func(ctx SpecContext) {
+		s := newScene(ctx, hookRetryWait)
+		r := receiver()
+		hs := s.hosts("a", "b")
+		battleWelcome(s)
+		from := s.room("a")
+		r.FailNext(4, func(d harness.Delivery) bool {
+			var body hookBody
+			return d.Decode(&body) == nil && body.FromRoomID == from && body.CallbackCommand == hookCreate
+		})
+		id := startBattle(s, 300, hs[0], hs[1:]).BattleInfo.BattleID
+		hooksOf(s, r, id, hookRetryWait, hookCreate, hookStart)
+		var creates []harness.Delivery
+		for _, d := range r.Deliveries() {
+			var body hookBody
+			if d.Decode(&body) == nil && body.BattleID == id && d.Command == hookCreate {
+				creates = append(creates, d)
+			}
+		}
+		Expect(creates).To(HaveLen(5), "four failed attempts and the fifth, delivered")
+		for i, d := range creates {
+			Expect(d.EventID).To(Equal(creates[0].EventID), "attempt %d", i+1)
+		}
+		Expect(creates[4].Answered).To(Equal(200))
 	})
 
 	It("[TRANS-003 TRANS-006] a request id of 64 bytes is accepted and echoed in the reply", Label("transport"), func(ctx SpecContext) {

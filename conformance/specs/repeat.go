@@ -56,6 +56,17 @@ var _ = Describe("Operations repeated on the same target", func() {
 		Expect(c.AcceptBattle(s.ctx, id)).To(Succeed(), "the other request is untouched")
 	})
 
+	It("[COHOST-012 COHOST-013] a second rejectConnection of the same request gets 100400, and the inviter hears of the first only", Label("cohost"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		a, b := s.host("a"), s.host("b")
+		request(s, a, s.room("b"))
+		next[client.ConnectionRequestReceived](s, b, client.EvConnectionRequestReceived)
+		Expect(b.RejectConnection(s.ctx, s.room("a"))).To(Succeed())
+		next[client.ConnectionRequestOutcome](s, a, client.EvConnectionRequestReject)
+		expectCode(b.RejectConnection(s.ctx, s.room("a")), client.CodeConnectionNotExist)
+		none(s, a, client.EvConnectionRequestReject)
+	})
+
 	It("[ROOM-004] joinLive of the room the caller is already in gets 100903, and the room counts the caller once", Label("room"), func(ctx SpecContext) {
 		s := newScene(ctx)
 		h := s.host("h")
