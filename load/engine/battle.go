@@ -103,10 +103,14 @@ func (b *battle) name(id string) bool {
 	return b.id == id
 }
 
-// stamp returns the times of the update that made version.
-func (b *battle) stamp(version uint64) (stamp, bool) {
+// stamp returns the times of the update of battle id that made version; ok is false when
+// the battle is another or no update of it made that version.
+func (b *battle) stamp(id []byte, version uint64) (stamp, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.id != string(id) {
+		return stamp{}, false
+	}
 	st, ok := b.versions[version]
 	return st, ok
 }

@@ -158,11 +158,11 @@ func (u *user) scoreChanged(id []byte, version uint64, ev client.Event) {
 	u.scoreGot++
 	u.mu.Unlock()
 	b := u.room.group.current()
-	if b == nil || b.ID() != string(id) {
+	if b == nil {
 		e.rec.Add(counterUnmatched, 1)
 		return
 	}
-	st, ok := b.stamp(version)
+	st, ok := b.stamp(id, version)
 	if !ok {
 		e.rec.Add(counterUnmatched, 1)
 		return

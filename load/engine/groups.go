@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkarena/pkarena/conformance/client"
@@ -27,26 +28,22 @@ type group struct {
 	formed     chan struct{} // pk: closed when the leader sees every room connected
 	formedOnce sync.Once
 
-	mu     sync.Mutex
-	ready  int     // rooms whose host's createLive is done
-	battle *battle // the battle being requested, running or ending; nil between battles
-	cycle  *cycle  // the churn cycle in progress; nil between cycles
+	// battle is the battle being requested, running or ending; nil between battles. Every
+	// score change a member reads looks it up: an atomic, not g.mu, which all of them would
+	// share.
+	battle atomic.Pointer[battle]
+
+	mu    sync.Mutex
+	ready int    // rooms whose host's createLive is done
+	cycle *cycle // the churn cycle in progress; nil between cycles
 }
 
 func (g *group) leader() *user { return g.rooms[0].host }
 
 // current returns the group's battle, or nil.
-func (g *group) current() *battle {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.battle
-}
+func (g *group) current() *battle { return g.battle.Load() }
 
-func (g *group) setBattle(b *battle) {
-	g.mu.Lock()
-	g.battle = b
-	g.mu.Unlock()
-}
+func (g *group) setBattle(b *battle) { g.battle.Store(b) }
 
 // members lists every user of the group, hosts and audience.
 func (g *group) members() []*user {
