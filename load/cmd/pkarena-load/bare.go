@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/pkarena/pkarena/load/bare"
@@ -72,6 +73,7 @@ func runBareClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 	duration := fs.Duration("duration", 10*time.Second, "time recorded")
 	sourceIPs := fs.String("source-ips", "", "local addresses to dial from")
 	out := fs.String("out", "", "results folder")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the recording window to this file")
 	if err := fs.Parse(args); err != nil {
 		return metrics.ExitUsage
 	}
@@ -89,6 +91,14 @@ func runBareClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 	defer r.Close()
 	if !sleep(ctx, *warmup) {
 		return metrics.ExitError
+	}
+	if *cpuProfile != "" {
+		if f, err := os.Create(*cpuProfile); err == nil {
+			defer f.Close()
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
 	}
 	start := time.Now()
 	cpu0, _ := metrics.ProcessCPU()
