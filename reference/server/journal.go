@@ -303,6 +303,16 @@ func (j *journal) rewrite(recs []core.Record) error {
 		os.Remove(tmp)
 		return fmt.Errorf("journal: rewrite: %w", err)
 	}
+	// The file is the journal now: opened again by that name, so that its errors name it
+	// (an *os.File keeps the name it was opened with, here the temporary one).
+	if nf, err := os.OpenFile(filepath.Join(j.dir, JournalFile), os.O_RDWR, 0o600); err == nil {
+		if _, err := nf.Seek(0, io.SeekEnd); err == nil {
+			f.Close()
+			f = nf
+		} else {
+			nf.Close()
+		}
+	}
 	j.f.Close()
 	j.f, j.size, j.base = f, size, size
 	j.w.Reset(f)

@@ -365,6 +365,37 @@ func TestJournalIsRewrittenWhenLarge(t *testing.T) {
 	}
 }
 
+// After a rewrite the journal's errors name the journal, not the temporary file it was
+// written as (issue 13).
+func TestRewrittenJournalKeepsItsName(t *testing.T) {
+	dir := t.TempDir()
+	j, _, err := openJournal(dir, quietLogger(), 0, (*os.File).Sync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.abandon()
+	if err := j.rewrite(nil); err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, JournalFile); j.f.Name() != want {
+		t.Fatalf("after a rewrite the journal's file is %q; want %q", j.f.Name(), want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, journalTmpFile)); !os.IsNotExist(err) {
+		t.Errorf("the temporary file is still there: %v", err)
+	}
+	// Writes after the rewrite land at the end of the journal.
+	if err := j.append([]core.Record{{Kind: core.RecordEnd, BattleID: "b", At: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.commit(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, JournalFile))
+	if !bytes.HasPrefix(data, []byte(journalHeader)) || bytes.Count(data, []byte{'\n'}) != 2 {
+		t.Errorf("journal after a rewrite and one record: %q; want the header and one line", data)
+	}
+}
+
 // FuzzOpenJournal feeds arbitrary files to openJournal and the records it returns to
 // core.Restore: neither may panic; a journal it accepts is cut to a prefix of the file, and
 // opening it again gives back the same records without cutting anything more.
