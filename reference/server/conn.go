@@ -310,6 +310,13 @@ func (c *conn) writePump(s *Server) {
 		<-c.queue.ready
 		select {
 		case <-c.quit:
+			// The welcome is the first frame (WELCOME-001), even of a connection closed before
+			// it was written: a connection replaced at once gets its welcome, then 4009.
+			if seq == 0 && c.closeCode != closeNone {
+				if batch = c.queue.take(batch, 1); len(batch) == 1 && batch[0].typ == protocol.TypeWelcome && !writeBatch() {
+					return
+				}
+			}
 			// A server shutting down sends what it queued (the ends of rooms and battles)
 			// before its 1001; any other cut-off sends nothing more.
 			for c.closeCode == closeGoingAway {

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -250,5 +251,47 @@ func TestHandlerRefusesAfterClose(t *testing.T) {
 	_, resp, err := websocket.DefaultDialer.Dial(wsURL(t, base, "late", ""), nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("dial after Close: err %v, resp %v; want 503", err, resp)
+	}
+}
+
+// In a storm of connections of the same users, each replacing the last (AUTH-006), every
+// connection's first frame is its welcome (WELCOME-001), even one closed with 4009 before
+// the welcome was written (issue 13: 16 of 1,000 got the close first).
+func TestReplacedConnectionsGetTheirWelcomeFirst(t *testing.T) {
+	_, base := newTestServer(t, nil)
+	const users, each = 20, 20
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var bad []string
+	for u := 0; u < users; u++ {
+		url := wsURL(t, base, fmt.Sprintf("storm-%d", u), "")
+		for i := 0; i < each; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+				if err != nil {
+					return // refused or reset: no frame at all is no wrong first frame
+				}
+				defer ws.Close()
+				_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+				_, data, err := ws.ReadMessage()
+				var f protocol.Frame
+				switch {
+				case err != nil:
+					mu.Lock()
+					bad = append(bad, "closed before any frame: "+err.Error())
+					mu.Unlock()
+				case json.Unmarshal(data, &f) != nil || f.Type != protocol.TypeWelcome:
+					mu.Lock()
+					bad = append(bad, fmt.Sprintf("first frame %.80s", data))
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if len(bad) > 0 {
+		t.Errorf("%d of %d connections did not get their welcome first, e.g. %s", len(bad), users*each, bad[0])
 	}
 }
