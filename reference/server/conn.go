@@ -98,7 +98,10 @@ func (c *conn) startReading(s *Server) {
 	c.ws.SetReadLimit(int64(s.cfg.MaxFrameBytes))
 	// Any frame resets the liveness timer (HEART-001), WebSocket pings included.
 	c.ws.SetPingHandler(func(data string) error {
-		_ = c.ws.SetReadDeadline(time.Now().Add(s.cfg.HeartbeatTimeout))
+		// A ping is a frame: it resets the liveness timer, but never past the token's
+		// expiry (AUTHZ-003): a client that only pings is still closed with 4001 when its
+		// token expires.
+		_ = c.ws.SetReadDeadline(c.readDeadline(s))
 		err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.cfg.WriteTimeout))
 		if errors.Is(err, websocket.ErrCloseSent) {
 			return nil
@@ -144,6 +147,11 @@ func (c *conn) readDeadline(s *Server) time.Time {
 	return deadline
 }
 
+// expired reports whether the connection's token has expired (AUTHZ-003).
+func (c *conn) expired() bool {
+	return !c.expires.IsZero() && !time.Now().Before(c.expires) && !mutant.On(mutant.TokenOutlivesExpiry)
+}
+
 // readMessage reads the rest of a message.
 //
 //go:noinline
@@ -161,6 +169,13 @@ func (c *conn) handleFrame(s *Server, mt int, data []byte, err error, ended *int
 			code = closeTokenExpired
 		}
 		c.shutdown(code)
+		return false
+	}
+	if c.expired() {
+		// Read after the token expired, even if it arrived just before: it does not run
+		// (AUTHZ-003); the connection ends with 4001.
+		*ended = closeTokenExpired
+		c.shutdown(closeTokenExpired)
 		return false
 	}
 	if mt != websocket.TextMessage {

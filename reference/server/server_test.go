@@ -295,3 +295,79 @@ func TestReplacedConnectionsGetTheirWelcomeFirst(t *testing.T) {
 		t.Errorf("%d of %d connections did not get their welcome first, e.g. %s", len(bad), users*each, bad[0])
 	}
 }
+
+// A client whose token expires is closed with 4001 at expiry even if it keeps sending
+// WebSocket pings, and a request it sends after expiry does not run (AUTHZ-003; issue 13:
+// pings kept such a host connected 45 s past expiry, and its lockSeat was executed).
+func TestExpiredTokenEndsTheConnectionPingsOrNot(t *testing.T) {
+	_, base := newTestServer(t, nil)
+	cfg := DefaultConfig()
+	const life = 2 * time.Second
+	sig, err := usersig.Sign(cfg.Secret, cfg.SDKAppID, "pinger", life, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires := time.Now().Add(life)
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(t, base, "pinger", sig), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	host := &rawClient{t: t, ws: ws}
+	if f := host.read(); f.Type != protocol.TypeWelcome {
+		t.Fatalf("first frame %q", f.Type)
+	}
+	if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "rx", "maxSeatCount": 4}); *f.Code != 0 {
+		t.Fatalf("createLive: %s", *f.Message)
+	}
+	viewer := dial(t, base, "watcher")
+	viewer.call(protocol.ReqJoinLive, map[string]string{"liveID": "rx"})
+
+	// Pings only, every 100 ms, from before expiry until well after.
+	stop := make(chan struct{})
+	pinged := make(chan struct{})
+	go func() {
+		defer close(pinged)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)) != nil {
+				return
+			}
+		}
+	}()
+	// Right after expiry, a request that must not run.
+	time.Sleep(time.Until(expires) + 50*time.Millisecond)
+	_ = ws.WriteJSON(protocol.Request{Type: protocol.ReqLockSeat, ID: "late", Payload: json.RawMessage(`{"seatIndex":2}`)})
+	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var closed error
+	for closed == nil {
+		if _, data, err := ws.ReadMessage(); err != nil {
+			closed = err
+		} else if strings.Contains(string(data), `"id":"late"`) {
+			t.Errorf("the request sent after expiry was answered: %s", data)
+		}
+	}
+	close(stop)
+	<-pinged
+	var ce *websocket.CloseError
+	if !errors.As(closed, &ce) || ce.Code != 4001 {
+		t.Fatalf("the connection ended with %v; want close 4001", closed)
+	}
+	if late := time.Since(expires); late > 5*time.Second {
+		t.Errorf("closed %v after expiry; want at expiry (pings must not keep it open)", late)
+	}
+	// The viewer saw the room end (the host is gone), and never the seat locked.
+	for {
+		f := viewer.read()
+		if f.Type == protocol.EvSeatListChanged && strings.Contains(string(f.Payload), `"isLocked":true`) {
+			t.Fatalf("the viewer saw the seat locked by a request sent after expiry: %s", f.Payload)
+		}
+		if f.Type == protocol.EvLiveEnded {
+			break
+		}
+	}
+}
