@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -35,6 +36,7 @@ type battle struct {
 	queue    []gift
 	versions map[uint64]stamp // each update's times, by the version it makes
 	acked    uint64           // the last version set_battle_score confirmed
+	next     uint64           // the version the next call will make (pipelined calls)
 	started  int              // members that got onBattleStarted
 	ended    int              // members that got onBattleEnded
 	closed   bool             // no more gifts: the battle is ending or the run is over
@@ -332,28 +334,16 @@ func (b *battle) caughtUp() bool {
 // sendScores is the battle's sender: it turns queued gifts into set_battle_score calls, one
 // in flight at a time, until the battle is closed and its queue empty.
 func (e *engine) sendScores(ctx context.Context, b *battle, shard int) {
+	if depth := e.sc.Pipeline(); depth > 1 {
+		e.pipeScores(ctx, b, shard, depth)
+		return
+	}
 	rest := e.rests[b.g.target]
 	for calls := 0; ; calls++ {
-		select {
-		case <-b.wake:
-		case <-ctx.Done():
-			return
-		case <-b.done:
+		batch, st, version, id, ok := e.nextUpdate(ctx, b)
+		if !ok {
 			return
 		}
-		b.mu.Lock()
-		batch := b.queue
-		b.queue = nil
-		if len(batch) == 0 {
-			b.mu.Unlock()
-			continue
-		}
-		version := b.acked + 1
-		st := stamp{intended: batch[0].intended, sent: time.Now()}
-		b.versions[version] = st
-		id := b.id
-		b.mu.Unlock()
-
 		req := client.SetBattleScoreRequest{
 			BattleID: id, OpType: client.OpAdd, ScoreList: scoreList(b.g, batch),
 			IdempotencyKey: fmt.Sprintf("%s-%d", id, calls),
@@ -361,29 +351,134 @@ func (e *engine) sendScores(ctx context.Context, b *battle, shard int) {
 		e.rec.Add(metrics.Ops, 1)
 		// The call in flight completes even if the run ends meanwhile: its version is counted.
 		resp, err := rest.SetBattleScore(context.WithoutCancel(ctx), req)
-		now := time.Now()
+		e.scored(b, shard, batch, st, version, resp, err)
+	}
+}
+
+// nextUpdate waits for gifts to score and takes them all: the update's gifts, its times
+// (recorded under the version it will make), that version and the battle's ID. ok is false
+// once the battle is over or the run ends.
+func (e *engine) nextUpdate(ctx context.Context, b *battle) (batch []gift, st stamp, version uint64, id string, ok bool) {
+	for {
+		select {
+		case <-b.wake:
+		case <-ctx.Done():
+			return nil, stamp{}, 0, "", false
+		case <-b.done:
+			return nil, stamp{}, 0, "", false
+		}
 		b.mu.Lock()
-		if err != nil {
-			delete(b.versions, version)
-		} else {
-			if resp.ScoreVersion != version {
-				// Someone else changed the scores, or an earlier call timed out but was
-				// applied: the times belong to the version the server names.
-				delete(b.versions, version)
-				b.versions[resp.ScoreVersion] = st
-				e.rec.Add(counterVersionMismatch, 1)
-			}
-			b.acked = max(b.acked, resp.ScoreVersion)
+		batch, b.queue = b.queue, nil
+		if len(batch) == 0 {
+			b.mu.Unlock()
+			continue
 		}
+		// Only this sender changes the battle's scores, and the server applies its calls in
+		// the order sent, so the version each makes follows from the last one sent.
+		if b.next <= b.acked {
+			b.next = b.acked + 1
+		}
+		version = b.next
+		b.next++
+		st = stamp{intended: batch[0].intended, sent: time.Now()}
+		b.versions[version] = st
+		id = b.id
 		b.mu.Unlock()
-		if err != nil {
-			e.countError(err)
-			e.rec.Add(counterGiftsFailed, int64(len(batch)))
-		} else {
-			e.rec.Record(metrics.RESTScore, shard, st.intended, st.sent, now)
-			e.giftsSent.Add(int64(len(batch)))
+		return batch, st, version, id, true
+	}
+}
+
+// scored settles one set_battle_score: its version acknowledged (or its times moved to the
+// version the server names), its latency recorded, its gifts released.
+func (e *engine) scored(b *battle, shard int, batch []gift, st stamp, version uint64, resp client.SetBattleScoreResponse, err error) {
+	now := time.Now()
+	b.mu.Lock()
+	if err != nil {
+		delete(b.versions, version)
+		if b.next > b.acked+1 {
+			b.next-- // the version was not made: the next call makes one fewer
 		}
-		e.release(batch)
+	} else {
+		if resp.ScoreVersion != version {
+			// Someone else changed the scores, or an earlier call timed out but was applied:
+			// the times belong to the version the server names.
+			delete(b.versions, version)
+			b.versions[resp.ScoreVersion] = st
+			e.rec.Add(counterVersionMismatch, 1)
+		}
+		b.acked = max(b.acked, resp.ScoreVersion)
+	}
+	b.mu.Unlock()
+	if err != nil {
+		e.countError(err)
+		e.rec.Add(counterGiftsFailed, int64(len(batch)))
+	} else {
+		e.rec.Record(metrics.RESTScore, shard, st.intended, st.sent, now)
+		e.giftsSent.Add(int64(len(batch)))
+	}
+	e.release(batch)
+}
+
+// pipeScores is sendScores with up to depth calls outstanding on a REST pipe of the battle's
+// own (client.RESTPipe): the server applies them in the order sent, so each one's version is
+// known when it is sent, and updates are not held back by the round trip of the one before.
+func (e *engine) pipeScores(ctx context.Context, b *battle, shard, depth int) {
+	rest := e.rests[b.g.target]
+	var pipe *client.RESTPipe
+	var outstanding sync.WaitGroup
+	defer func() {
+		// The calls outstanding complete even if the run ends meanwhile (their versions
+		// count), for a while.
+		waited := make(chan struct{})
+		go func() { outstanding.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-time.After(e.cfg.Drain):
+		}
+		if pipe != nil {
+			pipe.Close()
+		}
+		outstanding.Wait()
+	}()
+	for calls := 0; ; calls++ {
+		batch, st, version, id, ok := e.nextUpdate(ctx, b)
+		if !ok {
+			return
+		}
+		if pipe == nil {
+			var err error
+			if pipe, err = rest.Pipe(ctx, depth); err != nil {
+				e.rec.Add(metrics.Ops, 1)
+				e.scored(b, shard, batch, st, version, client.SetBattleScoreResponse{}, err)
+				pipe = nil
+				continue
+			}
+		}
+		req := client.SetBattleScoreRequest{
+			BattleID: id, OpType: client.OpAdd, ScoreList: scoreList(b.g, batch),
+			IdempotencyKey: fmt.Sprintf("%s-%d", id, calls),
+		}
+		e.rec.Add(metrics.Ops, 1)
+		outstanding.Add(1)
+		p := pipe
+		p.Go(client.APISetBattleScore, req, func(status int, env client.Envelope, err error) {
+			defer outstanding.Done()
+			var resp client.SetBattleScoreResponse
+			switch {
+			case err != nil:
+			case env.ErrorCode != 0:
+				err = &client.RESTError{API: client.APISetBattleScore, Status: status, Code: env.ErrorCode, Info: env.ErrorInfo, RequestID: env.RequestID}
+			default:
+				if jerr := json.Unmarshal(env.Response, &resp); jerr != nil {
+					err = fmt.Errorf("%s: Response: %w", client.APISetBattleScore, jerr)
+				}
+			}
+			e.scored(b, shard, batch, st, version, resp, err)
+		})
+		if p.Err() != nil {
+			pipe = nil // broken: the next update opens another
+			p.Close()
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ func startServer(t *testing.T) (server.Config, Target) {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.RESTRateLimit = 10000 // the pipelined runs send hundreds of calls a second
 	srv, err := server.Start(cfg, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -66,13 +67,26 @@ func healthy(t *testing.T, tot *metrics.Totals) {
 }
 
 func TestPKBattlesReachEveryMember(t *testing.T) {
-	for _, model := range []string{scenarios.ModelOpen, scenarios.ModelClosed} {
-		t.Run(model, func(t *testing.T) {
+	for _, tt := range []struct {
+		name, model string
+		pipeline    int
+	}{
+		{"open", scenarios.ModelOpen, 0},
+		{"closed", scenarios.ModelClosed, 0},
+		// Four set_battle_score calls of a battle outstanding at once, pipelined: each
+		// one's version is still known when it is sent, so every change is matched.
+		{"open pipelined", scenarios.ModelOpen, 4},
+	} {
+		model := tt.model
+		t.Run(tt.name, func(t *testing.T) {
 			sc := scenarios.Scenario{
 				Name: "pk-test", Kind: scenarios.KindPK, Model: model, Seed: 7,
-				Hosts: 6, AudiencePerRoom: 2, GroupSize: 3,
+				Hosts: 6, AudiencePerRoom: 2, GroupSize: 3, ScorePipeline: tt.pipeline,
 				BattleDuration: scenarios.Duration(2 * time.Second), GiftRate: 40, ThinkTime: scenarios.Duration(200 * time.Millisecond),
 				RampUp: scenarios.Duration(300 * time.Millisecond), Duration: scenarios.Duration(5 * time.Second),
+			}
+			if tt.pipeline > 1 {
+				sc.GiftRate = 400 // enough for calls to overlap
 			}
 			res, tot := run(t, sc)
 			healthy(t, tot)

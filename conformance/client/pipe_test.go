@@ -1,0 +1,78 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A pipe's calls are answered in the order sent, each with its own answer, never more than
+// Depth outstanding; closing it ends the calls still outstanding.
+func TestRESTPipeAnswersInOrder(t *testing.T) {
+	var served atomic.Int64
+	var maxOut atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var in struct{ N int }
+		_ = json.Unmarshal(body, &in)
+		n := served.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","RequestId":"r","Response":{"N":` + itoa(uint64(in.N)) + `,"Served":` + itoa(uint64(n)) + `}}`))
+	}))
+	t.Cleanup(srv.Close)
+	rest := NewREST(RESTConfig{BaseURL: srv.URL, SDKAppID: 1, Secret: "s", Identifier: "admin"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const depth, calls = 4, 200
+	p, err := rest.Pipe(ctx, depth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var got []int
+	for i := 1; i <= calls; i++ {
+		wg.Add(1)
+		p.Go("set_battle_score", map[string]int{"N": i}, func(status int, env Envelope, err error) {
+			defer wg.Done()
+			var r struct{ N, Served int }
+			if err != nil || status != 200 || json.Unmarshal(env.Response, &r) != nil {
+				t.Errorf("call: %d %v %s", status, err, env.Response)
+				return
+			}
+			mu.Lock()
+			got = append(got, r.N)
+			mu.Unlock()
+			if r.N != r.Served {
+				t.Errorf("call %d was the server's %dth: the server took them out of order", r.N, r.Served)
+			}
+		})
+		if o := int64(p.Outstanding()); o > maxOut.Load() {
+			maxOut.Store(o)
+		}
+	}
+	wg.Wait()
+	for i, n := range got {
+		if n != i+1 {
+			t.Fatalf("answer %d went to call %d; want answers in the order sent", i+1, n)
+		}
+	}
+	if len(got) != calls {
+		t.Fatalf("%d answers; want %d", len(got), calls)
+	}
+	if m := maxOut.Load(); m > depth || m < 2 {
+		t.Errorf("at most %d calls were outstanding at once; want more than one (pipelined) and at most %d", m, depth)
+	}
+	p.Close()
+	done := make(chan error, 1)
+	p.Go("set_battle_score", map[string]int{"N": 0}, func(_ int, _ Envelope, err error) { done <- err })
+	if err := <-done; err == nil {
+		t.Error("a call on a closed pipe succeeded")
+	}
+}
