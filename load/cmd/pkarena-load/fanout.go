@@ -36,6 +36,7 @@ type fanoutOptions struct {
 	write     string
 	profile   bool
 	bareBytes int
+	pipeline  int
 }
 
 // Targets of issue 11, checked (never asserted in a test) by bench-fanout.
@@ -67,6 +68,7 @@ func runFanoutBench(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&o.out, "out", filepath.Join("results", "bench-fanout"), "results folder")
 	fs.StringVar(&o.write, "write", "", "also write the figures (Markdown) to this file")
 	fs.BoolVar(&o.profile, "profile", false, "take CPU profiles of the reference server and the generator at each pkarena rate (in -out)")
+	fs.IntVar(&o.pipeline, "score-pipeline", 8, "set_battle_score calls of the battle outstanding at once (score_pipeline): the bare broadcaster publishes on its schedule whatever the last publication did, and so may the generator")
 	fs.IntVar(&o.bareBytes, "bare-bytes", 0, "the bare broadcaster's frame size; 0: the average size of the frames pkarena delivered at the same rate (measured just before)")
 	if err := fs.Parse(args); err != nil {
 		return metrics.ExitUsage
@@ -87,6 +89,8 @@ func runFanoutBench(ctx context.Context, args []string, stdout, stderr io.Writer
 		return usage("-rooms at least 2 and -users at least 1")
 	case o.duration < time.Second || o.warmup < 0:
 		return usage("-duration at least 1s, -warmup not negative")
+	case o.pipeline < 1 || o.pipeline > 64:
+		return usage("-score-pipeline 1..64")
 	}
 	if _, err := os.Stat(o.serverBin); err != nil {
 		return usage("server binary: %v (make build makes bin/pkarena-server)", err)
@@ -294,6 +298,7 @@ func (b *fanoutBench) pkarenaStep(ctx context.Context, rate float64, dir string)
 		"-set", "hosts=" + strconv.Itoa(b.o.rooms), "-set", "group_size=" + strconv.Itoa(b.o.rooms),
 		"-set", "audience_per_room=" + strconv.Itoa(b.o.users-1), "-set", "gift_rate=" + ftoa(rate/float64(n)),
 		"-set", "ramp_up=1s", "-set", "duration=" + b.o.duration.String(), "-set", "battle_stagger=0s",
+		"-set", "score_pipeline=" + strconv.Itoa(b.o.pipeline),
 		"-set", "battle_duration=" + strconv.Itoa(int(b.o.duration.Seconds())+120) + "s"}
 	if b.o.profile {
 		agentArgs = append(agentArgs, "-cpuprofile", filepath.Join(dir, "generator.pprof"))
