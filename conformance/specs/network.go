@@ -100,10 +100,10 @@ func heartbeatTiming(w client.Welcome) (interval, timeout time.Duration) {
 }
 
 // noteDelayedSlowness adds a SlowSuiteEntry to a failed spec's report when c, behind a
-// toxic that delays its frames by up to delay, was dropped for silence although the server's
-// heartbeatTimeoutMs exceeds delay plus the widest gap between two of its heartbeats only
-// because the machine running the suite was late with them: the suite's fault (as
-// noteOwnSlowness), not the server's.
+// toxic that delays its frames by up to delay, was dropped for silence because the machine
+// running the suite sent its heartbeats late: delay fits between two heartbeats sent on time
+// (interval + delay < heartbeatTimeoutMs), but not beside the widest gap c let pass. That is
+// the suite's fault (as noteOwnSlowness), not the server's.
 func noteDelayedSlowness(c *client.Client, delay time.Duration) {
 	DeferCleanup(func() {
 		if !CurrentSpecReport().Failed() {
@@ -112,7 +112,7 @@ func noteDelayedSlowness(c *client.Client, delay time.Duration) {
 		code, _, closed := c.CloseCode()
 		_, gap := c.DroppedForOwnSlowness()
 		interval, timeout := heartbeatTiming(c.Welcome())
-		if closed && code == client.CloseHeartbeatTimeout && gap > interval && gap+delay >= timeout {
+		if closed && code == client.CloseHeartbeatTimeout && interval+delay < timeout && gap+delay >= timeout {
 			AddReportEntry(SlowSuiteEntry, fmt.Sprintf("the suite's client %s let %v pass between two heartbeats, which with the %v of latency the spec adds exceeds the server's heartbeatTimeoutMs (%v): the machine running the suite was too busy to test these timings",
 				c.UserID(), gap.Round(time.Millisecond), delay, timeout), ReportEntryVisibilityFailureOrVerbose)
 		}
