@@ -70,6 +70,19 @@ type Config struct {
 	// ShutdownWebhookWait bounds how long Close waits for the queued webhooks (the ends of
 	// the battles the shutdown ended among them) before it gives up the rest.
 	ShutdownWebhookWait time.Duration
+	// ShutdownTimeout bounds a whole shutdown (Stop, Close), every phase inside it: a
+	// process stopped by `docker stop` is killed 10 s after its SIGTERM.
+	ShutdownTimeout time.Duration
+	// MetricsListen is an address of its own to serve /metrics on (ServeMetrics); when set,
+	// the public listener no longer serves it. Empty: /metrics on the public listener.
+	MetricsListen string
+	// HTTPIdleTimeout closes a keep-alive HTTP connection silent this long between requests.
+	HTTPIdleTimeout time.Duration
+	// HTTPReadTimeout bounds reading one HTTP request, body included, and writing its answer.
+	HTTPReadTimeout time.Duration
+	// MaxHTTPConns bounds the public listener's connections that are not WebSocket
+	// connections (NewHTTPServer); over it the oldest idle one is closed.
+	MaxHTTPConns int
 	// PprofListen is the address net/http/pprof is served on, a listener of its own that is
 	// never the public one; empty: no profiling. New ignores it: Start and the pkarena-server
 	// binary open it.
@@ -149,6 +162,10 @@ func DefaultConfig() Config {
 		WebhookAttempts:            8,
 		WebhookQueue:               10000,
 		ShutdownWebhookWait:        5 * time.Second,
+		ShutdownTimeout:            8 * time.Second,
+		HTTPIdleTimeout:            30 * time.Second,
+		HTTPReadTimeout:            10 * time.Second,
+		MaxHTTPConns:               1024,
 	}
 }
 
@@ -202,6 +219,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("webhook queue %d: must be at least 1", c.WebhookQueue)
 	case c.ShutdownWebhookWait < 0:
 		return fmt.Errorf("shutdown webhook wait %v: must not be negative", c.ShutdownWebhookWait)
+	case c.ShutdownTimeout <= 0:
+		return fmt.Errorf("shutdown timeout %v: must be positive", c.ShutdownTimeout)
+	case c.HTTPIdleTimeout <= 0 || c.HTTPReadTimeout <= 0:
+		return fmt.Errorf("HTTP idle timeout %v, read timeout %v: must be positive", c.HTTPIdleTimeout, c.HTTPReadTimeout)
+	case c.MaxHTTPConns < 1:
+		return fmt.Errorf("max HTTP connections %d: must be at least 1", c.MaxHTTPConns)
 	}
 	return nil
 }

@@ -78,6 +78,11 @@ func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	num(&c.WebhookAttempts, "webhook-attempts", "WEBHOOK_ATTEMPTS", "tries per webhook before it is given up")
 	num(&c.WebhookQueue, "webhook-queue", "WEBHOOK_QUEUE", "webhooks waiting for delivery before new ones are dropped")
 	dur(&c.ShutdownWebhookWait, "shutdown-webhook-wait", "SHUTDOWN_WEBHOOK_WAIT", "on shutdown, how long to keep delivering the queued webhooks")
+	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "bound of a whole shutdown, every phase inside it (docker stop kills after 10s)")
+	str(&c.MetricsListen, "metrics-listen", "METRICS_LISTEN", "serve /metrics on this address of its own instead of the public one (empty: public)")
+	dur(&c.HTTPIdleTimeout, "http-idle-timeout", "HTTP_IDLE_TIMEOUT", "close a keep-alive HTTP connection silent this long between requests")
+	dur(&c.HTTPReadTimeout, "http-read-timeout", "HTTP_READ_TIMEOUT", "deadline to read one HTTP request, body included, and to write its answer")
+	num(&c.MaxHTTPConns, "max-http-conns", "MAX_HTTP_CONNS", "connections not upgraded to WebSocket kept at once; over it the oldest idle one is closed")
 	str(&c.PprofListen, "pprof", "PPROF", "address to serve net/http/pprof on, e.g. 127.0.0.1:6060: a listener of its own, never the public one; keep it private (empty: off)")
 	str(&c.StateDir, "state-dir", "STATE_DIR", "directory of the battle journal: acknowledged scores survive a crash and restart (empty: memory only)")
 	c.adminFlag = &admins

@@ -16,7 +16,6 @@ const (
 	msgRequest                // a parsed client frame (or the error parsing it)
 	msgClosed                 // the reader stopped: the connection is gone
 	msgREST                   // an authenticated REST call; rest.reply receives the outcome
-	msgStats                  // a metrics scrape: set the gauges of the core's state, then done
 )
 
 // hubMsg is everything the hub is told by other goroutines.
@@ -64,7 +63,14 @@ type hub struct {
 	holding bool      // records were appended since the last commit: outputs wait in held
 	held    []heldOut // outputs waiting for the commit, in the order they were made
 	failed  bool      // the journal failed: the server has stopped acknowledging anything
+
+	gauges  *time.Ticker // setGauges runs on it when changed is set
+	changed bool         // a message or a timer was handled since the gauges were last set
 }
+
+// gaugeEvery is how often the hub sets the gauges of its state when it changed: a scrape
+// reads them without the hub (the core's counts walk every room).
+const gaugeEvery = 100 * time.Millisecond
 
 // heldOut is an output waiting for the journal's commit: a frame for a connection, a REST
 // call's outcome, or the moment a score update's frames were all made (the latency metric).
@@ -85,11 +91,13 @@ var errJournalFailed = protocol.ErrInternal.With("the battle journal failed: the
 func newHub(s *Server, c *core.Core) *hub {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &hub{s: s, core: c, conns: make(map[core.SessionID]*conn), byUser: make(map[string]*conn), timer: t}
+	return &hub{s: s, core: c, conns: make(map[core.SessionID]*conn), byUser: make(map[string]*conn), timer: t,
+		gauges: time.NewTicker(gaugeEvery)}
 }
 
 func (h *hub) run() {
 	defer close(h.s.stopped)
+	defer h.gauges.Stop()
 	for {
 		select {
 		case m := <-h.s.inbox:
@@ -97,11 +105,19 @@ func (h *hub) run() {
 			h.batch()
 		case <-h.timer.C:
 			h.deliver(h.core.Tick())
+		case <-h.gauges.C:
+			if h.changed {
+				h.setGauges()
+				h.changed = false
+			}
+			continue
 		case <-h.s.closing:
 			h.shutdownAll()
 			h.closeJournal()
+			h.setGauges()
 			return
 		}
+		h.changed = true
 		h.settle()
 		if h.failed {
 			h.drainOpens()
@@ -244,8 +260,6 @@ func (h *hub) drainOpens() {
 				m.done <- false
 			case msgREST:
 				m.rest.reply <- restOutcome{err: protocol.ErrInternal.With("server shutting down")}
-			case msgStats:
-				m.done <- false
 			}
 		default:
 			return
@@ -267,9 +281,6 @@ func (h *hub) handle(m hubMsg) {
 		m.done <- true
 	case msgClosed:
 		h.drop(m.conn, m.code)
-	case msgStats:
-		h.setGauges()
-		m.done <- true
 	case msgREST:
 		resp, err, out := h.core.REST(m.rest.api, m.rest.operator, m.rest.body)
 		h.record()

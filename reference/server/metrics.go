@@ -82,8 +82,10 @@ type metrics struct {
 	rest           *prometheus.CounterVec // by api and code
 	webhooks       map[string]prometheus.Counter
 	scoreLatency   prometheus.Histogram
-	journalRecords prometheus.Counter   // hub
-	journalSync    prometheus.Histogram // hub
+	journalRecords prometheus.Counter     // hub
+	journalSync    prometheus.Histogram   // hub
+	httpConns      prometheus.Gauge       // admission
+	httpEvicted    *prometheus.CounterVec // by reason
 }
 
 func newMetrics() *metrics {
@@ -108,9 +110,9 @@ func newMetrics() *metrics {
 	m.connsOpen = gauge("connections_open", "WebSocket connections registered now.")
 	m.connsOpened = counter("connections_opened_total", "WebSocket connections registered (welcome queued).")
 	m.connsClosed = counterVec("connections_closed_total", "WebSocket connections ended, by close code: the server's close frame, else the client's, 1006 when none was exchanged.", "code")
-	m.rooms = gauge("rooms", "Open rooms (set at each scrape).")
-	m.groups = gauge("connection_groups", "Co-host connection groups (set at each scrape).")
-	m.battlesRunning = gauge("battles_running", "Battles started and not ended (set at each scrape).")
+	m.rooms = gauge("rooms", "Open rooms (the hub sets it at most 100 ms after a change).")
+	m.groups = gauge("connection_groups", "Co-host connection groups (the hub sets it at most 100 ms after a change).")
+	m.battlesRunning = gauge("battles_running", "Battles started and not ended (the hub sets it at most 100 ms after a change).")
 	received := counterVec("client_frames_received_total", "Client text frames read, by request type (unknown: any other type, or none).", "type")
 	m.framesReceived = make(map[string]prometheus.Counter, len(requestTypes)+1)
 	for _, t := range append([]string{labelUnknown}, requestTypes...) {
@@ -142,6 +144,11 @@ func newMetrics() *metrics {
 		Buckets: scoreLatencyBuckets,
 	})
 	register(m.journalSync)
+	m.httpConns = gauge("http_connections", "Connections of the public listener that are not WebSocket connections (REST, scrapes, handshakes not finished, idle keep-alives).")
+	m.httpEvicted = counterVec("http_connections_evicted_total", "Connections closed to keep http_connections within -max-http-conns, by reason: idle (the oldest idle keep-alive), no request yet (the oldest that had not finished a request), refused (the newcomer: every other was in a request).", "reason")
+	for _, r := range []string{"idle", "no request yet", "refused"} {
+		m.httpEvicted.WithLabelValues(r)
+	}
 	register(collectors.NewGoCollector())
 	register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -171,16 +178,9 @@ func (m *metrics) restResult(api string, code int) {
 }
 
 // serveMetrics has the hub set the gauges of the core's state, then serves the registry.
+// serveMetrics serves the registry as it is: a scrape never waits for the hub, which keeps
+// the gauges of its state up to date itself (gaugeEvery), so scrapes cannot slow the traffic.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	done := make(chan bool, 1)
-	if s.post(hubMsg{kind: msgStats, done: done}) {
-		select {
-		case <-done:
-		case <-s.stopped: // closed: the gauges keep their last values
-		case <-r.Context().Done():
-			return
-		}
-	}
 	s.metricsHandler.ServeHTTP(w, r)
 }
 

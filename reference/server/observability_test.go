@@ -133,14 +133,20 @@ func checkMetrics(fams map[string]*dto.MetricFamily, wants []metricWant) error {
 }
 
 // restPost calls a REST API as the administrator and returns ErrorCode and Response.
-func restPost(t testing.TB, wsBase, api, body string) (int, map[string]any) {
+// restQuery is the query string of a REST call by the default administrator.
+func restQuery(t testing.TB) url.Values {
 	t.Helper()
 	cfg := DefaultConfig()
 	sig, err := usersig.Sign(cfg.Secret, cfg.SDKAppID, "administrator", time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := url.Values{"sdkappid": {fmt.Sprint(cfg.SDKAppID)}, "identifier": {"administrator"}, "usersig": {sig}, "random": {"7"}, "contenttype": {"json"}}
+	return url.Values{"sdkappid": {fmt.Sprint(cfg.SDKAppID)}, "identifier": {"administrator"}, "usersig": {sig}, "random": {"7"}, "contenttype": {"json"}}
+}
+
+func restPost(t testing.TB, wsBase, api, body string) (int, map[string]any) {
+	t.Helper()
+	q := restQuery(t)
 	resp, err := http.Post(httpBase(wsBase)+protocol.RESTPrefix+api+"?"+q.Encode(), "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

@@ -53,6 +53,9 @@ type Server struct {
 	failErr error
 
 	hub *hub // for tests, which read it only while the hub is known to wait
+
+	admission *admission  // the public listener's connections not upgraded (NewHTTPServer)
+	live      liveSockets // WebSockets whose writer runs, for Stop's deadline
 }
 
 // New validates cfg and starts the server's hub goroutine.
@@ -91,6 +94,7 @@ func New(cfg Config) (*Server, error) {
 		stopped:   make(chan struct{}),
 		closing:   make(chan struct{}),
 		failed:    make(chan struct{}),
+		admission: newAdmission(cfg.MaxHTTPConns, m, log),
 
 		metrics:        m,
 		metricsHandler: newMetricsHandler(m),
@@ -170,31 +174,24 @@ func newInstanceID() string {
 }
 
 // Handler serves the protocol at /v1/ws, the REST API at /v4/live_engine_http_pk/ and the
-// Prometheus metrics at /metrics. It never serves pprof (see ServePprof).
+// Prometheus metrics at /metrics, unless MetricsListen gives them a listener of their own
+// (ServeMetrics). It never serves pprof (see ServePprof). Serve it with NewHTTPServer.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+protocol.Path, s.serveWS)
 	mux.HandleFunc(protocol.RESTPrefix, s.serveREST)
-	mux.HandleFunc("GET "+MetricsPath, s.serveMetrics)
+	if s.cfg.MetricsListen == "" {
+		mux.HandleFunc("GET "+MetricsPath, s.serveMetrics)
+	}
 	return mux
 }
 
-// closeWait bounds how long Close waits for the connections to send their close frames.
-const closeWait = 3 * time.Second
-
-// Close closes every connection with 1001, stops the hub and the webhook sender, and returns
-// once the connections have sent their close frames (or closeWait has passed).
+// Close shuts the server down as Stop does, within ShutdownTimeout, for a server whose
+// http.Server its caller stops.
 func (s *Server) Close() {
-	s.stop.Do(func() { close(s.closing) })
-	<-s.stopped
-	s.hooks.finish(s.cfg.ShutdownWebhookWait, s.stopHooks)
-	done := make(chan struct{})
-	go func() { s.connWG.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(closeWait):
-		s.log.Warn("connections still open after close", "waited", closeWait)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	_ = s.Stop(ctx, nil)
 }
 
 // post hands a message to the hub; false once the server is closed.
@@ -293,8 +290,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		ws.Close()
 		return
 	}
+	s.live.add(c)
 	go func() {
 		defer s.connWG.Done()
+		defer s.live.remove(c)
 		c.writePump(s)
 	}()
 	// The reader is a goroutine of its own and the handler returns: net/http's goroutine for

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/pkarena/pkarena/reference/protocol"
 )
@@ -19,14 +18,18 @@ type Running struct {
 	// PprofAddr is where net/http/pprof is served when Config.PprofListen is set, a listener
 	// of its own; "" when profiling is off.
 	PprofAddr string
+	// MetricsAddr is where /metrics is served when Config.MetricsListen is set, a listener
+	// of its own; "" when the metrics are on Addr.
+	MetricsAddr string
 
-	hs     *http.Server
-	served chan struct{}
-	pprof  *Pprof
+	hs      *http.Server
+	served  chan struct{}
+	pprof   *Pprof
+	metrics *Side
 }
 
 // Start creates a server from cfg and serves it on listen ("127.0.0.1:0" picks a free port),
-// and pprof on cfg.PprofListen when that is set.
+// pprof on cfg.PprofListen and the metrics on cfg.MetricsListen when those are set.
 func Start(cfg Config, listen string) (*Running, error) {
 	srv, err := New(cfg)
 	if err != nil {
@@ -39,16 +42,28 @@ func Start(cfg Config, listen string) (*Running, error) {
 	}
 	r := &Running{
 		Server: srv, Addr: ln.Addr().String(),
-		hs:     &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second},
+		hs:     srv.NewHTTPServer(),
 		served: make(chan struct{}),
+	}
+	fail := func(err error) (*Running, error) {
+		ln.Close()
+		srv.Close()
+		if r.pprof != nil {
+			r.pprof.Close()
+		}
+		return nil, err
 	}
 	if cfg.PprofListen != "" {
 		if r.pprof, err = ServePprof(cfg.PprofListen, srv.log); err != nil {
-			ln.Close()
-			srv.Close()
-			return nil, err
+			return fail(err)
 		}
 		r.PprofAddr = r.pprof.Addr
+	}
+	if cfg.MetricsListen != "" {
+		if r.metrics, err = srv.ServeMetrics(cfg.MetricsListen); err != nil {
+			return fail(err)
+		}
+		r.MetricsAddr = r.metrics.Addr
 	}
 	r.URL = "ws://" + r.Addr + protocol.Path
 	r.RESTURL = "http://" + r.Addr
@@ -61,15 +76,17 @@ func Start(cfg Config, listen string) (*Running, error) {
 	return r, nil
 }
 
-// Close closes every WebSocket with 1001 and stops serving, waiting up to 5 s for requests in
-// progress.
+// Close shuts the server down (Stop) within Config.ShutdownTimeout: every WebSocket closed
+// with 1001, the requests in progress ended, the queued webhooks delivered or logged.
 func (r *Running) Close() {
-	r.Server.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
 	defer cancel()
-	_ = r.hs.Shutdown(ctx)
+	_ = r.Stop(ctx, r.hs)
 	<-r.served
 	if r.pprof != nil {
 		r.pprof.Close()
+	}
+	if r.metrics != nil {
+		r.metrics.Close()
 	}
 }

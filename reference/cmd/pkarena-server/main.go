@@ -7,16 +7,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/pkarena/pkarena/internal/fdlimit"
 	"github.com/pkarena/pkarena/reference/server"
@@ -74,6 +71,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "pkarena-server: -pprof must not be the -listen address: profiles are never served on the public listener")
 		return exitUsage
 	}
+	if cfg.MetricsListen != "" && (cfg.MetricsListen == listen || cfg.MetricsListen == cfg.PprofListen) {
+		fmt.Fprintln(stderr, "pkarena-server: -metrics-listen must be an address of its own, neither -listen nor -pprof")
+		return exitUsage
+	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, "pkarena-server:", err)
 		return exitUsage
@@ -93,13 +94,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer p.Close()
 		fmt.Fprintf(stdout, "pkarena-server pprof on http://%s%s (keep this address private)\n", p.Addr, server.PprofPath)
 	}
+	metricsAt := ""
+	if cfg.MetricsListen != "" {
+		m, err := srv.ServeMetrics(cfg.MetricsListen)
+		if err != nil {
+			log.Error("metrics listen", "addr", cfg.MetricsListen, "err", err)
+			return exitError
+		}
+		defer m.Close()
+		metricsAt = m.Addr
+	}
 	ln, err := srv.Listen(listen)
 	if err != nil {
 		log.Error("listen", "addr", listen, "err", err)
 		return exitError
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "pkarena-server %s listening on ws://%s/v1/ws (sdkappid %d), metrics at http://%s%s\n", server.Version, ln.Addr(), cfg.SDKAppID, ln.Addr(), server.MetricsPath)
+	hs := srv.NewHTTPServer()
+	if metricsAt == "" {
+		metricsAt = ln.Addr().String()
+	}
+	fmt.Fprintf(stdout, "pkarena-server %s listening on ws://%s/v1/ws (sdkappid %d), metrics at http://%s%s\n", server.Version, ln.Addr(), cfg.SDKAppID, metricsAt, server.MetricsPath)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -112,12 +126,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitJournal
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	srv.Close() // closes every WebSocket with 1001
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("shutdown", "err", err)
-	}
+	// Every WebSocket closed with 1001, the webhooks delivered, the requests ended, within
+	// one deadline; what it cut is logged.
+	_ = srv.Stop(shutdownCtx, hs)
 	return exitOK
 }

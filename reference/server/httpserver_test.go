@@ -1,0 +1,275 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pkarena/pkarena/reference/protocol"
+)
+
+// startRunning serves a server the way pkarena-server does (NewHTTPServer on Listen).
+func startRunning(t testing.TB, mutate func(*Config)) *Running {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Logger = quietLogger()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	r, err := Start(cfg, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// idleKeepAlive opens a connection that asks for a page that does not exist, reads the
+// answer and then stays silent, as the sockets of the attack in issue 13 did.
+func idleKeepAlive(t testing.TB, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, "GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /nothing-here: %d", resp.StatusCode)
+	}
+	return c, br
+}
+
+// closedByServer reports whether the server has closed c (a read gives EOF or a reset
+// before wait passes).
+func closedByServer(c net.Conn, br *bufio.Reader, wait time.Duration) bool {
+	_ = c.SetReadDeadline(time.Now().Add(wait))
+	_, err := br.ReadByte()
+	var ne net.Error
+	return err != nil && !(errors.As(err, &ne) && ne.Timeout())
+}
+
+// Sockets that send one request and then stay silent cannot hold the server: over
+// MaxHTTPConns the oldest idle ones are closed, and a genuine client still connects.
+// Without the bound, the 40 sockets all stay open.
+func TestIdleHTTPConnectionsAreEvicted(t *testing.T) {
+	const bound, attackers = 16, 40
+	r := startRunning(t, func(c *Config) { c.MaxHTTPConns = bound })
+	type sock struct {
+		c  net.Conn
+		br *bufio.Reader
+	}
+	var socks []sock
+	for range attackers {
+		c, br := idleKeepAlive(t, r.Addr)
+		socks = append(socks, sock{c, br})
+	}
+	// The oldest attackers-bound were closed, oldest first; the newest bound-1 remain (the
+	// last one's arrival made room by closing another).
+	for i, s := range socks {
+		evicted := i < attackers-bound
+		if i == attackers-1 {
+			break // itself in StateIdle or still active: not judged
+		}
+		wait := 100 * time.Millisecond
+		if evicted {
+			wait = waitTimeout
+		}
+		if got := closedByServer(s.c, s.br, wait); got != evicted {
+			t.Errorf("socket %d of %d: closed %v; want %v (bound %d)", i, attackers, got, evicted, bound)
+		}
+	}
+	c := dial(t, r.URL, "genuine") // a WebSocket still gets in, and leaves the bound
+	if f := c.call(protocol.ReqCreateLive, map[string]any{"liveID": "r1"}); *f.Code != 0 {
+		t.Fatalf("createLive: %d", *f.Code)
+	}
+	fams := scrape(t, r.URL)
+	if got := value(fams, "pkarena_http_connections_evicted_total", "reason=idle"); got < attackers-bound {
+		t.Errorf("evicted (idle) = %v; want at least %d", got, attackers-bound)
+	}
+	if got := value(fams, "pkarena_http_connections"); got > bound {
+		t.Errorf("http_connections = %v; want at most %d", got, bound)
+	}
+}
+
+// A keep-alive connection silent between requests is closed after HTTPIdleTimeout: not
+// before it, and not long after.
+func TestIdleKeepAliveIsClosedAfterItsTimeout(t *testing.T) {
+	const idle = 400 * time.Millisecond
+	r := startRunning(t, func(c *Config) { c.HTTPIdleTimeout = idle })
+	c, br := idleKeepAlive(t, r.Addr)
+	answered := time.Now()
+	if closedByServer(c, br, idle*3/4) {
+		t.Fatalf("closed %v after its answer; the idle timeout is %v", time.Since(answered), idle)
+	}
+	if !closedByServer(c, br, waitTimeout) {
+		t.Fatalf("still open %v after its answer; the idle timeout is %v", time.Since(answered), idle)
+	}
+	if took := time.Since(answered); took < idle {
+		t.Fatalf("closed after %v; the idle timeout is %v", took, idle)
+	}
+}
+
+// A REST caller that trickles its body is cut at HTTPReadTimeout, whatever it does after.
+func TestTricklingRESTBodyIsCut(t *testing.T) {
+	const read = 500 * time.Millisecond
+	r := startRunning(t, func(c *Config) { c.HTTPReadTimeout = read })
+	c, stop := trickleREST(t, r.Addr)
+	defer stop()
+	start := time.Now()
+	br := bufio.NewReader(c)
+	if closedByServer(c, br, read*3/4) {
+		t.Fatalf("cut after %v; the read timeout is %v", time.Since(start), read)
+	}
+	if !closedByServer(c, br, waitTimeout) {
+		t.Fatalf("still open after %v; the read timeout is %v", time.Since(start), read)
+	}
+}
+
+// trickleREST starts a set_battle_score call whose body comes one byte every 100 ms and
+// never ends; stop ends the trickle.
+func trickleREST(t testing.TB, addr string) (net.Conn, func()) {
+	t.Helper()
+	q := restQuery(t)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	head := "POST " + protocol.RESTPrefix + protocol.APISetBattleScore + "?" + q.Encode() + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
+	if _, err := io.WriteString(c, head); err != nil {
+		t.Fatal(err)
+	}
+	quit := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-tick.C:
+				if _, err := c.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	return c, func() { close(quit) }
+}
+
+// Shutdown keeps one deadline with everything that can hold it up at once: a webhook
+// receiver that never answers, a member that has stopped reading with frames queued, and a
+// REST caller trickling its body. Before, each waited its own turn: 13 s against
+// `docker stop`'s 10.
+func TestStopKeepsOneDeadline(t *testing.T) {
+	const deadline = 2 * time.Second
+	hang := make(chan struct{})
+	receiver := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	defer close(hang)
+	r := startRunning(t, func(c *Config) {
+		c.WebhookURL = receiver
+		c.ShutdownWebhookWait = 5 * time.Second // longer than the deadline: the deadline wins
+		c.ShutdownTimeout = deadline
+		c.ConnRequestRate = 0
+	})
+	// A battle, so that webhooks are queued (and hang) and the shutdown ends it.
+	h, _, _ := journalScene(t, r.URL)
+	// A member that stops reading: a viewer with a tiny receive buffer while the host
+	// toggles a seat until the viewer's socket is full.
+	viewer := dialNonReader(t, r.URL, "v", "ra")
+	for i := range 3000 {
+		typ := protocol.ReqLockSeat
+		if i%2 == 1 {
+			typ = protocol.ReqUnlockSeat
+		}
+		h.send(typ, map[string]int{"seatIndex": 5})
+	}
+	_ = viewer
+	_, stopTrickle := trickleREST(t, r.Addr)
+	defer stopTrickle()
+	waitFor(t, func() error { // the trickle's request has reached its handler
+		if n := r.admission.count(http.StateActive); n == 0 {
+			return errors.New("no HTTP request in progress")
+		}
+		return nil
+	})
+
+	start := time.Now()
+	r.Close()
+	took := time.Since(start)
+	// The bound: the deadline, plus what the machine may add to the last steps.
+	if limit := deadline + 1500*time.Millisecond; took > limit {
+		t.Fatalf("shutdown took %v; its deadline is %v (limit with tolerance %v)", took, deadline, limit)
+	}
+	t.Logf("shutdown took %v with deadline %v", took, deadline)
+}
+
+// httptestServer serves h on a loopback port until the test ends and returns its URL.
+func httptestServer(t testing.TB, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// A scrape never waits for the hub: while the hub is held inside a journal commit, /metrics
+// still answers, on the public listener and on a listener of its own.
+func TestScrapesDoNotWaitForTheHub(t *testing.T) {
+	gate := newGatedSync()
+	r := startRunning(t, func(c *Config) {
+		c.StateDir = t.TempDir()
+		c.journalSync = gate.sync
+		c.MetricsListen = "127.0.0.1:0"
+	})
+	_, _, id := journalScene(t, r.URL)
+	waitFor(t, func() error { // the gauges have caught up with the battle
+		return checkMetrics(scrape(t, "ws://"+r.MetricsAddr+protocol.Path), []metricWant{{"pkarena_battles_running", nil, 1}})
+	})
+	gate.armed.Store(true)
+	answered := make(chan int, 1)
+	go func() {
+		code, _ := restPost(t, r.URL, protocol.APISetBattleScore, scoreBody(id, "k1", "ra", 5))
+		answered <- code
+	}()
+	<-gate.entered // the hub waits inside the commit until release
+	defer func() {
+		gate.armed.Store(false)
+		close(gate.release)
+		<-answered
+	}()
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get("http://" + r.MetricsAddr + MetricsPath)
+	if err != nil {
+		t.Fatalf("scrape while the hub is busy: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "pkarena_battles_running 1") {
+		t.Fatalf("scrape: %d; want 200 with pkarena_battles_running 1", resp.StatusCode)
+	}
+	// With a listener of its own, the public one serves no metrics.
+	if got := httpStatus(t, "http://"+r.Addr+MetricsPath); got != http.StatusNotFound {
+		t.Errorf("public %s with -metrics-listen: %d; want 404", MetricsPath, got)
+	}
+}
