@@ -100,6 +100,7 @@ type Config struct {
 
 	journalSync         func(*os.File) error // nil: (*os.File).Sync (tests inject failures and waits)
 	journalCompactBytes int64                // 0: defaultCompactBytes
+	beforeREST          func(api string)     // nil: none (tests plant a panic in the hub with it)
 }
 
 // Finish applies the settings BindFlags collected in forms that need parsing after the flags

@@ -145,6 +145,17 @@ func (a *admission) evict(newcomer net.Conn) {
 // hs may be nil (a Server served some other way). Stop returns ctx's error when it had to
 // cut something, else nil.
 func (s *Server) Stop(ctx context.Context, hs *http.Server) error {
+	if !s.stopping.CompareAndSwap(false, true) { // stopped, or stopping: wait for that one
+		select {
+		case <-s.down:
+		case <-ctx.Done():
+		}
+		if hs != nil {
+			_ = hs.Close()
+		}
+		return nil
+	}
+	defer close(s.down)
 	start := time.Now()
 	s.stop.Do(func() { close(s.closing) })
 	<-s.stopped

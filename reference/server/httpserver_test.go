@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -78,6 +79,14 @@ func TestIdleHTTPConnectionsAreEvicted(t *testing.T) {
 	for range attackers {
 		c, br := idleKeepAlive(t, r.Addr)
 		socks = append(socks, sock{c, br})
+		// The server marks a connection idle just after the answer leaves; wait for it, so
+		// that which socket goes is the rule's choice and not the scheduler's.
+		waitFor(t, func() error {
+			if n := r.admission.count(http.StateActive); n > 0 {
+				return fmt.Errorf("%d connections still in a request", n)
+			}
+			return nil
+		})
 	}
 	// The oldest attackers-bound were closed, oldest first; the newest bound-1 remain (the
 	// last one's arrival made room by closing another).

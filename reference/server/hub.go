@@ -267,6 +267,28 @@ func (h *hub) drainOpens() {
 	}
 }
 
+// reportPanic logs what the hub was handling when it panicked, then lets the panic go on and
+// stop the process: the reference server is crash-only. The core's state may be half
+// changed by the operation that panicked, so recovering and going on could serve, and
+// journal, a state no sequence of operations leads to. What the operation changed was
+// neither synced nor acknowledged; with -state-dir a restart restores every acknowledged
+// score from the journal (RELIABILITY.md, "Server killed"), as after a SIGKILL.
+func (h *hub) reportPanic(m hubMsg) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	attrs := []any{"panic", r, "message", int(m.kind)}
+	switch {
+	case m.rest != nil:
+		attrs = append(attrs, "rest", m.rest.api)
+	case m.conn != nil:
+		attrs = append(attrs, "user", m.conn.user.ID, "request", m.req.Type, "id", m.req.ID)
+	}
+	h.s.log.Error("the hub panicked: stopping (crash-only; a restart with -state-dir restores what was acknowledged)", attrs...)
+	panic(r)
+}
+
 func (h *hub) armTimer() {
 	h.timer.Stop()
 	if at, ok := h.core.NextDeadline(); ok {
@@ -275,6 +297,7 @@ func (h *hub) armTimer() {
 }
 
 func (h *hub) handle(m hubMsg) {
+	defer h.reportPanic(m)
 	switch m.kind {
 	case msgOpen:
 		h.open(m.conn)
@@ -282,6 +305,9 @@ func (h *hub) handle(m hubMsg) {
 	case msgClosed:
 		h.drop(m.conn, m.code)
 	case msgREST:
+		if h.s.cfg.beforeREST != nil {
+			h.s.cfg.beforeREST(m.rest.api)
+		}
 		resp, err, out := h.core.REST(m.rest.api, m.rest.operator, m.rest.body)
 		h.record()
 		// The frames first, then the answer: the goroutine the answer wakes is then the last

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -54,8 +55,10 @@ type Server struct {
 
 	hub *hub // for tests, which read it only while the hub is known to wait
 
-	admission *admission  // the public listener's connections not upgraded (NewHTTPServer)
-	live      liveSockets // WebSockets whose writer runs, for Stop's deadline
+	admission *admission    // the public listener's connections not upgraded (NewHTTPServer)
+	live      liveSockets   // WebSockets whose writer runs, for Stop's deadline
+	stopping  atomic.Bool   // set by the first Stop
+	down      chan struct{} // closed when the first Stop has returned
 }
 
 // New validates cfg and starts the server's hub goroutine.
@@ -95,6 +98,7 @@ func New(cfg Config) (*Server, error) {
 		closing:   make(chan struct{}),
 		failed:    make(chan struct{}),
 		admission: newAdmission(cfg.MaxHTTPConns, m, log),
+		down:      make(chan struct{}),
 
 		metrics:        m,
 		metricsHandler: newMetricsHandler(m),
