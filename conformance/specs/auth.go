@@ -2,10 +2,12 @@ package specs
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -163,5 +165,69 @@ var _ = Describe("Authentication", Label("auth"), func() {
 		Expect(ended.Reason).To(Equal(client.EndedByServer), "the room ends as on a lost connection")
 		// A fresh token connects again.
 		Expect(s.user("h2").Heartbeat(s.ctx)).To(Succeed())
+	})
+
+	It("[AUTHZ-003] no kind of client frame keeps a connection past its token (heartbeats, WebSocket pings, other requests), and a request sent after it expired is not executed", func(ctx SpecContext) {
+		s := newScene(ctx, 12*time.Second)
+		const lifetime = 3 * time.Second
+		hosts := make([]*client.Client, len(signals))
+		audience := make([]*client.Client, len(signals))
+		expires := make([]time.Time, len(signals))
+		for i := range signals {
+			name := fmt.Sprint("e", i)
+			hosts[i] = s.user(name, func(cfg *client.Config) {
+				cfg.NoHeartbeat = true
+				// Signed here, so that the expiry is known: TLS.time is the issue second.
+				issued := time.Now()
+				sig, err := client.SignUserSig(cfg.Secret, cfg.SDKAppID, cfg.UserID, lifetime, issued)
+				Expect(err).NotTo(HaveOccurred())
+				cfg.UserSig = sig
+				expires[i] = time.Unix(issued.Unix(), 0).Add(lifetime)
+			})
+			_, err := hosts[i].CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room(name)})
+			Expect(err).NotTo(HaveOccurred())
+			audience[i] = s.audience(fmt.Sprint("v", i), s.room(name))
+		}
+		settle(s, audience...)
+		every := time.Duration(s.welcome().Timing.HeartbeatIntervalMs) * time.Millisecond / 2
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, sig := range signals {
+			wg.Add(1)
+			go func() { // the host lives on one kind of frame; failures after the close are expected
+				defer GinkgoRecover()
+				defer wg.Done()
+				tick := time.NewTicker(every)
+				defer tick.Stop()
+				for {
+					sig.send(s.ctx, hosts[i], s.room(fmt.Sprint("e", i)), func(error) {})
+					select {
+					case <-tick.C:
+					case <-stop:
+						return
+					}
+				}
+			}()
+		}
+		DeferCleanup(func() { close(stop); wg.Wait() })
+
+		for i, sig := range signals {
+			// Just after the expiry the host locks a seat: read after the token expired, the
+			// request must not run, whether or not the close has gone out yet.
+			select {
+			case <-time.After(time.Until(expires[i].Add(20 * time.Millisecond))):
+			case <-s.ctx.Done():
+			}
+			hosts[i].Go(client.ReqLockSeat, map[string]any{"seatIndex": 1}, func(client.Frame, error) {})
+			wait, cancel := context2(s, target.EventTimeout)
+			code, err := hosts[i].WaitClosed(wait)
+			cancel()
+			Expect(err).NotTo(HaveOccurred(), "the connection living on %s outlived its token", sig.name)
+			Expect(code).To(Equal(client.CloseTokenExpired), "the connection living on %s", sig.name)
+			ended := next[client.LiveEnded](s, audience[i], client.EvLiveEnded)
+			Expect(ended.Reason).To(Equal(client.EndedByServer), "the room ends as on a lost connection")
+			Expect(audience[i].Unread(client.EvSeatListChanged)).To(BeEmpty(),
+				"the lockSeat sent by the host on %s after its token expired was executed", sig.name)
+		}
 	})
 })
