@@ -45,6 +45,10 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // journal is the battle journal of a state directory. Only the hub uses it after openJournal:
 // it appends the records of each operation, then commits (flush and fsync) before it lets
 // anything the operations caused leave the server, so every acknowledged score is on disk.
+// The webhooks the operations made are recorded with them, and kept in outbox until an
+// acknowledgement record says the receiver has them. When the hub stops it hands the journal
+// over to the webhook sender, which records the acknowledgements of the last deliveries and
+// closes it.
 type journal struct {
 	dir       string
 	log       *slog.Logger
@@ -56,10 +60,12 @@ type journal struct {
 	compactAt int64
 	sync      func(*os.File) error // (*os.File).Sync; tests inject failures and waits
 	line      []byte               // encoding buffer
+	outbox    *outbox              // the webhooks recorded and not acknowledged
 }
 
 // openJournal locks dir (creating it if needed), reads its journal and returns it open for
-// appending, with the records it holds. A journal cut short by a crash ends at its last whole
+// appending, with the battle records it holds; the webhooks it recorded and saw no
+// acknowledgement of are in the journal's outbox, in order. A journal cut short by a crash ends at its last whole
 // record: what follows was never synced, so never acknowledged, and is dropped with a warning.
 // A damaged record followed by good ones is an error: the journal is not trusted.
 func openJournal(dir string, log *slog.Logger, compactAt int64, sync func(*os.File) error) (*journal, []core.Record, error) {
@@ -91,13 +97,35 @@ func openJournal(dir string, log *slog.Logger, compactAt int64, sync func(*os.Fi
 	if compactAt <= 0 {
 		compactAt = defaultCompactBytes
 	}
-	j := &journal{dir: dir, log: log, f: f, w: bufio.NewWriterSize(f, 64<<10), lock: lock, size: good, base: good, compactAt: compactAt, sync: sync}
-	return j, recs, nil
+	battles, box := splitRecords(recs)
+	j := &journal{dir: dir, log: log, f: f, w: bufio.NewWriterSize(f, 64<<10), lock: lock, size: good, base: good, compactAt: compactAt, sync: sync, outbox: box}
+	if box.len() > 0 {
+		log.Info("webhook outbox: webhooks recorded and not acknowledged, sent again once a webhook URL is set", "path", path, "webhooks", box.len())
+	}
+	return j, battles, nil
+}
+
+// splitRecords separates the battle records from the outbox's: the webhooks recorded, less
+// those acknowledged.
+func splitRecords(recs []journalRecord) ([]core.Record, *outbox) {
+	var battles []core.Record
+	box := newOutbox()
+	for _, r := range recs {
+		switch r.Kind {
+		case recordHook:
+			box.add(core.Hook{Command: r.Command, EventID: r.Event, OptPlatform: r.Platform, Body: r.Body})
+		case recordHookAck:
+			box.ack(r.Event)
+		default:
+			battles = append(battles, r.Record)
+		}
+	}
+	return battles, box
 }
 
 // readJournal reads every whole record of f and returns them with the length of the good
 // prefix of the file.
-func readJournal(f *os.File, path string, log *slog.Logger) ([]core.Record, int64, error) {
+func readJournal(f *os.File, path string, log *slog.Logger) ([]journalRecord, int64, error) {
 	r := bufio.NewReaderSize(f, 64<<10)
 	head := make([]byte, len(journalHeader))
 	n, err := io.ReadFull(r, head)
@@ -110,7 +138,7 @@ func readJournal(f *os.File, path string, log *slog.Logger) ([]core.Record, int6
 		return nil, 0, nil
 	}
 	var (
-		recs         []core.Record
+		recs         []journalRecord
 		off, good    = int64(n), int64(n)
 		bad          string // why the first bad line since the last good one is bad
 		badAt, lines = 0, 1
@@ -160,8 +188,9 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 	}
 }
 
-// decodeLine parses "<crc> <json>\n"; why is "" for a good record.
-func decodeLine(line []byte) (rec core.Record, why string) {
+// decodeLine parses "<crc> <json>\n"; why is "" for a good record. A webhook record
+// without its EventId is bad.
+func decodeLine(line []byte) (rec journalRecord, why string) {
 	body, ok := bytes.CutSuffix(line, []byte{'\n'})
 	if !ok {
 		return rec, "no end of line"
@@ -179,6 +208,9 @@ func decodeLine(line []byte) (rec core.Record, why string) {
 	}
 	if err := json.Unmarshal(data, &rec); err != nil {
 		return rec, "bad JSON: " + err.Error()
+	}
+	if (rec.Kind == recordHook || rec.Kind == recordHookAck) && rec.Event == "" {
+		return rec, "a webhook record without its EventId"
 	}
 	return rec, ""
 }
@@ -216,9 +248,14 @@ func cutJournal(f *os.File, good int64, sync func(*os.File) error) error {
 
 // encodeRecord appends the line of rec to dst.
 func encodeRecord(dst []byte, rec core.Record) ([]byte, error) {
+	return encodeLine(dst, rec.Kind, rec)
+}
+
+// encodeLine appends the line of rec, a core.Record or a journalRecord of kind, to dst.
+func encodeLine(dst []byte, kind string, rec any) ([]byte, error) {
 	data, err := json.Marshal(rec)
 	if err != nil {
-		return dst, fmt.Errorf("journal: encode a %s record: %w", rec.Kind, err)
+		return dst, fmt.Errorf("journal: encode a %s record: %w", kind, err)
 	}
 	sum := crc32.Checksum(data, castagnoli)
 	dst = hex.AppendEncode(dst, []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
@@ -234,10 +271,59 @@ func (j *journal) append(recs []core.Record) error {
 		if j.line, err = encodeRecord(j.line[:0], rec); err != nil {
 			return err
 		}
-		if _, err := j.w.Write(j.line); err != nil {
-			return fmt.Errorf("journal: write: %w", err)
+		if err := j.write(); err != nil {
+			return err
 		}
-		j.size += int64(len(j.line))
+	}
+	return nil
+}
+
+// write buffers the line encoded last.
+func (j *journal) write() error {
+	if _, err := j.w.Write(j.line); err != nil {
+		return fmt.Errorf("journal: write: %w", err)
+	}
+	j.size += int64(len(j.line))
+	return nil
+}
+
+// appendHooks keeps hooks in the outbox and buffers their records; commit makes them
+// durable. A hook whose EventId the outbox holds already is not kept twice.
+func (j *journal) appendHooks(hooks []core.Hook) error {
+	for _, h := range hooks {
+		h, err := rawHook(h)
+		if err != nil {
+			return err
+		}
+		if !j.outbox.add(h) {
+			continue
+		}
+		if j.line, err = encodeLine(j.line[:0], recordHook, hookRecord(h)); err != nil {
+			return err
+		}
+		if err := j.write(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ackHook forgets the webhook with EventId id and writes its acknowledgement record to the
+// file, without a sync: an acknowledgement a power failure loses costs one more delivery of
+// the event, never a lost one. An EventId the outbox does not hold is ignored.
+func (j *journal) ackHook(id string) error {
+	if !j.outbox.ack(id) {
+		return nil
+	}
+	var err error
+	if j.line, err = encodeLine(j.line[:0], recordHookAck, journalRecord{Record: core.Record{Kind: recordHookAck}, Event: id}); err != nil {
+		return err
+	}
+	if err := j.write(); err != nil {
+		return err
+	}
+	if err := j.w.Flush(); err != nil {
+		return fmt.Errorf("journal: write: %w", err)
 	}
 	return nil
 }
@@ -259,9 +345,9 @@ func (j *journal) oversized() bool {
 	return j.size > j.compactAt && j.size > 2*j.base
 }
 
-// rewrite replaces the journal with recs (a core.Snapshot): written to a new file and synced,
-// renamed over the journal, the directory synced. A crash at any point leaves one whole
-// journal, the old or the new.
+// rewrite replaces the journal with recs (a core.Snapshot) and the outbox's webhooks, in
+// order: written to a new file and synced, renamed over the journal, the directory synced. A
+// crash at any point leaves one whole journal, the old or the new.
 func (j *journal) rewrite(recs []core.Record) error {
 	if err := j.w.Flush(); err != nil {
 		return fmt.Errorf("journal: write: %w", err)
@@ -279,6 +365,19 @@ func (j *journal) rewrite(recs []core.Record) error {
 			break
 		}
 		if j.line, err = encodeRecord(j.line[:0], rec); err != nil {
+			break
+		}
+		if _, err = w.Write(j.line); err != nil {
+			break
+		}
+		size += int64(len(j.line))
+	}
+	hooks := j.outbox.pending()
+	for _, h := range hooks {
+		if err != nil {
+			break
+		}
+		if j.line, err = encodeLine(j.line[:0], recordHook, hookRecord(h)); err != nil {
 			break
 		}
 		if _, err = w.Write(j.line); err != nil {
@@ -316,7 +415,7 @@ func (j *journal) rewrite(recs []core.Record) error {
 	j.f.Close()
 	j.f, j.size, j.base = f, size, size
 	j.w.Reset(f)
-	j.log.Info("journal rewritten", "records", len(recs), "bytes", size)
+	j.log.Info("journal rewritten", "records", len(recs), "webhooks", len(hooks), "bytes", size)
 	return nil
 }
 
