@@ -65,7 +65,8 @@ type Config struct {
 	WebhookBackoff time.Duration
 	// WebhookAttempts is how many times a webhook is tried before it is given up.
 	WebhookAttempts int
-	// WebhookQueue bounds the webhooks waiting for delivery; more are dropped and logged.
+	// WebhookQueue bounds the webhooks waiting for delivery in memory; without StateDir more
+	// are dropped and logged, with it they wait in the journal's outbox.
 	WebhookQueue int
 	// ShutdownWebhookWait bounds how long Close waits for the queued webhooks (the ends of
 	// the battles the shutdown ended among them) before it gives up the rest.

@@ -76,7 +76,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	dur(&c.WebhookTimeout, "webhook-timeout", "WEBHOOK_TIMEOUT", "deadline of one webhook POST")
 	dur(&c.WebhookBackoff, "webhook-backoff", "WEBHOOK_BACKOFF", "wait before the first webhook retry; doubles after each")
 	num(&c.WebhookAttempts, "webhook-attempts", "WEBHOOK_ATTEMPTS", "tries per webhook before it is given up")
-	num(&c.WebhookQueue, "webhook-queue", "WEBHOOK_QUEUE", "webhooks waiting for delivery before new ones are dropped")
+	num(&c.WebhookQueue, "webhook-queue", "WEBHOOK_QUEUE", "webhooks queued in memory; more are dropped without -state-dir, wait in its outbox with it")
 	dur(&c.ShutdownWebhookWait, "shutdown-webhook-wait", "SHUTDOWN_WEBHOOK_WAIT", "on shutdown, how long to keep delivering the queued webhooks")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "bound of a whole shutdown, every phase inside it (docker stop kills after 10s)")
 	str(&c.MetricsListen, "metrics-listen", "METRICS_LISTEN", "serve /metrics on this address of its own instead of the public one (empty: public)")

@@ -98,6 +98,7 @@ func newHub(s *Server, c *core.Core) *hub {
 func (h *hub) run() {
 	defer close(h.s.stopped)
 	defer h.gauges.Stop()
+	h.sendHooks() // those a restart restored
 	for {
 		select {
 		case m := <-h.s.inbox:
@@ -105,6 +106,8 @@ func (h *hub) run() {
 			h.batch()
 		case <-h.timer.C:
 			h.deliver(h.core.Tick())
+		case d := <-h.s.hooks.dones: // nil unless the webhooks are durable
+			h.hookDone(d)
 		case <-h.gauges.C:
 			if h.changed {
 				h.setGauges()
@@ -121,9 +124,10 @@ func (h *hub) run() {
 		h.settle()
 		if h.failed {
 			h.drainOpens()
+			h.closeJournal()
 			return
 		}
-		h.s.hooks.enqueue(h.core.TakeHooks())
+		h.sendHooks()
 		h.armTimer()
 	}
 }
@@ -153,22 +157,56 @@ func (h *hub) settle() {
 	}
 }
 
-// record appends the records of the core's last operation to the journal; every output
-// from then on waits for the commit.
+// record appends the records of the core's last operation to the journal, and with durable
+// webhooks the hooks it made (to the outbox); every output from then on waits for the commit.
 func (h *hub) record() {
 	if h.journal == nil || h.failed {
 		return
 	}
 	recs := h.core.TakeRecords()
-	if len(recs) == 0 {
+	var hooks []core.Hook
+	if h.s.hooks.durable {
+		hooks = h.core.TakeHooks()
+	}
+	if len(recs) == 0 && len(hooks) == 0 {
 		return
 	}
 	if err := h.journal.append(recs); err != nil {
 		h.fail(err)
 		return
 	}
+	if err := h.journal.appendHooks(hooks); err != nil {
+		h.fail(err)
+		return
+	}
 	h.s.metrics.journalRecords.Add(float64(len(recs)))
 	h.holding = true
+}
+
+// sendHooks hands the webhooks made so far to the sender. Durable, these are the outbox's
+// hooks not offered yet, in order, as many as the sender's queue takes: the rest wait in
+// the outbox (and the journal) for the hookDone that makes room.
+func (h *hub) sendHooks() {
+	if !h.s.hooks.durable {
+		h.s.hooks.enqueue(h.core.TakeHooks())
+		return
+	}
+	if h.failed {
+		return
+	}
+	h.journal.outbox.offer(h.s.hooks.offer)
+	h.s.metrics.outboxPending.Set(float64(h.journal.outbox.len()))
+}
+
+// hookDone records the acknowledgement of a delivered hook (durable webhooks). Whether
+// delivered or given up, the hook has left the sender's queue: sendHooks offers the next.
+func (h *hub) hookDone(d hookDone) {
+	if !d.acked || h.failed {
+		return
+	}
+	if err := h.journal.ackHook(d.id); err != nil {
+		h.fail(err)
+	}
 }
 
 // commit syncs the records appended since the last commit, then sends the held outputs in
@@ -228,8 +266,32 @@ func (h *hub) fail(err error) {
 	h.s.stop.Do(func() { close(h.s.closing) })
 }
 
-// closeJournal commits and closes the journal at shutdown.
+// closeJournal commits and closes the journal as the hub stops. With durable webhooks it
+// records the acknowledgements waiting on dones, commits, and hands the journal (nil if it
+// failed) over to the webhook sender, which records the acknowledgements of the deliveries
+// still to come and closes it.
 func (h *hub) closeJournal() {
+	if h.s.hooks.durable {
+		for drained := false; !drained && !h.failed; {
+			select {
+			case d := <-h.s.hooks.dones:
+				h.hookDone(d)
+			default:
+				drained = true
+			}
+		}
+		if !h.failed {
+			if err := h.journal.commit(); err != nil {
+				h.fail(err)
+			}
+		}
+		j := h.journal
+		if h.failed {
+			j = nil
+		}
+		h.s.hooks.handover <- j // buffered: the hub hands over once
+		return
+	}
 	if h.journal == nil || h.failed {
 		return
 	}
@@ -503,6 +565,6 @@ func (h *hub) shutdownAll() {
 			break
 		}
 	}
-	h.s.hooks.enqueue(h.core.TakeHooks())
+	h.sendHooks()
 	h.drainOpens()
 }

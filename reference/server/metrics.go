@@ -28,6 +28,7 @@ const (
 	hookDelivered = "delivered" // a webhook POST answered 2xx
 	hookRetried   = "retried"   // a failed attempt that is tried again
 	hookDropped   = "dropped"   // given up after the last attempt, or dropped by a full queue
+	hookDeferred  = "deferred"  // given up for now, kept in the outbox for the next start
 )
 
 // requestTypes are the request types counted under their own name; any other type, and a
@@ -86,6 +87,7 @@ type metrics struct {
 	journalSync    prometheus.Histogram   // hub
 	httpConns      prometheus.Gauge       // admission
 	httpEvicted    *prometheus.CounterVec // by reason
+	outboxPending  prometheus.Gauge       // hub; the webhook sender once the hub has stopped
 }
 
 func newMetrics() *metrics {
@@ -125,11 +127,12 @@ func newMetrics() *metrics {
 	m.cutoffs.WithLabelValues(boundBytes)
 	m.rateLimited = counter("requests_rate_limited_total", "Client frames refused with 100012 by the per-connection request rate limit.")
 	m.rest = counterVec("rest_requests_total", "REST API requests, by API (unknown: any other path) and result code (0: OK).", "api", "code")
-	hooks := counterVec("webhook_deliveries_total", "Webhook delivery outcomes: delivered, retried (a failed attempt tried again), dropped (given up, or the queue was full).", "outcome")
+	hooks := counterVec("webhook_deliveries_total", "Webhook delivery outcomes: delivered, retried (a failed attempt tried again), dropped (given up, or the queue was full), deferred (-state-dir: given up or cut by shutdown, kept in the outbox for the next start).", "outcome")
 	m.webhooks = map[string]prometheus.Counter{
 		hookDelivered: hooks.WithLabelValues(hookDelivered),
 		hookRetried:   hooks.WithLabelValues(hookRetried),
 		hookDropped:   hooks.WithLabelValues(hookDropped),
+		hookDeferred:  hooks.WithLabelValues(hookDeferred),
 	}
 	m.scoreLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: "pkarena", Name: "score_update_latency_seconds",
@@ -144,6 +147,7 @@ func newMetrics() *metrics {
 		Buckets: scoreLatencyBuckets,
 	})
 	register(m.journalSync)
+	m.outboxPending = gauge("webhook_outbox_pending", "Webhooks recorded in the journal's outbox (-state-dir with -webhook-url) that the receiver has not acknowledged: queued, waiting for room in the queue, or given up until the next start.")
 	m.httpConns = gauge("http_connections", "Connections of the public listener that are not WebSocket connections (REST, scrapes, handshakes not finished, idle keep-alives).")
 	m.httpEvicted = counterVec("http_connections_evicted_total", "Connections closed to keep http_connections within -max-http-conns, by reason: idle (the oldest idle keep-alive), no request yet (the oldest that had not finished a request), refused (the newcomer: every other was in a request).", "reason")
 	for _, r := range []string{"idle", "no request yet", "refused"} {

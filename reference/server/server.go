@@ -123,7 +123,6 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		h.journal = j
-		s.hooks.enqueue(c.TakeHooks()) // the ends of the battles the crash interrupted
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopHooks = cancel
@@ -146,6 +145,12 @@ func restoreJournal(cfg Config, log *slog.Logger, c *core.Core) (*journal, error
 	if err := c.Restore(recs); err != nil {
 		j.close()
 		return nil, fmt.Errorf("journal %s: %w; move it aside to start empty", filepath.Join(cfg.StateDir, JournalFile), err)
+	}
+	if cfg.WebhookURL != "" { // the ends of the battles the crash interrupted join the outbox
+		if err := j.appendHooks(c.TakeHooks()); err != nil {
+			j.close()
+			return nil, err
+		}
 	}
 	if err := j.rewrite(c.Snapshot()); err != nil {
 		j.close()

@@ -1,0 +1,304 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pkarena/pkarena/reference/protocol"
+)
+
+// gotHook is one webhook POST a fakeReceiver saw.
+type gotHook struct {
+	command, event string
+}
+
+// fakeReceiver is a webhook receiver under the test's control: it reports every POST on got
+// and answers it with status(command), 200 when status is nil. With hold set, each POST
+// first waits until hold is closed.
+type fakeReceiver struct {
+	status func(command string) int
+	hold   chan struct{}
+	got    chan gotHook
+}
+
+func (f *fakeReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cmd := r.URL.Query().Get("CallbackCommand")
+	if f.hold != nil {
+		<-f.hold
+	}
+	f.got <- gotHook{cmd, r.Header.Get(HeaderEventID)}
+	if f.status != nil {
+		w.WriteHeader(f.status(cmd))
+	}
+}
+
+// newFakeReceiver serves a fakeReceiver for the test's duration and returns it with its URL.
+func newFakeReceiver(t testing.TB, status func(string) int) (*fakeReceiver, string) {
+	t.Helper()
+	f := &fakeReceiver{status: status, got: make(chan gotHook, 256)}
+	hs := httptest.NewServer(f)
+	t.Cleanup(hs.Close)
+	return f, hs.URL
+}
+
+// next returns the next POST the receiver sees, failing the test after waitTimeout.
+func (f *fakeReceiver) next(t testing.TB, what string) gotHook {
+	t.Helper()
+	select {
+	case h := <-f.got:
+		return h
+	case <-time.After(waitTimeout):
+		t.Fatalf("no webhook after %v: want %s", waitTimeout, what)
+		return gotHook{}
+	}
+}
+
+// failEnd answers 503 to the end webhook and 200 to the others.
+func failEnd(cmd string) int {
+	if cmd == protocol.HookEndBattle {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusOK
+}
+
+// durableHooks configures a server on dir that POSTs its webhooks to url and gives up what
+// it could not deliver at once on Close.
+func durableHooks(dir, url string) func(*Config) {
+	return func(c *Config) {
+		c.StateDir, c.WebhookURL = dir, url
+		c.WebhookBackoff = 20 * time.Millisecond
+		c.ShutdownWebhookWait = 0
+	}
+}
+
+// waitMetric waits until the server's metric name (with labels) has the value want.
+func waitMetric(t testing.TB, base string, want float64, name string, labels ...string) {
+	t.Helper()
+	waitFor(t, func() error {
+		if got := value(scrape(t, base), name, labels...); got != want {
+			return fmt.Errorf("%s%v = %v; want %v", name, labels, got, want)
+		}
+		return nil
+	})
+}
+
+// waitPending waits until the server's outbox holds want webhooks not yet acknowledged.
+func waitPending(t testing.TB, base string, want float64) {
+	t.Helper()
+	waitMetric(t, base, want, "pkarena_webhook_outbox_pending")
+}
+
+// twoRooms connects hosts of rooms from and to and returns them.
+func twoRooms(t *testing.T, base, from, to string) {
+	t.Helper()
+	for _, room := range []string{from, to} {
+		if f := dial(t, base, "h-"+room).call(protocol.ReqCreateLive, map[string]any{"liveID": room}); *f.Code != 0 {
+			t.Fatalf("createLive %s: %d", room, *f.Code)
+		}
+	}
+}
+
+// restBattle creates a battle of duration ms from room from against room to over REST.
+func restBattle(t *testing.T, base, from, to string, ms int) string {
+	t.Helper()
+	code, resp := restPost(t, base, protocol.APICreateBattle, fmt.Sprintf(`{"FromRoomId":%q,"ToRoomIdList":[%q],"Duration":%d}`, from, to, ms))
+	if code != 0 {
+		t.Fatalf("create_battle: %d", code)
+	}
+	return resp["BattleId"].(string)
+}
+
+// expect reads the receiver's next POSTs and checks they are want, in order.
+func (f *fakeReceiver) expect(t testing.TB, want ...gotHook) {
+	t.Helper()
+	for i, w := range want {
+		if got := f.next(t, w.command+" "+w.event); got != w {
+			t.Fatalf("webhook %d: %+v; want %+v", i+1, got, w)
+		}
+	}
+}
+
+// quiet checks the receiver has seen nothing more.
+func (f *fakeReceiver) quiet(t testing.TB, why string) {
+	t.Helper()
+	select {
+	case extra := <-f.got:
+		t.Errorf("unexpected webhook %+v: %s", extra, why)
+	default:
+	}
+}
+
+// A battle that ended by time-up while the receiver answered 503 gets its end webhook after
+// a crash and restart, with the same EventId, whether the crash came while the webhook was
+// retried or after its attempts ran out; the webhooks the receiver acknowledged before the
+// crash are not sent again (issue 13, point 4a).
+func TestEndWebhookOfATimeUpSurvivesACrash(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		giveUp bool
+	}{
+		// The crash comes while the end webhook is being retried.
+		{"crash while retrying", false},
+		// The end webhook ran out of attempts before the crash: kept, counted as deferred.
+		{"given up before the crash", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			down, downURL := newFakeReceiver(t, failEnd)
+			_, base := newTestServer(t, func(c *Config) {
+				durableHooks(dir, downURL)(c)
+				if tt.giveUp {
+					c.WebhookAttempts, c.WebhookBackoff = 5, time.Millisecond
+				}
+			})
+			twoRooms(t, base, "ra", "rb")
+			id := restBattle(t, base, "ra", "rb", 1000) // ends by time-up a second later
+			down.expect(t, gotHook{protocol.HookCreateBattle, id + "-create"}, gotHook{protocol.HookStartBattle, id + "-start"},
+				gotHook{protocol.HookEndBattle, id + "-end"})
+			if tt.giveUp {
+				waitMetric(t, base, 1, "pkarena_webhook_deliveries_total", "outcome=deferred")
+			}
+			waitPending(t, base, 1) // create and start acknowledged, the end not
+
+			up, upURL := newFakeReceiver(t, nil)
+			_, after := newTestServer(t, durableHooks(crashImage(t, dir), upURL)) // the crash
+			up.expect(t, gotHook{protocol.HookEndBattle, id + "-end"})
+			waitPending(t, after, 0)
+			up.quiet(t, "create and start were acknowledged before the crash")
+		})
+	}
+}
+
+// A battle interrupted by a crash gets its end webhook even when the server restarted after
+// the crash crashes too before the receiver acknowledged it (issue 13, point 4b).
+func TestEndWebhookSurvivesTwoCrashes(t *testing.T) {
+	dir := t.TempDir()
+	ok, okURL := newFakeReceiver(t, nil)
+	_, base := newTestServer(t, durableHooks(dir, okURL))
+	twoRooms(t, base, "ra", "rb")
+	id := restBattle(t, base, "ra", "rb", 300000)
+	ok.expect(t, gotHook{protocol.HookCreateBattle, id + "-create"}, gotHook{protocol.HookStartBattle, id + "-start"})
+	waitPending(t, base, 0)
+
+	down, downURL := newFakeReceiver(t, failEnd)
+	first := crashImage(t, dir) // the first crash
+	_, second := newTestServer(t, durableHooks(first, downURL))
+	down.expect(t, gotHook{protocol.HookEndBattle, id + "-end"})
+	waitPending(t, second, 1)
+
+	up, upURL := newFakeReceiver(t, nil)
+	_, third := newTestServer(t, durableHooks(crashImage(t, first), upURL)) // the second crash
+	up.expect(t, gotHook{protocol.HookEndBattle, id + "-end"})
+	waitPending(t, third, 0)
+	up.quiet(t, "only the end webhook was left")
+}
+
+// logLines is a slog destination the test reads: one text line per record.
+type logLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// count is how many lines hold every one of parts.
+func (l *logLines) count(parts ...string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		all := line != ""
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}
+
+// With a state directory a full webhook queue drops nothing: what does not fit waits in the
+// outbox and is delivered in order once the receiver answers again. Without one, what does
+// not fit is dropped, counted and logged at error, each event by its EventId.
+func TestFullWebhookQueue(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		durable bool
+	}{
+		// The outbox keeps what the queue has no room for.
+		{"state dir", true},
+		// Memory only: the two events that do not fit are dropped.
+		{"memory", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			hold, holdURL := newFakeReceiver(t, nil)
+			hold.hold = make(chan struct{})
+			logs := &logLines{}
+			_, base := newTestServer(t, func(c *Config) {
+				c.WebhookURL, c.WebhookQueue = holdURL, 1 // one POST held, one queued
+				if tt.durable {
+					durableHooks(t.TempDir(), holdURL)(c)
+				}
+				c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+			})
+			twoRooms(t, base, "ra", "rb")
+			twoRooms(t, base, "rc", "rd")
+			b1 := restBattle(t, base, "ra", "rb", 300000)
+			b2 := restBattle(t, base, "rc", "rd", 300000)
+			all := []gotHook{{protocol.HookCreateBattle, b1 + "-create"}, {protocol.HookStartBattle, b1 + "-start"},
+				{protocol.HookCreateBattle, b2 + "-create"}, {protocol.HookStartBattle, b2 + "-start"}}
+			want, dropped := all, 0.0
+			if tt.durable {
+				waitPending(t, base, 4) // two of them in the outbox only
+			} else {
+				want, dropped = all[:2], 2
+				waitMetric(t, base, 2, "pkarena_webhook_deliveries_total", "outcome=dropped")
+			}
+			close(hold.hold)
+			hold.expect(t, want...)
+			waitPending(t, base, 0)
+			hold.quiet(t, "nothing else was made")
+			if got := value(scrape(t, base), "pkarena_webhook_deliveries_total", "outcome=dropped"); got != dropped {
+				t.Errorf("webhooks dropped: %v; want %v", got, dropped)
+			}
+			for _, h := range all[2:] {
+				if n := logs.count("level=ERROR", "event="+h.event); n != int(dropped/2) {
+					t.Errorf("error lines naming %s: %d; want %v", h.event, n, dropped/2)
+				}
+			}
+		})
+	}
+}
+
+// A server shut down gracefully records the acknowledgements of the webhooks it delivered
+// while it stopped: started again on its directory, it sends none of them again.
+func TestGracefulRestartSendsNoAcknowledgedWebhookAgain(t *testing.T) {
+	dir := t.TempDir()
+	ok, okURL := newFakeReceiver(t, nil)
+	srv, base := newTestServer(t, func(c *Config) {
+		durableHooks(dir, okURL)(c)
+		c.ShutdownWebhookWait = waitTimeout
+	})
+	twoRooms(t, base, "ra", "rb")
+	id := restBattle(t, base, "ra", "rb", 300000)
+	srv.Close() // ends the battle: its end webhook is delivered while the server stops
+	ok.expect(t, gotHook{protocol.HookCreateBattle, id + "-create"}, gotHook{protocol.HookStartBattle, id + "-start"},
+		gotHook{protocol.HookEndBattle, id + "-end"})
+
+	again, againURL := newFakeReceiver(t, nil)
+	_, after := newTestServer(t, durableHooks(dir, againURL))
+	waitPending(t, after, 0)
+	again.quiet(t, "every webhook was acknowledged before the shutdown")
+}
