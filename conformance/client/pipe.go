@@ -57,16 +57,8 @@ func (r *REST) Pipe(ctx context.Context, depth int) (*RESTPipe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: REST pipe: %w", err)
 	}
-	host := u.Host
-	if u.Port() == "" {
-		port := "80"
-		if u.Scheme == "https" {
-			port = "443"
-		}
-		host = net.JoinHostPort(u.Hostname(), port)
-	}
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", host)
+	conn, err := d.DialContext(ctx, "tcp", HostPort(u))
 	if err != nil {
 		return nil, fmt.Errorf("client: REST pipe: %w", err)
 	}
@@ -255,3 +247,16 @@ func (p *RESTPipe) Outstanding() int {
 
 // String names the pipe's server.
 func (p *RESTPipe) String() string { return "REST pipe to " + strings.TrimSpace(p.host) }
+
+// HostPort is the host:port a ws://, wss://, http:// or https:// URL dials: its own port, else
+// the scheme's (80, or 443 for wss and https).
+func HostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "80"
+	if u.Scheme == "wss" || u.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,5 +75,23 @@ func TestRESTPipeAnswersInOrder(t *testing.T) {
 	p.Go("set_battle_score", map[string]int{"N": 0}, func(_ int, _ Envelope, err error) { done <- err })
 	if err := <-done; err == nil {
 		t.Error("a call on a closed pipe succeeded")
+	}
+}
+
+func TestHostPort(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"ws://127.0.0.1:7070/v1/ws", "127.0.0.1:7070"},
+		{"ws://example.test/v1/ws", "example.test:80"},
+		{"wss://example.test/v1/ws", "example.test:443"},
+		{"http://[::1]/x", "[::1]:80"},
+		{"https://h:8443", "h:8443"},
+	} {
+		u, err := url.Parse(tt.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := HostPort(u); got != tt.want {
+			t.Errorf("HostPort(%s) = %q; want %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -447,15 +447,7 @@ func reachable(wsURL string) error {
 	if err != nil {
 		return fmt.Errorf("target %q: %w", wsURL, err)
 	}
-	host := u.Host
-	if u.Port() == "" {
-		port := "80"
-		if u.Scheme == "wss" {
-			port = "443"
-		}
-		host = net.JoinHostPort(u.Hostname(), port)
-	}
-	c, err := net.DialTimeout("tcp", host, 5*time.Second)
+	c, err := net.DialTimeout("tcp", client.HostPort(u), 5*time.Second)
 	if err != nil {
 		return fmt.Errorf("target %s is unreachable: %w", wsURL, err)
 	}

@@ -37,14 +37,7 @@ func startProxy(s *scene) *netProxy {
 	GinkgoHelper()
 	u, err := url.Parse(target.URL)
 	Expect(err).NotTo(HaveOccurred())
-	upstream := u.Host
-	if u.Port() == "" {
-		port := "80"
-		if u.Scheme == "wss" {
-			port = "443"
-		}
-		upstream = net.JoinHostPort(u.Hostname(), port)
-	}
+	upstream := client.HostPort(u)
 	zerolog.SetGlobalLevel(zerolog.Disabled) // Toxiproxy's toxics log through zerolog's global logger
 	api := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	p := toxiproxy.NewProxy(api, "pkarena-"+s.prefix, "127.0.0.1:0", upstream)

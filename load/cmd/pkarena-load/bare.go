@@ -27,7 +27,7 @@ func runBareServer(ctx context.Context, args []string, stdout, stderr io.Writer)
 	queue := fs.Int("queue", bare.DefaultQueue, "frames a connection's queue holds")
 	size := fs.Int("frame-bytes", bare.FrameBytes, "the size of every frame")
 	if err := fs.Parse(args); err != nil {
-		return metrics.ExitUsage
+		return parseFailed(err)
 	}
 	if *rate <= 0 || *conns < 1 || *queue < 1 || *size < bare.MinFrameBytes || *size > 1<<20 {
 		fmt.Fprintf(stderr, "pkarena-load bare-server: -rate, -connections and -queue must be positive, -frame-bytes %d..%d\n", bare.MinFrameBytes, 1<<20)
@@ -75,7 +75,7 @@ func runBareClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 	out := fs.String("out", "", "results folder")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the recording window to this file")
 	if err := fs.Parse(args); err != nil {
-		return metrics.ExitUsage
+		return parseFailed(err)
 	}
 	ips, err := parseSourceIPs(*sourceIPs)
 	if err != nil || *target == "" || *out == "" || *conns < 1 || *duration <= 0 {

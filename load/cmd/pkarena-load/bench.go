@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pkarena/pkarena/fixtures/scenarios"
 	"github.com/pkarena/pkarena/load/metrics"
 )
 
@@ -48,12 +49,12 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.IntVar(&o.agents, "agents", 3, "load agent processes")
 	fs.StringVar(&o.serverBin, "server-bin", "bin/pkarena-server", "the pkarena-server binary")
 	fs.StringVar(&o.scenario, "scenario", "scale", "scenario name or file")
-	fs.Var(&o.sets, "set", "override a scenario parameter (repeatable)")
+	fs.Var(&o.sets, "set", "override a scenario parameter (repeatable); keys: "+strings.Join(scenarios.SetKeys, ", "))
 	fs.StringVar(&o.out, "out", filepath.Join("results", "bench"), "results folder: one sub-folder per agent, and merged/")
 	fs.StringVar(&o.write, "write", "", "also write the figures (Markdown) to this file")
 	fs.IntVar(&o.ipsPerAgent, "ips-per-agent", 4, "loopback source addresses per agent (127.0.0.2 on)")
 	if err := fs.Parse(args); err != nil {
-		return metrics.ExitUsage
+		return parseFailed(err)
 	}
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "pkarena-load bench: "+format+"\n", a...)

@@ -49,7 +49,7 @@ func runCapacity(ctx context.Context, args []string, getenv func(string) string,
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return metrics.ExitUsage
+		return parseFailed(err)
 	}
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "pkarena-load capacity: "+format+"\n", a...)

@@ -32,7 +32,7 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "battle duration (whole seconds)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "random seed of the gift stream")
 	if err := fs.Parse(args); err != nil {
-		return metrics.ExitUsage
+		return parseFailed(err)
 	}
 	n, err := strconv.ParseUint(appID, 10, 64)
 	if err != nil {

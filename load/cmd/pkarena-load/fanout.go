@@ -71,7 +71,7 @@ func runFanoutBench(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.IntVar(&o.pipeline, "score-pipeline", 8, "set_battle_score calls of the battle outstanding at once (score_pipeline): the bare broadcaster publishes on its schedule whatever the last publication did, and so may the generator")
 	fs.IntVar(&o.bareBytes, "bare-bytes", 0, "the bare broadcaster's frame size; 0: the average size of the frames pkarena delivered at the same rate (measured just before)")
 	if err := fs.Parse(args); err != nil {
-		return metrics.ExitUsage
+		return parseFailed(err)
 	}
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "pkarena-load bench-fanout: "+format+"\n", a...)

@@ -19,6 +19,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -49,6 +51,15 @@ const usage = `usage: pkarena-load <subcommand> [flags]
 
 pkarena-load <subcommand> -h lists a subcommand's flags.`
 
+// parseFailed is the exit code of a subcommand whose flags did not parse: 0 when -h asked
+// for the usage (printed already), 2 for bad flags.
+func parseFailed(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return metrics.ExitOK
+	}
+	return metrics.ExitUsage
+}
+
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
@@ -73,7 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runBareClient(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
-	case "version":
+	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "pkarena-load", server.Version)
 		return metrics.ExitOK
 	case "-h", "-help", "--help", "help":

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/pkarena/pkarena/fixtures/scenarios"
 	"github.com/pkarena/pkarena/load/metrics"
 )
 
@@ -122,6 +124,41 @@ func TestBadUsageExits2WithAMessage(t *testing.T) {
 		code, _, errOut := runCLI(t, tt.args...)
 		if code != metrics.ExitUsage || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%q: exit %d, stderr %q; want exit 2 and a message with %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}
+
+// A target nothing listens on fails at once, with the dial error, as the tool's failure (1),
+// not after a whole run of failed connections judged as breached thresholds (3).
+func TestUnreachableTargetExits1AtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: connections are refused
+	code, _, errOut := runCLI(t, append([]string{"run", "-target", "ws://" + addr + "/v1/ws", "-out", t.TempDir()}, small...)...)
+	if code != metrics.ExitError || !strings.Contains(errOut, "unreachable") || !strings.Contains(errOut, "refused") {
+		t.Errorf("exit %d, stderr %q; want exit 1 naming the target unreachable and the refusal", code, errOut)
+	}
+}
+
+// Help asked for is not an error: every subcommand's -h exits 0, as do -h and -version.
+func TestHelpAndVersionExit0(t *testing.T) {
+	for _, args := range [][]string{{"-h"}, {"-version"}, {"version"}, {"run", "-h"}, {"capacity", "-h"}, {"merge", "-h"},
+		{"report", "-h"}, {"bench", "-h"}, {"bench-fanout", "-h"}, {"bare-server", "-h"}, {"bare-client", "-h"}, {"demo", "-h"}} {
+		if code, _, _ := runCLI(t, args...); code != metrics.ExitOK {
+			t.Errorf("%q: exit %d; want 0", args, code)
+		}
+	}
+}
+
+// run -h lists every -set key, so nobody has to provoke an error to learn them.
+func TestRunHelpListsTheSetKeys(t *testing.T) {
+	_, _, errOut := runCLI(t, "run", "-h")
+	for _, k := range scenarios.SetKeys {
+		if !strings.Contains(errOut, k) {
+			t.Errorf("run -h does not mention -set key %q", k)
 		}
 	}
 }

@@ -23,7 +23,7 @@ func runMerge(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&extra, "threshold", "a further pass/fail rule (repeatable)")
 	noReport := fs.Bool("no-report", false, "do not render report.html")
 	if err := fs.Parse(args); err != nil {
-		return metrics.ExitUsage
+		return parseFailed(err)
 	}
 	if *out == "" || fs.NArg() == 0 {
 		fs.Usage()
@@ -82,7 +82,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: pkarena-load report DIR\n\nRenders DIR/report.html from DIR's summary.json and metrics.hlog: percentile spectrum,\nlatency and throughput over time, counters, thresholds.")
 	}
 	if err := fs.Parse(args); err != nil {
-		return metrics.ExitUsage
+		return parseFailed(err)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

@@ -88,7 +88,7 @@ func runFlags(o *runOptions, getenv func(string) string, stderr io.Writer) *flag
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.scenario, "scenario", env("SCENARIO", "pk"), "scenario name or YAML file (env PKARENA_SCENARIO)")
-	fs.Var(&o.sets, "set", "override a scenario parameter, e.g. -set hosts=2000 (repeatable)")
+	fs.Var(&o.sets, "set", "override a scenario parameter, e.g. -set hosts=2000 (repeatable); keys: "+strings.Join(scenarios.SetKeys, ", "))
 	fs.Var(&o.targets, "target", "server WebSocket URL(s), comma-separated or repeated; none starts the embedded reference server (env PKARENA_TARGET_URL)")
 	fs.Var(&o.rests, "rest", "REST root(s), one per target; none derives them from the targets (env PKARENA_REST_URL)")
 	fs.StringVar(&o.appID, "sdkappid", env("SDKAPPID", strconv.FormatUint(server.DefaultConfig().SDKAppID, 10)), "application ID (env PKARENA_SDKAPPID)")
@@ -115,7 +115,7 @@ func runLoad(ctx context.Context, args []string, getenv func(string) string, std
 	var o runOptions
 	fs := runFlags(&o, getenv, stderr)
 	if err := fs.Parse(args); err != nil {
-		return metrics.ExitUsage
+		return parseFailed(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "pkarena-load run: unexpected argument %q (flags only)\n", fs.Arg(0))
@@ -179,6 +179,9 @@ func playRun(ctx context.Context, o runOptions, getenv func(string) string, stdo
 		fmt.Fprintf(stdout, "embedded reference server %s at %s\n", server.Version, srv.URL)
 	} else if targets, err = parseTargets(o.targets, o.rests); err != nil {
 		return usage(err)
+	} else if err := reachable(ctx, targets, reachWait); err != nil {
+		fmt.Fprintln(stderr, "pkarena-load run:", err)
+		return metrics.ExitError
 	}
 	if o.out == "" {
 		o.out = filepath.Join("results", fmt.Sprintf("load-%s-%s", sc.Name, time.Now().Format("20060102-150405")))
@@ -397,6 +400,46 @@ func parseTargets(ws, rests []string) ([]engine.Target, error) {
 		out[i].REST = scheme + "://" + u.Host
 	}
 	return out, nil
+}
+
+// reachWait is how long run waits for its targets to accept a TCP connection (a server
+// started just before may still be binding its port).
+const reachWait = 3 * time.Second
+
+// reachable checks that every target accepts TCP connections within wait, so that a wrong
+// address fails at once with the dial error rather than after a whole run of failed
+// connections judged as breached thresholds.
+func reachable(ctx context.Context, ts []engine.Target, wait time.Duration) error {
+	for _, t := range ts {
+		u, err := url.Parse(t.WS)
+		if err != nil {
+			return err
+		}
+		dctx, cancel := context.WithTimeout(ctx, wait)
+		c, err := dialUntil(dctx, client.HostPort(u))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("target %s is unreachable: %w", t.WS, err)
+		}
+		c.Close()
+	}
+	return nil
+}
+
+// dialUntil dials host over TCP until it answers or ctx ends; the error is the last dial's.
+func dialUntil(ctx context.Context, host string) (net.Conn, error) {
+	var d net.Dialer
+	for {
+		c, err := d.DialContext(ctx, "tcp", host)
+		if err == nil {
+			return c, nil
+		}
+		select { // refused: try again shortly
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func targetNames(ts []engine.Target) []string {

@@ -7,12 +7,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/pkarena/pkarena/internal/fdlimit"
@@ -33,6 +36,19 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
+// checkListen refuses a listen address that can never be listened on (a bad form, a port
+// outside 0..65535) as bad usage, before anything starts.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-listen %q: %w (want host:port, e.g. 127.0.0.1:7070)", addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("-listen %q: port %q must be a number from 0 to 65535", addr, port)
+	}
+	return nil
+}
+
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("pkarena-server", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -51,7 +67,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "pkarena-server:", err)
 		return exitUsage
 	}
+	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK // asked for: the usage went to stderr
+		}
+		return exitUsage
+	}
+	if *version {
+		fmt.Fprintln(stdout, "pkarena-server", server.Version)
+		return exitOK
+	}
+	if err := checkListen(listen); err != nil {
+		fmt.Fprintln(stderr, "pkarena-server:", err)
 		return exitUsage
 	}
 	cfg.Finish()

@@ -26,6 +26,10 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"a file that is not a journal", []string{"-listen", "127.0.0.1:0", "-state-dir", foreign}, exitJournal, "not a pkarena battle journal"},
 		{"an invalid setting", []string{"-listen", "127.0.0.1:0", "-max-connected-rooms", "1"}, exitUsage, "max connected rooms"},
+		{"a port beyond 65535", []string{"-listen", ":99999"}, exitUsage, `port "99999" must be a number from 0 to 65535`},
+		{"an address without a port", []string{"-listen", "localhost"}, exitUsage, "missing port"},
+		{"an unknown flag", []string{"-nope"}, exitUsage, "flag provided but not defined: -nope"},
+		{"help, asked for", []string{"-h"}, exitOK, "-shutdown-timeout"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -34,5 +38,15 @@ func TestExitCodes(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr.String(), tt.code, tt.says)
 			}
 		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-version"}, func(string) string { return "" }, &stdout, &stderr); code != exitOK {
+		t.Fatalf("-version: exit %d, stderr %q", code, stderr.String())
+	}
+	if want := "pkarena-server " + server.Version + "\n"; stdout.String() != want {
+		t.Errorf("-version printed %q; want %q", stdout.String(), want)
 	}
 }
