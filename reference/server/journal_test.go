@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -398,7 +399,8 @@ func TestRewrittenJournalKeepsItsName(t *testing.T) {
 
 // FuzzOpenJournal feeds arbitrary files to openJournal and the records it returns to
 // core.Restore: neither may panic; a journal it accepts is cut to a prefix of the file, and
-// opening it again gives back the same records without cutting anything more.
+// opening it again gives back the same records and webhook outbox without cutting anything
+// more.
 func FuzzOpenJournal(f *testing.F) {
 	start := core.Record{Kind: core.RecordStart, BattleID: "b1", At: 1000, Config: &protocol.BattleConfig{Duration: 60},
 		Board: []core.RecordEntrant{{LiveID: "r-a", UserID: "a"}, {LiveID: "r-b", UserID: "b"}}}
@@ -406,7 +408,18 @@ func FuzzOpenJournal(f *testing.F) {
 		Response: &protocol.SetBattleScoreResponse{ScoreVersion: 1}}
 	end := core.Record{Kind: core.RecordEnd, BattleID: "b1", At: 3000}
 	good := journalHeader + journalLine(f, start) + journalLine(f, score) + journalLine(f, end)
-	for _, seed := range []string{"", journalHeader, good, good[:len(good)-3], journalHeader + "00000000 {}\n", "x"} {
+	outboxLine := func(r journalRecord) string {
+		line, err := encodeLine(nil, r.Kind, r)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return string(line)
+	}
+	hook := outboxLine(journalRecord{Record: core.Record{Kind: recordHook}, Event: "b1-end", Command: protocol.HookEndBattle, Body: json.RawMessage(`{"BattleId":"b1"}`)})
+	ack := outboxLine(journalRecord{Record: core.Record{Kind: recordHookAck}, Event: "b1-end"})
+	noEvent := outboxLine(journalRecord{Record: core.Record{Kind: recordHookAck}})
+	for _, seed := range []string{"", journalHeader, good, good[:len(good)-3], journalHeader + "00000000 {}\n", "x",
+		good + hook, good + hook + ack, good + hook + hook, good + noEvent} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, content []byte) {
@@ -419,6 +432,7 @@ func FuzzOpenJournal(f *testing.F) {
 		if err != nil {
 			return
 		}
+		hooks := j.outbox.pending()
 		j.close()
 		after, _ := os.ReadFile(path)
 		if len(after) > len(journalHeader) && !bytes.HasPrefix(content, after) {
@@ -428,9 +442,13 @@ func FuzzOpenJournal(f *testing.F) {
 		if err != nil {
 			t.Fatalf("reopening an accepted journal: %v", err)
 		}
+		hooksAgain := j.outbox.pending()
 		j.close()
 		if !reflect.DeepEqual(recs, again) {
 			t.Fatalf("reopened: %d records; first open %d", len(again), len(recs))
+		}
+		if !reflect.DeepEqual(hooks, hooksAgain) {
+			t.Fatalf("reopened: %d webhooks in the outbox; first open %d", len(hooksAgain), len(hooks))
 		}
 		c := core.New(core.Config{BattleRetention: 10 * time.Minute, Journal: true}, realClock{})
 		_ = c.Restore(recs)
