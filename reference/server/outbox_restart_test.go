@@ -39,10 +39,11 @@ func (f *fakeReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// newFakeReceiver serves a fakeReceiver for the test's duration and returns it with its URL.
-func newFakeReceiver(t testing.TB, status func(string) int) (*fakeReceiver, string) {
+// newFakeReceiver serves a fakeReceiver for the test's duration and returns it with its URL;
+// hold may be nil. The test must read what it gets: 256 POSTs unread block the receiver.
+func newFakeReceiver(t testing.TB, status func(string) int, hold chan struct{}) (*fakeReceiver, string) {
 	t.Helper()
-	f := &fakeReceiver{status: status, got: make(chan gotHook, 256)}
+	f := &fakeReceiver{status: status, hold: hold, got: make(chan gotHook, 256)}
 	hs := httptest.NewServer(f)
 	t.Cleanup(hs.Close)
 	return f, hs.URL
@@ -151,7 +152,7 @@ func TestEndWebhookOfATimeUpSurvivesACrash(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			down, downURL := newFakeReceiver(t, failEnd)
+			down, downURL := newFakeReceiver(t, failEnd, nil)
 			_, base := newTestServer(t, func(c *Config) {
 				durableHooks(dir, downURL)(c)
 				if tt.giveUp {
@@ -167,7 +168,7 @@ func TestEndWebhookOfATimeUpSurvivesACrash(t *testing.T) {
 			}
 			waitPending(t, base, 1) // create and start acknowledged, the end not
 
-			up, upURL := newFakeReceiver(t, nil)
+			up, upURL := newFakeReceiver(t, nil, nil)
 			_, after := newTestServer(t, durableHooks(crashImage(t, dir), upURL)) // the crash
 			up.expect(t, gotHook{protocol.HookEndBattle, id + "-end"})
 			waitPending(t, after, 0)
@@ -180,20 +181,20 @@ func TestEndWebhookOfATimeUpSurvivesACrash(t *testing.T) {
 // the crash crashes too before the receiver acknowledged it (issue 13, point 4b).
 func TestEndWebhookSurvivesTwoCrashes(t *testing.T) {
 	dir := t.TempDir()
-	ok, okURL := newFakeReceiver(t, nil)
+	ok, okURL := newFakeReceiver(t, nil, nil)
 	_, base := newTestServer(t, durableHooks(dir, okURL))
 	twoRooms(t, base, "ra", "rb")
 	id := restBattle(t, base, "ra", "rb", 300000)
 	ok.expect(t, gotHook{protocol.HookCreateBattle, id + "-create"}, gotHook{protocol.HookStartBattle, id + "-start"})
 	waitPending(t, base, 0)
 
-	down, downURL := newFakeReceiver(t, failEnd)
+	down, downURL := newFakeReceiver(t, failEnd, nil)
 	first := crashImage(t, dir) // the first crash
 	_, second := newTestServer(t, durableHooks(first, downURL))
 	down.expect(t, gotHook{protocol.HookEndBattle, id + "-end"})
 	waitPending(t, second, 1)
 
-	up, upURL := newFakeReceiver(t, nil)
+	up, upURL := newFakeReceiver(t, nil, nil)
 	_, third := newTestServer(t, durableHooks(crashImage(t, first), upURL)) // the second crash
 	up.expect(t, gotHook{protocol.HookEndBattle, id + "-end"})
 	waitPending(t, third, 0)
@@ -243,8 +244,7 @@ func TestFullWebhookQueue(t *testing.T) {
 		{"memory", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			hold, holdURL := newFakeReceiver(t, nil)
-			hold.hold = make(chan struct{})
+			hold, holdURL := newFakeReceiver(t, nil, make(chan struct{}))
 			logs := &logLines{}
 			_, base := newTestServer(t, func(c *Config) {
 				c.WebhookURL, c.WebhookQueue = holdURL, 1 // one POST held, one queued
@@ -286,7 +286,7 @@ func TestFullWebhookQueue(t *testing.T) {
 // while it stopped: started again on its directory, it sends none of them again.
 func TestGracefulRestartSendsNoAcknowledgedWebhookAgain(t *testing.T) {
 	dir := t.TempDir()
-	ok, okURL := newFakeReceiver(t, nil)
+	ok, okURL := newFakeReceiver(t, nil, nil)
 	srv, base := newTestServer(t, func(c *Config) {
 		durableHooks(dir, okURL)(c)
 		c.ShutdownWebhookWait = waitTimeout
@@ -297,7 +297,7 @@ func TestGracefulRestartSendsNoAcknowledgedWebhookAgain(t *testing.T) {
 	ok.expect(t, gotHook{protocol.HookCreateBattle, id + "-create"}, gotHook{protocol.HookStartBattle, id + "-start"},
 		gotHook{protocol.HookEndBattle, id + "-end"})
 
-	again, againURL := newFakeReceiver(t, nil)
+	again, againURL := newFakeReceiver(t, nil, nil)
 	_, after := newTestServer(t, durableHooks(dir, againURL))
 	waitPending(t, after, 0)
 	again.quiet(t, "every webhook was acknowledged before the shutdown")
