@@ -46,6 +46,9 @@ type ConformanceRun struct {
 	// listed in UncertifiedFeatures.
 	Certified           bool     `json:"certified"`
 	UncertifiedFeatures []string `json:"uncertifiedFeatures"`
+	// Note says why the verdict is what it is when the spec counts alone do not: no spec ran,
+	// or core specs were left out, so a pass covers part of the protocol only.
+	Note string `json:"note,omitempty"`
 	// Totals counts every spec; Tiers counts them per tier.
 	Totals Totals            `json:"totals"`
 	Tiers  map[string]Totals `json:"tiers"`

@@ -164,7 +164,7 @@ func TestFinishCertification(t *testing.T) {
 				sum.Disabled += tier.Disabled
 				sum.Errors += tier.Errors
 			}
-			if sum != run.Totals || run.Totals.total() != len(tt.specs) {
+			if sum != run.Totals || run.Totals.Total() != len(tt.specs) {
 				t.Errorf("Totals %+v, sum of Tiers %+v, %d specs", run.Totals, sum, len(tt.specs))
 			}
 		})

@@ -170,10 +170,10 @@ func newHTMLView(run *ConformanceRun) *htmlView {
 	}
 
 	// Totals, overall then per tier.
-	v.Totals = append(v.Totals, htmlTotals{Label: "all tiers", Totals: run.Totals, Total: run.Totals.total()})
+	v.Totals = append(v.Totals, htmlTotals{Label: "all tiers", Totals: run.Totals, Total: run.Totals.Total()})
 	for _, tier := range tierOrder(run) {
-		if t, ok := run.Tiers[tier]; ok && t.total() > 0 {
-			v.Totals = append(v.Totals, htmlTotals{Label: cleanText(tierLabel(tier)), Totals: t, Total: t.total()})
+		if t, ok := run.Tiers[tier]; ok && t.Total() > 0 {
+			v.Totals = append(v.Totals, htmlTotals{Label: cleanText(tierLabel(tier)), Totals: t, Total: t.Total()})
 		}
 	}
 

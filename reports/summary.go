@@ -49,6 +49,9 @@ func WriteSummary(w io.Writer, run *ConformanceRun) error {
 		fmt.Fprintf(&b, " in %s", humanSeconds(d.Seconds()))
 	}
 	b.WriteByte('\n')
+	if run.Note != "" {
+		fmt.Fprintf(&b, "note: %s\n", singleLine(run.Note))
+	}
 
 	if run.Certification {
 		if run.Certified {
@@ -65,7 +68,7 @@ func WriteSummary(w io.Writer, run *ConformanceRun) error {
 
 	for _, tier := range tierOrder(run) {
 		t, ok := run.Tiers[tier]
-		if !ok || t.total() == 0 {
+		if !ok || t.Total() == 0 {
 			continue
 		}
 		fmt.Fprintf(&b, "%-9s %d passed, %d failed, %d skipped, %d disabled, %d errors\n",

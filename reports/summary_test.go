@@ -61,6 +61,13 @@ func TestWriteSummary(t *testing.T) {
 			return r
 		}(), []string{"pkarena conformance: PASS", "certification: CERTIFIED", "core:     1 passed, 0 failed, 0 skipped, 0 disabled, 0 errors", "1 Passed | 0 Failed | 0 Skipped | 0 Errors"},
 			[]string{"strict:", "[FAIL]", "NOT"}},
+		// A note says why, on the line after the verdict, and cannot add lines either.
+		{"note", func() *ConformanceRun {
+			r := &ConformanceRun{Specs: []Spec{spec("a", TierCore, Disabled, "")}}
+			Finish(r)
+			r.Verdict, r.Note = Error, "no spec ran:\nforged"
+			return r
+		}(), []string{"pkarena conformance: ERROR", "note: no spec ran: forged", "0 Passed | 0 Failed | 1 Skipped | 0 Errors"}, nil},
 		// A run before Finish: no verdict yet, zero totals.
 		{"unfinished", &ConformanceRun{}, []string{"pkarena conformance: UNKNOWN", "0 Passed | 0 Failed | 0 Skipped | 0 Errors"}, []string{"certification"}},
 		// A hostile spec name or message cannot add lines, forge the summary line or reach the terminal.

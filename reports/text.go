@@ -205,4 +205,5 @@ func knownVerdict(v Verdict) bool {
 }
 
 // total returns the number of specs t counts.
-func (t Totals) total() int { return t.Passed + t.Failed + t.Skipped + t.Disabled + t.Errors }
+// Total is how many specs t counts.
+func (t Totals) Total() int { return t.Passed + t.Failed + t.Skipped + t.Disabled + t.Errors }

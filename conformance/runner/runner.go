@@ -100,6 +100,9 @@ func Build(r types.Report, o Options, started, finished time.Time) *reports.Conf
 	if t := run.Totals; t.Passed+t.Failed+t.Errors == 0 && run.Verdict == reports.Pass {
 		run.Verdict = reports.Error // nothing ran: a run that checked nothing is no verdict
 		run.Certified = false
+		run.Note = fmt.Sprintf("no spec ran: the focus, label filter, tiers and -disable settings left none of the %d specs (pkarena-conformance -list shows them)", len(run.Specs))
+	} else if core := run.Tiers[conformance.TierCore]; run.Verdict == reports.Pass && core.Disabled > 0 {
+		run.Note = fmt.Sprintf("partial run: %d of %d core specs were disabled, so this pass covers part of the protocol only", core.Disabled, core.Total())
 	}
 	return run
 }
@@ -274,4 +277,35 @@ func List(w io.Writer) {
 		fmt.Fprintf(w, "%-8s [%s] %s\n", r.tier, r.labels, r.name)
 	}
 	fmt.Fprintf(w, "%d specs\n", len(rows))
+}
+
+// CheckDisable refuses -disable entries that name no spec: a misspelt label or requirement ID
+// would otherwise switch nothing off, silently.
+func CheckDisable(entries []string) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	known := map[string]bool{}
+	var labels []string
+	for _, sp := range PreviewSpecs(Description).SpecReports {
+		if sp.LeafNodeType != types.NodeTypeIt {
+			continue
+		}
+		for _, id := range conformance.IDs(sp.FullText()) {
+			known[id] = true
+		}
+		for _, l := range sp.Labels() {
+			if !known[l] {
+				labels = append(labels, l)
+			}
+			known[l] = true
+		}
+	}
+	for _, d := range entries {
+		if !known[d] {
+			sort.Strings(labels)
+			return fmt.Errorf("-disable %q: no spec has this label or requirement ID (labels: %s; IDs as in SPEC.md, e.g. AUTHZ-003; -list shows every spec)", d, strings.Join(labels, ", "))
+		}
+	}
+	return nil
 }

@@ -69,6 +69,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		runner.List(stdout)
 		return exitConformant
 	}
+	if err := runner.CheckDisable(settings.Disable); err != nil {
+		fmt.Fprintln(stderr, "pkarena-conformance:", err)
+		return exitUsage
+	}
 	if settings.Certify {
 		if settings.ResultsDir == "" {
 			settings.ResultsDir = "certification"
