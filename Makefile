@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/pkarena/pkarena/reference/server.Version=$(VERS
 LISTEN    ?= 127.0.0.1:7070
 
 .DEFAULT_GOAL := help
-.PHONY: help build test fmt-check vet unit load-accuracy load-distributed bench-fanout demo conformance load serve clean image load-image conformance-image mutants soak-conformance bench-load bench-journal fuzz
+.PHONY: help build test fmt-check vet unit load-accuracy load-distributed bench-fanout demo conformance load serve clean image load-image conformance-image mutants soak-conformance bench-load bench-journal fuzz mutation-audit
 
 ## help: list the targets
 help:
@@ -127,6 +127,19 @@ mutants:
 	$(GO) run ./conformance/cmd/pkarena-mutants -binary $(BIN)/pkarena-conformance-mutants -results $(RESULTS)
 	@$(GO) test -tags pkarena_mutants -run TestLoadCatchesMutants -count=1 -v ./load/cmd/pkarena-load/ > $(RESULTS)/load-mutants.log 2>&1; \
 	status=$$?; grep -E 'caught:|^(---|ok|FAIL)' $(RESULTS)/load-mutants.log; exit $$status
+
+GREMLINS  ?= $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+AUDIT     := $(RESULTS)/mutation-audit
+AUDIT_MAX ?= 40m
+
+## mutation-audit: generated mutants (Gremlins) of reference/core judged by its unit tests, then each survivor by the suite; figures to reports/measurements/mutation-audit.md (slow, not in test; AUDIT_MAX=40m bounds stage 2)
+mutation-audit:
+	@mkdir -p $(AUDIT) reports/measurements; start=$$(date +%s); \
+	echo "stage 1: Gremlins over reference/core, judged by its unit tests (log: $(AUDIT)/stage1-core.log)"; \
+	$(GREMLINS) unleash --workers 1 --timeout-coefficient 30 -o $(AUDIT)/stage1-core.json ./reference/core > $(AUDIT)/stage1-core.log 2>&1 || { tail -20 $(AUDIT)/stage1-core.log; exit 1; }; \
+	tr '\r' '\n' < $(AUDIT)/stage1-core.log | grep -aE '^(Killed|Timed out|Test efficacy|Mutator coverage)'; \
+	$(GO) run ./tools/mutaudit -stage1 reference/core=$(AUDIT)/stage1-core.json -stage1-seconds $$(( $$(date +%s) - start )) \
+		-max-duration $(AUDIT_MAX) -json $(AUDIT)/mutants.json $(if $(AUDIT_PREVIOUS),-previous $(AUDIT_PREVIOUS)) -write reports/measurements/mutation-audit.md
 
 FUZZTIME  ?= 30s
 

@@ -1,0 +1,325 @@
+// Command mutaudit is the second stage of `make mutation-audit`: it takes the mutants that
+// Gremlins (github.com/go-gremlins/gremlins) generated and judged with a package's own unit
+// tests (stage 1), and judges each one those tests let live with the conformance suite
+// (stage 2), the way the hand-written mutants of reference/mutant are judged.
+//
+// For each mutant it swaps the one token Gremlins reported in a copy of the module under the
+// temporary folder, builds pkarena-conformance from the copy (the suite with the embedded
+// reference server, so the mutated core or server is the one under test), and runs it with
+// -ginkgo.fail-fast: exit 1 (not conformant) kills the mutant, exit 0 lets it survive. A
+// control run with no mutant must pass first. The module in the working tree is never
+// touched.
+//
+//	mutaudit -stage1 reference/core=results/mutation-audit/stage1-core.json \
+//	    -max-duration 40m -write reports/measurements/mutation-audit.md
+//
+// Survivors are either killed by a later spec, or listed in equivalent.txt with the reason
+// no test can tell them from the original.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// Verdict is what the suite said of one mutant.
+type Verdict struct {
+	// Result is killed (the suite failed), survived (it passed), not viable (it does not
+	// build), timed out (the run exceeded -per-run) or error (the suite could not decide).
+	Result  string  `json:"result"`
+	Seconds float64 `json:"seconds"`
+	// Failed lists the failing specs (the first one, with -ginkgo.fail-fast).
+	Failed []string `json:"failed,omitempty"`
+	// Detail says why a run errored.
+	Detail string `json:"detail,omitempty"`
+}
+
+type stage1Flag []string
+
+func (s *stage1Flag) String() string     { return strings.Join(*s, ",") }
+func (s *stage1Flag) Set(v string) error { *s = append(*s, v); return nil }
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fset := flag.NewFlagSet("mutaudit", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	var stage1 stage1Flag
+	fset.Var(&stage1, "stage1", "dir=gremlins.json: a package folder (relative to the module root) and Gremlins' -o report of it; repeatable")
+	root := fset.String("root", ".", "the module root to copy")
+	statuses := fset.String("statuses", "LIVED", "comma-separated stage-1 statuses sent to stage 2 (LIVED, NOT COVERED)")
+	maxDuration := fset.Duration("max-duration", 40*time.Minute, "stop starting stage-2 runs after this long; the rest are reported as not judged")
+	perRun := fset.Duration("per-run", 4*time.Minute, "bound on one build and run of the suite")
+	equivalent := fset.String("equivalent", "tools/mutaudit/equivalent.txt", "the mutants judged equivalent, with reasons")
+	stage1Seconds := fset.Float64("stage1-seconds", 0, "stage 1's wall time, for the report")
+	command := fset.String("command", "make mutation-audit", "the command to name in the report")
+	write := fset.String("write", "", "write the Markdown report here")
+	jsonOut := fset.String("json", "", "write every mutant and its verdicts here as JSON")
+	previous := fset.String("previous", "", "an earlier run's -json: its stage-2 verdicts are reused, not run again")
+	if err := fset.Parse(args); err != nil {
+		return exitUsage
+	}
+	if len(stage1) == 0 {
+		fmt.Fprintln(stderr, "mutaudit: at least one -stage1 dir=report.json is needed")
+		return exitUsage
+	}
+	start := time.Now()
+	var all []Mutant
+	for _, s := range stage1 {
+		dir, path, ok := strings.Cut(s, "=")
+		if !ok {
+			fmt.Fprintf(stderr, "mutaudit: -stage1 %q: want dir=report.json\n", s)
+			return exitUsage
+		}
+		ms, err := readGremlins(path, dir)
+		if err != nil {
+			fmt.Fprintln(stderr, "mutaudit:", err)
+			return exitError
+		}
+		all = append(all, ms...)
+	}
+	equiv, err := readEquivalent(*equivalent)
+	if err != nil {
+		fmt.Fprintln(stderr, "mutaudit:", err)
+		return exitError
+	}
+	reuse := map[string]Mutant{}
+	if *previous != "" {
+		data, err := os.ReadFile(*previous)
+		var prev []Mutant
+		if err == nil {
+			err = json.Unmarshal(data, &prev)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "mutaudit: -previous:", err)
+			return exitError
+		}
+		for _, m := range prev {
+			if m.Stage2 != nil && m.Stage2.Result != "error" {
+				reuse[m.Key()] = m
+			}
+		}
+	}
+	want := map[string]bool{}
+	for _, s := range strings.Split(*statuses, ",") {
+		want[strings.TrimSpace(s)] = true
+	}
+
+	work, err := os.MkdirTemp("", "pkarena-mutaudit-")
+	if err != nil {
+		fmt.Fprintln(stderr, "mutaudit:", err)
+		return exitError
+	}
+	defer os.RemoveAll(work)
+	mod := filepath.Join(work, "module")
+	if err := copyModule(*root, mod); err != nil {
+		fmt.Fprintln(stderr, "mutaudit: copy the module:", err)
+		return exitError
+	}
+	fmt.Fprintf(stdout, "stage 2: the suite against each mutant, in a copy at %s\n", mod)
+	control := judge(mod, work, *perRun)
+	fmt.Fprintf(stdout, "control run without a mutant: %s in %.0f s %s\n", control.Result, control.Seconds, control.Detail)
+	if control.Result != "survived" {
+		fmt.Fprintln(stderr, "mutaudit: the control run (no mutant) did not pass: the suite or the build is broken; no verdict is possible")
+		return exitError
+	}
+	deadline := start.Add(*maxDuration)
+	for i := range all {
+		m := &all[i]
+		if _, ok := equiv[m.Key()]; ok || !want[m.Stage1] {
+			continue // an equivalent mutant needs no run: it cannot be killed
+		}
+		if p, ok := reuse[m.Key()]; ok {
+			m.Stage2, m.Original, m.Mutated = p.Stage2, p.Original, p.Mutated
+			continue
+		}
+		if time.Now().After(deadline) {
+			continue
+		}
+		v := judgeMutant(mod, work, m, *perRun)
+		m.Stage2 = &v
+		fmt.Fprintf(stdout, "%-52s %-10s %4.0f s  %s\n", m.Key(), v.Result, v.Seconds, strings.Join(v.Failed, "; ")+v.Detail)
+	}
+	rep := buildReport(all, equiv, want, control, *command, *stage1Seconds, time.Since(start).Seconds(), *maxDuration, describe(*root))
+	fmt.Fprint(stdout, rep.summary())
+	if *jsonOut != "" {
+		data, _ := json.MarshalIndent(all, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(data, '\n'), 0o644); err != nil {
+			fmt.Fprintln(stderr, "mutaudit:", err)
+			return exitError
+		}
+	}
+	if *write != "" {
+		if err := os.WriteFile(*write, []byte(rep.markdown()), 0o644); err != nil {
+			fmt.Fprintln(stderr, "mutaudit:", err)
+			return exitError
+		}
+		fmt.Fprintln(stdout, "report: "+*write)
+	}
+	return exitOK
+}
+
+// judgeMutant applies m to its file in the copy mod, runs the suite, and restores the file.
+func judgeMutant(mod, work string, m *Mutant, perRun time.Duration) Verdict {
+	path := filepath.Join(mod, m.Dir, m.File)
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		return Verdict{Result: "error", Detail: err.Error()}
+	}
+	mutated, before, after, err := apply(orig, m.Line, m.Column, m.Type)
+	if err != nil {
+		return Verdict{Result: "error", Detail: err.Error()}
+	}
+	m.Original, m.Mutated = before, after
+	if err := os.WriteFile(path, mutated, 0o644); err != nil {
+		return Verdict{Result: "error", Detail: err.Error()}
+	}
+	defer os.WriteFile(path, orig, 0o644)
+	return judge(mod, work, perRun)
+}
+
+var failedLine = regexp.MustCompile(`(?m)^FAIL\s+\S+\s+\S+\s+(.*)$`)
+
+// judge builds pkarena-conformance in mod and runs it (the embedded server) to the first
+// failure.
+func judge(mod, work string, perRun time.Duration) Verdict {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), perRun)
+	defer cancel()
+	bin := filepath.Join(work, "pkarena-conformance")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./conformance/cmd/pkarena-conformance")
+	build.Dir = mod
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return Verdict{Result: "timed out", Seconds: time.Since(start).Seconds(), Detail: "building"}
+		}
+		return Verdict{Result: "not viable", Seconds: time.Since(start).Seconds(), Detail: firstLine(string(out))}
+	}
+	logs := filepath.Join(work, "run")
+	_ = os.RemoveAll(logs)
+	cmd := exec.CommandContext(ctx, bin, "-results", logs, "-ginkgo.fail-fast", "-ginkgo.no-color")
+	cmd.Dir = mod
+	out, _ := cmd.CombinedOutput()
+	v := Verdict{Seconds: time.Since(start).Seconds()}
+	code := -1
+	if cmd.ProcessState != nil {
+		code = cmd.ProcessState.ExitCode()
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		v.Result = "timed out"
+	case code == 0:
+		v.Result = "survived"
+	case code == 1:
+		v.Result = "killed"
+	default:
+		v.Result = "error"
+		v.Detail = fmt.Sprintf("exit %d: %s", code, lastLine(string(out)))
+	}
+	if log, err := os.ReadFile(filepath.Join(logs, "conformance.log")); err == nil {
+		for _, m := range failedLine.FindAllStringSubmatch(string(log), -1) {
+			v.Failed = append(v.Failed, strings.SplitN(m[1], "  -- ", 2)[0])
+		}
+	}
+	return v
+}
+
+// copyModule copies the module at root to dst, without .git, bin/ and results/.
+func copyModule(root, dst string) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			switch rel {
+			case ".git", "bin", "results":
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, info.Mode().Perm())
+	})
+}
+
+// readEquivalent reads the equivalence list: one mutant a line, its key (as Mutant.Key
+// prints it), " | ", and the reason; # starts a comment.
+func readEquivalent(path string) (map[string]string, error) {
+	out := map[string]string{}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		key, reason, ok := strings.Cut(line, " | ")
+		if !ok || strings.TrimSpace(reason) == "" {
+			return nil, fmt.Errorf("%s:%d: want \"dir/file.go:line:col MUTATOR | reason\"", path, n)
+		}
+		out[strings.TrimSpace(key)] = strings.TrimSpace(reason)
+	}
+	return out, sc.Err()
+}
+
+func describe(root string) string {
+	out, err := exec.Command("git", "-C", root, "describe", "--always", "--dirty").Output()
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const sample = `package p
+
+func f(a, b int) bool {
+	n := -a
+	n++
+	return a <= b && n != b+1
+}
+`
+
+func TestApply(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		line, col int
+		typ       string
+		want      string // the mutated line
+		err       string
+	}{
+		// a unary minus, as INVERT_NEGATIVES finds it
+		{4, 7, "INVERT_NEGATIVES", "n := +a", ""},
+		{5, 3, "INCREMENT_DECREMENT", "n--", ""},
+		// a two-character operator is replaced whole, not its first byte
+		{6, 11, "CONDITIONALS_BOUNDARY", "return a < b && n != b+1", ""},
+		{6, 11, "CONDITIONALS_NEGATION", "return a > b && n != b+1", ""},
+		{6, 21, "CONDITIONALS_NEGATION", "return a <= b && n == b+1", ""},
+		{6, 25, "ARITHMETIC_BASE", "return a <= b && n != b-1", ""},
+		// the source moved: no token starts at the column, or it is not one the mutator takes
+		{6, 12, "CONDITIONALS_BOUNDARY", "", "no token starts there"},
+		{6, 21, "CONDITIONALS_BOUNDARY", "", "does not apply"},
+		{6, 11, "NO_SUCH_MUTATOR", "", "unknown"},
+	} {
+		out, _, after, err := apply([]byte(sample), tt.line, tt.col, tt.typ)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("apply(%d:%d %s) error = %v; want %q", tt.line, tt.col, tt.typ, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("apply(%d:%d %s): %v", tt.line, tt.col, tt.typ, err)
+			continue
+		}
+		if after != tt.want {
+			t.Errorf("apply(%d:%d %s) line = %q; want %q", tt.line, tt.col, tt.typ, after, tt.want)
+		}
+		if strings.Count(string(out), "\n") != strings.Count(sample, "\n") {
+			t.Errorf("apply(%d:%d %s) changed more than one line:\n%s", tt.line, tt.col, tt.typ, out)
+		}
+	}
+}
+
+func TestReadGremlinsAndReport(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	js := `{"go_module":"m","files":[{"file_name":"b.go","mutations":[
+		{"type":"CONDITIONALS_BOUNDARY","status":"LIVED","line":9,"column":3},
+		{"type":"ARITHMETIC_BASE","status":"KILLED","line":2,"column":5}]},
+		{"file_name":"a.go","mutations":[
+		{"type":"CONDITIONALS_NEGATION","status":"LIVED","line":4,"column":1},
+		{"type":"INCREMENT_DECREMENT","status":"LIVED","line":5,"column":1},
+		{"type":"INCREMENT_DECREMENT","status":"NOT COVERED","line":6,"column":1}]}]}`
+	path := filepath.Join(dir, "g.json")
+	if err := os.WriteFile(path, []byte(js), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := readGremlins(path, "reference/core")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 5 || ms[0].Key() != "reference/core/a.go:4:1 CONDITIONALS_NEGATION" {
+		t.Fatalf("readGremlins = %+v; want 5 mutants, a.go:4:1 first", ms)
+	}
+	eq := filepath.Join(dir, "eq.txt")
+	if err := os.WriteFile(eq, []byte("# comment\nreference/core/a.go:5:1 INCREMENT_DECREMENT | a counter nobody reads\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	equiv, err := readEquivalent(eq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms[0].Stage2 = &Verdict{Result: "killed", Failed: []string{"BATTLE-001 a spec"}}
+	ms[1].Stage2 = &Verdict{Result: "survived"}
+	// ms[3] (b.go:9) was left unjudged by the time bound
+	r := buildReport(ms, equiv, map[string]bool{"LIVED": true}, Verdict{Result: "survived"}, "make mutation-audit", 1, 2, time.Minute, "abc")
+	if r.killed != 2 || r.equivalent != 1 || r.notJudged != 1 || r.notKilled != 0 {
+		t.Errorf("buildReport: killed %d equivalent %d notJudged %d notKilled %d; want 2 1 1 0", r.killed, r.equivalent, r.notJudged, r.notKilled)
+	}
+	md := r.markdown()
+	for _, want := range []string{"killed by BATTLE-001 a spec", "equivalent: a counter nobody reads", "not judged", "2 of 2 non-equivalent"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
