@@ -28,9 +28,11 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -74,7 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	command := fset.String("command", "make mutation-audit", "the command to name in the report")
 	write := fset.String("write", "", "write the Markdown report here")
 	jsonOut := fset.String("json", "", "write every mutant and its verdicts here as JSON")
-	previous := fset.String("previous", "", "an earlier run's -json: its stage-2 verdicts are reused, not run again")
+	previous := fset.String("previous", "", "an earlier run's -json, of the same tree: its verdicts are reused, not run again (drop it after adding a spec)")
 	if err := fset.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -83,6 +85,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	start := time.Now()
+	// An interrupt stops stage 2 and still writes the report: the mutants left are not judged.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	var all []Mutant
 	for _, s := range stage1 {
 		dir, path, ok := strings.Cut(s, "=")
@@ -136,7 +141,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	fmt.Fprintf(stdout, "stage 2: the suite against each mutant, in a copy at %s\n", mod)
-	control := judge(mod, work, *perRun)
+	control := judge(ctx, mod, work, *perRun)
 	fmt.Fprintf(stdout, "control run without a mutant: %s in %.0f s %s\n", control.Result, control.Seconds, control.Detail)
 	if control.Result != "survived" {
 		fmt.Fprintln(stderr, "mutaudit: the control run (no mutant) did not pass: the suite or the build is broken; no verdict is possible")
@@ -152,21 +157,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 			m.Stage2, m.Original, m.Mutated = p.Stage2, p.Original, p.Mutated
 			continue
 		}
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
 			continue
 		}
-		v := judgeMutant(mod, work, m, *perRun)
+		v := judgeMutant(ctx, mod, work, m, *perRun)
+		if ctx.Err() != nil {
+			continue // interrupted mid-run: no verdict
+		}
 		m.Stage2 = &v
 		fmt.Fprintf(stdout, "%-52s %-10s %4.0f s  %s\n", m.Key(), v.Result, v.Seconds, strings.Join(v.Failed, "; ")+v.Detail)
-	}
-	rep := buildReport(all, equiv, want, control, *command, *stage1Seconds, time.Since(start).Seconds(), *maxDuration, describe(*root))
-	fmt.Fprint(stdout, rep.summary())
-	if *jsonOut != "" {
-		data, _ := json.MarshalIndent(all, "", "  ")
-		if err := os.WriteFile(*jsonOut, append(data, '\n'), 0o644); err != nil {
+		if err := writeJSON(*jsonOut, all); err != nil { // after every verdict, for -previous
 			fmt.Fprintln(stderr, "mutaudit:", err)
 			return exitError
 		}
+	}
+	rep := buildReport(all, equiv, want, control, *command, *stage1Seconds, time.Since(start).Seconds(), *maxDuration, describe(*root))
+	fmt.Fprint(stdout, rep.summary())
+	if err := writeJSON(*jsonOut, all); err != nil {
+		fmt.Fprintln(stderr, "mutaudit:", err)
+		return exitError
 	}
 	if *write != "" {
 		if err := os.WriteFile(*write, []byte(rep.markdown()), 0o644); err != nil {
@@ -179,7 +188,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // judgeMutant applies m to its file in the copy mod, runs the suite, and restores the file.
-func judgeMutant(mod, work string, m *Mutant, perRun time.Duration) Verdict {
+func judgeMutant(ctx context.Context, mod, work string, m *Mutant, perRun time.Duration) Verdict {
 	path := filepath.Join(mod, m.Dir, m.File)
 	orig, err := os.ReadFile(path)
 	if err != nil {
@@ -194,16 +203,28 @@ func judgeMutant(mod, work string, m *Mutant, perRun time.Duration) Verdict {
 		return Verdict{Result: "error", Detail: err.Error()}
 	}
 	defer os.WriteFile(path, orig, 0o644)
-	return judge(mod, work, perRun)
+	return judge(ctx, mod, work, perRun)
+}
+
+// writeJSON writes every mutant and its verdicts to path, if path is set.
+func writeJSON(path string, all []Mutant) error {
+	if path == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(all, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
 var failedLine = regexp.MustCompile(`(?m)^FAIL\s+\S+\s+\S+\s+(.*)$`)
 
 // judge builds pkarena-conformance in mod and runs it (the embedded server) to the first
 // failure.
-func judge(mod, work string, perRun time.Duration) Verdict {
+func judge(parent context.Context, mod, work string, perRun time.Duration) Verdict {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), perRun)
+	ctx, cancel := context.WithTimeout(parent, perRun)
 	defer cancel()
 	bin := filepath.Join(work, "pkarena-conformance")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./conformance/cmd/pkarena-conformance")
