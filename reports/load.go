@@ -224,17 +224,25 @@ func newLoadView(s *metrics.Summary, hists map[string]*hdr.Histogram) *loadView 
 		})
 	}
 	v.OpsChart = opsChart(s, x0, x1)
+	spans := phaseSpans(s)
+	for _, m := range v.Metrics {
+		m.Latency.markPhases(spans)
+		m.Throughput.markPhases(spans)
+	}
+	if v.OpsChart != nil {
+		v.OpsChart.markPhases(spans)
+	}
 
 	ops := s.Counters[metrics.Ops]
 	for _, k := range slices.Sorted(maps.Keys(s.Counters)) {
 		c := loadCounter{Name: cleanText(k), Value: strconv.FormatInt(s.Counters[k], 10)}
-		if ops > 0 && k != metrics.Ops && k != metrics.Connections {
+		if ops > 0 && ofOps(k) {
 			c.Share = strconv.FormatFloat(100*float64(s.Counters[k])/float64(ops), 'g', 4, 64) + "%"
 		}
 		v.Counters = append(v.Counters, c)
 	}
 	for _, k := range slices.Sorted(maps.Keys(s.Gauges)) {
-		v.Gauges = append(v.Gauges, [2]string{cleanText(k), strconv.FormatFloat(s.Gauges[k], 'f', -1, 64)})
+		v.Gauges = append(v.Gauges, [2]string{cleanText(k), gaugeText(k, s.Gauges[k])})
 	}
 	for _, a := range s.Agents {
 		v.Agents = append(v.Agents, loadAgent{
@@ -401,4 +409,38 @@ func rates(ivs []metrics.IntervalInfo, count func(metrics.IntervalInfo) int64) (
 		pts = append(pts, dataPoint{(start + end) / 2, rate})
 	}
 	return pts, g
+}
+
+// ofOps reports whether counter k counts operations that went wrong, so that its share of
+// the operations attempted means something: errors (all, and by code), dropped and late
+// sends. Other counters (frames, users, rooms, lost messages) count other things.
+func ofOps(k string) bool {
+	return k == metrics.Errors || strings.HasPrefix(k, metrics.Errors+".") || k == metrics.Dropped || k == metrics.Late
+}
+
+// gaugeText is a gauge's value with its unit, as its name says it: bytes, seconds, a share of
+// the cores, or a count.
+func gaugeText(name string, v float64) string {
+	switch {
+	case strings.Contains(name, "bytes") || strings.HasPrefix(name, "memory."):
+		return strconv.FormatFloat(v/1024, 'f', 1, 64) + " KiB"
+	case strings.HasSuffix(name, "_seconds"):
+		return strconv.FormatFloat(v, 'f', 2, 64) + " s"
+	case strings.HasSuffix(name, "_per_core"):
+		return strconv.FormatFloat(100*v, 'f', 1, 64) + "% of its cores"
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		return strconv.FormatInt(int64(v), 10)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
+// phaseSpans are the run's phases in seconds since its start (the time charts' x axis).
+func phaseSpans(s *metrics.Summary) []phaseSpan {
+	var out []phaseSpan
+	for _, p := range s.Phases {
+		if p.End.After(p.Start) {
+			out = append(out, phaseSpan{name: p.Name, from: p.Start.Sub(s.Start).Seconds(), to: p.End.Sub(s.Start).Seconds()})
+		}
+	}
+	return out
 }

@@ -32,9 +32,42 @@ type svgChart struct {
 	YLabelY        float64
 	XTicks, YTicks []svgTick
 	Series         []svgSeries
-	Note           string  // a remark under the title ("each point: the highest of 4 intervals")
-	Empty          string  // shown in the plot area when there is nothing to draw
-	EmptyX, EmptyY float64 // where
+	Note           string     // a remark under the title ("each point: the highest of 4 intervals")
+	Empty          string     // shown in the plot area when there is nothing to draw
+	EmptyX, EmptyY float64    // where
+	Phases         []svgPhase // the run's phases, on a time chart (markPhases)
+
+	tx0, tx1 float64 // a time chart's x domain, seconds; tx1 > tx0 only on time charts
+}
+
+// svgPhase is one phase of the run on a time chart: a band over the plot and its label.
+type svgPhase struct {
+	X, W   float64
+	Class  string // p-ramp, p-measured, p-drain
+	Label  string
+	LX, LY float64
+}
+
+// phaseSpan is a phase in seconds since the run's start.
+type phaseSpan struct {
+	name     string
+	from, to float64
+}
+
+// markPhases shades the phases of the run on a time chart, so that a reader tells the ramp
+// and the drain from the measured part; other charts are left alone.
+func (c *svgChart) markPhases(spans []phaseSpan) {
+	if !(c.tx1 > c.tx0) {
+		return
+	}
+	xs := scale{c.tx0, c.tx1, c.Left, c.Right}
+	for _, p := range spans {
+		x0, x1 := xs.at(p.from), xs.at(p.to)
+		if x1-x0 < 1 {
+			continue
+		}
+		c.Phases = append(c.Phases, svgPhase{X: x0, W: round1(x1 - x0), Class: "p-" + p.name, Label: p.name, LX: x0 + 3, LY: c.Top + 11})
+	}
 }
 
 // svgTick is one tick: its grid line from (X1,Y1) to (X2,Y2) and its label at (TX,TY).
@@ -258,5 +291,6 @@ func timeChart(title, yLabel string, x0, x1 float64, series []dataSeries) *svgCh
 		labels[i] = tickLabel(v, step)
 	}
 	c.plot(xt, labels, true, series)
+	c.tx0, c.tx1 = xt[0], xt[len(xt)-1]
 	return c
 }

@@ -137,3 +137,21 @@ func TestRatesGaps(t *testing.T) {
 		t.Errorf("rates = %s (group %d); want %s (group 1)", got, g, want)
 	}
 }
+
+// The phases of a run are shaded on time charts only, clamped to the axis.
+func TestPhasesMarkTimeChartsOnly(t *testing.T) {
+	spans := []phaseSpan{{"ramp", 0, 2}, {"measured", 2, 8}, {"drain", 8, 30}}
+	tc := timeChart("t", "ms", 0, 10, nil)
+	tc.markPhases(spans)
+	if len(tc.Phases) != 3 || tc.Phases[0].Class != "p-ramp" || tc.Phases[2].X+tc.Phases[2].W > tc.Right+0.1 {
+		t.Errorf("time chart phases: %+v; want ramp, measured and drain within the plot (right edge %v)", tc.Phases, tc.Right)
+	}
+	if tc.Phases[0].X != tc.Left || tc.Phases[1].X <= tc.Phases[0].X {
+		t.Errorf("phases out of place: %+v", tc.Phases)
+	}
+	sc := spectrumChart("s", nil, nil)
+	sc.markPhases(spans)
+	if len(sc.Phases) != 0 {
+		t.Errorf("a percentile chart got phases: %+v", sc.Phases)
+	}
+}

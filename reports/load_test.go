@@ -364,3 +364,31 @@ func TestLoadReportLongRun(t *testing.T) {
 		}
 	}
 }
+
+func TestGaugeTextHasUnits(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		v    float64
+		want string
+	}{
+		{"memory.bytes_per_connection", 9889.335, "9.7 KiB"},
+		{"memory.rss_per_connection", 12404.15, "12.1 KiB"},
+		{"generator.cpu_seconds", 16.032737, "16.03 s"},
+		{"generator.cpu_per_core", 0.1335554, "13.4% of its cores"},
+		{"connections.open", 16680, "16680"},
+		{"rooms.ratio", 76731.73333333334, "7.673e+04"},
+	} {
+		if got := gaugeText(tt.name, tt.v); got != tt.want {
+			t.Errorf("gaugeText(%s, %v) = %q; want %q", tt.name, tt.v, got, tt.want)
+		}
+	}
+}
+
+func TestOnlyFailuresAreSharesOfOps(t *testing.T) {
+	for k, want := range map[string]bool{"errors": true, "errors.100421": true, "dropped": true, "late": true,
+		"users.skipped": false, "frames.received": false, "lost": false, "ops": false, "connections": false} {
+		if got := ofOps(k); got != want {
+			t.Errorf("ofOps(%q) = %v; want %v", k, got, want)
+		}
+	}
+}

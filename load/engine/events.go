@@ -193,5 +193,10 @@ func (u *user) battleEnded(id string, version uint64, ev client.Event) {
 	if missing > 0 {
 		e.rec.Add(metrics.Lost, missing)
 	}
-	e.rec.Record(metrics.BattleEnd, u.index, b.endAt, b.endAt, ev.At)
+	// Only a battle ending at its time has a propagation to measure from that time; one that
+	// ended before it (a host left, the run's teardown exited it) would record a latency of
+	// nothing, clamped to 1 µs and counted out of range.
+	if !ev.At.Before(b.endAt) {
+		e.rec.Record(metrics.BattleEnd, u.index, b.endAt, b.endAt, ev.At)
+	}
 }
