@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -69,7 +70,8 @@ type htmlView struct {
 	Sections      []htmlSection
 	Failures      []htmlFailure
 	Specs         []htmlSpec
-	Problems      int // specs that failed or erred
+	Note          string // why the verdict is what it is, when the counts do not say
+	Problems      int    // specs that failed or erred
 }
 
 // htmlVerdict is a verdict with its word ("PASS") and CSS class ("v-pass").
@@ -134,7 +136,9 @@ type htmlFrame struct {
 // htmlSpec is one row of the list of specs.
 type htmlSpec struct {
 	Anchor, Failure, Name, Tier, Duration, Reason, Location string
-	Number                                                  int
+	Number                                                  int // in run order
+	Area                                                    string
+	AreaStart                                               bool // the first spec of its area in the list
 	Verdict                                                 htmlVerdict
 	Labels                                                  []string
 	IDs                                                     []htmlLink
@@ -146,6 +150,7 @@ func newHTMLView(run *ConformanceRun) *htmlView {
 		Verdict:       verdictView(run.Verdict),
 		Certification: run.Certification,
 		Certified:     run.Certified,
+		Note:          cleanText(run.Note),
 		Suite: SuiteInfo{
 			Name:         cleanText(run.Suite.Name),
 			Version:      cleanText(run.Suite.Version),
@@ -257,9 +262,37 @@ func newHTMLView(run *ConformanceRun) *htmlView {
 				hs.Reason = oneLine(s.Failure.Message, 300)
 			}
 		}
+		hs.Area = specArea(hs.Name)
 		v.Specs = append(v.Specs, hs)
 	}
+	// Grouped by area (the spec's first words, before its requirement IDs; a nested
+	// container's specs join the area whose words theirs begin with), in run order within
+	// each: the run order interleaves areas.
+	areas := map[string]bool{}
+	for _, s := range v.Specs {
+		areas[s.Area] = true
+	}
+	for i, s := range v.Specs {
+		for a := range areas {
+			if strings.HasPrefix(s.Area, a+" ") && len(a) < len(v.Specs[i].Area) {
+				v.Specs[i].Area = a
+			}
+		}
+	}
+	slices.SortStableFunc(v.Specs, func(a, b htmlSpec) int { return strings.Compare(a.Area, b.Area) })
+	for i := range v.Specs {
+		v.Specs[i].AreaStart = i == 0 || v.Specs[i].Area != v.Specs[i-1].Area
+	}
 	return v
+}
+
+// specArea is the area of a spec: its name up to the requirement IDs ("Bad input [INPUT-003]
+// ..." is in "Bad input"), or the whole name when it has none.
+func specArea(name string) string {
+	if i := strings.Index(name, " ["); i > 0 {
+		return name[:i]
+	}
+	return name
 }
 
 // failureView details a failed or erred spec (or one with an invalid verdict).

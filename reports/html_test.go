@@ -280,3 +280,33 @@ func TestHTMLLarge(t *testing.T) {
 		t.Errorf("the page is %d bytes", len(page))
 	}
 }
+
+// Specs are listed by area, in run order within one, each area under a heading row; the note
+// is shown under the run's details.
+func TestHTMLGroupsSpecsByArea(t *testing.T) {
+	run := &ConformanceRun{Specs: []Spec{
+		spec("Seats [SEAT-001] b1", TierCore, Pass, ""),
+		spec("Auth [AUTH-001] a1", TierCore, Pass, ""),
+		spec("Seats [SEAT-002] b2", TierCore, Pass, ""),
+		spec("Auth [AUTH-002] a2", TierCore, Pass, ""),
+		spec("Auth a nested context [AUTH-003] a3", TierCore, Pass, ""),
+	}, Note: "partial run: <b>"}
+	Finish(run)
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, run); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	order := []string{`<tr class="area"><th colspan="8">Auth</th>`, "a1", "a2", "a3", `<tr class="area"><th colspan="8">Seats</th>`, "b1", "b2"}
+	at := 0
+	for _, s := range order {
+		i := strings.Index(out[at:], s)
+		if i < 0 {
+			t.Fatalf("%q missing or out of order in the specs list", s)
+		}
+		at += i + len(s)
+	}
+	if !strings.Contains(out, "partial run: &lt;b&gt;") {
+		t.Error("the note is not shown (escaped)")
+	}
+}
