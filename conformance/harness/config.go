@@ -159,6 +159,9 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Settings
 }
 
 // defaults are the settings before any layer.
+// Defaults are the settings when no flag, variable or file sets them.
+func Defaults() Settings { return defaults() }
+
 func defaults() Settings {
 	return Settings{SDKAppID: DefaultSDKAppID, Secret: DefaultSecret, EventTimeout: DefaultEventTimeout, Admin: DefaultAdmin, RESTRateLimit: DefaultRESTRateLimit}
 }

@@ -15,11 +15,14 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strings"
 
 	"github.com/pkarena/pkarena/conformance/harness"
 	"github.com/pkarena/pkarena/conformance/runner"
@@ -53,10 +56,20 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	fs.SetOutput(stderr)
 	list := fs.Bool("list", false, "list every spec with its tier and labels, and exit")
 	version := fs.Bool("version", false, "print the version and exit")
+	ginkgoHelp := fs.Bool("help-ginkgo", false, "list Ginkgo's own flags (-ginkgo.*) and exit")
+	ginkgoUsage := fs.Usage
+	fs.Usage = func() { usage(fs) }
 	settings, err := harness.Load(fs, args, getenv)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		return exitUsage
+		return exitConformant // asked for: the usage is printed
+	case *ginkgoHelp:
+		var buf bytes.Buffer
+		fs.SetOutput(&buf)
+		ginkgoUsage()
+		fs.SetOutput(stderr)
+		_, _ = stdout.Write(ansi.ReplaceAll(buf.Bytes(), nil))
+		return exitConformant
 	case err != nil && !*list && !*version:
 		fmt.Fprintln(stderr, "pkarena-conformance:", err)
 		return exitUsage
@@ -117,4 +130,44 @@ func exitCode(res *reports.ConformanceRun) int {
 		return exitNonConformant
 	}
 	return exitConformant
+}
+
+// ansi matches the terminal colour sequences Ginkgo's usage is written with.
+var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// usage lists the suite's own flags with their defaults, then points at Ginkgo's: -h no
+// longer opens with a hundred lines of -ginkgo.* flags.
+func usage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprint(w, `usage: pkarena-conformance [flags]
+
+Runs the conformance suite against -target (none: the embedded reference server) and prints
+the verdict; -results writes junit.xml, results.json, report.html and conformance.log.
+
+flags (each also a PKARENA_* variable or a key of the -config file):
+`)
+	defaults := harness.Defaults().Redacted()
+	fs.VisitAll(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Name, "ginkgo.") || strings.HasPrefix(f.Name, "test.") {
+			return
+		}
+		name, text := flag.UnquoteUsage(f)
+		line := "  -" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintf(w, "%s\n    \t%s", line, text)
+		d := defaults[strings.ReplaceAll(f.Name, "-", "_")]
+		if f.Name == "secret" {
+			d = harness.DefaultSecret + " (the development secret: set your own)"
+		}
+		if d != "" && d != "false" {
+			fmt.Fprintf(w, " (default %s)", d)
+		}
+		fmt.Fprintln(w)
+	})
+	fmt.Fprint(w, `
+Ginkgo's own flags work with the -ginkgo. prefix, e.g. -ginkgo.focus=BATTLE-0,
+-ginkgo.label-filter=cohost, -ginkgo.v, -ginkgo.no-color; -help-ginkgo lists them all.
+`)
 }

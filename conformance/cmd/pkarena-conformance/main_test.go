@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"flag"
 	"io"
 	"os"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -30,4 +33,25 @@ func TestConformance(t *testing.T) {
 		}
 	}
 	t.Logf("%d specs: %+v", len(res.Specs), res.Totals)
+}
+
+// -h lists the suite's own flags with their defaults, and none of Ginkgo's.
+func TestUsageListsOwnFlagsFirst(t *testing.T) {
+	fs := flag.NewFlagSet("pkarena-conformance", flag.ContinueOnError)
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	fs.Bool("ginkgo.seed", false, "Ginkgo's")
+	fs.Usage = func() { usage(fs) }
+	if _, err := harness.Load(fs, []string{"-h"}, func(string) string { return "" }); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v; want flag.ErrHelp", err)
+	}
+	got := out.String()
+	for _, want := range []string{"-target", "-disable", "(default 5s)", "(default 1400000001)", "-help-ginkgo lists them all"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("usage lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "ginkgo.seed") {
+		t.Errorf("usage lists Ginkgo's flags:\n%s", got)
+	}
 }
