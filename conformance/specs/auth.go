@@ -173,34 +173,34 @@ var _ = Describe("Authentication", Label("auth"), func() {
 		hosts := make([]*client.Client, len(signals))
 		audience := make([]*client.Client, len(signals))
 		expires := make([]time.Time, len(signals))
-		for i := range signals {
+		var every time.Duration // twice as often as the welcome asks; set with the first host
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		DeferCleanup(func() { close(stop); wg.Wait() })
+		for i, sig := range signals {
 			name := fmt.Sprint("e", i)
 			hosts[i] = s.user(name, func(cfg *client.Config) {
 				cfg.NoHeartbeat = true
 				// Signed here, so that the expiry is known: TLS.time is the issue second.
 				issued := time.Now()
-				sig, err := client.SignUserSig(cfg.Secret, cfg.SDKAppID, cfg.UserID, lifetime, issued)
+				token, err := client.SignUserSig(cfg.Secret, cfg.SDKAppID, cfg.UserID, lifetime, issued)
 				Expect(err).NotTo(HaveOccurred())
-				cfg.UserSig = sig
+				cfg.UserSig = token
 				expires[i] = time.Unix(issued.Unix(), 0).Add(lifetime)
 			})
-			_, err := hosts[i].CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room(name)})
-			Expect(err).NotTo(HaveOccurred())
-			audience[i] = s.audience(fmt.Sprint("v", i), s.room(name))
-		}
-		settle(s, audience...)
-		every := time.Duration(s.welcome().Timing.HeartbeatIntervalMs) * time.Millisecond / 2
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for i, sig := range signals {
+			if every == 0 {
+				every = time.Duration(s.welcome().Timing.HeartbeatIntervalMs) * time.Millisecond / 2
+			}
+			// The host lives on its one kind of frame from the start, so that a slow setup of
+			// the others cannot let it fall silent; failures after its close are expected.
 			wg.Add(1)
-			go func() { // the host lives on one kind of frame; failures after the close are expected
+			go func() {
 				defer GinkgoRecover()
 				defer wg.Done()
 				tick := time.NewTicker(every)
 				defer tick.Stop()
 				for {
-					sig.send(s.ctx, hosts[i], s.room(fmt.Sprint("e", i)), func(error) {})
+					sig.send(s.ctx, hosts[i], s.room(name), func(error) {})
 					select {
 					case <-tick.C:
 					case <-stop:
@@ -208,8 +208,11 @@ var _ = Describe("Authentication", Label("auth"), func() {
 					}
 				}
 			}()
+			_, err := hosts[i].CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room(name)})
+			Expect(err).NotTo(HaveOccurred())
+			audience[i] = s.audience(fmt.Sprint("v", i), s.room(name))
 		}
-		DeferCleanup(func() { close(stop); wg.Wait() })
+		settle(s, audience...)
 
 		for i, sig := range signals {
 			// Just after the expiry the host locks a seat: read after the token expired, the

@@ -21,8 +21,10 @@ const readHeaderTimeout = 10 * time.Second
 //     within HTTPReadTimeout, and a keep-alive connection silent for HTTPIdleTimeout between
 //     two requests is closed;
 //   - at most MaxHTTPConns connections that are not WebSocket connections are kept: a new
-//     one over the bound closes the oldest idle one (else the oldest that has not finished
-//     its first request, else itself), counted in pkarena_http_connections_evicted_total.
+//     one over the bound closes the oldest idle one, else the oldest that has not finished
+//     its first request, else the oldest in a request that has not authenticated (a body
+//     trickled to a 404, or behind a bad signature, keeps its connection in a request until
+//     HTTPReadTimeout), else itself; counted in pkarena_http_connections_evicted_total.
 //
 // An upgraded WebSocket leaves the bound at once (its deadlines are then its own: heartbeat
 // and write timeouts). Stop shuts the server down with it.
@@ -34,6 +36,7 @@ func (s *Server) NewHTTPServer() *http.Server {
 		WriteTimeout:      s.cfg.HTTPReadTimeout,
 		IdleTimeout:       s.cfg.HTTPIdleTimeout,
 		ConnState:         s.admission.track,
+		ConnContext:       withConn,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
@@ -53,8 +56,32 @@ type admission struct {
 
 // admitted is one connection's last state.
 type admitted struct {
-	state http.ConnState
-	tick  uint64
+	state  http.ConnState
+	tick   uint64
+	authed bool // a request on it authenticated (authenticate): not evicted in a request
+}
+
+// connKey is the request context key of the connection a request came on (withConn).
+type connKey struct{}
+
+// withConn is the http.Server's ConnContext: requests carry their connection, so that a
+// handler can tell the admission bound that it authenticated.
+func withConn(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, c)
+}
+
+// authenticate marks the connection of r as authenticated: while in a request it is never
+// evicted (an idle one still may be).
+func (a *admission) authenticate(r *http.Request) {
+	c, ok := r.Context().Value(connKey{}).(net.Conn)
+	if !ok {
+		return // not served by NewHTTPServer
+	}
+	a.mu.Lock()
+	if e, ok := a.conns[c]; ok {
+		e.authed = true
+	}
+	a.mu.Unlock()
 }
 
 func newAdmission(max int, m *metrics, log *slog.Logger) *admission {
@@ -78,6 +105,9 @@ func (a *admission) track(c net.Conn, state http.ConnState) {
 		if e, ok := a.conns[c]; ok {
 			a.tick++
 			e.state, e.tick = state, a.tick
+			if state == http.StateActive {
+				e.authed = false // each request authenticates for itself
+			}
 		}
 	}
 	a.metrics.httpConns.Set(float64(len(a.conns)))
@@ -100,17 +130,21 @@ func (a *admission) count(state http.ConnState) int {
 // oldest that has not finished its first request, else the newcomer itself (every other is
 // in the middle of a request, each bounded by HTTPReadTimeout).
 func (a *admission) evict(newcomer net.Conn) {
-	// Idle ones go before new ones; within a kind, the oldest.
+	// Idle ones go first, then new ones, then unauthenticated ones in a request; within a
+	// kind, the oldest. An authenticated connection in a request is never cut.
 	rank := func(e *admitted) int {
-		if e.state == http.StateIdle {
+		switch e.state {
+		case http.StateIdle:
 			return 0
+		case http.StateNew:
+			return 1
 		}
-		return 1
+		return 2
 	}
 	var victim net.Conn
 	var best *admitted
 	for c, e := range a.conns {
-		if c == newcomer || e.state == http.StateActive {
+		if c == newcomer || e.state == http.StateActive && e.authed {
 			continue
 		}
 		if best == nil || rank(e) < rank(best) || rank(e) == rank(best) && e.tick < best.tick {
@@ -123,6 +157,8 @@ func (a *admission) evict(newcomer net.Conn) {
 		victim, reason = newcomer, "refused"
 	case best.state == http.StateNew:
 		reason = "no request yet"
+	case best.state == http.StateActive:
+		reason = "unauthenticated request"
 	}
 	delete(a.conns, victim)
 	_ = victim.Close()
@@ -178,7 +214,11 @@ func (s *Server) Stop(ctx context.Context, hs *http.Server) error {
 		case <-ctx.Done():
 			n := s.live.closeAll()
 			s.log.Warn("shutdown deadline: connections still writing were closed", "connections", n)
-			<-done
+			select { // a writer registered after closeAll ends at its own write deadline
+			case <-done:
+			case <-time.After(time.Second):
+				s.log.Warn("shutdown deadline: a connection was still writing a second later")
+			}
 		}
 	}()
 	var err error

@@ -116,11 +116,43 @@ func TestIdleHTTPConnectionsAreEvicted(t *testing.T) {
 	}
 }
 
+// Requests that never authenticate cannot hold every slot by trickling their bodies (net/http
+// keeps such a connection in its request until HTTPReadTimeout): a genuine client evicts the
+// oldest of them. Before, a newcomer found every slot in a request and was refused.
+func TestTricklersCannotShutOutGenuineClients(t *testing.T) {
+	const bound = 4
+	r := startRunning(t, func(c *Config) { c.MaxHTTPConns = bound })
+	for range bound {
+		c, err := net.Dial("tcp", r.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := io.WriteString(c, "POST /nothing-here HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n "); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() error {
+		if n := r.admission.count(http.StateActive); n < bound {
+			return fmt.Errorf("%d of %d tricklers in a request", n, bound)
+		}
+		return nil
+	})
+	c := dial(t, r.URL, "genuine")
+	if f := c.call(protocol.ReqCreateLive, map[string]any{"liveID": "r1"}); *f.Code != 0 {
+		t.Fatalf("createLive: %d", *f.Code)
+	}
+	if got := value(scrape(t, r.URL), "pkarena_http_connections_evicted_total", "reason=unauthenticated request"); got < 1 {
+		t.Errorf("evicted (unauthenticated request) = %v; want at least 1", got)
+	}
+}
+
 // A keep-alive connection silent between requests is closed after HTTPIdleTimeout: not
 // before it, and not long after.
 func TestIdleKeepAliveIsClosedAfterItsTimeout(t *testing.T) {
 	const idle = 400 * time.Millisecond
 	r := startRunning(t, func(c *Config) { c.HTTPIdleTimeout = idle })
+	asked := time.Now() // the server's idle time can only start after this
 	c, br := idleKeepAlive(t, r.Addr)
 	answered := time.Now()
 	if closedByServer(c, br, idle*3/4) {
@@ -129,8 +161,8 @@ func TestIdleKeepAliveIsClosedAfterItsTimeout(t *testing.T) {
 	if !closedByServer(c, br, waitTimeout) {
 		t.Fatalf("still open %v after its answer; the idle timeout is %v", time.Since(answered), idle)
 	}
-	if took := time.Since(answered); took < idle {
-		t.Fatalf("closed after %v; the idle timeout is %v", took, idle)
+	if took := time.Since(asked); took < idle {
+		t.Fatalf("closed %v after the request was sent; the idle timeout is %v", took, idle)
 	}
 }
 

@@ -66,6 +66,8 @@ type hub struct {
 
 	gauges  *time.Ticker // setGauges runs on it when changed is set
 	changed bool         // a message or a timer was handled since the gauges were last set
+
+	panicked bool // reportPanic logged a panic: run's own report stays quiet
 }
 
 // gaugeEvery is how often the hub sets the gauges of its state when it changed: a scrape
@@ -98,6 +100,14 @@ func newHub(s *Server, c *core.Core) *hub {
 func (h *hub) run() {
 	defer close(h.s.stopped)
 	defer h.gauges.Stop()
+	defer func() { // a panic outside handle (a timer, a commit): logged too, then let go on
+		if r := recover(); r != nil {
+			if !h.panicked {
+				h.s.log.Error("the hub panicked: stopping (crash-only; a restart with -state-dir restores what was acknowledged)", "panic", r)
+			}
+			panic(r)
+		}
+	}()
 	h.sendHooks() // those a restart restored
 	for {
 		select {
@@ -348,6 +358,7 @@ func (h *hub) reportPanic(m hubMsg) {
 		attrs = append(attrs, "user", m.conn.user.ID, "request", m.req.Type, "id", m.req.ID)
 	}
 	h.s.log.Error("the hub panicked: stopping (crash-only; a restart with -state-dir restores what was acknowledged)", attrs...)
+	h.panicked = true
 	panic(r)
 }
 
@@ -415,7 +426,12 @@ func (h *hub) open(c *conn) {
 	h.s.metrics.connsOpened.Inc()
 	h.s.metrics.connsOpen.Set(float64(len(h.conns)))
 	h.core.Connect(c.id, c.user)
-	h.enqueue(c, &outFrame{typ: protocol.TypeWelcome, payload: marshalPayload(h.welcome(c))})
+	// The welcome goes to the queue at once, never among the outputs held for a journal
+	// commit: it says nothing the journal must hold back, and a connection replaced before
+	// the commit (whose held frames are then let go) must still get it first (WELCOME-001).
+	if !h.failed {
+		h.send(c, &outFrame{typ: protocol.TypeWelcome, payload: marshalPayload(h.welcome(c))})
+	}
 	h.s.log.Debug("connected", "user", c.user.ID, "session", c.id)
 }
 
@@ -550,6 +566,9 @@ func (h *hub) cutOff(c *conn, bound string, logArgs ...any) {
 // events, and the end webhooks are queued. Each connection is closed with 1001 once its
 // writer has sent what was queued for it.
 func (h *hub) shutdownAll() {
+	if h.journal != nil {
+		h.journal.lazy = true // one sync at close, not one per connection ended (journal.lazy)
+	}
 	ids := make([]core.SessionID, 0, len(h.conns))
 	for id := range h.conns {
 		ids = append(ids, id)

@@ -61,6 +61,11 @@ type journal struct {
 	sync      func(*os.File) error // (*os.File).Sync; tests inject failures and waits
 	line      []byte               // encoding buffer
 	outbox    *outbox              // the webhooks recorded and not acknowledged
+	// lazy makes commit write without syncing, until close syncs once: set for a shutdown,
+	// which acknowledges nothing (REST calls are refused by then) and would otherwise pay one
+	// fsync for every connection it ends. A crash before close leaves battles a restart ends
+	// with the same scores, and end webhooks queued again under the same EventId.
+	lazy bool
 }
 
 // openJournal locks dir (creating it if needed), reads its journal and returns it open for
@@ -333,6 +338,9 @@ func (j *journal) commit() error {
 	if err := j.w.Flush(); err != nil {
 		return fmt.Errorf("journal: write: %w", err)
 	}
+	if j.lazy {
+		return nil
+	}
 	if err := j.sync(j.f); err != nil {
 		return fmt.Errorf("journal: sync: %w", err)
 	}
@@ -404,13 +412,18 @@ func (j *journal) rewrite(recs []core.Record) error {
 	}
 	// The file is the journal now: opened again by that name, so that its errors name it
 	// (an *os.File keeps the name it was opened with, here the temporary one).
-	if nf, err := os.OpenFile(filepath.Join(j.dir, JournalFile), os.O_RDWR, 0o600); err == nil {
-		if _, err := nf.Seek(0, io.SeekEnd); err == nil {
+	// Failing that, the journal works on through the old handle, with a warning.
+	nf, err := os.OpenFile(filepath.Join(j.dir, JournalFile), os.O_RDWR, 0o600)
+	if err == nil {
+		if _, err = nf.Seek(0, io.SeekEnd); err == nil {
 			f.Close()
 			f = nf
 		} else {
 			nf.Close()
 		}
+	}
+	if err != nil {
+		j.log.Warn("journal: rewritten, but not opened again by its name: its errors will name the temporary file", "dir", j.dir, "err", err)
 	}
 	j.f.Close()
 	j.f, j.size, j.base = f, size, size
@@ -421,6 +434,7 @@ func (j *journal) rewrite(recs []core.Record) error {
 
 // close commits what is buffered and releases the file and the directory's lock.
 func (j *journal) close() error {
+	j.lazy = false
 	err := j.commit()
 	err = errors.Join(err, j.f.Close(), j.lock.Close())
 	return err

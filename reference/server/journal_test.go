@@ -454,3 +454,30 @@ func FuzzOpenJournal(f *testing.F) {
 		_ = c.Restore(recs)
 	})
 }
+
+// A shutdown syncs the journal once, not once for every connection it ends: with a slow disk
+// and many battles, per-connection syncs took the hub past the shutdown deadline.
+func TestShutdownSyncsTheJournalOnce(t *testing.T) {
+	var syncs atomic.Int64
+	srv, base := newTestServer(t, func(c *Config) {
+		c.StateDir = t.TempDir()
+		c.journalSync = func(f *os.File) error { syncs.Add(1); return f.Sync() }
+	})
+	const battles = 8
+	for i := range battles {
+		a, b := dial(t, base, fmt.Sprint("sa", i)), dial(t, base, fmt.Sprint("sb", i))
+		for c, room := range map[*rawClient]string{a: fmt.Sprint("ra", i), b: fmt.Sprint("rb", i)} {
+			if f := c.call(protocol.ReqCreateLive, map[string]any{"liveID": room}); *f.Code != 0 {
+				t.Fatalf("createLive: %d", *f.Code)
+			}
+		}
+		if code, _ := restPost(t, base, protocol.APICreateBattle, fmt.Sprintf(`{"FromRoomId":"ra%d","ToRoomIdList":["rb%d"],"Duration":300000}`, i, i)); code != 0 {
+			t.Fatalf("create_battle: %d", code)
+		}
+	}
+	before := syncs.Load()
+	srv.Close()
+	if n := syncs.Load() - before; n > 1 {
+		t.Errorf("the shutdown synced the journal %d times for %d battles; want once", n, battles)
+	}
+}

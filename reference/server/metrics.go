@@ -149,8 +149,8 @@ func newMetrics() *metrics {
 	register(m.journalSync)
 	m.outboxPending = gauge("webhook_outbox_pending", "Webhooks recorded in the journal's outbox (-state-dir with -webhook-url) that the receiver has not acknowledged: queued, waiting for room in the queue, or given up until the next start.")
 	m.httpConns = gauge("http_connections", "Connections of the public listener that are not WebSocket connections (REST, scrapes, handshakes not finished, idle keep-alives).")
-	m.httpEvicted = counterVec("http_connections_evicted_total", "Connections closed to keep http_connections within -max-http-conns, by reason: idle (the oldest idle keep-alive), no request yet (the oldest that had not finished a request), refused (the newcomer: every other was in a request).", "reason")
-	for _, r := range []string{"idle", "no request yet", "refused"} {
+	m.httpEvicted = counterVec("http_connections_evicted_total", "Connections closed to keep http_connections within -max-http-conns, by reason: idle (the oldest idle keep-alive), no request yet (the oldest that had not finished a request), unauthenticated request (the oldest in a request that had not authenticated), refused (the newcomer: every other was in an authenticated request).", "reason")
+	for _, r := range []string{"idle", "no request yet", "unauthenticated request", "refused"} {
 		m.httpEvicted.WithLabelValues(r)
 	}
 	register(collectors.NewGoCollector())
@@ -181,7 +181,6 @@ func (m *metrics) restResult(api string, code int) {
 	m.rest.WithLabelValues(api, strconv.Itoa(code)).Inc()
 }
 
-// serveMetrics has the hub set the gauges of the core's state, then serves the registry.
 // serveMetrics serves the registry as it is: a scrape never waits for the hub, which keeps
 // the gauges of its state up to date itself (gaugeEvery), so scrapes cannot slow the traffic.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {

@@ -64,6 +64,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusOK, protocol.ErrNeedAdminRole.With("identifier %q is not an app administrator", identifier))
 		return
 	}
+	s.admission.authenticate(r) // an administrator's call: never evicted mid-request
 	if apiLabel == labelUnknown {
 		fail(http.StatusOK, protocol.ErrHTTPParse.With("unknown API %q", api))
 		return

@@ -262,6 +262,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusUnauthorized, perr)
 		return
 	}
+	s.admission.authenticate(r) // until the upgrade takes it out of the bound
 	select {
 	case <-s.closing:
 		refuse(w, http.StatusServiceUnavailable, protocol.ErrInternal.With("server shutting down"))

@@ -371,3 +371,61 @@ func TestExpiredTokenEndsTheConnectionPingsOrNot(t *testing.T) {
 		}
 	}
 }
+
+// With a journal, a connection opened and replaced while the hub holds outputs for a commit
+// still gets its welcome first: the welcome is never held (issue 13 review: it was, and the
+// replaced connection's held welcome was let go, so 4009 came first).
+func TestReplacedWhileAJournalCommitWaitsGetsItsWelcomeFirst(t *testing.T) {
+	gate := newGatedSync()
+	srv, base := newTestServer(t, func(c *Config) { c.StateDir = t.TempDir(); c.journalSync = gate.sync })
+	_, _, id := journalScene(t, base)
+	gate.armed.Store(true)
+	answered := make(chan int, 2)
+	go func() {
+		code, _ := restPost(t, base, protocol.APISetBattleScore, scoreBody(id, "k1", "ra", 5))
+		answered <- code
+	}()
+	<-gate.entered // the hub is inside the commit of k1's record until release
+	go func() {
+		code, _ := restPost(t, base, protocol.APISetBattleScore, scoreBody(id, "k2", "ra", 5))
+		answered <- code
+	}()
+	first := make(chan string, 2)
+	url := wsURL(t, base, "dup", "")
+	for range 2 {
+		go func() {
+			ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+			if err != nil {
+				first <- "dial: " + err.Error()
+				return
+			}
+			defer ws.Close()
+			_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+			_, data, err := ws.ReadMessage()
+			var f protocol.Frame
+			switch {
+			case err != nil:
+				first <- "closed before any frame: " + err.Error()
+			case json.Unmarshal(data, &f) != nil || f.Type != protocol.TypeWelcome:
+				first <- fmt.Sprintf("first frame %.80s", data)
+			default:
+				first <- ""
+			}
+		}()
+	}
+	waitFor(t, func() error { // k2 and both handshakes wait in the inbox
+		if n := len(srv.inbox); n < 3 {
+			return fmt.Errorf("%d messages waiting", n)
+		}
+		return nil
+	})
+	gate.armed.Store(false)
+	close(gate.release)
+	for range 2 {
+		if got := <-first; got != "" {
+			t.Error(got)
+		}
+	}
+	<-answered
+	<-answered
+}

@@ -94,6 +94,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("cannot raise the open-file limit", "err", err)
 	} else if limit > 0 {
 		log.Info("open-file limit", "limit", limit) // about one file per connection
+		// Connections not upgraded get at most half the files, so that the bound keeps the
+		// rest for authenticated WebSockets even under a low limit.
+		if half := max(int(limit/2), 1); cfg.MaxHTTPConns > half {
+			log.Warn("-max-http-conns lowered to half the open-file limit", "was", cfg.MaxHTTPConns, "now", half, "limit", limit)
+			cfg.MaxHTTPConns = half
+		}
 	}
 	if cfg.PprofListen != "" && cfg.PprofListen == listen {
 		fmt.Fprintln(stderr, "pkarena-server: -pprof must not be the -listen address: profiles are never served on the public listener")
