@@ -102,6 +102,7 @@ type Config struct {
 	journalSync         func(*os.File) error // nil: (*os.File).Sync (tests inject failures and waits)
 	journalCompactBytes int64                // 0: defaultCompactBytes
 	beforeREST          func(api string)     // nil: none (tests plant a panic in the hub with it)
+	hookRetryAfter      time.Duration        // 0: webhookRetryAfter (tests shorten it)
 }
 
 // Finish applies the settings BindFlags collected in forms that need parsing after the flags

@@ -68,6 +68,19 @@ type hub struct {
 	changed bool         // a message or a timer was handled since the gauges were last set
 
 	panicked bool // reportPanic logged a panic: run's own report stays quiet
+
+	hookRetry <-chan time.Time // fires when the durable webhooks given up are offered again; nil: none
+}
+
+// webhookRetryAfter is how long a durable webhook whose attempts ran out waits before it is
+// offered again (Config.hookRetryAfter in tests).
+const webhookRetryAfter = maxWebhookBackoff
+
+func (h *hub) hookRetryAfter() time.Duration {
+	if d := h.s.cfg.hookRetryAfter; d > 0 {
+		return d
+	}
+	return webhookRetryAfter
 }
 
 // gaugeEvery is how often the hub sets the gauges of its state when it changed: a scrape
@@ -118,6 +131,11 @@ func (h *hub) run() {
 			h.deliver(h.core.Tick())
 		case d := <-h.s.hooks.dones: // nil unless the webhooks are durable
 			h.hookDone(d)
+		case <-h.hookRetry: // nil unless a durable webhook was given up
+			h.hookRetry = nil
+			if !h.failed && h.journal.outbox.offerRetries(h.s.hooks.offer) > 0 {
+				h.hookRetry = time.After(h.hookRetryAfter())
+			}
 		case <-h.gauges.C:
 			if h.changed {
 				h.setGauges()
@@ -211,7 +229,17 @@ func (h *hub) sendHooks() {
 // hookDone records the acknowledgement of a delivered hook (durable webhooks). Whether
 // delivered or given up, the hook has left the sender's queue: sendHooks offers the next.
 func (h *hub) hookDone(d hookDone) {
-	if !d.acked || h.failed {
+	if h.failed {
+		return
+	}
+	if !d.acked {
+		// Given up for now (its attempts ran out): durable webhooks are never given up for
+		// good, so it is offered again after a cool-down, and at the next start if this
+		// process ends first.
+		h.journal.outbox.gaveUp(d.id)
+		if h.hookRetry == nil {
+			h.hookRetry = time.After(h.hookRetryAfter())
+		}
 		return
 	}
 	if err := h.journal.ackHook(d.id); err != nil {

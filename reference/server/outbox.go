@@ -52,6 +52,7 @@ type outbox struct {
 	order []*outboxEntry          // recorded order; acknowledged entries linger until compact
 	byID  map[string]*outboxEntry // the entries not acknowledged, by EventId
 	next  int                     // order[next:] has not been offered to the webhook sender
+	retry []string                // EventIds the sender gave up on, in that order, to offer again
 }
 
 type outboxEntry struct {
@@ -115,6 +116,26 @@ func (o *outbox) pending() []core.Hook {
 		}
 	}
 	return out
+}
+
+// gaveUp notes that the sender gave up on the webhook with EventId id, so that offerRetries
+// offers it again; an acknowledged or unknown one is ignored.
+func (o *outbox) gaveUp(id string) {
+	if o.byID[id] != nil {
+		o.retry = append(o.retry, id)
+	}
+}
+
+// offerRetries hands the webhooks given up on to send again, in the order they were given
+// up, until send refuses one; it returns how many remain to retry.
+func (o *outbox) offerRetries(send func(core.Hook) bool) int {
+	for len(o.retry) > 0 {
+		if e := o.byID[o.retry[0]]; e != nil && !send(e.hook) {
+			break
+		}
+		o.retry = o.retry[1:]
+	}
+	return len(o.retry)
 }
 
 // offer hands the webhooks not offered yet to send, in order, until send refuses one (the

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -301,4 +302,30 @@ func TestGracefulRestartSendsNoAcknowledgedWebhookAgain(t *testing.T) {
 	_, after := newTestServer(t, durableHooks(dir, againURL))
 	waitPending(t, after, 0)
 	again.quiet(t, "every webhook was acknowledged before the shutdown")
+}
+
+// A durable webhook whose attempts ran out is not parked until the next start: after a
+// cool-down it is offered again, and delivered once the receiver answers (review of issue 13:
+// a receiver down for minutes had its events wait for a restart).
+func TestGivenUpWebhookIsSentAgainWithoutARestart(t *testing.T) {
+	var ends atomic.Int64
+	rcv, url := newFakeReceiver(t, func(cmd string) int {
+		if cmd == protocol.HookEndBattle && ends.Add(1) <= 5 {
+			return http.StatusServiceUnavailable // every attempt of the first round
+		}
+		return http.StatusOK
+	}, nil)
+	_, base := newTestServer(t, func(c *Config) {
+		durableHooks(t.TempDir(), url)(c)
+		c.WebhookAttempts, c.WebhookBackoff = 5, time.Millisecond
+		c.hookRetryAfter = 100 * time.Millisecond
+	})
+	twoRooms(t, base, "ra", "rb")
+	id := restBattle(t, base, "ra", "rb", 1000) // ends by time-up a second later
+	end := gotHook{protocol.HookEndBattle, id + "-end"}
+	rcv.expect(t, gotHook{protocol.HookCreateBattle, id + "-create"}, gotHook{protocol.HookStartBattle, id + "-start"},
+		end, end, end, end, end) // five attempts, all refused: given up for now
+	waitMetric(t, base, 1, "pkarena_webhook_deliveries_total", "outcome=deferred")
+	rcv.expect(t, end) // offered again after the cool-down: delivered
+	waitPending(t, base, 0)
 }
