@@ -150,7 +150,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	deadline := start.Add(*maxDuration)
 	for i := range all {
 		m := &all[i]
-		if _, ok := equiv[m.Key()]; ok || !want[m.Stage1] {
+		if equiv[m.Key()].Equivalent || !want[m.Stage1] {
 			continue // an equivalent mutant needs no run: it cannot be killed
 		}
 		if p, ok := reuse[m.Key()]; ok {
@@ -294,10 +294,19 @@ func copyModule(root, dst string) error {
 	})
 }
 
-// readEquivalent reads the equivalence list: one mutant a line, its key (as Mutant.Key
-// prints it), " | ", and the reason; # starts a comment.
-func readEquivalent(path string) (map[string]string, error) {
-	out := map[string]string{}
+// Judgement is a hand-written verdict on a survivor.
+type Judgement struct {
+	// Equivalent: no client can tell the mutant from the original. Otherwise the survivor is
+	// not killed, and Reason says why the suite does not reach it.
+	Equivalent bool
+	Reason     string
+}
+
+// readEquivalent reads the hand-written verdicts: one mutant a line, its key (as Mutant.Key
+// prints it), then " | " and why it is equivalent, or " ! " and why it is a survivor the suite
+// does not kill; # starts a comment.
+func readEquivalent(path string) (map[string]Judgement, error) {
+	out := map[string]Judgement{}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return out, nil
@@ -312,11 +321,14 @@ func readEquivalent(path string) (map[string]string, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		key, reason, ok := strings.Cut(line, " | ")
-		if !ok || strings.TrimSpace(reason) == "" {
-			return nil, fmt.Errorf("%s:%d: want \"dir/file.go:line:col MUTATOR | reason\"", path, n)
+		key, reason, equiv := strings.Cut(line, " | ")
+		if !equiv {
+			key, reason, _ = strings.Cut(line, " ! ")
 		}
-		out[strings.TrimSpace(key)] = strings.TrimSpace(reason)
+		if strings.TrimSpace(reason) == "" {
+			return nil, fmt.Errorf("%s:%d: want \"dir/file.go:line:col MUTATOR | reason\" or \"... ! reason\"", path, n)
+		}
+		out[strings.TrimSpace(key)] = Judgement{Equivalent: equiv, Reason: strings.TrimSpace(reason)}
 	}
 	return out, sc.Err()
 }

@@ -80,7 +80,7 @@ func TestReadGremlinsAndReport(t *testing.T) {
 		t.Fatalf("readGremlins = %+v; want 5 mutants, a.go:4:1 first", ms)
 	}
 	eq := filepath.Join(dir, "eq.txt")
-	if err := os.WriteFile(eq, []byte("# comment\nreference/core/a.go:5:1 INCREMENT_DECREMENT | a counter nobody reads\n"), 0o644); err != nil {
+	if err := os.WriteFile(eq, []byte("# comment\nreference/core/a.go:5:1 INCREMENT_DECREMENT | a counter nobody reads\nreference/core/b.go:9:3 CONDITIONALS_BOUNDARY ! needs a restart\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	equiv, err := readEquivalent(eq)
@@ -89,13 +89,13 @@ func TestReadGremlinsAndReport(t *testing.T) {
 	}
 	ms[0].Stage2 = &Verdict{Result: "killed", Failed: []string{"BATTLE-001 a spec"}}
 	ms[1].Stage2 = &Verdict{Result: "survived"}
-	// ms[3] (b.go:9) was left unjudged by the time bound
+	ms[4].Stage2 = &Verdict{Result: "survived"} // b.go:9
 	r := buildReport(ms, equiv, map[string]bool{"LIVED": true}, Verdict{Result: "survived"}, "make mutation-audit", 1, 2, time.Minute, "abc")
-	if r.killed != 2 || r.equivalent != 1 || r.notJudged != 1 || r.notKilled != 0 {
-		t.Errorf("buildReport: killed %d equivalent %d notJudged %d notKilled %d; want 2 1 1 0", r.killed, r.equivalent, r.notJudged, r.notKilled)
+	if r.killed != 2 || r.equivalent != 1 || r.notJudged != 0 || r.notKilled != 1 {
+		t.Errorf("buildReport: killed %d equivalent %d notJudged %d notKilled %d; want 2 1 0 1", r.killed, r.equivalent, r.notJudged, r.notKilled)
 	}
 	md := r.markdown()
-	for _, want := range []string{"killed by BATTLE-001 a spec", "equivalent: a counter nobody reads", "not judged", "2 of 2 non-equivalent"} {
+	for _, want := range []string{"killed by BATTLE-001 a spec", "equivalent: a counter nobody reads", "**NOT KILLED**: needs a restart", "2 of 3 non-equivalent"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

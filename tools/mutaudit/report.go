@@ -10,7 +10,7 @@ import (
 // report is the audit's figures.
 type report struct {
 	all        []Mutant
-	equiv      map[string]string
+	equiv      map[string]Judgement
 	sent       map[string]bool
 	control    Verdict
 	command    string
@@ -35,7 +35,7 @@ type row struct {
 	verdict string
 }
 
-func buildReport(all []Mutant, equiv map[string]string, sent map[string]bool, control Verdict, command string, stage1Secs, stage2Secs float64, maxDur time.Duration, revision string) *report {
+func buildReport(all []Mutant, equiv map[string]Judgement, sent map[string]bool, control Verdict, command string, stage1Secs, stage2Secs float64, maxDur time.Duration, revision string) *report {
 	r := &report{all: all, equiv: equiv, sent: sent, control: control, command: command,
 		stage1Secs: stage1Secs, stage2Secs: stage2Secs, maxDur: maxDur, revision: revision,
 		date: time.Now().UTC(), stage1: map[string]int{}, stage2: map[string]int{}}
@@ -52,7 +52,8 @@ func buildReport(all []Mutant, equiv map[string]string, sent map[string]bool, co
 		if !sent[m.Stage1] {
 			continue
 		}
-		reason, isEquiv := equiv[m.Key()]
+		j, known := equiv[m.Key()]
+		reason, isEquiv := j.Reason, j.Equivalent
 		var verdict string
 		switch {
 		case m.Stage2 == nil:
@@ -84,6 +85,9 @@ func buildReport(all []Mutant, equiv map[string]string, sent map[string]bool, co
 			r.stage2["survived"]++
 			r.notKilled++
 			verdict = "**NOT KILLED**"
+			if known {
+				verdict += ": " + reason
+			}
 		default:
 			r.stage2[m.Stage2.Result]++
 			r.notJudged++
@@ -125,7 +129,8 @@ func (r *report) markdown() string {
 	p("   `-ginkgo.fail-fast`: a failure kills the mutant and names the spec. A control run with no\n")
 	p("   mutant passed first (%.0f s). Stage 2 stops starting runs after %s.\n\n", r.control.Seconds, r.maxDur)
 	p("A survivor of both stages is either listed in `tools/mutaudit/equivalent.txt` with the reason\n")
-	p("no client can tell it from the original, or reported **NOT KILLED** below.\n\n")
+	p("no client can tell it from the original, or reported **NOT KILLED** below (with, where the\n")
+	p("same file gives one, the reason the suite does not reach it).\n\n")
 
 	p("## Figures\n\n")
 	p("**Kill rate: %d of %d non-equivalent judged mutants killed (%.1f%%).** %d equivalent, %d not\n", r.killed, r.killed+r.notKilled, r.rate(), r.equivalent, r.notJudged)
