@@ -1,6 +1,8 @@
 package specs
 
 import (
+	"strings"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -39,5 +41,35 @@ var _ = Describe("Mutation audit", func() {
 			Expect(u.Score).To(Equal(int64(20)), "%s: the exiting room's score", m.UserID())
 			Expect(u.Rank).To(Equal(2), "%s: one room (b, 30) is higher; a (20) ties and shares the rank", m.UserID())
 		}
+	})
+	/*
+		Testname: id-printable-bounds
+		Description: a liveID MUST be printable ASCII without spaces, 0x21 to 0x7E (ROOM-002):
+		both ends of the range are accepted, the characters just outside it refused with 100002.
+		Kills the range check mutated in reference/core (dispatch.go validID).
+	*/
+	It("[ROOM-002] a liveID with the first and last printable characters ('!' and '~') is accepted; one with a space or DEL gets 100002", Label("room", "input"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		c := s.user("h")
+		for _, bad := range []string{s.id("edge x"), s.id("edge\x7f")} {
+			_, err := c.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: bad})
+			expectCode(err, client.CodeInvalidParameter)
+		}
+		_, err := c.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.id("edge!~")})
+		Expect(err).NotTo(HaveOccurred(), "'!' (0x21) and '~' (0x7E) are printable ASCII")
+	})
+	/*
+		Testname: live-name-bound
+		Description: a liveName of at most 100 bytes MUST be accepted (ROOM-002), at the bound
+		itself too; 101 bytes get 100002. Kills the bound mutated in reference/core (dispatch.go
+		createLive's check).
+	*/
+	It("[ROOM-002] a liveName of exactly 100 ASCII bytes is accepted; 101 bytes get 100002", Label("room", "limits"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		c := s.user("h")
+		_, err := c.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.id("name101"), LiveName: strings.Repeat("n", 101)})
+		expectCode(err, client.CodeInvalidParameter)
+		_, err = c.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.id("name100"), LiveName: strings.Repeat("n", 100)})
+		Expect(err).NotTo(HaveOccurred(), "100 bytes is the bound, not past it")
 	})
 })
