@@ -185,9 +185,13 @@ func (s *Server) Stop(ctx context.Context, hs *http.Server) error {
 		select {
 		case <-s.down:
 		case <-ctx.Done():
+			return ctx.Err()
 		}
-		if hs != nil {
-			_ = hs.Close()
+		if hs != nil { // an http.Server the first Stop did not know: its requests may finish
+			if err := hs.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				_ = hs.Close()
+				return err
+			}
 		}
 		return nil
 	}
