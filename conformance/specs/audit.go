@@ -72,4 +72,39 @@ var _ = Describe("Mutation audit", func() {
 		_, err = c.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.id("name100"), LiveName: strings.Repeat("n", 100)})
 		Expect(err).NotTo(HaveOccurred(), "100 bytes is the bound, not past it")
 	})
+	/*
+		Testname: list-count-default
+		Description: fetchLiveList with count absent or 0 MUST be served as count 20 (ROOM-008,
+		§ fetchLiveList), not refused. Kills the count check mutated in reference/core
+		(dispatch.go checkFetchLiveList).
+	*/
+	It("[ROOM-008] fetchLiveList without a count (0 means 20) is served, at most 20 rooms at a time", Label("room"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		s.host("h")
+		page, err := s.user("v").FetchLiveList(s.ctx, "", 0)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(len(page.LiveInfoList)).To(BeNumerically("<=", 20))
+	})
+
+	/*
+		Testname: battle-id-bounds
+		Description: a battleID is 1 to 128 bytes: one of 128 bytes naming no battle MUST get
+		100411 (BATTLE-011), not 100002; an empty one and one of 129 bytes get 100002, from
+		acceptBattle and from cancelBattleRequest alike. Kills the battleID checks mutated in
+		reference/core (dispatch.go checkBattleID, checkCancelBattle).
+	*/
+	It("[BATTLE-011 BATTLE-010] a battleID of 128 bytes naming no battle gets 100411; an empty one or one of 129 bytes gets 100002, from acceptBattle and cancelBattleRequest", Label("battle", "input"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		hs := s.hosts("a", "b")
+		battleWelcome(s)
+		a, b := hs[0], hs[1]
+		long := s.id(strings.Repeat("b", 128-len(s.prefix)-1))
+		Expect(long).To(HaveLen(128))
+		expectCode(b.AcceptBattle(s.ctx, long), client.CodeBattleNotExist)
+		expectCode(a.CancelBattleRequest(s.ctx, long, b.UserID()), client.CodeBattleNotExist)
+		for _, bad := range []string{"", long + "x"} {
+			expectCode(b.AcceptBattle(s.ctx, bad), client.CodeInvalidParameter)
+			expectCode(a.CancelBattleRequest(s.ctx, bad, b.UserID()), client.CodeInvalidParameter)
+		}
+	})
 })
