@@ -74,6 +74,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	equivalent := fset.String("equivalent", "tools/mutaudit/equivalent.txt", "the mutants judged equivalent, with reasons")
 	stage1Seconds := fset.Float64("stage1-seconds", 0, "stage 1's wall time, for the report")
 	command := fset.String("command", "make mutation-audit", "the command to name in the report")
+	note := fset.String("note", "", "a paragraph on this run's scope, for the report")
 	write := fset.String("write", "", "write the Markdown report here")
 	jsonOut := fset.String("json", "", "write every mutant and its verdicts here as JSON")
 	previous := fset.String("previous", "", "an earlier run's -json, of the same tree: its verdicts are reused, not run again (drop it after adding a spec)")
@@ -172,6 +173,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	rep := buildReport(all, equiv, want, control, *command, *stage1Seconds, time.Since(start).Seconds(), *maxDuration, describe(*root))
+	rep.note = *note
 	fmt.Fprint(stdout, rep.summary())
 	if err := writeJSON(*jsonOut, all); err != nil {
 		fmt.Fprintln(stderr, "mutaudit:", err)

@@ -19,6 +19,7 @@ type report struct {
 	maxDur     time.Duration
 	revision   string
 	date       time.Time
+	note       string // this run's scope, in the operator's words
 
 	stage1 map[string]int // Gremlins status → count
 	stage2 map[string]int // verdict → count, over the mutants sent to stage 2
@@ -132,6 +133,9 @@ func (r *report) markdown() string {
 	p("no client can tell it from the original, or reported **NOT KILLED** below (with, where the\n")
 	p("same file gives one, the reason the suite does not reach it).\n\n")
 
+	if r.note != "" {
+		p("**This run.** %s\n\n", r.note)
+	}
 	p("## Figures\n\n")
 	p("**Kill rate: %d of %d non-equivalent judged mutants killed (%.1f%%).** %d equivalent, %d not\n", r.killed, r.killed+r.notKilled, r.rate(), r.equivalent, r.notJudged)
 	p("judged, %d not viable.\n\n", r.notViable)
