@@ -29,6 +29,8 @@ type report struct {
 	// non-equivalent survivors of both; equivalent the survivors listed as equivalent;
 	// notJudged the mutants sent to stage 2 that the time bound (or an error) left unjudged.
 	killed, notKilled, equivalent, notJudged, notViable int
+	// notSent counts the stage-1 survivors of a status not sent to stage 2 (NOT COVERED, say).
+	notSent int
 }
 
 type row struct {
@@ -51,6 +53,7 @@ func buildReport(all []Mutant, equiv map[string]Judgement, sent map[string]bool,
 			continue
 		}
 		if !sent[m.Stage1] {
+			r.notSent++
 			continue
 		}
 		j, known := equiv[m.Key()]
@@ -65,6 +68,9 @@ func buildReport(all []Mutant, equiv map[string]Judgement, sent map[string]bool,
 			} else {
 				r.notJudged++
 				verdict = "not judged: the time bound (-max-duration) ran out first"
+				if known {
+					verdict += " (expected to survive: " + reason + ")"
+				}
 			}
 		case m.Stage2.Result == "killed":
 			r.stage2["killed"]++
@@ -137,8 +143,9 @@ func (r *report) markdown() string {
 		p("**This run.** %s\n\n", r.note)
 	}
 	p("## Figures\n\n")
-	p("**Kill rate: %d of %d non-equivalent judged mutants killed (%.1f%%).** %d equivalent, %d not\n", r.killed, r.killed+r.notKilled, r.rate(), r.equivalent, r.notJudged)
-	p("judged, %d not viable.\n\n", r.notViable)
+	p("**Kill rate: %d of %d non-equivalent judged mutants killed (%.1f%%).** Outside the rate:\n", r.killed, r.killed+r.notKilled, r.rate())
+	p("%d equivalent, %d sent to stage 2 but not judged, %d stage-1 survivors not sent to stage 2\n", r.equivalent, r.notJudged, r.notSent)
+	p("(a status other than %s), %d not viable.\n\n", r.sentList(), r.notViable)
 	p("| stage 1 (Gremlins, unit tests) | mutants |\n|---|---|\n")
 	for _, s := range sortedKeys(r.stage1) {
 		p("| %s | %d |\n", s, r.stage1[s])
