@@ -68,9 +68,9 @@ SCENARIO  ?= pk
 load: build
 	$(BIN)/pkarena-load run -scenario $(SCENARIO) $(foreach kv,$(SET),-set $(kv)) -out $(RESULTS)/load-$(SCENARIO)
 
-## bench-load: the 50,000-connection benchmark (3 servers, 3 agents on this machine); figures to reports/load-bench.md
+## bench-load: the 50,000-connection benchmark (3 servers, 3 agents on this machine); figures to reports/measurements/load-bench.md
 bench-load: build
-	$(BIN)/pkarena-load bench -out $(RESULTS)/bench -write reports/load-bench.md
+	$(BIN)/pkarena-load bench -out $(RESULTS)/bench -write reports/measurements/load-bench.md
 
 ## bench-fanout: pkarena's fan-out (server + generator) beside a bare gorilla/websocket broadcaster, as ratios; figures to reports/measurements/fanout.md
 bench-fanout: build
