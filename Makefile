@@ -13,11 +13,15 @@ LISTEN    ?= 127.0.0.1:7070
 
 ## help: list the targets
 help:
-	@grep -E '^## ' $(MAKEFILE_LIST) | sed -E 's/^## ([a-z-]+): /\1\t/' | awk -F'\t' '{printf "  %-13s %s\n", $$1, $$2}'
+	@grep -E '^## ' $(MAKEFILE_LIST) | sed -E 's/^## ([a-z-]+): /\1\t/' \
+		| sed -e 's|$$(SCENARIO)|$(SCENARIO)|g' -e 's|$$(IMAGE)|$(IMAGE)|g' -e 's|$$(LOAD_IMAGE)|$(LOAD_IMAGE)|g' \
+		      -e 's|$$(SOAK)|$(SOAK)|g' -e 's|$$(LISTEN)|$(LISTEN)|g' \
+		| awk -F'\t' '{printf "  %-18s %s\n", $$1, $$2}'
 
 ## build: build bin/pkarena-server, bin/pkarena-conformance and bin/pkarena-load
 build:
 	@mkdir -p $(BIN)
+	@echo "building bin/pkarena-server, bin/pkarena-conformance, bin/pkarena-load (the first build downloads the Go modules: a few minutes)"
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pkarena-server ./reference/cmd/pkarena-server
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS) -X main.Version=$(VERSION) -X main.Commit=$(COMMIT)' -o $(BIN)/pkarena-conformance ./conformance/cmd/pkarena-conformance
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pkarena-load ./load/cmd/pkarena-load
