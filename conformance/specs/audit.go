@@ -107,4 +107,73 @@ var _ = Describe("Mutation audit", func() {
 			expectCode(a.CancelBattleRequest(s.ctx, bad, b.UserID()), client.CodeInvalidParameter)
 		}
 	})
+
+	/*
+		Testname: rest-extension-info-bound
+		Description: create_battle's ExtensionInfo is at most 1024 bytes (REST-010, as
+		BattleConfig's): one of exactly 1024 bytes MUST be accepted and reach the invitee in
+		onBattleStarted unchanged; 1025 bytes get 100002 naming ExtensionInfo and create
+		nothing. Kills the bound mutated in reference/core (rest.go checkCreateBattle).
+	*/
+	It("[REST-010 REST-005] create_battle takes an ExtensionInfo of exactly 1024 bytes and passes it on; 1025 bytes get 100002", Label("rest", "limits"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		s.host("a")
+		b := s.host("b")
+		battleWelcome(s)
+		r := s.rest()
+		_, err := r.CreateBattle(s.ctx, client.CreateBattleRequest{FromRoomID: s.room("a"), ToRoomIDList: []string{s.room("b")}, Duration: 60000, ExtensionInfo: strings.Repeat("e", 1025)})
+		expectCode(err, client.CodeInvalidParameter)
+		Expect(err.Error()).To(ContainSubstring("ExtensionInfo"))
+		none(s, b, client.EvBattleStarted)
+
+		at := strings.Repeat("e", 1024)
+		_, err = r.CreateBattle(s.ctx, client.CreateBattleRequest{FromRoomID: s.room("a"), ToRoomIDList: []string{s.room("b")}, Duration: 60000, ExtensionInfo: at})
+		Expect(err).NotTo(HaveOccurred(), "1024 bytes is the bound, not past it")
+		ev := next[client.BattleStarted](s, b, client.EvBattleStarted)
+		Expect(ev.BattleInfo.Config.ExtensionInfo).To(Equal(at))
+	})
+
+	/*
+		Testname: rest-battle-id-bound
+		Description: get_battle_info's BattleId is a battleID of 1 to 128 bytes (§10, REST-020):
+		one of 128 bytes naming no battle MUST get 100411, one of 129 bytes 100002 naming
+		BattleId. Kills the bound mutated in reference/core (rest.go restGetBattleInfo).
+	*/
+	It("[REST-020 REST-005] get_battle_info with a BattleId of 128 bytes naming no battle gets 100411; 129 bytes get 100002", Label("rest", "limits"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		long := s.id(strings.Repeat("b", 128-len(s.prefix)-1))
+		Expect(long).To(HaveLen(128))
+		r := s.rest()
+		_, err := r.GetBattleInfo(s.ctx, long, "")
+		expectCode(err, client.CodeBattleNotExist)
+		_, err = r.GetBattleInfo(s.ctx, long+"x", "")
+		expectCode(err, client.CodeInvalidParameter)
+		Expect(err.Error()).To(ContainSubstring("BattleId"))
+	})
+
+	/*
+		Testname: case-sensitive-keys-in-lists
+		Description: field names are case-sensitive inside the objects of a list too (TRANS-012,
+		REST-005): a ScoreList item that spells RoomId as ROOMID has no RoomId, so
+		set_battle_score MUST refuse it with 100002 and change no score. Kills the list case of
+		the exact-key filter mutated in reference/core (exactkeys.go filterValue).
+	*/
+	It("[TRANS-012 REST-005] a ScoreList item whose RoomId is spelt ROOMID has no RoomId: 100002, and no score changes", Label("rest", "input"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		hs := s.hosts("a", "b")
+		battleWelcome(s)
+		a, b := hs[0], hs[1]
+		id := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
+		r := s.rest()
+		body := `{"BattleId":"` + id + `","OpType":1,"ScoreList":[{"ROOMID":"` + s.room("b") + `","Score":7}]}`
+		err := r.Call(s.ctx, client.APISetBattleScore, jsonRaw(body), nil)
+		expectCode(err, client.CodeInvalidParameter)
+		Expect(err.Error()).To(ContainSubstring("RoomId"))
+		none(s, b, client.EvBattleScoreChanged)
+		info, err := r.GetBattleInfo(s.ctx, id, "")
+		Expect(err).NotTo(HaveOccurred())
+		for _, room := range info.ToRoomList {
+			Expect(room.Score).To(BeZero(), room.RoomID)
+		}
+	})
 })

@@ -126,7 +126,7 @@ var _ = Describe("Webhooks", Label("webhook"), func() {
 		Expect(map[string]bool{create.EventID: true, start.EventID: true, end.EventID: true}).To(HaveLen(3), "EventIds are unique")
 	})
 
-	It("[HOOK-002] the end webhook says OpType 1 when all other hosts exited and 2 when the battle never started", func(ctx SpecContext) {
+	It("[HOOK-002] the end webhook says OpType 1 when all other hosts exited and 2 when the battle never started; the create webhook gives the request's timeout in ms", func(ctx SpecContext) {
 		s := newScene(ctx)
 		r := receiver()
 		hs := s.hosts("a", "b", "c")
@@ -136,11 +136,12 @@ var _ = Describe("Webhooks", Label("webhook"), func() {
 		Expect(b.ExitBattle(s.ctx, exited)).To(Succeed())
 		Expect(*hooksOf(s, r, exited, target.EventTimeout, hookCreate, hookStart, hookEnd)[2].OpType).To(Equal(1))
 
-		never, err := a.RequestBattle(s.ctx, client.RequestBattleRequest{UserIDs: userIDs(c), Config: client.BattleConfigRequest{NeedResponse: ptr(true)}, Timeout: ptr(0)})
+		never, err := a.RequestBattle(s.ctx, client.RequestBattleRequest{UserIDs: userIDs(c), Config: client.BattleConfigRequest{NeedResponse: ptr(true)}, Timeout: ptr(30)})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c.RejectBattle(s.ctx, never.BattleInfo.BattleID)).To(Succeed())
 		hooks := hooksOf(s, r, never.BattleInfo.BattleID, target.EventTimeout, hookCreate, hookEnd)
 		Expect(hooks[0].NeedResponse).To(BeTrue())
+		Expect(hooks[0].Timeout).To(Equal(int64(30000)), "the request's timeout of 30 s, in ms")
 		Expect(*hooks[1].OpType).To(Equal(2))
 		Expect(hooks[1].StartTime).To(BeZero())
 	})

@@ -243,22 +243,12 @@ func judge(parent context.Context, mod, work string, perRun time.Duration) Verdi
 	cmd := exec.CommandContext(ctx, bin, "-results", logs, "-ginkgo.fail-fast", "-ginkgo.no-color")
 	cmd.Dir = mod
 	out, _ := cmd.CombinedOutput()
-	v := Verdict{Seconds: time.Since(start).Seconds()}
 	code := -1
 	if cmd.ProcessState != nil {
 		code = cmd.ProcessState.ExitCode()
 	}
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		v.Result = "timed out"
-	case code == 0:
-		v.Result = "survived"
-	case code == 1:
-		v.Result = "killed"
-	default:
-		v.Result = "error"
-		v.Detail = fmt.Sprintf("exit %d: %s", code, lastLine(string(out)))
-	}
+	v := verdictOf(code, string(out), errors.Is(ctx.Err(), context.DeadlineExceeded))
+	v.Seconds = time.Since(start).Seconds()
 	if log, err := os.ReadFile(filepath.Join(logs, "conformance.log")); err == nil {
 		for _, m := range failedLine.FindAllStringSubmatch(string(log), -1) {
 			v.Failed = append(v.Failed, strings.SplitN(m[1], "  -- ", 2)[0])
@@ -266,6 +256,28 @@ func judge(parent context.Context, mod, work string, perRun time.Duration) Verdi
 	}
 	return v
 }
+
+// verdictOf reads a suite run's exit code and output. Exit 1 (not conformant) kills the
+// mutant and exit 0 lets it live. A panic kills it too: the embedded server runs inside the
+// suite's process, so a mutant that crashes the server on a request the suite sends ends the
+// run with Go's exit 2 and a panic trace; an external server doing the same would fail every
+// spec after it. Any other exit is an error of the harness, not a verdict.
+func verdictOf(code int, out string, timedOut bool) Verdict {
+	switch {
+	case timedOut:
+		return Verdict{Result: "timed out"}
+	case code == 0:
+		return Verdict{Result: "survived"}
+	case code == 1:
+		return Verdict{Result: "killed"}
+	case code == 2 && panicked.MatchString(out) && strings.Contains(out, " [running]:\n"):
+		return Verdict{Result: "killed", Failed: []string{"the server under test panicked: " + panicked.FindStringSubmatch(out)[1]}}
+	}
+	return Verdict{Result: "error", Detail: fmt.Sprintf("exit %d: %s", code, lastLine(out))}
+}
+
+// panicked finds Go's panic line, which may follow Ginkgo's progress dots on the same line.
+var panicked = regexp.MustCompile(`(?m)^\S*panic: (.*)$`)
 
 // copyModule copies the module at root to dst, without .git, bin/ and results/.
 func copyModule(root, dst string) error {

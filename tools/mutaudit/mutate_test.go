@@ -101,3 +101,39 @@ func TestReadGremlinsAndReport(t *testing.T) {
 		}
 	}
 }
+
+func TestVerdictOf(t *testing.T) {
+	t.Parallel()
+	trace := "PASS a spec\n\u2022panic: runtime error: invalid memory address or nil pointer dereference [recovered]\n[signal SIGSEGV]\n\ngoroutine 7 [running]:\n"
+	for _, tt := range []struct {
+		name     string
+		code     int
+		out      string
+		timedOut bool
+		want     string // Result
+		failed   string // the first Failed entry, if any
+	}{
+		{"conformant", 0, "PASS", false, "survived", ""},
+		{"not conformant", 1, "FAIL", false, "killed", ""},
+		{"the embedded server panicked", 2, trace, false, "killed", "the server under test panicked: runtime error: invalid memory address or nil pointer dereference [recovered]"},
+		{"a usage error is no verdict", 2, "flag provided but not defined: -x", false, "error", ""},
+		{"the word panic in a spec name is no panic", 2, "FAIL [ROOM-001] no panic: here", false, "error", ""},
+		{"a tool failure is no verdict", 4, "cannot write results", false, "error", ""},
+		{"out of time, whatever the code", 1, "", true, "timed out", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			v := verdictOf(tt.code, tt.out, tt.timedOut)
+			if v.Result != tt.want {
+				t.Fatalf("verdictOf(%d, …) = %q; want %q", tt.code, v.Result, tt.want)
+			}
+			got := ""
+			if len(v.Failed) > 0 {
+				got = v.Failed[0]
+			}
+			if got != tt.failed {
+				t.Errorf("Failed = %q; want %q", got, tt.failed)
+			}
+		})
+	}
+}
