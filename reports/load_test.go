@@ -143,7 +143,7 @@ func TestLoadReport(t *testing.T) {
 		last = i
 	}
 	for _, want := range []string{
-		"FAIL", "thresholds breached", "exit code 3", // p99 of score_fanout includes the 300 ms stall
+		"FAIL", "thresholds breached", "exit code 1", // p99 of score_fanout includes the 300 ms stall
 		"pk-battles", "open", "agent-1", "ws://127.0.0.1:7070/v1/ws", "gift_rate=2/s", "hosts=2000", "v0.1.0",
 		"score_fanout.p99 < 50ms", "errors.rate < 1%", "lost.count == 0", "(built-in)",
 		"connect", "score_fanout", "reply.requestBattle",

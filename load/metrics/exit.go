@@ -1,14 +1,16 @@
 package metrics
 
-// Exit codes of a load run (and of a merge), for CI to gate on. Codes 1 and 2 are the
-// command's own: a tool error and a usage error.
+import "github.com/pkarena/pkarena/internal/exitcode"
+
+// Exit codes of a load run (and of a merge), for CI to gate on: the project's one table
+// (internal/exitcode), named for the load tool.
 const (
-	ExitOK         = 0 // every threshold passed, no message lost
-	ExitError      = 1 // the tool failed (cannot connect, cannot write results, ...)
-	ExitUsage      = 2 // bad command line or scenario
-	ExitThresholds = 3 // a threshold failed (and no message was lost or out of order)
-	ExitLost       = 4 // messages were lost or out of order; this wins over ExitThresholds
-	ExitGenerator  = 5 // the load generator was the bottleneck: the figures describe it, not the server; this wins over the others
+	ExitOK         = exitcode.OK        // every threshold passed, no message lost
+	ExitThresholds = exitcode.Failed    // a threshold failed (and no message was lost or out of order)
+	ExitUsage      = exitcode.Usage     // bad command line or scenario
+	ExitError      = exitcode.Error     // the tool failed (cannot connect, cannot write results, ...)
+	ExitLost       = exitcode.Lost      // messages were lost or out of order; this wins over ExitThresholds
+	ExitGenerator  = exitcode.Generator // the load generator was the bottleneck: the figures describe it, not the server; this wins over the others
 )
 
 // ExitCode is the run's exit code: ExitGenerator when the generator was the bottleneck (every

@@ -43,7 +43,7 @@ func TestWriteTable(t *testing.T) {
 		{`^score_fanout\.p99 < 30ms\s+40\.00ms\s+FAIL\s*$`, "failed threshold"},
 		{`^errors\.rate < 0\.1%\s+0\.05%\s+PASS\s*$`, "passed threshold"},
 		{`^lost\.count == 0 \(built-in\)\s+0\s+PASS\s*$`, "built-in rule"},
-		{`^verdict: FAIL: thresholds breached \(exit 3\)$`, "verdict and exit code"},
+		{`^verdict: FAIL: thresholds breached \(exit 1\)$`, "verdict and exit code"},
 	} {
 		re := regexp.MustCompile(tt.re)
 		found := false

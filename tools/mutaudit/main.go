@@ -34,13 +34,15 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pkarena/pkarena/internal/exitcode"
 )
 
 // Exit codes.
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
+	exitOK    = exitcode.OK
+	exitUsage = exitcode.Usage
+	exitError = exitcode.Error
 )
 
 // Verdict is what the suite said of one mutant.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/pkarena/pkarena/conformance/harness"
 	"github.com/pkarena/pkarena/conformance/runner"
+	"github.com/pkarena/pkarena/internal/exitcode"
 	"github.com/pkarena/pkarena/reports"
 )
 
@@ -35,12 +36,12 @@ var (
 	Commit  = "unknown"
 )
 
-// Exit codes.
+// Exit codes, from the project's one table (internal/exitcode).
 const (
-	exitConformant    = 0
-	exitNonConformant = 1
-	exitUsage         = 2
-	exitError         = 3
+	exitConformant    = exitcode.OK
+	exitNonConformant = exitcode.Failed
+	exitUsage         = exitcode.Usage
+	exitError         = exitcode.Error
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr)) }
@@ -169,5 +170,8 @@ flags (each also a PKARENA_* variable or a key of the -config file):
 	fmt.Fprint(w, `
 Ginkgo's own flags work with the -ginkgo. prefix, e.g. -ginkgo.focus=BATTLE-0,
 -ginkgo.label-filter=cohost, -ginkgo.v, -ginkgo.no-color; -help-ginkgo lists them all.
+
+exit: 0 conformant (certified, for -certify); 1 not conformant; 2 bad usage or a configuration
+-certify refuses; 3 harness or configuration error.
 `)
 }

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pkarena/pkarena/internal/exitcode"
 	"github.com/pkarena/pkarena/reference/mutant"
 )
 
@@ -63,11 +64,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	results := fs.String("results", "", "folder for mutants.json and the runs' logs; empty: none")
 	only := fs.String("only", "", "run this mutant only")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return exitcode.Usage
 	}
 	if _, err := os.Stat(*binary); err != nil {
 		fmt.Fprintln(stderr, "pkarena-mutants:", err)
-		return 2
+		return exitcode.Usage
 	}
 	var all []string
 	for _, m := range mutant.Catalogue {
@@ -77,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	rep.Control = runOne(*binary, "", "no mutant: the specs must pass", all, *results)
 	if rep.Control.Result != "survived" {
 		fmt.Fprintf(stderr, "pkarena-mutants: the control run (no mutant) did not pass (exit %d): the suite or the build is broken\n", rep.Control.ExitCode)
-		return 1
+		return exitcode.Error
 	}
 	fmt.Fprintf(stdout, "control run without a mutant: passed in %.1f s\n\n", rep.Control.Seconds)
 	fmt.Fprintf(stdout, "%-32s %-9s %6s  %s\n", "MUTANT", "RESULT", "TIME", "CAUGHT BY")
@@ -104,20 +105,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *results != "" {
 		if err := os.MkdirAll(*results, 0o755); err != nil {
 			fmt.Fprintln(stderr, "pkarena-mutants:", err)
-			return 2
+			return exitcode.Error
 		}
 		data, _ := json.MarshalIndent(rep, "", "  ")
 		p := filepath.Join(*results, "mutants.json")
 		if err := os.WriteFile(p, append(data, '\n'), 0o644); err != nil {
 			fmt.Fprintln(stderr, "pkarena-mutants:", err)
-			return 2
+			return exitcode.Error
 		}
 		fmt.Fprintln(stdout, "report: "+p)
 	}
 	if rep.Caught != rep.Total {
-		return 1
+		return exitcode.Failed
 	}
-	return 0
+	return exitcode.OK
 }
 
 var failedLine = regexp.MustCompile(`(?m)^FAIL\s+\S+\s+\S+\s+(.*)$`)

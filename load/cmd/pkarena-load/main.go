@@ -13,8 +13,10 @@
 // machine; demo plays one PK battle end to end. Settings come from flags, then PKARENA_*
 // environment variables, then defaults; each subcommand's -h lists them.
 //
-// Exit codes: 0 passed; 1 the tool failed; 2 bad usage; 3 a threshold failed; 4 messages were
-// lost or out of order (for demo: the battle did not add up).
+// Exit codes (the project's one table, internal/exitcode): 0 passed; 1 a threshold failed
+// (capacity: no rate held the SLO); 2 bad usage; 3 the tool failed (the target unreachable,
+// results not written); 4 messages were lost or out of order (for demo: the battle did not add
+// up); 5 the load generator, not the server, was the bottleneck.
 package main
 
 import (
@@ -49,7 +51,10 @@ const usage = `usage: pkarena-load <subcommand> [flags]
   demo     one PK battle with gifts, end to end, checked
   version  print the version
 
-pkarena-load <subcommand> -h lists a subcommand's flags.`
+pkarena-load <subcommand> -h lists a subcommand's flags.
+
+exit: 0 passed; 1 a threshold failed; 2 bad usage; 3 the tool failed (the target unreachable,
+results not written); 4 messages lost or out of order; 5 the generator was the bottleneck.`
 
 // parseFailed is the exit code of a subcommand whose flags did not parse: 0 when -h asked
 // for the usage (printed already), 2 for bad flags.

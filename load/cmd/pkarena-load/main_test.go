@@ -128,9 +128,9 @@ func TestBadUsageExits2WithAMessage(t *testing.T) {
 	}
 }
 
-// A target nothing listens on fails at once, with the dial error, as the tool's failure (1),
-// not after a whole run of failed connections judged as breached thresholds (3).
-func TestUnreachableTargetExits1AtOnce(t *testing.T) {
+// A target nothing listens on fails at once, with the dial error, as the tool's failure (3),
+// not after a whole run of failed connections judged as breached thresholds (1).
+func TestUnreachableTargetFailsTheToolAtOnce(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func TestUnreachableTargetExits1AtOnce(t *testing.T) {
 	ln.Close() // nothing listens there now: connections are refused
 	code, _, errOut := runCLI(t, append([]string{"run", "-target", "ws://" + addr + "/v1/ws", "-out", t.TempDir()}, small...)...)
 	if code != metrics.ExitError || !strings.Contains(errOut, "unreachable") || !strings.Contains(errOut, "refused") {
-		t.Errorf("exit %d, stderr %q; want exit 1 naming the target unreachable and the refusal", code, errOut)
+		t.Errorf("exit %d, stderr %q; want exit 3 naming the target unreachable and the refusal", code, errOut)
 	}
 }
 
@@ -166,7 +166,7 @@ func TestRunHelpListsTheSetKeys(t *testing.T) {
 func TestMergeOfMissingFolderIsAnError(t *testing.T) {
 	code, _, errOut := runCLI(t, "merge", "-out", t.TempDir()+"/m", t.TempDir()+"/absent")
 	if code != metrics.ExitError || errOut == "" {
-		t.Errorf("exit %d, stderr %q; want exit 1 and a message", code, errOut)
+		t.Errorf("exit %d, stderr %q; want exit 3 and a message", code, errOut)
 	}
 }
 

@@ -18,16 +18,18 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/pkarena/pkarena/internal/exitcode"
 	"github.com/pkarena/pkarena/internal/fdlimit"
 	"github.com/pkarena/pkarena/reference/server"
 )
 
-// Exit codes.
+// Exit codes, from the project's one table (internal/exitcode). A server judges nothing, so it
+// never exits 1: every failure at run time is the tool's own, 3.
 const (
-	exitOK      = 0
-	exitError   = 1 // the server failed at run time
-	exitUsage   = 2 // bad flags or environment
-	exitJournal = 3 // the battle journal (-state-dir) cannot be opened, restored or written
+	exitOK      = exitcode.OK
+	exitUsage   = exitcode.Usage // bad flags or environment
+	exitError   = exitcode.Error // the server failed at run time: a listener could not be opened, serving failed
+	exitJournal = exitcode.Error // the battle journal (-state-dir) cannot be opened, restored or written
 )
 
 func main() {
@@ -68,6 +70,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitUsage
 	}
 	version := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: pkarena-server [flags]")
+		fs.PrintDefaults()
+		fmt.Fprintln(fs.Output(), "\nexit: 0 clean shutdown; 2 bad flags or environment; 3 a failure at run time (a listener, the battle journal).")
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK // asked for: the usage went to stderr
