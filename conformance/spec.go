@@ -6,6 +6,8 @@ import (
 	_ "embed"
 	"regexp"
 	"strings"
+
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 // SpecMarkdown is SPEC.md as built into the binary.
@@ -21,23 +23,8 @@ type Requirement struct {
 	Text    string
 }
 
-// Tiers of specs, from the levels of the requirements they check.
-const (
-	TierCore     = "core"     // a MUST
-	TierStrict   = "strict"   // SHOULDs only
-	TierOptional = "optional" // MAYs only
-)
-
-// Tier is the tier of a requirement's level.
-func (r Requirement) Tier() string {
-	switch r.Level {
-	case "MUST":
-		return TierCore
-	case "SHOULD":
-		return TierStrict
-	}
-	return TierOptional
-}
+// Tier is the tier of a requirement's level (results.TierOf).
+func (r Requirement) Tier() results.Tier { return results.TierOf(r.Level) }
 
 var (
 	reqLine = regexp.MustCompile(`^- \*\*([A-Z]+-\d{3})\*\*(.*)$`)
@@ -97,14 +84,14 @@ func IDs(text string) []string {
 
 // TierOf is the tier of a spec naming ids: core if any is a MUST, else strict if any is a
 // SHOULD, else optional.
-func TierOf(ids []string, byID map[string]Requirement) string {
-	tier := TierOptional
+func TierOf(ids []string, byID map[string]Requirement) results.Tier {
+	tier := results.TierOptional
 	for _, id := range ids {
 		switch byID[id].Tier() {
-		case TierCore:
-			return TierCore
-		case TierStrict:
-			tier = TierStrict
+		case results.TierCore:
+			return results.TierCore
+		case results.TierStrict:
+			tier = results.TierStrict
 		}
 	}
 	return tier

@@ -1,6 +1,10 @@
 package conformance
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pkarena/pkarena/conformance/results"
+)
 
 func TestRequirements(t *testing.T) {
 	md := "## 1. Transport\n\n" +
@@ -27,11 +31,11 @@ func TestRequirements(t *testing.T) {
 	byID := ByID(got)
 	for _, tt := range []struct {
 		ids  []string
-		tier string
+		tier results.Tier
 	}{
-		{[]string{"TRANS-002", "TRANS-001"}, TierCore},   // any MUST makes it core
-		{[]string{"TRANS-002", "OTHER-001"}, TierStrict}, // a SHOULD without a MUST
-		{[]string{"OTHER-001"}, TierOptional},            // MAYs only
+		{[]string{"TRANS-002", "TRANS-001"}, results.TierCore},   // any MUST makes it core
+		{[]string{"TRANS-002", "OTHER-001"}, results.TierStrict}, // a SHOULD without a MUST
+		{[]string{"OTHER-001"}, results.TierOptional},            // MAYs only
 	} {
 		if got := TierOf(tt.ids, byID); got != tt.tier {
 			t.Errorf("TierOf(%v) = %s; want %s", tt.ids, got, tt.tier)

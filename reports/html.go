@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 // htmlFrameBytes is how much of each frame's text the HTML report keeps.
@@ -38,7 +40,7 @@ var conformanceTemplate = template.Must(template.New("conformance").Parse(confor
 // The page is rendered with html/template, so every text is escaped; invalid UTF-8 becomes
 // U+FFFD and control characters their Unicode control pictures. Nothing is written if the
 // page cannot be rendered.
-func WriteHTML(w io.Writer, run *ConformanceRun) error {
+func WriteHTML(w io.Writer, run *results.Run) error {
 	if run == nil {
 		return errNilRun
 	}
@@ -58,7 +60,7 @@ type htmlView struct {
 	Verdict       htmlVerdict
 	Certification bool
 	Certified     bool
-	Suite         SuiteInfo
+	Suite         results.SuiteInfo
 	Target        string
 	Started       string
 	Finished      string
@@ -82,14 +84,14 @@ type htmlVerdict struct {
 // htmlTotals is one row of the totals table.
 type htmlTotals struct {
 	Label string
-	Totals
+	results.Totals
 	Total int
 }
 
 // htmlRequirementCounts counts requirements by verdict.
 type htmlRequirementCounts struct {
 	Total int
-	Totals
+	results.Totals
 }
 
 // htmlSection is one SPEC.md section and its requirements.
@@ -145,13 +147,13 @@ type htmlSpec struct {
 }
 
 // newHTMLView prepares run for the template.
-func newHTMLView(run *ConformanceRun) *htmlView {
+func newHTMLView(run *results.Run) *htmlView {
 	v := &htmlView{
 		Verdict:       verdictView(run.Verdict),
 		Certification: run.Certification,
 		Certified:     run.Certified,
 		Note:          cleanText(run.Note),
-		Suite: SuiteInfo{
+		Suite: results.SuiteInfo{
 			Name:         cleanText(run.Suite.Name),
 			Version:      cleanText(run.Suite.Version),
 			Commit:       cleanText(run.Suite.Commit),
@@ -231,7 +233,7 @@ func newHTMLView(run *ConformanceRun) *htmlView {
 			Anchor:  fmt.Sprintf("req-%d", i),
 			ID:      cleanText(r.ID),
 			Level:   cleanText(r.Level),
-			Tier:    cleanText(r.Tier),
+			Tier:    cleanText(string(r.Tier)),
 			Text:    cleanText(r.Text),
 			Verdict: verdictView(r.Verdict),
 		}
@@ -254,7 +256,7 @@ func newHTMLView(run *ConformanceRun) *htmlView {
 			Labels:   cleanAll(s.Labels),
 			IDs:      idLinks(s.IDs),
 		}
-		if s.Verdict != Pass && s.Verdict != Skip && s.Verdict != Disabled {
+		if s.Verdict != results.Pass && s.Verdict != results.Skip && s.Verdict != results.Disabled {
 			v.Problems++
 			hs.Failure = fmt.Sprintf("failure-%d", i)
 			v.Failures = append(v.Failures, failureView(s, hs, idLinks(s.IDs)))
@@ -296,7 +298,7 @@ func specArea(name string) string {
 }
 
 // failureView details a failed or erred spec (or one with an invalid verdict).
-func failureView(s Spec, hs htmlSpec, ids []htmlLink) htmlFailure {
+func failureView(s results.Spec, hs htmlSpec, ids []htmlLink) htmlFailure {
 	f := htmlFailure{
 		Anchor:   hs.Failure,
 		Spec:     hs.Anchor,
@@ -306,7 +308,7 @@ func failureView(s Spec, hs htmlSpec, ids []htmlLink) htmlFailure {
 		Location: hs.Location,
 		Message:  hs.Reason,
 	}
-	if !knownVerdict(s.Verdict) {
+	if !s.Verdict.Known() {
 		f.Message = cleanText(fmt.Sprintf("invalid verdict %q (harness fault) %s", string(s.Verdict), s.Reason))
 	}
 	if s.Failure == nil {
@@ -347,9 +349,9 @@ func failureView(s Spec, hs htmlSpec, ids []htmlLink) htmlFailure {
 }
 
 // verdictView shows a verdict; an unknown verdict gets class v-unknown.
-func verdictView(v Verdict) htmlVerdict {
+func verdictView(v results.Verdict) htmlVerdict {
 	class := "v-unknown"
-	if knownVerdict(v) {
+	if v.Known() {
 		class = "v-" + string(v)
 	}
 	return htmlVerdict{Word: verdictWord(v), Class: class}

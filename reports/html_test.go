@@ -12,6 +12,9 @@ import (
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
+
+	"github.com/pkarena/pkarena/conformance/results"
+	"github.com/pkarena/pkarena/conformance/results/resultstest"
 )
 
 // voidElements have no end tag.
@@ -117,7 +120,7 @@ func attr(n *html.Node, key string) string {
 }
 
 // htmlOf renders run and checks that the page is well-formed.
-func htmlOf(t *testing.T, run *ConformanceRun) (string, *html.Node) {
+func htmlOf(t *testing.T, run *results.Run) (string, *html.Node) {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := WriteHTML(&buf, run); err != nil {
@@ -128,20 +131,20 @@ func htmlOf(t *testing.T, run *ConformanceRun) (string, *html.Node) {
 
 // TestHTMLFixture checks the HTML page of the fixture.
 func TestHTMLFixture(t *testing.T) {
-	run := finishedFixture()
+	run := resultstest.Finished()
 	page, doc := htmlOf(t, run)
 	text := htmlText(doc)
 
-	if strings.Contains(page, hostileScript) || strings.Contains(page, "write <b>") {
+	if strings.Contains(page, resultstest.HostileScript) || strings.Contains(page, "write <b>") {
 		t.Error("the page contains unescaped markup from the server")
 	}
-	if !strings.Contains(text, hostileScript) {
+	if !strings.Contains(text, resultstest.HostileScript) {
 		t.Error("the page does not show the server's markup as text")
 	}
 	if strings.Contains(page, "\x01") || !utf8.ValidString(page) {
 		t.Error("the page has control characters or invalid UTF-8")
 	}
-	if !strings.Contains(text, hostileScript+"\u2401\uFFFD") {
+	if !strings.Contains(text, resultstest.HostileScript+"\u2401\uFFFD") {
 		t.Error("the control character and invalid byte are not shown as ␁ and �")
 	}
 
@@ -219,25 +222,25 @@ func TestHTMLFixture(t *testing.T) {
 func TestHTMLVerdicts(t *testing.T) {
 	tests := []struct {
 		name  string
-		run   *ConformanceRun
+		run   *results.Run
 		want  []string
 		avoid []string
 	}{
 		// A certified run.
-		{"certified", &ConformanceRun{Certification: true, Specs: []Spec{spec("a", TierCore, Pass, "")}},
+		{"certified", &results.Run{Certification: true, Specs: []results.Spec{resultstest.Spec("a", results.TierCore, results.Pass, "")}},
 			[]string{"PASS", "CERTIFIED", "certification run"}, []string{"NOT CERTIFIED", "FAIL"}},
 		// A passing conformance run that is not a certification: no badge.
-		{"not a certification", &ConformanceRun{Specs: []Spec{spec("a", TierCore, Pass, "")}},
+		{"not a certification", &results.Run{Specs: []results.Spec{resultstest.Spec("a", results.TierCore, results.Pass, "")}},
 			[]string{"PASS", "not a certification", "No spec failed or erred."}, []string{"CERTIFIED"}},
 		// A failed certification run.
-		{"failed", &ConformanceRun{Certification: true, Specs: []Spec{spec("a", TierCore, Fail, "code 3")}},
+		{"failed", &results.Run{Certification: true, Specs: []results.Spec{resultstest.Spec("a", results.TierCore, results.Fail, "code 3")}},
 			[]string{"FAIL", "NOT CERTIFIED", "code 3"}, nil},
 		// An empty run: placeholders instead of empty tables.
-		{"empty", &ConformanceRun{}, []string{"No configuration recorded.", "No requirements recorded.", "—"}, nil},
+		{"empty", &results.Run{}, []string{"No configuration recorded.", "No requirements recorded.", "—"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			Finish(tt.run)
+			results.Finish(tt.run)
 			_, doc := htmlOf(t, tt.run)
 			text := htmlText(doc)
 			for _, w := range tt.want {
@@ -257,21 +260,21 @@ func TestHTMLVerdicts(t *testing.T) {
 // TestHTMLLarge checks that a run of the expected size renders quickly into a page of a
 // reasonable size.
 func TestHTMLLarge(t *testing.T) {
-	run := &ConformanceRun{Certification: true}
+	run := &results.Run{Certification: true}
 	for i := range 130 {
-		run.Requirements = append(run.Requirements, Requirement{
-			ID: fmt.Sprintf("AREA-%03d", i), Section: fmt.Sprintf("%d. Section", i/10), Level: "MUST", Tier: TierCore,
+		run.Requirements = append(run.Requirements, results.Requirement{
+			ID: fmt.Sprintf("AREA-%03d", i), Section: fmt.Sprintf("%d. Section", i/10), Level: "MUST", Tier: results.TierCore,
 			Text: strings.Repeat("The server MUST do something precise. ", 4)})
 	}
 	for i := range 260 {
-		s := spec(fmt.Sprintf("spec %d", i), TierCore, Pass, "", fmt.Sprintf("AREA-%03d", i%130))
+		s := resultstest.Spec(fmt.Sprintf("spec %d", i), results.TierCore, results.Pass, "", fmt.Sprintf("AREA-%03d", i%130))
 		if i%50 == 0 {
-			s.Verdict = Fail
-			s.Failure = &Failure{Message: "boom", Transcripts: []Transcript{{Client: "c", Frames: slices.Repeat([]Frame{{At: t0, Dir: "received", Text: `{"type":"x"}`}}, 100)}}}
+			s.Verdict = results.Fail
+			s.Failure = &results.Failure{Message: "boom", Transcripts: []results.Transcript{{Client: "c", Frames: slices.Repeat([]results.Frame{{At: resultstest.T0, Dir: "received", Text: `{"type":"x"}`}}, 100)}}}
 		}
 		run.Specs = append(run.Specs, s)
 	}
-	Finish(run)
+	results.Finish(run)
 	page, doc := htmlOf(t, run)
 	if n := len(findAll(doc, atom.Tr)); n < 130+260+6*100 {
 		t.Errorf("%d table rows", n)
@@ -284,14 +287,14 @@ func TestHTMLLarge(t *testing.T) {
 // Specs are listed by area, in run order within one, each area under a heading row; the note
 // is shown under the run's details.
 func TestHTMLGroupsSpecsByArea(t *testing.T) {
-	run := &ConformanceRun{Specs: []Spec{
-		spec("Seats [SEAT-001] b1", TierCore, Pass, ""),
-		spec("Auth [AUTH-001] a1", TierCore, Pass, ""),
-		spec("Seats [SEAT-002] b2", TierCore, Pass, ""),
-		spec("Auth [AUTH-002] a2", TierCore, Pass, ""),
-		spec("Auth a nested context [AUTH-003] a3", TierCore, Pass, ""),
+	run := &results.Run{Specs: []results.Spec{
+		resultstest.Spec("Seats [SEAT-001] b1", results.TierCore, results.Pass, ""),
+		resultstest.Spec("Auth [AUTH-001] a1", results.TierCore, results.Pass, ""),
+		resultstest.Spec("Seats [SEAT-002] b2", results.TierCore, results.Pass, ""),
+		resultstest.Spec("Auth [AUTH-002] a2", results.TierCore, results.Pass, ""),
+		resultstest.Spec("Auth a nested context [AUTH-003] a3", results.TierCore, results.Pass, ""),
 	}, Note: "partial run: <b>"}
-	Finish(run)
+	results.Finish(run)
 	var buf bytes.Buffer
 	if err := WriteHTML(&buf, run); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 // errNilRun is returned by the writers when they are given no run.
@@ -17,7 +19,7 @@ var errNilRun = errors.New("reports: nil conformance run")
 // rather than null; invalid UTF-8 in strings becomes U+FFFD (as encoding/json does); and a
 // spec duration that is negative, NaN or infinite, which JSON cannot carry, is written as 0.
 // run itself is not modified.
-func WriteJSON(w io.Writer, run *ConformanceRun) error {
+func WriteJSON(w io.Writer, run *results.Run) error {
 	if run == nil {
 		return errNilRun
 	}
@@ -32,9 +34,9 @@ func WriteJSON(w io.Writer, run *ConformanceRun) error {
 // ReadJSON reads a run written by WriteJSON. Fields it does not know are ignored, so that tools
 // built against this version read results of later ones; anything after the run but white
 // space is an error.
-func ReadJSON(r io.Reader) (*ConformanceRun, error) {
+func ReadJSON(r io.Reader) (*results.Run, error) {
 	dec := json.NewDecoder(r)
-	var run ConformanceRun
+	var run results.Run
 	if err := dec.Decode(&run); err != nil {
 		return nil, fmt.Errorf("reports: reading JSON: %w", err)
 	}
@@ -45,17 +47,17 @@ func ReadJSON(r io.Reader) (*ConformanceRun, error) {
 }
 
 // forJSON returns a copy of run with nil lists and maps made empty and durations made finite.
-func forJSON(run *ConformanceRun) *ConformanceRun {
+func forJSON(run *results.Run) *results.Run {
 	c := *run
 	c.Config = nonNilMap(run.Config)
 	c.Tiers = nonNilMap(run.Tiers)
 	c.UncertifiedFeatures = nonNil(run.UncertifiedFeatures)
-	c.Requirements = make([]Requirement, len(run.Requirements))
+	c.Requirements = make([]results.Requirement, len(run.Requirements))
 	for i, r := range run.Requirements {
 		r.Specs = nonNil(r.Specs)
 		c.Requirements[i] = r
 	}
-	c.Specs = make([]Spec, len(run.Specs))
+	c.Specs = make([]results.Spec, len(run.Specs))
 	for i, s := range run.Specs {
 		s.IDs = nonNil(s.IDs)
 		s.Labels = nonNil(s.Labels)
@@ -82,9 +84,9 @@ func nonNil[T any](s []T) []T {
 }
 
 // nonNilMap returns m, or an empty map when m is nil.
-func nonNilMap[V any](m map[string]V) map[string]V {
+func nonNilMap[K comparable, V any](m map[K]V) map[K]V {
 	if m == nil {
-		return map[string]V{}
+		return map[K]V{}
 	}
 	return m
 }

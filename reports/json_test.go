@@ -7,24 +7,27 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/pkarena/pkarena/conformance/results"
+	"github.com/pkarena/pkarena/conformance/results/resultstest"
 )
 
 // TestJSONRoundTrip checks that ReadJSON reads back what WriteJSON wrote.
 func TestJSONRoundTrip(t *testing.T) {
-	nan := finishedFixture()
+	nan := resultstest.Finished()
 	nan.Specs[0].Seconds = math.NaN()
 	nan.Specs[1].Seconds = math.Inf(1)
 	tests := []struct {
 		name string
-		run  *ConformanceRun
-		want func(*ConformanceRun) // adjusts a copy of forJSON(run) to what JSON can carry
+		run  *results.Run
+		want func(*results.Run) // adjusts a copy of forJSON(run) to what JSON can carry
 	}{
 		// The finished fixture; its invalid UTF-8 becomes U+FFFD.
-		{"fixture", finishedFixture(), validUTF8},
+		{"fixture", resultstest.Finished(), validUTF8},
 		// The fixture before Finish: nothing derived yet.
-		{"unfinished", fixtureRun(), validUTF8},
+		{"unfinished", resultstest.Fixture(), validUTF8},
 		// An empty run: lists and maps come back empty, not nil.
-		{"empty", &ConformanceRun{}, nil},
+		{"empty", &results.Run{}, nil},
 		// Durations JSON cannot carry are written as 0.
 		{"non-finite durations", nan, validUTF8},
 	}
@@ -64,7 +67,7 @@ func TestJSONRoundTrip(t *testing.T) {
 
 // validUTF8 replaces each invalid byte of the run's failure texts with U+FFFD, as encoding/json
 // does (the fixture has no longer invalid sequences).
-func validUTF8(run *ConformanceRun) {
+func validUTF8(run *results.Run) {
 	for i := range run.Specs {
 		f := run.Specs[i].Failure
 		if f == nil {
@@ -82,7 +85,7 @@ func validUTF8(run *ConformanceRun) {
 
 // TestWriteJSONDoesNotModify checks that WriteJSON leaves the run alone.
 func TestWriteJSONDoesNotModify(t *testing.T) {
-	run := &ConformanceRun{Specs: []Spec{{Name: "a", Seconds: math.Inf(-1), Failure: &Failure{Transcripts: []Transcript{{}}}}}}
+	run := &results.Run{Specs: []results.Spec{{Name: "a", Seconds: math.Inf(-1), Failure: &results.Failure{Transcripts: []results.Transcript{{}}}}}}
 	if err := WriteJSON(&bytes.Buffer{}, run); err != nil {
 		t.Fatal(err)
 	}
@@ -134,9 +137,9 @@ func TestWritersNil(t *testing.T) {
 }
 
 // writers are the four writers of the package, by name.
-var writers = map[string]func(w *bytes.Buffer, run *ConformanceRun) error{
-	"WriteJSON":    func(w *bytes.Buffer, run *ConformanceRun) error { return WriteJSON(w, run) },
-	"WriteJUnit":   func(w *bytes.Buffer, run *ConformanceRun) error { return WriteJUnit(w, run) },
-	"WriteHTML":    func(w *bytes.Buffer, run *ConformanceRun) error { return WriteHTML(w, run) },
-	"WriteSummary": func(w *bytes.Buffer, run *ConformanceRun) error { return WriteSummary(w, run) },
+var writers = map[string]func(w *bytes.Buffer, run *results.Run) error{
+	"WriteJSON":    func(w *bytes.Buffer, run *results.Run) error { return WriteJSON(w, run) },
+	"WriteJUnit":   func(w *bytes.Buffer, run *results.Run) error { return WriteJUnit(w, run) },
+	"WriteHTML":    func(w *bytes.Buffer, run *results.Run) error { return WriteHTML(w, run) },
+	"WriteSummary": func(w *bytes.Buffer, run *results.Run) error { return WriteSummary(w, run) },
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 // junitFrameBytes is how much of each frame's text the JUnit report keeps.
@@ -93,7 +95,7 @@ type junitSkipped struct {
 // Counts come from the specs themselves (they cannot disagree with the test cases). Text is
 // cleaned so that the document is well-formed XML 1.0 whatever the server sent: invalid UTF-8
 // becomes U+FFFD and control characters their Unicode control pictures (U+2400–U+2421).
-func WriteJUnit(w io.Writer, run *ConformanceRun) error {
+func WriteJUnit(w io.Writer, run *results.Run) error {
 	if run == nil {
 		return errNilRun
 	}
@@ -113,7 +115,7 @@ func WriteJUnit(w io.Writer, run *ConformanceRun) error {
 }
 
 // junitDocument builds the JUnit document of run.
-func junitDocument(run *ConformanceRun) *junitSuites {
+func junitDocument(run *results.Run) *junitSuites {
 	name := run.Suite.Name
 	if name == "" {
 		name = "pkarena-conformance"
@@ -165,15 +167,15 @@ func junitDocument(run *ConformanceRun) *junitSuites {
 }
 
 // junitTierName is a tier as it appears in suite and class names.
-func junitTierName(tier string) string {
+func junitTierName(tier results.Tier) string {
 	if tier == "" {
 		return "untiered"
 	}
-	return singleLine(tier)
+	return singleLine(string(tier))
 }
 
 // junitProperties describes the run; every test suite carries the same block.
-func junitProperties(run *ConformanceRun) []junitProperty {
+func junitProperties(run *results.Run) []junitProperty {
 	props := []junitProperty{
 		{"suite.name", run.Suite.Name},
 		{"suite.version", run.Suite.Version},
@@ -204,15 +206,15 @@ func junitProperties(run *ConformanceRun) []junitProperty {
 }
 
 // junitTestCase renders one spec.
-func junitTestCase(s Spec) junitCase {
+func junitTestCase(s results.Spec) junitCase {
 	c := junitCase{
 		Name:      cleanText(s.Name),
 		Classname: "pkarena." + junitTierName(s.Tier),
 		Time:      junitSeconds(s.Seconds),
 	}
 	switch s.Verdict {
-	case Pass:
-	case Skip, Disabled:
+	case results.Pass:
+	case results.Skip, results.Disabled:
 		c.Skipped = &junitSkipped{Message: string(s.Verdict) + ": " + cleanText(s.Reason)}
 	default: // Fail, Error, and an invalid verdict, which is a harness fault
 		message, location := s.Reason, s.Location
@@ -228,10 +230,10 @@ func junitTestCase(s Spec) junitCase {
 		if location != "" {
 			body += "\n\nat " + cleanText(location)
 		}
-		if s.Verdict == Fail {
+		if s.Verdict == results.Fail {
 			c.Failure = &junitResult{Message: compact(message, junitMessageBytes), Type: "fail", Body: body}
 		} else {
-			if s.Verdict != Error {
+			if s.Verdict != results.Error {
 				message = fmt.Sprintf("invalid verdict %q: %s", string(s.Verdict), message)
 				body = cleanText(fmt.Sprintf("invalid verdict %q\n\n", string(s.Verdict))) + body
 			}
@@ -246,7 +248,7 @@ func junitTestCase(s Spec) junitCase {
 
 // transcriptText renders transcripts as plain text, one frame per line prefixed with its time
 // in milliseconds since the spec's first frame and its direction, each frame cut to max bytes.
-func transcriptText(ts []Transcript, max int) string {
+func transcriptText(ts []results.Transcript, max int) string {
 	if len(ts) == 0 {
 		return ""
 	}
@@ -274,7 +276,7 @@ func transcriptText(ts []Transcript, max int) string {
 }
 
 // firstFrame returns the time of the earliest frame of ts that has a time, or the zero time.
-func firstFrame(ts []Transcript) time.Time {
+func firstFrame(ts []results.Transcript) time.Time {
 	var first time.Time
 	for _, t := range ts {
 		for _, f := range t.Frames {

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pkarena/pkarena/conformance/results"
+	"github.com/pkarena/pkarena/conformance/results/resultstest"
 )
 
 // The JUnit schema as a CI system reads it, written independently of junit.go.
@@ -76,7 +79,7 @@ func parseJUnit(t *testing.T, doc []byte) *xTestsuites {
 }
 
 // junitOf writes run as JUnit XML and parses it back.
-func junitOf(t *testing.T, run *ConformanceRun) (*xTestsuites, string) {
+func junitOf(t *testing.T, run *results.Run) (*xTestsuites, string) {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := WriteJUnit(&buf, run); err != nil {
@@ -87,7 +90,7 @@ func junitOf(t *testing.T, run *ConformanceRun) (*xTestsuites, string) {
 
 // TestJUnitFixture checks the JUnit report of the fixture.
 func TestJUnitFixture(t *testing.T) {
-	doc, raw := junitOf(t, finishedFixture())
+	doc, raw := junitOf(t, resultstest.Finished())
 	if !strings.HasPrefix(raw, xml.Header) {
 		t.Error("no XML declaration")
 	}
@@ -144,10 +147,10 @@ func TestJUnitFixture(t *testing.T) {
 	if failed.Classname != "pkarena.core" || failed.Time != "1.500" || failed.Failure == nil || failed.Failure.Type != "fail" {
 		t.Fatalf("failed test case = %+v", failed)
 	}
-	if failed.Failure.Message != "Expected <int>: 3 to equal <int>: 0 server said: "+hostileScript+" \u2401 \uFFFD" {
+	if failed.Failure.Message != "Expected <int>: 3 to equal <int>: 0 server said: "+resultstest.HostileScript+" \u2401 \uFFFD" {
 		t.Errorf("failure message = %q", failed.Failure.Message)
 	}
-	for _, want := range []string{"to equal", hostileScript + " \u2401 \uFFFD", "at conformance/specs/cohost_test.go:93"} {
+	for _, want := range []string{"to equal", resultstest.HostileScript + " \u2401 \uFFFD", "at conformance/specs/cohost_test.go:93"} {
 		if !strings.Contains(failed.Failure.Body, want) {
 			t.Errorf("failure body lacks %q:\n%s", want, failed.Failure.Body)
 		}
@@ -155,9 +158,9 @@ func TestJUnitFixture(t *testing.T) {
 	for _, want := range []string{
 		"transcript of client host-a: 3 frames (2 older frames not kept)",
 		"  +0.000ms → {\"type\":\"requestConnection\"",
-		" +12.500ms ← {\"type\":\"reply\",\"id\":\"7\",\"code\":3,\"message\":\"" + hostileScript + "\u2401\uFFFD\"}",
-		fmt.Sprintf("[truncated: 2000 of %d bytes shown]", len(fixtureRun().Specs[1].Failure.Transcripts[0].Frames[2].Text)),
-		"transcript of client host-b " + hostileScript + ": 1 frames",
+		" +12.500ms ← {\"type\":\"reply\",\"id\":\"7\",\"code\":3,\"message\":\"" + resultstest.HostileScript + "\u2401\uFFFD\"}",
+		fmt.Sprintf("[truncated: 2000 of %d bytes shown]", len(resultstest.Fixture().Specs[1].Failure.Transcripts[0].Frames[2].Text)),
+		"transcript of client host-b " + resultstest.HostileScript + ": 1 frames",
 		"  +5.000ms ← {\"type\":\"onConnectionRequestReceived\",\"seq\":4}",
 	} {
 		if !strings.Contains(failed.SystemOut, want) {
@@ -198,26 +201,26 @@ func TestJUnitFixture(t *testing.T) {
 func TestJUnitEdgeCases(t *testing.T) {
 	tests := []struct {
 		name   string
-		run    *ConformanceRun
+		run    *results.Run
 		suites []string
 		tests  int
 		errors int
 		time   string
 	}{
 		// No specs: an empty <testsuites>.
-		{"empty", &ConformanceRun{}, nil, 0, 0, "0.000"},
+		{"empty", &results.Run{}, nil, 0, 0, "0.000"},
 		// Only strict specs: the empty core and optional suites are left out.
-		{"strict only", &ConformanceRun{Specs: []Spec{spec("a", TierStrict, Pass, "")}}, []string{"pkarena.strict"}, 1, 0, "0.010"},
+		{"strict only", &results.Run{Specs: []results.Spec{resultstest.Spec("a", results.TierStrict, results.Pass, "")}}, []string{"pkarena.strict"}, 1, 0, "0.010"},
 		// Specs of unknown tiers are not lost: their suites follow, sorted.
-		{"other tiers", &ConformanceRun{Specs: []Spec{spec("a", "zeta", Pass, ""), spec("b", "", Pass, ""), spec("c", TierOptional, Pass, "")}},
+		{"other tiers", &results.Run{Specs: []results.Spec{resultstest.Spec("a", "zeta", results.Pass, ""), resultstest.Spec("b", "", results.Pass, ""), resultstest.Spec("c", results.TierOptional, results.Pass, "")}},
 			[]string{"pkarena.optional", "pkarena.untiered", "pkarena.zeta"}, 3, 0, "0.030"},
 		// A spec with an invalid verdict is reported as an error, not a pass.
-		{"invalid verdict", &ConformanceRun{Specs: []Spec{spec("a", TierCore, "", "")}}, []string{"pkarena.core"}, 1, 1, "0.010"},
+		{"invalid verdict", &results.Run{Specs: []results.Spec{resultstest.Spec("a", results.TierCore, "", "")}}, []string{"pkarena.core"}, 1, 1, "0.010"},
 		// Failed and erred specs without a Failure still get a message, from Reason.
-		{"fail without failure", &ConformanceRun{Specs: []Spec{spec("a", TierCore, Error, "boom")}}, []string{"pkarena.core"}, 1, 1, "0.010"},
+		{"fail without failure", &results.Run{Specs: []results.Spec{resultstest.Spec("a", results.TierCore, results.Error, "boom")}}, []string{"pkarena.core"}, 1, 1, "0.010"},
 		// Bad durations are written as 0; the run's time falls back on the sum of the specs'.
-		{"bad durations", &ConformanceRun{Started: t0, Finished: t0.Add(-time.Second), Specs: []Spec{
-			{Name: "a", Tier: TierCore, Verdict: Pass, Seconds: math.NaN()}, {Name: "b", Tier: TierCore, Verdict: Pass, Seconds: -4}}},
+		{"bad durations", &results.Run{Started: resultstest.T0, Finished: resultstest.T0.Add(-time.Second), Specs: []results.Spec{
+			{Name: "a", Tier: results.TierCore, Verdict: results.Pass, Seconds: math.NaN()}, {Name: "b", Tier: results.TierCore, Verdict: results.Pass, Seconds: -4}}},
 			[]string{"pkarena.core"}, 2, 0, "0.000"},
 	}
 	for _, tt := range tests {

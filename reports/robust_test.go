@@ -6,49 +6,52 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pkarena/pkarena/conformance/results"
+	"github.com/pkarena/pkarena/conformance/results/resultstest"
 )
 
 // hostileText holds everything a server could put into a name, a message or a frame.
-const hostileText = "a]]>b</pre></td><!-- --> & \"q\" 'q' \x00\x01\x08\x0b\x0c\x1b[31m\x7f \xc3\x28 \xed\xa0\x80 \uFFFE\uFFFF \u2028 \r\n\t" + hostileScript
+const hostileText = "a]]>b</pre></td><!-- --> & \"q\" 'q' \x00\x01\x08\x0b\x0c\x1b[31m\x7f \xc3\x28 \xed\xa0\x80 \uFFFE\uFFFF \u2028 \r\n\t" + resultstest.HostileScript
 
 // degenerateRuns are runs the writers must render without panicking into well-formed output.
 func degenerateRuns() []struct {
 	name    string
-	run     *ConformanceRun
+	run     *results.Run
 	jsonErr bool
 } {
-	hostile := finishedFixture()
-	hostile.Suite = SuiteInfo{Name: hostileText, Version: hostileText, Commit: hostileText, Protocol: hostileText, BinarySHA256: hostileText}
+	hostile := resultstest.Finished()
+	hostile.Suite = results.SuiteInfo{Name: hostileText, Version: hostileText, Commit: hostileText, Protocol: hostileText, BinarySHA256: hostileText}
 	hostile.Target = hostileText
 	hostile.Config[hostileText] = hostileText
 	hostile.Config[""] = ""
 	hostile.UncertifiedFeatures = []string{hostileText}
-	hostile.Requirements = append(hostile.Requirements, Requirement{ID: hostileText, Section: hostileText, Level: hostileText, Tier: hostileText, Text: hostileText, Verdict: Verdict(hostileText), Specs: []string{hostileText, "no such spec"}})
-	hostile.Specs = append(hostile.Specs, Spec{Name: hostileText, IDs: []string{hostileText, "COHOST-001", "NOPE-1"}, Labels: []string{hostileText}, Tier: hostileText,
-		Verdict: Fail, Reason: hostileText, Location: hostileText, Seconds: 1e300,
-		Failure: &Failure{Message: hostileText, Location: hostileText, Transcripts: []Transcript{
-			{Client: hostileText, Dropped: -3, Frames: []Frame{{Dir: hostileText, Text: hostileText}, {At: t0, Dir: "sent", Text: strings.Repeat("é", 3000)}}},
+	hostile.Requirements = append(hostile.Requirements, results.Requirement{ID: hostileText, Section: hostileText, Level: hostileText, Tier: hostileText, Text: hostileText, Verdict: results.Verdict(hostileText), Specs: []string{hostileText, "no such spec"}})
+	hostile.Specs = append(hostile.Specs, results.Spec{Name: hostileText, IDs: []string{hostileText, "COHOST-001", "NOPE-1"}, Labels: []string{hostileText}, Tier: hostileText,
+		Verdict: results.Fail, Reason: hostileText, Location: hostileText, Seconds: 1e300,
+		Failure: &results.Failure{Message: hostileText, Location: hostileText, Transcripts: []results.Transcript{
+			{Client: hostileText, Dropped: -3, Frames: []results.Frame{{Dir: hostileText, Text: hostileText}, {At: resultstest.T0, Dir: "sent", Text: strings.Repeat("é", 3000)}}},
 			{},
 		}}})
-	hostile.Tiers[hostileText] = Totals{Passed: -1}
+	hostile.Tiers[hostileText] = results.Totals{Passed: -1}
 
 	return []struct {
 		name    string
-		run     *ConformanceRun
+		run     *results.Run
 		jsonErr bool
 	}{
 		// The zero run.
-		{"zero", &ConformanceRun{}, false},
+		{"zero", &results.Run{}, false},
 		// A run before Finish, with a failed spec without a Failure and invalid verdicts.
-		{"unfinished", &ConformanceRun{Specs: []Spec{
-			{Name: "a", Verdict: Fail}, {Name: "b", Verdict: Error}, {Name: "c"}, {Name: "d", Verdict: "weird"}, {Name: "a", Verdict: Pass},
-		}, Requirements: []Requirement{{}, {}}}, false},
+		{"unfinished", &results.Run{Specs: []results.Spec{
+			{Name: "a", Verdict: results.Fail}, {Name: "b", Verdict: results.Error}, {Name: "c"}, {Name: "d", Verdict: "weird"}, {Name: "a", Verdict: results.Pass},
+		}, Requirements: []results.Requirement{{}, {}}}, false},
 		// Durations and times that make no sense.
-		{"bad numbers", &ConformanceRun{Started: t0, Finished: t0.Add(-time.Hour), Specs: []Spec{
-			{Name: "a", Verdict: Pass, Seconds: math.NaN()}, {Name: "b", Verdict: Pass, Seconds: math.Inf(-1)}, {Name: "c", Verdict: Pass, Seconds: -1},
+		{"bad numbers", &results.Run{Started: resultstest.T0, Finished: resultstest.T0.Add(-time.Hour), Specs: []results.Spec{
+			{Name: "a", Verdict: results.Pass, Seconds: math.NaN()}, {Name: "b", Verdict: results.Pass, Seconds: math.Inf(-1)}, {Name: "c", Verdict: results.Pass, Seconds: -1},
 		}}, false},
 		// A year JSON's time format cannot carry: WriteJSON fails with an error, the others work.
-		{"year 10000", &ConformanceRun{Started: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, true},
+		{"year 10000", &results.Run{Started: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, true},
 		// Every text hostile.
 		{"hostile", hostile, false},
 	}
@@ -64,7 +67,7 @@ func TestWritersDegenerate(t *testing.T) {
 }
 
 // checkWriters runs every writer on run and checks its output.
-func checkWriters(t *testing.T, run *ConformanceRun, jsonErr bool) {
+func checkWriters(t *testing.T, run *results.Run, jsonErr bool) {
 	t.Helper()
 	var buf bytes.Buffer
 	err := WriteJSON(&buf, run)
@@ -101,7 +104,7 @@ func checkWriters(t *testing.T, run *ConformanceRun, jsonErr bool) {
 	}
 	page := buf.String()
 	checkHTML(t, buf.Bytes())
-	if strings.Contains(page, hostileScript) || strings.Contains(page, "\x1b") || strings.Contains(page, "\x00") {
+	if strings.Contains(page, resultstest.HostileScript) || strings.Contains(page, "\x1b") || strings.Contains(page, "\x00") {
 		t.Error("HTML: the server's text got through unescaped")
 	}
 
@@ -122,22 +125,22 @@ func FuzzWriters(f *testing.F) {
 	f.Add("", "", "", "", "", "")
 	f.Add("\xff", "]]>", "\x00", "skip", "strict", "unsupported feature x:")
 	f.Fuzz(func(t *testing.T, name, message, frame, verdict, tier, reason string) {
-		run := &ConformanceRun{
-			Suite:         SuiteInfo{Name: name},
+		run := &results.Run{
+			Suite:         results.SuiteInfo{Name: name},
 			Target:        frame,
 			Config:        map[string]string{name: reason},
 			Certification: true,
-			Started:       t0,
-			Finished:      t0.Add(time.Second),
-			Requirements:  []Requirement{{ID: name, Section: tier, Text: message}},
-			Specs: []Spec{
-				{Name: name, IDs: []string{name}, Labels: []string{tier}, Tier: tier, Verdict: Verdict(verdict), Reason: reason,
-					Failure: &Failure{Message: message, Location: reason, Transcripts: []Transcript{{Client: name, Frames: []Frame{{At: t0, Dir: verdict, Text: frame}}}}}},
-				{Name: reason, Tier: TierCore, Verdict: Skip, Reason: reason},
+			Started:       resultstest.T0,
+			Finished:      resultstest.T0.Add(time.Second),
+			Requirements:  []results.Requirement{{ID: name, Section: tier, Text: message}},
+			Specs: []results.Spec{
+				{Name: name, IDs: []string{name}, Labels: []string{tier}, Tier: results.Tier(tier), Verdict: results.Verdict(verdict), Reason: reason,
+					Failure: &results.Failure{Message: message, Location: reason, Transcripts: []results.Transcript{{Client: name, Frames: []results.Frame{{At: resultstest.T0, Dir: verdict, Text: frame}}}}}},
+				{Name: reason, Tier: results.TierCore, Verdict: results.Skip, Reason: reason},
 			},
 		}
 		checkWriters(t, run, false) // before Finish
-		Finish(run)
+		results.Finish(run)
 		checkWriters(t, run, false)
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 // summaryMessageBytes bounds the message line of a failed spec in the summary.
@@ -13,7 +15,7 @@ const summaryMessageBytes = 300
 // SummaryLine returns the stable last line of a conformance run's log, which reviewers grep:
 // exactly "N Passed | N Failed | N Skipped | N Errors", where Skipped counts the skipped and the
 // disabled specs.
-func SummaryLine(t Totals) string {
+func SummaryLine(t results.Totals) string {
 	return fmt.Sprintf("%d Passed | %d Failed | %d Skipped | %d Errors",
 		t.Passed, t.Failed, t.Skipped+t.Disabled, t.Errors)
 }
@@ -25,7 +27,7 @@ func SummaryLine(t Totals) string {
 // Names and messages are cleaned (control characters become their Unicode control pictures and
 // line breaks spaces), so that nothing the server sent can add a line to the log, forge the
 // summary line or send escape sequences to a terminal.
-func WriteSummary(w io.Writer, run *ConformanceRun) error {
+func WriteSummary(w io.Writer, run *results.Run) error {
 	if run == nil {
 		return errNilRun
 	}
@@ -76,7 +78,7 @@ func WriteSummary(w io.Writer, run *ConformanceRun) error {
 	}
 
 	for _, s := range run.Specs {
-		if s.Verdict != Fail && s.Verdict != Error {
+		if s.Verdict != results.Fail && s.Verdict != results.Error {
 			continue
 		}
 		message := s.Reason
@@ -101,7 +103,7 @@ func WriteSummary(w io.Writer, run *ConformanceRun) error {
 
 // verdictWord is a verdict as shown to people: "PASS", "FAIL", ...; an empty or unknown
 // verdict is shown cleaned, in capitals, or as "UNKNOWN".
-func verdictWord(v Verdict) string {
+func verdictWord(v results.Verdict) string {
 	if v == "" {
 		return "UNKNOWN"
 	}

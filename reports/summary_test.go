@@ -5,22 +5,25 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/pkarena/pkarena/conformance/results"
+	"github.com/pkarena/pkarena/conformance/results/resultstest"
 )
 
 // TestSummaryLine checks SummaryLine's exact format.
 func TestSummaryLine(t *testing.T) {
 	tests := []struct {
-		totals Totals
+		totals results.Totals
 		want   string
 	}{
 		// Nothing ran.
-		{Totals{}, "0 Passed | 0 Failed | 0 Skipped | 0 Errors"},
+		{results.Totals{}, "0 Passed | 0 Failed | 0 Skipped | 0 Errors"},
 		// Skipped counts skipped and disabled specs.
-		{Totals{Passed: 210, Failed: 3, Skipped: 1, Disabled: 4, Errors: 2}, "210 Passed | 3 Failed | 5 Skipped | 2 Errors"},
+		{results.Totals{Passed: 210, Failed: 3, Skipped: 1, Disabled: 4, Errors: 2}, "210 Passed | 3 Failed | 5 Skipped | 2 Errors"},
 		// Only disabled specs.
-		{Totals{Disabled: 7}, "0 Passed | 0 Failed | 7 Skipped | 0 Errors"},
+		{results.Totals{Disabled: 7}, "0 Passed | 0 Failed | 7 Skipped | 0 Errors"},
 		// The fixture's totals.
-		{finishedFixture().Totals, "2 Passed | 1 Failed | 2 Skipped | 1 Errors"},
+		{resultstest.Finished().Totals, "2 Passed | 1 Failed | 2 Skipped | 1 Errors"},
 	}
 	for _, tt := range tests {
 		if got := SummaryLine(tt.totals); got != tt.want {
@@ -34,17 +37,17 @@ var summaryLineRE = regexp.MustCompile(`(?m)^\d+ Passed \| \d+ Failed \| \d+ Ski
 
 // TestWriteSummary checks the plain-text summary.
 func TestWriteSummary(t *testing.T) {
-	forged := finishedFixture()
+	forged := resultstest.Finished()
 	forged.Specs[1].Name = "spoof\n999 Passed | 0 Failed | 0 Skipped | 0 Errors\n\x1b[2J"
 	forged.Specs[2].Failure.Message = "\n\n  first line\r\n999 Passed | 0 Failed | 0 Skipped | 0 Errors"
 	tests := []struct {
 		name  string
-		run   *ConformanceRun
+		run   *results.Run
 		want  []string // lines, in order, that must appear
 		avoid []string
 	}{
 		// The fixture: verdict, certification, tiers, failures, the summary line.
-		{"fixture", finishedFixture(), []string{
+		{"fixture", resultstest.Finished(), []string{
 			"pkarena-conformance v0.4.0 (commit ff70659e196126) against ws://127.0.0.1:8080/v1/ws: ERROR in 1m23s",
 			"certification: NOT CERTIFIED (features declared unsupported, not certified: battle)",
 			"core:     2 passed, 1 failed, 1 skipped, 0 disabled, 0 errors",
@@ -55,21 +58,21 @@ func TestWriteSummary(t *testing.T) {
 			"2 Passed | 1 Failed | 2 Skipped | 1 Errors",
 		}, nil},
 		// A passing certified run without tiers other than core.
-		{"certified", func() *ConformanceRun {
-			r := &ConformanceRun{Certification: true, Specs: []Spec{spec("a", TierCore, Pass, "")}}
-			Finish(r)
+		{"certified", func() *results.Run {
+			r := &results.Run{Certification: true, Specs: []results.Spec{resultstest.Spec("a", results.TierCore, results.Pass, "")}}
+			results.Finish(r)
 			return r
 		}(), []string{"pkarena conformance: PASS", "certification: CERTIFIED", "core:     1 passed, 0 failed, 0 skipped, 0 disabled, 0 errors", "1 Passed | 0 Failed | 0 Skipped | 0 Errors"},
 			[]string{"strict:", "[FAIL]", "NOT"}},
 		// A note says why, on the line after the verdict, and cannot add lines either.
-		{"note", func() *ConformanceRun {
-			r := &ConformanceRun{Specs: []Spec{spec("a", TierCore, Disabled, "")}}
-			Finish(r)
-			r.Verdict, r.Note = Error, "no spec ran:\nforged"
+		{"note", func() *results.Run {
+			r := &results.Run{Specs: []results.Spec{resultstest.Spec("a", results.TierCore, results.Disabled, "")}}
+			results.Finish(r)
+			r.Verdict, r.Note = results.Error, "no spec ran:\nforged"
 			return r
 		}(), []string{"pkarena conformance: ERROR", "note: no spec ran: forged", "0 Passed | 0 Failed | 1 Skipped | 0 Errors"}, nil},
 		// A run before Finish: no verdict yet, zero totals.
-		{"unfinished", &ConformanceRun{}, []string{"pkarena conformance: UNKNOWN", "0 Passed | 0 Failed | 0 Skipped | 0 Errors"}, []string{"certification"}},
+		{"unfinished", &results.Run{}, []string{"pkarena conformance: UNKNOWN", "0 Passed | 0 Failed | 0 Skipped | 0 Errors"}, []string{"certification"}},
 		// A hostile spec name or message cannot add lines, forge the summary line or reach the terminal.
 		{"forged", forged, []string{
 			"  [FAIL] spoof 999 Passed | 0 Failed | 0 Skipped | 0 Errors \u241b[2J (COHOST-002, COHOST-001): Expected …",

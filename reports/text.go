@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 // The helpers below make untrusted text (spec names, messages and frames that come from the
@@ -158,7 +160,7 @@ func humanSeconds(v float64) string {
 
 // runDuration returns the run's wall time, or 0 and false when the times are unknown or
 // inconsistent.
-func runDuration(run *ConformanceRun) (time.Duration, bool) {
+func runDuration(run *results.Run) (time.Duration, bool) {
 	if run.Started.IsZero() || run.Finished.IsZero() || run.Finished.Before(run.Started) {
 		return 0, false
 	}
@@ -167,11 +169,11 @@ func runDuration(run *ConformanceRun) (time.Duration, bool) {
 
 // tierOrder returns the tiers to report, in order: core, strict and optional, then any other
 // tier named by a spec or by run.Tiers, sorted. Tiers without specs are kept; callers omit them.
-func tierOrder(run *ConformanceRun) []string {
-	tiers := []string{TierCore, TierStrict, TierOptional}
-	seen := map[string]bool{TierCore: true, TierStrict: true, TierOptional: true}
-	var extra []string
-	add := func(t string) {
+func tierOrder(run *results.Run) []results.Tier {
+	tiers := slices.Clone(results.Tiers)
+	seen := map[results.Tier]bool{results.TierCore: true, results.TierStrict: true, results.TierOptional: true}
+	var extra []results.Tier
+	add := func(t results.Tier) {
 		if !seen[t] {
 			seen[t] = true
 			extra = append(extra, t)
@@ -188,22 +190,9 @@ func tierOrder(run *ConformanceRun) []string {
 }
 
 // tierLabel names a tier for people; a spec without a tier is in tier "(none)".
-func tierLabel(t string) string {
+func tierLabel(t results.Tier) string {
 	if t == "" {
 		return "(none)"
 	}
-	return t
+	return string(t)
 }
-
-// knownVerdict reports whether v is one of the five verdicts.
-func knownVerdict(v Verdict) bool {
-	switch v {
-	case Pass, Fail, Skip, Disabled, Error:
-		return true
-	}
-	return false
-}
-
-// total returns the number of specs t counts.
-// Total is how many specs t counts.
-func (t Totals) Total() int { return t.Passed + t.Failed + t.Skipped + t.Disabled + t.Errors }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 // EnvConfig names the YAML configuration file; the -config flag overrides it.
@@ -267,7 +269,7 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("event timeout %v and REST rate limit %d must be positive", s.EventTimeout, s.RESTRateLimit)
 	}
 	for _, t := range s.Tiers {
-		if t != "core" && t != "strict" && t != "optional" {
+		if _, ok := results.ParseTier(t); !ok {
 			return fmt.Errorf("tier %q: the tiers are core, strict and optional", t)
 		}
 	}

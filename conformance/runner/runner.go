@@ -1,5 +1,5 @@
 // Package runner runs the conformance suite once and turns Ginkgo's report into pkarena's
-// results (reports.ConformanceRun): verdicts per spec and per requirement, tiers, failure
+// results (results.Run): verdicts per spec and per requirement, tiers, failure
 // transcripts, and the files of the results folder. The binary and `go test` both use it.
 package runner
 
@@ -20,6 +20,7 @@ import (
 
 	"github.com/pkarena/pkarena/conformance"
 	"github.com/pkarena/pkarena/conformance/harness"
+	"github.com/pkarena/pkarena/conformance/results"
 	"github.com/pkarena/pkarena/conformance/specs"
 	"github.com/pkarena/pkarena/reports"
 )
@@ -44,7 +45,7 @@ var _ = ReportAfterSuite("pkarena results", func(r Report) { captured = r })
 // Run configures the specs with o.Settings, runs them (RunSpecs on t) and returns the results;
 // with a results folder it also writes the reports there. The Ginkgo configuration (focus,
 // label filter, verbosity, seed) comes from GinkgoConfiguration, i.e. the -ginkgo.* flags.
-func Run(t GinkgoTestingT, o Options) *reports.ConformanceRun {
+func Run(t GinkgoTestingT, o Options) *results.Run {
 	RegisterFailHandler(Fail)
 	specs.Configure(o.Settings)
 	suiteCfg, reporterCfg := GinkgoConfiguration()
@@ -58,11 +59,11 @@ func Run(t GinkgoTestingT, o Options) *reports.ConformanceRun {
 }
 
 // Build turns Ginkgo's report into results.
-func Build(r types.Report, o Options, started, finished time.Time) *reports.ConformanceRun {
+func Build(r types.Report, o Options, started, finished time.Time) *results.Run {
 	reqs := conformance.Requirements(conformance.SpecMarkdown)
 	byID := conformance.ByID(reqs)
-	run := &reports.ConformanceRun{
-		Suite: reports.SuiteInfo{
+	run := &results.Run{
+		Suite: results.SuiteInfo{
 			Name: "pkarena-conformance", Version: o.Version, Commit: o.Commit, Protocol: "v1",
 			BinarySHA256: checksum(o.Binary),
 		},
@@ -86,56 +87,57 @@ func Build(r types.Report, o Options, started, finished time.Time) *reports.Conf
 	}
 	if suiteError != "" && len(run.Specs) == 0 {
 		// Ginkgo reports no spec when the suite's setup failed: say so rather than pass.
-		run.Specs = append(run.Specs, reports.Spec{
-			Name: "suite setup", Tier: conformance.TierCore, Verdict: reports.Error, Reason: suiteError,
-			Failure: &reports.Failure{Message: suiteError},
+		run.Specs = append(run.Specs, results.Spec{
+			Name: "suite setup", Tier: results.TierCore, Verdict: results.Error, Reason: suiteError,
+			Failure: &results.Failure{Message: suiteError},
 		})
 	}
 	for _, rq := range reqs {
-		run.Requirements = append(run.Requirements, reports.Requirement{
+		run.Requirements = append(run.Requirements, results.Requirement{
 			ID: rq.ID, Section: rq.Section, Level: rq.Level, Tier: rq.Tier(), Text: rq.Text,
 		})
 	}
-	reports.Finish(run)
-	if t := run.Totals; t.Passed+t.Failed+t.Errors == 0 && run.Verdict == reports.Pass {
-		run.Verdict = reports.Error // nothing ran: a run that checked nothing is no verdict
+	results.Finish(run)
+	if t := run.Totals; t.Passed+t.Failed+t.Errors == 0 && run.Verdict == results.Pass {
+		run.Verdict = results.Error // nothing ran: a run that checked nothing is no verdict
 		run.Certified = false
 		run.Note = fmt.Sprintf("no spec ran: the focus, label filter, tiers and -disable settings left none of the %d specs (pkarena-conformance -list shows them)", len(run.Specs))
-	} else if core := run.Tiers[conformance.TierCore]; run.Verdict == reports.Pass && core.Disabled > 0 {
+	} else if core := run.Tiers[results.TierCore]; run.Verdict == results.Pass && core.Disabled > 0 {
 		run.Note = fmt.Sprintf("partial run: %d of %d core specs were disabled, so this pass covers part of the protocol only", core.Disabled, core.Total())
 	}
 	return run
 }
 
 // specResult maps one spec's Ginkgo outcome to a verdict.
-func specResult(sp types.SpecReport, byID map[string]conformance.Requirement, suiteError string) reports.Spec {
+func specResult(sp types.SpecReport, byID map[string]conformance.Requirement, suiteError string) results.Spec {
 	name := sp.FullText()
 	ids := conformance.IDs(name)
-	s := reports.Spec{
+	s := results.Spec{
 		Name: name, IDs: ids, Labels: sp.Labels(), Tier: conformance.TierOf(ids, byID),
 		Location: sp.LeafNodeLocation.String(), Seconds: sp.RunTime.Seconds(),
 	}
 	msg := sp.Failure.Message
+	disabledWhy, disabled := results.DisabledBy(msg)
 	switch {
 	case sp.State == types.SpecStatePassed:
-		s.Verdict = reports.Pass
-	case sp.State == types.SpecStateSkipped && strings.HasPrefix(msg, specs.DisabledPrefix):
-		s.Verdict, s.Reason = reports.Disabled, strings.TrimPrefix(msg, specs.DisabledPrefix)
+		s.Verdict = results.Pass
+	case sp.State == types.SpecStateSkipped && disabled:
+		s.Verdict, s.Reason = results.Disabled, disabledWhy
 	case sp.State == types.SpecStateSkipped && suiteError != "":
-		s.Verdict, s.Reason = reports.Error, "not run: "+suiteError
+		s.Verdict, s.Reason = results.Error, "not run: "+suiteError
 	case sp.State == types.SpecStateSkipped && msg == "":
-		s.Verdict, s.Reason = reports.Disabled, "not selected by the focus or label filter"
+		s.Verdict, s.Reason = results.Disabled, "not selected by the focus or label filter"
 	case sp.State == types.SpecStateSkipped || sp.State == types.SpecStatePending:
-		s.Verdict, s.Reason = reports.Skip, msg
+		s.Verdict, s.Reason = results.Skip, msg
 	case sp.State == types.SpecStateFailed && slowSuite(sp) != "":
-		s.Verdict, s.Reason = reports.Error, slowSuite(sp)
+		s.Verdict, s.Reason = results.Error, slowSuite(sp)
 	case sp.State == types.SpecStateFailed:
-		s.Verdict, s.Reason = reports.Fail, firstLine(msg)
+		s.Verdict, s.Reason = results.Fail, firstLine(msg)
 	default: // panicked, interrupted, aborted, timed out: the harness, not the server
-		s.Verdict, s.Reason = reports.Error, sp.State.String()+": "+firstLine(msg)
+		s.Verdict, s.Reason = results.Error, sp.State.String()+": "+firstLine(msg)
 	}
-	if s.Verdict == reports.Fail || s.Verdict == reports.Error {
-		f := &reports.Failure{Message: msg, Location: sp.Failure.Location.String()}
+	if s.Verdict == results.Fail || s.Verdict == results.Error {
+		f := &results.Failure{Message: msg, Location: sp.Failure.Location.String()}
 		for _, ae := range sp.AdditionalFailures {
 			f.Message += "\n\nand then: " + ae.Failure.Message
 		}
@@ -143,7 +145,7 @@ func specResult(sp types.SpecReport, byID map[string]conformance.Requirement, su
 			if e.Name != specs.TranscriptEntry {
 				continue
 			}
-			if tr, ok := e.GetRawValue().(reports.Transcript); ok {
+			if tr, ok := e.GetRawValue().(results.Transcript); ok {
 				f.Transcripts = append(f.Transcripts, tr)
 			}
 		}
@@ -200,13 +202,13 @@ func checksum(path string) string {
 
 // WriteResults writes junit.xml, results.json, report.html and conformance.log into dir and
 // returns their paths.
-func WriteResults(dir string, run *reports.ConformanceRun) ([]string, error) {
+func WriteResults(dir string, run *results.Run) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	files := []struct {
 		name  string
-		write func(io.Writer, *reports.ConformanceRun) error
+		write func(io.Writer, *results.Run) error
 	}{
 		{"results.json", reports.WriteJSON},
 		{"junit.xml", reports.WriteJUnit},
@@ -226,13 +228,13 @@ func WriteResults(dir string, run *reports.ConformanceRun) ([]string, error) {
 
 // writeLog writes one line per spec, then the summary whose last line is the stable
 // "N Passed | N Failed | N Skipped | N Errors".
-func writeLog(w io.Writer, run *reports.ConformanceRun) error {
+func writeLog(w io.Writer, run *results.Run) error {
 	fmt.Fprintf(w, "pkarena-conformance %s (%s), protocol %s\ntarget: %s\nstarted %s, finished %s\n\n",
 		run.Suite.Version, run.Suite.Commit, run.Suite.Protocol, run.Target,
 		run.Started.UTC().Format(time.RFC3339), run.Finished.UTC().Format(time.RFC3339))
 	for _, s := range run.Specs {
 		line := fmt.Sprintf("%-8s %-8s %6.2fs  %s", strings.ToUpper(string(s.Verdict)), s.Tier, s.Seconds, s.Name)
-		if s.Reason != "" && s.Verdict != reports.Pass {
+		if s.Reason != "" && s.Verdict != results.Pass {
 			line += "  -- " + s.Reason
 		}
 		fmt.Fprintln(w, line)
@@ -265,7 +267,7 @@ func List(w io.Writer) {
 			continue
 		}
 		ids := conformance.IDs(sp.FullText())
-		rows = append(rows, row{conformance.TierOf(ids, byID), strings.Join(ids, " "), strings.Join(sp.Labels(), ","), sp.FullText()})
+		rows = append(rows, row{string(conformance.TierOf(ids, byID)), strings.Join(ids, " "), strings.Join(sp.Labels(), ","), sp.FullText()})
 	}
 	sort.Slice(rows, func(i, j int) bool {
 		if rows[i].tier != rows[j].tier {

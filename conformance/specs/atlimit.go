@@ -11,7 +11,7 @@ import (
 
 	"github.com/pkarena/pkarena/conformance/client"
 	"github.com/pkarena/pkarena/conformance/harness"
-	"github.com/pkarena/pkarena/reports"
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 // Every documented bound is checked from both sides: the value at the bound is accepted and
@@ -262,7 +262,7 @@ var _ = Describe("Limits at and beyond the limit", Label("limits"), func() {
 		c := s.user("c", func(cfg *client.Config) { cfg.NoHeartbeat = true }) // its bucket holds exactly the burst
 		lim := c.Welcome().Limits
 		if lim.MaxRequestsPerSecond <= 0 || lim.RequestBurst <= 0 {
-			Skip(reports.NotApplicablePrefix + " the server advertises no per-connection request limit (RATE-001 is a MAY)")
+			Skip(results.NotApplicable("the server advertises no per-connection request limit (RATE-001 is a MAY)"))
 		}
 		if lim.RequestBurst > 100*limitCap {
 			Skip(fmt.Sprintf("the server advertises requestBurst %d; the suite sends at most %d at once", lim.RequestBurst, 100*limitCap))

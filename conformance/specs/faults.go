@@ -11,7 +11,7 @@ import (
 
 	"github.com/pkarena/pkarena/conformance/client"
 	"github.com/pkarena/pkarena/conformance/harness"
-	"github.com/pkarena/pkarena/reports"
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 // faultEnv gives a fault server timing that a pause of faultPause does not break: heartbeats
@@ -26,7 +26,7 @@ const faultPause = 3 * time.Second
 func startFaultServer(s *scene) *harness.FaultServer {
 	GinkgoHelper()
 	if target.TargetImage == "" {
-		Skip(reports.NotApplicablePrefix + " fault specs pause, kill and restart the server: run them against an image (-target-image)")
+		Skip(results.NotApplicable("fault specs pause, kill and restart the server: run them against an image (-target-image)"))
 	}
 	fs, err := target.StartFaultServer(s.ctx, faultEnv)
 	Expect(err).NotTo(HaveOccurred())

@@ -11,7 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/pkarena/pkarena/conformance/client"
-	"github.com/pkarena/pkarena/reports"
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 // specBudget bounds one spec beyond the timing the server advertises, so that a server that
@@ -84,13 +84,13 @@ func attachTranscript(c *client.Client) {
 		return
 	}
 	frames, dropped := c.Transcript()
-	t := reports.Transcript{Client: c.UserID(), Dropped: dropped}
+	t := results.Transcript{Client: c.UserID(), Dropped: dropped}
 	for _, f := range frames {
 		dir := "received"
 		if f.Sent {
 			dir = "sent"
 		}
-		t.Frames = append(t.Frames, reports.Frame{At: f.At, Dir: dir, Text: f.Text})
+		t.Frames = append(t.Frames, results.Frame{At: f.At, Dir: dir, Text: f.Text})
 	}
 	AddReportEntry(TranscriptEntry, t, ReportEntryVisibilityNever)
 }
@@ -313,7 +313,7 @@ func battleWelcome(s *scene) client.Welcome {
 	GinkgoHelper()
 	w := s.welcome()
 	if !w.Features.Battle {
-		Skip(UnsupportedPrefix + "battle: the server advertises features.battle: false (SPEC WELCOME-004)")
+		Skip(results.Unsupported("battle", "the server advertises features.battle: false (SPEC WELCOME-004)"))
 	}
 	return w
 }

@@ -9,7 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/pkarena/pkarena/conformance/client"
-	"github.com/pkarena/pkarena/reports"
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 // sendRaw sends a raw text frame expecting a reply with id, and returns the reply.
@@ -159,7 +159,7 @@ var _ = Describe("Battles not supported", Label("battle"), func() {
 		s := newScene(ctx)
 		a, b := s.host("a"), s.host("b")
 		if s.welcome().Features.Battle {
-			Skip(reports.NotApplicablePrefix + " the server advertises features.battle: true; BATTLE-000 applies only to servers without battles")
+			Skip(results.NotApplicable("the server advertises features.battle: true; BATTLE-000 applies only to servers without battles"))
 		}
 		connect(s, a, b)
 		for _, typ := range []string{client.ReqRequestBattle, client.ReqCancelBattleRequest, client.ReqAcceptBattle, client.ReqRejectBattle, client.ReqExitBattle} {

@@ -9,7 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/pkarena/pkarena/conformance/client"
-	"github.com/pkarena/pkarena/reports"
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 var _ = Describe("Rate limits", Label("input", "rate"), func() {
@@ -18,7 +18,7 @@ var _ = Describe("Rate limits", Label("input", "rate"), func() {
 		c := s.user("c")
 		lim := c.Welcome().Limits
 		if lim.MaxRequestsPerSecond <= 0 || lim.RequestBurst <= 0 {
-			Skip(reports.NotApplicablePrefix + " the server advertises no per-connection request limit (RATE-001 is a MAY)")
+			Skip(results.NotApplicable("the server advertises no per-connection request limit (RATE-001 is a MAY)"))
 		}
 		h := s.host("h")
 		a := s.audience("a", s.room("h"))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pkarena/pkarena/conformance"
 	"github.com/pkarena/pkarena/conformance/harness"
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 // target is the server under test, set up once per suite run.
@@ -35,22 +36,14 @@ var configured *harness.Settings
 // the PKARENA_* environment (as under go test).
 func Configure(s harness.Settings) { configured = &s }
 
-// DisabledPrefix starts the skip message of a spec switched off by the configuration; the
-// runner reports such specs as Disabled.
-const DisabledPrefix = "disabled: "
-
-// UnsupportedPrefix starts the skip message of a spec whose feature the server does not
-// offer ("unsupported feature battle: ..."); certification lists such features.
-const UnsupportedPrefix = "unsupported feature "
-
 var requirements = conformance.ByID(conformance.Requirements(conformance.SpecMarkdown))
 
 // disabledReason says why the configuration switches a spec off, or "".
 func disabledReason(s harness.Settings, text string, labels []string) string {
 	ids := conformance.IDs(text)
 	tier := conformance.TierOf(ids, requirements)
-	if len(s.Tiers) > 0 && !slices.Contains(s.Tiers, tier) {
-		return "tier " + tier + " is not among the tiers run (" + strings.Join(s.Tiers, ",") + ")"
+	if len(s.Tiers) > 0 && !slices.Contains(s.Tiers, string(tier)) {
+		return "tier " + string(tier) + " is not among the tiers run (" + strings.Join(s.Tiers, ",") + ")"
 	}
 	for _, d := range s.Disable {
 		if slices.Contains(ids, d) || slices.Contains(labels, d) {
@@ -66,7 +59,7 @@ var _ = BeforeEach(func() {
 	}
 	r := CurrentSpecReport()
 	if reason := disabledReason(*configured, r.FullText(), r.Labels()); reason != "" {
-		Skip(DisabledPrefix + reason)
+		Skip(results.Disabling(reason))
 	}
 })
 

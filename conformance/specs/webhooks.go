@@ -9,6 +9,7 @@ import (
 
 	"github.com/pkarena/pkarena/conformance/client"
 	"github.com/pkarena/pkarena/conformance/harness"
+	"github.com/pkarena/pkarena/conformance/results"
 )
 
 // Webhook commands (SPEC §16).
@@ -54,7 +55,7 @@ type hookBody struct {
 func receiver() *harness.Receiver {
 	GinkgoHelper()
 	if target.Webhooks == nil {
-		Skip(UnsupportedPrefix + "webhook: the suite receives no webhooks from this target: set " + harness.EnvWebhookListen + " and configure the server to POST there")
+		Skip(results.Unsupported("webhook", "the suite receives no webhooks from this target: set "+harness.EnvWebhookListen+" and configure the server to POST there"))
 	}
 	DeferCleanup(func() {
 		Expect(target.Webhooks.Violations()).To(BeEmpty(), "webhooks that break SPEC §16")

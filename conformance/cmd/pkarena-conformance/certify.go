@@ -15,6 +15,7 @@ import (
 
 	"github.com/pkarena/pkarena/conformance"
 	"github.com/pkarena/pkarena/conformance/harness"
+	"github.com/pkarena/pkarena/conformance/results"
 	"github.com/pkarena/pkarena/conformance/runner"
 	"github.com/pkarena/pkarena/reports"
 )
@@ -22,7 +23,7 @@ import (
 // checkCertifiable refuses a certification run that would leave core specs out: a tier
 // selection without core, or a disable entry naming a core spec's requirement or label.
 func checkCertifiable(s harness.Settings) error {
-	if len(s.Tiers) > 0 && !slices.Contains(s.Tiers, conformance.TierCore) {
+	if len(s.Tiers) > 0 && !slices.Contains(s.Tiers, string(results.TierCore)) {
 		return fmt.Errorf("tiers %v leave out core, which certification runs in full", s.Tiers)
 	}
 	byID := conformance.ByID(conformance.Requirements(conformance.SpecMarkdown))
@@ -32,7 +33,7 @@ func checkCertifiable(s harness.Settings) error {
 			continue
 		}
 		ids := conformance.IDs(sp.FullText())
-		if conformance.TierOf(ids, byID) != conformance.TierCore {
+		if conformance.TierOf(ids, byID) != results.TierCore {
 			continue
 		}
 		for _, d := range s.Disable {
@@ -70,7 +71,7 @@ pkarena:
 // writeBundle writes the certification bundle next to the results: PRODUCT.yaml, README.md
 // (how to reproduce) and SHA256SUMS of every file (the suite binary's sum is in results.json
 // and PRODUCT.yaml), so a reviewer can check the folder mechanically.
-func writeBundle(dir string, res *reports.ConformanceRun, args []string) ([]string, error) {
+func writeBundle(dir string, res *results.Run, args []string) ([]string, error) {
 	product := fmt.Sprintf(productTemplate, res.Suite.Version, res.Suite.Commit, res.Suite.BinarySHA256,
 		res.Certified, strings.Join(res.UncertifiedFeatures, ", "), reports.SummaryLine(res.Totals))
 	readme := fmt.Sprintf("# pkarena conformance certification\n\nVerdict: **%s**, certified: **%t**.\n\n"+

@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/pkarena/pkarena/conformance/harness"
+	"github.com/pkarena/pkarena/conformance/results"
 	"github.com/pkarena/pkarena/conformance/runner"
 	"github.com/pkarena/pkarena/internal/exitcode"
 	"github.com/pkarena/pkarena/reports"
@@ -121,11 +122,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 }
 
 // exitCode maps the run's verdict (and certification) to the documented exit codes.
-func exitCode(res *reports.ConformanceRun) int {
+func exitCode(res *results.Run) int {
 	switch {
-	case res.Verdict == reports.Error:
+	case res.Verdict == results.Error:
 		return exitError
-	case res.Verdict == reports.Fail:
+	case res.Verdict == results.Fail:
 		return exitNonConformant
 	case res.Certification && !res.Certified:
 		return exitNonConformant

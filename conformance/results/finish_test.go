@@ -1,18 +1,21 @@
-package reports
+package results_test
 
 import (
 	"reflect"
 	"slices"
 	"testing"
+
+	. "github.com/pkarena/pkarena/conformance/results"
+	"github.com/pkarena/pkarena/conformance/results/resultstest"
 )
 
 // TestFinishFixture checks Finish's arithmetic on the realistic fixture.
 func TestFinishFixture(t *testing.T) {
-	run := finishedFixture()
+	run := resultstest.Finished()
 	if want := (Totals{Passed: 2, Failed: 1, Skipped: 1, Disabled: 1, Errors: 1}); run.Totals != want {
 		t.Errorf("Totals = %+v, want %+v", run.Totals, want)
 	}
-	wantTiers := map[string]Totals{
+	wantTiers := map[Tier]Totals{
 		TierCore:     {Passed: 2, Failed: 1, Skipped: 1},
 		TierStrict:   {Errors: 1},
 		TierOptional: {Disabled: 1},
@@ -55,7 +58,7 @@ func TestFinishFixture(t *testing.T) {
 	}
 
 	// Finish is idempotent.
-	again := finishedFixture()
+	again := resultstest.Finished()
 	Finish(again)
 	if !reflect.DeepEqual(run, again) {
 		t.Error("a second Finish changed the run")
@@ -75,69 +78,69 @@ func TestFinishCertification(t *testing.T) {
 	}{
 		// Every spec passed: certified.
 		{"all pass", true, []Spec{
-			spec("a", TierCore, Pass, ""), spec("b", TierStrict, Pass, ""), spec("c", TierOptional, Pass, ""),
+			resultstest.Spec("a", TierCore, Pass, ""), resultstest.Spec("b", TierStrict, Pass, ""), resultstest.Spec("c", TierOptional, Pass, ""),
 		}, Pass, true, []string{}},
 		// A core spec disabled: the verdict is still pass, but the run is not certified.
 		{"core disabled", true, []Spec{
-			spec("a", TierCore, Pass, ""), spec("b", TierCore, Disabled, "excluded by --label-filter"),
+			resultstest.Spec("a", TierCore, Pass, ""), resultstest.Spec("b", TierCore, Disabled, "excluded by --label-filter"),
 		}, Pass, false, []string{}},
 		// A core spec skipped because of an unsupported feature: certified, the feature listed.
 		{"unsupported feature skip", true, []Spec{
-			spec("a", TierCore, Pass, ""), spec("b", TierCore, Skip, battleSkip),
+			resultstest.Spec("a", TierCore, Pass, ""), resultstest.Spec("b", TierCore, Skip, battleSkip),
 		}, Pass, true, []string{"battle"}},
 		// Several such skips: the features are sorted and listed once.
 		{"unsupported features sorted and unique", true, []Spec{
-			spec("a", TierCore, Skip, battleSkip), spec("b", TierCore, Skip, "unsupported feature seats: no seat support"),
-			spec("c", TierCore, Skip, battleSkip), spec("d", TierCore, Skip, "unsupported feature audience: none"),
+			resultstest.Spec("a", TierCore, Skip, battleSkip), resultstest.Spec("b", TierCore, Skip, "unsupported feature seats: no seat support"),
+			resultstest.Spec("c", TierCore, Skip, battleSkip), resultstest.Spec("d", TierCore, Skip, "unsupported feature audience: none"),
 		}, Pass, true, []string{"audience", "battle", "seats"}},
 		// A core spec skipped for another reason: not certified.
 		{"core skip other reason", true, []Spec{
-			spec("a", TierCore, Pass, ""), spec("b", TierCore, Skip, "no Docker engine reachable"),
+			resultstest.Spec("a", TierCore, Pass, ""), resultstest.Spec("b", TierCore, Skip, "no Docker engine reachable"),
 		}, Pass, false, []string{}},
 		// A skip whose reason only looks like an unsupported feature (no name): not certified.
 		{"malformed unsupported reason", true, []Spec{
-			spec("a", TierCore, Skip, "unsupported feature : nameless"),
+			resultstest.Spec("a", TierCore, Skip, "unsupported feature : nameless"),
 		}, Pass, false, []string{}},
 		// The prefix without the colon is not the documented form: not certified.
 		{"unsupported reason without colon", true, []Spec{
-			spec("a", TierCore, Skip, "unsupported feature battle"),
+			resultstest.Spec("a", TierCore, Skip, "unsupported feature battle"),
 		}, Pass, false, []string{}},
 		// An unsupported-feature reason on a disabled spec is not a skip: not certified.
 		{"disabled with unsupported reason", true, []Spec{
-			spec("a", TierCore, Disabled, battleSkip),
+			resultstest.Spec("a", TierCore, Disabled, battleSkip),
 		}, Pass, false, []string{}},
 		// Skips and disabled specs outside the core tier do not matter, nor their features.
 		{"strict and optional skips", true, []Spec{
-			spec("a", TierCore, Pass, ""), spec("b", TierStrict, Skip, "no Docker engine reachable"),
-			spec("c", TierOptional, Disabled, "tier not selected"), spec("d", TierOptional, Skip, battleSkip),
+			resultstest.Spec("a", TierCore, Pass, ""), resultstest.Spec("b", TierStrict, Skip, "no Docker engine reachable"),
+			resultstest.Spec("c", TierOptional, Disabled, "tier not selected"), resultstest.Spec("d", TierOptional, Skip, battleSkip),
 		}, Pass, true, []string{}},
 		// A failure: verdict fail, not certified.
 		{"failure", true, []Spec{
-			spec("a", TierCore, Pass, ""), spec("b", TierCore, Fail, "code 3, want 0"),
+			resultstest.Spec("a", TierCore, Pass, ""), resultstest.Spec("b", TierCore, Fail, "code 3, want 0"),
 		}, Fail, false, []string{}},
 		// A failed SHOULD is a warning: the run passes and is certified.
 		{"strict failure", true, []Spec{
-			spec("a", TierCore, Pass, ""), spec("b", TierStrict, Fail, "late"),
+			resultstest.Spec("a", TierCore, Pass, ""), resultstest.Spec("b", TierStrict, Fail, "late"),
 		}, Pass, true, []string{}},
 		// A core spec whose requirement does not apply does not block certification.
 		{"not applicable", true, []Spec{
-			spec("a", TierCore, Pass, ""), spec("b", TierCore, Skip, "not applicable: the server has battles"),
+			resultstest.Spec("a", TierCore, Pass, ""), resultstest.Spec("b", TierCore, Skip, "not applicable: the server has battles"),
 		}, Pass, true, []string{}},
 		// A failed MAY (optional tier) fails the run like a MUST.
 		{"optional failure", true, []Spec{
-			spec("a", TierCore, Pass, ""), spec("b", TierOptional, Fail, "wrong"),
+			resultstest.Spec("a", TierCore, Pass, ""), resultstest.Spec("b", TierOptional, Fail, "wrong"),
 		}, Fail, false, []string{}},
 		// An error and a failure: the error wins.
 		{"error and failure", true, []Spec{
-			spec("a", TierCore, Fail, "code 3"), spec("b", TierOptional, Error, "harness crashed"), spec("c", TierCore, Pass, ""),
+			resultstest.Spec("a", TierCore, Fail, "code 3"), resultstest.Spec("b", TierOptional, Error, "harness crashed"), resultstest.Spec("c", TierCore, Pass, ""),
 		}, Error, false, []string{}},
 		// An invalid verdict is a harness fault: error.
 		{"invalid verdict", true, []Spec{
-			spec("a", TierCore, Pass, ""), spec("b", TierCore, "", ""),
+			resultstest.Spec("a", TierCore, Pass, ""), resultstest.Spec("b", TierCore, "", ""),
 		}, Error, false, []string{}},
 		// Not a certification run: never certified, no features listed.
 		{"not a certification run", false, []Spec{
-			spec("a", TierCore, Pass, ""), spec("b", TierCore, Skip, battleSkip),
+			resultstest.Spec("a", TierCore, Pass, ""), resultstest.Spec("b", TierCore, Skip, battleSkip),
 		}, Pass, false, []string{}},
 		// No specs at all: the rule holds vacuously (the runner lists excluded specs as Disabled,
 		// so this only happens when it is broken).
@@ -145,7 +148,7 @@ func TestFinishCertification(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			run := &ConformanceRun{Certification: tt.certification, Specs: tt.specs}
+			run := &Run{Certification: tt.certification, Specs: tt.specs}
 			Finish(run)
 			if run.Verdict != tt.verdict {
 				t.Errorf("Verdict = %s, want %s", run.Verdict, tt.verdict)
@@ -174,7 +177,7 @@ func TestFinishCertification(t *testing.T) {
 // TestFinishInvalidVerdict checks that a spec with an invalid verdict becomes an error that says
 // why.
 func TestFinishInvalidVerdict(t *testing.T) {
-	run := &ConformanceRun{Specs: []Spec{spec("a", TierCore, "flaky", "retried")}}
+	run := &Run{Specs: []Spec{resultstest.Spec("a", TierCore, "flaky", "retried")}}
 	Finish(run)
 	if s := run.Specs[0]; s.Verdict != Error || s.Reason != `invalid verdict "flaky" (harness fault): retried` {
 		t.Errorf("spec = %s %q", s.Verdict, s.Reason)
@@ -190,19 +193,19 @@ func TestFinishRequirementDetails(t *testing.T) {
 		names   []string
 	}{
 		// A spec naming the requirement twice is listed once.
-		{"duplicate ID", []Spec{spec("a", TierCore, Pass, "", "R-1", "R-1")}, Pass, []string{"a"}},
+		{"duplicate ID", []Spec{resultstest.Spec("a", TierCore, Pass, "", "R-1", "R-1")}, Pass, []string{"a"}},
 		// Skip outranks Disabled.
-		{"skip over disabled", []Spec{spec("a", TierCore, Disabled, "", "R-1"), spec("b", TierCore, Skip, "", "R-1")}, Skip, []string{"a", "b"}},
+		{"skip over disabled", []Spec{resultstest.Spec("a", TierCore, Disabled, "", "R-1"), resultstest.Spec("b", TierCore, Skip, "", "R-1")}, Skip, []string{"a", "b"}},
 		// Pass over Skip, whatever the order.
-		{"pass over skip", []Spec{spec("a", TierCore, Pass, "", "R-1"), spec("b", TierCore, Skip, "", "R-1")}, Pass, []string{"a", "b"}},
+		{"pass over skip", []Spec{resultstest.Spec("a", TierCore, Pass, "", "R-1"), resultstest.Spec("b", TierCore, Skip, "", "R-1")}, Pass, []string{"a", "b"}},
 		// Only disabled specs: Disabled.
-		{"only disabled", []Spec{spec("a", TierCore, Disabled, "", "R-1")}, Disabled, []string{"a"}},
+		{"only disabled", []Spec{resultstest.Spec("a", TierCore, Disabled, "", "R-1")}, Disabled, []string{"a"}},
 		// IDs are matched exactly.
-		{"exact match", []Spec{spec("a", TierCore, Fail, "", "r-1", "R-10", "R-1 ")}, Disabled, []string{}},
+		{"exact match", []Spec{resultstest.Spec("a", TierCore, Fail, "", "r-1", "R-10", "R-1 ")}, Disabled, []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			run := &ConformanceRun{Requirements: []Requirement{{ID: "R-1"}}, Specs: tt.specs}
+			run := &Run{Requirements: []Requirement{{ID: "R-1"}}, Specs: tt.specs}
 			Finish(run)
 			r := run.Requirements[0]
 			if r.Verdict != tt.verdict || !reflect.DeepEqual(r.Specs, tt.names) {

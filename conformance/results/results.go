@@ -1,8 +1,7 @@
-// Package reports renders pkarena's results: a conformance run as results.json, JUnit XML, a
-// self-contained HTML page and a log summary line; load runs come later (issue 5).
-//
-// The model below is what the conformance runner fills in; the writers only read it.
-package reports
+// Package results is the model of a conformance run — what the runner fills in, what
+// results.json holds, and the certification rule (Finish) — and the one vocabulary of its
+// verdicts, tiers and skip reasons. The package reports renders it; it decides nothing.
+package results
 
 import "time"
 
@@ -20,15 +19,42 @@ const (
 	Error    Verdict = "error"    // harness or configuration fault
 )
 
-// Tiers of specs (SPEC.md's RFC 2119 levels).
+// Tier is the tier of a spec or requirement, from SPEC.md's RFC 2119 levels.
+type Tier string
+
+// Tiers of specs.
 const (
-	TierCore     = "core"     // checks at least one MUST: certification cannot skip or disable it
-	TierStrict   = "strict"   // checks SHOULDs only: reported apart
-	TierOptional = "optional" // checks MAYs only
+	TierCore     Tier = "core"     // checks at least one MUST: certification cannot skip or disable it
+	TierStrict   Tier = "strict"   // checks SHOULDs only: reported apart
+	TierOptional Tier = "optional" // checks MAYs only
 )
 
-// ConformanceRun is one run of the conformance suite.
-type ConformanceRun struct {
+// Tiers lists the tiers, strongest first.
+var Tiers = []Tier{TierCore, TierStrict, TierOptional}
+
+// ParseTier reads a tier's name.
+func ParseTier(name string) (Tier, bool) {
+	for _, t := range Tiers {
+		if string(t) == name {
+			return t, true
+		}
+	}
+	return "", false
+}
+
+// TierOf is the tier of a requirement level: MUST core, SHOULD strict, anything else optional.
+func TierOf(level string) Tier {
+	switch level {
+	case "MUST":
+		return TierCore
+	case "SHOULD":
+		return TierStrict
+	}
+	return TierOptional
+}
+
+// Run is one run of the conformance suite.
+type Run struct {
 	Suite SuiteInfo `json:"suite"`
 	// Target describes the server under test.
 	Target string `json:"target"`
@@ -50,8 +76,8 @@ type ConformanceRun struct {
 	// or core specs were left out, so a pass covers part of the protocol only.
 	Note string `json:"note,omitempty"`
 	// Totals counts every spec; Tiers counts them per tier.
-	Totals Totals            `json:"totals"`
-	Tiers  map[string]Totals `json:"tiers"`
+	Totals Totals          `json:"totals"`
+	Tiers  map[Tier]Totals `json:"tiers"`
 	// Requirements lists every requirement of SPEC.md with the specs that check it.
 	Requirements []Requirement `json:"requirements"`
 	// Specs lists every spec in run order.
@@ -77,6 +103,18 @@ type Totals struct {
 	Errors   int `json:"errors"`
 }
 
+// Total is how many specs t counts.
+func (t Totals) Total() int { return t.Passed + t.Failed + t.Skipped + t.Disabled + t.Errors }
+
+// Known reports whether v is one of the five verdicts.
+func (v Verdict) Known() bool {
+	switch v {
+	case Pass, Fail, Skip, Disabled, Error:
+		return true
+	}
+	return false
+}
+
 // Add counts one verdict.
 func (t *Totals) Add(v Verdict) {
 	switch v {
@@ -99,7 +137,7 @@ type Requirement struct {
 	Section string `json:"section"`
 	// Level is MUST, SHOULD or MAY; Tier follows from it.
 	Level string `json:"level"`
-	Tier  string `json:"tier"`
+	Tier  Tier   `json:"tier"`
 	Text  string `json:"text"`
 	// Verdict is the worst verdict of its specs (Error > Fail > Pass > Skip > Disabled), or
 	// Disabled when no spec names it.
@@ -113,7 +151,7 @@ type Spec struct {
 	Name   string   `json:"name"`
 	IDs    []string `json:"ids"`
 	Labels []string `json:"labels"`
-	Tier   string   `json:"tier"`
+	Tier   Tier     `json:"tier"`
 	// Verdict of the spec; Reason says why it was skipped, disabled, failed or erred.
 	Verdict  Verdict  `json:"verdict"`
 	Reason   string   `json:"reason,omitempty"`

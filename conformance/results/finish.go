@@ -1,4 +1,4 @@
-package reports
+package results
 
 import (
 	"fmt"
@@ -6,13 +6,29 @@ import (
 	"strings"
 )
 
-// NotApplicablePrefix starts the Reason of a spec skipped because its requirement does not
-// apply to the server under test.
-const NotApplicablePrefix = "not applicable:"
+// The two skips that do not block certification travel as the skip message of a spec (Ginkgo
+// carries a string), so they are written and read here only.
+const (
+	notApplicablePrefix = "not applicable: "
+	unsupportedPrefix   = "unsupported feature "
+	disabledPrefix      = "disabled: "
+)
 
-// unsupportedPrefix starts the Reason of a spec skipped because the server declares a feature
-// unsupported: "unsupported feature <name>: <why>".
-const unsupportedPrefix = "unsupported feature "
+// Disabling is the skip message of a spec switched off by the configuration; the runner reads
+// it back with Disabled and reports the spec Disabled, with why as its Reason.
+func Disabling(why string) string { return disabledPrefix + why }
+
+// DisabledBy returns why a spec's skip message says it was switched off by the configuration,
+// and whether it says so.
+func DisabledBy(msg string) (string, bool) { return strings.CutPrefix(msg, disabledPrefix) }
+
+// NotApplicable is the skip reason of a spec whose requirement does not apply to the server
+// under test (BATTLE-000 to a server that has battles).
+func NotApplicable(why string) string { return notApplicablePrefix + why }
+
+// Unsupported is the skip reason of a spec of a feature the server declares unsupported:
+// "unsupported feature <feature>: <why>". feature is one word.
+func Unsupported(feature, why string) string { return unsupportedPrefix + feature + ": " + why }
 
 // Finish computes everything in run that derives from its specs, so that the runner only fills
 // in Suite, Target, Config, Certification, Started, Finished, Specs and Requirements (ID,
@@ -41,15 +57,15 @@ const unsupportedPrefix = "unsupported feature "
 //
 // A spec whose verdict is not one of the five is a harness fault: Finish sets it to Error and
 // says so in its Reason. Finish is idempotent and does nothing when run is nil.
-func Finish(run *ConformanceRun) {
+func Finish(run *Run) {
 	if run == nil {
 		return
 	}
 	run.Totals = Totals{}
-	run.Tiers = map[string]Totals{TierCore: {}, TierStrict: {}, TierOptional: {}}
+	run.Tiers = map[Tier]Totals{TierCore: {}, TierStrict: {}, TierOptional: {}}
 	for i := range run.Specs {
 		s := &run.Specs[i]
-		if !knownVerdict(s.Verdict) {
+		if !s.Verdict.Known() {
 			why := fmt.Sprintf("invalid verdict %q (harness fault)", string(s.Verdict))
 			if s.Reason != "" {
 				why += ": " + s.Reason
@@ -111,7 +127,7 @@ func Finish(run *ConformanceRun) {
 			run.UncertifiedFeatures = append(run.UncertifiedFeatures, name)
 			continue
 		}
-		if s.Verdict == Skip && strings.HasPrefix(s.Reason, NotApplicablePrefix) {
+		if s.Verdict == Skip && strings.HasPrefix(s.Reason, notApplicablePrefix) {
 			continue
 		}
 		certified = false
@@ -121,8 +137,8 @@ func Finish(run *ConformanceRun) {
 	run.Certified = certified
 }
 
-// unsupportedFeature returns the feature named by a skipped spec's Reason
-// "unsupported feature <name>: ...", and whether the spec is such a skip.
+// unsupportedFeature returns the feature named by a skipped spec's Reason (Unsupported), and
+// whether the spec is such a skip.
 func unsupportedFeature(s Spec) (string, bool) {
 	if s.Verdict != Skip || !strings.HasPrefix(s.Reason, unsupportedPrefix) {
 		return "", false
