@@ -72,16 +72,16 @@ SCENARIO  ?= pk
 load: build
 	$(BIN)/pkarena-load run -scenario $(SCENARIO) $(foreach kv,$(SET),-set $(kv)) -out $(RESULTS)/load-$(SCENARIO)
 
-## bench-load: the 50,000-connection benchmark (3 servers, 3 agents on this machine); figures to reports/measurements/load-bench.md
+## bench-load: the 50,000-connection benchmark (3 servers, 3 agents on this machine); figures to measurements/load-bench.md
 bench-load: build
-	$(BIN)/pkarena-load bench -out $(RESULTS)/bench -write reports/measurements/load-bench.md
+	$(BIN)/pkarena-load bench -out $(RESULTS)/bench -write measurements/load-bench.md
 
-## bench-fanout: pkarena's fan-out (server + generator) beside a bare gorilla/websocket broadcaster, as ratios; figures to reports/measurements/fanout.md
+## bench-fanout: pkarena's fan-out (server + generator) beside a bare gorilla/websocket broadcaster, as ratios; figures to measurements/fanout.md
 bench-fanout: build
-	@mkdir -p reports/measurements
-	$(BIN)/pkarena-load bench-fanout -out $(RESULTS)/bench-fanout -write reports/measurements/fanout.md
+	@mkdir -p measurements
+	$(BIN)/pkarena-load bench-fanout -out $(RESULTS)/bench-fanout -write measurements/fanout.md
 
-## bench-journal: the battle journal's cost: the same pk load against a memory-only server and a -state-dir one; figures to reports/journal.md
+## bench-journal: the battle journal's cost: the same pk load against a memory-only server and a -state-dir one; figures to measurements/journal.md
 bench-journal: build
 	bash reports/journal-bench.sh $(RESULTS)/bench-journal
 
@@ -136,14 +136,14 @@ GREMLINS  ?= $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
 AUDIT     := $(RESULTS)/mutation-audit
 AUDIT_MAX ?= 40m
 
-## mutation-audit: generated mutants (Gremlins) of reference/core judged by its unit tests, then each survivor by the suite; figures to reports/measurements/mutation-audit.md (slow, not in test; AUDIT_MAX=40m bounds stage 2)
+## mutation-audit: generated mutants (Gremlins) of reference/core judged by its unit tests, then each survivor by the suite; figures to measurements/mutation-audit.md (slow, not in test; AUDIT_MAX=40m bounds stage 2)
 mutation-audit:
-	@mkdir -p $(AUDIT) reports/measurements; start=$$(date +%s); \
+	@mkdir -p $(AUDIT) measurements; start=$$(date +%s); \
 	echo "stage 1: Gremlins over reference/core, judged by its unit tests (log: $(AUDIT)/stage1-core.log)"; \
 	$(GREMLINS) unleash --workers 1 --timeout-coefficient 30 -o $(AUDIT)/stage1-core.json ./reference/core > $(AUDIT)/stage1-core.log 2>&1 || { tail -20 $(AUDIT)/stage1-core.log; exit 1; }; \
 	tr '\r' '\n' < $(AUDIT)/stage1-core.log | grep -aE '^(Killed|Timed out|Test efficacy|Mutator coverage)'; \
 	$(GO) run ./tools/mutaudit -stage1 reference/core=$(AUDIT)/stage1-core.json -stage1-seconds $$(( $$(date +%s) - start )) \
-		-max-duration $(AUDIT_MAX) -json $(AUDIT)/mutants.json $(if $(AUDIT_PREVIOUS),-previous $(AUDIT_PREVIOUS)) -write reports/measurements/mutation-audit.md
+		-max-duration $(AUDIT_MAX) -json $(AUDIT)/mutants.json $(if $(AUDIT_PREVIOUS),-previous $(AUDIT_PREVIOUS)) -write measurements/mutation-audit.md
 
 FUZZTIME  ?= 30s
 

@@ -9,7 +9,7 @@ import (
 	"github.com/pkarena/pkarena/conformance/client"
 )
 
-// Specs added by the mutation audit (make mutation-audit, reports/measurements/mutation-audit.md):
+// Specs added by the mutation audit (make mutation-audit, measurements/mutation-audit.md):
 // each kills generated mutants of the reference server that the unit tests and every earlier
 // spec let live.
 

@@ -11,7 +11,7 @@
 // touched.
 //
 //	mutaudit -stage1 reference/core=results/mutation-audit/stage1-core.json \
-//	    -max-duration 40m -write reports/measurements/mutation-audit.md
+//	    -max-duration 40m -write measurements/mutation-audit.md
 //
 // Survivors are either killed by a later spec, or listed in equivalent.txt with the reason
 // no test can tell them from the original.

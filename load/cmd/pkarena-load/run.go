@@ -197,7 +197,7 @@ func playRun(ctx context.Context, o runOptions, getenv func(string) string, stdo
 		// Collect at half the live heap rather than all of it: the ramp's handshakes and the
 		// battles' messages leave garbage worth a good part of the population, and the
 		// agent's peak memory is what limits how many connections it holds. The price is
-		// some CPU, measured in reports/measurements/load-bench.md.
+		// some CPU, measured in measurements/load-bench.md.
 		debug.SetGCPercent(agentGCPercent)
 	}
 	rec := metrics.NewRecorder(metrics.Options{Interval: o.interval})
