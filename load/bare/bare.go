@@ -25,7 +25,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/pkarena/pkarena/internal/pace"
+	"github.com/pkarena/pkarena/load/internal/pace"
 )
 
 // FrameBytes is the default size of the frames the broadcaster sends; MinFrameBytes the

@@ -33,7 +33,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pkarena/pkarena/conformance/client"
-	"github.com/pkarena/pkarena/internal/pace"
+	"github.com/pkarena/pkarena/load/internal/pace"
 	"github.com/pkarena/pkarena/load/metrics"
 )
 

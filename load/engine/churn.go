@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/pkarena/pkarena/conformance/client"
-	"github.com/pkarena/pkarena/internal/pace"
+	"github.com/pkarena/pkarena/load/internal/pace"
 	"github.com/pkarena/pkarena/load/metrics"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/pkarena/pkarena/conformance/client"
 	"github.com/pkarena/pkarena/fixtures/scenarios"
-	"github.com/pkarena/pkarena/internal/pace"
+	"github.com/pkarena/pkarena/load/internal/pace"
 	"github.com/pkarena/pkarena/load/metrics"
 )
 
