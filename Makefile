@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/pkarena/pkarena/reference/server.Version=$(VERS
 LISTEN    ?= 127.0.0.1:7070
 
 .DEFAULT_GOAL := help
-.PHONY: help build test fmt-check vet unit load-accuracy load-distributed bench-fanout demo conformance load serve clean image load-image conformance-image mutants soak-conformance bench-load bench-journal fuzz mutation-audit
+.PHONY: help build test fmt-check vet lint unit load-accuracy load-distributed bench-fanout demo conformance load serve clean image load-image conformance-image mutants soak-conformance bench-load bench-journal fuzz mutation-audit
 
 ## help: list the targets
 help:
@@ -29,18 +29,27 @@ build:
 ## test: everything CI checks: gofmt, go vet, go test -race ./..., load accuracy, the suite against the image, the mutants
 test: fmt-check vet unit load-accuracy conformance-image load-distributed mutants
 
+## fmt-check: gofmt -l over every Go file; fails listing the files gofmt would change
 fmt-check:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+## vet: go vet ./...
 vet:
 	$(GO) vet ./...
+
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+## lint: go vet, then staticcheck (through the module proxy; staticcheck.conf allows Ginkgo's dot imports); not in test
+lint: vet
+	$(GO) run $(STATICCHECK) ./...
 
 # The conformance suite's package runs on its own, after the others: hundreds of its clients
 # and the embedded server share one process under the race detector, and beside other
 # packages' tests on a busy 2-core machine its own heartbeats would wait seconds for a CPU.
 CONFORMANCE_PKG := ./conformance/cmd/pkarena-conformance
 
+## unit: go test -race over every package, the conformance suite's package last and on its own
 unit:
 	@mkdir -p $(RESULTS)
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/conformance/cmd/pkarena-conformance$$')

@@ -80,9 +80,3 @@ func (q *sendQueue) written(n int, bytes int64) {
 	q.mu.Unlock()
 }
 
-// waiting reports whether frames wait to be taken.
-func (q *sendQueue) waiting() bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return len(q.frames) > 0
-}
