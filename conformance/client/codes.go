@@ -99,7 +99,8 @@ const (
 	MoveSwapPosition      = 2
 )
 
-// Error codes of SPEC §13.
+// Error codes of SPEC §13; fixtures/agreement_test.go checks them against SPEC and against
+// reference/protocol (protocol.ErrX is client.CodeX).
 const (
 	CodeInternal                 = 100001
 	CodeInvalidParameter         = 100002
@@ -142,13 +143,18 @@ const (
 	CodeMissingSDKAppID          = 60012
 )
 
-// WebSocket close codes of SPEC §2.
+// WebSocket close codes of SPEC §2 (checked as the error codes are), and CloseAbnormal, which
+// no endpoint sends: RFC 6455 reserves 1006 for a connection that ended without a close frame
+// (CLOSE-001, FAULT-002).
 const (
 	CloseNormal           = 1000
 	CloseGoingAway        = 1001
+	CloseProtocolError    = 1002 // a frame broke RFC 6455 (TRANS-013)
 	CloseUnsupportedData  = 1003
 	CloseAbnormal         = 1006 // no close frame was received
+	CloseInvalidData      = 1007 // a text message that is not UTF-8 (TRANS-013)
 	CloseMessageTooBig    = 1009
+	CloseInternalError    = 1011 // the server stops: it cannot keep its promises
 	CloseHeartbeatTimeout = 4000
 	CloseSlowConsumer     = 4008
 	CloseReplaced         = 4009

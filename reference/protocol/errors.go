@@ -106,7 +106,8 @@ var (
 	ErrUserSigAppIDMismatch = &Error{70014, "UserSig was signed for another sdkappid"}
 )
 
-// Errors lists the table; SPEC.md §13 must list the same rows (a test checks).
+// Errors lists the table; SPEC.md §13 must list the same rows, with the names of codeNames and
+// the same messages (fixtures/agreement_test.go checks, and the conformance client's codes too).
 var Errors = []*Error{
 	ErrUserSigExpired, ErrUserSigInvalid, ErrUserSigUserIDMismatch, ErrUserSigAppIDMismatch,
 	ErrInternal, ErrInvalidParameter, ErrLiveIDAlreadyUsed, ErrLiveNotExist, ErrNotLiveMember,

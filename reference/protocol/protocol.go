@@ -1,7 +1,8 @@
 // Package protocol holds the reference server's types for the pkarena signalling protocol v1
 // (conformance/SPEC.md): the envelope, one struct per request and event payload, and the
 // data types they carry. The conformance client keeps its own copy of these types on purpose,
-// so that a mistake here cannot hide from the suite.
+// so that a mistake here cannot hide from the suite; fixtures/agreement_test.go proves that both
+// copies agree with SPEC.md and the JSON Schemas.
 package protocol
 
 import "encoding/json"
