@@ -329,15 +329,15 @@ var _ = Describe("Limits at and beyond the limit", Label("limits"), func() {
 		battleWelcome(s)
 		from := s.room("a")
 		r.FailNext(4, func(d harness.Delivery) bool {
-			var body hookBody
-			return d.Decode(&body) == nil && body.FromRoomID == from && body.CallbackCommand == hookCreate
+			var body client.Webhook
+			return d.Decode(&body) == nil && body.FromRoomID == from && body.CallbackCommand == client.HookCreateBattle
 		})
 		id := startBattle(s, 300, hs[0], hs[1:]).BattleInfo.BattleID
-		hooksOf(s, r, id, hookRetryWait, hookCreate, hookStart)
+		hooksOf(s, r, id, hookRetryWait, client.HookCreateBattle, client.HookStartBattle)
 		var creates []harness.Delivery
 		for _, d := range r.Deliveries() {
-			var body hookBody
-			if d.Decode(&body) == nil && body.BattleID == id && d.Command == hookCreate {
+			var body client.Webhook
+			if d.Decode(&body) == nil && body.BattleID == id && d.Command == client.HookCreateBattle {
 				creates = append(creates, d)
 			}
 		}

@@ -66,9 +66,9 @@ var _ = Describe("Recommendations", Label("strict"), func() {
 		battleWelcome(s)
 		id := startBattle(s, 300, hs[0], []*client.Client{hs[1]}).BattleInfo.BattleID
 		started := hs[0].EventsOf(client.EvBattleStarted)[0].At
-		hooksOf(s, r, id, 2*time.Second+target.EventTimeout, hookCreate, hookStart)
+		hooksOf(s, r, id, 2*time.Second+target.EventTimeout, client.HookCreateBattle, client.HookStartBattle)
 		for _, d := range r.Deliveries() {
-			if strings.Contains(string(d.Body), id) && d.Command == hookStart {
+			if strings.Contains(string(d.Body), id) && d.Command == client.HookStartBattle {
 				Expect(d.At.Sub(started)).To(BeNumerically("<=", 2*time.Second), "start webhook after %v", d.At.Sub(started))
 			}
 		}

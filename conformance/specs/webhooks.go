@@ -12,44 +12,9 @@ import (
 	"github.com/pkarena/pkarena/conformance/results"
 )
 
-// Webhook commands (SPEC §16).
-const (
-	hookCreate = "Live.CallbackAfterCreateBattle"
-	hookStart  = "Live.CallbackAfterStartBattle"
-	hookEnd    = "Live.CallbackAfterEndBattle"
-)
-
 // hookRetryWait bounds the wait for a webhook that failed twice: HOOK-005 sets no backoff, so
 // the suite allows what the reference server's defaults take with room to spare (1 s + 2 s).
 const hookRetryWait = 30 * time.Second
-
-// hookRoom is a room of a start or end webhook.
-type hookRoom struct {
-	RoomID       string `json:"RoomId"`
-	Score        *int64 `json:"Score"`
-	OwnerAccount string `json:"Owner_Account"`
-}
-
-// hookBody holds the fields of the three webhook bodies.
-type hookBody struct {
-	CallbackCommand string     `json:"CallbackCommand"`
-	EventID         string     `json:"EventId"`
-	OperatorAccount string     `json:"Operator_Account"`
-	BattleID        string     `json:"BattleId"`
-	FromRoomID      string     `json:"FromRoomId"`
-	ToRoomIDList    []string   `json:"ToRoomIdList"`
-	Timeout         int64      `json:"Timeout"`
-	Duration        int64      `json:"Duration"`
-	NeedResponse    bool       `json:"NeedResponse"`
-	ExtensionInfo   string     `json:"ExtensionInfo"`
-	CreateTime      int64      `json:"CreateTime"`
-	StartTime       int64      `json:"StartTime"`
-	EndTime         int64      `json:"EndTime"`
-	OpType          *int       `json:"OpType"`
-	FromRoomInfo    hookRoom   `json:"FromRoomInfo"`
-	ToRoomList      []hookRoom `json:"ToRoomList"`
-	EventTime       int64      `json:"EventTime"`
-}
 
 // receiver returns the suite's webhook receiver, or skips the spec when there is none.
 func receiver() *harness.Receiver {
@@ -65,15 +30,15 @@ func receiver() *harness.Receiver {
 
 // hooksOf waits until the receiver has delivered (answered 2xx) the given commands for battle
 // id, and returns the delivered bodies in arrival order.
-func hooksOf(s *scene, r *harness.Receiver, id string, wait time.Duration, commands ...string) []hookBody {
+func hooksOf(s *scene, r *harness.Receiver, id string, wait time.Duration, commands ...string) []client.Webhook {
 	GinkgoHelper()
 	ctx, cancel := context2(s, wait)
 	defer cancel()
-	var got []hookBody
+	var got []client.Webhook
 	err := r.Wait(ctx, func(all []harness.Delivery) bool {
 		got = got[:0]
 		for _, d := range all {
-			var b hookBody
+			var b client.Webhook
 			if d.Decode(&b) == nil && b.BattleID == id && d.Answered == http.StatusOK {
 				got = append(got, b)
 			}
@@ -102,7 +67,7 @@ var _ = Describe("Webhooks", Label("webhook"), func() {
 		rest := s.rest()
 		_, err := rest.SetBattleScore(s.ctx, client.SetBattleScoreRequest{BattleID: id, OpType: client.OpAdd, ScoreList: []client.ScoreItem{{RoomID: s.room("b"), Score: 1314}}})
 		Expect(err).NotTo(HaveOccurred())
-		hooks := hooksOf(s, r, id, time.Second+target.EventTimeout, hookCreate, hookStart, hookEnd)
+		hooks := hooksOf(s, r, id, time.Second+target.EventTimeout, client.HookCreateBattle, client.HookStartBattle, client.HookEndBattle)
 
 		create, start, end := hooks[0], hooks[1], hooks[2]
 		Expect(create.OperatorAccount).To(Equal(a.UserID()))
@@ -115,8 +80,8 @@ var _ = Describe("Webhooks", Label("webhook"), func() {
 
 		Expect(start.StartTime).To(Equal(reply.BattleInfo.StartTime))
 		Expect(start.CreateTime).To(BeNumerically("<=", start.StartTime))
-		Expect(start.FromRoomInfo).To(Equal(hookRoom{RoomID: s.room("a"), OwnerAccount: a.UserID()}), "no Score in the start webhook")
-		Expect(start.ToRoomList).To(Equal([]hookRoom{{RoomID: s.room("b"), OwnerAccount: b.UserID()}}))
+		Expect(start.FromRoomInfo).To(Equal(client.HookRoom{RoomID: s.room("a"), OwnerAccount: a.UserID()}), "no Score in the start webhook")
+		Expect(start.ToRoomList).To(Equal([]client.HookRoom{{RoomID: s.room("b"), OwnerAccount: b.UserID()}}))
 
 		Expect(*end.OpType).To(Equal(0), "time up")
 		Expect(end.EndTime).To(BeNumerically(">=", end.StartTime+1))
@@ -135,12 +100,12 @@ var _ = Describe("Webhooks", Label("webhook"), func() {
 		a, b, c := hs[0], hs[1], hs[2]
 		exited := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
 		Expect(b.ExitBattle(s.ctx, exited)).To(Succeed())
-		Expect(*hooksOf(s, r, exited, target.EventTimeout, hookCreate, hookStart, hookEnd)[2].OpType).To(Equal(1))
+		Expect(*hooksOf(s, r, exited, target.EventTimeout, client.HookCreateBattle, client.HookStartBattle, client.HookEndBattle)[2].OpType).To(Equal(1))
 
 		never, err := a.RequestBattle(s.ctx, client.RequestBattleRequest{UserIDs: userIDs(c), Config: client.BattleConfigRequest{NeedResponse: ptr(true)}, Timeout: ptr(30)})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c.RejectBattle(s.ctx, never.BattleInfo.BattleID)).To(Succeed())
-		hooks := hooksOf(s, r, never.BattleInfo.BattleID, target.EventTimeout, hookCreate, hookEnd)
+		hooks := hooksOf(s, r, never.BattleInfo.BattleID, target.EventTimeout, client.HookCreateBattle, client.HookEndBattle)
 		Expect(hooks[0].NeedResponse).To(BeTrue())
 		Expect(hooks[0].Timeout).To(Equal(int64(30000)), "the request's timeout of 30 s, in ms")
 		Expect(*hooks[1].OpType).To(Equal(2))
@@ -155,10 +120,10 @@ var _ = Describe("Webhooks", Label("webhook"), func() {
 		battleWelcome(s)
 		resp, err := s.rest().CreateBattle(s.ctx, client.CreateBattleRequest{FromRoomID: s.room("a"), ToRoomIDList: []string{s.room("b")}, Duration: 60000})
 		Expect(err).NotTo(HaveOccurred())
-		hooks := hooksOf(s, r, resp.BattleID, target.EventTimeout, hookCreate, hookStart)
+		hooks := hooksOf(s, r, resp.BattleID, target.EventTimeout, client.HookCreateBattle, client.HookStartBattle)
 		Expect(hooks[0].OperatorAccount).To(Equal(target.Admin))
 		for _, d := range r.Deliveries() {
-			var body hookBody
+			var body client.Webhook
 			if d.Decode(&body) == nil && body.BattleID == resp.BattleID {
 				Expect(d.Query.Get("OptPlatform")).To(Equal("RESTAPI"))
 			}
@@ -173,14 +138,14 @@ var _ = Describe("Webhooks", Label("webhook"), func() {
 		a, b := hs[0], hs[1]
 		from := s.room("a")
 		r.FailNext(2, func(d harness.Delivery) bool {
-			var body hookBody
-			return d.Decode(&body) == nil && body.FromRoomID == from && body.CallbackCommand == hookCreate
+			var body client.Webhook
+			return d.Decode(&body) == nil && body.FromRoomID == from && body.CallbackCommand == client.HookCreateBattle
 		})
 		id := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
-		hooksOf(s, r, id, hookRetryWait, hookCreate, hookStart)
+		hooksOf(s, r, id, hookRetryWait, client.HookCreateBattle, client.HookStartBattle)
 		var attempts []harness.Delivery
 		for _, d := range r.Deliveries() {
-			var body hookBody
+			var body client.Webhook
 			if d.Decode(&body) == nil && body.BattleID == id {
 				attempts = append(attempts, d)
 			}
@@ -192,6 +157,6 @@ var _ = Describe("Webhooks", Label("webhook"), func() {
 		Expect(attempts[0].EventID).To(Equal(attempts[2].EventID), "a retry carries the same EventId")
 		Expect(attempts[1].EventID).To(Equal(attempts[2].EventID))
 		Expect(attempts[2].At.Sub(attempts[1].At)).To(BeNumerically(">", attempts[1].At.Sub(attempts[0].At)/2), "the backoff does not shrink")
-		Expect(attempts[3].Command).To(Equal(hookStart), "the start waits until the creation is delivered")
+		Expect(attempts[3].Command).To(Equal(client.HookStartBattle), "the start waits until the creation is delivered")
 	})
 })

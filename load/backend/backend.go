@@ -127,37 +127,21 @@ func (b *Backend) BattleOf(room string) string {
 	return b.battles[room]
 }
 
-// webhook holds the fields of the start and end webhooks the backend uses.
-type webhook struct {
-	CallbackCommand string `json:"CallbackCommand"`
-	BattleID        string `json:"BattleId"`
-	FromRoomInfo    struct {
-		RoomID string `json:"RoomId"`
-	} `json:"FromRoomInfo"`
-	ToRoomList []struct {
-		RoomID string `json:"RoomId"`
-	} `json:"ToRoomList"`
-}
-
 // Webhooks is the handler for the server's webhooks: it records which rooms battle.
 func (b *Backend) Webhooks() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		var h webhook
+		var h client.Webhook
 		if err != nil || json.Unmarshal(body, &h) != nil {
 			http.Error(w, `{"ActionStatus":"FAIL","ErrorInfo":"bad body","ErrorCode":1}`, http.StatusBadRequest)
 			return
 		}
-		rooms := []string{h.FromRoomInfo.RoomID}
-		for _, t := range h.ToRoomList {
-			rooms = append(rooms, t.RoomID)
-		}
 		b.mu.Lock()
-		for _, room := range rooms {
+		for _, room := range h.Rooms() {
 			switch h.CallbackCommand {
-			case "Live.CallbackAfterStartBattle":
+			case client.HookStartBattle:
 				b.battles[room] = h.BattleID
-			case "Live.CallbackAfterEndBattle":
+			case client.HookEndBattle:
 				if b.battles[room] == h.BattleID {
 					delete(b.battles, room)
 				}
