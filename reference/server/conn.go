@@ -18,16 +18,16 @@ import (
 	"github.com/pkarena/pkarena/reference/protocol"
 )
 
-// Close codes (SPEC §2).
+// Close codes (SPEC §2), from the protocol's table.
 const (
-	closeGoingAway        = websocket.CloseGoingAway
-	closeUnsupportedData  = websocket.CloseUnsupportedData
-	closeInvalidData      = websocket.CloseInvalidFramePayloadData
-	closeInternalError    = websocket.CloseInternalServerErr // the journal failed: the server stops
-	closeHeartbeatTimeout = 4000
-	closeTokenExpired     = 4001
-	closeSlowConsumer     = 4008
-	closeReplaced         = 4009
+	closeGoingAway        = protocol.CloseGoingAway
+	closeUnsupportedData  = protocol.CloseUnsupportedData
+	closeInvalidData      = protocol.CloseInvalidData
+	closeInternalError    = protocol.CloseInternalError // the journal failed: the server stops
+	closeHeartbeatTimeout = protocol.CloseHeartbeatTimeout
+	closeTokenExpired     = protocol.CloseTokenExpired
+	closeSlowConsumer     = protocol.CloseSlowConsumer
+	closeReplaced         = protocol.CloseReplaced
 	// closeNone closes the socket without a close frame (one was sent already, or none can be).
 	closeNone = 0
 )
