@@ -89,6 +89,23 @@ var _ = Describe("Clarifications of revision 4", func() {
 		Entry("TLS.expire as a string", "expire"),
 	)
 
+	It("[AUTH-002 AUTH-004] a token issued an hour ahead of the server's clock is accepted: only its expiry limits it", Label("auth"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		u := s.id("ahead")
+		sig, err := client.SignUserSig(target.Secret, target.SDKAppID, u, 2*time.Hour, time.Now().Add(time.Hour))
+		Expect(err).NotTo(HaveOccurred())
+		ws, resp, err := websocket.DefaultDialer.DialContext(s.ctx, target.HandshakeURL(strconv.FormatUint(target.SDKAppID, 10), u, sig), nil)
+		if resp != nil && err != nil {
+			Fail(fmt.Sprintf("refused with HTTP %d: %v", resp.StatusCode, err))
+		}
+		Expect(err).NotTo(HaveOccurred())
+		defer ws.Close()
+		Expect(ws.SetReadDeadline(time.Now().Add(target.EventTimeout + 5*time.Second))).To(Succeed())
+		var welcome struct{ Type string }
+		Expect(ws.ReadJSON(&welcome)).To(Succeed())
+		Expect(welcome.Type).To(Equal("welcome"))
+	})
+
 	It("[TRANS-014] a request whose id repeats that of one not yet answered is executed and answered like any other", Label("transport"), func(ctx SpecContext) {
 		s := newScene(ctx)
 		u := s.id("dup")
