@@ -99,49 +99,10 @@ const (
 	MoveSwapPosition      = 2
 )
 
-// Error codes of SPEC §13; fixtures/agreement_test.go checks them against SPEC and against
-// reference/protocol (protocol.ErrX is client.CodeX).
-const (
-	CodeInternal                 = 100001
-	CodeInvalidParameter         = 100002
-	CodeLiveIDAlreadyUsed        = 100003
-	CodeLiveNotExist             = 100004
-	CodeNotLiveMember            = 100005
-	CodePermissionDenied         = 100006
-	CodeLiveMembersFull          = 100008
-	CodeRateLimited              = 100012 // too many requests on this connection (RATE-001)
-	CodeSeatIndexInvalid         = 100200
-	CodeSeatOccupied             = 100201
-	CodeSeatLocked               = 100202
-	CodeNotOnSeat                = 100203
-	CodeAlreadyOnSeat            = 100204
-	CodeConnectionNotExist       = 100400
-	CodePendingConnectionRequest = 100402
-	CodeBattleNotExist           = 100411
-	CodeNoValidBattleLive        = 100412
-	CodeBattleTooFrequent        = 100413
-	CodeLiveNotInBattle          = 100414
-	CodeLiveInOtherBattle        = 100415
-	CodePendingBattleRequest     = 100416
-	CodeLiveInBattle             = 100419
-	CodeBattleNotStarted         = 100420
-	CodeBattleAlreadyEnded       = 100421
-	CodeMalformedFrame           = 100901
-	CodeUnknownType              = 100902
-	CodeAlreadyInLive            = 100903
-	CodeFeatureNotSupported      = 100905
-	CodeUserSigExpired           = 70001
-	CodeUserSigInvalid           = 70003
-	CodeUserSigUserIDMismatch    = 70013
-	CodeUserSigAppIDMismatch     = 70014
-	CodeHTTPParse                = 60002
-	CodeJSONParse                = 60003
-	CodeAccountSignature         = 60004
-	CodeSDKAppIDInvalid          = 60006
-	CodeRESTRateLimited          = 60007
-	CodeNeedAdminRole            = 60010
-	CodeMissingSDKAppID          = 60012
-)
+// The error codes of SPEC §13 (CodeX) are generated into codes_table.go from
+// fixtures/errors.tsv, the data file of reference/protocol's table too.
+//
+//go:generate go run ../../tools/gencodes -root ../..
 
 // WebSocket close codes of SPEC §2 (checked as the error codes are), and CloseAbnormal, which
 // no endpoint sends: RFC 6455 reserves 1006 for a connection that ended without a close frame

@@ -79,4 +79,3 @@ func (q *sendQueue) written(n int, bytes int64) {
 	q.bytes -= bytes
 	q.mu.Unlock()
 }
-
