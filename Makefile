@@ -90,9 +90,9 @@ bench-fanout: build
 	@mkdir -p measurements
 	$(BIN)/pkarena-load bench-fanout -out $(RESULTS)/bench-fanout -write measurements/fanout.md
 
-## bench-journal: the battle journal's cost: the same pk load against a memory-only server and a -state-dir one; figures to measurements/journal.md
+## bench-journal: the battle journal's cost: the same pk load against a memory-only and a -state-dir server, side by side; figures to results/bench-journal/figures.md (measurements/journal.md records one run)
 bench-journal: build
-	bash reports/journal-bench.sh $(RESULTS)/bench-journal
+	$(BIN)/pkarena-load bench-journal -server-bin $(BIN)/pkarena-server -out $(RESULTS)/bench-journal -write $(RESULTS)/bench-journal/figures.md
 
 ## conformance: run the suite verbosely (PKARENA_TARGET_URL=ws://... tests a running server; LABELS=cohost filters)
 conformance: build

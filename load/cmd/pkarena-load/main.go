@@ -47,6 +47,7 @@ const usage = `usage: pkarena-load <subcommand> [flags]
   report   render report.html from a results folder
   bench    the 50,000-connection benchmark on this machine
   bench-fanout  pkarena's fan-out beside a bare gorilla/websocket broadcaster, as ratios
+  bench-journal the battle journal's cost: the same load against a memory-only and a -state-dir server
   bare-server, bare-client  the two halves of that broadcaster (bench-fanout starts them)
   demo     one PK battle with gifts, end to end, checked
   version  print the version
@@ -83,6 +84,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runCapacity(ctx, args[1:], getenv, stdout, stderr)
 	case "bench-fanout":
 		return runFanoutBench(ctx, args[1:], stdout, stderr)
+	case "bench-journal":
+		return runJournalBench(ctx, args[1:], stdout, stderr)
 	case "bare-server":
 		return runBareServer(ctx, args[1:], stdout, stderr)
 	case "bare-client":

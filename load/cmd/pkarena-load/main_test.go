@@ -120,6 +120,8 @@ func TestBadUsageExits2WithAMessage(t *testing.T) {
 		{[]string{"merge", "-out", "x"}, "usage"},
 		{[]string{"report"}, "usage"},
 		{[]string{"bench", "-agents", "0"}, "at least 1"},
+		{[]string{"bench-journal", "-server-bin", "/nonexistent/pkarena-server"}, "make build makes bin/pkarena-server"},
+		{[]string{"bench-journal", "stray"}, "unexpected argument"},
 	} {
 		code, _, errOut := runCLI(t, tt.args...)
 		if code != metrics.ExitUsage || !strings.Contains(errOut, tt.want) {
@@ -146,7 +148,7 @@ func TestUnreachableTargetFailsTheToolAtOnce(t *testing.T) {
 // Help asked for is not an error: every subcommand's -h exits 0, as do -h and -version.
 func TestHelpAndVersionExit0(t *testing.T) {
 	for _, args := range [][]string{{"-h"}, {"-version"}, {"version"}, {"run", "-h"}, {"capacity", "-h"}, {"merge", "-h"},
-		{"report", "-h"}, {"bench", "-h"}, {"bench-fanout", "-h"}, {"bare-server", "-h"}, {"bare-client", "-h"}, {"demo", "-h"}} {
+		{"report", "-h"}, {"bench", "-h"}, {"bench-fanout", "-h"}, {"bench-journal", "-h"}, {"bare-server", "-h"}, {"bare-client", "-h"}, {"demo", "-h"}} {
 		if code, _, _ := runCLI(t, args...); code != metrics.ExitOK {
 			t.Errorf("%q: exit %d; want 0", args, code)
 		}
