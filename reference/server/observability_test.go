@@ -27,8 +27,11 @@ import (
 	"github.com/pkarena/pkarena/reference/usersig"
 )
 
-// waitTimeout bounds every wait for I/O in these tests.
-const waitTimeout = 10 * time.Second
+// waitTimeout bounds every wait for I/O in these tests. Only a failure waits this long, so
+// it is sized for a machine whose cores are all busy: TestByteBoundCutsANonReader once needed
+// more than 10 s to read its non-reader's backlog down to the close frame while every package
+// of make test ran beside it.
+const waitTimeout = 30 * time.Second
 
 // waitFor polls f until it returns nil, failing the test with f's last error after
 // waitTimeout. It is for effects on other goroutines (a writer's counter, a webhook).
