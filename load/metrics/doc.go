@@ -33,6 +33,16 @@
 //   - summary.json: the [Summary]: run information, statistics per metric and kind in
 //     milliseconds, the per-interval series, counters, gauges and threshold results.
 //
+// # Live view
+//
+// [NewLive] attaches a Prometheus view to a recorder (pkarena-load run -metrics-listen), in a
+// registry of its own: the counters and gauges as they are at each scrape, and each metric's
+// latency as the histogram pkarena_load_latency_seconds{metric,kind} with classic and native
+// buckets. Record does not know about it: the histograms are fed from each closed interval's
+// merged HdrHistograms, by walking their populated buckets, so the live view costs the
+// recording nothing per sample. It is up to one interval behind and approximate; the results
+// folder stays the source of exact percentiles.
+//
 // # Distributed runs
 //
 // Each agent writes its own folder; [Merge] adds their interval histograms (intervals aligned on

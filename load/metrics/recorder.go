@@ -48,8 +48,8 @@ type Options struct {
 // it goes into the next interval (never into an already closed one, and never further than one
 // interval ahead).
 //
-// Locks: tickMu is taken before a shard's mu or regMu, never after; Record takes one shard's mu
-// and nothing else, and never while holding regMu.
+// Locks: tickMu is taken before a shard's mu, regMu or the live view's mu, never after; Record
+// takes one shard's mu and nothing else, and never while holding regMu.
 type Recorder struct {
 	start    time.Time
 	startMs  int64
@@ -75,6 +75,7 @@ type Recorder struct {
 	lastCounters map[string]int64
 	phases       []Phase
 	totals       *Totals // set by Finish
+	live         *Live   // fed each closed interval; nil without a live view
 }
 
 // metricID is a registered metric: its index in shard slices and its cleaned name.
@@ -374,6 +375,9 @@ func (r *Recorder) closeLocked(startMs, endMs int64, final bool) {
 			data, _ := h.EncodeV2()
 			ci.hists = append(ci.hists, encodedHist{tag: h.Tag(), data: data})
 		}
+		if r.live != nil {
+			r.live.addInterval(idx, name, p)
+		}
 		for len(r.running) <= idx {
 			r.running = append(r.running, nil)
 		}
@@ -449,6 +453,13 @@ func (r *Recorder) Finish(end time.Time) *Totals {
 		intervals: r.closed,
 	}
 	return r.totals
+}
+
+// attachLive makes l receive every interval closed from now on (NewLive).
+func (r *Recorder) attachLive(l *Live) {
+	r.tickMu.Lock()
+	defer r.tickMu.Unlock()
+	r.live = l
 }
 
 // SetPhase records when a phase of the run (PhaseRamp, PhaseMeasured, PhaseDrain) started and

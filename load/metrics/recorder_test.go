@@ -358,10 +358,7 @@ func TestRecordDoesNotAllocate(t *testing.T) {
 // BenchmarkRecord records samples of realistic spread (1–50 ms) over 64 shards.
 func BenchmarkRecord(b *testing.B) {
 	r := NewRecorder(Options{Start: t0})
-	lat := make([]time.Duration, 4096)
-	for i := range lat {
-		lat[i] = time.Duration(1000+(i*7919)%49000) * time.Microsecond
-	}
+	lat := benchLatencies()
 	sent := at(100)
 	b.ReportAllocs()
 	i := 0
@@ -369,6 +366,15 @@ func BenchmarkRecord(b *testing.B) {
 		r.Record(ScoreFanout, i, sent, sent, sent.Add(lat[i&4095]))
 		i++
 	}
+}
+
+// benchLatencies are 4,096 latencies from 1 to 50 ms, spread, for the benchmarks.
+func benchLatencies() []time.Duration {
+	lat := make([]time.Duration, 4096)
+	for i := range lat {
+		lat[i] = time.Duration(1000+(i*7919)%49000) * time.Microsecond
+	}
+	return lat
 }
 
 // BenchmarkRecordParallel records from every processor at once, each goroutine on its own

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -89,6 +90,11 @@ func runCapacity(ctx context.Context, args []string, getenv func(string) string,
 	case c.maxSteps < 1 || c.refine < 0 || c.step < time.Second:
 		return usage("-steps at least 1, -refine not negative, -step at least 1s")
 	}
+	if o.metricsListen != "" {
+		if err := checkMetricsAddr(o.metricsListen); err != nil {
+			return usage("%v", err)
+		}
+	}
 	cp.SLO = append(append([]string(nil), sc.Thresholds...), o.thresholds...)
 	if o.out == "" {
 		o.out = filepath.Join("results", fmt.Sprintf("capacity-%s-%s", sc.Name, time.Now().Format("20060102-150405")))
@@ -96,6 +102,16 @@ func runCapacity(ctx context.Context, args []string, getenv func(string) string,
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		fmt.Fprintln(stderr, "pkarena-load capacity:", err)
 		return metrics.ExitError
+	}
+	if o.metricsListen != "" { // one listener for every step, each step's run shown in turn
+		live, err := listenMetrics(o.metricsListen, slog.New(slog.NewTextHandler(stderr, nil)))
+		if err != nil {
+			fmt.Fprintln(stderr, "pkarena-load capacity:", err)
+			return metrics.ExitError
+		}
+		defer live.Close()
+		o.live = live
+		fmt.Fprintf(stdout, "live metrics: %s (%s)\n", live.url(), metrics.LiveApproximate)
 	}
 	fmt.Fprintf(stdout, "capacity of %s: %s from %g %s, ×%g a step, %v measured each, until one of these breaks: %s (and the built-in rules)\n",
 		sc.Name, cp.Param, rate, cp.Unit, c.factor, c.step, strings.Join(cp.SLO, "; "))

@@ -76,6 +76,10 @@ type runOptions struct {
 	memProfile string
 	cpuProfile string
 	judge      bool
+	// metricsListen is where to serve the live metrics (-metrics-listen); live, when set,
+	// is a listener capacity opened for all its steps, and wins over metricsListen.
+	metricsListen string
+	live          *liveMetrics
 }
 
 // runFlags declares the run subcommand's flags, with their PKARENA_* defaults, into o.
@@ -107,6 +111,7 @@ func runFlags(o *runOptions, getenv func(string) string, stderr io.Writer) *flag
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (go tool pprof) to this file once the population is connected")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the run after the ramp to this file")
 	fs.BoolVar(&o.judge, "check-generator", env("CHECK_GENERATOR", "true") != "false", "fail the run (exit 5) when the load generator, not the server, was the bottleneck (env PKARENA_CHECK_GENERATOR)")
+	fs.StringVar(&o.metricsListen, "metrics-listen", env("METRICS_LISTEN", ""), "serve live Prometheus metrics of the run at /metrics on this address, e.g. :9470, from before the ramp until the run ends: rates, errors, lost, latency histograms (approximate; exact percentiles in summary.json), the generator's CPU and lag; empty: off (env PKARENA_METRICS_LISTEN)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "warn"), "debug, info, warn or error (env PKARENA_LOG_LEVEL)")
 	return fs
 }
@@ -166,6 +171,18 @@ func playRun(ctx context.Context, o runOptions, getenv func(string) string, stdo
 		return usage(fmt.Errorf("log level %q: %v", o.logLevel, err))
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	live := o.live
+	if live == nil && o.metricsListen != "" {
+		if err := checkMetricsAddr(o.metricsListen); err != nil {
+			return usage(err)
+		}
+		if live, err = listenMetrics(o.metricsListen, log); err != nil {
+			fmt.Fprintln(stderr, "pkarena-load run:", err)
+			return metrics.ExitError
+		}
+		defer live.Close() // when the run is over: the process may go on (tests, capacity's steps)
+		fmt.Fprintf(stdout, "live metrics: %s (%s)\n", live.url(), metrics.LiveApproximate)
+	}
 
 	targets, files := []engine.Target(nil), 1
 	if len(o.targets) == 0 {
@@ -201,6 +218,9 @@ func playRun(ctx context.Context, o runOptions, getenv func(string) string, stdo
 		debug.SetGCPercent(agentGCPercent)
 	}
 	rec := metrics.NewRecorder(metrics.Options{Interval: o.interval})
+	if live != nil {
+		live.showRun(rec, metrics.LiveLabels{Scenario: sc.Name, Shard: fmt.Sprintf("%d/%d", shard, shards), RunID: o.runID, Agent: o.agent})
+	}
 	progress := newProgressLine(stderr, o.quiet)
 	res, runErr := engine.Run(ctx, engine.Config{
 		Scenario: sc, Targets: targets, SDKAppID: o.sdkAppID, Secret: o.secret, Admin: o.admin,
