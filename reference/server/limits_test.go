@@ -275,6 +275,9 @@ func TestByteBoundCutsANonReader(t *testing.T) {
 		c.SendQueueBytes = minSendQueueBytes
 		c.ConnRequestRate = 0
 		c.WriteTimeout = time.Minute // the cut-off writer waits for the drain below
+		// The two members never send a frame: on a saturated machine the toggles below take
+		// longer than the default 15 s, and a heartbeat timeout (4000) must not end them first.
+		c.HeartbeatTimeout = 10 * time.Minute
 	})
 	host := dial(t, base, "host")
 	if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r", "maxSeatCount": 16}); *f.Code != 0 {
@@ -292,6 +295,7 @@ func TestByteBoundCutsANonReader(t *testing.T) {
 	})
 
 	var seatLists atomic.Int64 // seat lists the fast member read, in order; -1: a seq gap
+	read := make(chan struct{}, 1<<15) // one token per seat list the fast member read
 	readerDone := make(chan struct{})
 	go func() { // the fast member reads everything, checking seq, and counts seat lists
 		defer close(readerDone)
@@ -309,11 +313,20 @@ func TestByteBoundCutsANonReader(t *testing.T) {
 			fast.seq = f.Seq
 			if f.Type == protocol.EvSeatListChanged {
 				seatLists.Add(1)
+				read <- struct{}{}
 			}
 		}
 	}()
-	toggles := toggleUntil(t, host, 20000, func() bool {
+	// Each change waits until the reading member has read it, so that only the non-reader
+	// falls behind, however starved of CPU the test's own reader is.
+	toggles := toggleEach(t, host, 20000, func() bool {
 		return value(scrape(t, base), "pkarena_slow_consumer_cutoffs_total", "bound=bytes") == 1
+	}, func(int) {
+		select {
+		case <-read:
+		case <-time.After(waitTimeout):
+			t.Fatalf("the reading member read no seat list for %v (%d read)", waitTimeout, seatLists.Load())
+		}
 	})
 	if code := closeCodeOf(t, slow); code != closeSlowConsumer {
 		t.Errorf("the non-reader's connection ended with %d; want %d", code, closeSlowConsumer)

@@ -210,6 +210,13 @@ func closeCodeOf(t testing.TB, ws *websocket.Conn) int {
 // every 50 changes, at most max changes; it returns how many it made.
 func toggleUntil(t testing.TB, host *rawClient, max int, done func() bool) int {
 	t.Helper()
+	return toggleEach(t, host, max, done, nil)
+}
+
+// toggleEach is toggleUntil calling each (when not nil) after every change, with the number
+// of changes made so far.
+func toggleEach(t testing.TB, host *rawClient, max int, done func() bool, each func(n int)) int {
+	t.Helper()
 	for i := 0; i < max; i++ {
 		if i%50 == 0 && done() {
 			return i
@@ -220,6 +227,9 @@ func toggleUntil(t testing.TB, host *rawClient, max int, done func() bool) int {
 		}
 		if f := host.call(typ, map[string]int{"seatIndex": 5}); *f.Code != 0 {
 			t.Fatalf("%s: %d %s", typ, *f.Code, *f.Message)
+		}
+		if each != nil {
+			each(i + 1)
 		}
 	}
 	if !done() {
