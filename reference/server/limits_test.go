@@ -294,7 +294,7 @@ func TestByteBoundCutsANonReader(t *testing.T) {
 		return nil
 	})
 
-	var seatLists atomic.Int64 // seat lists the fast member read, in order; -1: a seq gap
+	var seatLists atomic.Int64         // seat lists the fast member read, in order; -1: a seq gap
 	read := make(chan struct{}, 1<<15) // one token per seat list the fast member read
 	readerDone := make(chan struct{})
 	go func() { // the fast member reads everything, checking seq, and counts seat lists
