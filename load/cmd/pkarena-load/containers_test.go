@@ -64,6 +64,11 @@ func TestDistributedRunOnContainers(t *testing.T) {
 	if err := os.Chmod(results, 0o777); err != nil { // the agents run as 65534
 		t.Fatal(err)
 	}
+	// The agents play small's scenario (pk, latency thresholds relaxed: TestMain), from the
+	// folder they share with the test.
+	if err := writeBusyPK(filepath.Join(results, "pk.yaml")); err != nil {
+		t.Fatal(err)
+	}
 	var dirs []string
 	var running []testcontainers.Container
 	for i := 0; i < agents; i++ {
@@ -72,7 +77,7 @@ func TestDistributedRunOnContainers(t *testing.T) {
 		c, err := testcontainers.GenericContainer(ctx, testcontainers.GenericContainerRequest{
 			ContainerRequest: testcontainers.ContainerRequest{
 				Image: loadImage,
-				Cmd: []string{"run", "-scenario", "pk", "-target", "ws://" + addr + "/v1/ws",
+				Cmd: []string{"run", "-scenario", "/results/pk.yaml", "-target", "ws://" + addr + "/v1/ws",
 					"-set", "hosts=" + strconv.Itoa(hosts), "-set", "audience_per_room=" + strconv.Itoa(audience), "-set", "group_size=3",
 					"-set", "gift_rate=30", "-set", "battle_duration=3s", "-set", "ramp_up=1s", "-set", "duration=6s",
 					"-shard", fmt.Sprintf("%d/%d", i, agents), "-run-id", "dist", "-agent", name,
