@@ -42,7 +42,7 @@ func stringTyped(userID, field string) string {
 }
 
 var _ = Describe("Clarifications of revision 4", func() {
-	DescribeTable("[AUTH-008] a handshake with several faults is refused for the first in the documented order",
+	DescribeTable("[AUTH-008] a handshake with several faults is refused for the first in the documented order", Label("auth"),
 		func(ctx SpecContext, mutate func(s *scene, h *handshake), status, code int) {
 			s := newScene(ctx)
 			h := goodHandshake(s, "u")
@@ -77,7 +77,7 @@ var _ = Describe("Clarifications of revision 4", func() {
 		}, http.StatusUnauthorized, client.CodeUserSigAppIDMismatch),
 	)
 
-	DescribeTable("[AUTH-002 AUTH-003] a correctly signed token whose numbers are JSON strings does not follow the format: 401 and 70003",
+	DescribeTable("[AUTH-002 AUTH-003] a correctly signed token whose numbers are JSON strings does not follow the format: 401 and 70003", Label("auth"),
 		func(ctx SpecContext, field string) {
 			s := newScene(ctx)
 			h := goodHandshake(s, "u")
