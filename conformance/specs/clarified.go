@@ -275,7 +275,10 @@ var _ = Describe("Clarifications of revision 4", func() {
 			}
 			Expect(env.ErrorCode).To(Equal(want), "request %d with random=42: %s", i+1, env.ErrorInfo)
 		}
-		resp, err := http.Post(strings.TrimSuffix(target.RESTURL, "/")+client.RESTPrefix+client.APIGetBattleInfo+"?"+q.Encode(), "application/json", strings.NewReader(`{"BattleId":"`+s.id("none")+`"}`))
+		req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, strings.TrimSuffix(target.RESTURL, "/")+client.RESTPrefix+client.APIGetBattleInfo+"?"+q.Encode(), strings.NewReader(`{"BattleId":"`+s.id("none")+`"}`))
+		Expect(err).NotTo(HaveOccurred())
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
 		Expect(err).NotTo(HaveOccurred())
 		resp.Body.Close()
 		media, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))

@@ -375,7 +375,8 @@ func mib(rss []int64) float64 {
 	return float64(sum) / (1 << 20)
 }
 
-func ratio(a, b int64) float64 {
+// ratio is a ÷ b, 0 when b is 0.
+func ratio[T int64 | float64](a, b T) float64 {
 	if b == 0 {
 		return 0
 	}

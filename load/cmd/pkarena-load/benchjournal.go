@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,9 +47,14 @@ func runJournalBench(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "pkarena-load bench-journal: server binary: %v (make build makes bin/pkarena-server)\n", err)
 		return metrics.ExitUsage
 	}
+	state := filepath.Join(*out, "state")
 	self, err := os.Executable()
-	if err == nil {
-		err = os.RemoveAll(*out)
+	// Only what a previous benchmark left is removed, never -out itself: the journal server
+	// must start on an empty state folder, or it restores the last run's battles.
+	for _, dir := range []string{state, filepath.Join(*out, "memory"), filepath.Join(*out, "journal")} {
+		if err == nil {
+			err = os.RemoveAll(dir)
+		}
 	}
 	if err == nil {
 		err = os.MkdirAll(*out, 0o755)
@@ -57,7 +63,6 @@ func runJournalBench(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintln(stderr, "pkarena-load bench-journal:", err)
 		return metrics.ExitError
 	}
-	state := filepath.Join(*out, "state")
 	runs := []struct {
 		name string
 		args []string
@@ -117,6 +122,10 @@ func runJournalBench(ctx context.Context, args []string, stdout, stderr io.Write
 	return metrics.ExitOK
 }
 
+// journalFigureNames are the journal server's samples the benchmark reports.
+var journalFigureNames = []string{"pkarena_journal_records_total", "pkarena_journal_commit_seconds_sum",
+	"pkarena_journal_commit_seconds_count", "pkarena_score_update_latency_seconds_sum", "pkarena_score_update_latency_seconds_count"}
+
 // scrapeJournalMetrics returns the journal server's own figures from its /metrics: the
 // journal's records and commits, and the score latency it measured.
 func scrapeJournalMetrics(wsURL string) string {
@@ -131,9 +140,8 @@ func scrapeJournalMetrics(wsURL string) string {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, "pkarena_journal_records_total") || strings.HasPrefix(line, "pkarena_journal_commit_seconds_sum") ||
-			strings.HasPrefix(line, "pkarena_journal_commit_seconds_count") || strings.HasPrefix(line, "pkarena_score_update_latency_seconds_sum") ||
-			strings.HasPrefix(line, "pkarena_score_update_latency_seconds_count") {
+		name, _, _ := strings.Cut(line, " ")
+		if slices.Contains(journalFigureNames, name) {
 			b.WriteString(line + "\n")
 		}
 	}
@@ -171,18 +179,11 @@ func journalFigures(mem, jrn *metrics.Summary, serverMetrics string, journalByte
 		}{{"corrected", m.Corrected, j.Corrected}, {"service", m.Service, j.Service}} {
 			fmt.Fprintf(&b, "| %s %s (%d) | %s / %s / %s | %s / %s / %s | %.2f | %.2f |\n", j.Name, kind.label, kind.js.Count,
 				ftoa(kind.ms.P50), ftoa(kind.ms.P99), ftoa(kind.ms.P999), ftoa(kind.js.P50), ftoa(kind.js.P99), ftoa(kind.js.P999),
-				ratioF(kind.js.P50, kind.ms.P50), ratioF(kind.js.P99, kind.ms.P99))
+				ratio(kind.js.P50, kind.ms.P50), ratio(kind.js.P99, kind.ms.P99))
 		}
 	}
 	fmt.Fprintf(&b, "\nThe journal server's own figures (`/metrics` after its run) and the journal's size:\n\n```\n%s%s bytes\n```\n", serverMetrics, sizeText(journalBytes))
 	return b.String()
-}
-
-func ratioF(a, b float64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return a / b
 }
 
 func sizeText(n int64) string {
