@@ -59,6 +59,18 @@ type Config struct {
 	// Payload) are then valid only during the call; Call and the event log copy them. The
 	// load generator sets it.
 	ReuseBuffers bool
+	// Resume, when set, resumes an earlier session instead of starting one (SPEC §21,
+	// RESUME-002): the welcome is then checked to carry seq 0, and the frames after it to go
+	// on from its nextSeq. A refused resume (close 4010) fails Dial with an error wrapping
+	// the *websocket.CloseError.
+	Resume *Resume
+}
+
+// Resume names the session a connection resumes (RESUME-002): the latest token its welcomes
+// gave (Client.ResumeToken) and the seq of the last frame of it processed (Client.LastSeq).
+type Resume struct {
+	Token   string
+	LastSeq uint64
 }
 
 // writeBufferPool lends write buffers to every client dialed without its own Dialer.
@@ -89,6 +101,9 @@ type Client struct {
 	hbStopped      bool
 	hbLast         time.Time     // when the last automatic heartbeat went out
 	hbMaxGap       time.Duration // the longest time between two of them
+
+	welcomed bool          // reader only: the welcome was read
+	lastSeq  atomic.Uint64 // the seq of the last frame read (LastSeq)
 
 	frames atomic.Uint64 // server frames read
 	bytes  atomic.Uint64 // their bytes (payloads of the WebSocket messages)
@@ -132,6 +147,10 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	if cfg.AvatarURL != "" {
 		q.Set("avatarurl", cfg.AvatarURL)
+	}
+	if cfg.Resume != nil {
+		q.Set("resume", cfg.Resume.Token)
+		q.Set("lastseq", strconv.FormatUint(cfg.Resume.LastSeq, 10))
 	}
 	u.RawQuery = q.Encode()
 
@@ -230,7 +249,7 @@ func (c *Client) readLoop(welcomed chan<- error) {
 		}
 		if err != nil {
 			c.recordClose(err)
-			if lastSeq == 0 {
+			if !c.welcomed {
 				welcomed <- fmt.Errorf("client: connection closed before the welcome: %w", err)
 			}
 			return
@@ -260,6 +279,9 @@ func (c *Client) handle(mt int, data []byte, lastSeq *uint64, welcomed chan<- er
 		return true
 	}
 	f.Raw, f.At = data, at
+	if !c.welcomed && c.cfg.Resume != nil {
+		return c.takeResumedWelcome(f, lastSeq, welcomed)
+	}
 	if f.Seq != *lastSeq+1 {
 		c.violate("%s: seq %d after %d; want %d (TRANS-005)", f.Type, f.Seq, *lastSeq, *lastSeq+1)
 		c.mu.Lock()
@@ -270,9 +292,10 @@ func (c *Client) handle(mt int, data []byte, lastSeq *uint64, welcomed chan<- er
 		}
 		c.mu.Unlock()
 	}
-	first := *lastSeq == 0
 	*lastSeq = f.Seq
-	if first {
+	c.lastSeq.Store(f.Seq)
+	if !c.welcomed {
+		c.welcomed = true
 		err := c.takeWelcome(f)
 		welcomed <- err
 		return err == nil
@@ -362,6 +385,41 @@ func (c *Client) takeWelcome(f Frame) error {
 	}
 	return nil
 }
+
+// takeResumedWelcome checks the welcome of a resumed connection (RESUME-003): seq 0, and a
+// nextSeq that the next frame must carry, lastseq + 1 when recovered.
+func (c *Client) takeResumedWelcome(f Frame, lastSeq *uint64, welcomed chan<- error) bool {
+	c.welcomed = true
+	err := c.takeWelcome(f)
+	if err == nil {
+		w := c.welcome
+		switch {
+		case f.Seq != 0:
+			c.violate("welcome of a resumed connection: seq %d; want 0 (RESUME-003)", f.Seq)
+		case !w.Resumed:
+			c.violate("welcome of a resumed connection: resumed false (RESUME-002)")
+		case w.Recovered && w.NextSeq != c.cfg.Resume.LastSeq+1:
+			c.violate("welcome of a recovered resume from lastseq %d: nextSeq %d; want %d (RESUME-003)", c.cfg.Resume.LastSeq, w.NextSeq, c.cfg.Resume.LastSeq+1)
+		case !w.Recovered && w.State == nil:
+			c.violate("welcome of a resume with recovered false: no state (RESUME-004)")
+		case w.NextSeq == 0:
+			c.violate("welcome of a resumed connection: nextSeq 0 (RESUME-003)")
+		}
+		if w.NextSeq > 0 {
+			*lastSeq = w.NextSeq - 1
+			c.lastSeq.Store(*lastSeq)
+		}
+	}
+	welcomed <- err
+	return err == nil
+}
+
+// LastSeq is the seq of the last frame read: what a resume gives as lastseq (RESUME-002).
+func (c *Client) LastSeq() uint64 { return c.lastSeq.Load() }
+
+// ResumeToken is the token of the welcome, which resumes the session after a drop
+// (RESUME-001); "" when the server does not resume sessions.
+func (c *Client) ResumeToken() string { return c.welcome.ResumeToken }
 
 func (c *Client) routeReply(f Frame) {
 	if f.ID == nil || f.Code == nil || f.Message == nil {

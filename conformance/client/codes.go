@@ -119,5 +119,6 @@ const (
 	CloseHeartbeatTimeout = 4000
 	CloseSlowConsumer     = 4008
 	CloseReplaced         = 4009
+	CloseResumeRefused    = 4010
 	CloseTokenExpired     = 4001 // the UserSig expired (AUTHZ-003)
 )

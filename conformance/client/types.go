@@ -39,6 +39,22 @@ type Welcome struct {
 	Limits    Limits   `json:"limits"`
 	Timing    Timing   `json:"timing"`
 	Features  Features `json:"features"`
+
+	// The resume fields (SPEC §21, revision 5); zero from a server that does not resume.
+	ResumeToken string        `json:"resumeToken"`
+	Resumed     bool          `json:"resumed"`
+	Recovered   bool          `json:"recovered"`
+	NextSeq     uint64        `json:"nextSeq"`
+	State       *SessionState `json:"state"`
+}
+
+// SessionState is where a resumed session stands when its missed frames were not replayed
+// (RESUME-004).
+type SessionState struct {
+	Room               *JoinLiveReply             `json:"room"`
+	Host               bool                       `json:"host"`
+	ConnectionRequests []ConnectionRequestOutcome `json:"connectionRequests"`
+	BattleRequests     []BattleRequestEvent       `json:"battleRequests"`
 }
 
 // Limits are the limits the server enforces (WELCOME-002).
@@ -57,6 +73,12 @@ type Limits struct {
 	// 0 when the server advertises none.
 	MaxRequestsPerSecond float64 `json:"maxRequestsPerSecond"`
 	RequestBurst         int     `json:"requestBurst"`
+	// ResumeWindowMs is how long a dropped session waits for its resume (RESUME-001); 0:
+	// resume is off. ResumeHistoryFrames and ResumeHistoryBytes bound the frames kept for a
+	// replay (RESUME-004).
+	ResumeWindowMs      int64 `json:"resumeWindowMs"`
+	ResumeHistoryFrames int   `json:"resumeHistoryFrames"`
+	ResumeHistoryBytes  int   `json:"resumeHistoryBytes"`
 }
 
 // Timing is the liveness and invitation timing the server applies (WELCOME-003).

@@ -72,6 +72,14 @@ const (
 	// Requirements the suite caught only by chance inside another spec.
 	ScoreSkipsInviterAudience = "score-skips-inviter-audience"
 	InviterScoreHidden        = "inviter-score-not-reported"
+	// Session resume (SPEC §21).
+	ResumeLossAtOnce       = "resume-loss-at-once"
+	ResumeWindowEndless    = "resume-window-endless"
+	ResumeReplaysLastAgain = "resume-replays-last-again"
+	ResumeRenumbers        = "resume-renumbers-replay"
+	ResumeClaimsRecovered  = "resume-claims-recovered"
+	ResumeAnyUser          = "resume-by-any-user"
+	ResumeOldTokenKept     = "resume-old-token-kept"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -120,6 +128,14 @@ var Catalogue = []Mutant{
 	{BoardInGroupOrder, "a battle's invitees and scoreboard follow the group's join order, not the order the inviter listed them", []string{"BATTLE-020", "BATTLE-041"}},
 	{ScoreSkipsInviterAudience, "score changes reach the inviting room's host but not its audience", []string{"BATTLE-042"}},
 	{InviterScoreHidden, "get_battle_info reports the inviting room's score as 0", []string{"REST-020"}},
+
+	{ResumeLossAtOnce, "a dropped session is lost at once: the others see the loss and its resume is refused", []string{"RESUME-002"}},
+	{ResumeWindowEndless, "a dropped session waits for its resume for ever: the others never see the loss", []string{"RESUME-005"}},
+	{ResumeReplaysLastAgain, "a replay starts with the frame the client said it processed", []string{"RESUME-003"}},
+	{ResumeRenumbers, "replayed frames get new seqs instead of their original ones", []string{"RESUME-003"}},
+	{ResumeClaimsRecovered, "a session whose missed frames were let go resumes with recovered: true and a partial replay", []string{"RESUME-004"}},
+	{ResumeAnyUser, "a resume token resumes its session for any authenticated user", []string{"RESUME-006"}},
+	{ResumeOldTokenKept, "a token already used to resume stays valid", []string{"RESUME-006"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

@@ -15,4 +15,5 @@ const (
 	CloseTokenExpired     = 4001 // the connection's UserSig expired (AUTHZ-003)
 	CloseSlowConsumer     = 4008 // the send queue was full (CLOSE-001, CLOSE-002)
 	CloseReplaced         = 4009 // the same user connected again (AUTH-006)
+	CloseResumeRefused    = 4010 // a resume the server cannot honour (RESUME-006)
 )

@@ -9,6 +9,33 @@ type Welcome struct {
 	Limits    Limits   `json:"limits"`
 	Timing    Timing   `json:"timing"`
 	Features  Features `json:"features"`
+
+	// ResumeToken resumes this session after a drop (RESUME-001); "" when resume is off.
+	ResumeToken string `json:"resumeToken"`
+	// Resumed says this connection continues an earlier session (RESUME-002).
+	Resumed bool `json:"resumed"`
+	// Recovered says every frame the session was sent after the client's lastSeq follows,
+	// with its original seq (RESUME-003); false on a fresh session.
+	Recovered bool `json:"recovered"`
+	// NextSeq is the seq of the next numbered frame on this connection (TRANS-005, RESUME-003).
+	NextSeq uint64 `json:"nextSeq"`
+	// State is the session's current state when it resumed without its missed frames
+	// (RESUME-004); null otherwise.
+	State *SessionState `json:"state"`
+}
+
+// SessionState is where a resumed session stands when the frames it missed could not be
+// replayed (RESUME-004): its room as joinLive describes one, and the invitations waiting for
+// an answer from its room.
+type SessionState struct {
+	// Room is the room the user is in (null: none), as joinLive's reply describes it.
+	Room *JoinLiveReply `json:"room"`
+	// Host says the user is Room's host.
+	Host bool `json:"host"`
+	// ConnectionRequests are the co-host requests waiting for the room's answer (COHOST-002).
+	ConnectionRequests []ConnectionRequestOutcome `json:"connectionRequests"`
+	// BattleRequests are the battle requests waiting for the room's answer (BATTLE-006).
+	BattleRequests []BattleRequestEvent `json:"battleRequests"`
 }
 
 // Limits are the limits a server enforces and advertises (WELCOME-002).
@@ -27,6 +54,12 @@ type Limits struct {
 	// MaxBattleDurationS and MaxBattleRequestsPerMinute are sent when battles are supported.
 	MaxBattleDurationS         int `json:"maxBattleDurationS"`
 	MaxBattleRequestsPerMinute int `json:"maxBattleRequestsPerMinute"`
+	// ResumeWindowMs is how long a dropped session waits for its resume (RESUME-001); 0:
+	// resume is off. ResumeHistoryFrames and ResumeHistoryBytes bound the frames kept for a
+	// replay (RESUME-004).
+	ResumeWindowMs      int64 `json:"resumeWindowMs"`
+	ResumeHistoryFrames int   `json:"resumeHistoryFrames"`
+	ResumeHistoryBytes  int   `json:"resumeHistoryBytes"`
 }
 
 // Timing is the liveness and invitation timing a server applies (WELCOME-003).

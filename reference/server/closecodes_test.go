@@ -32,6 +32,7 @@ func TestCloseCodesAreTheProtocols(t *testing.T) {
 		{"closeTokenExpired", closeTokenExpired, protocol.CloseTokenExpired},
 		{"closeSlowConsumer", closeSlowConsumer, protocol.CloseSlowConsumer},
 		{"closeReplaced", closeReplaced, protocol.CloseReplaced},
+		{"closeResumeRefused", closeResumeRefused, protocol.CloseResumeRefused},
 	}
 	for _, c := range own {
 		if c.server != c.protocol {

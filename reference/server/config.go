@@ -41,6 +41,14 @@ type Config struct {
 	HeartbeatTimeout time.Duration
 	// DefaultInviteTimeout applies to requestConnection without a timeout (COHOST-014).
 	DefaultInviteTimeout time.Duration
+	// ResumeWindow is how long a session whose connection dropped without a close handshake
+	// waits for its resume (RESUME-001), whole milliseconds; 0: resume is off, and a drop
+	// is a loss at once (LIVE-021).
+	ResumeWindow time.Duration
+	// ResumeHistoryFrames and ResumeHistoryBytes bound the frames each session keeps for a
+	// replay (RESUME-004); at most the send queue's bounds, so that a replay always fits.
+	ResumeHistoryFrames int
+	ResumeHistoryBytes  int
 	// WriteTimeout bounds one frame write to a client.
 	WriteTimeout time.Duration
 	// DefaultBattleDuration applies to requestBattle without a duration (300 s).
@@ -153,6 +161,8 @@ func DefaultConfig() Config {
 		HeartbeatTimeout:     15 * time.Second,
 		DefaultInviteTimeout: 30 * time.Second,
 		WriteTimeout:         10 * time.Second,
+		ResumeHistoryFrames:  256,
+		ResumeHistoryBytes:   256 << 10,
 
 		DefaultBattleDuration:      300 * time.Second,
 		MaxBattleDuration:          24 * time.Hour,
@@ -198,6 +208,12 @@ func (c Config) Validate() error {
 	case c.DefaultInviteTimeout < time.Second || c.DefaultInviteTimeout > time.Hour || c.DefaultInviteTimeout%time.Second != 0:
 		// Advertised as whole seconds (defaultInviteTimeoutS) within a request's own range.
 		return fmt.Errorf("default invite timeout %v: must be whole seconds from 1s to 1h", c.DefaultInviteTimeout)
+	case c.ResumeWindow < 0 || c.ResumeWindow%time.Millisecond != 0 || c.ResumeWindow > time.Hour:
+		return fmt.Errorf("resume window %v: must be whole milliseconds from 0 (off) to 1h", c.ResumeWindow)
+	case c.ResumeWindow > 0 && (c.ResumeHistoryFrames < 1 || c.ResumeHistoryFrames > c.SendQueueFrames):
+		return fmt.Errorf("resume history frames %d: must be from 1 to the send queue's %d frames", c.ResumeHistoryFrames, c.SendQueueFrames)
+	case c.ResumeWindow > 0 && (c.ResumeHistoryBytes < 1024 || c.ResumeHistoryBytes > c.SendQueueBytes):
+		return fmt.Errorf("resume history bytes %d: must be from 1024 to the send queue's %d bytes", c.ResumeHistoryBytes, c.SendQueueBytes)
 	case c.WriteTimeout <= 0:
 		return fmt.Errorf("write timeout %v: must be positive", c.WriteTimeout)
 	case c.MaxBattleDuration < time.Second || c.MaxBattleDuration%time.Second != 0:

@@ -28,6 +28,7 @@ const (
 	closeTokenExpired     = protocol.CloseTokenExpired
 	closeSlowConsumer     = protocol.CloseSlowConsumer
 	closeReplaced         = protocol.CloseReplaced
+	closeResumeRefused    = protocol.CloseResumeRefused
 	// closeNone closes the socket without a close frame (one was sent already, or none can be).
 	closeNone = 0
 )
@@ -38,10 +39,13 @@ const maxRequestIDBytes = 64
 // conn is one client connection: one reader goroutine, one writer goroutine and a send queue
 // bounded in frames and in bytes (sendQueue), filled only by the hub.
 type conn struct {
-	id    core.SessionID
+	id    core.SessionID // its session's, set by the hub as it registers the connection
 	user  core.User
 	ws    *websocket.Conn
 	queue *sendQueue
+
+	sess   *session       // hub only: the session whose connection this is, nil until registered
+	resume *resumeRequest // the resume the handshake asked for; nil: a new session
 
 	limiter *rate.Limiter // the request rate limit (RATE-001); reader only; nil: none
 	expires time.Time     // when the token of the handshake expires (AUTHZ-003); set before the reader starts
@@ -264,8 +268,8 @@ func parseRequest(data []byte) (protocol.Request, *protocol.Error) {
 // its frames catches up in fewer system calls.
 func (c *conn) writePump(s *Server) {
 	defer c.ws.Close()
-	var seq uint64
-	var batch []*outFrame
+	wrote := false // the first frame, the welcome, was written
+	var batch []numbered
 	corker, _ := c.ws.NetConn().(*liveConn)
 	var deadline time.Time
 	// writeBatch writes the batch; false after a write error (the connection is then shut).
@@ -289,17 +293,15 @@ func (c *conn) writePump(s *Server) {
 		ok := true
 		bp := encodeBuffers.Get().(*[]byte) // lent for the batch: an idle connection holds none
 		buf := *bp
-		for _, f := range batch {
+		for _, n := range batch {
+			f := n.f
 			bytes += f.size()
-			seq++
-			if mutant.On(mutant.SeqGap) && seq == 7 {
-				seq++
-			}
-			buf = f.encode(buf[:0], seq, time.Now().UnixMilli())
+			buf = f.encode(buf[:0], n.seq, time.Now().UnixMilli())
 			if err := c.ws.WriteMessage(websocket.TextMessage, buf); err != nil {
 				ok = false
 				break
 			}
+			wrote = true
 			if f.reply {
 				replies++
 			}
@@ -327,8 +329,8 @@ func (c *conn) writePump(s *Server) {
 		case <-c.quit:
 			// The welcome is the first frame (WELCOME-001), even of a connection closed before
 			// it was written: a connection replaced at once gets its welcome, then 4009.
-			if seq == 0 && c.closeCode != closeNone {
-				if batch = c.queue.take(batch, 1); len(batch) == 1 && batch[0].typ == protocol.TypeWelcome && !writeBatch() {
+			if !wrote && c.closeCode != closeNone {
+				if batch = c.queue.take(batch, 1); len(batch) == 1 && batch[0].f.typ == protocol.TypeWelcome && !writeBatch() {
 					return
 				}
 			}
@@ -405,6 +407,8 @@ func closeReason(code int) string {
 		return "server shutting down"
 	case closeInternalError:
 		return "server failure: its journal cannot be written; reconnect"
+	case closeResumeRefused:
+		return "resume refused"
 	}
 	return ""
 }

@@ -2,10 +2,12 @@ package server
 
 import (
 	"slices"
-	"strconv"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/pkarena/pkarena/reference/core"
+	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
 )
 
@@ -24,9 +26,16 @@ type hubMsg struct {
 	conn *conn
 	req  protocol.Request
 	err  *protocol.Error
-	done chan<- bool
+	done chan<- openResult
 	rest *restCall
 	code int // msgClosed: how the reader saw the connection end (endCodeFor)
+}
+
+// openResult is the hub's answer to a handshake: registered, or refused (a resume the hub
+// cannot honour, RESUME-006) with the close frame's reason, or neither once the server stops.
+type openResult struct {
+	registered bool
+	refused    string
 }
 
 // restCall is a REST call for the core and the channel its outcome goes back on.
@@ -43,7 +52,7 @@ type restOutcome struct {
 	err  *protocol.Error
 }
 
-// hub owns the core, the table of live connections and the journal. Only its goroutine
+// hub owns the core, the sessions with their connections and the journal. Only its goroutine
 // touches them.
 //
 // With a journal, nothing an operation caused leaves the server before the operation's
@@ -51,13 +60,19 @@ type restOutcome struct {
 // REST outcomes) is held, in order, until the commit at the end of the batch (group commit:
 // one sync covers the messages the hub handled meanwhile, up to maxBatch).
 type hub struct {
-	s      *Server
-	core   *core.Core
-	conns  map[core.SessionID]*conn
-	byUser map[string]*conn
-	nextID core.SessionID
-	timer  *time.Timer
-	lost   []*conn // dropped connections whose loss the core has not seen yet
+	s         *Server
+	core      *core.Core
+	sessions  map[core.SessionID]*session
+	byUser    map[string]*session
+	tokens    map[string]*session // by resume token (RESUME-001); empty when resume is off
+	connected int                 // sessions with a connection
+	nextID    core.SessionID
+	timer     *time.Timer
+	lost      []*session // ended sessions whose loss the core has not seen yet
+
+	grace      []graceEntry // sessions waiting for their resume, the window ending first first
+	graceLeft  int          // entries of grace whose session has left it (resumed, ended)
+	graceTimer *time.Timer  // fires when the first of grace ends
 
 	journal *journal  // nil: memory only
 	holding bool      // records were appended since the last commit: outputs wait in held
@@ -92,6 +107,7 @@ const gaugeEvery = 100 * time.Millisecond
 type heldOut struct {
 	conn    *conn
 	frame   *outFrame
+	seq     uint64
 	rest    *restCall
 	outcome restOutcome
 	scored  time.Time // the score update's arrival, to observe once its frames are queued
@@ -106,8 +122,10 @@ var errJournalFailed = protocol.ErrInternal.With("the battle journal failed: the
 func newHub(s *Server, c *core.Core) *hub {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &hub{s: s, core: c, conns: make(map[core.SessionID]*conn), byUser: make(map[string]*conn), timer: t,
-		gauges: time.NewTicker(gaugeEvery)}
+	g := time.NewTimer(time.Hour)
+	g.Stop()
+	return &hub{s: s, core: c, sessions: make(map[core.SessionID]*session), byUser: make(map[string]*session),
+		tokens: make(map[string]*session), timer: t, graceTimer: g, gauges: time.NewTicker(gaugeEvery)}
 }
 
 func (h *hub) run() {
@@ -129,6 +147,8 @@ func (h *hub) run() {
 			h.batch()
 		case <-h.timer.C:
 			h.deliver(h.core.Tick())
+		case <-h.graceTimer.C:
+			h.endGrace(time.Now())
 		case d := <-h.s.hooks.dones: // nil unless the webhooks are durable
 			h.hookDone(d)
 		case <-h.hookRetry: // nil unless a durable webhook was given up
@@ -269,8 +289,8 @@ func (h *hub) commit() {
 			o.rest.reply <- o.outcome
 		case !o.scored.IsZero():
 			h.s.metrics.scoreLatency.Observe(time.Since(o.scored).Seconds())
-		case h.conns[o.conn.id] == o.conn:
-			h.send(o.conn, o.frame)
+		case o.conn.sess != nil && o.conn.sess.conn == o.conn:
+			h.send(o.conn, o.frame, o.seq)
 		}
 	}
 	if h.journal.oversized() {
@@ -293,9 +313,12 @@ func (h *hub) fail(err error) {
 		}
 	}
 	h.held = nil
-	for _, c := range h.conns {
-		c.shutdown(closeInternalError)
-		h.drop(c, closeInternalError)
+	for _, s := range h.sessions {
+		if s.conn != nil {
+			s.conn.shutdown(closeInternalError)
+			h.drop(s.conn, closeInternalError)
+		}
+		h.end(s)
 	}
 	h.lost = nil
 	h.journal.abandon()
@@ -357,7 +380,7 @@ func (h *hub) drainOpens() {
 		case m := <-h.s.inbox:
 			switch m.kind {
 			case msgOpen:
-				m.done <- false
+				m.done <- openResult{}
 			case msgREST:
 				m.rest.reply <- restOutcome{err: protocol.ErrInternal.With("server shutting down")}
 			}
@@ -401,8 +424,7 @@ func (h *hub) handle(m hubMsg) {
 	defer h.reportPanic(m)
 	switch m.kind {
 	case msgOpen:
-		h.open(m.conn)
-		m.done <- true
+		m.done <- h.open(m.conn)
 	case msgClosed:
 		h.drop(m.conn, m.code)
 	case msgREST:
@@ -424,52 +446,150 @@ func (h *hub) handle(m hubMsg) {
 			}
 		}
 	case msgRequest:
-		if h.conns[m.conn.id] != m.conn {
-			return // already dropped (replaced, slow): its late frames change nothing
+		s := m.conn.sess
+		if s == nil || s.conn != m.conn {
+			return // already dropped (replaced, slow, resumed elsewhere): its late frames change nothing
 		}
 		if m.err != nil {
-			h.enqueue(m.conn, replyFrame(m.req.ID, nil, m.err))
+			h.enqueue(s, replyFrame(m.req.ID, nil, m.err))
 			return
 		}
-		reply, err, out := h.core.Handle(m.conn.id, m.req.Type, m.req.Payload)
+		reply, err, out := h.core.Handle(s.id, m.req.Type, m.req.Payload)
 		h.record()
-		h.enqueue(m.conn, replyFrame(m.req.ID, reply, err))
+		h.enqueue(s, replyFrame(m.req.ID, reply, err))
 		h.deliver(out)
 	}
 }
 
-// open registers a connection, replacing an earlier one of the same user (AUTH-006).
-func (h *hub) open(c *conn) {
+// open registers a connection: a new session, replacing an earlier one of the same user
+// (AUTH-006), or the resume of a session (RESUME-002), which open may refuse.
+func (h *hub) open(c *conn) openResult {
+	if c.resume != nil {
+		return h.resume(c)
+	}
 	if old := h.byUser[c.user.ID]; old != nil {
-		old.shutdown(closeReplaced)
-		h.drop(old, closeReplaced)
+		if old.conn != nil {
+			old.conn.shutdown(closeReplaced)
+			h.drop(old.conn, closeReplaced)
+		}
+		h.end(old) // a session waiting for its resume ends too: a newer login wins (RESUME-006)
 		h.flushLost()
 	}
 	h.nextID++
-	c.id = h.nextID
-	h.s.connWG.Add(2) // its reader and writer; on the hub, so before Close waits
-
-	h.conns[c.id] = c
-	h.byUser[c.user.ID] = c
-	h.s.metrics.connsOpened.Inc()
-	h.s.metrics.connsOpen.Set(float64(len(h.conns)))
-	h.core.Connect(c.id, c.user)
+	s := &session{id: h.nextID, user: c.user}
+	if w := h.s.cfg.ResumeWindow; w > 0 {
+		s.hist = history{maxFrames: h.s.cfg.ResumeHistoryFrames, maxBytes: int64(h.s.cfg.ResumeHistoryBytes)}
+		s.token = newResumeToken(s)
+		h.tokens[s.token] = s
+	}
+	h.sessions[s.id] = s
+	h.byUser[s.user.ID] = s
+	h.attach(s, c)
+	h.core.Connect(s.id, s.user)
 	// The welcome goes to the queue at once, never among the outputs held for a journal
 	// commit: it says nothing the journal must hold back, and a connection replaced before
 	// the commit (whose held frames are then let go) must still get it first (WELCOME-001).
 	if !h.failed {
-		h.send(c, &outFrame{typ: protocol.TypeWelcome, payload: marshalPayload(h.welcome(c))})
+		f := &outFrame{typ: protocol.TypeWelcome, payload: marshalPayload(h.welcome(s, nil))}
+		h.send(c, f, s.number(f))
 	}
-	h.s.log.Debug("connected", "user", c.user.ID, "session", c.id)
+	h.s.log.Debug("connected", "user", c.user.ID, "session", s.id)
+	return openResult{registered: true}
 }
 
-func (h *hub) welcome(c *conn) protocol.Welcome {
+// attach makes c the connection of s.
+func (h *hub) attach(s *session, c *conn) {
+	c.id, c.sess, s.conn = s.id, s, c
+	h.connected++
+	h.s.connWG.Add(2) // its reader and writer; on the hub, so before Close waits
+	h.s.metrics.connsOpened.Inc()
+	h.s.metrics.connsOpen.Set(float64(h.connected))
+}
+
+// resume continues the session c's token names on c (RESUME-002), or refuses (RESUME-006):
+// resume off, a token the hub does not hold (never issued, replaced by a later resume, its
+// window passed, a newer login), a token of another user, or a lastSeq the session never
+// reached. The session's earlier connection, if the hub has not seen it drop yet, is closed
+// with 4009 and is not a loss. The welcome (seq 0, outside the session's numbering) says
+// whether every frame after lastSeq follows with its original seq (recovered), or the
+// session's current state instead (RESUME-004); the numbering then goes on.
+func (h *hub) resume(c *conn) openResult {
+	s, why := h.tokens[c.resume.token], ""
+	switch {
+	case h.s.cfg.ResumeWindow == 0:
+		why = refusedOff
+	case s == nil:
+		why = refusedUnknown
+	case s.user.ID != c.user.ID && !mutant.On(mutant.ResumeAnyUser):
+		why = refusedUser
+	case c.resume.lastSeq > s.seq:
+		why = refusedAhead
+	}
+	if why != "" {
+		h.s.metrics.resumeRefused.WithLabelValues(why).Inc()
+		return openResult{refused: why}
+	}
+	if old := s.conn; old != nil {
+		old.shutdown(closeReplaced)
+		h.detach(old, closeReplaced)
+	}
+	h.leaveGrace(s)
+	if !mutant.On(mutant.ResumeOldTokenKept) {
+		delete(h.tokens, s.token)
+	}
+	s.token = newResumeToken(s)
+	h.tokens[s.token] = s
+	h.attach(s, c)
+	replay, recovered := s.hist.after(c.resume.lastSeq, s.seq)
+	if mutant.On(mutant.ResumeClaimsRecovered) && !recovered {
+		replay, recovered = s.hist.frames[s.hist.head:], true
+	}
+	var st *protocol.SessionState
+	if !recovered {
+		state, _ := h.core.State(s.id)
+		st = &state
+		h.s.metrics.resumes.WithLabelValues(resumeState).Inc()
+	} else {
+		h.s.metrics.resumes.WithLabelValues(resumeRecovered).Inc()
+	}
+	if h.failed {
+		return openResult{registered: true}
+	}
+	h.send(c, &outFrame{typ: protocol.TypeWelcome, payload: marshalPayload(h.welcome(s, st))}, 0)
+	for _, n := range replay {
+		seq := n.seq
+		if mutant.On(mutant.ResumeRenumbers) {
+			seq = 0 // numbered below as if new
+		}
+		h.queueTo(c, n.f, seq, s)
+	}
+	h.s.metrics.replayed.Add(float64(len(replay)))
+	h.s.log.Debug("resumed", "user", c.user.ID, "session", s.id, "lastSeq", c.resume.lastSeq, "replayed", len(replay), "recovered", recovered)
+	return openResult{registered: true}
+}
+
+// queueTo sends f to c, numbered seq (0: numbered now on s), or holds it for the journal's
+// commit.
+func (h *hub) queueTo(c *conn, f *outFrame, seq uint64, s *session) {
+	if seq == 0 {
+		seq = s.number(f)
+	}
+	if h.holding {
+		h.held = append(h.held, heldOut{conn: c, frame: f, seq: seq})
+		return
+	}
+	h.send(c, f, seq)
+}
+
+// welcome is the welcome of s's connection: st is the state of a session resumed without its
+// missed frames, nil otherwise.
+func (h *hub) welcome(s *session, st *protocol.SessionState) protocol.Welcome {
 	cfg := h.s.cfg
-	return protocol.Welcome{
+	w := protocol.Welcome{
 		Protocol:  protocol.Version,
 		Server:    "pkarena-server/" + Version,
-		UserID:    c.user.ID,
-		SessionID: "s-" + strconv.FormatUint(uint64(c.id), 10),
+		UserID:    s.user.ID,
+		SessionID: s.name(),
 		Limits: protocol.Limits{
 			MaxConnectedRooms: cfg.MaxConnectedRooms,
 			MaxUsersPerRoom:   cfg.MaxUsersPerRoom,
@@ -483,6 +603,8 @@ func (h *hub) welcome(c *conn) protocol.Welcome {
 
 			MaxBattleDurationS:         int(cfg.MaxBattleDuration / time.Second),
 			MaxBattleRequestsPerMinute: cfg.MaxBattleRequestsPerMinute,
+
+			ResumeWindowMs: cfg.ResumeWindow.Milliseconds(),
 		},
 		Timing: protocol.Timing{
 			HeartbeatIntervalMs:    cfg.HeartbeatInterval.Milliseconds(),
@@ -491,7 +613,24 @@ func (h *hub) welcome(c *conn) protocol.Welcome {
 			DefaultBattleDurationS: int(cfg.DefaultBattleDuration / time.Second),
 		},
 		Features: protocol.Features{Battle: true, DurableScores: h.journal != nil},
+
+		ResumeToken: s.token,
+		State:       st,
 	}
+	if cfg.ResumeWindow > 0 {
+		w.Limits.ResumeHistoryFrames = cfg.ResumeHistoryFrames
+		w.Limits.ResumeHistoryBytes = cfg.ResumeHistoryBytes
+	}
+	if s.conn != nil && s.conn.resume != nil { // a resume: numbering goes on from s.seq
+		w.Resumed, w.Recovered = true, st == nil
+		w.NextSeq = s.conn.resume.lastSeq + 1
+		if st != nil {
+			w.NextSeq = s.seq + 1
+		}
+	} else {
+		w.NextSeq = s.seq + 2 // after the welcome, numbered next
+	}
+	return w
 }
 
 // requestBurst is the burst the welcome advertises: 0 when requests are not limited.
@@ -509,38 +648,128 @@ func (h *hub) setGauges() {
 	m.rooms.Set(float64(st.Rooms))
 	m.groups.Set(float64(st.Groups))
 	m.battlesRunning.Set(float64(st.BattlesRunning))
-	m.connsOpen.Set(float64(len(h.conns)))
+	m.connsOpen.Set(float64(h.connected))
+	m.inGrace.Set(float64(len(h.grace) - h.graceLeft))
 }
 
-// drop forgets a connection at once, so nothing more is queued for it, and remembers it for
-// flushLost. Idempotent. ended is how the connection ended when the server sent no close
-// frame (the client's close code, or 1006), for the metrics.
+// drop forgets a connection at once, so nothing more is queued for it. Its session then
+// waits for a resume when resume is on and the connection dropped without a close handshake
+// (RESUME-001: 1006, or the heartbeat timeout's 4000), else it ends, and flushLost lets the
+// core act on its loss. Idempotent. ended is how the connection ended when the server sent
+// no close frame (the client's close code, or 1006), for the metrics.
 func (h *hub) drop(c *conn, ended int) {
-	if h.conns[c.id] != c {
+	s := c.sess
+	if s == nil || s.conn != c {
 		return
 	}
-	delete(h.conns, c.id)
-	if h.byUser[c.user.ID] == c {
-		delete(h.byUser, c.user.ID)
+	if code := h.detach(c, ended); h.s.cfg.ResumeWindow > 0 && !h.failed && (code == websocket.CloseAbnormalClosure || code == closeHeartbeatTimeout) {
+		if mutant.On(mutant.ResumeLossAtOnce) {
+			h.end(s)
+			return
+		}
+		window := h.s.cfg.ResumeWindow
+		if mutant.On(mutant.ResumeWindowEndless) {
+			window = 1000 * time.Hour
+		}
+		s.graceUntil = time.Now().Add(window)
+		h.grace = append(h.grace, graceEntry{s, s.graceUntil})
+		if len(h.grace) == 1 {
+			h.graceTimer.Reset(window)
+		}
+		h.s.metrics.inGrace.Set(float64(len(h.grace) - h.graceLeft))
+		return
 	}
+	h.end(s)
+}
+
+// detach forgets c, the connection of its session, and returns how it ended: the close code
+// the server sent, else ended.
+func (h *hub) detach(c *conn, ended int) int {
+	c.sess.conn = nil
+	h.connected--
 	c.shutdown(closeNone)
 	if c.closeCode != closeNone { // final: shutdown's Once has run
 		ended = c.closeCode
 	}
 	h.s.metrics.closed(ended)
-	h.s.metrics.connsOpen.Set(float64(len(h.conns)))
-	h.lost = append(h.lost, c)
+	h.s.metrics.connsOpen.Set(float64(h.connected))
+	return ended
 }
 
-// flushLost lets the core act on every dropped connection (LIVE-021). It runs after the
+// end forgets session s, which has no connection, and remembers it for flushLost.
+// Idempotent.
+func (h *hub) end(s *session) {
+	if h.sessions[s.id] != s {
+		return
+	}
+	delete(h.sessions, s.id)
+	if h.byUser[s.user.ID] == s {
+		delete(h.byUser, s.user.ID)
+	}
+	if h.tokens[s.token] == s {
+		delete(h.tokens, s.token)
+	}
+	s.hist.reset()
+	h.leaveGrace(s)
+	h.lost = append(h.lost, s)
+}
+
+// leaveGrace takes s out of the sessions waiting for their resume; its entry in grace is
+// skipped when it comes up.
+func (h *hub) leaveGrace(s *session) {
+	if !s.graceUntil.IsZero() {
+		s.graceUntil = time.Time{}
+		h.graceLeft++
+	}
+}
+
+// endGrace ends the sessions whose resume window has passed at now: their loss is handled
+// as any other (LIVE-021, RESUME-005). It arms the timer for the next.
+func (h *hub) endGrace(now time.Time) {
+	for len(h.grace) > 0 && !h.grace[0].until.After(now) {
+		e := h.grace[0]
+		h.grace[0] = graceEntry{}
+		h.grace = h.grace[1:]
+		if e.s.graceUntil.Equal(e.until) && e.s.conn == nil {
+			h.s.metrics.graceExpired.Inc()
+			e.s.graceUntil = time.Time{}
+			h.end(e.s)
+		} else {
+			h.graceLeft--
+		}
+	}
+	h.compactGrace()
+	if len(h.grace) > 0 {
+		h.graceTimer.Reset(h.grace[0].until.Sub(now))
+	}
+	h.s.metrics.inGrace.Set(float64(len(h.grace) - h.graceLeft))
+}
+
+// compactGrace drops the entries of sessions that left grace when they are most of it, so
+// that resumes do not grow the queue for ever.
+func (h *hub) compactGrace() {
+	if h.graceLeft < 64 || h.graceLeft*2 < len(h.grace) {
+		return
+	}
+	kept := h.grace[:0]
+	for _, e := range h.grace {
+		if e.s.graceUntil.Equal(e.until) && e.s.conn == nil {
+			kept = append(kept, e)
+		}
+	}
+	clear(h.grace[len(kept):])
+	h.grace, h.graceLeft = kept, 0
+}
+
+// flushLost lets the core act on every ended session (LIVE-021). It runs after the
 // deliveries in progress are all queued, so the events of a loss never overtake the events of
 // the change that caused it (TRANS-008). A loss may cut off further slow consumers.
 func (h *hub) flushLost() {
 	for len(h.lost) > 0 {
-		c := h.lost[0]
+		s := h.lost[0]
 		h.lost = h.lost[1:]
-		h.s.log.Debug("disconnected", "user", c.user.ID, "session", c.id)
-		h.deliver(h.core.Disconnect(c.id))
+		h.s.log.Debug("disconnected", "user", s.user.ID, "session", s.id)
+		h.deliver(h.core.Disconnect(s.id))
 	}
 }
 
@@ -551,29 +780,34 @@ func (h *hub) deliver(out []core.Delivery) {
 	for _, d := range out {
 		f := &outFrame{typ: d.Type, payload: marshalPayload(d.Payload)}
 		for _, id := range d.To {
-			if c := h.conns[id]; c != nil {
-				h.enqueue(c, f)
+			if s := h.sessions[id]; s != nil {
+				h.enqueue(s, f)
 			}
 		}
 	}
 }
 
-// enqueue sends f to c, or holds it for the journal's commit (dropped once the journal has
-// failed).
-func (h *hub) enqueue(c *conn, f *outFrame) {
+// enqueue numbers f on session s and sends it to s's connection, or holds it for the
+// journal's commit (dropped once the journal has failed). A session waiting for its resume
+// keeps it for the replay only.
+func (h *hub) enqueue(s *session, f *outFrame) {
+	if h.failed {
+		return
+	}
+	seq := s.number(f)
 	switch {
-	case h.failed:
+	case s.conn == nil:
 	case h.holding:
-		h.held = append(h.held, heldOut{conn: c, frame: f})
+		h.held = append(h.held, heldOut{conn: s.conn, frame: f, seq: seq})
 	default:
-		h.send(c, f)
+		h.send(s.conn, f, seq)
 	}
 }
 
 // send never blocks: a connection whose queue is full (CLOSE-001), or would hold more than
 // SendQueueBytes with f (CLOSE-002), is cut off.
-func (h *hub) send(c *conn, f *outFrame) {
-	switch bound, waiting := c.queue.put(f); bound {
+func (h *hub) send(c *conn, f *outFrame, seq uint64) {
+	switch bound, waiting := c.queue.put(f, seq); bound {
 	case boundBytes:
 		h.cutOff(c, boundBytes, "queued_bytes", waiting, "frame_bytes", f.size(), "limit", h.s.cfg.SendQueueBytes)
 	case boundFrames:
@@ -597,15 +831,18 @@ func (h *hub) shutdownAll() {
 	if h.journal != nil {
 		h.journal.lazy = true // one sync at close, not one per connection ended (journal.lazy)
 	}
-	ids := make([]core.SessionID, 0, len(h.conns))
-	for id := range h.conns {
+	ids := make([]core.SessionID, 0, len(h.sessions))
+	for id := range h.sessions {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		c := h.conns[id]
-		c.shutdown(closeGoingAway)
-		h.drop(c, closeGoingAway)
+		s := h.sessions[id]
+		if c := s.conn; c != nil {
+			c.shutdown(closeGoingAway)
+			h.drop(c, closeGoingAway)
+		}
+		h.end(s) // a session waiting for its resume too
 		h.flushLost()
 		h.commit() // the members still connected get the events before their own 1001
 		if h.failed {

@@ -229,18 +229,20 @@ func TestSendQueueBounds(t *testing.T) {
 			cfg.SendQueueBytes = bound
 			h := newHubForQueueTests(cfg)
 			c := &conn{id: 1, queue: newSendQueue(tt.frames, int64(cfg.SendQueueBytes)), quit: make(chan struct{})}
-			h.conns[c.id] = c
+			sess := &session{id: c.id, conn: c}
+			c.sess = sess
+			h.sessions[sess.id], h.connected = sess, 1
 			cut := -1
 			for i, op := range tt.ops {
 				if op == "take" { // the writer takes the oldest frame and writes it
 					b := c.queue.take(nil, 1)
-					c.queue.written(1, b[0].size())
+					c.queue.written(1, b[0].f.size())
 					continue
 				}
 				var size int
 				fmt.Sscanf(op, "q%d", &size)
-				h.enqueue(c, frameOfSize(size))
-				if h.conns[c.id] == nil {
+				h.enqueue(sess, frameOfSize(size))
+				if h.sessions[sess.id] == nil {
 					cut = i
 					break
 				}

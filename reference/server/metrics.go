@@ -50,7 +50,7 @@ var requestTypes = []string{
 var closeCodeLabels = map[int]string{}
 
 func init() {
-	for _, code := range []int{1000, 1001, 1002, 1003, 1005, 1006, 1007, 1009, 1011, 4000, 4001, 4008, 4009} {
+	for _, code := range []int{1000, 1001, 1002, 1003, 1005, 1006, 1007, 1009, 1011, 4000, 4001, 4008, 4009, 4010} {
 		closeCodeLabels[code] = strconv.Itoa(code)
 	}
 }
@@ -88,7 +88,30 @@ type metrics struct {
 	httpConns      prometheus.Gauge       // admission
 	httpEvicted    *prometheus.CounterVec // by reason
 	outboxPending  prometheus.Gauge       // hub; the webhook sender once the hub has stopped
+
+	resumes       *prometheus.CounterVec // hub; by result (recovered, state)
+	resumeRefused *prometheus.CounterVec // hub; by reason
+	replayed      prometheus.Counter     // hub
+	inGrace       prometheus.Gauge       // hub
+	graceExpired  prometheus.Counter     // hub
 }
+
+// Label values of the resume metrics (RESUME-003, RESUME-004, RESUME-006).
+const (
+	resumeRecovered = "recovered" // every missed frame replayed
+	resumeState     = "state"     // resumed with the current state instead (recovered: false)
+)
+
+// resumeRefusals are the reasons a resume is refused with 4010, the label values of
+// resume_refused_total.
+var resumeRefusals = []string{refusedOff, refusedUnknown, refusedUser, refusedAhead}
+
+const (
+	refusedOff     = "resume off"                   // the server advertises resumeWindowMs 0
+	refusedUnknown = "unknown token"                // never issued, replaced, its window passed, or a newer login
+	refusedUser    = "another user"                 // issued to another user
+	refusedAhead   = "lastSeq ahead of the session" // the client claims frames never sent
+)
 
 func newMetrics() *metrics {
 	reg := prometheus.NewRegistry()
@@ -153,6 +176,16 @@ func newMetrics() *metrics {
 	for _, r := range []string{"idle", "no request yet", "unauthenticated request", "refused"} {
 		m.httpEvicted.WithLabelValues(r)
 	}
+	m.resumes = counterVec("resumes_total", "Sessions resumed after a drop (RESUME-002), by result: recovered (every missed frame replayed) or state (recovered: false, the current state sent instead).", "result")
+	m.resumes.WithLabelValues(resumeRecovered)
+	m.resumes.WithLabelValues(resumeState)
+	m.resumeRefused = counterVec("resume_refused_total", "Resumes refused with 4010 (RESUME-006), by reason.", "reason")
+	for _, r := range resumeRefusals {
+		m.resumeRefused.WithLabelValues(r)
+	}
+	m.replayed = counter("resume_replayed_frames_total", "Frames replayed to resumed sessions, with their original seq (RESUME-003).")
+	m.inGrace = gauge("sessions_in_grace", "Sessions whose connection dropped, waiting for their resume (RESUME-001); set by the hub as it changes.")
+	m.graceExpired = counter("sessions_grace_expired_total", "Sessions whose resume window passed without a resume: handled then as lost (RESUME-005).")
 	register(collectors.NewGoCollector())
 	register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -12,9 +12,9 @@ import "sync"
 // tells the writer something waits.
 type sendQueue struct {
 	mu        sync.Mutex
-	frames    []*outFrame // waiting, oldest first
-	count     int         // frames waiting or being written
-	bytes     int64       // their sizes (outFrame.size)
+	frames    []numbered // waiting, oldest first
+	count     int        // frames waiting or being written
+	bytes     int64      // their sizes (outFrame.size)
 	maxFrames int
 	maxBytes  int64
 	ready     chan struct{}
@@ -28,9 +28,9 @@ func newSendQueue(maxFrames int, maxBytes int64) *sendQueue {
 	return &sendQueue{maxFrames: maxFrames, maxBytes: maxBytes, ready: make(chan struct{}, 1)}
 }
 
-// put queues f, or reports the bound it would break (boundFrames, boundBytes) without
-// queueing it; waiting is the bytes waiting before f, for the log.
-func (q *sendQueue) put(f *outFrame) (bound string, waiting int64) {
+// put queues f, numbered seq, or reports the bound it would break (boundFrames, boundBytes)
+// without queueing it; waiting is the bytes waiting before f, for the log.
+func (q *sendQueue) put(f *outFrame, seq uint64) (bound string, waiting int64) {
 	n := f.size()
 	q.mu.Lock()
 	waiting = q.bytes
@@ -40,7 +40,7 @@ func (q *sendQueue) put(f *outFrame) (bound string, waiting int64) {
 	case q.count >= q.maxFrames:
 		bound = boundFrames
 	default:
-		q.frames = append(q.frames, f)
+		q.frames = append(q.frames, numbered{seq, f})
 		q.count++
 		q.bytes += n
 	}
@@ -56,7 +56,7 @@ func (q *sendQueue) put(f *outFrame) (bound string, waiting int64) {
 
 // take moves up to max waiting frames, oldest first, into batch (its old contents dropped)
 // and returns it; they still count until written is called for them.
-func (q *sendQueue) take(batch []*outFrame, max int) []*outFrame {
+func (q *sendQueue) take(batch []numbered, max int) []numbered {
 	clear(batch)
 	batch = batch[:0]
 	q.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -253,6 +254,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusBadRequest, protocol.ErrInvalidParameter.With("username at most %d bytes, avatarurl at most %d", maxUserNameBytes, maxAvatarURLBytes))
 		return
 	}
+	resume, perr := resumeQuery(q)
+	if perr != nil {
+		refuse(w, http.StatusBadRequest, perr)
+		return
+	}
 	if appID != s.cfg.SDKAppID {
 		refuse(w, http.StatusUnauthorized, protocol.ErrUserSigAppIDMismatch.With("sdkappid %d is not served here", appID))
 		return
@@ -274,6 +280,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered with an HTTP error
 	}
 	c := &conn{
+		resume: resume,
 		// Copies: the query's values are slices of the request line, which they would keep
 		// alive (the UserSig is most of it) for the connection's life.
 		user:    core.User{ID: strings.Clone(userID), Name: strings.Clone(name), AvatarURL: strings.Clone(avatar)},
@@ -285,17 +292,21 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.ConnRequestRate > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(s.cfg.ConnRequestRate), s.cfg.ConnRequestBurst)
 	}
-	registered := make(chan bool, 1)
-	ok := s.post(hubMsg{kind: msgOpen, conn: c, done: registered})
-	if ok {
+	registered := make(chan openResult, 1)
+	var res openResult
+	if s.post(hubMsg{kind: msgOpen, conn: c, done: registered}) {
 		// A handshake that raced with Close may sit in the inbox after the hub has gone.
 		select {
-		case ok = <-registered:
+		case res = <-registered:
 		case <-s.stopped:
-			ok = false
 		}
 	}
-	if !ok {
+	if res.refused != "" { // RESUME-006: the close frame, no welcome
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeResumeRefused, "resume refused: "+res.refused), time.Now().Add(time.Second))
+		ws.Close()
+		return
+	}
+	if !res.registered {
 		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeGoingAway, "server shutting down"), time.Now().Add(time.Second))
 		ws.Close()
 		return
@@ -309,6 +320,30 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// The reader is a goroutine of its own and the handler returns: net/http's goroutine for
 	// the connection, its stack and the request it holds are let go.
 	go c.readPump(s) // which calls s.connWG.Done as it ends
+}
+
+// maxResumeTokenBytes bounds the resume query parameter (RESUME-002).
+const maxResumeTokenBytes = 64
+
+// resumeQuery reads the resume a handshake asks for (RESUME-002): none without a resume
+// parameter; with one, lastseq is required. A malformed pair is refused as any malformed
+// query (AUTH-001).
+func resumeQuery(q url.Values) (*resumeRequest, *protocol.Error) {
+	if !q.Has("resume") {
+		if q.Has("lastseq") {
+			return nil, protocol.ErrInvalidParameter.With("lastseq: only with resume")
+		}
+		return nil, nil
+	}
+	token := q.Get("resume")
+	if !printable(token, maxResumeTokenBytes) {
+		return nil, protocol.ErrInvalidParameter.With("resume: must be 1-%d bytes of printable ASCII", maxResumeTokenBytes)
+	}
+	last, err := strconv.ParseUint(q.Get("lastseq"), 10, 64)
+	if err != nil {
+		return nil, protocol.ErrInvalidParameter.With("lastseq: a decimal integer of at least 0 is required with resume")
+	}
+	return &resumeRequest{token: strings.Clone(token), lastSeq: last}, nil
 }
 
 func printable(s string, max int) bool {

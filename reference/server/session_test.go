@@ -1,0 +1,195 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/reference/protocol"
+)
+
+// The history replays from lastSeq exactly when it holds every frame after it (RESUME-003,
+// RESUME-004): bounded in frames and in bytes, the oldest let go first.
+func TestHistoryAfter(t *testing.T) {
+	frame := func(size int) *outFrame { return frameOfSize(size) }
+	for _, tt := range []struct {
+		name      string
+		maxFrames int
+		maxBytes  int64
+		sizes     []int // frames numbered 1, 2, ... with these sizes
+		lastSeq   uint64
+		want      []uint64 // the seqs replayed
+		recovered bool
+	}{
+		{"nothing missed", 4, 10000, []int{100, 100}, 2, nil, true},
+		{"every frame kept", 4, 10000, []int{100, 100, 100}, 0, []uint64{1, 2, 3}, true},
+		{"at the frame bound", 3, 10000, []int{100, 100, 100}, 0, []uint64{1, 2, 3}, true},
+		{"one over the frame bound", 3, 10000, []int{100, 100, 100, 100}, 0, nil, false},
+		{"over the bound, the kept part asked", 3, 10000, []int{100, 100, 100, 100}, 1, []uint64{2, 3, 4}, true},
+		{"at the byte bound", 10, 300, []int{100, 100, 100}, 0, []uint64{1, 2, 3}, true},
+		{"one byte over the byte bound", 10, 300, []int{100, 100, 101}, 0, nil, false},
+		{"one byte over, the kept part asked", 10, 300, []int{100, 100, 101}, 1, []uint64{2, 3}, true},
+		{"a frame larger than the bound", 10, 300, []int{100, 301, 100}, 1, nil, false},
+		{"after a frame larger than the bound", 10, 300, []int{100, 301, 100}, 2, []uint64{3}, true},
+		{"last of many", 2, 10000, []int{100, 100, 100, 100, 100}, 4, []uint64{5}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &session{hist: history{maxFrames: tt.maxFrames, maxBytes: tt.maxBytes}}
+			for _, n := range tt.sizes {
+				s.number(frame(n))
+			}
+			got, ok := s.hist.after(tt.lastSeq, s.seq)
+			var seqs []uint64
+			for _, n := range got {
+				seqs = append(seqs, n.seq)
+			}
+			if ok != tt.recovered || fmt.Sprint(seqs) != fmt.Sprint(tt.want) {
+				t.Fatalf("after(%d) = %v, %v; want %v, %v", tt.lastSeq, seqs, ok, tt.want, tt.recovered)
+			}
+		})
+	}
+}
+
+// A history that lets go of frames for a long time keeps a bounded slice.
+func TestHistoryStaysBounded(t *testing.T) {
+	s := &session{hist: history{maxFrames: 8, maxBytes: 1 << 20}}
+	for i := 0; i < 10000; i++ {
+		s.number(frameOfSize(200))
+	}
+	if n, c := s.hist.len(), cap(s.hist.frames); n != 8 || c > 64 {
+		t.Fatalf("history holds %d frames in a slice of capacity %d; want 8 in at most 64", n, c)
+	}
+}
+
+// resumeClient dials user resuming with token and lastSeq; it returns the connection and the
+// welcome, or the error of a refused one.
+func resumeClient(t *testing.T, base, user, token string, lastSeq uint64) (*rawClient, protocol.Welcome, error) {
+	t.Helper()
+	u := wsURL(t, base, user, "") + "&" + url.Values{"resume": {token}, "lastseq": {fmt.Sprint(lastSeq)}}.Encode()
+	ws, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+	_, data, err := ws.ReadMessage()
+	if err != nil {
+		return nil, protocol.Welcome{}, err
+	}
+	var f protocol.Frame
+	if err := json.Unmarshal(data, &f); err != nil || f.Type != protocol.TypeWelcome || f.Seq != 0 {
+		t.Fatalf("first frame of a resume %s; want a welcome with seq 0", data)
+	}
+	var w protocol.Welcome
+	if err := json.Unmarshal(f.Payload, &w); err != nil {
+		t.Fatal(err)
+	}
+	return &rawClient{t: t, ws: ws, seq: w.NextSeq - 1}, w, nil
+}
+
+func welcomeOf(t *testing.T, base, user string) (*rawClient, protocol.Welcome) {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(t, base, user, ""), nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", user, err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	c := &rawClient{t: t, ws: ws}
+	var w protocol.Welcome
+	if err := json.Unmarshal(c.read().Payload, &w); err != nil {
+		t.Fatal(err)
+	}
+	return c, w
+}
+
+// A host whose socket drops resumes its session: its room lives on, the viewer hears nothing
+// of the gap, the frames it missed come again with their seqs; the token it used is then
+// refused, and so is another user's resume (RESUME-002, -003, -005, -006).
+func TestResumeEndToEnd(t *testing.T) {
+	_, base := newTestServer(t, func(c *Config) { c.ResumeWindow = time.Minute })
+	host, w := welcomeOf(t, base, "host")
+	if w.ResumeToken == "" || w.Limits.ResumeWindowMs != 60000 || w.NextSeq != 2 {
+		t.Fatalf("welcome: token %q, window %d, nextSeq %d", w.ResumeToken, w.Limits.ResumeWindowMs, w.NextSeq)
+	}
+	if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r"}); *f.Code != 0 {
+		t.Fatalf("createLive: %s", *f.Message)
+	}
+	viewer := dial(t, base, "viewer")
+	viewer.call(protocol.ReqJoinLive, map[string]string{"liveID": "r"})
+	lastSeq := host.seq
+	_ = host.ws.NetConn().Close() // no close frame: the session waits
+	// Frames made while the host is away: seat changes of its room.
+	viewer.call(protocol.ReqTakeSeat, map[string]any{"liveID": "r", "seatIndex": 1})
+	viewer.call(protocol.ReqLeaveSeat, map[string]any{"liveID": "r"})
+
+	if _, _, err := resumeClient(t, base, "viewer", w.ResumeToken, lastSeq); !refused(err) {
+		t.Fatalf("another user's resume: %v; want close 4010", err)
+	}
+	if _, _, err := resumeClient(t, base, "host", w.ResumeToken, lastSeq+100); !refused(err) {
+		t.Fatalf("a lastseq ahead of the session: %v; want close 4010", err)
+	}
+	back, w2, err := resumeClient(t, base, "host", w.ResumeToken, lastSeq)
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if !w2.Resumed || !w2.Recovered || w2.SessionID != w.SessionID || w2.NextSeq != lastSeq+1 || w2.ResumeToken == w.ResumeToken {
+		t.Fatalf("resumed welcome %+v", w2)
+	}
+	// Two seat changes (take, leave) come again, numbered on from lastSeq.
+	for i := 0; i < 2; i++ {
+		if f := back.read(); f.Type != protocol.EvSeatListChanged {
+			t.Fatalf("replayed frame %d: %s; want %s", i, f.Type, protocol.EvSeatListChanged)
+		}
+	}
+	if f := back.call(protocol.ReqFetchLiveInfo, map[string]string{"liveID": "r"}); *f.Code != 0 {
+		t.Fatalf("the room is gone: %s", *f.Message)
+	}
+	// The viewer heard nothing of the gap: its next frame is its own heartbeat's reply.
+	if f := viewer.call(protocol.ReqHeartbeat, nil); f.Type != protocol.TypeReply {
+		t.Fatalf("viewer got %s", f.Type)
+	}
+	if _, _, err := resumeClient(t, base, "host", w.ResumeToken, lastSeq); !refused(err) {
+		t.Fatalf("a used token: %v; want close 4010", err)
+	}
+}
+
+// Past the window the session ends as a loss: the viewer gets onLiveEnded no sooner than the
+// window, and the token is refused (RESUME-005, RESUME-006).
+func TestResumeWindowEnds(t *testing.T) {
+	const window = 300 * time.Millisecond
+	_, base := newTestServer(t, func(c *Config) { c.ResumeWindow = window })
+	host, w := welcomeOf(t, base, "host")
+	host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r"})
+	viewer := dial(t, base, "viewer")
+	viewer.call(protocol.ReqJoinLive, map[string]string{"liveID": "r"})
+	dropped := time.Now()
+	_ = host.ws.NetConn().Close()
+	if f := viewer.read(); f.Type != protocol.EvLiveEnded {
+		t.Fatalf("viewer got %s; want %s", f.Type, protocol.EvLiveEnded)
+	}
+	if d := time.Since(dropped); d < window {
+		t.Fatalf("the loss came %v after the drop; want no sooner than %v", d, window)
+	}
+	if _, _, err := resumeClient(t, base, "host", w.ResumeToken, host.seq); !refused(err) {
+		t.Fatalf("a resume after the window: %v; want close 4010", err)
+	}
+}
+
+// With resume off, a resume is refused and a drop ends the room at once.
+func TestResumeOff(t *testing.T) {
+	_, base := newTestServer(t, nil)
+	if _, _, err := resumeClient(t, base, "host", "r1.x", 1); !refused(err) || !strings.Contains(err.Error(), refusedOff) {
+		t.Fatalf("resume with resume off: %v; want close 4010 (%s)", err, refusedOff)
+	}
+}
+
+func refused(err error) bool {
+	var ce *websocket.CloseError
+	return errors.As(err, &ce) && ce.Code == protocol.CloseResumeRefused
+}
