@@ -193,3 +193,85 @@ func refused(err error) bool {
 	var ce *websocket.CloseError
 	return errors.As(err, &ce) && ce.Code == protocol.CloseResumeRefused
 }
+
+// A resume while the server still holds the earlier connection open takes the session over:
+// the earlier connection gets 4009 and nobody sees a loss (RESUME-002).
+func TestResumeTakesOverAnOpenConnection(t *testing.T) {
+	_, base := newTestServer(t, func(c *Config) { c.ResumeWindow = time.Minute })
+	host, w := welcomeOf(t, base, "host")
+	host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r"})
+	viewer := dial(t, base, "viewer")
+	viewer.call(protocol.ReqJoinLive, map[string]string{"liveID": "r"})
+	back, w2, err := resumeClient(t, base, "host", w.ResumeToken, host.seq)
+	if err != nil || !w2.Recovered {
+		t.Fatalf("resume over an open connection: %v, %+v", err, w2)
+	}
+	_ = host.ws.SetReadDeadline(time.Now().Add(waitTimeout))
+	_, _, err = host.ws.ReadMessage()
+	if ce := (*websocket.CloseError)(nil); !errors.As(err, &ce) || ce.Code != protocol.CloseReplaced {
+		t.Fatalf("the earlier connection ended with %v; want close 4009", err)
+	}
+	if f := back.call(protocol.ReqFetchLiveInfo, map[string]string{"liveID": "r"}); *f.Code != 0 {
+		t.Fatalf("the room is gone: %s", *f.Message)
+	}
+	if f := viewer.call(protocol.ReqHeartbeat, nil); f.Type != protocol.TypeReply {
+		t.Fatalf("viewer got %s; want nothing but its reply", f.Type)
+	}
+}
+
+// More frames missed than the history holds: the session resumes with recovered false, its
+// state, and the numbering going on past the frames let go (RESUME-004).
+func TestResumeBeyondHistory(t *testing.T) {
+	_, base := newTestServer(t, func(c *Config) { c.ResumeWindow = time.Minute; c.ResumeHistoryFrames = 2 })
+	host, w := welcomeOf(t, base, "host")
+	host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r"})
+	viewer := dial(t, base, "viewer")
+	viewer.call(protocol.ReqJoinLive, map[string]string{"liveID": "r"})
+	lastSeq := host.seq
+	_ = host.ws.NetConn().Close()
+	viewer.call(protocol.ReqTakeSeat, map[string]any{"liveID": "r", "seatIndex": 1})
+	viewer.call(protocol.ReqLeaveSeat, map[string]any{"liveID": "r"})
+	viewer.call(protocol.ReqTakeSeat, map[string]any{"liveID": "r", "seatIndex": 2})
+	back, w2, err := resumeClient(t, base, "host", w.ResumeToken, lastSeq)
+	if err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	if !w2.Resumed || w2.Recovered || w2.State == nil || w2.State.Room == nil || !w2.State.Host || w2.NextSeq != lastSeq+4 {
+		t.Fatalf("resumed welcome %+v; want recovered false with the state, nextSeq %d", w2, lastSeq+4)
+	}
+	if got := w2.State.Room.SeatList[2].UserInfo.UserID; got != "viewer" {
+		t.Fatalf("state: seat 2 holds %q; want viewer", got)
+	}
+	if f := back.call(protocol.ReqHeartbeat, nil); f.Seq != lastSeq+4 { // read checks the seq too
+		t.Fatalf("first frame after the welcome: seq %d; want %d", f.Seq, lastSeq+4)
+	}
+}
+
+// The resume settings are checked at start: a window in whole milliseconds up to an hour,
+// and a history within the send queue's bounds, so that a replay always fits.
+func TestResumeConfig(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		set  func(*Config)
+		ok   bool
+	}{
+		{"off", func(c *Config) {}, true},
+		{"on", func(c *Config) { c.ResumeWindow = 5 * time.Second }, true},
+		{"negative", func(c *Config) { c.ResumeWindow = -time.Second }, false},
+		{"not whole ms", func(c *Config) { c.ResumeWindow = 1500 * time.Microsecond }, false},
+		{"an hour", func(c *Config) { c.ResumeWindow = time.Hour }, true},
+		{"over an hour", func(c *Config) { c.ResumeWindow = time.Hour + time.Millisecond }, false},
+		{"history at the queue", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryFrames = c.SendQueueFrames }, true},
+		{"history over the queue", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryFrames = c.SendQueueFrames + 1 }, false},
+		{"no history", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryFrames = 0 }, false},
+		{"bytes at the queue", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryBytes = c.SendQueueBytes }, true},
+		{"bytes over the queue", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryBytes = c.SendQueueBytes + 1 }, false},
+		{"history unchecked when off", func(c *Config) { c.ResumeHistoryFrames = 0 }, true},
+	} {
+		cfg := DefaultConfig()
+		tt.set(&cfg)
+		if err := cfg.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%s: Validate = %v; want ok %v", tt.name, err, tt.ok)
+		}
+	}
+}
