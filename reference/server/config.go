@@ -46,7 +46,8 @@ type Config struct {
 	// is a loss at once (LIVE-021).
 	ResumeWindow time.Duration
 	// ResumeHistoryFrames and ResumeHistoryBytes bound the frames each session keeps for a
-	// replay (RESUME-004); at most the send queue's bounds, so that a replay always fits.
+	// replay (RESUME-004); at most half the send queue's bounds, so that a whole replay fits
+	// in a new connection's queue with room for its welcome and the frames made meanwhile.
 	ResumeHistoryFrames int
 	ResumeHistoryBytes  int
 	// WriteTimeout bounds one frame write to a client.
@@ -210,10 +211,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("default invite timeout %v: must be whole seconds from 1s to 1h", c.DefaultInviteTimeout)
 	case c.ResumeWindow < 0 || c.ResumeWindow%time.Millisecond != 0 || c.ResumeWindow > time.Hour:
 		return fmt.Errorf("resume window %v: must be whole milliseconds from 0 (off) to 1h", c.ResumeWindow)
-	case c.ResumeWindow > 0 && (c.ResumeHistoryFrames < 1 || c.ResumeHistoryFrames > c.SendQueueFrames):
-		return fmt.Errorf("resume history frames %d: must be from 1 to the send queue's %d frames", c.ResumeHistoryFrames, c.SendQueueFrames)
-	case c.ResumeWindow > 0 && (c.ResumeHistoryBytes < 1024 || c.ResumeHistoryBytes > c.SendQueueBytes):
-		return fmt.Errorf("resume history bytes %d: must be from 1024 to the send queue's %d bytes", c.ResumeHistoryBytes, c.SendQueueBytes)
+	case c.ResumeWindow > 0 && (c.ResumeHistoryFrames < 1 || c.ResumeHistoryFrames > c.SendQueueFrames/2):
+		return fmt.Errorf("resume history frames %d: must be from 1 to half the send queue's %d frames", c.ResumeHistoryFrames, c.SendQueueFrames)
+	case c.ResumeWindow > 0 && (c.ResumeHistoryBytes < 1024 || c.ResumeHistoryBytes > c.SendQueueBytes/2):
+		return fmt.Errorf("resume history bytes %d: must be from 1024 to half the send queue's %d bytes", c.ResumeHistoryBytes, c.SendQueueBytes)
 	case c.WriteTimeout <= 0:
 		return fmt.Errorf("write timeout %v: must be positive", c.WriteTimeout)
 	case c.MaxBattleDuration < time.Second || c.MaxBattleDuration%time.Second != 0:

@@ -261,11 +261,11 @@ func TestResumeConfig(t *testing.T) {
 		{"not whole ms", func(c *Config) { c.ResumeWindow = 1500 * time.Microsecond }, false},
 		{"an hour", func(c *Config) { c.ResumeWindow = time.Hour }, true},
 		{"over an hour", func(c *Config) { c.ResumeWindow = time.Hour + time.Millisecond }, false},
-		{"history at the queue", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryFrames = c.SendQueueFrames }, true},
-		{"history over the queue", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryFrames = c.SendQueueFrames + 1 }, false},
+		{"history at half the queue", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryFrames = c.SendQueueFrames / 2 }, true},
+		{"history over half the queue", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryFrames = c.SendQueueFrames/2 + 1 }, false},
 		{"no history", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryFrames = 0 }, false},
-		{"bytes at the queue", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryBytes = c.SendQueueBytes }, true},
-		{"bytes over the queue", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryBytes = c.SendQueueBytes + 1 }, false},
+		{"bytes at half the queue", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryBytes = c.SendQueueBytes / 2 }, true},
+		{"bytes over half the queue", func(c *Config) { c.ResumeWindow = time.Second; c.ResumeHistoryBytes = c.SendQueueBytes/2 + 1 }, false},
 		{"history unchecked when off", func(c *Config) { c.ResumeHistoryFrames = 0 }, true},
 	} {
 		cfg := DefaultConfig()
@@ -273,5 +273,37 @@ func TestResumeConfig(t *testing.T) {
 		if err := cfg.Validate(); (err == nil) != tt.ok {
 			t.Errorf("%s: Validate = %v; want ok %v", tt.name, err, tt.ok)
 		}
+	}
+}
+
+// A replay of a full history fits in the new connection's queue: the smallest send queue
+// the settings allow takes the welcome and every frame kept, without a cut-off (RESUME-004).
+func TestFullReplayFitsTheQueue(t *testing.T) {
+	const history = 4
+	_, base := newTestServer(t, func(c *Config) {
+		c.ResumeWindow = time.Minute
+		c.SendQueueFrames, c.ResumeHistoryFrames = 2*history, history
+	})
+	host, w := welcomeOf(t, base, "host")
+	host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r"})
+	viewer := dial(t, base, "viewer")
+	viewer.call(protocol.ReqJoinLive, map[string]string{"liveID": "r"})
+	lastSeq := host.seq
+	_ = host.ws.NetConn().Close()
+	for i := 0; i < history/2; i++ { // two seat lists each
+		viewer.call(protocol.ReqTakeSeat, map[string]any{"liveID": "r", "seatIndex": 1})
+		viewer.call(protocol.ReqLeaveSeat, map[string]any{"liveID": "r"})
+	}
+	back, w2, err := resumeClient(t, base, "host", w.ResumeToken, lastSeq)
+	if err != nil || !w2.Recovered {
+		t.Fatalf("resume: %v, recovered %v", err, w2.Recovered)
+	}
+	for i := 0; i < history; i++ {
+		if f := back.read(); f.Type != protocol.EvSeatListChanged {
+			t.Fatalf("replayed frame %d: %s", i, f.Type)
+		}
+	}
+	if f := back.call(protocol.ReqHeartbeat, nil); *f.Code != 0 {
+		t.Fatalf("heartbeat after the replay: %d", *f.Code)
 	}
 }
