@@ -280,7 +280,7 @@ var _ = Describe("Battles", Label("battle"), func() {
 		s := newScene(ctx)
 		a, b, aa, timeout := twoHostBattle(s)
 		b.Kill()
-		expectExitThenEnd(s, b, timeout+target.EventTimeout, a, aa)
+		expectExitThenEnd(s, b, timeout+lossGrace(s.welcome())+target.EventTimeout, a, aa)
 		Expect(a.Sync(s.ctx)).To(Succeed())
 		exits, ends := a.EventsOf(client.EvUserExitBattle), a.EventsOf(client.EvBattleEnded)
 		Expect(exits[len(exits)-1].Seq).To(BeNumerically("<", ends[len(ends)-1].Seq), "the exit comes before the end")
@@ -369,7 +369,8 @@ func battleRateLimit(w client.Welcome) int {
 }
 
 // twoHostBattle starts a battle between hosts a and b, with aa in a's room, and returns them
-// and the server's heartbeat timeout, which the scene's deadline now allows for.
+// and the server's heartbeat timeout, which the scene's deadline now allows for, together with
+// the wait of a dropped session for its resume (lossGrace).
 func twoHostBattle(s *scene) (a, b, aa *client.Client, timeout time.Duration) {
 	GinkgoHelper()
 	hs := s.hosts("a", "b")
@@ -377,7 +378,7 @@ func twoHostBattle(s *scene) (a, b, aa *client.Client, timeout time.Duration) {
 	a, b = hs[0], hs[1]
 	aa = s.audience("aa", s.room("a"))
 	timeout = time.Duration(s.welcome().Timing.HeartbeatTimeoutMs) * time.Millisecond
-	s.allow(timeout)
+	s.allow(timeout + lossGrace(s.welcome()))
 	startBattle(s, 300, a, []*client.Client{b}, aa)
 	return a, b, aa, timeout
 }

@@ -214,8 +214,9 @@ var _ = Describe("Faults", Label("disruptive"), Serial, func() {
 		a, b, aa, timeout := twoHostBattle(s)
 		silent := time.Now()
 		b.StopHeartbeat()
-		for _, at := range expectExitThenEnd(s, b, timeout+target.EventTimeout, a, aa) {
-			Expect(at.Sub(silent)).To(BeNumerically("<=", timeout+target.EventTimeout))
+		lost := timeout + lossGrace(s.welcome()) // closed for silence, then its resume window (RESUME-005)
+		for _, at := range expectExitThenEnd(s, b, lost+target.EventTimeout, a, aa) {
+			Expect(at.Sub(silent)).To(BeNumerically("<=", lost+target.EventTimeout))
 		}
 		code, err := b.WaitClosed(s.ctx)
 		Expect(err).NotTo(HaveOccurred())

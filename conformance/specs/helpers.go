@@ -364,3 +364,16 @@ func startBattle(s *scene, duration int, inviter *client.Client, invitees []*cli
 func context2(s *scene, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(s.ctx, d)
 }
+
+// lossGrace is how much later than without resume a server may act on the loss of a
+// connection that dropped without a close handshake (a Kill, a reset, a timeout for
+// silence): with resume on, the session waits resumeWindowMs for its resume and the loss is
+// handled within resumeWindowMs + heartbeatIntervalMs of the drop (RESUME-001, RESUME-005);
+// 0 when the server advertises no resume window. Every spec that waits for the events of
+// such a loss adds it to its wait and to its upper bound.
+func lossGrace(w client.Welcome) time.Duration {
+	if w.Limits.ResumeWindowMs <= 0 {
+		return 0
+	}
+	return time.Duration(w.Limits.ResumeWindowMs+w.Timing.HeartbeatIntervalMs) * time.Millisecond
+}

@@ -106,7 +106,8 @@ var _ = Describe("Liveness", Label("liveness"), func() {
 
 			s2 := newScene(ctx)
 			w2 := build(s2)
-			timeout := time.Duration(s2.welcome().Timing.HeartbeatTimeoutMs) * time.Millisecond
+			// A lost connection waits for its resume first (RESUME-005).
+			timeout := time.Duration(s2.welcome().Timing.HeartbeatTimeoutMs)*time.Millisecond + lossGrace(s2.welcome())
 			s2.allow(timeout)
 			before := make([]int, len(w2.observers))
 			for i, o := range w2.observers {
@@ -151,7 +152,9 @@ var _ = Describe("Liveness", Label("liveness"), func() {
 		Expect(code).To(Equal(client.CloseHeartbeatTimeout))
 		Expect(closedAfter).To(BeNumerically("<=", timeout+livenessSlack), "closed %v after its last frame; heartbeatTimeoutMs is %v", closedAfter, timeout)
 		Expect(closedAfter).To(BeNumerically(">=", timeout-timerSlack), "closed %v after its last frame, before heartbeatTimeoutMs %v", closedAfter, timeout)
-		ev := next[client.ConnectionUserListChanged](s, a, client.EvConnectionUserListChanged)
+		grace := lossGrace(s.welcome()) // a session closed for silence waits for its resume first (RESUME-001)
+		s.allow(timeout + grace)
+		ev, _ := nextWithin[client.ConnectionUserListChanged](s, a, client.EvConnectionUserListChanged, grace+target.EventTimeout)
 		Expect(client.LiveIDs(ev.LeavedList)).To(Equal([]string{s.room("c")}))
 		Expect(ev.ConnectedList).To(BeEmpty())
 	})
@@ -177,7 +180,8 @@ var _ = Describe("Liveness", Label("liveness"), func() {
 		request(s, a, s.room("b"))
 		settle(s, b)
 		a.Kill()
-		timeout := time.Duration(b.Welcome().Timing.HeartbeatTimeoutMs) * time.Millisecond
+		timeout := time.Duration(b.Welcome().Timing.HeartbeatTimeoutMs)*time.Millisecond + lossGrace(b.Welcome())
+		s.allow(timeout)
 		ev, _ := nextWithin[client.ConnectionRequestOutcome](s, b, client.EvConnectionRequestCancelled, timeout+target.EventTimeout)
 		Expect(ev.Inviter.LiveID).To(Equal(s.room("a")))
 	})

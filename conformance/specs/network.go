@@ -462,7 +462,13 @@ var _ = Describe("Network faults", Label("network"), func() {
 			}
 			w := build(s, np.via)
 			_, timeout := heartbeatTiming(s.welcome())
-			s.allow(2*timeout + slowCloseDelay(s.welcome()))
+			// A session whose connection dropped without a close handshake waits for its
+			// resume before it is lost (RESUME-005); a clean close ends it at once.
+			grace := time.Duration(0)
+			if f.leaverCode != client.CloseNormal {
+				grace = lossGrace(s.welcome())
+			}
+			s.allow(2*timeout + grace + slowCloseDelay(s.welcome()))
 			before := make([]int, len(w.observers))
 			for i, o := range w.observers {
 				before[i] = len(o.Events())
@@ -475,13 +481,13 @@ var _ = Describe("Network faults", Label("network"), func() {
 
 			var heard time.Duration
 			for i, o := range w.observers {
-				wctx, cancel := context.WithTimeout(s.ctx, timeout+livenessSlack+target.EventTimeout)
+				wctx, cancel := context.WithTimeout(s.ctx, timeout+grace+livenessSlack+target.EventTimeout)
 				err := o.WaitFor(wctx, func(evs []client.Event) bool { return len(evs) >= before[i]+len(want[i]) })
 				cancel()
 				Expect(err).NotTo(HaveOccurred(), "%s: waiting for the %d events of the clean exit", o.UserID(), len(want[i]))
 				first := o.Events()[before[i]].At
-				Expect(first.Sub(struck)).To(BeNumerically("<=", timeout+livenessSlack),
-					"%s heard of the loss %v after the fault; heartbeatTimeoutMs is %v (LIVE-022)", o.UserID(), first.Sub(struck), timeout)
+				Expect(first.Sub(struck)).To(BeNumerically("<=", timeout+grace+livenessSlack),
+					"%s heard of the loss %v after the fault; heartbeatTimeoutMs is %v, and the resume window with a heartbeat interval %v (LIVE-022, RESUME-005)", o.UserID(), first.Sub(struck), timeout, grace)
 				if f.silent {
 					Expect(first.Sub(lastFrame)).To(BeNumerically(">=", timeout-timerSlack),
 						"%s heard of the loss %v after the leaver's last frame, before heartbeatTimeoutMs %v (LIVE-020)", o.UserID(), first.Sub(lastFrame), timeout)

@@ -213,7 +213,7 @@ var _ = Describe("Seats", Label("seat"), func() {
 
 	It("[SEAT-009 LIVE-021 LIVE-022] a seated member whose connection dies has its seat freed with an onSeatListChanged", Label("liveness"), func(ctx SpecContext) {
 		r := newSeatRoom(newScene(ctx))
-		timeout := time.Duration(r.s.welcome().Timing.HeartbeatTimeoutMs) * time.Millisecond
+		timeout := time.Duration(r.s.welcome().Timing.HeartbeatTimeoutMs)*time.Millisecond + lossGrace(r.s.welcome())
 		r.s.allow(timeout)
 		Expect(r.a.TakeSeat(r.s.ctx, 4)).To(Succeed())
 		r.changed()
