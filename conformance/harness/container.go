@@ -44,16 +44,19 @@ func DockerAvailable(ctx context.Context) error {
 func ContainerEnv(addr, hookURL string, extra []string) map[string]string {
 	cfg := EmbeddedConfig()
 	env := map[string]string{
-		"PKARENA_LISTEN":             addr,
-		"PKARENA_SDKAPPID":           strconv.FormatUint(cfg.SDKAppID, 10),
-		"PKARENA_SECRET":             cfg.Secret,
-		"PKARENA_HEARTBEAT_INTERVAL": cfg.HeartbeatInterval.String(),
-		"PKARENA_HEARTBEAT_TIMEOUT":  cfg.HeartbeatTimeout.String(),
-		"PKARENA_INVITE_TIMEOUT":     cfg.DefaultInviteTimeout.String(),
-		"PKARENA_SEND_QUEUE_FRAMES":  strconv.Itoa(cfg.SendQueueFrames),
-		"PKARENA_WEBHOOK_URL":        hookURL,
-		"PKARENA_WEBHOOK_SECRET":     cfg.WebhookSecret,
-		"PKARENA_WEBHOOK_BACKOFF":    cfg.WebhookBackoff.String(),
+		"PKARENA_LISTEN":                addr,
+		"PKARENA_SDKAPPID":              strconv.FormatUint(cfg.SDKAppID, 10),
+		"PKARENA_SECRET":                cfg.Secret,
+		"PKARENA_HEARTBEAT_INTERVAL":    cfg.HeartbeatInterval.String(),
+		"PKARENA_HEARTBEAT_TIMEOUT":     cfg.HeartbeatTimeout.String(),
+		"PKARENA_INVITE_TIMEOUT":        cfg.DefaultInviteTimeout.String(),
+		"PKARENA_SEND_QUEUE_FRAMES":     strconv.Itoa(cfg.SendQueueFrames),
+		"PKARENA_WEBHOOK_URL":           hookURL,
+		"PKARENA_WEBHOOK_SECRET":        cfg.WebhookSecret,
+		"PKARENA_WEBHOOK_BACKOFF":       cfg.WebhookBackoff.String(),
+		"PKARENA_RESUME_WINDOW":         cfg.ResumeWindow.String(),
+		"PKARENA_RESUME_HISTORY_FRAMES": strconv.Itoa(cfg.ResumeHistoryFrames),
+		"PKARENA_RESUME_HISTORY_BYTES":  strconv.Itoa(cfg.ResumeHistoryBytes),
 	}
 	for _, kv := range extra {
 		k, v, _ := strings.Cut(kv, "=")

@@ -177,6 +177,11 @@ func EmbeddedConfig() server.Config {
 	cfg.SendQueueFrames = 256
 	cfg.WebhookSecret = EmbeddedWebhookSecret
 	cfg.WebhookBackoff = 100 * time.Millisecond
+	// Resume on (SPEC §21), so that the resume specs run and every spec that drops a
+	// connection shows it allows for the window: a short window keeps those specs quick, and
+	// a history of 64 frames lets a spec overflow it cheaply (RESUME-004).
+	cfg.ResumeWindow = EmbeddedResumeWindow
+	cfg.ResumeHistoryFrames = 64
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return cfg
 }
@@ -250,6 +255,9 @@ func (t *Target) start() (*Target, error) {
 	}
 	return t, nil
 }
+
+// EmbeddedResumeWindow is the embedded server's resume window (RESUME-001).
+const EmbeddedResumeWindow = 2 * time.Second
 
 // raceHeartbeatTimeout is the embedded server's heartbeat timeout under the race detector.
 const raceHeartbeatTimeout = 4 * time.Second
