@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"testing"
@@ -305,5 +306,46 @@ func TestFullReplayFitsTheQueue(t *testing.T) {
 	}
 	if f := back.call(protocol.ReqHeartbeat, nil); *f.Code != 0 {
 		t.Fatalf("heartbeat after the replay: %d", *f.Code)
+	}
+}
+
+// Random bounds and frame sizes: whatever history keeps, a replay it agrees to is every frame
+// after lastSeq, in order, and one it refuses really lacks lastSeq+1; the bounds hold.
+func TestHistoryProperties(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := 0; trial < 2000; trial++ {
+		maxFrames := 1 + rng.IntN(20)
+		maxBytes := int64(200 + rng.IntN(3000))
+		s := &session{hist: history{maxFrames: maxFrames, maxBytes: maxBytes}}
+		var sizes []int64 // by seq-1
+		for n := rng.IntN(60); n > 0; n-- {
+			f := frameOfSize(100 + rng.IntN(400))
+			sizes = append(sizes, f.size())
+			s.number(f)
+			var sum int64
+			for _, k := range s.hist.frames[s.hist.head:] {
+				sum += k.f.size()
+			}
+			if s.hist.len() > maxFrames || s.hist.bytes > maxBytes || sum != s.hist.bytes {
+				t.Fatalf("trial %d: %d frames, %d bytes (counted %d); bounds %d, %d", trial, s.hist.len(), sum, s.hist.bytes, maxFrames, maxBytes)
+			}
+		}
+		for lastSeq := uint64(0); lastSeq <= s.seq; lastSeq++ {
+			got, ok := s.hist.after(lastSeq, s.seq)
+			if !ok {
+				if held := s.hist.frames[s.hist.head:]; len(held) > 0 && held[0].seq <= lastSeq+1 {
+					t.Fatalf("trial %d: refused lastSeq %d though frame %d is held", trial, lastSeq, held[0].seq)
+				}
+				continue
+			}
+			if uint64(len(got)) != s.seq-lastSeq {
+				t.Fatalf("trial %d: lastSeq %d of %d replays %d frames", trial, lastSeq, s.seq, len(got))
+			}
+			for i, k := range got {
+				if k.seq != lastSeq+1+uint64(i) || k.f.size() != sizes[k.seq-1] {
+					t.Fatalf("trial %d: lastSeq %d: frame %d has seq %d", trial, lastSeq, i, k.seq)
+				}
+			}
+		}
 	}
 }
