@@ -261,14 +261,13 @@ func (e *engine) battleLoop(ctx context.Context, g *group) {
 	}
 }
 
-// connectedMembers counts the group's users whose connection is open.
+// connectedMembers counts the group's users whose connection is open or being resumed
+// (their session goes on: RESUME-001).
 func connectedMembers(g *group) int {
 	n := 0
 	for _, u := range g.members() {
-		if c := u.conn(); c != nil {
-			if _, _, closed := c.CloseCode(); !closed {
-				n++
-			}
+		if u.open() || u.reconnecting() {
+			n++
 		}
 	}
 	return n

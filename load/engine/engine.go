@@ -109,6 +109,8 @@ type engine struct {
 
 	activeMu sync.Mutex
 	active   []*battle // battles running now, for the gift pacers
+
+	storm storm // the reconnect scenario's storm, for the time charts
 }
 
 // Run runs the scenario until its ramp and duration are over or ctx ends.
@@ -130,6 +132,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{Groups: len(e.groups), Users: len(e.users)}
 	if err := e.checkFiles(); err != nil {
 		return res, err
+	}
+	if e.sc.Reconnects() {
+		if err := e.checkResume(ctx); err != nil {
+			return res, err
+		}
 	}
 	baseline := heapInUse()
 	defer e.closeAll()
@@ -163,6 +170,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var wg sync.WaitGroup
 	e.runGroups(runCtx, &wg)
 	e.startGifts(runCtx, &wg)
+	e.startReconnects(runCtx, &wg)
 	self.lag(runCtx, &wg)
 	<-runCtx.Done()
 	e.ended.Store(true)
@@ -172,6 +180,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	drainStart := time.Now()
 	e.drain(context.WithoutCancel(ctx)) // an interrupted run too: what is on its way is not lost
 	e.rec.SetPhase(metrics.PhaseDrain, drainStart, time.Now())
+	if !e.storm.start.IsZero() { // set last: drawn over the others
+		e.rec.SetPhase(PhaseStorm, e.storm.start, e.storm.end)
+	}
 	e.rec.Set(metrics.ConnectionsOpen, float64(e.connected())) // held to the end
 
 	res.Battles, res.Gifts, res.ChurnCycles = e.battles.Load(), e.giftsSent.Load(), e.churnDone.Load()
@@ -226,10 +237,8 @@ func (e *engine) sharedRNG(purpose uint64) *mrand.Rand {
 func (e *engine) connected() int {
 	n := 0
 	for _, u := range e.users {
-		if c := u.conn(); c != nil {
-			if _, _, closed := c.CloseCode(); !closed {
-				n++
-			}
+		if u.open() {
+			n++
 		}
 	}
 	return n
@@ -263,7 +272,7 @@ func (e *engine) closeAll() {
 // countError records a failed operation: "errors" and "errors.<code>", or "errors.closed",
 // "errors.timeout", "errors.transport" for failures without a code.
 func (e *engine) countError(err error) {
-	if err == nil || e.closing.Load() {
+	if err == nil || e.closing.Load() || errors.Is(err, errDropped) {
 		return
 	}
 	e.rec.Add(metrics.Errors, 1)

@@ -11,6 +11,13 @@ import (
 // blocks: requests it makes are sent with Go.
 func (u *user) onEvent(ev client.Event) {
 	e, g := u.e, u.room.group
+	if ev.Seq <= u.seqHigh {
+		// Already processed, or older than an event processed: a resume replayed it again
+		// (RESUME-003 allows no frame twice).
+		e.rec.Add(counterDuplicates, 1)
+		return
+	}
+	u.seqHigh = ev.Seq
 	switch ev.Type {
 	case client.EvConnectionRequestReceived:
 		if g.kind == kindPK {

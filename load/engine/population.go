@@ -50,6 +50,14 @@ type user struct {
 	scoreGot    uint64      // how many versions of it arrived (in order or not)
 	hbBusy      bool        // a heartbeat is unanswered
 	hbDue       []time.Time // heartbeats due meanwhile, oldest first
+	inflight    int         // requests sent and not yet answered (a drop waits for them)
+	dropping    bool        // the connection is being dropped and resumed (reconnect.go)
+
+	// seqHigh is the seq of the last event of the session processed: an event not above it
+	// is a duplicate (reconnect.go). Only the reader of u's connection uses it.
+	seqHigh uint64
+	// retiredFrames and retiredBytes are what u's dropped connections read.
+	retiredFrames, retiredBytes atomic.Uint64
 }
 
 func (u *user) conn() *client.Client {
@@ -206,8 +214,8 @@ func (e *engine) dialHost(ctx context.Context, u *user) error {
 	return e.call(ctx, u, client.ReqCreateLive, client.CreateLiveRequest{LiveID: u.room.liveID, LiveName: "load " + u.room.liveID}, nil)
 }
 
-// open dials u's WebSocket connection.
-func (e *engine) open(ctx context.Context, u *user) error {
+// clientConfig is the configuration of u's connection.
+func (e *engine) clientConfig(u *user) client.Config {
 	t := e.cfg.Targets[u.room.group.target]
 	cfg := client.Config{
 		URL: t.WS, SDKAppID: e.cfg.SDKAppID, Secret: e.cfg.Secret, UserID: u.id,
@@ -218,6 +226,12 @@ func (e *engine) open(ctx context.Context, u *user) error {
 	if n := len(e.cfg.SourceIPs); n > 0 {
 		cfg.LocalAddr = e.cfg.SourceIPs[u.index%n]
 	}
+	return cfg
+}
+
+// open dials u's WebSocket connection.
+func (e *engine) open(ctx context.Context, u *user) error {
+	cfg := e.clientConfig(u)
 	sent := time.Now()
 	if sent.Sub(u.intended) > lateAfter {
 		e.rec.Add(metrics.Late, 1)
@@ -246,6 +260,10 @@ const lateAfter = 10 * time.Millisecond
 // call makes one request synchronously and records its reply latency and errors (a call cut
 // short because the run is over is no error).
 func (e *engine) call(ctx context.Context, u *user, typ string, payload, out any) error {
+	if !u.beginWait(ctx) { // a drop under way: the request waits for the resumed connection
+		return fmt.Errorf("%s: %s: %w", u.id, typ, ctx.Err())
+	}
+	defer u.end()
 	c := u.conn()
 	if c == nil {
 		return fmt.Errorf("%s: %s: not connected", u.id, typ)
@@ -275,10 +293,18 @@ func over(ctx context.Context) bool {
 }
 
 // async sends a request without waiting, records its reply latency from intended, and calls
-// done (on the reader goroutine) if not nil.
+// done (on the reader goroutine) if not nil. While u's connection is being dropped the
+// request is not sent: done gets errDropped, which is not counted.
 func (e *engine) async(u *user, intended time.Time, typ string, payload any, done func(client.Frame, error)) {
+	if !u.begin() {
+		if done != nil {
+			done(client.Frame{}, errDropped)
+		}
+		return
+	}
 	c := u.conn()
 	if c == nil {
+		u.end()
 		if done != nil {
 			done(client.Frame{}, fmt.Errorf("%s: %s: not connected", u.id, typ))
 		}
@@ -290,6 +316,7 @@ func (e *engine) async(u *user, intended time.Time, typ string, payload any, don
 	}
 	e.rec.Add(metrics.Ops, 1)
 	c.Go(typ, payload, func(f client.Frame, err error) {
+		u.end()
 		if err == nil {
 			e.rec.Record(metrics.ReplyMetric(typ), u.index, intended, sent, f.At) // f.At: when it was read
 		}

@@ -76,6 +76,8 @@ func (w *selfWatch) stop() {
 // framesRead counts the frames every connection has read so far, and their bytes.
 func (e *engine) framesRead() (frames, bytes uint64) {
 	for _, u := range e.users {
+		frames += u.retiredFrames.Load()
+		bytes += u.retiredBytes.Load()
 		if c := u.conn(); c != nil {
 			frames += c.Frames()
 			bytes += c.Bytes()

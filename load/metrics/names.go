@@ -14,6 +14,7 @@ const (
 	ScoreFanout    = "score_fanout"          // set_battle_score sent -> each host and audience member receives that version
 	BattleEnd      = "battle_end"            // the battle's end time -> each member receives onBattleEnded
 	RESTScore      = "rest_set_battle_score" // REST call latency
+	ResumeCatchup  = "resume_catchup"        // a dropped connection's drop -> caught up after its resume (load/engine/reconnect.go)
 )
 
 // replyPrefix starts the name of every reply-latency metric.
@@ -111,7 +112,7 @@ func cleanName(name string) string {
 
 // knownOrder places the package's metric names first, in the order of a battle's life.
 var knownOrder = map[string]int{
-	Connect: 1, InviteDelivery: 2, BattleStart: 3, ScoreFanout: 4, BattleEnd: 5, RESTScore: 6,
+	Connect: 1, InviteDelivery: 2, BattleStart: 3, ScoreFanout: 4, BattleEnd: 5, RESTScore: 6, ResumeCatchup: 7,
 }
 
 // metricLess orders metric names for tables and reports: the known metrics in the order of a
