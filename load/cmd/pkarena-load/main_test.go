@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,12 +15,21 @@ import (
 
 	"github.com/pkarena/pkarena/fixtures/scenarios"
 	"github.com/pkarena/pkarena/load/metrics"
+	"github.com/pkarena/pkarena/reference/server"
 )
 
 // small is a run that takes a few seconds: 6 hosts in 2 battle groups, a viewer each, of the
 // pk scenario with its latency thresholds relaxed (TestMain sets the scenario's file).
 var small = []string{"-scenario", "pk", "-set", "hosts=6", "-set", "audience_per_room=1", "-set", "group_size=3",
 	"-set", "battle_duration=1s", "-set", "gift_rate=20", "-set", "ramp_up=200ms", "-set", "duration=2s", "-quiet", "-drain", "2s"}
+
+// smallReconnect is the reconnect scenario at the size of small: 12 connections, half of them
+// dropped at once a second into the run, and blips; each reconnects 200 ms later (frames are
+// made meanwhile: the replay has something to get wrong).
+var smallReconnect = []string{"-scenario", "reconnect", "-set", "hosts=6", "-set", "audience_per_room=1", "-set", "group_size=3",
+	"-set", "battle_duration=1s", "-set", "gift_rate=30", "-set", "ramp_up=200ms", "-set", "duration=3s",
+	"-set", "reconnect.storm_at=1s", "-set", "reconnect.storm_fraction=0.5", "-set", "reconnect.blip_rate=4",
+	"-set", "reconnect.pause=200ms", "-quiet", "-drain", "2s"}
 
 // runCLI runs the command with args and returns its exit code and output.
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -233,5 +244,56 @@ func TestCapacityFindsTheKnee(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "capacity.html")); err != nil {
 		t.Errorf("no capacity.html: %v", err)
+	}
+}
+
+// The reconnect scenario against the embedded server (resume on): every drop resumes, the
+// report marks the storm. Latency thresholds may fail on a busy machine; a loss may not.
+func TestReconnectRunResumesAndMarksTheStorm(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, append([]string{"run", "-out", dir, "-check-generator=false"}, smallReconnect...)...)
+	if code != metrics.ExitOK && code != metrics.ExitThresholds {
+		t.Fatalf("exit %d; want 0 (or 1 for a latency bound on a busy machine)\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	sum, err := metrics.ReadSummary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sum.Counters
+	if c["resume.storm"] != 6 || c["resume.recovered"] != c["resume.drops"] || c["resume.refused"] != 0 || c[metrics.Lost] != 0 {
+		t.Errorf("counters %v; want 6 drops in the storm, every drop recovered, none refused or lost", c)
+	}
+	if m := sum.Metric(metrics.ResumeCatchup); m == nil || m.Stats(metrics.Corrected).Count != c["resume.drops"] {
+		t.Errorf("resume_catchup: %+v; want one sample per drop (%d)", m, c["resume.drops"])
+	}
+	var exprs []string
+	for _, r := range sum.Thresholds {
+		exprs = append(exprs, r.Expr)
+	}
+	if !slices.Contains(exprs, "resume.refused.count == 0") {
+		t.Errorf("thresholds %q lack the refused resumes", exprs)
+	}
+	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(html), `class="phase p-storm"`) {
+		t.Error("report.html does not mark the storm on its time charts")
+	}
+}
+
+// Against a server with resume off the reconnect scenario stops before its ramp, with a
+// usage exit code and a message saying what to do.
+func TestReconnectNeedsAServerThatResumes(t *testing.T) {
+	cfg := server.DefaultConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.Start(cfg, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	code, out, errOut := runCLI(t, append([]string{"run", "-out", t.TempDir(), "-target", srv.URL}, smallReconnect...)...)
+	if code != metrics.ExitUsage || !strings.Contains(errOut, "resumeWindowMs 0") || !strings.Contains(errOut, "-resume-window") {
+		t.Fatalf("exit %d; want %d with a message about resumeWindowMs 0 and -resume-window\nstdout:\n%s\nstderr:\n%s", code, metrics.ExitUsage, out, errOut)
 	}
 }

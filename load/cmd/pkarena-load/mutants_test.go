@@ -10,6 +10,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,11 +21,15 @@ import (
 // loadMutants are the mutants a load run must catch: those that lose or reorder messages.
 var loadMutants = []string{mutant.SeqGap, mutant.ScoreSkipsRoom, mutant.VersionsOutOfOrder}
 
+// resumeMutants replay a resumed session's missed frames wrongly (SPEC §21): the reconnect
+// scenario (smallReconnect) must catch them.
+var resumeMutants = []string{mutant.ResumeReplaysLastAgain, mutant.ResumeRenumbers}
+
 func TestLoadCatchesMutants(t *testing.T) {
 	if mutant.Active() != "" {
 		t.Skip("a mutant's own process")
 	}
-	for _, m := range loadMutants {
+	for _, m := range append(append([]string(nil), loadMutants...), resumeMutants...) {
 		t.Run(m, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestLoadAgainstActiveMutant$", "-test.v", "-test.count=1")
 			cmd.Env = append(os.Environ(), mutant.Env+"="+m)
@@ -47,7 +52,11 @@ func TestLoadAgainstActiveMutant(t *testing.T) {
 		t.Skip("run by TestLoadCatchesMutants with a mutant switched on")
 	}
 	dir := t.TempDir()
-	code, out, errOut := runCLI(t, append([]string{"run", "-out", dir, "-no-report"}, small...)...)
+	args := small
+	if slices.Contains(resumeMutants, mutant.Active()) {
+		args = smallReconnect
+	}
+	code, out, errOut := runCLI(t, append([]string{"run", "-out", dir, "-no-report"}, args...)...)
 	if code != metrics.ExitLost {
 		t.Fatalf("exit %d; want %d (messages lost or out of order)\nstdout:\n%s\nstderr:\n%s", code, metrics.ExitLost, out, errOut)
 	}
@@ -55,5 +64,5 @@ func TestLoadAgainstActiveMutant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("caught: %s: lost %d, out of order %d", mutant.Active(), sum.Counters[metrics.Lost], sum.Counters[metrics.OutOfOrder])
+	t.Logf("caught: %s: lost %d, out of order %d, duplicates %d", mutant.Active(), sum.Counters[metrics.Lost], sum.Counters[metrics.OutOfOrder], sum.Counters["resume.duplicates"])
 }

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -151,7 +152,7 @@ func playRun(ctx context.Context, o runOptions, getenv func(string) string, stdo
 	if err != nil {
 		return usage(err)
 	}
-	thresholds, err := metrics.ParseThresholds(append(append([]string(nil), sc.Thresholds...), o.thresholds...))
+	thresholds, err := metrics.ParseThresholds(append(scenarioThresholds(sc), o.thresholds...))
 	if err != nil {
 		return usage(err)
 	}
@@ -186,7 +187,7 @@ func playRun(ctx context.Context, o runOptions, getenv func(string) string, stdo
 
 	targets, files := []engine.Target(nil), 1
 	if len(o.targets) == 0 {
-		srv, err := startEmbedded(o.sdkAppID, o.secret, o.admin, log)
+		srv, err := startEmbedded(o.sdkAppID, o.secret, o.admin, sc.Reconnects(), log)
 		if err != nil {
 			fmt.Fprintln(stderr, "pkarena-load run: embedded server:", err)
 			return metrics.ExitError
@@ -236,7 +237,7 @@ func playRun(ctx context.Context, o runOptions, getenv func(string) string, stdo
 	}
 	progress.done()
 	switch {
-	case errors.Is(runErr, engine.ErrFileLimit):
+	case errors.Is(runErr, engine.ErrFileLimit), errors.Is(runErr, engine.ErrNoResume):
 		fmt.Fprintln(stderr, "pkarena-load run:", runErr)
 		return metrics.ExitUsage
 	case runErr != nil && !errors.Is(runErr, context.Canceled):
@@ -472,12 +473,32 @@ func targetNames(ts []engine.Target) []string {
 
 // startEmbedded starts the reference server in this process, with the REST rate limit out
 // of the way: a load run measures the server, not a limit meant for production callers.
-func startEmbedded(appID uint64, secret, admin string, log *slog.Logger) (*server.Running, error) {
+func startEmbedded(appID uint64, secret, admin string, resume bool, log *slog.Logger) (*server.Running, error) {
 	cfg := server.DefaultConfig()
+	if resume { // the scenario drops connections and resumes them (SPEC §21)
+		cfg.ResumeWindow = embeddedResumeWindow
+	}
 	cfg.SDKAppID, cfg.Secret, cfg.AdminIdentifiers = appID, secret, []string{admin}
 	cfg.RESTRateLimit = embeddedRESTRate
 	cfg.Logger = log
 	return server.Start(cfg, "127.0.0.1:0")
+}
+
+// embeddedResumeWindow is the embedded server's resume window when the scenario reconnects.
+const embeddedResumeWindow = 5 * time.Second
+
+// refusedThreshold fails a reconnect run with a refused resume, unless the scenario allows
+// them (reconnect.allow_refused).
+const refusedThreshold = "resume.refused.count == 0"
+
+// scenarioThresholds are the scenario's thresholds, with refusedThreshold for a scenario
+// that reconnects and does not allow refusals.
+func scenarioThresholds(sc scenarios.Scenario) []string {
+	out := append([]string(nil), sc.Thresholds...)
+	if sc.Reconnects() && !sc.Reconnect.AllowRefused && !slices.Contains(out, refusedThreshold) {
+		out = append(out, refusedThreshold)
+	}
+	return out
 }
 
 // agentGCPercent is the load agent's GOGC unless the environment sets one.
