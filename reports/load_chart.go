@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/pkarena/pkarena/load/metrics"
 )
 
 // Chart geometry, in SVG user units (pixels at 100% zoom).
@@ -43,7 +45,7 @@ type svgChart struct {
 // svgPhase is one phase of the run on a time chart: a band over the plot and its label.
 type svgPhase struct {
 	X, W   float64
-	Class  string // p-ramp, p-measured, p-drain
+	Class  string // p-ramp, p-measured, p-drain, or an event such as p-storm
 	Label  string
 	LX, LY float64
 }
@@ -55,7 +57,9 @@ type phaseSpan struct {
 }
 
 // markPhases shades the phases of the run on a time chart, so that a reader tells the ramp
-// and the drain from the measured part; other charts are left alone.
+// and the drain from the measured part; other charts are left alone. A span that is not one
+// of those three (the reconnect scenario's storm) is an event within the measured part: drawn
+// at least 2 pixels wide however short, its label on a second line.
 func (c *svgChart) markPhases(spans []phaseSpan) {
 	if !(c.tx1 > c.tx0) {
 		return
@@ -63,10 +67,20 @@ func (c *svgChart) markPhases(spans []phaseSpan) {
 	xs := scale{c.tx0, c.tx1, c.Left, c.Right}
 	for _, p := range spans {
 		x0, x1 := xs.at(p.from), xs.at(p.to)
-		if x1-x0 < 1 {
+		ly := c.Top + 11
+		switch p.name {
+		case metrics.PhaseRamp, metrics.PhaseMeasured, metrics.PhaseDrain:
+			if x1-x0 < 1 {
+				continue
+			}
+		default:
+			x1 = min(max(x1, x0+2), c.Right)
+			ly = c.Top + 24
+		}
+		if x1 <= x0 {
 			continue
 		}
-		c.Phases = append(c.Phases, svgPhase{X: x0, W: round1(x1 - x0), Class: "p-" + p.name, Label: p.name, LX: x0 + 3, LY: c.Top + 11})
+		c.Phases = append(c.Phases, svgPhase{X: x0, W: round1(x1 - x0), Class: "p-" + p.name, Label: p.name, LX: x0 + 3, LY: ly})
 	}
 }
 
