@@ -95,7 +95,7 @@ func runCapacity(ctx context.Context, args []string, getenv func(string) string,
 			return usage("%v", err)
 		}
 	}
-	cp.SLO = append(append([]string(nil), sc.Thresholds...), o.thresholds...)
+	cp.SLO = append(scenarioThresholds(sc), o.thresholds...)
 	if o.out == "" {
 		o.out = filepath.Join("results", fmt.Sprintf("capacity-%s-%s", sc.Name, time.Now().Format("20060102-150405")))
 	}
