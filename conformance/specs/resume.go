@@ -1,7 +1,6 @@
 package specs
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,18 +78,6 @@ var unrequestedReply = regexp.MustCompile(`^reply \(seq (\d+)\) to id "([^"]*)",
 func (s *scene) resumeDial(name, token string, lastSeq uint64) (*client.Client, error) {
 	cfg := target.ClientConfig(s.id(name))
 	cfg.Resume = &client.Resume{Token: token, LastSeq: lastSeq}
-	// fixtures/schemas/v1/frame-event.json (and defs.json's Seq) still say a welcome carries
-	// seq 1, which RESUME-003 changed for a resumed connection (seq 0): the resumed welcome's
-	// envelope is checked as if it carried 1, its payload as it is; the client itself checks
-	// that its seq is 0.
-	check, first := cfg.Check, true // the reader goroutine's only
-	cfg.Check = func(raw []byte, reqType string) error {
-		if first {
-			first = false
-			raw = bytes.Replace(raw, []byte(`"seq":0,`), []byte(`"seq":1,`), 1)
-		}
-		return check(raw, reqType)
-	}
 	return client.Dial(s.ctx, cfg)
 }
 
