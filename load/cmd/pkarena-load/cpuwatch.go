@@ -62,10 +62,17 @@ func (w *cpuWatch) stop() {
 }
 
 // between is the CPU the process used from start to end, interpolated between samples
-// (0 when the samples do not cover the window).
+// (0 when the samples do not cover the window). The window often ends less than a sampling
+// period before the call (the reader that reports it has just exited): a sample is taken
+// now when the last one is older than end, so that the end is covered.
 func (w *cpuWatch) between(start, end time.Time) time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if n := len(w.samples); n == 0 || w.samples[n-1].at.Before(end) {
+		if cpu, ok := procCPU(w.pid); ok {
+			w.samples = append(w.samples, cpuSample{time.Now(), cpu})
+		}
+	}
 	at := func(t time.Time) (time.Duration, bool) {
 		for i := 1; i < len(w.samples); i++ {
 			a, b := w.samples[i-1], w.samples[i]
