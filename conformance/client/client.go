@@ -68,6 +68,12 @@ type Config struct {
 
 // Resume names the session a connection resumes (RESUME-002): the latest token its welcomes
 // gave (Client.ResumeToken) and the seq of the last frame of it processed (Client.LastSeq).
+//
+// The new Client knows nothing of the requests of the one before: a reply the server replays
+// for one of them (RESUME-003) is recorded as a violation, "reply (seq N) to id …, which no
+// request is waiting for". A program that drops a connection on purpose waits for its
+// replies first (the load generator does); the suite's resume specs recognise those of the
+// earlier connection by their seq.
 type Resume struct {
 	Token   string
 	LastSeq uint64
