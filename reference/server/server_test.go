@@ -54,10 +54,11 @@ func wsURL(t testing.TB, base, user, sig string) string {
 }
 
 type rawClient struct {
-	t    testing.TB
-	ws   *websocket.Conn
-	seq  uint64
-	next int
+	t       testing.TB
+	ws      *websocket.Conn
+	seq     uint64
+	next    int
+	welcome protocol.Frame // the connection's first frame (dial)
 }
 
 func dial(t testing.TB, base, user string) *rawClient {
@@ -68,8 +69,8 @@ func dial(t testing.TB, base, user string) *rawClient {
 	}
 	t.Cleanup(func() { ws.Close() })
 	c := &rawClient{t: t, ws: ws}
-	if f := c.read(); f.Type != protocol.TypeWelcome {
-		t.Fatalf("first frame %q; want welcome", f.Type)
+	if c.welcome = c.read(); c.welcome.Type != protocol.TypeWelcome {
+		t.Fatalf("first frame %q; want welcome", c.welcome.Type)
 	}
 	return c
 }

@@ -94,16 +94,12 @@ func resumeClient(t *testing.T, base, user, token string, lastSeq uint64) (*rawC
 	return &rawClient{t: t, ws: ws, seq: w.NextSeq - 1}, w, nil
 }
 
+// welcomeOf dials user (dial) and returns its welcome too.
 func welcomeOf(t *testing.T, base, user string) (*rawClient, protocol.Welcome) {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(wsURL(t, base, user, ""), nil)
-	if err != nil {
-		t.Fatalf("dial %s: %v", user, err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	c := &rawClient{t: t, ws: ws}
+	c := dial(t, base, user)
 	var w protocol.Welcome
-	if err := json.Unmarshal(c.read().Payload, &w); err != nil {
+	if err := json.Unmarshal(c.welcome.Payload, &w); err != nil {
 		t.Fatal(err)
 	}
 	return c, w
