@@ -302,7 +302,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if res.refused != "" { // RESUME-006: the close frame, no welcome
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeResumeRefused, "resume refused: "+res.refused), time.Now().Add(time.Second))
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeResumeRefused, closeReason(closeResumeRefused)+": "+res.refused), time.Now().Add(time.Second))
 		ws.Close()
 		return
 	}
