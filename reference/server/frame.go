@@ -32,7 +32,7 @@ func (f *outFrame) size() int64 {
 // encode appends the frame's JSON to buf with the given seq and timestamp.
 func (f *outFrame) encode(buf []byte, seq uint64, ts int64) []byte {
 	buf = append(buf, `{"type":`...)
-	buf = strconv.AppendQuote(buf, f.typ)
+	buf = appendType(buf, f.typ)
 	buf = append(buf, `,"seq":`...)
 	buf = strconv.AppendUint(buf, seq, 10)
 	buf = append(buf, `,"ts":`...)
@@ -48,6 +48,21 @@ func (f *outFrame) encode(buf []byte, seq uint64, ts int64) []byte {
 	buf = append(buf, `,"payload":`...)
 	buf = append(buf, f.payload...)
 	return append(buf, '}')
+}
+
+// appendType quotes a frame's type. Every type is a name of the protocol, printable ASCII
+// that needs no escape, appended as it is; strconv.AppendQuote, which looks at each rune, cost
+// 2% of the server's CPU in a fan-out, written for every frame to every connection. Any
+// other string is quoted as JSON.
+func appendType(buf []byte, typ string) []byte {
+	for i := 0; i < len(typ); i++ {
+		if c := typ[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return appendJSONString(buf, typ)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, typ...)
+	return append(buf, '"')
 }
 
 // appendJSONString quotes s as JSON (strconv.Quote escapes differ from JSON for some runes).

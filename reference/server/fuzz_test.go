@@ -125,6 +125,9 @@ func FuzzFrameEncode(f *testing.F) {
 			replyFrame(id, nil, &protocol.Error{Code: code, Message: message}),
 			{typ: protocol.EvLiveEnded, payload: marshalPayload(protocol.LiveEnded{LiveID: id, Reason: code, Message: message})},
 		}
+		if utf8.ValidString(id) { // any type, though the server's are the protocol's names
+			frames = append(frames, &outFrame{typ: id, payload: emptyPayload})
+		}
 		for _, of := range frames {
 			buf := of.encode(nil, seq, ts)
 			var fields map[string]json.RawMessage

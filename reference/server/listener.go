@@ -61,6 +61,11 @@ type liveConn struct {
 	corked    bool
 	pending   *[]byte   // the held writes, in a buffer lent from pendingBuffers while corked
 	writeDead time.Time // the write deadline set while corked, for the flush
+	// writeSet is the write deadline the socket has. gorilla/websocket sets the connection's
+	// write deadline before every frame, most often to the value it already has; setting it
+	// again costs a timer update in the runtime (about 3% of the server's CPU in a fan-out),
+	// so an unchanged deadline is not set again. The zero value is a new socket's: none.
+	writeSet time.Time
 }
 
 // pendingBuffers lends corked connections the buffers their held writes gather in.
@@ -86,7 +91,7 @@ func (c *liveConn) uncork() error {
 	}
 	var err error
 	if b := *c.pending; len(b) > 0 {
-		if err = c.Conn.SetWriteDeadline(c.writeDead); err == nil {
+		if err = c.setWriteLocked(c.writeDead); err == nil {
 			_, err = c.Conn.Write(b)
 		}
 	}
@@ -120,7 +125,19 @@ func (c *liveConn) SetWriteDeadline(t time.Time) error {
 		c.writeDead = t
 		return nil
 	}
-	return c.Conn.SetWriteDeadline(t)
+	return c.setWriteLocked(t)
+}
+
+// setWriteLocked gives the socket the write deadline t, unless it has it already. wmu is held.
+func (c *liveConn) setWriteLocked(t time.Time) error {
+	if t.Equal(c.writeSet) {
+		return nil
+	}
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	c.writeSet = t
+	return nil
 }
 
 // probeWait is how long the second look at the socket may wait. Data already in the socket
@@ -165,10 +182,16 @@ func (c *liveConn) SetReadDeadline(t time.Time) error {
 	return c.Conn.SetReadDeadline(t)
 }
 
-// SetDeadline sets both deadlines and remembers the read one.
+// SetDeadline sets both deadlines and remembers them.
 func (c *liveConn) SetDeadline(t time.Time) error {
 	c.remember(t)
-	return c.Conn.SetDeadline(t)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.Conn.SetDeadline(t); err != nil {
+		return err
+	}
+	c.writeSet = t
+	return nil
 }
 
 func (c *liveConn) remember(t time.Time) {

@@ -142,3 +142,67 @@ func TestLiveConnCorksWrites(t *testing.T) {
 		t.Errorf("after uncork a write left as %q; want it at once", w)
 	}
 }
+
+// writeDeadlines is a net.Conn that records the write deadlines set on it (SetDeadline sets
+// one too).
+type writeDeadlines struct {
+	net.Conn
+	set []time.Time
+}
+
+func (w *writeDeadlines) SetWriteDeadline(t time.Time) error { w.set = append(w.set, t); return nil }
+func (w *writeDeadlines) SetDeadline(t time.Time) error      { w.set = append(w.set, t); return nil }
+func (w *writeDeadlines) SetReadDeadline(time.Time) error    { return nil }
+func (w *writeDeadlines) Write(p []byte) (int, error)        { return len(p), nil }
+
+// A write deadline reaches the socket only when it differs from the one the socket has,
+// whichever way it was set (directly, with SetDeadline, or by the flush of a corked batch).
+func TestLiveConnSetsOnlyNewWriteDeadlines(t *testing.T) {
+	t0 := time.Now().Add(time.Minute)
+	t1 := t0.Add(time.Second)
+	for _, tc := range []struct {
+		name  string
+		steps func(c *liveConn) error
+		want  []time.Time // reaching the socket, in order
+	}{
+		{"the same twice", func(c *liveConn) error {
+			return errors.Join(c.SetWriteDeadline(t0), c.SetWriteDeadline(t0))
+		}, []time.Time{t0}},
+		{"a new one each time", func(c *liveConn) error {
+			return errors.Join(c.SetWriteDeadline(t0), c.SetWriteDeadline(t1), c.SetWriteDeadline(t0))
+		}, []time.Time{t0, t1, t0}},
+		{"none on a new socket", func(c *liveConn) error {
+			return errors.Join(c.SetWriteDeadline(time.Time{}), c.SetWriteDeadline(t0), c.SetWriteDeadline(time.Time{}))
+		}, []time.Time{t0, {}}},
+		{"after SetDeadline", func(c *liveConn) error {
+			return errors.Join(c.SetDeadline(t0), c.SetWriteDeadline(t0), c.SetWriteDeadline(t1))
+		}, []time.Time{t0, t1}},
+		{"the flush of a batch", func(c *liveConn) error {
+			err := c.SetWriteDeadline(t0)
+			c.cork()
+			_, werr := c.Write([]byte("frame"))
+			return errors.Join(err, werr, c.SetWriteDeadline(t0), c.uncork(), c.SetWriteDeadline(t1))
+		}, []time.Time{t0, t1}},
+		{"the flush of a batch with a new one", func(c *liveConn) error {
+			err := c.SetWriteDeadline(t0)
+			c.cork()
+			_, werr := c.Write([]byte("frame"))
+			return errors.Join(err, werr, c.SetWriteDeadline(t1), c.uncork(), c.SetWriteDeadline(t1))
+		}, []time.Time{t0, t1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sock := &writeDeadlines{}
+			if err := tc.steps(&liveConn{Conn: sock}); err != nil {
+				t.Fatal(err)
+			}
+			if len(sock.set) != len(tc.want) {
+				t.Fatalf("deadlines set on the socket %v; want %v", sock.set, tc.want)
+			}
+			for i := range tc.want {
+				if !sock.set[i].Equal(tc.want[i]) {
+					t.Errorf("deadline %d set on the socket %v; want %v", i, sock.set[i], tc.want[i])
+				}
+			}
+		})
+	}
+}
