@@ -76,6 +76,7 @@ type Recorder struct {
 	phases       []Phase
 	totals       *Totals // set by Finish
 	live         *Live   // fed each closed interval; nil without a live view
+	enc          histEncoder
 }
 
 // metricID is a registered metric: its index in shard slices and its cleaned name.
@@ -371,8 +372,7 @@ func (r *Recorder) closeLocked(startMs, endMs int64, final bool) {
 			h.SetTag(Tag(name, k))
 			h.SetStartTimeMs(startMs)
 			h.SetEndTimeMs(endMs)
-			// Encoding a sparse histogram of valid geometry cannot fail.
-			data, _ := h.EncodeV2()
+			data := r.enc.encode(h)
 			ci.hists = append(ci.hists, encodedHist{tag: h.Tag(), data: data})
 		}
 		if r.live != nil {

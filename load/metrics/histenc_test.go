@@ -1,0 +1,128 @@
+package metrics
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// The encoder writes what PackedHistogram.Encode writes, byte for byte, for histograms of
+// every shape the recorder makes, one encoder reused across all of them.
+func TestHistEncoderMatchesEncode(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	var e histEncoder
+	cases := []struct {
+		name   string
+		values []int64
+	}{
+		{"empty", nil},
+		{"one at the lowest", []int64{lowestMicros}},
+		{"one at the highest", []int64{highestMicros}},
+		{"the edges of the first buckets", []int64{1, 2, 2047, 2048, 2049, 4095, 4096, 4097}},
+		{"two apart (a run of one zero)", []int64{5, 7}},
+		{"three apart (a run of two)", []int64{5, 8}},
+		{"far apart", []int64{3, 90_000, 3_000_000_000}},
+	}
+	for i := range 40 {
+		n := 1 + rng.IntN(5000)
+		vals := make([]int64, n)
+		for j := range vals {
+			switch i % 4 {
+			case 0: // latencies in milliseconds
+				vals[j] = 500 + rng.Int64N(50_000)
+			case 1: // anywhere in the range
+				vals[j] = lowestMicros + rng.Int64N(highestMicros)
+			case 2: // a few values, many times (large counts)
+				vals[j] = []int64{10, 11, 1_000_000}[rng.IntN(3)]
+			default: // spread over the decades
+				vals[j] = int64(1) << rng.IntN(32)
+			}
+		}
+		cases = append(cases, struct {
+			name   string
+			values []int64
+		}{"random", vals})
+	}
+	for _, tc := range cases {
+		p := hdr.NewPacked(lowestMicros, highestMicros, sigFigs)
+		for _, v := range tc.values {
+			if err := p.RecordValue(v); err != nil {
+				t.Fatalf("%s: RecordValue(%d): %v", tc.name, v, err)
+			}
+		}
+		if tc.name == "far apart" {
+			_ = p.RecordValues(90_000, 1<<40) // a count that takes all of LEB128's bytes
+		}
+		p.SetTag("x.corrected")
+		p.SetStartTimeMs(1000)
+		p.SetEndTimeMs(2000)
+		want, err := p.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.encode(p); !bytes.Equal(got, want) {
+			t.Fatalf("%s (%d values): encode = %.80s...; Encode %.80s...", tc.name, len(tc.values), got, want)
+		}
+	}
+}
+
+// A bucket kept but emptied (Reset keeps none, a merge of a zero count might) is part of
+// the run of zeros around it, as in Encode; and a histogram of another geometry goes to
+// Encode.
+func TestHistEncoderEdges(t *testing.T) {
+	var e histEncoder
+	other := hdr.NewPacked(1, 1000, 2)
+	_ = other.RecordValue(5)
+	want, _ := other.Encode()
+	if got := e.encode(other); !bytes.Equal(got, want) {
+		t.Errorf("another geometry: encode = %s; Encode %s", got, want)
+	}
+	p := hdr.NewPacked(lowestMicros, highestMicros, sigFigs)
+	_ = p.RecordValue(100)
+	_ = p.RecordValue(300)
+	p.Reset()
+	_ = p.RecordValue(200)
+	want, _ = p.Encode()
+	if got := e.encode(p); !bytes.Equal(got, want) {
+		t.Errorf("after Reset: encode = %s; Encode %s", got, want)
+	}
+}
+
+func TestAppendZigZag(t *testing.T) {
+	for _, tc := range []struct {
+		v    int64
+		want []byte
+	}{
+		{0, []byte{0}}, {-1, []byte{1}}, {1, []byte{2}}, {63, []byte{0x7e}}, {64, []byte{0x80, 0x01}},
+		{-65, []byte{0x81, 0x01}},
+		{-1 << 63, []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+		{1<<63 - 1, []byte{0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
+	} {
+		if got := appendZigZag(nil, tc.v); !bytes.Equal(got, tc.want) {
+			t.Errorf("appendZigZag(%d) = % x; want % x", tc.v, got, tc.want)
+		}
+	}
+}
+
+func BenchmarkHistEncode(b *testing.B) {
+	p := hdr.NewPacked(lowestMicros, highestMicros, sigFigs)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 50_000 {
+		_ = p.RecordValue(2000 + rng.Int64N(20_000))
+	}
+	b.Run("Encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = p.Encode()
+		}
+	})
+	b.Run("histEncoder", func(b *testing.B) {
+		b.ReportAllocs()
+		var e histEncoder
+		for b.Loop() {
+			e.encode(p)
+		}
+	})
+}
