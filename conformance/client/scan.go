@@ -30,6 +30,9 @@ type members struct {
 	started     bool
 	done, bad   bool
 	name, value []byte
+	// valid: data is known to be valid JSON (validated before), so member values are
+	// skipped (skipValid) rather than checked; names are still read and checked.
+	valid bool
 }
 
 // next moves to the next member; false at the end of the object or at a fault.
@@ -75,12 +78,74 @@ func (m *members) next() bool {
 		return m.fail()
 	}
 	i = skipSpace(data, i+1)
-	vend, ok := scanValue(data, i, 1)
-	if !ok {
+	var vend int
+	if m.valid {
+		if vend = skipValid(data, i); vend == i {
+			return m.fail()
+		}
+	} else if vend, ok = scanValue(data, i, 1); !ok {
 		return m.fail()
 	}
 	m.value, m.i = data[i:vend], vend
 	return true
+}
+
+// skipValid returns where the value starting at data[i] ends, in a text known to be valid
+// JSON: it follows strings and brackets only, and checks nothing else. On text that is not
+// valid it returns some index between i and len(data), never beyond (i itself when data[i] is
+// not the start of a value).
+func skipValid(data []byte, i int) int {
+	if i >= len(data) {
+		return i
+	}
+	switch data[i] {
+	case '"':
+		return skipValidString(data, i)
+	case '{', '[':
+		depth := 0
+		for i < len(data) {
+			switch data[i] {
+			case '"':
+				i = skipValidString(data, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	}
+	start := i
+	for i < len(data) {
+		switch data[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r', ':', '"', '{', '[':
+			return i
+		}
+		i++
+	}
+	if i == start {
+		return start
+	}
+	return i
+}
+
+// skipValidString returns where the string starting at data[i] (a quote) ends, in valid
+// JSON: after the first quote not escaped. (A byte loop: the strings of a payload are short,
+// and bytes.IndexByte's call cost more than it saved.)
+func skipValidString(data []byte, i int) int {
+	for i++; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			return i + 1
+		case '\\':
+			i++
+		}
+	}
+	return len(data)
 }
 
 // end closes the object at data[i] ('}'): only whitespace may follow.
@@ -428,10 +493,21 @@ func internType(b []byte) string {
 // when a member's name matches one of names only when case is ignored (encoding/json would
 // take it): the caller then decodes obj with encoding/json.
 func LookupMembers(obj []byte, names []string, vals [][]byte) bool {
+	return lookupMembers(members{data: obj}, names, vals)
+}
+
+// LookupValidMembers is LookupMembers for an obj already known to be valid JSON, as an
+// Event's Payload is (the frame was checked whole when it was read): it skips the values of
+// members instead of checking them again, which makes it several times faster on a payload
+// with a long list. On text that is not valid JSON its answer means nothing, but it returns.
+func LookupValidMembers(obj []byte, names []string, vals [][]byte) bool {
+	return lookupMembers(members{data: obj, valid: true}, names, vals)
+}
+
+func lookupMembers(m members, names []string, vals [][]byte) bool {
 	for i := range vals {
 		vals[i] = nil
 	}
-	m := members{data: obj}
 	for m.next() {
 		for i, n := range names {
 			switch {

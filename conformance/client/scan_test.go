@@ -92,3 +92,35 @@ func BenchmarkDecodeFrame(b *testing.B) {
 		}
 	})
 }
+
+// FuzzLookupValidMembers holds LookupValidMembers to LookupMembers on valid JSON, which is
+// all it is given (an Event's Payload), and makes it return on anything else.
+func FuzzLookupValidMembers(f *testing.F) {
+	for _, s := range frameSeeds {
+		f.Add([]byte(s))
+	}
+	for _, s := range []string{
+		`{"a":"\\","type":1}`, `{"a":"\\\"","seq":"x"}`, `{"a":"x\\\\\"y","id":[{"}":"]"}]}`, `{"a":[[[]]],"b":{"c":{}}}`,
+		`{"a":-0.5e-7,"b":true,"c":null,"d":false}`, `{"a":"\u0022","type":"t"}`, `{"a":"`, `{"a":[`, `{"a":}}}`, `{"a":1]`,
+	} {
+		f.Add([]byte(s))
+	}
+	names := []string{"type", "seq", "id", "payload", "b"}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got := make([][]byte, len(names))
+		ok := LookupValidMembers(data, names, got) // returns whatever data is
+		if !json.Valid(data) {
+			return
+		}
+		want := make([][]byte, len(names))
+		wantOK := LookupMembers(data, names, want)
+		if ok != wantOK {
+			t.Fatalf("LookupValidMembers(%q) = %v; LookupMembers %v", data, ok, wantOK)
+		}
+		for i := range names {
+			if ok && !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("LookupValidMembers(%q) %s = %q; LookupMembers %q", data, names[i], got[i], want[i])
+			}
+		}
+	})
+}

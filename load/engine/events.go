@@ -68,18 +68,19 @@ func (u *user) onEvent(ev client.Event) {
 
 // battleFields reads what the generator needs of a battle event's payload: the battle's ID
 // (in battleInfo when nested, else at the top) and the version (0 when absent). Every frame
-// goes through it, so it reads the payload in place (client.LookupMembers) and decodes with
+// goes through it, so it reads the payload in place (client.LookupValidMembers: the client
+// checked the whole frame, payload included, when it read it) and decodes with
 // encoding/json only what that cannot read exactly; ok is false for a payload that is not
 // what the schema says.
 func battleFields(payload []byte, nested bool) (id []byte, version uint64, ok bool) {
 	var vals [3][]byte // battleInfo, battleID, version
-	if !client.LookupMembers(payload, battleNames[:], vals[:]) {
+	if !client.LookupValidMembers(payload, battleNames[:], vals[:]) {
 		return slowBattleFields(payload, nested)
 	}
 	idv := vals[1]
 	if nested {
 		var inner [1][]byte
-		if vals[0] == nil || !client.LookupMembers(vals[0], battleNames[1:2], inner[:]) {
+		if vals[0] == nil || !client.LookupValidMembers(vals[0], battleNames[1:2], inner[:]) {
 			return slowBattleFields(payload, nested)
 		}
 		idv = inner[0]
