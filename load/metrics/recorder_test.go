@@ -235,14 +235,23 @@ func TestOptionsDefaults(t *testing.T) {
 		wantIv     time.Duration
 		wantShards int
 	}{
-		{Options{Start: t0}, time.Second, 64},                                                                     // defaults
-		{Options{Start: t0, Interval: time.Millisecond, Shards: 3}, MinInterval, 3},                               // too short an interval is raised
-		{Options{Start: t0, Interval: 1500*time.Millisecond + 400*time.Microsecond}, 1500 * time.Millisecond, 64}, // whole milliseconds
+		{Options{Start: t0}, time.Second, DefaultShards()},                                                                     // defaults
+		{Options{Start: t0, Interval: time.Millisecond, Shards: 3}, MinInterval, 3},                                            // too short an interval is raised
+		{Options{Start: t0, Interval: 1500*time.Millisecond + 400*time.Microsecond}, 1500 * time.Millisecond, DefaultShards()}, // whole milliseconds
 	} {
 		r := NewRecorder(tt.o)
 		if r.Interval() != tt.wantIv || len(r.shards) != tt.wantShards || !r.Start().Equal(t0) {
 			t.Errorf("NewRecorder(%+v): interval %v, shards %d, start %v; want %v, %d, %v",
 				tt.o, r.Interval(), len(r.shards), r.Start(), tt.wantIv, tt.wantShards, t0)
+		}
+	}
+}
+
+// Four lock shards a processor, never fewer than 4 nor more than MaxShards.
+func TestShardsFor(t *testing.T) {
+	for _, tc := range []struct{ procs, want int }{{0, 4}, {1, 4}, {2, 8}, {15, 60}, {16, 64}, {17, 64}, {128, 64}} {
+		if got := shardsFor(tc.procs); got != tc.want {
+			t.Errorf("shardsFor(%d) = %d; want %d", tc.procs, got, tc.want)
 		}
 	}
 }
