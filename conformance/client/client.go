@@ -105,8 +105,12 @@ type Client struct {
 	log            eventLog
 	hbTimer        *time.Timer
 	hbStopped      bool
-	hbLast         time.Time     // when the last automatic heartbeat went out
-	hbMaxGap       time.Duration // the longest time between two of them
+	// ended: finish has taken the pending calls to fail them; a call made after that fails
+	// at once. c.done closes only later, after the callbacks: a call that looked at c.done
+	// in between was left waiting for ever.
+	ended    bool
+	hbLast   time.Time     // when the last automatic heartbeat went out
+	hbMaxGap time.Duration // the longest time between two of them
 
 	welcomed bool          // reader only: the welcome was read
 	lastSeq  atomic.Uint64 // the seq of the last frame read (LastSeq)
@@ -558,6 +562,7 @@ func (c *Client) finish() {
 		c.hbTimer.Stop()
 	}
 	c.hbStopped = true
+	c.ended = true
 	orphans := c.pending
 	c.pending = map[string]*call{}
 	c.mu.Unlock()
@@ -727,11 +732,9 @@ func (c *Client) SendWire(ctx context.Context, id, reqType string, raw []byte) (
 func (c *Client) exchange(ctx context.Context, id, reqType string, send func() error) (Frame, error) {
 	p := &call{typ: reqType, reply: make(chan Frame, 1)}
 	c.mu.Lock()
-	select {
-	case <-c.done:
+	if c.ended {
 		c.mu.Unlock()
 		return Frame{}, c.closedErr(reqType)
-	default:
 	}
 	if c.pending[id] != nil {
 		c.mu.Unlock()
@@ -817,14 +820,12 @@ func (c *Client) GoBatch(typ string, payload any, n int, done func(f Frame, err 
 	var raw []byte
 	ids := make([]string, 0, n)
 	c.mu.Lock()
-	select {
-	case <-c.done:
+	if c.ended {
 		c.mu.Unlock()
 		for i := 0; i < n; i++ {
 			done(Frame{}, c.closedErr(typ))
 		}
 		return
-	default:
 	}
 	for i := 0; i < n; i++ {
 		c.nextID++
@@ -883,12 +884,10 @@ func (c *Client) Go(typ string, payload any, done func(f Frame, err error)) {
 	c.mu.Lock()
 	c.nextID++
 	id := "g" + strconv.FormatUint(c.nextID, 10)
-	select {
-	case <-c.done:
+	if c.ended {
 		c.mu.Unlock()
 		done(Frame{}, c.closedErr(typ))
 		return
-	default:
 	}
 	c.pending[id] = &call{typ: typ, done: done}
 	c.mu.Unlock()

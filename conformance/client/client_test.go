@@ -310,6 +310,29 @@ func TestGoCallsBackOnReplyAndOnClose(t *testing.T) {
 	}
 }
 
+// A call made while the client is failing its pending calls, here from one of their
+// callbacks, fails at once too. (Before, such a call was registered after the pending calls
+// were taken and never called back: TestGoCallsBackOnReplyAndOnClose hung 1 run in 3 when
+// its third call fell in that moment.)
+func TestGoWhileClosingCallsBack(t *testing.T) {
+	url := fakeServer(t, func(ws *websocket.Conn, send func(string, uint64, string, string)) {
+		readRequest(ws) // no answer: the server closes
+	})
+	c := dialFake(t, url)
+	got := make(chan error, 1)
+	c.Go(ReqHeartbeat, nil, func(f Frame, err error) {
+		c.Go(ReqHeartbeat, nil, func(f Frame, err error) { got <- err })
+	})
+	select {
+	case err := <-got:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("a call made while the client closed = %v; want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a call made while the client closed was never called back")
+	}
+}
+
 func TestSeqStatsCountMissingAndDisorderedFrames(t *testing.T) {
 	done := make(chan struct{})
 	url := fakeServer(t, func(ws *websocket.Conn, send func(string, uint64, string, string)) {
