@@ -2,6 +2,7 @@ package client
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"unicode/utf8"
 )
@@ -33,6 +34,10 @@ type members struct {
 	// valid: data is known to be valid JSON (validated before), so member values are
 	// skipped (skipValid) rather than checked; names are still read and checked.
 	valid bool
+	// index, when set, is filled with the members of the object that the member named
+	// indexName holds (the last such member's: it is the one encoding/json keeps).
+	index     *memberIndex
+	indexName string
 }
 
 // next moves to the next member; false at the end of the object or at a fault.
@@ -81,6 +86,12 @@ func (m *members) next() bool {
 	var vend int
 	if m.valid {
 		if vend = skipValid(data, i); vend == i {
+			return m.fail()
+		}
+	} else if m.index != nil && i < len(data) && data[i] == '{' && string(m.name) == m.indexName {
+		*m.index = memberIndex{indexed: true}
+		if vend, ok = scanIndexed(data, i, 1, m.index); !ok {
+			*m.index = memberIndex{}
 			return m.fail()
 		}
 	} else if vend, ok = scanValue(data, i, 1); !ok {
@@ -201,10 +212,15 @@ func scanValue(data []byte, i, depth int) (int, bool) {
 }
 
 // scanNested checks an object or array starting at data[i].
-func scanNested(data []byte, i, depth int) (int, bool) {
+func scanNested(data []byte, i, depth int) (int, bool) { return scanIndexed(data, i, depth, nil) }
+
+// scanIndexed is scanNested, recording in idx (when not nil, and data[i] opens an object)
+// where the object's own members' names and values lie, from the object's first byte.
+func scanIndexed(data []byte, i, depth int, idx *memberIndex) (int, bool) {
 	if depth >= maxScanDepth {
 		return i, false
 	}
+	start := i
 	open := data[i]
 	closing := byte(']')
 	if open == '{' {
@@ -214,14 +230,22 @@ func scanNested(data []byte, i, depth int) (int, bool) {
 	if i < len(data) && data[i] == closing {
 		return i + 1, true
 	}
+	if idx != nil && open != '{' {
+		idx = nil
+	}
 	for {
+		var name []byte
 		if open == '{' {
 			if i >= len(data) || data[i] != '"' {
 				return i, false
 			}
-			end, _, ok := scanString(data, i)
+			end, escaped, ok := scanString(data, i)
 			if !ok {
 				return i, false
+			}
+			if idx != nil {
+				name = data[i+1 : end-1]
+				idx.escaped = idx.escaped || escaped
 			}
 			i = skipSpace(data, end)
 			if i >= len(data) || data[i] != ':' {
@@ -232,6 +256,9 @@ func scanNested(data []byte, i, depth int) (int, bool) {
 		end, ok := scanValue(data, i, depth+1)
 		if !ok {
 			return i, false
+		}
+		if idx != nil {
+			idx.add(cap(data[start:])-cap(name), len(name), i-start, end-start)
 		}
 		i = skipSpace(data, end)
 		if i >= len(data) {
@@ -398,10 +425,13 @@ func plainString(v []byte) (string, bool) {
 func decodeFrame(data []byte) (Frame, error) {
 	var f Frame
 	if utf8.Valid(data) {
-		m := members{data: data}
+		m := members{data: data, index: &f.payIndex, indexName: "payload"}
 		for m.next() && f.member(m.name, m.value) {
 		}
 		if m.ok() && !f.slow {
+			if f.Payload == nil || f.Payload[0] != '{' {
+				f.payIndex = memberIndex{}
+			}
 			if f.Payload != nil {
 				f.payOff = 1 + cap(data) - cap(f.Payload)
 			}
@@ -411,6 +441,15 @@ func decodeFrame(data []byte) (Frame, error) {
 	var slow Frame // a variable of its own: &slow escapes, f need not
 	err := json.Unmarshal(data, &slow)
 	return slow, err
+}
+
+// ParseFrame decodes a server frame as the client does when it reads one (Raw is data, At
+// is left zero), for tools and tests that hold frames of their own: an error when data is not
+// one JSON object.
+func ParseFrame(data []byte) (Frame, error) {
+	f, err := decodeFrame(data)
+	f.Raw = data
+	return f, err
 }
 
 // member sets the Frame field named name from its raw value, or marks the frame slow (for
@@ -485,6 +524,67 @@ func internType(b []byte) string {
 		return EvBattleEnded
 	}
 	return string(b)
+}
+
+// memberIndex says where the members of a JSON object lie in its text, so that looking up a
+// payload's fields does not walk the payload a second time (decodeFrame walks it whole to
+// check it). Offsets are from the object's first byte.
+type memberIndex struct {
+	indexed bool // the index describes the object (false: the zero value, no index)
+	over    bool // the object has more members than m holds
+	escaped bool // a member's name has escapes
+	n       uint8
+	m       [maxIndexedMembers]indexedMember
+}
+
+// maxIndexedMembers is how many members an index holds; the protocol's payloads have fewer.
+const maxIndexedMembers = 8
+
+type indexedMember struct{ name, nameLen, value, valueEnd uint32 }
+
+func (x *memberIndex) add(name, nameLen, value, valueEnd int) {
+	if int(x.n) == len(x.m) || valueEnd > math.MaxUint32 {
+		x.over = true
+		return
+	}
+	x.m[x.n] = indexedMember{uint32(name), uint32(nameLen), uint32(value), uint32(valueEnd)}
+	x.n++
+}
+
+// lookup is LookupMembers over the object obj that x indexes; ok is false when x cannot
+// answer (no index, too many members): the caller then walks obj.
+func (x *memberIndex) lookup(obj []byte, names []string, vals [][]byte) (found, ok bool) {
+	if !x.indexed || x.over {
+		return false, false
+	}
+	for i := range vals {
+		vals[i] = nil
+	}
+	if x.escaped {
+		return false, true
+	}
+	for _, e := range x.m[:x.n] {
+		name := obj[e.name : e.name+e.nameLen]
+		for i, n := range names {
+			switch {
+			case string(name) == n:
+				vals[i] = obj[e.value:e.valueEnd]
+			case strings.EqualFold(string(name), n):
+				return false, true
+			}
+		}
+	}
+	return true, true
+}
+
+// LookupPayload is LookupMembers over the frame's payload: from the index of its members
+// that decoding the frame made, when it made one, else by walking the payload (as
+// LookupValidMembers: the payload was checked with the frame).
+func (f *Frame) LookupPayload(names []string, vals [][]byte) bool {
+	if found, ok := f.payIndex.lookup(f.Payload, names, vals); ok {
+		return found
+	}
+	return LookupValidMembers(f.Payload, names, vals)
 }
 
 // LookupMembers sets vals[i] to the raw value of the member names[i] of the JSON object obj

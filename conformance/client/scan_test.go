@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -34,7 +35,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		if err != nil {
 			return
 		}
-		got.slow, want.slow, got.payOff = false, false, 0
+		got.slow, want.slow, got.payOff, got.payIndex = false, false, 0, memberIndex{}
 		if !bytes.Equal(got.Payload, want.Payload) {
 			t.Fatalf("decodeFrame(%q) payload %q; encoding/json %q", data, got.Payload, want.Payload)
 		}
@@ -72,12 +73,36 @@ func FuzzMembers(f *testing.F) {
 	})
 }
 
+// nineRoomScoreFrame is an onBattleScoreChanged frame of a nine-room battle, as bench-fanout's
+// generator reads them.
+func nineRoomScoreFrame() []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"type":"onBattleScoreChanged","seq":42,"ts":1765000000000,"payload":{"battleID":"85b8372d-b1","version":41,"battleUserList":[`)
+	for i := range 9 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"liveID":"room-%d","userID":"host-%d","userName":"Host %d","avatarURL":"https://example.com/a/%d.png","score":%d,"rank":%d}`, i, i, i, i, 100*i, 9-i)
+	}
+	b.WriteString(`]}}`)
+	return b.Bytes()
+}
+
 func BenchmarkDecodeFrame(b *testing.B) {
 	data := []byte(frameSeeds[0])
 	b.Run("scan", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := decodeFrame(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	nine := nineRoomScoreFrame()
+	b.Run("scan nine rooms", func(b *testing.B) {
+		b.SetBytes(int64(len(nine)))
+		for b.Loop() {
+			if _, err := decodeFrame(nine); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -120,6 +145,52 @@ func FuzzLookupValidMembers(f *testing.F) {
 		for i := range names {
 			if ok && !bytes.Equal(got[i], want[i]) {
 				t.Fatalf("LookupValidMembers(%q) %s = %q; LookupMembers %q", data, names[i], got[i], want[i])
+			}
+		}
+	})
+}
+
+// FuzzLookupPayload: looking up a decoded frame's payload members through the index the
+// decoding made answers as LookupMembers walking the payload does, whatever the payload.
+func FuzzLookupPayload(f *testing.F) {
+	for _, s := range frameSeeds {
+		f.Add([]byte(s))
+	}
+	f.Add(nineRoomScoreFrame())
+	for _, s := range []string{
+		`{"payload":{"type":1,"seq":2},"payload":{"b":3}}`, `{"payload":{"b":1},"payload":null}`, `{"payload":[1,{"b":2}]}`,
+		`{"payload":{"B":1}}`, `{"payload":{"t\u0079pe":1}}`, `{"payload":{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"b":9}}`,
+		`{"payload":{"a":{"b":1},"b":[{"type":2}]}}`, `{"payload" : { "b" : 1 } }`,
+	} {
+		f.Add([]byte(s))
+	}
+	names := []string{"type", "seq", "id", "b", "battleUserList", "version"}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr, err := ParseFrame(data)
+		if err != nil || fr.Payload == nil {
+			return
+		}
+		got := make([][]byte, len(names))
+		ok := fr.LookupPayload(names, got)
+		want := make([][]byte, len(names))
+		wantOK := LookupMembers(fr.Payload, names, want)
+		if ok != wantOK {
+			t.Fatalf("LookupPayload of %q = %v; LookupMembers %v", data, ok, wantOK)
+		}
+		for i := range names {
+			if ok && !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("LookupPayload of %q: %s = %q; LookupMembers %q", data, names[i], got[i], want[i])
+			}
+		}
+		if owned := owned(fr, true); ok { // a copy kept by the client keeps its index right
+			copied := make([][]byte, len(names))
+			if !owned.LookupPayload(names, copied) {
+				t.Fatalf("LookupPayload of the copy of %q = false", data)
+			}
+			for i := range names {
+				if !bytes.Equal(copied[i], want[i]) {
+					t.Fatalf("LookupPayload of the copy of %q: %s = %q; want %q", data, names[i], copied[i], want[i])
+				}
 			}
 		}
 	})

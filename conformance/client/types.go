@@ -20,8 +20,9 @@ type Frame struct {
 	// At is when the client read the frame.
 	At time.Time `json:"-"`
 
-	slow   bool // decodeFrame: a member needs encoding/json
-	payOff int  // decodeFrame: 1 + where Payload starts in the text, when it is a slice of it
+	slow     bool        // decodeFrame: a member needs encoding/json
+	payOff   int         // decodeFrame: 1 + where Payload starts in the text, when it is a slice of it
+	payIndex memberIndex // decodeFrame: where the payload's members lie (LookupPayload)
 }
 
 // Event is a server frame that is not a reply (SPEC TRANS-010).

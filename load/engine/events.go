@@ -40,21 +40,21 @@ func (u *user) onEvent(ev client.Event) {
 			}
 		}
 	case client.EvBattleStarted:
-		id, _, ok := battleFields(ev.Payload, true)
+		id, _, ok := battleFields(&ev, true)
 		if !ok {
 			e.rec.Add(counterMalformed, 1)
 			return
 		}
 		u.battleStarted(string(id), ev)
 	case client.EvBattleScoreChanged:
-		id, version, ok := battleFields(ev.Payload, false)
+		id, version, ok := battleFields(&ev, false)
 		if !ok {
 			e.rec.Add(counterMalformed, 1)
 			return
 		}
 		u.scoreChanged(id, version, ev)
 	case client.EvBattleEnded:
-		id, version, ok := battleFields(ev.Payload, true)
+		id, version, ok := battleFields(&ev, true)
 		if !ok {
 			e.rec.Add(counterMalformed, 1)
 			return
@@ -68,13 +68,15 @@ func (u *user) onEvent(ev client.Event) {
 
 // battleFields reads what the generator needs of a battle event's payload: the battle's ID
 // (in battleInfo when nested, else at the top) and the version (0 when absent). Every frame
-// goes through it, so it reads the payload in place (client.LookupValidMembers: the client
-// checked the whole frame, payload included, when it read it) and decodes with
-// encoding/json only what that cannot read exactly; ok is false for a payload that is not
-// what the schema says.
-func battleFields(payload []byte, nested bool) (id []byte, version uint64, ok bool) {
+// goes through it, so it reads the payload in place: its members from the index the client
+// made of them when it decoded (and checked) the frame (Event.LookupPayload), a nested
+// object by skipping its values (client.LookupValidMembers); it decodes with encoding/json
+// only what that cannot read exactly. ok is false for a payload that is not what the schema
+// says.
+func battleFields(ev *client.Event, nested bool) (id []byte, version uint64, ok bool) {
+	payload := ev.Payload
 	var vals [3][]byte // battleInfo, battleID, version
-	if !client.LookupValidMembers(payload, battleNames[:], vals[:]) {
+	if !ev.LookupPayload(battleNames[:], vals[:]) {
 		return slowBattleFields(payload, nested)
 	}
 	idv := vals[1]

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+
+	"github.com/pkarena/pkarena/conformance/client"
 )
 
 // FuzzBattleFields holds the in-place reading of a battle event to encoding/json's, on the
@@ -23,12 +25,26 @@ func FuzzBattleFields(f *testing.F) {
 		if !json.Valid(payload) {
 			return
 		}
-		id, v, ok := battleFields(payload, nested)
-		wid, wv, wok := slowBattleFields(payload, nested)
-		if ok != wok || ok && (!bytes.Equal(id, wid) || v != wv) {
-			t.Fatalf("battleFields(%q, %v) = %q, %d, %v; encoding/json: %q, %d, %v", payload, nested, id, v, ok, wid, wv, wok)
+		for _, ev := range []client.Event{
+			{Payload: payload},  // no index of its members: walked
+			frameOf(t, payload), // as the client decodes it: indexed when an object
+		} {
+			id, v, ok := battleFields(&ev, nested)
+			wid, wv, wok := slowBattleFields(payload, nested)
+			if ok != wok || ok && (!bytes.Equal(id, wid) || v != wv) {
+				t.Fatalf("battleFields(%q, %v) = %q, %d, %v; encoding/json: %q, %d, %v", payload, nested, id, v, ok, wid, wv, wok)
+			}
 		}
 	})
+}
+
+// frameOf is the event a client decodes from a score frame carrying payload.
+func frameOf(t testing.TB, payload []byte) client.Event {
+	ev, err := client.ParseFrame(append(append([]byte(`{"type":"onBattleScoreChanged","seq":1,"ts":0,"payload":`), payload...), '}'))
+	if err != nil {
+		t.Fatalf("a frame around a valid payload %q: %v", payload, err)
+	}
+	return ev
 }
 
 // scorePayload is a 9-room battle's onBattleScoreChanged payload, as the reference server
@@ -48,10 +64,20 @@ func scorePayload() []byte {
 
 func BenchmarkBattleFields(b *testing.B) {
 	payload := scorePayload()
-	b.SetBytes(int64(len(payload)))
-	for b.Loop() {
-		if _, v, ok := battleFields(payload, false); !ok || v != 41 {
-			b.Fatal(v, ok)
-		}
+	for _, tc := range []struct {
+		name string
+		ev   client.Event
+	}{
+		{"indexed", frameOf(b, payload)}, // as every frame read is
+		{"walked", client.Event{Payload: payload}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(payload)))
+			for b.Loop() {
+				if _, v, ok := battleFields(&tc.ev, false); !ok || v != 41 {
+					b.Fatal(v, ok)
+				}
+			}
+		})
 	}
 }
