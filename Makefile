@@ -85,10 +85,12 @@ load: build
 bench-load: build
 	$(BIN)/pkarena-load bench -out $(RESULTS)/bench -write measurements/load-bench.md
 
-## bench-fanout: pkarena's fan-out (server + generator) beside a bare gorilla/websocket broadcaster, as ratios; figures to measurements/fanout.md
+BENCH_REPEAT ?= 3
+
+## bench-fanout: pkarena's fan-out (server + generator) beside a bare gorilla/websocket broadcaster, as ratios (medians of BENCH_REPEAT=3 pairs a rate); figures to measurements/fanout.md
 bench-fanout: build
 	@mkdir -p measurements
-	$(BIN)/pkarena-load bench-fanout -out $(RESULTS)/bench-fanout -write measurements/fanout.md
+	$(BIN)/pkarena-load bench-fanout -repeat $(BENCH_REPEAT) -out $(RESULTS)/bench-fanout -write measurements/fanout.md
 
 ## bench-journal: the battle journal's cost: the same pk load against a memory-only and a -state-dir server, side by side; figures to results/bench-journal/figures.md (measurements/journal.md records one run)
 bench-journal: build

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +38,7 @@ type fanoutOptions struct {
 	profile   bool
 	bareBytes int
 	pipeline  int
+	repeat    int
 }
 
 // Targets of issue 11, checked (never asserted in a test) by bench-fanout.
@@ -69,6 +71,7 @@ func runFanoutBench(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&o.write, "write", "", "also write the figures (Markdown) to this file")
 	fs.BoolVar(&o.profile, "profile", false, "take CPU profiles of the reference server and the generator at each pkarena rate (in -out)")
 	fs.IntVar(&o.pipeline, "score-pipeline", 8, "set_battle_score calls of the battle outstanding at once (score_pipeline): the bare broadcaster publishes on its schedule whatever the last publication did, and so may the generator")
+	fs.IntVar(&o.repeat, "repeat", 1, "pairs measured at each rate, the two stacks' order alternating; ratios and verdicts are then the medians of the pairs', with their range (a shared machine moves single pairs by a fifth or more)")
 	fs.IntVar(&o.bareBytes, "bare-bytes", 0, "the bare broadcaster's frame size; 0: the average size of the frames pkarena delivered at the same rate (measured just before)")
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
@@ -91,6 +94,8 @@ func runFanoutBench(ctx context.Context, args []string, stdout, stderr io.Writer
 		return usage("-duration at least 1s, -warmup not negative")
 	case o.pipeline < 1 || o.pipeline > 64:
 		return usage("-score-pipeline 1..64")
+	case o.repeat < 1 || o.repeat > 9:
+		return usage("-repeat 1..9")
 	}
 	if _, err := os.Stat(o.serverBin); err != nil {
 		return usage("server binary: %v (make build makes bin/pkarena-server)", err)
@@ -107,21 +112,33 @@ func runFanoutBench(ctx context.Context, args []string, stdout, stderr io.Writer
 	b := &fanoutBench{o: o, self: self, stdout: stdout}
 	fmt.Fprintf(stdout, "bench-fanout: one group of %d rooms × %d users (%d recipients of every frame); %v at each rate; results in %s\n",
 		o.rooms, o.users, b.recipients(), o.duration, o.out)
-	res := fanoutResult{Args: append([]string{"bench-fanout"}, args...), Rooms: o.rooms, Users: o.users, Seconds: o.duration.Seconds()}
+	res := fanoutResult{Args: append([]string{"bench-fanout"}, args...), Rooms: o.rooms, Users: o.users, Seconds: o.duration.Seconds(), Repeat: o.repeat}
 	for _, r := range o.rates {
-		// pkarena first: the bare broadcaster then sends frames of the size pkarena's were,
-		// so that both move the same bytes and the ratio is the cost of the stack.
-		pair := fanoutPair{Rate: r}
-		var err error
-		if pair.Pkarena, err = b.step(ctx, stackPkarena, r); err == nil {
-			pair.Bare, err = b.step(ctx, stackBare, r)
+		for k := range o.repeat {
+			// pkarena first: the bare broadcaster then sends frames of the size pkarena's
+			// were, so that both move the same bytes and the ratio is the cost of the stack.
+			// Repeated pairs alternate the order, so that a drift of the machine's speed
+			// favours neither side.
+			order := []string{stackPkarena, stackBare}
+			if k%2 == 1 {
+				order = []string{stackBare, stackPkarena}
+			}
+			pair := fanoutPair{Rate: r}
+			for _, stack := range order {
+				st, err := b.step(ctx, stack, r)
+				if err != nil {
+					fmt.Fprintln(stderr, "pkarena-load bench-fanout:", err)
+					return metrics.ExitError
+				}
+				if stack == stackBare {
+					pair.Bare = st
+				} else {
+					pair.Pkarena = st
+				}
+			}
+			fmt.Fprintln(stdout, pair.line())
+			res.Sweep = append(res.Sweep, pair)
 		}
-		if err != nil {
-			fmt.Fprintln(stderr, "pkarena-load bench-fanout:", err)
-			return metrics.ExitError
-		}
-		fmt.Fprintln(stdout, pair.line())
-		res.Sweep = append(res.Sweep, pair)
 	}
 	if o.saturate {
 		for _, stack := range []string{stackPkarena, stackBare} {
@@ -454,6 +471,7 @@ type fanoutResult struct {
 	Rooms             int          `json:"rooms"`
 	Users             int          `json:"users"`
 	Seconds           float64      `json:"seconds_per_step"`
+	Repeat            int          `json:"pairs_per_rate"`
 	Sweep             []fanoutPair `json:"sweep"`
 	BareSaturation    fanoutStep   `json:"bare_saturation"`
 	PkarenaSaturation fanoutStep   `json:"pkarena_saturation"`
@@ -461,13 +479,78 @@ type fanoutResult struct {
 	PkarenaSearch     []fanoutStep `json:"pkarena_search,omitempty"`
 }
 
+// The ratios of a pair, pkarena over bare, and the generator's cost per frame.
+var (
+	ratioP50    = func(p fanoutPair) float64 { return p.Pkarena.P50 / p.Bare.P50 }
+	ratioP99    = func(p fanoutPair) float64 { return p.Pkarena.P99 / p.Bare.P99 }
+	ratioCPU    = func(p fanoutPair) float64 { return p.Pkarena.TotalUs() / p.Bare.TotalUs() }
+	ratioServer = func(p fanoutPair) float64 { return p.Pkarena.ServerUs() / p.Bare.ServerUs() }
+	ratioGen    = func(p fanoutPair) float64 { return p.Pkarena.GenUs() / p.Bare.GenUs() }
+	genPerFrame = func(p fanoutPair) float64 { return p.Pkarena.GenUsPerFrame() }
+)
+
+// spread is a figure over the pairs measured at one rate: its median, least and greatest.
+type spread struct {
+	med, lo, hi float64
+	n           int
+}
+
+// spreadOf is f over pairs (at least one).
+func spreadOf(pairs []fanoutPair, f func(fanoutPair) float64) spread {
+	v := make([]float64, len(pairs))
+	for i, p := range pairs {
+		v[i] = f(p)
+	}
+	slices.Sort(v)
+	n := len(v)
+	med := v[n/2]
+	if n%2 == 0 {
+		med = (v[n/2-1] + v[n/2]) / 2
+	}
+	return spread{med: med, lo: v[0], hi: v[n-1], n: n}
+}
+
+// String is the median, with the range when there was more than one pair.
+func (s spread) String() string {
+	if s.n <= 1 {
+		return fmt.Sprintf("%.2f", s.med)
+	}
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", s.med, s.lo, s.hi)
+}
+
+// byRate is the sweep's pairs grouped by rate, in the order the rates were run.
+func (r fanoutResult) byRate() [][]fanoutPair {
+	var groups [][]fanoutPair
+	for _, p := range r.Sweep {
+		if n := len(groups); n > 0 && groups[n-1][0].Rate == p.Rate {
+			groups[n-1] = append(groups[n-1], p)
+			continue
+		}
+		groups = append(groups, []fanoutPair{p})
+	}
+	return groups
+}
+
+// worst is the greatest median of f over the rates.
+func (r fanoutResult) worst(f func(fanoutPair) float64) float64 {
+	v := math.Inf(-1)
+	for _, g := range r.byRate() {
+		v = max(v, spreadOf(g, f).med)
+	}
+	return v
+}
+
 // markdown is the benchmark's write-up: the command, a table per rate, the saturation and
 // the targets with their verdicts.
 func (r fanoutResult) markdown() string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "## Fan-out: pkarena beside a bare gorilla/websocket broadcaster, %s\n\n", r.End.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&w, "Command: `pkarena-load %s` (make bench-fanout). One group of %d rooms × %d users: every frame reaches %d connections. Each side runs in processes of its own on this machine, one after the other (pkarena first; the bare broadcaster then sends frames of the size pkarena's were, so both move the same bytes), %.0f s measured per rate. CPU is per delivery (one frame to one connection), user and system, over the measured window; latencies are from the moment the frame (bare) or the gift (pkarena: REST `set_battle_score`, then the fan-out) was due. Only the ratios carry from machine to machine.\n\n",
+	fmt.Fprintf(&w, "Command: `pkarena-load %s` (make bench-fanout). One group of %d rooms × %d users: every frame reaches %d connections. Each side runs in processes of its own on this machine, one after the other (pkarena first; the bare broadcaster then sends frames of the size pkarena's were, so both move the same bytes), %.0f s measured per rate. CPU is per delivery (one frame to one connection), user and system, over the measured window; latencies are from the moment the frame (bare) or the gift (pkarena: REST `set_battle_score`, then the fan-out) was due. Only the ratios carry from machine to machine.",
 		strings.Join(r.Args, " "), r.Rooms, r.Users, r.Rooms*r.Users, r.Seconds)
+	if r.Repeat > 1 {
+		fmt.Fprintf(&w, " %d pairs were measured at each rate, the order of the two stacks alternating (bare first in the second pair); each ratio below is the median of the pairs' ratios, with their range in brackets, and the verdicts are on the medians.", r.Repeat)
+	}
+	w.WriteString("\n\n")
 	w.WriteString("| rate /s | stack | achieved /s | frame bytes | p50 ms | p99 ms | CPU µs/delivery | server | generator | generator µs/frame |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range r.Sweep {
 		for _, s := range []fanoutStep{p.Bare, p.Pkarena} {
@@ -475,31 +558,26 @@ func (r fanoutResult) markdown() string {
 		}
 	}
 	w.WriteString("\nRatios, pkarena over bare (lower is better, 1 is the limit):\n\n| rate /s | p50 | p99 | CPU per delivery | server | generator |\n|---:|---:|---:|---:|---:|---:|\n")
-	for _, p := range r.Sweep {
-		fmt.Fprintf(&w, "| %.0f | %.2f | %.2f | %.2f | %.2f | %.2f |\n", p.Rate, p.Pkarena.P50/p.Bare.P50, p.Pkarena.P99/p.Bare.P99,
-			p.Pkarena.TotalUs()/p.Bare.TotalUs(), p.Pkarena.ServerUs()/p.Bare.ServerUs(), p.Pkarena.GenUs()/p.Bare.GenUs())
+	for _, g := range r.byRate() {
+		fmt.Fprintf(&w, "| %.0f | %s | %s | %s | %s | %s |\n", g[0].Rate, spreadOf(g, ratioP50), spreadOf(g, ratioP99),
+			spreadOf(g, ratioCPU), spreadOf(g, ratioServer), spreadOf(g, ratioGen))
 	}
 	if r.BareSaturation.Offered > 0 {
 		fmt.Fprintf(&w, "\nSaturation (the highest rate delivered at 95%% or more with p99 under the bound, nothing lost or dropped): bare %.0f /s, pkarena %.0f /s: **%.2f×**.\n",
 			r.BareSaturation.Achieved, r.PkarenaSaturation.Achieved, r.PkarenaSaturation.Achieved/r.BareSaturation.Achieved)
 	}
-	w.WriteString("\nTargets (issue 11), at each matched rate:\n\n| target | worst in this run | verdict |\n|---|---:|---|\n")
-	worst := func(f func(fanoutPair) float64) float64 {
-		v := 0.0
-		for _, p := range r.Sweep {
-			v = max(v, f(p))
-		}
-		return v
+	worstOf := "worst in this run"
+	if r.Repeat > 1 {
+		worstOf = "worst median in this run"
 	}
+	fmt.Fprintf(&w, "\nTargets (issue 11), at each matched rate:\n\n| target | %s | verdict |\n|---|---:|---|\n", worstOf)
 	verdict := func(ok bool) string {
 		if ok {
 			return "met"
 		}
 		return "**missed**"
 	}
-	p99 := worst(func(p fanoutPair) float64 { return p.Pkarena.P99 / p.Bare.P99 })
-	cpu := worst(func(p fanoutPair) float64 { return p.Pkarena.TotalUs() / p.Bare.TotalUs() })
-	gen := worst(func(p fanoutPair) float64 { return p.Pkarena.GenUsPerFrame() })
+	p99, cpu, gen := r.worst(ratioP99), r.worst(ratioCPU), r.worst(genPerFrame)
 	fmt.Fprintf(&w, "| score fan-out p99 ≤ %.1f× bare | %.2f× | %s |\n", targetP99Ratio, p99, verdict(p99 <= targetP99Ratio))
 	fmt.Fprintf(&w, "| CPU per delivery, server + generator ≤ %.1f× bare | %.2f× | %s |\n", targetCPURatio, cpu, verdict(cpu <= targetCPURatio))
 	fmt.Fprintf(&w, "| generator ≤ %.0f µs CPU per frame received | %.1f µs | %s |\n", targetGenUsPerFrame, gen, verdict(gen <= targetGenUsPerFrame))

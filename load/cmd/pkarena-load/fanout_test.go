@@ -1,0 +1,89 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pkarena/pkarena/load/metrics"
+)
+
+// pairOf is a measured pair at rate whose pkarena p99 is p99Ratio times bare's and whose
+// CPU per delivery is cpuRatio times bare's.
+func pairOf(rate, p99Ratio, cpuRatio float64) fanoutPair {
+	bare := fanoutStep{Stack: stackBare, P50: 4, P99: 8, Frames: 1000, GenFrames: 1000, ServerCPU: 0.01, GenCPU: 0.01}
+	pk := bare
+	pk.Stack = stackPkarena
+	pk.P99 = 8 * p99Ratio
+	pk.ServerCPU, pk.GenCPU = 0.01*cpuRatio, 0.01*cpuRatio
+	return fanoutPair{Rate: rate, Bare: bare, Pkarena: pk}
+}
+
+func TestSpreadOf(t *testing.T) {
+	for _, tc := range []struct {
+		ratios      []float64
+		med, lo, hi float64
+		text        string
+	}{
+		{[]float64{1.7}, 1.7, 1.7, 1.7, "1.70"},
+		{[]float64{2.5, 1.2, 1.4}, 1.4, 1.2, 2.5, "1.40 (1.20–2.50)"},       // the median, not the mean (1.70)
+		{[]float64{1.0, 2.0, 1.5, 3.0}, 1.75, 1.0, 3.0, "1.75 (1.00–3.00)"}, // even: the middle two's mean
+	} {
+		var pairs []fanoutPair
+		for _, r := range tc.ratios {
+			pairs = append(pairs, pairOf(10000, r, 1))
+		}
+		s := spreadOf(pairs, ratioP99)
+		if !near(s.med, tc.med) || !near(s.lo, tc.lo) || !near(s.hi, tc.hi) || s.String() != tc.text {
+			t.Errorf("spreadOf(p99 ratios %v) = %+v %q; want median %v, range %v–%v, %q", tc.ratios, s, s, tc.med, tc.lo, tc.hi, tc.text)
+		}
+	}
+}
+
+func near(a, b float64) bool { return a-b < 1e-9 && b-a < 1e-9 }
+
+// With repeated pairs the ratio table and the verdicts are on each rate's median: one pair
+// thrown off by the machine neither fails nor passes a target on its own.
+func TestFanoutMarkdownUsesMedians(t *testing.T) {
+	repeated := fanoutResult{Args: []string{"bench-fanout", "-repeat", "3"}, Rooms: 9, Users: 50, Seconds: 15, Repeat: 3,
+		Sweep: []fanoutPair{
+			pairOf(10000, 1.2, 1.3), pairOf(10000, 2.5, 1.9), pairOf(10000, 1.4, 1.4),
+			pairOf(25000, 1.45, 1.2), pairOf(25000, 1.3, 1.1), pairOf(25000, 1.6, 1.25),
+		}}
+	md := repeated.markdown()
+	for _, want := range []string{
+		"3 pairs were measured at each rate",
+		"| 10000 | 1.00 (1.00–1.00) | 1.40 (1.20–2.50) | 1.40 (1.30–1.90) |",
+		"| 25000 | 1.00 (1.00–1.00) | 1.45 (1.30–1.60) | 1.20 (1.10–1.25) |",
+		"| score fan-out p99 ≤ 1.5× bare | 1.45× | met |",                    // the worst median (25000), not 2.50
+		"| CPU per delivery, server + generator ≤ 1.5× bare | 1.40× | met |", // not 1.90
+		"worst median in this run",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the write-up lacks %q:\n%s", want, md)
+		}
+	}
+	single := fanoutResult{Args: []string{"bench-fanout"}, Rooms: 9, Users: 50, Seconds: 15, Repeat: 1,
+		Sweep: []fanoutPair{pairOf(10000, 2.5, 1.9), pairOf(25000, 1.3, 1.1)}}
+	md = single.markdown()
+	for _, want := range []string{
+		"| 10000 | 1.00 | 2.50 | 1.90 |",
+		"| score fan-out p99 ≤ 1.5× bare | 2.50× | **missed** |",
+		"| CPU per delivery, server + generator ≤ 1.5× bare | 1.90× | **missed** |",
+		"worst in this run",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the single-pair write-up lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "pairs were measured") {
+		t.Errorf("a single-pair write-up speaks of pairs:\n%s", md)
+	}
+}
+
+func TestFanoutRepeatIsBounded(t *testing.T) {
+	for _, r := range []string{"0", "10", "-1"} {
+		if code, _, errOut := runCLI(t, "bench-fanout", "-repeat", r, "-server-bin", "/dev/null"); code != metrics.ExitUsage || !strings.Contains(errOut, "-repeat 1..9") {
+			t.Errorf("bench-fanout -repeat %s: exit %d, %q; want %d and the bounds", r, code, errOut, metrics.ExitUsage)
+		}
+	}
+}
