@@ -34,10 +34,11 @@ type members struct {
 	// valid: data is known to be valid JSON (validated before), so member values are
 	// skipped (skipValid) rather than checked; names are still read and checked.
 	valid bool
-	// index, when set, is filled with the members of the object that the member named
-	// indexName holds (the last such member's: it is the one encoding/json keeps).
-	index     *memberIndex
+	// With indexName set, index is filled with the members of the object that the member
+	// named indexName holds (the last such member's: it is the one encoding/json keeps).
+	// The index is held here, not pointed to, so that the caller's Frame stays on its stack.
 	indexName string
+	index     memberIndex
 }
 
 // next moves to the next member; false at the end of the object or at a fault.
@@ -88,10 +89,10 @@ func (m *members) next() bool {
 		if vend = skipValid(data, i); vend == i {
 			return m.fail()
 		}
-	} else if m.index != nil && i < len(data) && data[i] == '{' && string(m.name) == m.indexName {
-		*m.index = memberIndex{indexed: true}
-		if vend, ok = scanIndexed(data, i, 1, m.index); !ok {
-			*m.index = memberIndex{}
+	} else if m.indexName != "" && i < len(data) && data[i] == '{' && string(m.name) == m.indexName {
+		m.index = memberIndex{indexed: true}
+		if vend, ok = scanIndexed(data, i, 1, &m.index); !ok {
+			m.index = memberIndex{}
 			return m.fail()
 		}
 	} else if vend, ok = scanValue(data, i, 1); !ok {
@@ -212,15 +213,10 @@ func scanValue(data []byte, i, depth int) (int, bool) {
 }
 
 // scanNested checks an object or array starting at data[i].
-func scanNested(data []byte, i, depth int) (int, bool) { return scanIndexed(data, i, depth, nil) }
-
-// scanIndexed is scanNested, recording in idx (when not nil, and data[i] opens an object)
-// where the object's own members' names and values lie, from the object's first byte.
-func scanIndexed(data []byte, i, depth int, idx *memberIndex) (int, bool) {
+func scanNested(data []byte, i, depth int) (int, bool) {
 	if depth >= maxScanDepth {
 		return i, false
 	}
-	start := i
 	open := data[i]
 	closing := byte(']')
 	if open == '{' {
@@ -230,22 +226,14 @@ func scanIndexed(data []byte, i, depth int, idx *memberIndex) (int, bool) {
 	if i < len(data) && data[i] == closing {
 		return i + 1, true
 	}
-	if idx != nil && open != '{' {
-		idx = nil
-	}
 	for {
-		var name []byte
 		if open == '{' {
 			if i >= len(data) || data[i] != '"' {
 				return i, false
 			}
-			end, escaped, ok := scanString(data, i)
+			end, _, ok := scanString(data, i)
 			if !ok {
 				return i, false
-			}
-			if idx != nil {
-				name = data[i+1 : end-1]
-				idx.escaped = idx.escaped || escaped
 			}
 			i = skipSpace(data, end)
 			if i >= len(data) || data[i] != ':' {
@@ -257,9 +245,6 @@ func scanIndexed(data []byte, i, depth int, idx *memberIndex) (int, bool) {
 		if !ok {
 			return i, false
 		}
-		if idx != nil {
-			idx.add(cap(data[start:])-cap(name), len(name), i-start, end-start)
-		}
 		i = skipSpace(data, end)
 		if i >= len(data) {
 			return i, false
@@ -268,6 +253,55 @@ func scanIndexed(data []byte, i, depth int, idx *memberIndex) (int, bool) {
 		case ',':
 			i = skipSpace(data, i+1)
 		case closing:
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
+}
+
+// scanIndexed is scanNested for the object starting at data[i] (a '{'), recording in idx
+// where its own members' names and values lie, from the object's first byte. It is a
+// function apart, not scanNested with an argument more, because idx must stay out of
+// scanNested's recursion: a pointer passed around a recursive cycle escapes, and the Frame
+// holding idx was then allocated for every frame read.
+func scanIndexed(data []byte, i, depth int, idx *memberIndex) (int, bool) {
+	if depth >= maxScanDepth {
+		return i, false
+	}
+	start := i
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return i, false
+		}
+		end, escaped, ok := scanString(data, i)
+		if !ok {
+			return i, false
+		}
+		name, nameLen := i+1-start, end-1-(i+1)
+		idx.escaped = idx.escaped || escaped
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return i, false
+		}
+		i = skipSpace(data, i+1)
+		vend, ok := scanValue(data, i, depth+1)
+		if !ok {
+			return i, false
+		}
+		idx.add(name, nameLen, i-start, vend-start)
+		i = skipSpace(data, vend)
+		if i >= len(data) {
+			return i, false
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
 			return i + 1, true
 		default:
 			return i, false
@@ -425,12 +459,12 @@ func plainString(v []byte) (string, bool) {
 func decodeFrame(data []byte) (Frame, error) {
 	var f Frame
 	if utf8.Valid(data) {
-		m := members{data: data, index: &f.payIndex, indexName: "payload"}
+		m := members{data: data, indexName: "payload"}
 		for m.next() && f.member(m.name, m.value) {
 		}
 		if m.ok() && !f.slow {
-			if f.Payload == nil || f.Payload[0] != '{' {
-				f.payIndex = memberIndex{}
+			if f.Payload != nil && f.Payload[0] == '{' {
+				f.payIndex = m.index
 			}
 			if f.Payload != nil {
 				f.payOff = 1 + cap(data) - cap(f.Payload)

@@ -195,3 +195,23 @@ func FuzzLookupPayload(f *testing.F) {
 		}
 	})
 }
+
+// Decoding a frame allocates nothing: every connection of the load generator decodes every
+// frame it reads. (Indexing the payload once made the Frame escape: one allocation of its
+// whole size a frame.)
+func TestDecodeFrameAllocatesNothing(t *testing.T) {
+	nine := nineRoomScoreFrame()
+	var sink Frame
+	if n := testing.AllocsPerRun(200, func() {
+		f, err := decodeFrame(nine)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink = f
+	}); n != 0 {
+		t.Errorf("decodeFrame allocates %v times a frame; want 0", n)
+	}
+	if !sink.payIndex.indexed {
+		t.Error("a score frame's payload was not indexed")
+	}
+}
