@@ -131,16 +131,12 @@ func skipValid(data []byte, i int) int {
 		}
 		return i
 	}
-	start := i
-	for i < len(data) {
+	for i < len(data) { // a number or a literal: up to what follows it
 		switch data[i] {
 		case ',', '}', ']', ' ', '\t', '\n', '\r', ':', '"', '{', '[':
 			return i
 		}
 		i++
-	}
-	if i == start {
-		return start
 	}
 	return i
 }
