@@ -305,29 +305,11 @@ func scanIndexed(data []byte, i, depth int, idx *memberIndex) (int, bool) {
 	}
 }
 
-// stringSpecial marks the bytes a JSON string's scan must look at: the quote, the backslash
-// and the control characters.
-var stringSpecial = func() (t [256]bool) {
-	for c := range 0x20 {
-		t[c] = true
-	}
-	t['"'], t['\\'] = true, true
-	return t
-}()
-
 // scanString checks the string starting at data[i] (a quote) and returns the index after its
 // closing quote and whether it holds escapes. Control characters must be escaped; the text
 // is UTF-8 already (the reader refuses frames that are not).
 func scanString(data []byte, i int) (end int, escaped, ok bool) {
 	for i++; i < len(data); i++ {
-		// Most bytes of a string are plain: one look-up tells them from the three that are
-		// not (the quote, the backslash, a control character).
-		for i < len(data) && !stringSpecial[data[i]] {
-			i++
-		}
-		if i == len(data) {
-			break
-		}
 		switch c := data[i]; {
 		case c == '"':
 			return i + 1, escaped, true
