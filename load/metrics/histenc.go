@@ -27,6 +27,9 @@ type histEncoder struct {
 	z   bytes.Buffer
 }
 
+// compressedHeader is the place of the compressed encoding's cookie and length.
+var compressedHeader [8]byte
+
 // The V2 encoding's cookies (HdrHistogram's format, as hdrhistogram-go writes it).
 const (
 	v2EncodingCookie           = 0x1c849303 | 0x10
@@ -89,7 +92,7 @@ func (e *histEncoder) encode(p *hdr.PackedHistogram) []byte {
 	e.raw = raw
 
 	e.z.Reset()
-	e.z.Write(make([]byte, 8)) // room for the compressed header
+	e.z.Write(compressedHeader[:]) // room for the compressed header, filled in below
 	if e.zw == nil {
 		e.zw, _ = zlib.NewWriterLevel(&e.z, zlib.BestCompression) // a valid level: no error
 	} else {

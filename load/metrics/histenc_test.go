@@ -68,9 +68,9 @@ func TestHistEncoderMatchesEncode(t *testing.T) {
 	}
 }
 
-// A bucket kept but emptied (Reset keeps none, a merge of a zero count might) is part of
-// the run of zeros around it, as in Encode; and a histogram of another geometry goes to
-// Encode.
+// A histogram recorded, Reset and recorded again encodes as Encode encodes it; and a
+// histogram of another geometry goes to Encode. (encode's skipping of a bucket kept with a
+// count of 0 is defensive: no way was found to make a PackedHistogram keep one.)
 func TestHistEncoderEdges(t *testing.T) {
 	var e histEncoder
 	other := hdr.NewPacked(1, 1000, 2)

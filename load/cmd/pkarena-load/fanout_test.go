@@ -1,6 +1,7 @@
 package main
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -80,10 +81,19 @@ func TestFanoutMarkdownUsesMedians(t *testing.T) {
 	}
 }
 
+// -repeat takes 1 to 9: at the bounds it passes (and the run stops at the next check, a
+// server binary that does not exist); beyond them it is refused by name.
 func TestFanoutRepeatIsBounded(t *testing.T) {
-	for _, r := range []string{"0", "10", "-1"} {
-		if code, _, errOut := runCLI(t, "bench-fanout", "-repeat", r, "-server-bin", "/dev/null"); code != metrics.ExitUsage || !strings.Contains(errOut, "-repeat 1..9") {
-			t.Errorf("bench-fanout -repeat %s: exit %d, %q; want %d and the bounds", r, code, errOut, metrics.ExitUsage)
+	missing := filepath.Join(t.TempDir(), "no-server")
+	for _, tc := range []struct {
+		repeat, want string
+	}{
+		{"1", "server binary"}, {"9", "server binary"},
+		{"0", "-repeat 1..9"}, {"10", "-repeat 1..9"}, {"-1", "-repeat 1..9"},
+	} {
+		code, _, errOut := runCLI(t, "bench-fanout", "-repeat", tc.repeat, "-server-bin", missing)
+		if code != metrics.ExitUsage || !strings.Contains(errOut, tc.want) {
+			t.Errorf("bench-fanout -repeat %s: exit %d, %q; want %d and %q", tc.repeat, code, errOut, metrics.ExitUsage, tc.want)
 		}
 	}
 }
