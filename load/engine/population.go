@@ -369,7 +369,8 @@ const (
 // steps of 10 ms, 100 sends each; 450 users get steps of 500 ms, 45 sends each, not one send
 // every 10 ms: each wake-up of a process whose threads are idle costs it far more than a send
 // (in the 450-user fan-out benchmark at 10,000 frames a second the generator spent 15.5-15.8
-// µs a frame with the longer steps, 18.8-21.7 with 10 ms ones: measurements/fanout.md). An interval shorter than heartbeatTick is one slot of its length.
+// µs a frame with the longer steps, 18.8-21.7 with 10 ms ones: measurements/fanout.md). An
+// interval shorter than heartbeatTick is one slot of its length.
 func heartbeatStep(interval time.Duration, users int) (tick time.Duration, slots int) {
 	most := max(int(interval/heartbeatTick), 1)
 	slots = min((users+heartbeatsPerStep-1)/heartbeatsPerStep, most)
