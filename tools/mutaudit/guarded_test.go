@@ -1,0 +1,75 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const guardedSample = `package p
+
+import "example/mutant"
+
+func f(a, b int) int {
+	if mutant.On(mutant.X) {
+		return a + 1
+	}
+	if a > 0 && (mutant.On(mutant.Y) && b > 0) {
+		if b < a {
+			return a - b
+		}
+	} else {
+		return b - 1
+	}
+	if mutant.On(mutant.Z) || a < b {
+		return a * 2
+	}
+	if !mutant.On(mutant.W) {
+		return b + 2
+	}
+	if other.On(mutant.V) {
+		return a + 3
+	}
+	return a + b
+}
+`
+
+func TestGuarded(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "pkg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "pkg", "f.go"), []byte(guardedSample), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := func(line, col int) Mutant {
+		return Mutant{Dir: "pkg", File: "f.go", Line: line, Column: col, Type: "ARITHMETIC_BASE"}
+	}
+	for _, tt := range []struct {
+		m     Mutant
+		guard string // "" when the mutant can run without the tag
+	}{
+		{m(7, 12), "mutant.On(X)"},  // the body of if mutant.On(X)
+		{m(10, 8), "mutant.On(Y)"},  // a nested if inside a body that needs mutant.On(Y) (inside parentheses)
+		{m(11, 13), "mutant.On(Y)"}, // deeper still
+		{m(9, 7), ""},               // the condition itself runs: a > 0 is evaluated
+		{m(14, 12), ""},             // the else branch runs when the guard is false
+		{m(17, 12), ""},             // mutant.On(Z) || a < b: the body runs when a < b
+		{m(20, 12), ""},             // !mutant.On(W): the body always runs
+		{m(23, 12), ""},             // not the mutant package's On
+		{m(25, 11), ""},             // outside every if
+		{Mutant{Dir: "pkg", File: "missing.go", Line: 7, Column: 12, Type: "ARITHMETIC_BASE"}, ""}, // a file that does not parse judges nothing
+	} {
+		got := guarded(root, []Mutant{tt.m})[tt.m.Key()]
+		switch {
+		case tt.guard == "" && got.Equivalent:
+			t.Errorf("%s judged equivalent (%s); it runs without the tag", tt.m.Key(), got.Reason)
+		case tt.guard != "" && !got.Equivalent:
+			t.Errorf("%s not judged; it is inside if %s", tt.m.Key(), tt.guard)
+		case tt.guard != "" && !strings.Contains(got.Reason, tt.guard):
+			t.Errorf("%s: reason %q does not name %s", tt.m.Key(), got.Reason, tt.guard)
+		}
+	}
+}
