@@ -146,15 +146,17 @@ mutants:
 GREMLINS  ?= $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
 AUDIT     := $(RESULTS)/mutation-audit
 AUDIT_MAX ?= 40m
+AUDIT_STATUSES ?= LIVED
 
-## mutation-audit: generated mutants (Gremlins) of reference/core judged by its unit tests, then each survivor by the suite; figures to measurements/mutation-audit.md (slow, not in test; AUDIT_MAX=40m bounds stage 2)
+## mutation-audit: generated mutants (Gremlins) of reference/core judged by its unit tests, then each survivor by the suite; figures to measurements/mutation-audit.md and .json (slow, not in test; AUDIT_MAX=40m bounds stage 2, AUDIT_STATUSES="LIVED,NOT COVERED" sends the lines no unit test runs too, AUDIT_PREVIOUS=measurements/mutation-audit.json reuses a run's verdicts)
 mutation-audit:
 	@mkdir -p $(AUDIT) measurements; start=$$(date +%s); \
 	echo "stage 1: Gremlins over reference/core, judged by its unit tests (log: $(AUDIT)/stage1-core.log)"; \
 	$(GREMLINS) unleash --workers 1 --timeout-coefficient 30 -o $(AUDIT)/stage1-core.json ./reference/core > $(AUDIT)/stage1-core.log 2>&1 || { tail -20 $(AUDIT)/stage1-core.log; exit 1; }; \
 	tr '\r' '\n' < $(AUDIT)/stage1-core.log | grep -aE '^(Killed|Timed out|Test efficacy|Mutator coverage)'; \
 	$(GO) run ./tools/mutaudit -stage1 reference/core=$(AUDIT)/stage1-core.json -stage1-seconds $$(( $$(date +%s) - start )) \
-		-max-duration $(AUDIT_MAX) -json $(AUDIT)/mutants.json $(if $(AUDIT_PREVIOUS),-previous $(AUDIT_PREVIOUS)) -write measurements/mutation-audit.md
+		-max-duration $(AUDIT_MAX) -statuses "$(AUDIT_STATUSES)" -json $(AUDIT)/mutants.json $(if $(AUDIT_PREVIOUS),-previous $(AUDIT_PREVIOUS)) -write measurements/mutation-audit.md && \
+	cp $(AUDIT)/mutants.json measurements/mutation-audit.json
 
 FUZZTIME  ?= 30s
 
