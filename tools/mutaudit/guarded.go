@@ -5,28 +5,30 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
+	"strings"
 )
 
 // guarded judges the mutants that sit in code only the hand-written mutants run: the body of
 // an `if` whose condition requires mutant.On(X), which is the constant false without the
-// pkarena_mutants tag (reference/mutant/off.go). No build of the server under test runs that
-// code, so no client can tell such a mutant from the original. It returns a judgement for
-// each such mutant of all, by key, reading each file once from the module at root; a file
-// that does not parse judges nothing.
+// pkarena_mutants tag (reference/mutant/off.go), and a function of the package named nowhere
+// but in such bodies. No build of the server under test runs that code, so no client can tell
+// such a mutant from the original. It returns a judgement for each such mutant of all, by
+// key, reading each package folder once from the module at root; a folder that does not parse
+// judges nothing.
 func guarded(root string, all []Mutant) map[string]Judgement {
 	out := map[string]Judgement{}
-	bodies := map[string][]guardedBody{} // by file, relative to root
+	spans := map[string][]guardedBody{} // by package folder, relative to root
 	for _, m := range all {
-		path := filepath.Join(m.Dir, m.File)
-		bs, seen := bodies[path]
+		bs, seen := spans[m.Dir]
 		if !seen {
-			bs = guardedBodies(filepath.Join(root, path))
-			bodies[path] = bs
+			bs = guardedSpans(filepath.Join(root, m.Dir))
+			spans[m.Dir] = bs
 		}
 		for _, b := range bs {
-			if b.contains(m.Line, m.Column) {
-				out[m.Key()] = Judgement{Equivalent: true, Reason: fmt.Sprintf("inside `if %s ... {`, never run without the pkarena_mutants tag (found by mutaudit)", b.guard)}
+			if b.file == m.File && b.contains(m.Line, m.Column) {
+				out[m.Key()] = Judgement{Equivalent: true, Reason: b.reason()}
 				break
 			}
 		}
@@ -34,10 +36,95 @@ func guarded(root string, all []Mutant) map[string]Judgement {
 	return out
 }
 
-// guardedBody is the span of an if statement's body that runs only when mutant.On(guard).
+// guardedBody is a span of a file that runs only when mutant.On(guard): an if statement's
+// body, or a function called only from such bodies (fn names it).
 type guardedBody struct {
+	file       string // base name
 	guard      string // mutant.On(X)
+	fn         string
 	start, end token.Position
+}
+
+func (b guardedBody) reason() string {
+	if b.fn != "" {
+		return fmt.Sprintf("in %s, which is called only inside `if %s ... {`: never run without the pkarena_mutants tag (found by mutaudit)", b.fn, b.guard)
+	}
+	return fmt.Sprintf("inside `if %s ... {`, never run without the pkarena_mutants tag (found by mutaudit)", b.guard)
+}
+
+// guardedSpans parses the package in dir (its tests left out) and returns the bodies of its
+// if statements that need mutant.On(X), then the functions and methods whose name appears
+// nowhere else in the package than inside those bodies. Matching by name is conservative: a
+// name used outside the bodies, by any type, or taken as a value there, keeps its functions
+// out.
+func guardedSpans(dir string) []guardedBody {
+	fset := token.NewFileSet()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var bodies []guardedBody
+	var files []*ast.File
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.SkipObjectResolution)
+		if err != nil {
+			return nil
+		}
+		files = append(files, f)
+		bodies = append(bodies, guardedBodies(fset, f)...)
+	}
+	inBody := func(pos token.Pos) (guardedBody, bool) {
+		at := fset.Position(pos)
+		for _, b := range bodies {
+			if b.file == filepath.Base(at.Filename) && b.contains(at.Line, at.Column) {
+				return b, true
+			}
+		}
+		return guardedBody{}, false
+	}
+	// Every use of a name, and the guard of the body it is in ("" outside every body).
+	uses := map[string][]string{}
+	decls := map[*ast.Ident]bool{}
+	for _, f := range files {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok {
+				decls[fd.Name] = true
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			id, ok := n.(*ast.Ident)
+			if !ok || decls[id] {
+				return true
+			}
+			b, _ := inBody(id.Pos())
+			uses[id.Name] = append(uses[id.Name], b.guard)
+			return true
+		})
+	}
+	out := bodies
+	for _, f := range files {
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok || fd.Body == nil || len(uses[fd.Name.Name]) == 0 {
+				continue
+			}
+			guard := uses[fd.Name.Name][0]
+			for _, g := range uses[fd.Name.Name] {
+				if g == "" {
+					guard = ""
+					break
+				}
+			}
+			if guard != "" {
+				at := fset.Position(fd.Pos())
+				out = append(out, guardedBody{file: filepath.Base(at.Filename), guard: guard, fn: fd.Name.Name, start: at, end: fset.Position(fd.End())})
+			}
+		}
+	}
+	return out
 }
 
 func (b guardedBody) contains(line, col int) bool {
@@ -46,14 +133,9 @@ func (b guardedBody) contains(line, col int) bool {
 	return after && before
 }
 
-// guardedBodies parses the Go file at path and returns the bodies of its if statements whose
-// condition is mutant.On(X), or a chain of && with mutant.On(X) among its operands.
-func guardedBodies(path string) []guardedBody {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-	if err != nil {
-		return nil
-	}
+// guardedBodies returns the bodies of f's if statements whose condition is mutant.On(X), or a
+// chain of && with mutant.On(X) among its operands.
+func guardedBodies(fset *token.FileSet, f *ast.File) []guardedBody {
 	var out []guardedBody
 	ast.Inspect(f, func(n ast.Node) bool {
 		s, ok := n.(*ast.IfStmt)
@@ -61,7 +143,8 @@ func guardedBodies(path string) []guardedBody {
 			return true
 		}
 		if guard := requiredGuard(s.Cond); guard != "" {
-			out = append(out, guardedBody{guard: guard, start: fset.Position(s.Body.Lbrace), end: fset.Position(s.Body.Rbrace)})
+			start := fset.Position(s.Body.Lbrace)
+			out = append(out, guardedBody{file: filepath.Base(start.Filename), guard: guard, start: start, end: fset.Position(s.Body.Rbrace)})
 		}
 		return true
 	})

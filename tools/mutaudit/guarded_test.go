@@ -13,7 +13,7 @@ import "example/mutant"
 
 func f(a, b int) int {
 	if mutant.On(mutant.X) {
-		return a + 1
+		return a + onlyMutant(b) + both(b)
 	}
 	if a > 0 && (mutant.On(mutant.Y) && b > 0) {
 		if b < a {
@@ -31,7 +31,15 @@ func f(a, b int) int {
 	if other.On(mutant.V) {
 		return a + 3
 	}
-	return a + b
+	return a + both(b)
+}
+
+func onlyMutant(a int) int {
+	return a * 5
+}
+
+func both(a int) int {
+	return a - 5
 }
 `
 
@@ -60,7 +68,10 @@ func TestGuarded(t *testing.T) {
 		{m(20, 12), ""},             // !mutant.On(W): the body always runs
 		{m(23, 12), ""},             // not the mutant package's On
 		{m(25, 11), ""},             // outside every if
-		{Mutant{Dir: "pkg", File: "missing.go", Line: 7, Column: 12, Type: "ARITHMETIC_BASE"}, ""}, // a file that does not parse judges nothing
+		{m(29, 11), "mutant.On(X)"}, // in a function called only inside if mutant.On(X)
+		{m(33, 11), ""},             // in a function called there and outside too
+		{Mutant{Dir: "pkg", File: "missing.go", Line: 7, Column: 12, Type: "ARITHMETIC_BASE"}, ""}, // a file not in the folder
+		{Mutant{Dir: "nopkg", File: "f.go", Line: 7, Column: 12, Type: "ARITHMETIC_BASE"}, ""},     // a folder that is not there
 	} {
 		got := guarded(root, []Mutant{tt.m})[tt.m.Key()]
 		switch {
