@@ -37,15 +37,20 @@ func guarded(root string, all []Mutant) map[string]Judgement {
 }
 
 // guardedBody is a span of a file that runs only when mutant.On(guard): an if statement's
-// body, or a function called only from such bodies (fn names it).
+// body, the right operand of an && (operand), or a function called only from such bodies (fn
+// names it).
 type guardedBody struct {
 	file       string // base name
 	guard      string // mutant.On(X)
 	fn         string
+	operand    bool // the right operand of mutant.On(X) && ...
 	start, end token.Position
 }
 
 func (b guardedBody) reason() string {
+	if b.operand {
+		return fmt.Sprintf("after `%s &&`, never evaluated without the pkarena_mutants tag (found by mutaudit)", b.guard)
+	}
 	if b.fn != "" {
 		return fmt.Sprintf("in %s, which is called only inside `if %s ... {`: never run without the pkarena_mutants tag (found by mutaudit)", b.fn, b.guard)
 	}
@@ -134,17 +139,24 @@ func (b guardedBody) contains(line, col int) bool {
 }
 
 // guardedBodies returns the bodies of f's if statements whose condition is mutant.On(X), or a
-// chain of && with mutant.On(X) among its operands.
+// chain of && with mutant.On(X) among its operands, and the right operands of && whose left
+// one needs mutant.On(X).
 func guardedBodies(fset *token.FileSet, f *ast.File) []guardedBody {
 	var out []guardedBody
+	span := func(guard string, from, to token.Pos, operand bool) {
+		start := fset.Position(from)
+		out = append(out, guardedBody{file: filepath.Base(start.Filename), guard: guard, operand: operand, start: start, end: fset.Position(to)})
+	}
 	ast.Inspect(f, func(n ast.Node) bool {
-		s, ok := n.(*ast.IfStmt)
-		if !ok {
-			return true
-		}
-		if guard := requiredGuard(s.Cond); guard != "" {
-			start := fset.Position(s.Body.Lbrace)
-			out = append(out, guardedBody{file: filepath.Base(start.Filename), guard: guard, start: start, end: fset.Position(s.Body.Rbrace)})
+		switch e := n.(type) {
+		case *ast.IfStmt:
+			if guard := requiredGuard(e.Cond); guard != "" {
+				span(guard, e.Body.Lbrace, e.Body.Rbrace, false)
+			}
+		case *ast.BinaryExpr: // mutant.On(X) && y: y is never evaluated
+			if guard := requiredGuard(e.X); e.Op == token.LAND && guard != "" {
+				span(guard, e.Y.Pos(), e.Y.End(), true)
+			}
 		}
 		return true
 	})

@@ -31,7 +31,10 @@ func f(a, b int) int {
 	if other.On(mutant.V) {
 		return a + 3
 	}
-	return a + both(b)
+	if a < 0 || (mutant.On(mutant.U) && b < 0) {
+		return a + both(b)
+	}
+	return 0
 }
 
 func onlyMutant(a int) int {
@@ -67,9 +70,11 @@ func TestGuarded(t *testing.T) {
 		{m(17, 12), ""},             // mutant.On(Z) || a < b: the body runs when a < b
 		{m(20, 12), ""},             // !mutant.On(W): the body always runs
 		{m(23, 12), ""},             // not the mutant package's On
-		{m(25, 11), ""},             // outside every if
-		{m(29, 11), "mutant.On(X)"}, // in a function called only inside if mutant.On(X)
-		{m(33, 11), ""},             // in a function called there and outside too
+		{m(25, 40), "mutant.On(U)"}, // after mutant.On(U) &&: never evaluated
+		{m(25, 7), ""},              // a < 0 before it is
+		{m(26, 12), ""},             // the body runs when a < 0
+		{m(32, 11), "mutant.On(X)"}, // in a function called only inside if mutant.On(X)
+		{m(36, 11), ""},             // in a function called there and outside too
 		{Mutant{Dir: "pkg", File: "missing.go", Line: 7, Column: 12, Type: "ARITHMETIC_BASE"}, ""}, // a file not in the folder
 		{Mutant{Dir: "nopkg", File: "f.go", Line: 7, Column: 12, Type: "ARITHMETIC_BASE"}, ""},     // a folder that is not there
 	} {
