@@ -213,8 +213,47 @@ func judgeMutant(ctx context.Context, mod, work string, m *Mutant, perRun time.D
 		return Verdict{Result: "error", Detail: err.Error()}
 	}
 	defer os.WriteFile(path, orig, 0o644)
+	if m.Stage1 == "NOT COVERED" {
+		if v, decided := unitTests(ctx, mod, m.Dir, perRun); decided {
+			return v
+		}
+	}
 	return judge(ctx, mod, work, perRun)
 }
+
+// unitTests runs the unit tests of the package in dir of the copy mod, with a mutant applied
+// that Gremlins reported NOT COVERED. Gremlins calls NOT COVERED what Go's coverage profile
+// does not put in a block, which includes the cases of a switch without a tag: tests that run
+// those lines exist and Gremlins never ran them. A failing test kills the mutant at the cost
+// of one package's tests rather than the suite's; a build failure makes it not viable. decided
+// is false when the tests pass (or cannot tell): the suite then judges.
+func unitTests(parent context.Context, mod, dir string, perRun time.Duration) (v Verdict, decided bool) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(parent, perRun)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "./"+filepath.ToSlash(dir))
+	cmd.Dir = mod
+	out, err := cmd.CombinedOutput()
+	if err == nil || ctx.Err() != nil {
+		return Verdict{}, false
+	}
+	return unitVerdict(string(out), time.Since(start).Seconds())
+}
+
+// unitVerdict reads the output of a failed go test run: the first failing test kills the
+// mutant, a build failure makes it not viable, anything else decides nothing.
+func unitVerdict(out string, seconds float64) (Verdict, bool) {
+	switch {
+	case strings.Contains(out, "[build failed]") || strings.Contains(out, "[setup failed]"):
+		return Verdict{Result: "not viable", Seconds: seconds, Detail: firstLine(out)}, true
+	case failedTest.MatchString(out):
+		return Verdict{Result: "killed", Seconds: seconds, Failed: []string{"unit test " + failedTest.FindStringSubmatch(out)[1] + " (Gremlins called the line NOT COVERED)"}}, true
+	}
+	return Verdict{}, false
+}
+
+// failedTest finds go test's first failing test.
+var failedTest = regexp.MustCompile(`(?m)^\s*--- FAIL: (\S+)`)
 
 // writeJSON writes every mutant and its verdicts to path, if path is set.
 func writeJSON(path string, all []Mutant) error {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,6 +134,37 @@ func TestVerdictOf(t *testing.T) {
 			}
 			if got != tt.failed {
 				t.Errorf("Failed = %q; want %q", got, tt.failed)
+			}
+		})
+	}
+}
+
+func TestUnitTests(t *testing.T) {
+	t.Parallel()
+	const test = "package p\n\nimport \"testing\"\n\nfunc TestDouble(t *testing.T) {\n\tif Double(2) != 4 {\n\t\tt.Fatal(\"Double(2) != 4\")\n\t}\n}\n"
+	for _, tt := range []struct {
+		name, src string
+		decided   bool
+		want      Verdict
+	}{
+		{"the tests pass: the suite judges", "package p\n\nfunc Double(n int) int { return n * 2 }\n", false, Verdict{}},
+		{"a test fails: killed", "package p\n\nfunc Double(n int) int { return n / 2 }\n", true, Verdict{Result: "killed", Failed: []string{"unit test TestDouble (Gremlins called the line NOT COVERED)"}}},
+		{"the package does not build: not viable", "package p\n\nfunc Double(n int) int { return n * \"2\" }\n", true, Verdict{Result: "not viable"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mod := t.TempDir()
+			for name, data := range map[string]string{"go.mod": "module example.com/m\n\ngo 1.22\n", "p/p.go": tt.src, "p/p_test.go": test} {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(mod, name)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(mod, name), []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			v, decided := unitTests(context.Background(), mod, "p", time.Minute)
+			if decided != tt.decided || v.Result != tt.want.Result || strings.Join(v.Failed, ";") != strings.Join(tt.want.Failed, ";") {
+				t.Errorf("unitTests = %+v, decided %v; want %+v, decided %v", v, decided, tt.want, tt.decided)
 			}
 		})
 	}
