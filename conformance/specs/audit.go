@@ -152,6 +152,27 @@ var _ = Describe("Mutation audit", func() {
 	})
 
 	/*
+		Testname: set-battle-score-battle-id-at-limit
+		Description: set_battle_score's BattleId is a battleID of 1 to 128 bytes (§10): one of
+		128 bytes naming no battle MUST get 100411 (REST-032), one of 129 bytes 100002 naming
+		BattleId (REST-005). Kills the bound mutated in reference/core (rest.go
+		checkSetBattleScore), found by the audit of the mutants no unit test ran.
+	*/
+	It("[REST-032 REST-005] set_battle_score with a BattleId of 128 bytes naming no battle gets 100411; 129 bytes get 100002", Label("rest", "limits"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		long := s.id(strings.Repeat("b", 128-len(s.prefix)-1))
+		Expect(long).To(HaveLen(128))
+		r := s.rest()
+		req := client.SetBattleScoreRequest{BattleID: long, OpType: client.OpAdd, ScoreList: []client.ScoreItem{{RoomID: s.room("a"), Score: 1}}}
+		_, err := r.SetBattleScore(s.ctx, req)
+		expectCode(err, client.CodeBattleNotExist)
+		req.BattleID = long + "x"
+		_, err = r.SetBattleScore(s.ctx, req)
+		expectCode(err, client.CodeInvalidParameter)
+		Expect(err.Error()).To(ContainSubstring("BattleId"))
+	})
+
+	/*
 		Testname: case-sensitive-keys-in-lists
 		Description: field names are case-sensitive inside the objects of a list too (TRANS-012,
 		REST-005): a ScoreList item that spells RoomId as ROOMID has no RoomId, so
