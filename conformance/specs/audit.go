@@ -173,6 +173,40 @@ var _ = Describe("Mutation audit", func() {
 	})
 
 	/*
+		Testname: set-battle-score-room-id-at-limit
+		Description: a ScoreList item's RoomId is a liveID of 1 to 48 bytes (§10): one of 48
+		bytes naming a room outside the battle MUST be answered with ResultCode 1 (REST-031)
+		while the battle's own room is applied, one of 49 bytes MUST fail the call with 100002
+		naming the item (REST-005) and change no score. Kills the bound mutated in
+		reference/core (rest.go checkSetBattleScore), found by the audit of the mutants no unit
+		test ran.
+	*/
+	It("[REST-031 REST-005] a ScoreList RoomId of 48 bytes naming no room of the battle gets ResultCode 1; 49 bytes get 100002", Label("rest", "limits"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		hs := s.hosts("a", "b")
+		battleWelcome(s)
+		a, b := hs[0], hs[1]
+		id := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
+		long := s.room(strings.Repeat("r", 48-len(s.room(""))))
+		Expect(long).To(HaveLen(48))
+		r := s.rest()
+		req := client.SetBattleScoreRequest{BattleID: id, OpType: client.OpAdd, ScoreList: []client.ScoreItem{{RoomID: s.room("b"), Score: 2}, {RoomID: long + "x", Score: 1}}}
+		_, err := r.SetBattleScore(s.ctx, req)
+		expectCode(err, client.CodeInvalidParameter)
+		Expect(err.Error()).To(ContainSubstring("ScoreList[1].RoomId"))
+		none(s, b, client.EvBattleScoreChanged)
+
+		req.ScoreList[1].RoomID = long
+		resp, err := r.SetBattleScore(s.ctx, req)
+		Expect(err).NotTo(HaveOccurred(), "a RoomId of 48 bytes")
+		Expect(resp.Result).To(ConsistOf(
+			client.ScoreResult{RoomID: s.room("b"), ResultCode: 0},
+			client.ScoreResult{RoomID: long, ResultCode: 1}))
+		ev := next[client.BattleScoreChanged](s, b, client.EvBattleScoreChanged)
+		Expect(ev.BattleUserList[1].Score).To(Equal(int64(2)))
+	})
+
+	/*
 		Testname: case-sensitive-keys-in-lists
 		Description: field names are case-sensitive inside the objects of a list too (TRANS-012,
 		REST-005): a ScoreList item that spells RoomId as ROOMID has no RoomId, so
