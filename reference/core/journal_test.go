@@ -115,6 +115,32 @@ func TestRestoreKeepsAcknowledgedScoresAndKeys(t *testing.T) {
 	}
 }
 
+// A set_battle_score that applies to no room (every listed room outside the battle gets
+// ResultCode 1: no version is made) is journaled only when it has an IdempotencyKey: the key's
+// response must survive a restart (a retry then gets it, not 100421), and a request with
+// neither leaves nothing to restore.
+func TestJournalsKeyedRequestsThatApplyToNoRoom(t *testing.T) {
+	tc := newJournalCore(t)
+	tc.group("a", "b")
+	id := tc.battle("a", false, 300, "b").BattleInfo.BattleID
+	tc.keyed(id, "gift-1", "r-a", 10)
+	before := tc.c.TakeRecords()
+	outside, code := tc.keyed(id, "outside", "r-x", 5)
+	if code != 0 || len(outside.Result) != 1 || outside.Result[0].ResultCode != 1 {
+		t.Fatalf("a keyed score for a room outside the battle = code %d %+v; want ResultCode 1", code, outside)
+	}
+	tc.score(id, 2, map[string]int64{"r-x": 5}) // the same without a key
+	recs := tc.c.TakeRecords()
+	if len(recs) != 1 || recs[0].Kind != RecordScore || recs[0].Key != "outside" {
+		t.Fatalf("records %+v; want one score record, of the key outside", recs)
+	}
+	tc.keyed(id, "gift-2", "r-a", 5) // a version after it
+	after := tc.restart(append(append(before, recs...), tc.c.TakeRecords()...))
+	if again, code := after.keyed(id, "outside", "r-x", 5); code != 0 || !reflect.DeepEqual(again, outside) {
+		t.Errorf("retried outside after the restart = %d %+v; want its first response %+v", code, again, outside)
+	}
+}
+
 func TestRestoreEndTimes(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
