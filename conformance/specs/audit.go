@@ -207,6 +207,34 @@ var _ = Describe("Mutation audit", func() {
 	})
 
 	/*
+		Testname: set-battle-score-zero-score
+		Description: a ScoreList item's Score is 0 to 2^53 − 1 (REST-030, §10): an overwrite to
+		0 MUST be taken and set the room's score to 0, and a Score of −1 MUST fail the call
+		with 100002 naming the item (REST-005) and change nothing. Kills the lower bound mutated
+		in reference/core (rest.go checkSetBattleScore), found by the audit.
+	*/
+	It("[REST-030 REST-005] set_battle_score takes a Score of 0 (an overwrite to 0 sets it) and refuses −1 with 100002", Label("rest", "limits"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		hs := s.hosts("a", "b")
+		battleWelcome(s)
+		a, b := hs[0], hs[1]
+		id := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
+		r := s.rest()
+		set := func(op int, score int64) error {
+			_, err := r.SetBattleScore(s.ctx, client.SetBattleScoreRequest{BattleID: id, OpType: op, ScoreList: []client.ScoreItem{{RoomID: s.room("b"), Score: score}}})
+			return err
+		}
+		Expect(set(client.OpOverwrite, 3)).To(Succeed())
+		Expect(next[client.BattleScoreChanged](s, b, client.EvBattleScoreChanged).BattleUserList[1].Score).To(Equal(int64(3)))
+		Expect(set(client.OpOverwrite, 0)).To(Succeed(), "a Score of 0")
+		Expect(next[client.BattleScoreChanged](s, b, client.EvBattleScoreChanged).BattleUserList[1].Score).To(Equal(int64(0)))
+		err := set(client.OpAdd, -1)
+		expectCode(err, client.CodeInvalidParameter)
+		Expect(err.Error()).To(ContainSubstring("ScoreList[0].Score"))
+		none(s, b, client.EvBattleScoreChanged)
+	})
+
+	/*
 		Testname: case-sensitive-keys-in-lists
 		Description: field names are case-sensitive inside the objects of a list too (TRANS-012,
 		REST-005): a ScoreList item that spells RoomId as ROOMID has no RoomId, so
