@@ -259,4 +259,45 @@ var _ = Describe("Mutation audit", func() {
 			Expect(room.Score).To(BeZero(), room.RoomID)
 		}
 	})
+
+	/*
+		Testname: seat-zero-freed-on-leave
+		Description: a member on seat 0 (the host swapped it there, SEAT-005) that leaves the
+		room MUST have seat 0 freed like any other (SEAT-009): every member left gets an
+		onSeatListChanged with seat 0 empty. Kills the seat bound mutated in reference/core
+		(room.go leaveRoom: seat > 0), found by the audit.
+	*/
+	It("[SEAT-009 SEAT-005] a member the host swapped onto seat 0 frees seat 0 when it leaves", Label("seat"), func(ctx SpecContext) {
+		r := newSeatRoom(newScene(ctx))
+		Expect(r.a.TakeSeat(r.s.ctx, 1)).To(Succeed())
+		r.changed()
+		Expect(r.h.MoveUserToSeat(r.s.ctx, r.a.UserID(), 0, client.MoveSwapPosition)).To(Succeed())
+		Expect(r.changed()[0].UserInfo.UserID).To(Equal(r.a.UserID()))
+		Expect(r.a.LeaveLive(r.s.ctx)).To(Succeed())
+		for _, c := range []*client.Client{r.h, r.b} {
+			ev := next[client.SeatListChanged](r.s, c, client.EvSeatListChanged)
+			Expect(ev.SeatList[0].UserInfo.UserID).To(BeEmpty(), "seat 0 after its user left")
+		}
+	})
+
+	/*
+		Testname: seated-leaver-sits-again
+		Description: a member that left a room while seated is on no seat any more (SEAT-009,
+		ROOM-006): when it joins again it MUST be able to take a seat, not get 100204
+		(already on a seat). A pending state carried across requests; kills the seat reset
+		mutated in reference/core (room.go leaveRoom), found by the audit.
+	*/
+	It("[SEAT-009 ROOM-006] a member that left while seated joins again and takes a seat", Label("seat"), func(ctx SpecContext) {
+		r := newSeatRoom(newScene(ctx))
+		Expect(r.a.TakeSeat(r.s.ctx, 1)).To(Succeed())
+		r.changed()
+		Expect(r.a.LeaveLive(r.s.ctx)).To(Succeed())
+		for _, c := range []*client.Client{r.h, r.b} {
+			next[client.SeatListChanged](r.s, c, client.EvSeatListChanged)
+		}
+		_, err := r.a.JoinLive(r.s.ctx, r.liveID)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.a.TakeSeat(r.s.ctx, 2)).To(Succeed(), "a seat after leaving seated and joining again")
+		Expect(r.changed()[2].UserInfo.UserID).To(Equal(r.a.UserID()))
+	})
 })
