@@ -300,4 +300,26 @@ var _ = Describe("Mutation audit", func() {
 		Expect(r.a.TakeSeat(r.s.ctx, 2)).To(Succeed(), "a seat after leaving seated and joining again")
 		Expect(r.changed()[2].UserInfo.UserID).To(Equal(r.a.UserID()))
 	})
+
+	/*
+		Testname: seat-zero-is-a-seat
+		Description: seat 0 is a seat like any other for the member on it (the host swapped it
+		there, SEAT-005): its microphone opens (SEAT-006), another seat is refused with 100204
+		(already on a seat), and leaveSeat frees seat 0 (SEAT-009). Kills the three seat bounds
+		mutated in reference/core (seat.go takeSeat, leaveSeat, setMic: seat > 0 for seat >= 0),
+		found by the audit.
+	*/
+	It("[SEAT-005 SEAT-006 SEAT-009] a member on seat 0 opens its microphone, cannot take a second seat, and leaves seat 0", Label("seat"), func(ctx SpecContext) {
+		r := newSeatRoom(newScene(ctx))
+		Expect(r.a.TakeSeat(r.s.ctx, 1)).To(Succeed())
+		r.changed()
+		Expect(r.h.MoveUserToSeat(r.s.ctx, r.a.UserID(), 0, client.MoveSwapPosition)).To(Succeed())
+		Expect(r.changed()[0].UserInfo.UserID).To(Equal(r.a.UserID()))
+		Expect(r.a.UnmuteMicrophone(r.s.ctx)).To(Succeed(), "the microphone of seat 0")
+		Expect(r.changed()[0].UserInfo.MicrophoneStatus).To(Equal(1))
+		expectCode(r.a.TakeSeat(r.s.ctx, 3), client.CodeAlreadyOnSeat)
+		r.unchanged()
+		Expect(r.a.LeaveSeat(r.s.ctx)).To(Succeed(), "leaving seat 0")
+		Expect(r.changed()[0].UserInfo.UserID).To(BeEmpty())
+	})
 })

@@ -52,9 +52,9 @@ func (b guardedBody) reason() string {
 		return fmt.Sprintf("after `%s &&`, never evaluated without the pkarena_mutants tag (found by mutaudit)", b.guard)
 	}
 	if b.fn != "" {
-		return fmt.Sprintf("in %s, which is called only inside `if %s ... {`: never run without the pkarena_mutants tag (found by mutaudit)", b.fn, b.guard)
+		return fmt.Sprintf("in %s, which is called only in code that runs when %s: never run without the pkarena_mutants tag (found by mutaudit)", b.fn, b.guard)
 	}
-	return fmt.Sprintf("inside `if %s ... {`, never run without the pkarena_mutants tag (found by mutaudit)", b.guard)
+	return fmt.Sprintf("in code that runs only when %s (an if or a case), never without the pkarena_mutants tag (found by mutaudit)", b.guard)
 }
 
 // guardedSpans parses the package in dir (its tests left out) and returns the bodies of its
@@ -139,8 +139,9 @@ func (b guardedBody) contains(line, col int) bool {
 }
 
 // guardedBodies returns the bodies of f's if statements whose condition is mutant.On(X), or a
-// chain of && with mutant.On(X) among its operands, and the right operands of && whose left
-// one needs mutant.On(X).
+// chain of && with mutant.On(X) among its operands, the bodies of the cases of a switch
+// without a tag whose one expression is such a condition, and the right operands of && whose
+// left one needs mutant.On(X).
 func guardedBodies(fset *token.FileSet, f *ast.File) []guardedBody {
 	var out []guardedBody
 	span := func(guard string, from, to token.Pos, operand bool) {
@@ -152,6 +153,19 @@ func guardedBodies(fset *token.FileSet, f *ast.File) []guardedBody {
 		case *ast.IfStmt:
 			if guard := requiredGuard(e.Cond); guard != "" {
 				span(guard, e.Body.Lbrace, e.Body.Rbrace, false)
+			}
+		case *ast.SwitchStmt: // switch { case mutant.On(X) && ...: body }
+			if e.Tag != nil {
+				return true
+			}
+			for _, st := range e.Body.List {
+				cc, ok := st.(*ast.CaseClause)
+				if !ok || len(cc.List) != 1 || len(cc.Body) == 0 {
+					continue
+				}
+				if guard := requiredGuard(cc.List[0]); guard != "" {
+					span(guard, cc.Colon, cc.Body[len(cc.Body)-1].End(), false)
+				}
 			}
 		case *ast.BinaryExpr: // mutant.On(X) && y: y is never evaluated
 			if guard := requiredGuard(e.X); e.Op == token.LAND && guard != "" {

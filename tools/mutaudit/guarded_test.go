@@ -31,6 +31,12 @@ func f(a, b int) int {
 	if other.On(mutant.V) {
 		return a + 3
 	}
+	switch {
+	case mutant.On(mutant.T) && a > 1:
+		return a - 7
+	case a > 2:
+		return a - 8
+	}
 	if a < 0 || (mutant.On(mutant.U) && b < 0) {
 		return a + both(b)
 	}
@@ -70,11 +76,14 @@ func TestGuarded(t *testing.T) {
 		{m(17, 12), ""},             // mutant.On(Z) || a < b: the body runs when a < b
 		{m(20, 12), ""},             // !mutant.On(W): the body always runs
 		{m(23, 12), ""},             // not the mutant package's On
-		{m(25, 40), "mutant.On(U)"}, // after mutant.On(U) &&: never evaluated
-		{m(25, 7), ""},              // a < 0 before it is
-		{m(26, 12), ""},             // the body runs when a < 0
-		{m(32, 11), "mutant.On(X)"}, // in a function called only inside if mutant.On(X)
-		{m(36, 11), ""},             // in a function called there and outside too
+		{m(27, 12), "mutant.On(T)"}, // a case that needs mutant.On(T)
+		{m(26, 32), "mutant.On(T)"}, // and its && operand
+		{m(29, 12), ""},             // the next case runs
+		{m(31, 40), "mutant.On(U)"}, // after mutant.On(U) &&: never evaluated
+		{m(31, 7), ""},              // a < 0 before it is
+		{m(32, 12), ""},             // the body runs when a < 0
+		{m(38, 11), "mutant.On(X)"}, // in a function called only inside if mutant.On(X)
+		{m(42, 11), ""},             // in a function called there and outside too
 		{Mutant{Dir: "pkg", File: "missing.go", Line: 7, Column: 12, Type: "ARITHMETIC_BASE"}, ""}, // a file not in the folder
 		{Mutant{Dir: "nopkg", File: "f.go", Line: 7, Column: 12, Type: "ARITHMETIC_BASE"}, ""},     // a folder that is not there
 	} {
