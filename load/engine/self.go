@@ -14,7 +14,8 @@ import (
 type selfWatch struct {
 	e        *engine
 	start    time.Time
-	cpu0     time.Duration
+	user0    time.Duration
+	system0  time.Duration
 	cpuOK    bool
 	frames0  uint64
 	bytes0   uint64
@@ -25,7 +26,7 @@ type selfWatch struct {
 func (e *engine) watchSelf() *selfWatch {
 	w := &selfWatch{e: e, start: time.Now()}
 	w.frames0, w.bytes0 = e.framesRead()
-	w.cpu0, w.cpuOK = metrics.ProcessCPU()
+	w.user0, w.system0, w.cpuOK = metrics.ProcessCPUTimes()
 	return w
 }
 
@@ -57,7 +58,7 @@ func (w *selfWatch) lag(ctx context.Context, wg *sync.WaitGroup) {
 func (w *selfWatch) stop() {
 	w.stopOnce.Do(func() {
 		wall := time.Since(w.start)
-		cpu, ok := metrics.ProcessCPU()
+		user, system, ok := metrics.ProcessCPUTimes()
 		e := w.e
 		frames, bytes := e.framesRead()
 		e.rec.Add(metrics.FramesReceived, int64(frames-w.frames0))
@@ -66,8 +67,9 @@ func (w *selfWatch) stop() {
 			return
 		}
 		cores := runtime.GOMAXPROCS(0)
-		used := cpu - w.cpu0
+		used := user + system - w.user0 - w.system0
 		e.rec.Set(metrics.GeneratorCPUSeconds, used.Seconds())
+		e.rec.Set(metrics.GeneratorCPUSystem, (system - w.system0).Seconds())
 		e.rec.Set(metrics.GeneratorCores, float64(cores))
 		e.rec.Set(metrics.GeneratorCPUPerCore, used.Seconds()/(wall.Seconds()*float64(cores)))
 	})

@@ -13,13 +13,14 @@ import (
 // the summary judges from them whether the generator was the bottleneck, says so, and fails
 // the run with ExitGenerator.
 const (
-	GeneratorLag         = "generator_lag"          // metric: how late the generator's own wake-ups were
-	GeneratorCPUSeconds  = "generator.cpu_seconds"  // gauge: CPU the generator used in the measured phase (summed over agents)
-	GeneratorCPUPerCore  = "generator.cpu_per_core" // gauge: that CPU over the cores it may use and the phase's length (averaged over agents)
-	GeneratorCores       = "generator.cores"        // gauge: the cores it may use (GOMAXPROCS), summed over agents
-	GeneratorLagTick     = 10 * time.Millisecond    // how often the lag is sampled
-	GeneratorMaxCPUShare = 0.9                      // at or over this share of its cores, the generator was the bottleneck
-	GeneratorMaxLagP99   = 20 * time.Millisecond    // at or over this p99 lag, likewise
+	GeneratorLag         = "generator_lag"                // metric: how late the generator's own wake-ups were
+	GeneratorCPUSeconds  = "generator.cpu_seconds"        // gauge: CPU the generator used in the measured phase (summed over agents)
+	GeneratorCPUSystem   = "generator.cpu_system_seconds" // gauge: of it, the kernel's time on its behalf (system time; summed over agents)
+	GeneratorCPUPerCore  = "generator.cpu_per_core"       // gauge: that CPU over the cores it may use and the phase's length (averaged over agents)
+	GeneratorCores       = "generator.cores"              // gauge: the cores it may use (GOMAXPROCS), summed over agents
+	GeneratorLagTick     = 10 * time.Millisecond          // how often the lag is sampled
+	GeneratorMaxCPUShare = 0.9                            // at or over this share of its cores, the generator was the bottleneck
+	GeneratorMaxLagP99   = 20 * time.Millisecond          // at or over this p99 lag, likewise
 )
 
 // Phase names of a run: the population connects (ramp), the scenario runs and is measured,
@@ -51,6 +52,12 @@ type GeneratorReport struct {
 	Cores      float64  `json:"cores"`             // cores the agents could use, in all
 	Frames     int64    `json:"frames,omitempty"`  // frames received in the measured phase, all agents
 	PerFrame   float64  `json:"cpu_us_per_frame"`  // CPU per frame received, µs (0 when no frame was counted)
+	// System is the part of CPUSeconds spent in the kernel (system time): receiving a frame
+	// costs the kernel the same whatever reads it (TCP, its acknowledgement, the firewall's
+	// connection tracking), so the rest is the generator's own code. SystemPerFrame is it
+	// per frame received, µs. Both 0 when it was not recorded (an older run).
+	System         float64 `json:"cpu_system_s,omitempty"`
+	SystemPerFrame float64 `json:"cpu_system_us_per_frame,omitempty"`
 }
 
 // FramesReceived and BytesReceived count the frames the generator received in the measured
@@ -72,9 +79,11 @@ func generatorReport(s *Summary) *GeneratorReport {
 	g := &GeneratorReport{
 		CPUSeconds: cpu, CPUShare: s.Gauges[GeneratorCPUPerCore], Cores: s.Gauges[GeneratorCores],
 		LagP99: st.P99, LagMax: st.Max, Samples: st.Count, Late: s.Counters[Late], Frames: s.Counters[FramesReceived],
+		System: s.Gauges[GeneratorCPUSystem],
 	}
 	if g.Frames > 0 {
 		g.PerFrame = g.CPUSeconds * 1e6 / float64(g.Frames)
+		g.SystemPerFrame = g.System * 1e6 / float64(g.Frames)
 	}
 	if s.Info.NotJudged != "" {
 		g.Unknown = s.Info.NotJudged

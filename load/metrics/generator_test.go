@@ -10,7 +10,7 @@ import (
 func judged(cpuShare, lagP99 float64, lost int64) *Summary {
 	s := &Summary{
 		Counters: map[string]int64{Ops: 1000, Lost: lost, FramesReceived: 4000},
-		Gauges:   map[string]float64{GeneratorCPUSeconds: 2, GeneratorCPUPerCore: cpuShare, GeneratorCores: 2},
+		Gauges:   map[string]float64{GeneratorCPUSeconds: 2, GeneratorCPUSystem: 0.5, GeneratorCPUPerCore: cpuShare, GeneratorCores: 2},
 		Metrics:  []MetricSummary{{Name: GeneratorLag, Corrected: Stats{Count: 100, P99: lagP99, Max: lagP99 + 1}}},
 	}
 	s.Generator = generatorReport(s)
@@ -46,6 +46,9 @@ func TestGeneratorVerdictAndExit(t *testing.T) {
 			if got := s.Generator.PerFrame; got != 500 {
 				t.Errorf("CPU per frame %v µs; want 500 (2 s over 4000 frames)", got)
 			}
+			if got := s.Generator.SystemPerFrame; got != 125 {
+				t.Errorf("system CPU per frame %v µs; want 125 (0.5 s over 4000 frames)", got)
+			}
 		})
 	}
 	// Figures, but the run says not to judge: no rule, the reason shown.
@@ -60,5 +63,34 @@ func TestGeneratorVerdictAndExit(t *testing.T) {
 	s.Generator = generatorReport(s)
 	if s.Generator.Unknown == "" || len(Evaluate(s, nil)) != len(builtinThresholds) {
 		t.Errorf("a summary without the generator's figures: %+v, %d rules", s.Generator, len(Evaluate(s, nil)))
+	}
+}
+
+// The text summary says how much of the generator's CPU a frame the kernel spent, when the
+// run recorded it, and says nothing of it when it did not (a run of an older version).
+func TestGeneratorLineSplitsTheKernel(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		system float64 // the gauge; -1: not recorded
+		want   string
+		not    string
+	}{
+		{"recorded", 0.5, "500.0 µs a frame received (4000 frames; of it 125.0 µs in the kernel)", ""},
+		{"not recorded", -1, "500.0 µs a frame received (4000 frames)", "in the kernel"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := judged(0.5, 1, 0)
+			if tc.system < 0 {
+				delete(s.Gauges, GeneratorCPUSystem)
+			}
+			s.Generator = generatorReport(s)
+			var b strings.Builder
+			if err := WriteTable(&b, s); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), tc.want) || (tc.not != "" && strings.Contains(b.String(), tc.not)) {
+				t.Errorf("the summary's generator line: want %q, not %q:\n%s", tc.want, tc.not, b.String())
+			}
+		})
 	}
 }

@@ -88,8 +88,12 @@ func WriteTable(w io.Writer, s *Summary) error {
 			if g.Frames > 0 {
 				perFrame = strconv.FormatFloat(g.PerFrame, 'f', 1, 64) + " µs"
 			}
-			fmt.Fprintf(bw, "  CPU %.2f s in the measured phase (%.0f%% of %g cores), %s a frame received (%d frames); wake-up lag p99 %.2f ms, max %.2f ms; %d late sends\n",
-				g.CPUSeconds, 100*g.CPUShare, g.Cores, perFrame, g.Frames, g.LagP99, g.LagMax, g.Late)
+			kernel := ""
+			if g.System > 0 && g.Frames > 0 {
+				kernel = "; of it " + strconv.FormatFloat(g.SystemPerFrame, 'f', 1, 64) + " µs in the kernel"
+			}
+			fmt.Fprintf(bw, "  CPU %.2f s in the measured phase (%.0f%% of %g cores), %s a frame received (%d frames%s); wake-up lag p99 %.2f ms, max %.2f ms; %d late sends\n",
+				g.CPUSeconds, 100*g.CPUShare, g.Cores, perFrame, g.Frames, kernel, g.LagP99, g.LagMax, g.Late)
 		}
 	}
 

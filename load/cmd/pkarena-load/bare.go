@@ -101,11 +101,12 @@ func runBareClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 	}
 	start := time.Now()
-	cpu0, _ := metrics.ProcessCPU()
+	user0, system0, _ := metrics.ProcessCPUTimes()
 	r.Record(true)
 	sleep(ctx, *duration)
 	r.Record(false)
-	cpu1, ok := metrics.ProcessCPU()
+	user1, system1, ok := metrics.ProcessCPUTimes()
+	cpu0, cpu1 := user0+system0, user1+system1
 	end := time.Now()
 	rec.SetPhase(metrics.PhaseMeasured, start, end)
 	rec.Add(metrics.FramesReceived, r.Frames())
@@ -113,6 +114,7 @@ func runBareClient(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if ok {
 		cores := runtime.GOMAXPROCS(0)
 		rec.Set(metrics.GeneratorCPUSeconds, (cpu1 - cpu0).Seconds())
+		rec.Set(metrics.GeneratorCPUSystem, (system1 - system0).Seconds())
 		rec.Set(metrics.GeneratorCores, float64(cores))
 		rec.Set(metrics.GeneratorCPUPerCore, (cpu1-cpu0).Seconds()/(end.Sub(start).Seconds()*float64(cores)))
 	}
