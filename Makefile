@@ -147,15 +147,21 @@ GREMLINS  ?= $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
 AUDIT     := $(RESULTS)/mutation-audit
 AUDIT_MAX ?= 40m
 AUDIT_STATUSES ?= LIVED
+AUDIT_PKGS ?= reference/core reference/server
+AUDIT_WORKERS ?= 3
 
-## mutation-audit: generated mutants (Gremlins) of reference/core judged by its unit tests, then each survivor by the suite; figures to measurements/mutation-audit.md and .json (slow, not in test; AUDIT_MAX=40m bounds stage 2, AUDIT_STATUSES="LIVED,NOT COVERED" sends the lines no unit test runs too, AUDIT_PREVIOUS=measurements/mutation-audit.json reuses a run's verdicts)
+## mutation-audit: generated mutants (Gremlins) of AUDIT_PKGS (reference/core and reference/server) judged by their unit tests, then each survivor by the suite; figures to measurements/mutation-audit.md and .json (slow, not in test: stage 1 takes 10 min for core, 90 for server; AUDIT_MAX=40m bounds stage 2, AUDIT_WORKERS=3 suite runs at once, AUDIT_STATUSES="LIVED,NOT COVERED" sends the lines no unit test runs too, AUDIT_PREVIOUS=measurements/mutation-audit.json reuses a run's verdicts, AUDIT_REUSE_STAGE1=1 a stage 1 report already in results/ of the same tree)
 mutation-audit:
-	@mkdir -p $(AUDIT) measurements; start=$$(date +%s); \
-	echo "stage 1: Gremlins over reference/core, judged by its unit tests (log: $(AUDIT)/stage1-core.log)"; \
-	$(GREMLINS) unleash --workers 1 --timeout-coefficient 30 -o $(AUDIT)/stage1-core.json ./reference/core > $(AUDIT)/stage1-core.log 2>&1 || { tail -20 $(AUDIT)/stage1-core.log; exit 1; }; \
-	tr '\r' '\n' < $(AUDIT)/stage1-core.log | grep -aE '^(Killed|Timed out|Test efficacy|Mutator coverage)'; \
-	$(GO) run ./tools/mutaudit -stage1 reference/core=$(AUDIT)/stage1-core.json -stage1-seconds $$(( $$(date +%s) - start )) \
-		-max-duration $(AUDIT_MAX) -statuses "$(AUDIT_STATUSES)" -json $(AUDIT)/mutants.json $(if $(AUDIT_PREVIOUS),-previous $(AUDIT_PREVIOUS)) -write measurements/mutation-audit.md && \
+	@mkdir -p $(AUDIT) measurements; start=$$(date +%s); stage1=""; \
+	for pkg in $(AUDIT_PKGS); do name=$$(basename $$pkg); json=$(AUDIT)/stage1-$$name.json; log=$(AUDIT)/stage1-$$name.log; \
+		stage1="$$stage1 -stage1 $$pkg=$$json"; \
+		if [ -n "$(AUDIT_REUSE_STAGE1)" ] && [ -s $$json ]; then echo "stage 1 of $$pkg: reusing $$json"; continue; fi; \
+		echo "stage 1: Gremlins over $$pkg, judged by its unit tests (log: $$log)"; \
+		$(GREMLINS) unleash --workers 1 --timeout-coefficient 30 -o $$json ./$$pkg > $$log 2>&1 || { tail -20 $$log; exit 1; }; \
+		tr '\r' '\n' < $$log | grep -aE '^(Killed|Timed out|Test efficacy|Mutator coverage)'; \
+	done; \
+	$(GO) run ./tools/mutaudit $$stage1 -stage1-seconds $$(( $$(date +%s) - start )) \
+		-workers $(AUDIT_WORKERS) -max-duration $(AUDIT_MAX) -statuses "$(AUDIT_STATUSES)" -json $(AUDIT)/mutants.json $(if $(AUDIT_PREVIOUS),-previous $(AUDIT_PREVIOUS)) -write measurements/mutation-audit.md && \
 	cp $(AUDIT)/mutants.json measurements/mutation-audit.json
 
 FUZZTIME  ?= 30s

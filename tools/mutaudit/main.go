@@ -7,8 +7,9 @@
 // temporary folder, builds pkarena-conformance from the copy (the suite with the embedded
 // reference server, so the mutated core or server is the one under test), and runs it with
 // -ginkgo.fail-fast: exit 1 (not conformant) kills the mutant, exit 0 lets it survive. A
-// control run with no mutant must pass first. The module in the working tree is never
-// touched.
+// control run with no mutant must pass first. With -workers N, N mutants are judged at once,
+// each in a copy of its own, after a control run in every copy side by side. The module in
+// the working tree is never touched.
 //
 //	mutaudit -stage1 reference/core=results/mutation-audit/stage1-core.json \
 //	    -max-duration 40m -write measurements/mutation-audit.md
@@ -33,6 +34,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -74,6 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	statuses := fset.String("statuses", "LIVED", "comma-separated stage-1 statuses sent to stage 2 (LIVED, NOT COVERED)")
 	maxDuration := fset.Duration("max-duration", 40*time.Minute, "stop starting stage-2 runs after this long; the rest are reported as not judged")
 	perRun := fset.Duration("per-run", 4*time.Minute, "bound on one build and run of the suite")
+	workers := fset.Int("workers", 1, "mutants judged at once, each in a copy of the module of its own (a suite run mostly waits: 3 fit 2 cores)")
 	equivalent := fset.String("equivalent", "tools/mutaudit/equivalent.txt", "the mutants judged equivalent, with reasons")
 	stage1Seconds := fset.Float64("stage1-seconds", 0, "stage 1's wall time, for the report")
 	command := fset.String("command", "make mutation-audit", "the command to name in the report")
@@ -86,6 +89,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(stage1) == 0 {
 		fmt.Fprintln(stderr, "mutaudit: at least one -stage1 dir=report.json is needed")
+		return exitUsage
+	}
+	if *workers < 1 || *workers > 16 {
+		fmt.Fprintf(stderr, "mutaudit: -workers %d: want 1..16\n", *workers)
 		return exitUsage
 	}
 	start := time.Now()
@@ -144,19 +151,38 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	defer os.RemoveAll(work)
-	mod := filepath.Join(work, "module")
-	if err := copyModule(*root, mod); err != nil {
-		fmt.Fprintln(stderr, "mutaudit: copy the module:", err)
+	// Worker w judges in its own copy, work/w<w>/module, and builds there.
+	dirs := make([]string, *workers)
+	for w := range dirs {
+		dirs[w] = filepath.Join(work, fmt.Sprintf("w%d", w))
+		if err := copyModule(*root, filepath.Join(dirs[w], "module")); err != nil {
+			fmt.Fprintln(stderr, "mutaudit: copy the module:", err)
+			return exitError
+		}
+	}
+	fmt.Fprintf(stdout, "stage 2: the suite against each mutant, %d at once, in copies under %s\n", *workers, work)
+	// A control run in every copy, at once: each must pass, side by side as the mutants will
+	// be judged, before any verdict means anything.
+	controls := make([]Verdict, len(dirs))
+	var wg sync.WaitGroup
+	for w := range dirs {
+		wg.Add(1)
+		go func() { // each writes its own element only, read after Wait
+			defer wg.Done()
+			controls[w] = judge(ctx, filepath.Join(dirs[w], "module"), dirs[w], *perRun)
+		}()
+	}
+	wg.Wait()
+	control, failed := controls[0], false
+	for w, v := range controls {
+		fmt.Fprintf(stdout, "control run without a mutant (copy %d): %s in %.0f s %s\n", w, v.Result, v.Seconds, v.Detail)
+		failed = failed || v.Result != "survived"
+	}
+	if failed {
+		fmt.Fprintln(stderr, "mutaudit: a control run (no mutant) did not pass: the suite or the build is broken, or the machine cannot hold this many runs at once (-workers); no verdict is possible")
 		return exitError
 	}
-	fmt.Fprintf(stdout, "stage 2: the suite against each mutant, in a copy at %s\n", mod)
-	control := judge(ctx, mod, work, *perRun)
-	fmt.Fprintf(stdout, "control run without a mutant: %s in %.0f s %s\n", control.Result, control.Seconds, control.Detail)
-	if control.Result != "survived" {
-		fmt.Fprintln(stderr, "mutaudit: the control run (no mutant) did not pass: the suite or the build is broken; no verdict is possible")
-		return exitError
-	}
-	deadline := start.Add(*maxDuration)
+	var jobs []job
 	for i := range all {
 		m := &all[i]
 		if equiv[m.Key()].Equivalent || !want[m.Stage1] {
@@ -166,22 +192,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 			m.Stage2, m.Original, m.Mutated = p.Stage2, p.Original, p.Mutated
 			continue
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			continue
+		jobs = append(jobs, job{i: i, m: *m})
+	}
+	var writeErr error
+	judgeAll(ctx, jobs, *workers, start.Add(*maxDuration), func(ctx context.Context, w int, m *Mutant) Verdict {
+		return judgeMutant(ctx, filepath.Join(dirs[w], "module"), dirs[w], m, *perRun)
+	}, func(a judged) {
+		if !a.ok {
+			return
 		}
-		v := judgeMutant(ctx, mod, work, m, *perRun)
-		if ctx.Err() != nil {
-			continue // interrupted mid-run: no verdict
+		m := &all[a.i]
+		m.Original, m.Mutated, m.Stage2 = a.m.Original, a.m.Mutated, &a.v
+		fmt.Fprintf(stdout, "%-52s %-10s %4.0f s  %s\n", m.Key(), a.v.Result, a.v.Seconds, strings.Join(a.v.Failed, "; ")+a.v.Detail)
+		if err := writeJSON(*jsonOut, all); err != nil && writeErr == nil { // after every verdict, for -previous
+			writeErr = err
 		}
-		m.Stage2 = &v
-		fmt.Fprintf(stdout, "%-52s %-10s %4.0f s  %s\n", m.Key(), v.Result, v.Seconds, strings.Join(v.Failed, "; ")+v.Detail)
-		if err := writeJSON(*jsonOut, all); err != nil { // after every verdict, for -previous
-			fmt.Fprintln(stderr, "mutaudit:", err)
-			return exitError
-		}
+	})
+	if writeErr != nil {
+		fmt.Fprintln(stderr, "mutaudit:", writeErr)
+		return exitError
 	}
 	rep := buildReport(all, equiv, want, control, *command, *stage1Seconds, time.Since(start).Seconds(), *maxDuration, describe(*root))
-	rep.note = *note
+	rep.note, rep.workers = *note, *workers
 	fmt.Fprint(stdout, rep.summary())
 	if err := writeJSON(*jsonOut, all); err != nil {
 		fmt.Fprintln(stderr, "mutaudit:", err)

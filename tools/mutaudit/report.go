@@ -20,6 +20,7 @@ type report struct {
 	revision   string
 	date       time.Time
 	note       string // this run's scope, in the operator's words
+	workers    int    // mutants judged at once
 
 	stage1 map[string]int // Gremlins status → count
 	stage2 map[string]int // verdict → count, over the mutants sent to stage 2
@@ -134,7 +135,11 @@ func (r *report) markdown() string {
 	p("   copy of the module under the temporary folder, builds `pkarena-conformance` from it (the\n")
 	p("   suite with the embedded reference server, now mutated) and runs the whole suite with\n")
 	p("   `-ginkgo.fail-fast`: a failure kills the mutant and names the spec. A control run with no\n")
-	p("   mutant passed first (%.0f s). Stage 2 stops starting runs after %s.\n\n", r.control.Seconds, r.maxDur)
+	p("   mutant passed first (%.0f s). Stage 2 stops starting runs after %s.", r.control.Seconds, r.maxDur)
+	if r.workers > 1 {
+		p(" It judged %d mutants at\n   once, each in a copy of its own, after a control run in every copy side by side (a suite\n   run mostly waits on the protocol's timers).", r.workers)
+	}
+	p("\n\n")
 	p("A survivor of both stages is either listed in `tools/mutaudit/equivalent.txt` with the reason\n")
 	p("no client can tell it from the original, or reported **NOT KILLED** below (with, where the\n")
 	p("same file gives one, the reason the suite does not reach it).\n\n")
