@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -373,6 +374,12 @@ func TestLimitSettings(t *testing.T) {
 		}},
 		{"flags override the environment", []string{"-conn-request-rate", "8"}, map[string]string{"PKARENA_CONN_REQUEST_RATE": "3"}, "", func(c Config) bool { return c.ConnRequestRate == 8 }},
 		{"rate 0 switches the limit off", []string{"-conn-request-rate", "0", "-conn-request-burst", "0"}, nil, "", nil},
+		{"admins: blanks trimmed, empty entries dropped", []string{"-admins", " ops , ,admin2,"}, nil, "", func(c Config) bool {
+			return slices.Equal(c.AdminIdentifiers, []string{"ops", "admin2"})
+		}},
+		{"admins from the environment", nil, map[string]string{"PKARENA_ADMINS": "root"}, "", func(c Config) bool {
+			return slices.Equal(c.AdminIdentifiers, []string{"root"})
+		}},
 		{"a byte bound under 64 KiB", []string{"-send-queue-bytes", "65535"}, nil, "send queue bytes", nil},
 		{"a negative rate", []string{"-conn-request-rate", "-1"}, nil, "connection request rate", nil},
 		{"a rate without a burst", []string{"-conn-request-burst", "0"}, nil, "connection request burst", nil},

@@ -456,3 +456,72 @@ func httpStatus(t testing.TB, u string) int {
 
 // quietLogger is the tests' logger (testLogOut).
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(testLogOut, nil)) }
+
+// Every frame a connection's writer sends is counted once, as a reply or as an event
+// (pkarena_server_frames_sent_total), however its batches mix the two: the host's replies and
+// the seat lists its own changes send it often leave in one batch.
+func TestFramesSentAreCountedOnceByKind(t *testing.T) {
+	_, base := newTestServer(t, func(c *Config) { c.ConnRequestRate = 0 })
+	host := dial(t, base, "h")
+	if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r1", "maxSeatCount": 16}); *f.Code != 0 {
+		t.Fatalf("createLive: %s", *f.Message)
+	}
+	const toggles = 40
+	for i := range toggles {
+		typ := protocol.ReqLockSeat
+		if i%2 == 1 {
+			typ = protocol.ReqUnlockSeat
+		}
+		if f := host.call(typ, map[string]int{"seatIndex": 5}); *f.Code != 0 {
+			t.Fatalf("%s: %s", typ, *f.Message)
+		}
+	}
+	// The heartbeat's reply is numbered after every frame the requests before it caused.
+	if f := host.call(protocol.ReqHeartbeat, nil); *f.Code != 0 {
+		t.Fatalf("heartbeat: %s", *f.Message)
+	}
+	replies := float64(1 + toggles + 1)
+	waitFor(t, func() error {
+		fams := scrape(t, base)
+		if err := checkMetrics(fams, []metricWant{{"pkarena_server_frames_sent_total", []string{"kind=reply"}, replies}}); err != nil {
+			return err
+		}
+		if events := value(fams, "pkarena_server_frames_sent_total", "kind=event"); events+replies != float64(host.seq) {
+			return fmt.Errorf("%v replies and %v events counted; the host read %d frames", replies, events, host.seq)
+		}
+		return nil
+	})
+}
+
+// A write that blocks longer than WriteTimeout ends the connection, whatever room its send
+// queue has left: a viewer that stops reading, behind queue bounds too large to reach here,
+// is closed once the kernel's buffers are full, and the frames bound, the bytes bound and the
+// other connections are untouched.
+func TestBlockedWriteEndsTheConnection(t *testing.T) {
+	_, base := newTestServer(t, func(c *Config) {
+		c.ConnRequestRate = 0
+		c.WriteTimeout = 300 * time.Millisecond
+		c.SendQueueFrames = 1 << 20
+		c.SendQueueBytes = 1 << 30
+	})
+	host := dial(t, base, "h")
+	if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r1", "maxSeatCount": 16}); *f.Code != 0 {
+		t.Fatalf("createLive: %s", *f.Message)
+	}
+	slow := dialNonReader(t, base, "slow", "r1")
+	toggleUntil(t, host, 40000, func() bool {
+		return value(scrape(t, base), "pkarena_connections_open", "") == 1
+	})
+	if code := closeCodeOf(t, slow); code != websocket.CloseAbnormalClosure {
+		t.Errorf("the viewer's connection ended with %d; want %d (closed without a close frame)", code, websocket.CloseAbnormalClosure)
+	}
+	if err := checkMetrics(scrape(t, base), []metricWant{
+		{"pkarena_slow_consumer_cutoffs_total", []string{"bound=frames"}, 0},
+		{"pkarena_slow_consumer_cutoffs_total", []string{"bound=bytes"}, 0},
+	}); err != nil {
+		t.Error(err)
+	}
+	if f := host.call(protocol.ReqHeartbeat, nil); *f.Code != 0 {
+		t.Errorf("the host's heartbeat after the viewer was closed: %s", *f.Message)
+	}
+}
