@@ -2,14 +2,19 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pkarena/pkarena/reference/protocol"
 )
@@ -246,7 +251,7 @@ func TestStopKeepsOneDeadline(t *testing.T) {
 			t.Fatalf("%s: %d", typ, *f.Code)
 		}
 	}
-	_, stopTrickle := trickleREST(t, r.Addr)
+	trickler, stopTrickle := trickleREST(t, r.Addr)
 	defer stopTrickle()
 	waitFor(t, func() error { // the trickle's request has reached its handler
 		if n := r.admission.count(http.StateActive); n == 0 {
@@ -256,13 +261,105 @@ func TestStopKeepsOneDeadline(t *testing.T) {
 	})
 
 	start := time.Now()
-	r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	err := r.Stop(ctx, r.hs) // as r.Close does, keeping the error
 	took := time.Since(start)
 	// The bound: the deadline, plus what the machine may add to the last steps.
 	if limit := deadline + 1500*time.Millisecond; took > limit {
 		t.Fatalf("shutdown took %v; its deadline is %v (limit with tolerance %v)", took, deadline, limit)
 	}
 	t.Logf("shutdown took %v with deadline %v", took, deadline)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Stop() = %v; want the deadline's error: it had to cut things", err)
+	}
+	// The trickling request was cut, not left to its read timeout (10 s).
+	if !closedByServer(trickler, bufio.NewReader(trickler), time.Second) {
+		t.Errorf("the trickling REST request was still open a second after Stop returned")
+	}
+	r.Close() // a second Stop, and the listener's end
+}
+
+// A second Stop, for an http.Server the first one did not know, waits for that server's
+// requests within its own deadline and reports the cut when one is still running.
+func TestSecondStopReportsItsServersCut(t *testing.T) {
+	r := startRunning(t, nil)
+	other := r.NewHTTPServer()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = other.Serve(ln) }()
+	t.Cleanup(func() { _ = other.Close() })
+	_, stopTrickle := trickleREST(t, ln.Addr().String())
+	defer stopTrickle()
+	waitFor(t, func() error { // the trickle's request has reached its handler
+		if n := r.admission.count(http.StateActive); n == 0 {
+			return errors.New("no HTTP request in progress")
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Stop(ctx, r.hs); err != nil {
+		t.Fatalf("the first Stop, with nothing of its own to cut: %v", err)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancelShort()
+	if err := r.Stop(short, other); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("the second Stop, its server's request still trickling: %v; want the deadline's error", err)
+	}
+	r.Close()
+}
+
+// Stop returns nil when everything ended within the deadline, and the deadline's error when
+// it had to cut something, even when the HTTP requests were all done in time: here a member
+// that stopped reading with frames queued, its writer cut at the deadline.
+func TestStopReportsWhatItCut(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		reader bool // the member reads its frames
+		want   error
+	}{
+		{"everything ends in time", true, nil},
+		{"a member's writer is cut", false, context.DeadlineExceeded},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := startRunning(t, func(c *Config) {
+				c.ConnRequestRate = 0
+				c.WriteTimeout = time.Minute // the writer is cut by the deadline, not its own
+			})
+			h := dial(t, r.URL, "h")
+			if f := h.call(protocol.ReqCreateLive, map[string]any{"liveID": "ra", "maxSeatCount": 16}); *f.Code != 0 {
+				t.Fatalf("createLive: %d", *f.Code)
+			}
+			if !tt.reader {
+				dialNonReader(t, r.URL, "v", "ra")
+				for i := range 3000 { // far more than the viewer's socket buffers hold
+					typ := protocol.ReqLockSeat
+					if i%2 == 1 {
+						typ = protocol.ReqUnlockSeat
+					}
+					if f := h.call(typ, map[string]int{"seatIndex": 5}); *f.Code != 0 {
+						t.Fatalf("%s: %d", typ, *f.Code)
+					}
+				}
+			}
+			go func() { // the host reads to the end: its writer finishes
+				for {
+					if _, _, err := h.ws.ReadMessage(); err != nil {
+						return
+					}
+				}
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if err := r.Stop(ctx, r.hs); !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+				t.Errorf("Stop() = %v; want %v", err, tt.want)
+			}
+			r.Close()
+		})
+	}
 }
 
 // httptestServer serves h on a loopback port until the test ends and returns its URL.
@@ -316,5 +413,98 @@ func TestScrapesDoNotWaitForTheHub(t *testing.T) {
 	// With a listener of its own, the public one serves no metrics.
 	if got := httpStatus(t, "http://"+r.Addr+MetricsPath); got != http.StatusNotFound {
 		t.Errorf("public %s with -metrics-listen: %d; want 404", MetricsPath, got)
+	}
+}
+
+// fakeConn is a net.Conn that only records whether it was closed.
+type fakeConn struct {
+	net.Conn
+	name   string
+	closed bool
+}
+
+func (c *fakeConn) Close() error         { c.closed = true; return nil }
+func (c *fakeConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// The admission rule, step by step: over MaxHTTPConns a newcomer closes the oldest idle
+// connection, else the oldest without a request yet, else the oldest in a request that has
+// not authenticated; an authenticated connection in a request is never closed, but one
+// whose request is done (idle again) is; with nothing to close, the newcomer goes.
+func TestAdmissionEvictsByKindThenAge(t *testing.T) {
+	type step struct {
+		conn  string
+		state http.ConnState // -1: the request on conn authenticated
+	}
+	const authed = http.ConnState(-1)
+	for _, tt := range []struct {
+		name   string
+		max    int
+		steps  []step
+		victim string
+		reason string // the eviction's label in pkarena_http_connections_evicted_total
+	}{
+		{"the oldest of the new ones", 2, []step{{"a", http.StateNew}, {"b", http.StateNew}, {"c", http.StateNew}}, "a", "no request yet"},
+		{"the oldest of the new ones, the older one arriving second", 2,
+			[]step{{"b", http.StateNew}, {"a", http.StateNew}, {"c", http.StateNew}}, "b", "no request yet"},
+		{"idle before new, however recent", 2,
+			[]step{{"a", http.StateNew}, {"b", http.StateNew}, {"b", http.StateActive}, {"b", http.StateIdle}, {"c", http.StateNew}}, "b", "idle"},
+		{"the oldest idle one: idle since longest", 3,
+			[]step{{"a", http.StateNew}, {"b", http.StateNew}, {"b", http.StateActive}, {"a", http.StateActive}, {"b", http.StateIdle}, {"a", http.StateIdle}, {"c", http.StateNew}, {"d", http.StateNew}}, "b", "idle"},
+		{"an authenticated request is never cut; an older unauthenticated one is", 2,
+			[]step{{"a", http.StateNew}, {"a", http.StateActive}, {"b", http.StateNew}, {"b", http.StateActive}, {"b", authed}, {"c", http.StateNew}}, "a", "unauthenticated request"},
+		{"an authenticated request is never cut, even the oldest", 2,
+			[]step{{"a", http.StateNew}, {"a", http.StateActive}, {"a", authed}, {"b", http.StateNew}, {"b", http.StateActive}, {"c", http.StateNew}}, "b", "unauthenticated request"},
+		{"authenticated, then idle: closed like any idle one", 2,
+			[]step{{"a", http.StateNew}, {"a", http.StateActive}, {"a", authed}, {"a", http.StateIdle}, {"b", http.StateNew}, {"c", http.StateNew}}, "a", "idle"},
+		{"a new request authenticates again", 2,
+			[]step{{"a", http.StateNew}, {"a", http.StateActive}, {"a", authed}, {"a", http.StateIdle}, {"a", http.StateActive}, {"b", http.StateNew}, {"b", http.StateActive}, {"b", authed}, {"c", http.StateNew}}, "a", "unauthenticated request"},
+		{"every other one authenticated in a request: the newcomer", 2,
+			[]step{{"a", http.StateNew}, {"a", http.StateActive}, {"a", authed}, {"b", http.StateNew}, {"b", http.StateActive}, {"b", authed}, {"c", http.StateNew}}, "c", "refused"},
+		{"closed and hijacked ones leave room", 2,
+			[]step{{"a", http.StateNew}, {"b", http.StateNew}, {"a", http.StateClosed}, {"b", http.StateHijacked}, {"c", http.StateNew}, {"d", http.StateNew}}, "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAdmission(tt.max, newMetrics(), quietLogger())
+			conns := map[string]*fakeConn{}
+			for _, s := range tt.steps {
+				c := conns[s.conn]
+				if c == nil {
+					c = &fakeConn{name: s.conn}
+					conns[s.conn] = c
+				}
+				if s.state == authed {
+					r := httptest.NewRequest(http.MethodPost, "/", nil)
+					a.authenticate(r.WithContext(withConn(r.Context(), c)))
+					continue
+				}
+				a.track(c, s.state)
+			}
+			var closed []string
+			for name, c := range conns {
+				if c.closed {
+					closed = append(closed, name)
+				}
+			}
+			want := []string{tt.victim}
+			if tt.victim == "" {
+				want = nil
+			}
+			if !slices.Equal(closed, want) {
+				t.Errorf("closed %v; want %v", closed, want)
+			}
+			for _, reason := range []string{"idle", "no request yet", "unauthenticated request", "refused"} {
+				want := 0.0
+				if reason == tt.reason {
+					want = 1
+				}
+				var m dto.Metric
+				if err := a.metrics.httpEvicted.WithLabelValues(reason).Write(&m); err != nil {
+					t.Fatal(err)
+				}
+				if got := m.GetCounter().GetValue(); got != want {
+					t.Errorf("evictions counted as %q: %v; want %v", reason, got, want)
+				}
+			}
+		})
 	}
 }

@@ -334,3 +334,21 @@ func TestGivenUpWebhookIsSentAgainWithoutARestart(t *testing.T) {
 	rcv.expect(t, end) // offered again after the cool-down: delivered
 	waitPending(t, base, 0)
 }
+
+// The cool-down before given-up webhooks are offered again is webhookRetryAfter unless a test
+// shortens it; zero is no setting, not a cool-down of nothing.
+func TestHookRetryAfter(t *testing.T) {
+	for _, tt := range []struct {
+		set, want time.Duration
+	}{
+		{0, webhookRetryAfter},
+		{time.Nanosecond, time.Nanosecond},
+		{100 * time.Millisecond, 100 * time.Millisecond},
+	} {
+		cfg := DefaultConfig()
+		cfg.hookRetryAfter = tt.set
+		if got := (&hub{s: &Server{cfg: cfg}}).hookRetryAfter(); got != tt.want {
+			t.Errorf("hookRetryAfter with %v set = %v; want %v", tt.set, got, tt.want)
+		}
+	}
+}
