@@ -1,6 +1,7 @@
 package specs
 
 import (
+	"net/http"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -321,5 +322,26 @@ var _ = Describe("Mutation audit", func() {
 		r.unchanged()
 		Expect(r.a.LeaveSeat(r.s.ctx)).To(Succeed(), "leaving seat 0")
 		Expect(r.changed()[0].UserInfo.UserID).To(BeEmpty())
+	})
+
+	/*
+		Testname: rest-body-at-limit
+		Description: REST-003 refuses a body over 64 KiB with 60002: a body of exactly 65,536
+		bytes (a JSON object padded with spaces) MUST be taken and answered by its API
+		(get_battle_info naming no battle: 100411), one byte more MUST get 60002. Kills the
+		bound mutated in reference/server (rest.go), found by the server's mutation audit.
+	*/
+	It("[REST-003 REST-020] a REST body of exactly 64 KiB is taken; one byte more gets 60002", Label("rest", "limits"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		r := s.rest()
+		head := `{"BattleId":"` + s.id("none") + `"`
+		for _, tc := range []struct{ size, code int }{{64 << 10, client.CodeBattleNotExist}, {64<<10 + 1, client.CodeHTTPParse}} {
+			body := []byte(head + strings.Repeat(" ", tc.size-len(head)-1) + "}")
+			Expect(body).To(HaveLen(tc.size))
+			status, env, err := r.Do(s.ctx, http.MethodPost, client.APIGetBattleInfo, r.Query(), body)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(status).To(Equal(http.StatusOK))
+			Expect(env.ErrorCode).To(Equal(tc.code), "a body of %d bytes: %s", tc.size, env.ErrorInfo)
+		}
 	})
 })
