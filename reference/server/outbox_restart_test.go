@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -351,4 +352,38 @@ func TestHookRetryAfter(t *testing.T) {
 			t.Errorf("hookRetryAfter with %v set = %v; want %v", tt.set, got, tt.want)
 		}
 	}
+}
+
+// A battle requested over the WebSocket makes its create webhook before the battle has a
+// journal record of its own (it starts when accepted): durable, that webhook is journaled and
+// delivered all the same, and the start's follows the acceptance.
+func TestDurableWebhookOfABattleRequestIsDelivered(t *testing.T) {
+	rcv, url := newFakeReceiver(t, nil, nil)
+	_, base := newTestServer(t, durableHooks(t.TempDir(), url))
+	h, g := dial(t, base, "h"), dial(t, base, "g")
+	for _, step := range []struct {
+		c       *rawClient
+		typ     string
+		payload any
+	}{
+		{h, protocol.ReqCreateLive, map[string]any{"liveID": "rh"}},
+		{g, protocol.ReqCreateLive, map[string]any{"liveID": "rg"}},
+		{h, protocol.ReqRequestConnection, map[string]any{"liveIDs": []string{"rg"}, "timeout": 0}},
+		{g, protocol.ReqAcceptConnection, map[string]any{"liveID": "rh"}},
+	} {
+		if f := step.c.call(step.typ, step.payload); *f.Code != 0 {
+			t.Fatalf("%s: code %d %s", step.typ, *f.Code, *f.Message)
+		}
+	}
+	f := h.call(protocol.ReqRequestBattle, map[string]any{"userIDs": []string{"g"}, "config": map[string]any{"duration": 300, "needResponse": true}})
+	var reply protocol.RequestBattleReply
+	if *f.Code != 0 || json.Unmarshal(f.Payload, &reply) != nil {
+		t.Fatalf("requestBattle: code %d %s", *f.Code, f.Payload)
+	}
+	id := reply.BattleInfo.BattleID
+	rcv.expect(t, gotHook{protocol.HookCreateBattle, id + "-create"})
+	if f := g.call(protocol.ReqAcceptBattle, map[string]any{"battleID": id}); *f.Code != 0 {
+		t.Fatalf("acceptBattle: code %d %s", *f.Code, *f.Message)
+	}
+	rcv.expect(t, gotHook{protocol.HookStartBattle, id + "-start"})
 }

@@ -121,6 +121,11 @@ func TestResumeEndToEnd(t *testing.T) {
 	viewer.call(protocol.ReqJoinLive, map[string]string{"liveID": "r"})
 	lastSeq := host.seq
 	_ = host.ws.NetConn().Close() // no close frame: the session waits
+	inGrace := func(want float64) {
+		t.Helper()
+		waitFor(t, func() error { return checkMetrics(scrape(t, base), []metricWant{{"pkarena_sessions_in_grace", nil, want}}) })
+	}
+	inGrace(1)
 	// Frames made while the host is away: seat changes of its room.
 	viewer.call(protocol.ReqTakeSeat, map[string]any{"liveID": "r", "seatIndex": 1})
 	viewer.call(protocol.ReqLeaveSeat, map[string]any{"liveID": "r"})
@@ -138,6 +143,7 @@ func TestResumeEndToEnd(t *testing.T) {
 	if !w2.Resumed || !w2.Recovered || w2.SessionID != w.SessionID || w2.NextSeq != lastSeq+1 || w2.ResumeToken == w.ResumeToken {
 		t.Fatalf("resumed welcome %+v", w2)
 	}
+	inGrace(0)
 	// Two seat changes (take, leave) come again, numbered on from lastSeq.
 	for i := 0; i < 2; i++ {
 		if f := back.read(); f.Type != protocol.EvSeatListChanged {
