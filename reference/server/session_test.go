@@ -123,7 +123,9 @@ func TestResumeEndToEnd(t *testing.T) {
 	_ = host.ws.NetConn().Close() // no close frame: the session waits
 	inGrace := func(want float64) {
 		t.Helper()
-		waitFor(t, func() error { return checkMetrics(scrape(t, base), []metricWant{{"pkarena_sessions_in_grace", nil, want}}) })
+		waitFor(t, func() error {
+			return checkMetrics(scrape(t, base), []metricWant{{"pkarena_sessions_in_grace", nil, want}})
+		})
 	}
 	inGrace(1)
 	// Frames made while the host is away: seat changes of its room.
