@@ -186,9 +186,13 @@ func TestResumeWindowEnds(t *testing.T) {
 	}
 }
 
-// With resume off, a resume is refused and a drop ends the room at once.
+// With resume off, a resume is refused and a drop ends the room at once; the welcome gives
+// no token and a window of 0 (WELCOME-001: the resume fields as "" and 0, or absent).
 func TestResumeOff(t *testing.T) {
 	_, base := newTestServer(t, nil)
+	if _, w := welcomeOf(t, base, "someone"); w.ResumeToken != "" || w.Limits.ResumeWindowMs != 0 || w.Resumed {
+		t.Fatalf("welcome with resume off: token %q, window %d, resumed %v; want \"\", 0, false", w.ResumeToken, w.Limits.ResumeWindowMs, w.Resumed)
+	}
 	if _, _, err := resumeClient(t, base, "host", "r1.x", 1); !refused(err) || !strings.Contains(err.Error(), refusedOff) {
 		t.Fatalf("resume with resume off: %v; want close 4010 (%s)", err, refusedOff)
 	}
