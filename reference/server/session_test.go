@@ -357,3 +357,31 @@ func TestHistoryProperties(t *testing.T) {
 		}
 	}
 }
+
+// The welcome advertises the configured timings, and the resume history's bounds exactly when
+// resume is on (WELCOME-001: with resume off they are 0 or absent).
+func TestWelcomeAdvertisesTheConfiguration(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		window time.Duration
+	}{{"resume off", 0}, {"resume on", 90 * time.Second}} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, base := newTestServer(t, func(c *Config) {
+				c.ResumeWindow, c.ResumeHistoryFrames, c.ResumeHistoryBytes = tt.window, 77, 5000
+				c.HeartbeatInterval, c.HeartbeatTimeout = 4*time.Second, 11*time.Second
+				c.DefaultInviteTimeout, c.DefaultBattleDuration = 45*time.Second, 7*time.Minute
+			})
+			_, w := welcomeOf(t, base, "u")
+			if got, want := w.Timing, (protocol.Timing{HeartbeatIntervalMs: 4000, HeartbeatTimeoutMs: 11000, DefaultInviteTimeoutS: 45, DefaultBattleDurationS: 420}); got != want {
+				t.Errorf("timing %+v; want %+v", got, want)
+			}
+			frames, bytes := 0, 0
+			if tt.window > 0 {
+				frames, bytes = 77, 5000
+			}
+			if l := w.Limits; l.ResumeWindowMs != tt.window.Milliseconds() || l.ResumeHistoryFrames != frames || l.ResumeHistoryBytes != bytes {
+				t.Errorf("resume limits: window %d, history %d frames and %d bytes; want %d, %d, %d", l.ResumeWindowMs, l.ResumeHistoryFrames, l.ResumeHistoryBytes, tt.window.Milliseconds(), frames, bytes)
+			}
+		})
+	}
+}
