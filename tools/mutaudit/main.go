@@ -245,8 +245,8 @@ func judgeMutant(ctx context.Context, mod, work string, m *Mutant, perRun time.D
 		return Verdict{Result: "error", Detail: err.Error()}
 	}
 	defer os.WriteFile(path, orig, 0o644)
-	if m.Stage1 == "NOT COVERED" {
-		if v, decided := unitTests(ctx, mod, m.Dir, perRun); decided {
+	if m.Stage1 == "NOT COVERED" || m.Stage1 == "LIVED" {
+		if v, decided := unitTests(ctx, mod, m.Dir, perRun, m.Stage1); decided {
 			return v
 		}
 	}
@@ -254,12 +254,14 @@ func judgeMutant(ctx context.Context, mod, work string, m *Mutant, perRun time.D
 }
 
 // unitTests runs the unit tests of the package in dir of the copy mod, with a mutant applied
-// that Gremlins reported NOT COVERED. Gremlins calls NOT COVERED what Go's coverage profile
-// does not put in a block, which includes the cases of a switch without a tag: tests that run
-// those lines exist and Gremlins never ran them. A failing test kills the mutant at the cost
+// that Gremlins reported NOT COVERED or LIVED (stage1). Gremlins calls NOT COVERED what Go's
+// coverage profile does not put in a block, which includes the cases of a switch without a
+// tag: tests that run those lines exist and Gremlins never ran them. A LIVED mutant meets the
+// package's tests as they are now: a test written after Gremlins' run (for a survivor of an
+// earlier audit) kills it without a new stage 1. A failing test kills the mutant at the cost
 // of one package's tests rather than the suite's; a build failure makes it not viable. decided
 // is false when the tests pass (or cannot tell): the suite then judges.
-func unitTests(parent context.Context, mod, dir string, perRun time.Duration) (v Verdict, decided bool) {
+func unitTests(parent context.Context, mod, dir string, perRun time.Duration, stage1 string) (v Verdict, decided bool) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(parent, perRun)
 	defer cancel()
@@ -269,17 +271,21 @@ func unitTests(parent context.Context, mod, dir string, perRun time.Duration) (v
 	if err == nil || ctx.Err() != nil {
 		return Verdict{}, false
 	}
-	return unitVerdict(string(out), time.Since(start).Seconds())
+	why := "Gremlins called the line NOT COVERED"
+	if stage1 == "LIVED" {
+		why = "a test the package's tests did not have at stage 1"
+	}
+	return unitVerdict(string(out), time.Since(start).Seconds(), why)
 }
 
 // unitVerdict reads the output of a failed go test run: the first failing test kills the
 // mutant, a build failure makes it not viable, anything else decides nothing.
-func unitVerdict(out string, seconds float64) (Verdict, bool) {
+func unitVerdict(out string, seconds float64, why string) (Verdict, bool) {
 	switch {
 	case strings.Contains(out, "[build failed]") || strings.Contains(out, "[setup failed]"):
 		return Verdict{Result: "not viable", Seconds: seconds, Detail: firstLine(out)}, true
 	case failedTest.MatchString(out):
-		return Verdict{Result: "killed", Seconds: seconds, Failed: []string{"unit test " + failedTest.FindStringSubmatch(out)[1] + " (Gremlins called the line NOT COVERED)"}}, true
+		return Verdict{Result: "killed", Seconds: seconds, Failed: []string{"unit test " + failedTest.FindStringSubmatch(out)[1] + " (" + why + ")"}}, true
 	}
 	return Verdict{}, false
 }

@@ -143,13 +143,14 @@ func TestUnitTests(t *testing.T) {
 	t.Parallel()
 	const test = "package p\n\nimport \"testing\"\n\nfunc TestDouble(t *testing.T) {\n\tif Double(2) != 4 {\n\t\tt.Fatal(\"Double(2) != 4\")\n\t}\n}\n"
 	for _, tt := range []struct {
-		name, src string
-		decided   bool
-		want      Verdict
+		name, src, stage1 string
+		decided           bool
+		want              Verdict
 	}{
-		{"the tests pass: the suite judges", "package p\n\nfunc Double(n int) int { return n * 2 }\n", false, Verdict{}},
-		{"a test fails: killed", "package p\n\nfunc Double(n int) int { return n / 2 }\n", true, Verdict{Result: "killed", Failed: []string{"unit test TestDouble (Gremlins called the line NOT COVERED)"}}},
-		{"the package does not build: not viable", "package p\n\nfunc Double(n int) int { return n * \"2\" }\n", true, Verdict{Result: "not viable"}},
+		{"the tests pass: the suite judges", "package p\n\nfunc Double(n int) int { return n * 2 }\n", "NOT COVERED", false, Verdict{}},
+		{"a test fails: killed", "package p\n\nfunc Double(n int) int { return n / 2 }\n", "NOT COVERED", true, Verdict{Result: "killed", Failed: []string{"unit test TestDouble (Gremlins called the line NOT COVERED)"}}},
+		{"a LIVED mutant meets a later test: killed", "package p\n\nfunc Double(n int) int { return n / 2 }\n", "LIVED", true, Verdict{Result: "killed", Failed: []string{"unit test TestDouble (a test the package's tests did not have at stage 1)"}}},
+		{"the package does not build: not viable", "package p\n\nfunc Double(n int) int { return n * \"2\" }\n", "NOT COVERED", true, Verdict{Result: "not viable"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -162,7 +163,7 @@ func TestUnitTests(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			v, decided := unitTests(context.Background(), mod, "p", time.Minute)
+			v, decided := unitTests(context.Background(), mod, "p", time.Minute, tt.stage1)
 			if decided != tt.decided || v.Result != tt.want.Result || strings.Join(v.Failed, ";") != strings.Join(tt.want.Failed, ";") {
 				t.Errorf("unitTests = %+v, decided %v; want %+v, decided %v", v, decided, tt.want, tt.decided)
 			}

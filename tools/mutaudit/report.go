@@ -132,8 +132,11 @@ func (r *report) markdown() string {
 	p("   unit tests. Mutants those tests kill, or make hang (TIMED OUT), are done. NOT COVERED\n")
 	p("   means no unit test runs that line; NOT VIABLE that the mutant does not build.\n")
 	p("2. **Stage 2**: `tools/mutaudit` re-applies each mutant whose stage-1 status is %s to a\n", r.sentList())
-	p("   copy of the module under the temporary folder, builds `pkarena-conformance` from it (the\n")
-	p("   suite with the embedded reference server, now mutated) and runs the whole suite with\n")
+	p("   copy of the module under the temporary folder, runs the mutated package's unit tests as\n")
+	p("   they are now (Gremlins calls every case of a switch without a tag NOT COVERED, and a test\n")
+	p("   written after stage 1 kills a LIVED mutant without a new stage 1), then, if they pass,\n")
+	p("   builds `pkarena-conformance` from the copy (the suite with the embedded reference server,\n")
+	p("   now mutated) and runs the whole suite with\n")
 	p("   `-ginkgo.fail-fast`: a failure kills the mutant and names the spec. A control run with no\n")
 	p("   mutant passed first (%.0f s). Stage 2 stops starting runs after %s.", r.control.Seconds, r.maxDur)
 	if r.workers > 1 {
