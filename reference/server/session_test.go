@@ -196,6 +196,36 @@ func TestResumeOff(t *testing.T) {
 	if _, _, err := resumeClient(t, base, "host", "r1.x", 1); !refused(err) || !strings.Contains(err.Error(), refusedOff) {
 		t.Fatalf("resume with resume off: %v; want close 4010 (%s)", err, refusedOff)
 	}
+	// A dropped host's session is not kept: its room ends at once, without a window passing.
+	host := dial(t, base, "host")
+	host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r"})
+	viewer := dial(t, base, "viewer")
+	viewer.call(protocol.ReqJoinLive, map[string]string{"liveID": "r"})
+	_ = host.ws.NetConn().Close()
+	if f := viewer.read(); f.Type != protocol.EvLiveEnded {
+		t.Fatalf("viewer got %s; want %s", f.Type, protocol.EvLiveEnded)
+	}
+	if err := checkMetrics(scrape(t, base), []metricWant{{"pkarena_sessions_grace_expired_total", nil, 0}}); err != nil {
+		t.Errorf("with resume off: %v", err)
+	}
+}
+
+// Only a connection that ends without a close handshake (1006) or for silence (4000) keeps its
+// session for the window (RESUME-001): one closed with a close frame ends it at once, and its
+// room with it.
+func TestClosedConnectionEndsItsSessionAtOnce(t *testing.T) {
+	_, base := newTestServer(t, func(c *Config) { c.ResumeWindow = time.Minute })
+	host := dial(t, base, "host")
+	host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r"})
+	viewer := dial(t, base, "viewer")
+	viewer.call(protocol.ReqJoinLive, map[string]string{"liveID": "r"})
+	_ = host.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), time.Now().Add(time.Second))
+	if f := viewer.read(); f.Type != protocol.EvLiveEnded { // read waits 5 s, not the minute
+		t.Fatalf("viewer got %s; want %s", f.Type, protocol.EvLiveEnded)
+	}
+	if err := checkMetrics(scrape(t, base), []metricWant{{"pkarena_sessions_in_grace", nil, 0}}); err != nil {
+		t.Error(err)
+	}
 }
 
 func refused(err error) bool {
