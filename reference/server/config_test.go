@@ -1,6 +1,7 @@
 package server
 
 import (
+	"flag"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,38 @@ func TestValidateEachBoundBothWays(t *testing.T) {
 				t.Errorf("Validate() = %v; want it accepted", err)
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Errorf("Validate() = %v; want the %q rule's refusal", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// The environment's values of every kind are parsed, and one that does not parse fails
+// BindFlags naming the variable: integers, durations and the application ID.
+func TestBindFlagsParsesTheEnvironment(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		env     map[string]string
+		wantErr string // a part of BindFlags' error; "" none
+		check   func(Config) bool
+	}{
+		{"an integer", map[string]string{"PKARENA_MAX_SEAT_COUNT": "12"}, "", func(c Config) bool { return c.MaxSeatCount == 12 }},
+		{"not an integer", map[string]string{"PKARENA_MAX_SEAT_COUNT": "twelve"}, "PKARENA_MAX_SEAT_COUNT=\"twelve\": not an integer", nil},
+		{"a duration", map[string]string{"PKARENA_WRITE_TIMEOUT": "250ms"}, "", func(c Config) bool { return c.WriteTimeout == 250*time.Millisecond }},
+		{"not a duration", map[string]string{"PKARENA_WRITE_TIMEOUT": "soon"}, "PKARENA_WRITE_TIMEOUT=\"soon\": not a duration", nil},
+		{"an application ID", map[string]string{"PKARENA_SDKAPPID": "1400000042"}, "", func(c Config) bool { return c.SDKAppID == 1400000042 }},
+		{"not an application ID", map[string]string{"PKARENA_SDKAPPID": "-1"}, "PKARENA_SDKAPPID=\"-1\": not an unsigned integer", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			err := c.BindFlags(flag.NewFlagSet("test", flag.ContinueOnError), func(k string) string { return tt.env[k] })
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("BindFlags() = %v; want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("BindFlags() = %v; want an error with %q", err, tt.wantErr)
+			}
+			if tt.check != nil && !tt.check(c) {
+				t.Errorf("config after BindFlags: %+v", c)
 			}
 		})
 	}

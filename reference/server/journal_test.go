@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -479,5 +481,32 @@ func TestShutdownSyncsTheJournalOnce(t *testing.T) {
 	srv.Close()
 	if n := syncs.Load() - before; n > 1 {
 		t.Errorf("the shutdown synced the journal %d times for %d battles; want once", n, battles)
+	}
+}
+
+// readLine takes a line of exactly maxRecordBytes, '\n' included, and refuses one a byte
+// longer; a last line without its '\n' comes with io.EOF.
+func TestReadLineBound(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		text    string
+		want    int // the line's length; -1: refused
+		wantEOF bool
+	}{
+		{"at the bound", strings.Repeat("x", maxRecordBytes-1) + "\n", maxRecordBytes, false},
+		{"one byte over", strings.Repeat("x", maxRecordBytes) + "\n", -1, false},
+		{"a last line without its newline", "{}", 2, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			line, err := readLine(bufio.NewReader(strings.NewReader(tt.text)))
+			switch {
+			case tt.want < 0:
+				if err == nil || !strings.Contains(err.Error(), "a line of more than") {
+					t.Errorf("readLine = %d bytes, %v; want it refused", len(line), err)
+				}
+			case len(line) != tt.want || (err == io.EOF) != tt.wantEOF || (err != nil && err != io.EOF):
+				t.Errorf("readLine = %d bytes, %v; want %d bytes, EOF %v", len(line), err, tt.want, tt.wantEOF)
+			}
+		})
 	}
 }
