@@ -36,6 +36,7 @@ func TestHistoryAfter(t *testing.T) {
 		{"at the byte bound", 10, 300, []int{100, 100, 100}, 0, []uint64{1, 2, 3}, true},
 		{"one byte over the byte bound", 10, 300, []int{100, 100, 101}, 0, nil, false},
 		{"one byte over, the kept part asked", 10, 300, []int{100, 100, 101}, 1, []uint64{2, 3}, true},
+		{"a frame as large as the bound, alone", 10, 300, []int{100, 300}, 1, []uint64{2}, true},
 		{"a frame larger than the bound", 10, 300, []int{100, 301, 100}, 1, nil, false},
 		{"after a frame larger than the bound", 10, 300, []int{100, 301, 100}, 2, []uint64{3}, true},
 		{"last of many", 2, 10000, []int{100, 100, 100, 100, 100}, 4, []uint64{5}, true},
