@@ -111,7 +111,7 @@ func TestJournalAppendRewriteReopen(t *testing.T) {
 	if err := j.rewrite([]core.Record{rec(7)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.append([]core.Record{rec(8)}); err != nil {
+	if err := j.append([]core.Record{rec(8), rec(9)}); err != nil { // two records in one append
 		t.Fatal(err)
 	}
 	if err := j.close(); err != nil {
@@ -125,7 +125,7 @@ func TestJournalAppendRewriteReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.close()
-	if want := []core.Record{rec(7), rec(8)}; !reflect.DeepEqual(recs, want) {
+	if want := []core.Record{rec(7), rec(8), rec(9)}; !reflect.DeepEqual(recs, want) {
 		t.Errorf("records after the rewrite %+v; want %+v", recs, want)
 	}
 }
