@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -93,7 +94,11 @@ func TestJournalAppendRewriteReopen(t *testing.T) {
 	rec := func(i int) core.Record {
 		return core.Record{Kind: core.RecordScore, BattleID: "b1", At: int64(i), Version: uint64(i), Key: fmt.Sprint("k", i), Response: &protocol.SetBattleScoreResponse{ScoreVersion: uint64(i)}}
 	}
-	j, _, err := openJournal(dir, quietLogger(), 0, (*os.File).Sync)
+	var synced []string // the files synced, by base name
+	j, _, err := openJournal(dir, quietLogger(), 0, func(f *os.File) error {
+		synced = append(synced, filepath.Base(f.Name()))
+		return f.Sync()
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +113,12 @@ func TestJournalAppendRewriteReopen(t *testing.T) {
 	if _, _, err := openJournal(dir, quietLogger(), 0, (*os.File).Sync); err == nil || !strings.Contains(err.Error(), "in use by another server") {
 		t.Errorf("a second server on the directory: %v; want it refused", err)
 	}
-	if err := j.rewrite([]core.Record{rec(7)}); err != nil {
+	synced = nil
+	if err := j.rewrite([]core.Record{rec(6), rec(7)}); err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Contains(synced, journalTmpFile) {
+		t.Errorf("the rewrite synced %v; want the new file (%s) synced before it is renamed", synced, journalTmpFile)
 	}
 	if err := j.append([]core.Record{rec(8), rec(9)}); err != nil { // two records in one append
 		t.Fatal(err)
@@ -125,7 +134,7 @@ func TestJournalAppendRewriteReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.close()
-	if want := []core.Record{rec(7), rec(8), rec(9)}; !reflect.DeepEqual(recs, want) {
+	if want := []core.Record{rec(6), rec(7), rec(8), rec(9)}; !reflect.DeepEqual(recs, want) {
 		t.Errorf("records after the rewrite %+v; want %+v", recs, want)
 	}
 }
