@@ -328,6 +328,8 @@ func TestStopReportsWhatItCut(t *testing.T) {
 			r := startRunning(t, func(c *Config) {
 				c.ConnRequestRate = 0
 				c.WriteTimeout = time.Minute // the writer is cut by the deadline, not its own
+				// 3,000 seat changes may outlast the default 15 s of silence on a starved machine.
+				c.HeartbeatInterval, c.HeartbeatTimeout = 5*time.Minute, 10*time.Minute
 			})
 			h := dial(t, r.URL, "h")
 			if f := h.call(protocol.ReqCreateLive, map[string]any{"liveID": "ra", "maxSeatCount": 16}); *f.Code != 0 {

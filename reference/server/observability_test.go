@@ -505,6 +505,9 @@ func TestBlockedWriteEndsTheConnection(t *testing.T) {
 		c.WriteTimeout = 300 * time.Millisecond
 		c.SendQueueFrames = 1 << 20
 		c.SendQueueBytes = 1 << 30
+		// Filling the kernel's buffers takes thousands of seat changes, which on a starved
+		// machine outlast the default 15 s of silence these clients (no heartbeats) get.
+		c.HeartbeatInterval, c.HeartbeatTimeout = 5*time.Minute, 10*time.Minute
 	})
 	host := dial(t, base, "h")
 	if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r1", "maxSeatCount": 16}); *f.Code != 0 {
