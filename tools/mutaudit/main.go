@@ -271,6 +271,15 @@ func unitTests(parent context.Context, mod, dir string, perRun time.Duration, st
 	if err == nil || ctx.Err() != nil {
 		return Verdict{}, false
 	}
+	if name := failedTest.FindStringSubmatch(string(out)); name != nil {
+		// The kill counts when the failing test fails again on its own (see judge).
+		top, _, _ := strings.Cut(name[1], "/")
+		again := exec.CommandContext(ctx, "go", "test", "-count=1", "-run", "^"+regexp.QuoteMeta(top)+"$", "./"+filepath.ToSlash(dir))
+		again.Dir = mod
+		if again.Run() == nil {
+			return Verdict{}, false // passed alone: the suite judges
+		}
+	}
 	why := "Gremlins called the line NOT COVERED"
 	if stage1 == "LIVED" {
 		why = "a test the package's tests did not have at stage 1"
@@ -337,6 +346,16 @@ func judge(parent context.Context, mod, work string, perRun time.Duration) Verdi
 	if log, err := os.ReadFile(filepath.Join(logs, "conformance.log")); err == nil {
 		for _, m := range failedLine.FindAllStringSubmatch(string(log), -1) {
 			v.Failed = append(v.Failed, strings.SplitN(m[1], "  -- ", 2)[0])
+		}
+	}
+	if v.Result == "killed" && len(v.Failed) > 0 {
+		// The kill counts when the failing spec fails again on its own: beside other runs on
+		// a starved machine a spec may fail for the machine's sake, not the mutant's.
+		again := exec.CommandContext(ctx, bin, "-results", logs+"-again", "-ginkgo.focus", regexp.QuoteMeta(v.Failed[0]), "-ginkgo.no-color")
+		again.Dir = mod
+		_, _ = again.CombinedOutput()
+		if again.ProcessState == nil || again.ProcessState.ExitCode() != 1 {
+			return Verdict{Result: "error", Seconds: time.Since(start).Seconds(), Failed: v.Failed, Detail: "the kill did not repeat: the failing spec passed when run alone"}
 		}
 	}
 	return v

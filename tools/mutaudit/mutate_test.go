@@ -151,11 +151,17 @@ func TestUnitTests(t *testing.T) {
 		{"a test fails: killed", "package p\n\nfunc Double(n int) int { return n / 2 }\n", "NOT COVERED", true, Verdict{Result: "killed", Failed: []string{"unit test TestDouble (Gremlins called the line NOT COVERED)"}}},
 		{"a LIVED mutant meets a later test: killed", "package p\n\nfunc Double(n int) int { return n / 2 }\n", "LIVED", true, Verdict{Result: "killed", Failed: []string{"unit test TestDouble (a test the package's tests did not have at stage 1)"}}},
 		{"the package does not build: not viable", "package p\n\nfunc Double(n int) int { return n * \"2\" }\n", "NOT COVERED", true, Verdict{Result: "not viable"}},
+		// A test that fails in the package's run and passes when run alone: no kill.
+		{"a failure that does not repeat: the suite judges", "package p\n\nfunc Double(n int) int { return n * 2 }\n", "LIVED", false, Verdict{}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			mod := t.TempDir()
-			for name, data := range map[string]string{"go.mod": "module example.com/m\n\ngo 1.22\n", "p/p.go": tt.src, "p/p_test.go": test} {
+			files := map[string]string{"go.mod": "module example.com/m\n\ngo 1.22\n", "p/p.go": tt.src, "p/p_test.go": test}
+			if strings.Contains(tt.name, "does not repeat") { // fails once: the first run leaves a mark
+				files["p/once_test.go"] = "package p\n\nimport (\n\t\"os\"\n\t\"testing\"\n)\n\nfunc TestOnce(t *testing.T) {\n\tif _, err := os.Stat(\"ran\"); err != nil {\n\t\t_ = os.WriteFile(\"ran\", nil, 0o644)\n\t\tt.Fatal(\"first run\")\n\t}\n}\n"
+			}
+			for name, data := range files {
 				if err := os.MkdirAll(filepath.Dir(filepath.Join(mod, name)), 0o755); err != nil {
 					t.Fatal(err)
 				}

@@ -137,7 +137,9 @@ func (r *report) markdown() string {
 	p("   written after stage 1 kills a LIVED mutant without a new stage 1), then, if they pass,\n")
 	p("   builds `pkarena-conformance` from the copy (the suite with the embedded reference server,\n")
 	p("   now mutated) and runs the whole suite with\n")
-	p("   `-ginkgo.fail-fast`: a failure kills the mutant and names the spec. A control run with no\n")
+	p("   `-ginkgo.fail-fast`: a failure kills the mutant and names the spec, once that spec (or a\n")
+	p("   failing unit test) fails again run alone; one that passes alone leaves the mutant\n")
+	p("   unjudged (an error, judged again next time). A control run with no\n")
 	p("   mutant passed first (%.0f s). Stage 2 stops starting runs after %s.", r.control.Seconds, r.maxDur)
 	if r.workers > 1 {
 		p(" It judged %d mutants at\n   once, each in a copy of its own, after a control run in every copy side by side (a suite\n   run mostly waits on the protocol's timers).", r.workers)
