@@ -101,6 +101,18 @@ func TestReadGremlinsAndReport(t *testing.T) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
 	}
+	if strings.Contains(md, "| package |") {
+		t.Errorf("one package's report has a table by package:\n%s", md)
+	}
+	// Two packages: the figures by package as well, each with its own rate.
+	other := Mutant{Dir: "reference/server", File: "c.go", Line: 1, Column: 1, Type: "ARITHMETIC_BASE", Stage1: "LIVED", Stage2: &Verdict{Result: "survived"}}
+	r = buildReport(append(ms, other), equiv, map[string]bool{"LIVED": true}, Verdict{Result: "survived"}, "make mutation-audit", 1, 2, time.Minute, "abc")
+	md = r.markdown()
+	for _, want := range []string{"| reference/core | 2 | 1 | 66.7% | 1 | 0 | 0 |", "| reference/server | 0 | 1 | 0.0% | 0 | 0 | 0 |", "2 of 4 non-equivalent"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("two packages' markdown lacks %q:\n%s", want, md)
+		}
+	}
 }
 
 func TestVerdictOf(t *testing.T) {

@@ -32,6 +32,8 @@ type report struct {
 	killed, notKilled, equivalent, notJudged, notViable int
 	// notSent counts the stage-1 survivors of a status not sent to stage 2 (NOT COVERED, say).
 	notSent int
+	// byDir holds the same figures for each package, by name (killed, notKilled, ...).
+	byDir map[string]map[string]int
 }
 
 type row struct {
@@ -42,19 +44,19 @@ type row struct {
 func buildReport(all []Mutant, equiv map[string]Judgement, sent map[string]bool, control Verdict, command string, stage1Secs, stage2Secs float64, maxDur time.Duration, revision string) *report {
 	r := &report{all: all, equiv: equiv, sent: sent, control: control, command: command,
 		stage1Secs: stage1Secs, stage2Secs: stage2Secs, maxDur: maxDur, revision: revision,
-		date: time.Now().UTC(), stage1: map[string]int{}, stage2: map[string]int{}}
+		date: time.Now().UTC(), stage1: map[string]int{}, stage2: map[string]int{}, byDir: map[string]map[string]int{}}
 	for _, m := range all {
 		r.stage1[m.Stage1]++
 		switch m.Stage1 {
 		case "KILLED", "TIMED OUT":
-			r.killed++
+			r.count(m, "killed")
 			continue
 		case "NOT VIABLE":
-			r.notViable++
+			r.count(m, "notViable")
 			continue
 		}
 		if !sent[m.Stage1] {
-			r.notSent++
+			r.count(m, "notSent")
 			continue
 		}
 		j, known := equiv[m.Key()]
@@ -64,10 +66,10 @@ func buildReport(all []Mutant, equiv map[string]Judgement, sent map[string]bool,
 		case m.Stage2 == nil:
 			r.stage2["not judged"]++
 			if isEquiv {
-				r.equivalent++
+				r.count(m, "equivalent")
 				verdict = "equivalent (not run in stage 2): " + reason
 			} else {
-				r.notJudged++
+				r.count(m, "notJudged")
 				verdict = "not judged: the time bound (-max-duration) ran out first"
 				if known {
 					verdict += " (expected to survive: " + reason + ")"
@@ -75,35 +77,58 @@ func buildReport(all []Mutant, equiv map[string]Judgement, sent map[string]bool,
 			}
 		case m.Stage2.Result == "killed":
 			r.stage2["killed"]++
-			r.killed++
+			r.count(m, "killed")
 			verdict = "killed by " + strings.Join(m.Stage2.Failed, "; ")
 		case m.Stage2.Result == "timed out":
 			r.stage2["timed out"]++
-			r.killed++
+			r.count(m, "killed")
 			verdict = "killed: the suite did not finish within -per-run"
 		case m.Stage2.Result == "not viable":
 			r.stage2["not viable"]++
-			r.notViable++
+			r.count(m, "notViable")
 			verdict = "not viable: " + m.Stage2.Detail
 		case m.Stage2.Result == "survived" && isEquiv:
 			r.stage2["survived"]++
-			r.equivalent++
+			r.count(m, "equivalent")
 			verdict = "equivalent: " + reason
 		case m.Stage2.Result == "survived":
 			r.stage2["survived"]++
-			r.notKilled++
+			r.count(m, "notKilled")
 			verdict = "**NOT KILLED**"
 			if known {
 				verdict += ": " + reason
 			}
 		default:
 			r.stage2[m.Stage2.Result]++
-			r.notJudged++
+			r.count(m, "notJudged")
 			verdict = "not judged: " + m.Stage2.Result + " " + m.Stage2.Detail
 		}
 		r.rows = append(r.rows, row{m: m, verdict: verdict})
 	}
 	return r
+}
+
+// count adds m to the figure named kind (killed, notKilled, equivalent, notJudged,
+// notViable, notSent), overall and for its package.
+func (r *report) count(m Mutant, kind string) {
+	switch kind {
+	case "killed":
+		r.killed++
+	case "notKilled":
+		r.notKilled++
+	case "equivalent":
+		r.equivalent++
+	case "notJudged":
+		r.notJudged++
+	case "notViable":
+		r.notViable++
+	case "notSent":
+		r.notSent++
+	}
+	if r.byDir[m.Dir] == nil {
+		r.byDir[m.Dir] = map[string]int{}
+	}
+	r.byDir[m.Dir][kind]++
 }
 
 // rate is killed over killed plus the non-equivalent survivors.
@@ -156,6 +181,18 @@ func (r *report) markdown() string {
 	p("**Kill rate: %d of %d non-equivalent judged mutants killed (%.1f%%).** Outside the rate:\n", r.killed, r.killed+r.notKilled, r.rate())
 	p("%d equivalent, %d sent to stage 2 but not judged, %d stage-1 survivors not sent to stage 2\n", r.equivalent, r.notJudged, r.notSent)
 	p("(a status other than %s), %d not viable.\n\n", r.sentList(), r.notViable)
+	if len(r.byDir) > 1 {
+		p("| package | killed | not killed | kill rate | equivalent | not judged | not viable |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, d := range sortedKeys(r.byDir) {
+			c := r.byDir[d]
+			rate := 0.0
+			if n := c["killed"] + c["notKilled"]; n > 0 {
+				rate = 100 * float64(c["killed"]) / float64(n)
+			}
+			p("| %s | %d | %d | %.1f%% | %d | %d | %d |\n", d, c["killed"], c["notKilled"], rate, c["equivalent"], c["notJudged"], c["notViable"])
+		}
+		p("\n")
+	}
 	p("| stage 1 (Gremlins, unit tests) | mutants |\n|---|---|\n")
 	for _, s := range sortedKeys(r.stage1) {
 		p("| %s | %d |\n", s, r.stage1[s])
@@ -193,7 +230,7 @@ func (r *report) sentList() string {
 	return strings.Join(s, " or ")
 }
 
-func sortedKeys(m map[string]int) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
