@@ -361,20 +361,12 @@ func TestDurableWebhookOfABattleRequestIsDelivered(t *testing.T) {
 	rcv, url := newFakeReceiver(t, nil, nil)
 	_, base := newTestServer(t, durableHooks(t.TempDir(), url))
 	h, g := dial(t, base, "h"), dial(t, base, "g")
-	for _, step := range []struct {
-		c       *rawClient
-		typ     string
-		payload any
-	}{
-		{h, protocol.ReqCreateLive, map[string]any{"liveID": "rh"}},
-		{g, protocol.ReqCreateLive, map[string]any{"liveID": "rg"}},
-		{h, protocol.ReqRequestConnection, map[string]any{"liveIDs": []string{"rg"}, "timeout": 0}},
-		{g, protocol.ReqAcceptConnection, map[string]any{"liveID": "rh"}},
-	} {
-		if f := step.c.call(step.typ, step.payload); *f.Code != 0 {
-			t.Fatalf("%s: code %d %s", step.typ, *f.Code, *f.Message)
-		}
-	}
+	callAll(t,
+		request{h, protocol.ReqCreateLive, map[string]any{"liveID": "rh"}},
+		request{g, protocol.ReqCreateLive, map[string]any{"liveID": "rg"}},
+		request{h, protocol.ReqRequestConnection, map[string]any{"liveIDs": []string{"rg"}, "timeout": 0}},
+		request{g, protocol.ReqAcceptConnection, map[string]any{"liveID": "rh"}},
+	)
 	f := h.call(protocol.ReqRequestBattle, map[string]any{"userIDs": []string{"g"}, "config": map[string]any{"duration": 300, "needResponse": true}})
 	var reply protocol.RequestBattleReply
 	if *f.Code != 0 || json.Unmarshal(f.Payload, &reply) != nil {

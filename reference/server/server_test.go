@@ -105,6 +105,23 @@ func (c *rawClient) send(typ string, payload any) string {
 	return id
 }
 
+// request is a request a test's client makes, which must succeed (code 0).
+type request struct {
+	c       *rawClient
+	typ     string
+	payload any
+}
+
+// callAll makes the requests in order, each waiting for its reply.
+func callAll(t testing.TB, reqs ...request) {
+	t.Helper()
+	for _, r := range reqs {
+		if f := r.c.call(r.typ, r.payload); *f.Code != 0 {
+			t.Fatalf("%s: code %d %s", r.typ, *f.Code, *f.Message)
+		}
+	}
+}
+
 // call sends a request and skips events until its reply.
 func (c *rawClient) call(typ string, payload any) protocol.Frame {
 	c.t.Helper()

@@ -109,22 +109,14 @@ func TestCloseEndsBattlesAndDeliversTheirWebhooks(t *testing.T) {
 	defer receiver.Close()
 	srv, base := newTestServer(t, func(c *Config) { c.WebhookURL = receiver.URL })
 	h, g, a := dial(t, base, "h"), dial(t, base, "g"), dial(t, base, "a")
-	for _, step := range []struct {
-		c       *rawClient
-		typ     string
-		payload any
-	}{
-		{h, protocol.ReqCreateLive, map[string]any{"liveID": "rh"}},
-		{g, protocol.ReqCreateLive, map[string]any{"liveID": "rg"}},
-		{a, protocol.ReqJoinLive, map[string]any{"liveID": "rh"}},
-		{h, protocol.ReqRequestConnection, map[string]any{"liveIDs": []string{"rg"}, "timeout": 0}},
-		{g, protocol.ReqAcceptConnection, map[string]any{"liveID": "rh"}},
-		{h, protocol.ReqRequestBattle, map[string]any{"userIDs": []string{"g"}, "config": map[string]any{"duration": 300}}},
-	} {
-		if f := step.c.call(step.typ, step.payload); *f.Code != 0 {
-			t.Fatalf("%s: code %d %s", step.typ, *f.Code, *f.Message)
-		}
-	}
+	callAll(t,
+		request{h, protocol.ReqCreateLive, map[string]any{"liveID": "rh"}},
+		request{g, protocol.ReqCreateLive, map[string]any{"liveID": "rg"}},
+		request{a, protocol.ReqJoinLive, map[string]any{"liveID": "rh"}},
+		request{h, protocol.ReqRequestConnection, map[string]any{"liveIDs": []string{"rg"}, "timeout": 0}},
+		request{g, protocol.ReqAcceptConnection, map[string]any{"liveID": "rh"}},
+		request{h, protocol.ReqRequestBattle, map[string]any{"userIDs": []string{"g"}, "config": map[string]any{"duration": 300}}},
+	)
 	srv.Close()
 
 	// untilClosed returns the event types a client read after the battle started, and how
