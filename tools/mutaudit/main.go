@@ -279,6 +279,15 @@ func unitTests(parent context.Context, mod, dir string, perRun time.Duration, st
 		if again.Run() == nil {
 			return Verdict{}, false // passed alone: the suite judges
 		}
+	} else if panicked.MatchString(string(out)) {
+		// A panic outside a test's own goroutine (the server's hub, say) ends the test binary
+		// without naming a test: it counts when the package's tests crash again.
+		again := exec.CommandContext(ctx, "go", "test", "-count=1", "./"+filepath.ToSlash(dir))
+		again.Dir = mod
+		out2, err := again.CombinedOutput()
+		if err == nil || !panicked.MatchString(string(out2)) {
+			return Verdict{}, false
+		}
 	}
 	why := "Gremlins called the line NOT COVERED"
 	if stage1 == "LIVED" {
@@ -295,6 +304,8 @@ func unitVerdict(out string, seconds float64, why string) (Verdict, bool) {
 		return Verdict{Result: "not viable", Seconds: seconds, Detail: firstLine(out)}, true
 	case failedTest.MatchString(out):
 		return Verdict{Result: "killed", Seconds: seconds, Failed: []string{"unit test " + failedTest.FindStringSubmatch(out)[1] + " (" + why + ")"}}, true
+	case panicked.MatchString(out):
+		return Verdict{Result: "killed", Seconds: seconds, Failed: []string{"the package's unit tests crashed: " + panicked.FindStringSubmatch(out)[1] + " (" + why + ")"}}, true
 	}
 	return Verdict{}, false
 }

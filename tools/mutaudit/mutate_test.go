@@ -163,6 +163,8 @@ func TestUnitTests(t *testing.T) {
 		{"a test fails: killed", "package p\n\nfunc Double(n int) int { return n / 2 }\n", "NOT COVERED", true, Verdict{Result: "killed", Failed: []string{"unit test TestDouble (Gremlins called the line NOT COVERED)"}}},
 		{"a LIVED mutant meets a later test: killed", "package p\n\nfunc Double(n int) int { return n / 2 }\n", "LIVED", true, Verdict{Result: "killed", Failed: []string{"unit test TestDouble (a test the package's tests did not have at stage 1)"}}},
 		{"the package does not build: not viable", "package p\n\nfunc Double(n int) int { return n * \"2\" }\n", "NOT COVERED", true, Verdict{Result: "not viable"}},
+		// A goroutine of the package's own that panics ends the test binary naming no test.
+		{"the tests crash: killed", "package p\n\nfunc Double(n int) int { done := make(chan int); go func() { var m map[int]int; m[n] = 1; done <- 0 }(); <-done; return n * 2 }\n", "NOT COVERED", true, Verdict{Result: "killed", Failed: []string{"the package's unit tests crashed: assignment to entry in nil map (Gremlins called the line NOT COVERED)"}}},
 		// A test that fails in the package's run and passes when run alone: no kill.
 		{"a failure that does not repeat: the suite judges", "package p\n\nfunc Double(n int) int { return n * 2 }\n", "LIVED", false, Verdict{}},
 	} {
