@@ -344,4 +344,19 @@ var _ = Describe("Mutation audit", func() {
 			Expect(env.ErrorCode).To(Equal(tc.code), "a body of %d bytes: %s", tc.size, env.ErrorInfo)
 		}
 	})
+
+	/*
+		Testname: userid-printable-bounds
+		Description: a userid is 1 to 32 bytes of printable ASCII without spaces, 0x21 to 0x7E
+		(AUTH-001): one holding both ends, '!' and '~', MUST be accepted and kept as it is.
+		Kills the bounds mutated in reference/server (server.go printable), found by the
+		server's mutation audit; the refusals beyond them are the hostile corpus's.
+	*/
+	It("[AUTH-001] a userid holding '!' and '~', the first and last printable characters, is accepted and kept", Label("auth", "input"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		id := s.id("!u~")
+		Expect(len(id)).To(BeNumerically("<=", 32))
+		c := s.user("u", func(cfg *client.Config) { cfg.UserID = id })
+		Expect(c.Welcome().UserID).To(Equal(id))
+	})
 })
