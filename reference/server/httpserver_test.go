@@ -510,3 +510,23 @@ func TestAdmissionEvictsByKindThenAge(t *testing.T) {
 		})
 	}
 }
+
+// Start that fails after listening (here: the metrics' address is taken) returns the error and
+// closes what it opened, whether pprof was asked for or not.
+func TestStartFailsCleanly(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, pprof := range []string{"", "127.0.0.1:0"} {
+		cfg := DefaultConfig()
+		cfg.Logger = quietLogger()
+		cfg.PprofListen, cfg.MetricsListen = pprof, taken.Addr().String()
+		r, err := Start(cfg, "127.0.0.1:0")
+		if err == nil {
+			r.Close()
+			t.Fatalf("pprof %q: Start with the metrics' address taken succeeded", pprof)
+		}
+	}
+}
