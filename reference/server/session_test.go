@@ -416,3 +416,39 @@ func TestWelcomeAdvertisesTheConfiguration(t *testing.T) {
 		})
 	}
 }
+
+// The sessions_in_grace gauge comes back to 0 once every window has ended, resumed sessions'
+// entries included: host a drops and resumes, then host b drops and is lost; when b's room
+// ends, a's entry (due first) has long left the queue.
+func TestGraceGaugeAfterAResumedEntryExpires(t *testing.T) {
+	const window = 2 * time.Second // ample for the scrapes between a's drop and its resume
+	_, base := newTestServer(t, func(c *Config) { c.ResumeWindow = window })
+	a, wa := welcomeOf(t, base, "a")
+	b := dial(t, base, "b")
+	callAll(t,
+		request{a, protocol.ReqCreateLive, map[string]any{"liveID": "ra"}},
+		request{b, protocol.ReqCreateLive, map[string]any{"liveID": "rb"}},
+	)
+	viewer := dial(t, base, "viewer")
+	viewer.call(protocol.ReqJoinLive, map[string]string{"liveID": "rb"})
+	inGrace := func(want float64) {
+		t.Helper()
+		waitFor(t, func() error {
+			return checkMetrics(scrape(t, base), []metricWant{{"pkarena_sessions_in_grace", nil, want}})
+		})
+	}
+	_ = a.ws.NetConn().Close()
+	inGrace(1) // a waits in grace (a resume before the drop is seen takes the open connection over)
+	if _, _, err := resumeClient(t, base, "a", wa.ResumeToken, a.seq); err != nil {
+		t.Fatalf("a's resume: %v", err)
+	}
+	_ = b.ws.NetConn().Close() // after a's resume: b's window ends after a's entry is due
+	if f := viewer.read(); f.Type != protocol.EvLiveEnded {
+		t.Fatalf("viewer got %s; want %s", f.Type, protocol.EvLiveEnded)
+	}
+	// The hub set the gauge as it ended b, before it answers this heartbeat.
+	viewer.call(protocol.ReqHeartbeat, nil)
+	if err := checkMetrics(scrape(t, base), []metricWant{{"pkarena_sessions_in_grace", nil, 0}}); err != nil {
+		t.Error(err)
+	}
+}
