@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -378,4 +380,42 @@ func TestDurableWebhookOfABattleRequestIsDelivered(t *testing.T) {
 		t.Fatalf("acceptBattle: code %d %s", *f.Code, *f.Message)
 	}
 	rcv.expect(t, gotHook{protocol.HookStartBattle, id + "-start"})
+}
+
+// With a webhook secret every POST carries a timestamp and its HMAC signature (HOOK-004);
+// without one, neither header.
+func TestWebhookSignature(t *testing.T) {
+	for _, secret := range []string{"", "s3cret"} {
+		t.Run(fmt.Sprintf("secret %q", secret), func(t *testing.T) {
+			type post struct {
+				ts, sig string
+				body    []byte
+			}
+			got := make(chan post, 16)
+			rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				got <- post{r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderSignature), body}
+			}))
+			defer rcv.Close()
+			_, base := newTestServer(t, func(c *Config) { c.WebhookURL, c.WebhookSecret, c.ShutdownWebhookWait = rcv.URL, secret, 0 })
+			twoRooms(t, base, "ra", "rb")
+			restBattle(t, base, "ra", "rb", 60000)
+			var p post
+			select {
+			case p = <-got:
+			case <-time.After(waitTimeout):
+				t.Fatal("no webhook")
+			}
+			if secret == "" {
+				if p.ts != "" || p.sig != "" {
+					t.Errorf("without a secret: timestamp %q, signature %q; want neither", p.ts, p.sig)
+				}
+				return
+			}
+			ts, err := strconv.ParseInt(p.ts, 10, 64)
+			if err != nil || p.sig != SignWebhook(secret, ts, p.body) || !strings.HasPrefix(p.sig, "v1=") {
+				t.Errorf("timestamp %q, signature %q; want v1=HMAC(secret, timestamp.body)", p.ts, p.sig)
+			}
+		})
+	}
 }
