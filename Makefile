@@ -153,7 +153,7 @@ AUDIT_WORKERS ?= 3
 # Gremlins times each mutant's tests out at a coefficient times its coverage run, which must
 # not come from go test's cache (GOFLAGS=-count=1): 30 × about 1 s for core, 6 × about 16 s
 # for server (30 would spend a quarter of an hour on each mutant that hangs a test).
-## mutation-audit: generated mutants (Gremlins) of AUDIT_PKGS (reference/core and reference/server) judged by their unit tests, then each survivor by the suite; figures to measurements/mutation-audit.md and .json (slow, not in test: stage 1 takes 10 min for core, 90 for server; AUDIT_MAX=40m bounds stage 2, AUDIT_WORKERS=3 suite runs at once, AUDIT_STATUSES="LIVED,NOT COVERED" sends the lines no unit test runs too, AUDIT_PREVIOUS=measurements/mutation-audit.json reuses a run's verdicts, AUDIT_REUSE_STAGE1=1 a stage 1 report already in results/ of the same tree)
+## mutation-audit: generated mutants (Gremlins) of AUDIT_PKGS (reference/core and reference/server) judged by their unit tests, then each survivor by the suite; figures to measurements/mutation-audit.md and .json (slow, not in test: stage 1 takes 10 min for core, 1.5-2.5 h for server; AUDIT_MAX=40m bounds stage 2, AUDIT_WORKERS=3 suite runs at once, AUDIT_STATUSES="LIVED,NOT COVERED" sends the lines no unit test runs too, AUDIT_PREVIOUS=measurements/mutation-audit.json reuses a run's verdicts, AUDIT_REUSE_STAGE1=1 a stage 1 report already in results/ of the same tree)
 mutation-audit:
 	@mkdir -p $(AUDIT) measurements; start=$$(date +%s); stage1=""; \
 	for pkg in $(AUDIT_PKGS); do name=$$(basename $$pkg); json=$(AUDIT)/stage1-$$name.json; log=$(AUDIT)/stage1-$$name.log; \
