@@ -359,9 +359,10 @@ func judge(parent context.Context, mod, work string, perRun time.Duration) Verdi
 			v.Failed = append(v.Failed, strings.SplitN(m[1], "  -- ", 2)[0])
 		}
 	}
-	if v.Result == "killed" && len(v.Failed) > 0 {
+	if v.Result == "killed" && code == 1 && len(v.Failed) > 0 {
 		// The kill counts when the failing spec fails again on its own: beside other runs on
-		// a starved machine a spec may fail for the machine's sake, not the mutant's.
+		// a starved machine a spec may fail for the machine's sake, not the mutant's. (A
+		// panic of the server, exit 2, names no spec: it stands.)
 		again := exec.CommandContext(ctx, bin, "-results", logs+"-again", "-ginkgo.focus", regexp.QuoteMeta(v.Failed[0]), "-ginkgo.no-color")
 		again.Dir = mod
 		_, _ = again.CombinedOutput()
