@@ -55,7 +55,33 @@ func TestBroadcastReachesEveryReader(t *testing.T) {
 		t.Fatalf("frames %d (want %d), invalid %d, dropped %d", r.Frames(), conns*perConn, r.Invalid(), s.Dropped())
 	}
 	tot := rec.Finish(time.Now())
-	if h := tot.Histogram(Metric, metrics.Corrected); h == nil || h.TotalCount() < conns*perConn {
-		t.Fatalf("recorded %v samples of %s; want at least %d", h, Metric, conns*perConn)
+	all := tot.Histogram(Metric, metrics.Corrected)
+	if all == nil || all.TotalCount() < conns*perConn {
+		t.Fatalf("recorded %v samples of %s; want at least %d", all, Metric, conns*perConn)
+	}
+	// One first arrival a frame: each frame reached at most conns readers.
+	first := tot.Histogram(MetricFirst, metrics.Corrected)
+	if first == nil || first.TotalCount()*conns < all.TotalCount() || first.TotalCount() > all.TotalCount()/conns+conns {
+		t.Fatalf("%v samples of %s beside %d of %s; want one a frame of the %d readers", first, MetricFirst, all.TotalCount(), Metric, conns)
+	}
+	if first.Min() != all.Min() || first.Max() > all.Max() {
+		t.Errorf("%s min %d max %d µs, %s min %d max %d; want no first arrival after the last", MetricFirst, first.Min(), first.Max(), Metric, all.Min(), all.Max())
+	}
+}
+
+// TestFirstIsTheLatestDue: a frame's first reader is the first to see a due time later than
+// any seen, whatever order the readers report in.
+func TestFirstIsTheLatestDue(t *testing.T) {
+	var r Reader
+	at := func(ms int64) time.Time { return time.UnixMilli(1_000_000 + ms) }
+	for i, step := range []struct {
+		due   int64
+		first bool
+	}{
+		{3, true}, {3, false}, {1, false}, {5, true}, {4, false}, {5, false}, {6, true},
+	} {
+		if got := r.first(at(step.due)); got != step.first {
+			t.Errorf("step %d: first(due %d) = %v; want %v", i, step.due, got, step.first)
+		}
 	}
 }

@@ -18,6 +18,12 @@ import (
 // at the broadcaster to its arrival.
 const Metric = "bare_fanout"
 
+// MetricFirst has one sample a frame: its arrival at the first connection to read it (as
+// score_fanout_first is to score_fanout). Frames go out in the order they were due and each
+// connection reads its own in order, so a frame's first reader is the first to record a due
+// time later than every one recorded before.
+const MetricFirst = "bare_fanout_first"
+
 // ReadConfig says what the reader connects to and how long it measures.
 type ReadConfig struct {
 	URL         string   // the broadcaster, ws://host:port/bare
@@ -33,7 +39,8 @@ type Reader struct {
 	wg      sync.WaitGroup
 	frames  atomic.Int64
 	invalid atomic.Int64
-	on      atomic.Bool // recording
+	on      atomic.Bool  // recording
+	latest  atomic.Int64 // the latest due time recorded (Unix ns), for MetricFirst
 }
 
 // Dial opens the reader's connections, 64 at a time, and starts reading them; frames are
@@ -104,6 +111,23 @@ func (r *Reader) read(i int, ws *websocket.Conn) {
 		}
 		r.frames.Add(1)
 		r.cfg.Recorder.Record(Metric, i, due, due, at)
+		if r.first(due) {
+			r.cfg.Recorder.Record(MetricFirst, i, due, due, at)
+		}
+	}
+}
+
+// first reports whether due is later than every due time recorded before, and records it.
+func (r *Reader) first(due time.Time) bool {
+	d := due.UnixNano()
+	for {
+		last := r.latest.Load()
+		if d <= last {
+			return false
+		}
+		if r.latest.CompareAndSwap(last, d) {
+			return true
+		}
 	}
 }
 

@@ -61,7 +61,10 @@ type gift struct {
 }
 
 // stamp is when the oldest gift of an update was intended and when the update was sent.
-type stamp struct{ intended, sent time.Time }
+type stamp struct {
+	intended, sent time.Time
+	reached        bool // a member has received the version (its score_fanout_first is recorded)
+}
 
 // maxGiftQueue bounds the gifts waiting in one battle; beyond it gifts are dropped (counted).
 const maxGiftQueue = 10000
@@ -105,16 +108,20 @@ func (b *battle) name(id string) bool {
 	return b.id == id
 }
 
-// stamp returns the times of the update of battle id that made version; ok is false when
-// the battle is another or no update of it made that version.
-func (b *battle) stamp(id []byte, version uint64) (stamp, bool) {
+// stamp returns the times of the update of battle id that made version, and whether this is
+// the first call for it (the first member to receive the version); ok is false when the
+// battle is another or no update of it made that version.
+func (b *battle) stamp(id []byte, version uint64) (st stamp, first, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.id != string(id) {
-		return stamp{}, false
+		return stamp{}, false, false
 	}
-	st, ok := b.versions[version]
-	return st, ok
+	if st, ok = b.versions[version]; ok && !st.reached {
+		first = true
+		b.versions[version] = stamp{intended: st.intended, sent: st.sent, reached: true}
+	}
+	return st, first, ok
 }
 
 // memberEnded counts one member's onBattleEnded and closes done when every member has one;

@@ -112,6 +112,15 @@ func TestPKBattlesReachEveryMember(t *testing.T) {
 			if n := count(tot, metrics.RESTScore); n == 0 || n*members != fanout {
 				t.Errorf("%d set_battle_score calls, %d score_fanout samples; want every call to reach %d members", n, fanout, members)
 			}
+			// One score_fanout_first a version, no later than any member's score_fanout.
+			if n, first := count(tot, metrics.RESTScore), count(tot, metrics.ScoreFanoutFirst); first != n {
+				t.Errorf("%d set_battle_score calls, %d score_fanout_first samples; want one a call", n, first)
+			}
+			all, first := tot.Histogram(metrics.ScoreFanout, metrics.Corrected), tot.Histogram(metrics.ScoreFanoutFirst, metrics.Corrected)
+			if first.Min() != all.Min() || first.Max() > all.Max() || first.Mean() > all.Mean() {
+				t.Errorf("score_fanout_first min %d max %d mean %.0f µs, score_fanout min %d max %d mean %.0f; want the first member's no later than the members'",
+					first.Min(), first.Max(), first.Mean(), all.Min(), all.Max(), all.Mean())
+			}
 			if count(tot, metrics.Connect) != 18 {
 				t.Errorf("connect samples = %d; want 18", count(tot, metrics.Connect))
 			}

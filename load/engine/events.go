@@ -172,12 +172,15 @@ func (u *user) scoreChanged(id []byte, version uint64, ev client.Event) {
 		e.rec.Add(counterUnmatched, 1)
 		return
 	}
-	st, ok := b.stamp(id, version)
+	st, first, ok := b.stamp(id, version)
 	if !ok {
 		e.rec.Add(counterUnmatched, 1)
 		return
 	}
 	e.rec.Record(metrics.ScoreFanout, u.index, st.intended, st.sent, ev.At)
+	if first {
+		e.rec.Record(metrics.ScoreFanoutFirst, u.index, st.intended, st.sent, ev.At)
+	}
 }
 
 // battleEnded records the end's propagation to u and counts the score changes u never got.

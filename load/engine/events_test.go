@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/pkarena/pkarena/conformance/client"
 )
@@ -79,5 +80,37 @@ func BenchmarkBattleFields(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestStampIsFirstOncePerVersion: score_fanout_first is recorded by the first member to
+// receive each version, whatever order the versions arrive in across members.
+func TestStampIsFirstOncePerVersion(t *testing.T) {
+	b := &battle{id: "b-1", versions: map[uint64]stamp{}}
+	sent := time.Unix(100, 0)
+	for v := uint64(1); v <= 3; v++ {
+		b.versions[v] = stamp{intended: sent.Add(-time.Duration(v)), sent: sent.Add(time.Duration(v))}
+	}
+	for i, step := range []struct {
+		id        string
+		version   uint64
+		first, ok bool
+	}{
+		{"b-1", 2, true, true}, // a later version first: members' orders differ
+		{"b-1", 1, true, true},
+		{"b-1", 2, false, true},
+		{"b-9", 3, false, false}, // another battle's version 3 does not reach b-1's
+		{"b-1", 3, true, true},
+		{"b-1", 1, false, true},
+		{"b-1", 3, false, true},
+		{"b-1", 4, false, false}, // a version no update made
+	} {
+		st, first, ok := b.stamp([]byte(step.id), step.version)
+		if first != step.first || ok != step.ok {
+			t.Errorf("step %d: stamp(%s, %d) first %v ok %v; want %v %v", i, step.id, step.version, first, ok, step.first, step.ok)
+		}
+		if ok && (!st.intended.Equal(sent.Add(-time.Duration(step.version))) || !st.sent.Equal(sent.Add(time.Duration(step.version)))) {
+			t.Errorf("step %d: stamp(%s, %d) = %+v; want the times of version %d", i, step.id, step.version, st, step.version)
+		}
 	}
 }

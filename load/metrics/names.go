@@ -8,13 +8,17 @@ import (
 
 // Metric names the engine records. Each is recorded twice, as [Corrected] and [Service].
 const (
-	Connect        = "connect"               // WebSocket dial + welcome
-	InviteDelivery = "invite_delivery"       // requestConnection sent -> invitee receives onConnectionRequestReceived
-	BattleStart    = "battle_start"          // requestBattle sent (or last accept) -> each member receives onBattleStarted
-	ScoreFanout    = "score_fanout"          // set_battle_score sent -> each host and audience member receives that version
-	BattleEnd      = "battle_end"            // the battle's end time -> each member receives onBattleEnded
-	RESTScore      = "rest_set_battle_score" // REST call latency
-	ResumeCatchup  = "resume_catchup"        // a dropped connection's drop -> caught up after its resume (load/engine/reconnect.go)
+	Connect        = "connect"         // WebSocket dial + welcome
+	InviteDelivery = "invite_delivery" // requestConnection sent -> invitee receives onConnectionRequestReceived
+	BattleStart    = "battle_start"    // requestBattle sent (or last accept) -> each member receives onBattleStarted
+	ScoreFanout    = "score_fanout"    // set_battle_score sent -> each host and audience member receives that version
+	// ScoreFanoutFirst is one sample a version: set_battle_score sent -> the first member to
+	// receive that version. Beside score_fanout it splits a fan-out's latency into the start
+	// (the call, the server's work before its first write) and the spread over the members.
+	ScoreFanoutFirst = "score_fanout_first"
+	BattleEnd        = "battle_end"            // the battle's end time -> each member receives onBattleEnded
+	RESTScore        = "rest_set_battle_score" // REST call latency
+	ResumeCatchup    = "resume_catchup"        // a dropped connection's drop -> caught up after its resume (load/engine/reconnect.go)
 )
 
 // replyPrefix starts the name of every reply-latency metric.
@@ -112,7 +116,8 @@ func cleanName(name string) string {
 
 // knownOrder places the package's metric names first, in the order of a battle's life.
 var knownOrder = map[string]int{
-	Connect: 1, InviteDelivery: 2, BattleStart: 3, ScoreFanout: 4, BattleEnd: 5, RESTScore: 6, ResumeCatchup: 7,
+	Connect: 1, InviteDelivery: 2, BattleStart: 3, ScoreFanout: 4, ScoreFanoutFirst: 5, BattleEnd: 6, RESTScore: 7,
+	ResumeCatchup: 8,
 }
 
 // metricLess orders metric names for tables and reports: the known metrics in the order of a

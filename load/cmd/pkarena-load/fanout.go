@@ -203,11 +203,15 @@ func (b *fanoutBench) recipients() int { return b.o.rooms * b.o.users }
 
 // fanoutStep is one stack at one offered rate.
 type fanoutStep struct {
-	Stack     string  `json:"stack"`
-	Offered   float64 `json:"offered_per_s"`
-	Achieved  float64 `json:"achieved_per_s"`
-	P50       float64 `json:"p50_ms"`
-	P99       float64 `json:"p99_ms"`
+	Stack    string  `json:"stack"`
+	Offered  float64 `json:"offered_per_s"`
+	Achieved float64 `json:"achieved_per_s"`
+	P50      float64 `json:"p50_ms"`
+	P99      float64 `json:"p99_ms"`
+	// FirstP50 and FirstP99 are the latencies of each frame's first delivery (the first of
+	// its connections to read it): the start of a fan-out, before its spread.
+	FirstP50  float64 `json:"first_p50_ms"`
+	FirstP99  float64 `json:"first_p99_ms"`
 	Frames    int64   `json:"deliveries"`
 	Window    float64 `json:"window_s"`
 	ServerCPU float64 `json:"server_cpu_s"`
@@ -289,7 +293,7 @@ func (b *fanoutBench) bareStep(ctx context.Context, rate float64, dir string) (f
 	if err != nil {
 		return fanoutStep{}, err
 	}
-	st, err := stepFrom(s, bare.Metric, cpu)
+	st, err := stepFrom(s, bare.Metric, bare.MetricFirst, cpu)
 	if err != nil {
 		return st, err
 	}
@@ -346,7 +350,7 @@ func (b *fanoutBench) pkarenaStep(ctx context.Context, rate float64, dir string)
 	if err != nil {
 		return fanoutStep{}, err
 	}
-	st, err := stepFrom(s, metrics.ScoreFanout, cpu)
+	st, err := stepFrom(s, metrics.ScoreFanout, metrics.ScoreFanoutFirst, cpu)
 	if err != nil {
 		return st, err
 	}
@@ -361,9 +365,9 @@ func (b *fanoutBench) pkarenaStep(ctx context.Context, rate float64, dir string)
 	return st, nil
 }
 
-// stepFrom reads a step's figures from the generator's summary and the server's CPU over its
-// measured phase.
-func stepFrom(s *metrics.Summary, metric string, cpu *cpuWatch) (fanoutStep, error) {
+// stepFrom reads a step's figures from the generator's summary (metric for every delivery,
+// first for each frame's first) and the server's CPU over its measured phase.
+func stepFrom(s *metrics.Summary, metric, first string, cpu *cpuWatch) (fanoutStep, error) {
 	var st fanoutStep
 	var window metrics.Phase
 	for _, p := range s.Phases {
@@ -380,6 +384,12 @@ func stepFrom(s *metrics.Summary, metric string, cpu *cpuWatch) (fanoutStep, err
 	}
 	c := m.Stats(metrics.Corrected)
 	st.P50, st.P99, st.Frames = c.P50, c.P99, c.Count
+	f := s.Metric(first)
+	if f == nil {
+		return st, fmt.Errorf("the generator recorded no %s", first)
+	}
+	fc := f.Stats(metrics.Corrected)
+	st.FirstP50, st.FirstP99 = fc.P50, fc.P99
 	st.Window = window.End.Sub(window.Start).Seconds()
 	st.GenCPU = s.Gauges[metrics.GeneratorCPUSeconds]
 	st.GenSys = s.Gauges[metrics.GeneratorCPUSystem]
@@ -464,8 +474,8 @@ func (s fanoutStep) short() string {
 	if s.Bottle != "" {
 		extra += "; " + s.Bottle
 	}
-	return fmt.Sprintf("%-7s offered %6.0f/s achieved %6.0f/s  %4d B  p50 %6.2f ms  p99 %7.2f ms  CPU %5.1f µs a delivery (server %5.1f + generator %5.1f; generator %.1f µs a frame read, %.1f of it in the kernel)  %s%s",
-		s.Stack, s.Offered, s.Achieved, s.Bytes, s.P50, s.P99, s.TotalUs(), s.ServerUs(), s.GenUs(), s.GenUsPerFrame(), s.GenSysPerFrame(), holds, extra)
+	return fmt.Sprintf("%-7s offered %6.0f/s achieved %6.0f/s  %4d B  p50 %6.2f ms  p99 %7.2f ms  first p50 %5.2f p99 %5.2f ms  CPU %5.1f µs a delivery (server %5.1f + generator %5.1f; generator %.1f µs a frame read, %.1f of it in the kernel)  %s%s",
+		s.Stack, s.Offered, s.Achieved, s.Bytes, s.P50, s.P99, s.FirstP50, s.FirstP99, s.TotalUs(), s.ServerUs(), s.GenUs(), s.GenUsPerFrame(), s.GenSysPerFrame(), holds, extra)
 }
 
 // fanoutResult is the whole benchmark, written as fanout.json and Markdown.
@@ -563,16 +573,16 @@ func (r fanoutResult) worstRate(f func(fanoutPair) float64) (float64, []fanoutPa
 func (r fanoutResult) markdown() string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "## Fan-out: pkarena beside a bare gorilla/websocket broadcaster, %s\n\n", r.End.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&w, "Command: `pkarena-load %s` (make bench-fanout). One group of %d rooms × %d users: every frame reaches %d connections. Each side runs in processes of its own on this machine, one after the other (pkarena first; the bare broadcaster then sends frames of the size pkarena's were, so both move the same bytes), %.0f s measured per rate. CPU is per delivery (one frame to one connection), user and system, over the measured window; latencies are from the moment the frame (bare) or the gift (pkarena: REST `set_battle_score`, then the fan-out) was due. Only the ratios carry from machine to machine.",
+	fmt.Fprintf(&w, "Command: `pkarena-load %s` (make bench-fanout). One group of %d rooms × %d users: every frame reaches %d connections. Each side runs in processes of its own on this machine, one after the other (pkarena first; the bare broadcaster then sends frames of the size pkarena's were, so both move the same bytes), %.0f s measured per rate. CPU is per delivery (one frame to one connection), user and system, over the measured window; latencies are from the moment the frame (bare) or the gift (pkarena: REST `set_battle_score`, then the fan-out) was due; \"first\" is each frame's arrival at the first of its connections, the start of the fan-out before its spread. Only the ratios carry from machine to machine.",
 		strings.Join(r.Args, " "), r.Rooms, r.Users, r.Rooms*r.Users, r.Seconds)
 	if r.Repeat > 1 {
 		fmt.Fprintf(&w, " %d pairs were measured at each rate, the order of the two stacks alternating (bare first in the second pair); each ratio below is the median of the pairs' ratios, with their range in brackets, and the verdicts are on the medians.", r.Repeat)
 	}
 	w.WriteString("\n\n")
-	w.WriteString("| rate /s | stack | achieved /s | frame bytes | p50 ms | p99 ms | CPU µs/delivery | server | generator | generator µs/frame | of it kernel |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	w.WriteString("| rate /s | stack | achieved /s | frame bytes | p50 ms | p99 ms | first p50 ms | first p99 ms | CPU µs/delivery | server | generator | generator µs/frame | of it kernel |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range r.Sweep {
 		for _, s := range []fanoutStep{p.Bare, p.Pkarena} {
-			fmt.Fprintf(&w, "| %.0f | %s | %.0f | %d | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", p.Rate, s.Stack, s.Achieved, s.Bytes, s.P50, s.P99, s.TotalUs(), s.ServerUs(), s.GenUs(), s.GenUsPerFrame(), s.GenSysPerFrame())
+			fmt.Fprintf(&w, "| %.0f | %s | %.0f | %d | %.2f | %.2f | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", p.Rate, s.Stack, s.Achieved, s.Bytes, s.P50, s.P99, s.FirstP50, s.FirstP99, s.TotalUs(), s.ServerUs(), s.GenUs(), s.GenUsPerFrame(), s.GenSysPerFrame())
 		}
 	}
 	w.WriteString("\nRatios, pkarena over bare (lower is better, 1 is the limit):\n\n| rate /s | p50 | p99 | CPU per delivery | server | generator |\n|---:|---:|---:|---:|---:|---:|\n")

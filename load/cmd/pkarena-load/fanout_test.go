@@ -4,17 +4,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pkarena/pkarena/load/bare"
 	"github.com/pkarena/pkarena/load/metrics"
 )
 
 // pairOf is a measured pair at rate whose pkarena p99 is p99Ratio times bare's and whose
 // CPU per delivery is cpuRatio times bare's.
 func pairOf(rate, p99Ratio, cpuRatio float64) fanoutPair {
-	bare := fanoutStep{Stack: stackBare, P50: 4, P99: 8, Frames: 1000, GenFrames: 1000, ServerCPU: 0.01, GenCPU: 0.01, GenSys: 0.006}
+	bare := fanoutStep{Stack: stackBare, P50: 4, P99: 8, FirstP50: 0.5, FirstP99: 2, Frames: 1000, GenFrames: 1000, ServerCPU: 0.01, GenCPU: 0.01, GenSys: 0.006}
 	pk := bare
 	pk.Stack = stackPkarena
-	pk.P99 = 8 * p99Ratio
+	pk.P99, pk.FirstP50, pk.FirstP99 = 8*p99Ratio, 1, 3
 	pk.ServerCPU, pk.GenCPU, pk.GenSys = 0.01*cpuRatio, 0.01*cpuRatio, 0.007
 	return fanoutPair{Rate: rate, Bare: bare, Pkarena: pk}
 }
@@ -112,7 +114,8 @@ func TestFanoutMarkdownSplitsTheGeneratorsCPU(t *testing.T) {
 	for _, want := range []string{
 		"| generator ≤ 8 µs CPU per frame received | 14.0 µs | **missed** |",
 		"where it was highest (10000 deliveries/s; medians): 14.0 µs, of it 7.0 in the kernel (system time) and 7.0 in its own code (user time); the bare reader's 10.0 µs, of it 6.0 in the kernel and 4.0 in its code",
-		"| 10000 | bare | 0 | 0 | 4.00 | 8.00 | 20.0 | 10.0 | 10.0 | 10.0 | 6.0 |",
+		"| 10000 | bare | 0 | 0 | 4.00 | 8.00 | 0.50 | 2.00 | 20.0 | 10.0 | 10.0 | 10.0 | 6.0 |",
+		"| 10000 | pkarena | 0 | 0 | 4.00 | 8.00 | 1.00 | 3.00 | 24.0 | 12.0 | 12.0 | 12.0 | 7.0 |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the write-up lacks %q:\n%s", want, md)
@@ -123,5 +126,38 @@ func TestFanoutMarkdownSplitsTheGeneratorsCPU(t *testing.T) {
 	}
 	if md := r.markdown(); strings.Contains(md, "where it was highest") {
 		t.Errorf("a result without system times speaks of them:\n%s", md)
+	}
+}
+
+// stepFrom takes each frame's first delivery from its own metric, beside every delivery's,
+// and refuses a summary without it (a generator that could not split the fan-out).
+func TestStepFromReadsTheFirstDeliveries(t *testing.T) {
+	rec := metrics.NewRecorder(metrics.Options{})
+	start := rec.Start()
+	rec.SetPhase(metrics.PhaseMeasured, start, start.Add(time.Second))
+	for frame := range 100 {
+		due := start.Add(time.Duration(frame) * 10 * time.Millisecond)
+		for conn := range 10 { // the first connection reads the frame after 1 ms, the others 1 ms apart
+			at := due.Add(time.Duration(1+conn) * time.Millisecond)
+			rec.Record(bare.Metric, conn, due, due, at)
+			if conn == 0 {
+				rec.Record(bare.MetricFirst, conn, due, due, at)
+			}
+		}
+	}
+	s, err := metrics.WriteResults(t.TempDir(), metrics.RunInfo{}, rec.Finish(start.Add(time.Second)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu := &cpuWatch{samples: []cpuSample{{start, 0}, {start.Add(2 * time.Second), 2 * time.Second}}}
+	st, err := stepFrom(s, bare.Metric, bare.MetricFirst, cpu)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Frames != 1000 || !near(st.FirstP50, 1) || !near(st.FirstP99, 1) || st.P50 < 5 || st.P50 > 6 || st.P99 < 10 {
+		t.Errorf("step %+v; want 1000 deliveries, first p50 and p99 1 ms, p50 5-6 ms, p99 10 ms", st)
+	}
+	if _, err := stepFrom(s, bare.Metric, metrics.ScoreFanoutFirst, cpu); err == nil || !strings.Contains(err.Error(), metrics.ScoreFanoutFirst) {
+		t.Errorf("stepFrom without the first deliveries: %v; want an error naming %s", err, metrics.ScoreFanoutFirst)
 	}
 }
