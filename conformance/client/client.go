@@ -623,6 +623,22 @@ func (c *Client) Close() {
 	}
 }
 
+// CloseNoWait sends a normal close frame (1000) and drops the connection without waiting for
+// the server's: the session ends at once (RESUME-001), as with Close, but a load generator
+// ending thousands of connections waits for none of them. A socket that does not take the
+// close frame within closeNoWaitDeadline is dropped without it.
+func (c *Client) CloseNoWait() {
+	c.StopHeartbeat()
+	c.writeMu.Lock()
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseNormal, ""), time.Now().Add(closeNoWaitDeadline))
+	c.writeMu.Unlock()
+	_ = c.ws.NetConn().Close()
+	<-c.done
+}
+
+// closeNoWaitDeadline bounds CloseNoWait's write of its close frame.
+const closeNoWaitDeadline = 100 * time.Millisecond
+
 // Kill drops the TCP connection without a close frame, as a crashed client or a lost network
 // would (LIVE-021).
 func (c *Client) Kill() {

@@ -213,6 +213,36 @@ func TestCloseCodeIsRecorded(t *testing.T) {
 	}
 }
 
+// CloseNoWait tells the server the session is over with 1000 and returns without its answer:
+// this server never answers the close frame.
+func TestCloseNoWaitSendsNormalClosure(t *testing.T) {
+	got := make(chan int, 1)
+	url := fakeServer(t, func(ws *websocket.Conn, _ func(string, uint64, string, string)) {
+		ws.SetCloseHandler(func(code int, _ string) error { got <- code; return nil }) // no close frame back
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	})
+	c := dialFake(t, url)
+	done := make(chan struct{})
+	go func() { c.CloseNoWait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("CloseNoWait did not return")
+	}
+	select {
+	case code := <-got:
+		if code != CloseNormal {
+			t.Errorf("the server got close code %d; want %d", code, CloseNormal)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server got no close frame")
+	}
+}
+
 // The signer follows the documented algorithm (SPEC AUTH-002): unpack the token and recompute
 // the HMAC here, independently of both the client and the reference server.
 func TestSignUserSig(t *testing.T) {

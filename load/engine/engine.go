@@ -244,8 +244,10 @@ func (e *engine) connected() int {
 	return n
 }
 
-// closeAll closes every connection, many at a time. Calls still in flight fail then, and
-// those failures are not the server's: countError ignores them from here on.
+// closeAll closes every connection, many at a time, each with a close frame (1000) so that
+// the server ends its session at once rather than keeping it for a resume. Calls still in
+// flight fail then, and those failures are not the server's: countError ignores them from
+// here on.
 func (e *engine) closeAll() {
 	e.closing.Store(true)
 	var wg sync.WaitGroup
@@ -256,8 +258,8 @@ func (e *engine) closeAll() {
 			defer wg.Done()
 			for u := range work {
 				if c := u.conn(); c != nil {
-					c.Kill()
-					<-c.Done() // no callback of it runs once Run has returned
+					c.CloseNoWait() // the server ends the session at once: no resume window held after the run
+					<-c.Done()      // no callback of it runs once Run has returned
 				}
 			}
 		}()

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,10 +33,16 @@ func startServer(t *testing.T) (server.Config, Target) {
 // run runs sc against a fresh reference server and returns what was recorded.
 func run(t *testing.T, sc scenarios.Scenario) (*Result, *metrics.Totals) {
 	t.Helper()
+	cfg, target := startServer(t)
+	return runOn(t, sc, cfg, target)
+}
+
+// runOn runs sc against the server of cfg at target.
+func runOn(t *testing.T, sc scenarios.Scenario, cfg server.Config, target Target) (*Result, *metrics.Totals) {
+	t.Helper()
 	if err := sc.Check(); err != nil {
 		t.Fatal(err)
 	}
-	cfg, target := startServer(t)
 	rec := metrics.NewRecorder(metrics.Options{Interval: 500 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -236,5 +245,46 @@ func TestCancelStopsTheRun(t *testing.T) {
 	}
 	if d := time.Since(start); d > 30*time.Second {
 		t.Errorf("Run took %v after its context ended", d)
+	}
+}
+
+// TestRunEndsEveryConnectionWithACloseFrame: at the end of a run every connection is closed
+// with 1000, so the server ends each session at once (RESUME-001, LIVE-021) rather than
+// keeping it for a resume, and the next run against it (a capacity search's next step) starts
+// clean.
+func TestRunEndsEveryConnectionWithACloseFrame(t *testing.T) {
+	cfg, target := startServer(t)
+	sc := scenarios.Scenario{
+		Name: "pk-close", Kind: scenarios.KindPK, Model: scenarios.ModelOpen, Seed: 5,
+		Hosts: 4, AudiencePerRoom: 2, GroupSize: 2, GiftRate: 20,
+		BattleDuration: scenarios.Duration(time.Second),
+		RampUp:         scenarios.Duration(200 * time.Millisecond), Duration: scenarios.Duration(1500 * time.Millisecond),
+	}
+	res, _ := runOn(t, sc, cfg, target)
+	closed := func() map[string]float64 {
+		resp, err := http.Get(target.REST + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		codes := map[string]float64{}
+		for _, line := range strings.Split(string(body), "\n") {
+			if rest, ok := strings.CutPrefix(line, `pkarena_connections_closed_total{code="`); ok {
+				code, value, _ := strings.Cut(rest, `"} `)
+				codes[code], _ = strconv.ParseFloat(value, 64)
+			}
+		}
+		return codes
+	}
+	// The server counts a closed connection once its reader has seen the end: wait for it.
+	deadline := time.Now().Add(10 * time.Second)
+	codes := closed()
+	for codes["1000"] < float64(res.Connected) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		codes = closed()
+	}
+	if res.Connected != 12 || codes["1000"] != 12 || len(codes) != 1 {
+		t.Errorf("%d connected; the server saw them close with %v; want 12, all with 1000", res.Connected, codes)
 	}
 }
