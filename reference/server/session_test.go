@@ -452,3 +452,65 @@ func TestGraceGaugeAfterAResumedEntryExpires(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Once 64 or more resumed sessions make most of the grace queue, their entries are dropped
+// from it; the sessions still waiting keep theirs and end on time. Host early drops; then 64
+// users drop and resume, their entries due after early's; then host late drops. When early's
+// window ends the queue is compacted to late's entry alone, which must still end late's room
+// on time, and the gauge must come back to 0.
+func TestGraceCompactionKeepsTheSessionsStillWaiting(t *testing.T) {
+	const window, resumed = 4 * time.Second, 64
+	_, base := newTestServer(t, func(c *Config) { c.ResumeWindow = window })
+	early, late := dial(t, base, "early"), dial(t, base, "late")
+	callAll(t,
+		request{early, protocol.ReqCreateLive, map[string]any{"liveID": "re"}},
+		request{late, protocol.ReqCreateLive, map[string]any{"liveID": "rl"}},
+	)
+	viewerE, viewerL := dial(t, base, "viewer-e"), dial(t, base, "viewer-l")
+	callAll(t,
+		request{viewerE, protocol.ReqJoinLive, map[string]string{"liveID": "re"}},
+		request{viewerL, protocol.ReqJoinLive, map[string]string{"liveID": "rl"}},
+	)
+	users := make([]*rawClient, resumed)
+	tokens := make([]string, resumed)
+	for i := range users {
+		var w protocol.Welcome
+		users[i], w = welcomeOf(t, base, fmt.Sprintf("u%d", i))
+		tokens[i] = w.ResumeToken
+	}
+	inGrace := func(want float64) {
+		t.Helper()
+		waitFor(t, func() error {
+			return checkMetrics(scrape(t, base), []metricWant{{"pkarena_sessions_in_grace", nil, want}})
+		})
+	}
+	earlyDropped := time.Now()
+	_ = early.ws.NetConn().Close()
+	inGrace(1)
+	// The users' entries must fall due well after early's, or early's end would take them
+	// out of the queue one by one before any compaction.
+	time.Sleep(250 * time.Millisecond)
+	for _, u := range users {
+		_ = u.ws.NetConn().Close()
+	}
+	inGrace(1 + resumed) // every drop seen: each resume below leaves grace
+	for i, u := range users {
+		if _, _, err := resumeClient(t, base, fmt.Sprintf("u%d", i), tokens[i], u.seq); err != nil {
+			t.Fatalf("u%d's resume: %v", i, err)
+		}
+	}
+	_ = late.ws.NetConn().Close()
+	inGrace(2)
+	if d := time.Since(earlyDropped); d >= window {
+		t.Fatalf("the drops and resumes took %v, longer than the window (%v): early's end came before late's drop", d, window)
+	}
+	for _, v := range []*rawClient{viewerE, viewerL} { // early's window ends first (the compaction), then late's
+		if f := v.read(); f.Type != protocol.EvLiveEnded {
+			t.Fatalf("viewer got %s; want %s", f.Type, protocol.EvLiveEnded)
+		}
+	}
+	viewerL.call(protocol.ReqHeartbeat, nil) // the hub set the gauge as it ended late, before this reply
+	if err := checkMetrics(scrape(t, base), []metricWant{{"pkarena_sessions_in_grace", nil, 0}}); err != nil {
+		t.Error(err)
+	}
+}
