@@ -338,6 +338,46 @@ func TestGivenUpWebhookIsSentAgainWithoutARestart(t *testing.T) {
 	waitPending(t, base, 0)
 }
 
+// A retry round that finds the webhook queue full offers the rest of the given-up webhooks
+// at the next cool-down, not at the next give-up (which may never come): four webhooks are
+// given up, then the receiver holds the first POST of the retry round, so that the queue of
+// one is full while the round offers the others.
+func TestGivenUpWebhooksLeftOverByAFullQueueAreRetried(t *testing.T) {
+	const hooks, attempts = 4, 5
+	var posts atomic.Int64
+	arrived, release := make(chan struct{}), make(chan struct{})
+	_, url := newFakeReceiver(t, func(string) int {
+		switch n := posts.Add(1); {
+		case n <= hooks*attempts:
+			return http.StatusServiceUnavailable // the first round: every hook given up
+		case n == hooks*attempts+1:
+			close(arrived)
+			<-release // the sender waits here, holding one hook; the queue holds another
+		}
+		return http.StatusOK
+	}, nil)
+	_, base := newTestServer(t, func(c *Config) {
+		durableHooks(t.TempDir(), url)(c)
+		c.WebhookQueue, c.WebhookAttempts, c.WebhookBackoff = 1, attempts, time.Millisecond
+		c.hookRetryAfter = time.Second // the first round ends well before the retry
+	})
+	twoRooms(t, base, "ra", "rb")
+	twoRooms(t, base, "rc", "rd")
+	restBattle(t, base, "ra", "rb", 300000)
+	restBattle(t, base, "rc", "rd", 300000) // a create and a start webhook each
+	waitMetric(t, base, hooks, "pkarena_webhook_deliveries_total", "outcome=deferred")
+	select {
+	case <-arrived:
+	case <-time.After(waitTimeout):
+		t.Fatal("no retry round")
+	}
+	close(release)
+	waitPending(t, base, 0) // the hooks the full queue refused went at the next cool-down
+	if got := value(scrape(t, base), "pkarena_webhook_deliveries_total", "outcome=delivered"); got != hooks {
+		t.Errorf("webhooks delivered: %v; want %d", got, hooks)
+	}
+}
+
 // The cool-down before given-up webhooks are offered again is webhookRetryAfter unless a test
 // shortens it; zero is no setting, not a cool-down of nothing.
 func TestHookRetryAfter(t *testing.T) {
