@@ -7,7 +7,8 @@
 //	pkarena-mutants -binary bin/pkarena-conformance-mutants -results results
 //
 // It prints a table and the kill rate, writes mutants.json, and exits 0 only if every mutant
-// was caught.
+// was caught. The mutants run -workers at a time (3 by default): each run is a separate
+// process with its own embedded server, and mostly waits on the suite's timers.
 package main
 
 import (
@@ -63,7 +64,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	binary := fs.String("binary", "bin/pkarena-conformance-mutants", "pkarena-conformance built with -tags pkarena_mutants")
 	results := fs.String("results", "", "folder for mutants.json and the runs' logs; empty: none")
 	only := fs.String("only", "", "run this mutant only")
+	workers := fs.Int("workers", 3, "mutants run at once (1.."+fmt.Sprint(maxWorkers)+"): a run mostly waits on the suite's timers, a few seconds of CPU in a minute")
 	if err := fs.Parse(args); err != nil {
+		return exitcode.Usage
+	}
+	if *workers < 1 || *workers > maxWorkers {
+		fmt.Fprintf(stderr, "pkarena-mutants: -workers %d: must be 1..%d\n", *workers, maxWorkers)
 		return exitcode.Usage
 	}
 	if _, err := os.Stat(*binary); err != nil {
@@ -82,21 +88,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "control run without a mutant: passed in %.1f s\n\n", rep.Control.Seconds)
 	fmt.Fprintf(stdout, "%-32s %-9s %6s  %s\n", "MUTANT", "RESULT", "TIME", "CAUGHT BY")
+	var chosen []mutant.Mutant
 	for _, m := range mutant.Catalogue {
-		if *only != "" && m.Name != *only {
-			continue
+		if *only == "" || m.Name == *only {
+			chosen = append(chosen, m)
 		}
-		o := runOne(*binary, m.Name, m.Description, m.Catches, *results)
-		rep.Mutants = append(rep.Mutants, o)
-		rep.Total++
-		if o.Result == "caught" {
-			rep.Caught++
-		}
+	}
+	rep.Mutants = runAll(chosen, *workers, func(m mutant.Mutant) Outcome {
+		return runOne(*binary, m.Name, m.Description, m.Catches, *results)
+	}, func(o Outcome) {
 		by := strings.Join(o.Failed, "; ")
 		if len(by) > 100 {
 			by = by[:100] + "…"
 		}
-		fmt.Fprintf(stdout, "%-32s %-9s %5.1fs  %s\n", m.Name, o.Result, o.Seconds, by)
+		fmt.Fprintf(stdout, "%-32s %-9s %5.1fs  %s\n", o.Mutant, o.Result, o.Seconds, by)
+	})
+	for _, o := range rep.Mutants {
+		rep.Total++
+		if o.Result == "caught" {
+			rep.Caught++
+		}
 	}
 	if rep.Total > 0 {
 		rep.KillRate = float64(rep.Caught) / float64(rep.Total)
@@ -123,6 +134,43 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 var failedLine = regexp.MustCompile(`(?m)^FAIL\s+\S+\s+\S+\s+(.*)$`)
 
+// maxWorkers bounds -workers: more runs at once than this would make the suite's timing
+// specs compete for two cores.
+const maxWorkers = 8
+
+// runAll runs every mutant with run, workers at a time, and returns the outcomes in the order
+// of ms; report is called with each outcome in that order too, as soon as it and every one
+// before it are done (the table stays in catalogue order while the runs overlap).
+func runAll(ms []mutant.Mutant, workers int, run func(mutant.Mutant) Outcome, report func(Outcome)) []Outcome {
+	outs := make([]Outcome, len(ms))
+	done := make(chan int)
+	next := make(chan int)
+	for range min(workers, len(ms)) {
+		go func() {
+			for i := range next {
+				outs[i] = run(ms[i])
+				done <- i
+			}
+		}()
+	}
+	go func() {
+		for i := range ms {
+			next <- i
+		}
+		close(next)
+	}()
+	finished := make([]bool, len(ms))
+	printed := 0
+	for range ms {
+		finished[<-done] = true
+		for printed < len(ms) && finished[printed] {
+			report(outs[printed])
+			printed++
+		}
+	}
+	return outs
+}
+
 // runOne runs the suite focused on the specs naming ids, with mutant name switched on.
 func runOne(binary, name, desc string, ids []string, results string) Outcome {
 	o := Outcome{Mutant: name, Description: desc, Catches: ids}
@@ -138,8 +186,6 @@ func runOne(binary, name, desc string, ids []string, results string) Outcome {
 	cmd := exec.CommandContext(ctx, binary, "-results", logDir, "-ginkgo.focus", focus, "-ginkgo.no-color")
 	cmd.Env = append(os.Environ(), mutant.Env+"="+name)
 	out, _ := cmd.CombinedOutput()
-	start := time.Now()
-	_ = start
 	o.ExitCode = cmd.ProcessState.ExitCode()
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
