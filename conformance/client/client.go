@@ -611,10 +611,7 @@ func (c *Client) WaitClosed(ctx context.Context) (int, error) {
 // Close closes the connection cleanly with close code 1000 and waits (at most a second) for the
 // server to end it.
 func (c *Client) Close() {
-	c.StopHeartbeat()
-	c.writeMu.Lock()
-	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseNormal, ""), time.Now().Add(time.Second))
-	c.writeMu.Unlock()
+	c.sayClose(time.Second)
 	select {
 	case <-c.done:
 	case <-time.After(time.Second):
@@ -628,16 +625,22 @@ func (c *Client) Close() {
 // ending thousands of connections waits for none of them. A socket that does not take the
 // close frame within closeNoWaitDeadline is dropped without it.
 func (c *Client) CloseNoWait() {
-	c.StopHeartbeat()
-	c.writeMu.Lock()
-	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseNormal, ""), time.Now().Add(closeNoWaitDeadline))
-	c.writeMu.Unlock()
+	c.sayClose(closeNoWaitDeadline)
 	_ = c.ws.NetConn().Close()
 	<-c.done
 }
 
 // closeNoWaitDeadline bounds CloseNoWait's write of its close frame.
 const closeNoWaitDeadline = 100 * time.Millisecond
+
+// sayClose stops the heartbeats and sends a normal close frame (1000), waiting at most within
+// for the socket to take it.
+func (c *Client) sayClose(within time.Duration) {
+	c.StopHeartbeat()
+	c.writeMu.Lock()
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseNormal, ""), time.Now().Add(within))
+	c.writeMu.Unlock()
+}
 
 // Kill drops the TCP connection without a close frame, as a crashed client or a lost network
 // would (LIVE-021).

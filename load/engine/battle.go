@@ -118,8 +118,8 @@ func (b *battle) stamp(id []byte, version uint64) (st stamp, first, ok bool) {
 		return stamp{}, false, false
 	}
 	if st, ok = b.versions[version]; ok && !st.reached {
-		first = true
-		b.versions[version] = stamp{intended: st.intended, sent: st.sent, reached: true}
+		first, st.reached = true, true
+		b.versions[version] = st
 	}
 	return st, first, ok
 }

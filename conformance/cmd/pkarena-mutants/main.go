@@ -144,7 +144,11 @@ const maxWorkers = 8
 func runAll(ms []mutant.Mutant, workers int, run func(mutant.Mutant) Outcome, report func(Outcome)) []Outcome {
 	outs := make([]Outcome, len(ms))
 	done := make(chan int)
-	next := make(chan int)
+	next := make(chan int, len(ms))
+	for i := range ms {
+		next <- i
+	}
+	close(next)
 	for range min(workers, len(ms)) {
 		go func() {
 			for i := range next {
@@ -153,12 +157,6 @@ func runAll(ms []mutant.Mutant, workers int, run func(mutant.Mutant) Outcome, re
 			}
 		}()
 	}
-	go func() {
-		for i := range ms {
-			next <- i
-		}
-		close(next)
-	}()
 	finished := make([]bool, len(ms))
 	printed := 0
 	for range ms {

@@ -46,7 +46,7 @@ func TestRunAllKeepsTheCataloguesOrder(t *testing.T) {
 	}
 	var reported []string
 	outs := runAll(ms, 2, run, func(o Outcome) { reported = append(reported, o.Mutant) })
-	want := names(outs[:0])
+	var want []string
 	for _, m := range ms {
 		want = append(want, m.Name)
 	}
