@@ -270,7 +270,9 @@ func (c *conn) writePump(s *Server) {
 	defer c.ws.Close()
 	wrote := false // the first frame, the welcome, was written
 	var batch []numbered
-	corker, _ := c.ws.NetConn().(*liveConn)
+	// On a liveConn (every connection of Listen's listener) frames are written whole, each
+	// with one WriteFrame; on any other connection through gorilla's message writer.
+	live, _ := c.ws.NetConn().(*liveConn)
 	var deadline time.Time
 	// writeBatch writes the batch; false after a write error (the connection is then shut).
 	writeBatch := func() bool {
@@ -279,14 +281,14 @@ func (c *conn) writePump(s *Server) {
 		// frames does not pay for a timer update on each.
 		if now := time.Now(); deadline.Sub(now) < s.cfg.WriteTimeout/2 {
 			deadline = now.Add(s.cfg.WriteTimeout)
-			if err := c.ws.SetWriteDeadline(deadline); err != nil {
+			if err := c.ws.SetWriteDeadline(deadline); err != nil { // gorilla's writer's deadline
 				c.shutdown(closeNone)
 				return false
 			}
 		}
-		corked := corker != nil && len(batch) > 1
+		corked := live != nil && len(batch) > 1
 		if corked {
-			corker.cork()
+			live.cork()
 		}
 		var bytes int64
 		replies := 0
@@ -296,8 +298,14 @@ func (c *conn) writePump(s *Server) {
 		for _, n := range batch {
 			f := n.f
 			bytes += f.size()
-			buf = f.encode(buf[:0], n.seq, time.Now().UnixMilli())
-			if err := c.ws.WriteMessage(websocket.TextMessage, buf); err != nil {
+			buf = f.encode(buf[:frameHeaderRoom], n.seq, time.Now().UnixMilli())
+			var err error
+			if live != nil {
+				err = live.WriteFrame(textFrame(buf), deadline)
+			} else {
+				err = c.ws.WriteMessage(websocket.TextMessage, buf[frameHeaderRoom:])
+			}
+			if err != nil {
 				ok = false
 				break
 			}
@@ -310,7 +318,7 @@ func (c *conn) writePump(s *Server) {
 			*bp = buf[:0]
 			encodeBuffers.Put(bp)
 		}
-		if corked && corker.uncork() != nil {
+		if corked && live.uncork() != nil {
 			ok = false
 		}
 		c.queue.written(len(batch), bytes)

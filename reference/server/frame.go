@@ -1,8 +1,11 @@
 package server
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/pkarena/pkarena/reference/protocol"
 )
@@ -69,6 +72,35 @@ func appendType(buf []byte, typ string) []byte {
 func appendJSONString(buf []byte, s string) []byte {
 	b, _ := json.Marshal(s) // a string always marshals
 	return append(buf, b...)
+}
+
+// frameHeaderRoom is the room a writer leaves before a frame's JSON for its WebSocket header:
+// the longest a server's header can be (RFC 6455 §5.2: two bytes, eight of length, no mask).
+const frameHeaderRoom = 10
+
+// textFrame puts the header of an unmasked, final text frame (RFC 6455 §5.2) before the JSON
+// in buf[frameHeaderRoom:], in the room left for it, and returns the whole frame: the writer
+// sends it in one write rather than through gorilla's message writer, which copied it into a
+// pooled buffer, allocated to give the buffer back and took a channel lock for every message
+// (5–12% of the server's CPU at 10,000 deliveries a second: measurements/fanout.md).
+func textFrame(buf []byte) []byte {
+	n := len(buf) - frameHeaderRoom
+	var start int
+	switch {
+	case n < 126:
+		start = frameHeaderRoom - 2
+		buf[start+1] = byte(n)
+	case n <= 0xffff:
+		start = frameHeaderRoom - 4
+		buf[start+1] = 126
+		binary.BigEndian.PutUint16(buf[start+2:], uint16(n))
+	default:
+		start = 0
+		buf[1] = 127
+		binary.BigEndian.PutUint64(buf[2:], uint64(n))
+	}
+	buf[start] = 0x80 | websocket.TextMessage // FIN, opcode 1
+	return buf[start:]
 }
 
 var emptyPayload = []byte("{}")

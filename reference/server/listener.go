@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // Listen listens on addr (TCP, "127.0.0.1:0" picks a free port) for the server's WebSocket
@@ -66,6 +68,11 @@ type liveConn struct {
 	// again costs a timer update in the runtime (about 3% of the server's CPU in a fan-out),
 	// so an unchanged deadline is not set again. The zero value is a new socket's: none.
 	writeSet time.Time
+	// closeSent: a close frame was written (or held): WriteFrame then refuses data frames, as
+	// gorilla's own writer refuses them once its WriteControl sent a close (RFC 6455 §5.5.1).
+	// The reader's goroutine writes close frames too (gorilla echoes a client's close and
+	// answers a frame over the read limit with 1009), so the writer cannot know it otherwise.
+	closeSent bool
 }
 
 // pendingBuffers lends corked connections the buffers their held writes gather in.
@@ -103,10 +110,36 @@ func (c *liveConn) uncork() error {
 	return err
 }
 
-// Write writes p, or holds it while corked.
+// Write writes p, or holds it while corked. gorilla writes each control frame with one Write,
+// header first: one that starts a close frame marks the connection closeSent.
 func (c *liveConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if len(p) <= maxControlFrame && len(p) > 0 && p[0] == startOfCloseFrame {
+		c.closeSent = true
+	}
+	return c.writeLocked(p)
+}
+
+// WriteFrame writes p, one whole WebSocket data frame, under the write deadline, or holds it
+// while corked; after a close frame it writes nothing and fails with websocket.ErrCloseSent.
+func (c *liveConn) WriteFrame(p []byte, deadline time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return websocket.ErrCloseSent
+	}
+	if c.corked {
+		c.writeDead = deadline
+	} else if err := c.setWriteLocked(deadline); err != nil {
+		return err
+	}
+	_, err := c.writeLocked(p)
+	return err
+}
+
+// writeLocked writes p, or holds it while corked. wmu is held.
+func (c *liveConn) writeLocked(p []byte) (int, error) {
 	if c.corked {
 		if c.pending == nil {
 			c.pending = pendingBuffers.Get().(*[]byte)
@@ -116,6 +149,13 @@ func (c *liveConn) Write(p []byte) (int, error) {
 	}
 	return c.Conn.Write(p)
 }
+
+// startOfCloseFrame is the first byte of a close frame (FIN, opcode 8); maxControlFrame the
+// longest control frame a server writes (two header bytes, at most 125 of payload).
+const (
+	startOfCloseFrame = 0x80 | websocket.CloseMessage
+	maxControlFrame   = 2 + 125
+)
 
 // SetWriteDeadline sets the write deadline, or keeps it for the flush while corked.
 func (c *liveConn) SetWriteDeadline(t time.Time) error {

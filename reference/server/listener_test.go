@@ -1,11 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // fakeSocket is a net.Conn whose reads return what reads holds, one entry a read, and which
@@ -183,6 +186,15 @@ func TestLiveConnSetsOnlyNewWriteDeadlines(t *testing.T) {
 			_, werr := c.Write([]byte("frame"))
 			return errors.Join(err, werr, c.SetWriteDeadline(t0), c.uncork(), c.SetWriteDeadline(t1))
 		}, []time.Time{t0, t1}},
+		{"with each frame written", func(c *liveConn) error {
+			f := []byte("frame")
+			return errors.Join(c.WriteFrame(f, t0), c.WriteFrame(f, t0), c.WriteFrame(f, t1))
+		}, []time.Time{t0, t1}},
+		{"with each frame of a batch, at the flush", func(c *liveConn) error {
+			err := c.WriteFrame([]byte("frame"), t0)
+			c.cork()
+			return errors.Join(err, c.WriteFrame([]byte("frame"), t0), c.WriteFrame([]byte("frame"), t1), c.uncork())
+		}, []time.Time{t0, t1}},
 		{"the flush of a batch with a new one", func(c *liveConn) error {
 			err := c.SetWriteDeadline(t0)
 			c.cork()
@@ -204,5 +216,57 @@ func TestLiveConnSetsOnlyNewWriteDeadlines(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// writeRecorder is a net.Conn that keeps what is written to it.
+type writeRecorder struct {
+	net.Conn
+	got bytes.Buffer
+}
+
+func (w *writeRecorder) Write(p []byte) (int, error)      { return w.got.Write(p) }
+func (w *writeRecorder) SetWriteDeadline(time.Time) error { return nil }
+
+// No data frame follows a close frame, whichever goroutine wrote the close (gorilla's
+// WriteControl writes it, header first, in one Write): WriteFrame then writes nothing and
+// fails with websocket.ErrCloseSent, corked or not. A longer write that only starts with the
+// close frame's first byte is not a close.
+func TestLiveConnWritesNoFrameAfterAClose(t *testing.T) {
+	closing := append([]byte{0x88, 2}, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")...)
+	notClosing := append([]byte{0x88}, bytes.Repeat([]byte("n"), maxControlFrame)...)
+	deadline := time.Now().Add(time.Minute)
+	for _, corked := range []bool{false, true} {
+		sock := &writeRecorder{}
+		c := &liveConn{Conn: sock}
+		if corked {
+			c.cork()
+		}
+		var want []byte
+		if err := c.WriteFrame([]byte("first,"), deadline); err != nil {
+			t.Fatalf("corked %v: WriteFrame before any close: %v", corked, err)
+		}
+		if _, err := c.Write(notClosing); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WriteFrame([]byte("second,"), deadline); err != nil {
+			t.Errorf("corked %v: WriteFrame after a %d-byte write starting 0x88: %v; want it written", corked, len(notClosing), err)
+		}
+		want = append(append(append(want, "first,"...), notClosing...), "second,"...)
+		if _, err := c.Write(closing); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, closing...)
+		if err := c.WriteFrame([]byte("third,"), deadline); !errors.Is(err, websocket.ErrCloseSent) {
+			t.Errorf("corked %v: WriteFrame after a close frame = %v; want websocket.ErrCloseSent", corked, err)
+		}
+		if corked {
+			if err := c.uncork(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(sock.got.Bytes(), want) {
+			t.Errorf("corked %v: the socket got %q; want %q", corked, sock.got.Bytes(), want)
+		}
 	}
 }

@@ -34,7 +34,16 @@ func newTestServer(t testing.TB, mutate func(*Config)) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	// On the server's own listener, as the binary and the suite serve it: its connections
+	// are liveConns, whose writes the writer takes (WriteFrame, corked batches).
+	ln, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
 	t.Cleanup(func() { srv.Close(); hs.Close() })
 	return srv, "ws" + strings.TrimPrefix(hs.URL, "http") + protocol.Path
 }
@@ -446,4 +455,24 @@ func TestReplacedWhileAJournalCommitWaitsGetsItsWelcomeFirst(t *testing.T) {
 	}
 	<-answered
 	<-answered
+}
+
+// On a listener other than Listen's the connections are not liveConns: the writer then goes
+// through gorilla's message writer, and the frames still arrive whole, in order, numbered.
+func TestFramesOnAPlainListener(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(testLogOut, nil))
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { srv.Close(); hs.Close() })
+	c := dial(t, "ws"+strings.TrimPrefix(hs.URL, "http")+protocol.Path, "plain") // the welcome, seq 1
+	if f := c.call(protocol.ReqCreateLive, map[string]any{"liveID": "r1"}); f.Code == nil || *f.Code != 0 {
+		t.Fatalf("createLive: %+v", f)
+	}
+	if f := c.call(protocol.ReqFetchLiveInfo, map[string]any{"liveID": "r1"}); f.Code == nil || *f.Code != 0 || !strings.Contains(string(f.Payload), `"r1"`) {
+		t.Fatalf("fetchLiveInfo: %+v, payload %s", f, f.Payload)
+	}
 }
