@@ -73,6 +73,10 @@ type liveConn struct {
 	// The reader's goroutine writes close frames too (gorilla echoes a client's close and
 	// answers a frame over the read limit with 1009), so the writer cannot know it otherwise.
 	closeSent bool
+	// writeErr is the first error writing to the socket. Nothing is written after it, as
+	// gorilla's writer wrote nothing after one: a frame cut short by a write deadline leaves
+	// the stream unframed, and a close frame after it would be read as part of that frame.
+	writeErr error
 }
 
 // pendingBuffers lends corked connections the buffers their held writes gather in.
@@ -99,7 +103,7 @@ func (c *liveConn) uncork() error {
 	var err error
 	if b := *c.pending; len(b) > 0 {
 		if err = c.setWriteLocked(c.writeDead); err == nil {
-			_, err = c.Conn.Write(b)
+			_, err = c.socketWrite(b)
 		}
 	}
 	if cap(*c.pending) <= maxKeptPending {
@@ -147,7 +151,19 @@ func (c *liveConn) writeLocked(p []byte) (int, error) {
 		*c.pending = append(*c.pending, p...)
 		return len(p), nil
 	}
-	return c.Conn.Write(p)
+	return c.socketWrite(p)
+}
+
+// socketWrite writes p to the socket, keeping the first error (writeErr). wmu is held.
+func (c *liveConn) socketWrite(p []byte) (int, error) {
+	if c.writeErr != nil {
+		return 0, c.writeErr
+	}
+	n, err := c.Conn.Write(p)
+	if err != nil {
+		c.writeErr = err
+	}
+	return n, err
 }
 
 // startOfCloseFrame is the first byte of a close frame (FIN, opcode 8); maxControlFrame the

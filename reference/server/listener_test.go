@@ -270,3 +270,55 @@ func TestLiveConnWritesNoFrameAfterAClose(t *testing.T) {
 		}
 	}
 }
+
+// cutShort is a socket whose first write stops half-way at its deadline; it keeps what
+// reaches it after.
+type cutShort struct {
+	net.Conn
+	writes int
+	after  bytes.Buffer
+}
+
+func (w *cutShort) Write(p []byte) (int, error) {
+	if w.writes++; w.writes == 1 {
+		return len(p) / 2, os.ErrDeadlineExceeded
+	}
+	return w.after.Write(p)
+}
+func (w *cutShort) SetWriteDeadline(time.Time) error { return nil }
+
+// After a write to the socket fails (a frame cut short by its deadline), nothing more is
+// written: not the next frame, not a close frame (gorilla's WriteControl), not a corked
+// batch's flush; each gets the first error back.
+func TestLiveConnWritesNothingAfterAFailedWrite(t *testing.T) {
+	deadline := time.Now().Add(time.Minute)
+	for _, corked := range []bool{false, true} {
+		sock := &cutShort{}
+		c := &liveConn{Conn: sock}
+		if corked {
+			c.cork()
+			if err := c.WriteFrame([]byte("first,"), deadline); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.uncork(); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("the flush = %v; want the socket's error", err)
+			}
+		} else if err := c.WriteFrame([]byte("first,"), deadline); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("WriteFrame = %v; want the socket's error", err)
+		}
+		if err := c.WriteFrame([]byte("second,"), deadline); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("corked %v: WriteFrame after a failed write = %v; want the first error", corked, err)
+		}
+		if _, err := c.Write([]byte{0x88, 0}); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("corked %v: a close frame after a failed write: %v; want the first error", corked, err)
+		}
+		c.cork()
+		_ = c.WriteFrame([]byte("third,"), deadline)
+		if err := c.uncork(); !errors.Is(err, os.ErrDeadlineExceeded) && err != nil {
+			t.Errorf("corked %v: a later flush = %v", corked, err)
+		}
+		if sock.writes != 1 || sock.after.Len() > 0 {
+			t.Errorf("corked %v: %d writes reached the socket, %q after the failed one; want that one only", corked, sock.writes, sock.after.Bytes())
+		}
+	}
+}
