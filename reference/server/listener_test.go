@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,22 +220,34 @@ func TestLiveConnSetsOnlyNewWriteDeadlines(t *testing.T) {
 	}
 }
 
-// writeRecorder is a net.Conn that keeps what is written to it.
+// writeRecorder is a net.Conn that counts the writes reaching it and keeps what they wrote;
+// with cutShort its first write stops half-way at its deadline (and is not kept).
 type writeRecorder struct {
 	net.Conn
-	got bytes.Buffer
+	cutShort bool
+	writes   int
+	got      bytes.Buffer
 }
 
-func (w *writeRecorder) Write(p []byte) (int, error)      { return w.got.Write(p) }
+func (w *writeRecorder) Write(p []byte) (int, error) {
+	if w.writes++; w.cutShort && w.writes == 1 {
+		return len(p) / 2, os.ErrDeadlineExceeded
+	}
+	return w.got.Write(p)
+}
 func (w *writeRecorder) SetWriteDeadline(time.Time) error { return nil }
 
 // No data frame follows a close frame, whichever goroutine wrote the close (gorilla's
 // WriteControl writes it, header first, in one Write): WriteFrame then writes nothing and
 // fails with websocket.ErrCloseSent, corked or not. A longer write that only starts with the
-// close frame's first byte is not a close.
+// close frame's first byte is not a close. The close here is the longest a control frame can
+// be (maxControlFrame bytes), the other write one byte longer.
 func TestLiveConnWritesNoFrameAfterAClose(t *testing.T) {
-	closing := append([]byte{0x88, 2}, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")...)
+	closing := append([]byte{0x88, 125}, websocket.FormatCloseMessage(websocket.CloseNormalClosure, strings.Repeat("r", 123))...)
 	notClosing := append([]byte{0x88}, bytes.Repeat([]byte("n"), maxControlFrame)...)
+	if len(closing) != maxControlFrame || len(notClosing) != maxControlFrame+1 {
+		t.Fatalf("test frames of %d and %d bytes; want %d and %d", len(closing), len(notClosing), maxControlFrame, maxControlFrame+1)
+	}
 	deadline := time.Now().Add(time.Minute)
 	for _, corked := range []bool{false, true} {
 		sock := &writeRecorder{}
@@ -271,29 +284,13 @@ func TestLiveConnWritesNoFrameAfterAClose(t *testing.T) {
 	}
 }
 
-// cutShort is a socket whose first write stops half-way at its deadline; it keeps what
-// reaches it after.
-type cutShort struct {
-	net.Conn
-	writes int
-	after  bytes.Buffer
-}
-
-func (w *cutShort) Write(p []byte) (int, error) {
-	if w.writes++; w.writes == 1 {
-		return len(p) / 2, os.ErrDeadlineExceeded
-	}
-	return w.after.Write(p)
-}
-func (w *cutShort) SetWriteDeadline(time.Time) error { return nil }
-
 // After a write to the socket fails (a frame cut short by its deadline), nothing more is
 // written: not the next frame, not a close frame (gorilla's WriteControl), not a corked
 // batch's flush; each gets the first error back.
 func TestLiveConnWritesNothingAfterAFailedWrite(t *testing.T) {
 	deadline := time.Now().Add(time.Minute)
 	for _, corked := range []bool{false, true} {
-		sock := &cutShort{}
+		sock := &writeRecorder{cutShort: true}
 		c := &liveConn{Conn: sock}
 		if corked {
 			c.cork()
@@ -309,16 +306,16 @@ func TestLiveConnWritesNothingAfterAFailedWrite(t *testing.T) {
 		if err := c.WriteFrame([]byte("second,"), deadline); !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Errorf("corked %v: WriteFrame after a failed write = %v; want the first error", corked, err)
 		}
+		c.cork()
+		_ = c.WriteFrame([]byte("third,"), deadline)
+		if err := c.uncork(); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("corked %v: a later flush = %v; want the first error", corked, err)
+		}
 		if _, err := c.Write([]byte{0x88, 0}); !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Errorf("corked %v: a close frame after a failed write: %v; want the first error", corked, err)
 		}
-		c.cork()
-		_ = c.WriteFrame([]byte("third,"), deadline)
-		if err := c.uncork(); !errors.Is(err, os.ErrDeadlineExceeded) && err != nil {
-			t.Errorf("corked %v: a later flush = %v", corked, err)
-		}
-		if sock.writes != 1 || sock.after.Len() > 0 {
-			t.Errorf("corked %v: %d writes reached the socket, %q after the failed one; want that one only", corked, sock.writes, sock.after.Bytes())
+		if sock.writes != 1 || sock.got.Len() > 0 {
+			t.Errorf("corked %v: %d writes reached the socket, %q after the failed one; want that one only", corked, sock.writes, sock.got.Bytes())
 		}
 	}
 }
