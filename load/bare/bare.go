@@ -56,10 +56,12 @@ type Server struct {
 	sent    atomic.Int64
 }
 
-// conn is one connection: its writer goroutine takes frames from send.
+// conn is one connection: its writer goroutine takes frames from send until gone closes.
+// send is never closed: the publisher may still hold a list with a connection that has left.
 type conn struct {
 	ws   *websocket.Conn
 	send chan []byte
+	gone chan struct{} // closed by the reader when the connection ends
 }
 
 // NewServer returns a broadcaster whose connections queue up to queue frames (0:
@@ -79,17 +81,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	c := &conn{ws: ws, send: make(chan []byte, s.queue)}
+	c := &conn{ws: ws, send: make(chan []byte, s.queue), gone: make(chan struct{})}
 	s.change(func() { s.conns[c] = struct{}{} })
 	go func() {
-		for f := range c.send {
-			if ws.WriteMessage(websocket.TextMessage, f) != nil {
-				break
+		defer ws.Close() // a failed write ends the reader too
+		for {
+			select {
+			case f := <-c.send:
+				if ws.WriteMessage(websocket.TextMessage, f) != nil {
+					return
+				}
+				s.sent.Add(1)
+			case <-c.gone:
+				return
 			}
-			s.sent.Add(1)
-		}
-		ws.Close()
-		for range c.send { // let the publisher go on without blocking
 		}
 	}()
 	for { // the reader: control frames and the end of the connection
@@ -98,7 +103,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.change(func() { delete(s.conns, c) })
-	close(c.send)
+	close(c.gone)
 }
 
 // change applies f to the connection set and publishes a fresh copy of it.

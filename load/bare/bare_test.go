@@ -1,6 +1,8 @@
 package bare
 
 import (
+	"github.com/gorilla/websocket"
+
 	"context"
 	"net/http/httptest"
 	"strings"
@@ -82,6 +84,49 @@ func TestFirstIsTheLatestDue(t *testing.T) {
 	} {
 		if got := r.first(at(step.due)); got != step.first {
 			t.Errorf("step %d: first(due %d) = %v; want %v", i, step.due, got, step.first)
+		}
+	}
+}
+
+// TestReadersLeavingWhilePublishing: connections that end while frames go out leave the
+// broadcaster publishing to the others (it once sent on a leaving connection's closed queue
+// and crashed).
+func TestReadersLeavingWhilePublishing(t *testing.T) {
+	const leaving = 300
+	s := NewServer(4)
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + Path
+	dial := func() *websocket.Conn {
+		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ws
+	}
+	stay := dial()
+	defer stay.Close()
+	var gone []*websocket.Conn
+	for range leaving {
+		gone = append(gone, dial())
+	}
+	for s.Conns() < leaving+1 {
+		time.Sleep(time.Millisecond) // the server registers each connection after the handshake
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go s.Publish(ctx, 20000) // a publication every 50 µs: one is under way as each leaves
+	time.Sleep(10 * time.Millisecond)
+	for _, ws := range gone {
+		ws.Close()
+	}
+	for s.Conns() > 1 {
+		time.Sleep(time.Millisecond)
+	}
+	_ = stay.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := 0; i < 100; i++ { // frames still reach the connection that stayed
+		if _, _, err := stay.ReadMessage(); err != nil {
+			t.Fatalf("frame %d after the others left: %v", i, err)
 		}
 	}
 }
