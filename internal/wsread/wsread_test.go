@@ -1,0 +1,379 @@
+package wsread
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// frame encodes a server frame (unmasked unless masked) with the given first byte.
+func frame(b0 byte, payload []byte, masked bool) []byte {
+	var h []byte
+	m := byte(0)
+	if masked {
+		m = maskBit
+	}
+	switch n := len(payload); {
+	case n < 126:
+		h = []byte{b0, m | byte(n)}
+	case n <= 0xffff:
+		h = binary.BigEndian.AppendUint16([]byte{b0, m | 126}, uint16(n))
+	default:
+		h = binary.BigEndian.AppendUint64([]byte{b0, m | 127}, uint64(n))
+	}
+	if masked {
+		h = append(h, 0, 0, 0, 0) // a zero key leaves the payload as it is
+	}
+	return append(h, payload...)
+}
+
+func text(s string) []byte   { return frame(finBit|websocket.TextMessage, []byte(s), false) }
+func closeF(p []byte) []byte { return frame(finBit|websocket.CloseMessage, p, false) }
+
+// outcome is what a reader made of a server's bytes: the messages, the error it ended with and
+// the frames it wrote back.
+type outcome struct {
+	Messages []string
+	Err      string
+	Wrote    []string
+}
+
+// script is a server that upgrades every connection, writes its bytes (in writes of chunk
+// bytes when chunk > 0), ends its side of the connection and reports the frames the client
+// wrote back until the client closed.
+type script struct {
+	srv   *httptest.Server
+	wrote chan []string
+}
+
+func newScript(t *testing.T, data []byte, chunk int) *script {
+	t.Helper()
+	s := &script{wrote: make(chan []string, 1)}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		up := websocket.Upgrader{}
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		conn := ws.NetConn()
+		for rest := data; len(rest) > 0; {
+			n := len(rest)
+			if chunk > 0 && n > chunk {
+				n = chunk
+			}
+			if _, err := conn.Write(rest[:n]); err != nil {
+				break
+			}
+			rest = rest[n:]
+		}
+		_ = conn.(*net.TCPConn).CloseWrite()
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		back, _ := io.ReadAll(conn)
+		s.wrote <- clientFrames(back)
+		conn.Close()
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// clientFrames decodes the masked frames a client wrote: "opcode:payload" each.
+func clientFrames(b []byte) []string {
+	var out []string
+	for len(b) >= 6 {
+		op, n, h := b[0]&0xf, int(b[1]&0x7f), 2
+		if n == 126 {
+			n, h = int(binary.BigEndian.Uint16(b[2:])), 4
+		}
+		key := b[h : h+4]
+		h += 4
+		if len(b) < h+n {
+			break
+		}
+		p := append([]byte(nil), b[h:h+n]...)
+		for i := range p {
+			p[i] ^= key[i%4]
+		}
+		out = append(out, fmt.Sprintf("%d:%q", op, p))
+		b = b[h+n:]
+	}
+	return out
+}
+
+func (s *script) url() string { return "ws" + strings.TrimPrefix(s.srv.URL, "http") }
+
+// readGorilla reads s with gorilla's reader, as the clients did before.
+func readGorilla(t *testing.T, s *script) outcome {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial(s.url(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o outcome
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil {
+			o.Err = err.Error()
+			break
+		}
+		o.Messages = append(o.Messages, fmt.Sprintf("%d:%s", mt, data))
+	}
+	ws.Close()
+	o.Wrote = <-s.wrote
+	return o
+}
+
+// dialRaw dials s through a HandshakeConn and makes a Reader of the connection.
+func dialRaw(t *testing.T, url string) (*websocket.Conn, *Reader) {
+	t.Helper()
+	var hc *HandshakeConn
+	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			hc = &HandshakeConn{Conn: c}
+		}
+		return hc, err
+	}}
+	ws, _, err := d.Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, ok := hc.Leftover()
+	if !ok {
+		t.Fatal("Leftover: no end of the handshake's response in what was read")
+	}
+	r, ok := New(hc.Conn, rest, ws.WriteControl)
+	if !ok {
+		t.Fatal("New: a TCP connection cannot be read directly")
+	}
+	return ws, r
+}
+
+// readRaw reads s with a Reader.
+func readRaw(t *testing.T, s *script) outcome {
+	t.Helper()
+	ws, r := dialRaw(t, s.url())
+	var o outcome
+	hung := time.AfterFunc(10*time.Second, func() { ws.Close() })
+	err := r.Run(func(mt int, data []byte) bool {
+		o.Messages = append(o.Messages, fmt.Sprintf("%d:%s", mt, data))
+		return true
+	})
+	if !hung.Stop() {
+		t.Error("Run did not return within 10 s of the server's last byte")
+	}
+	if err != nil {
+		o.Err = err.Error()
+	}
+	ws.Close()
+	o.Wrote = <-s.wrote
+	return o
+}
+
+func cat(frames ...[]byte) []byte { return bytes.Join(frames, nil) }
+
+// sameAsGorilla are server byte streams, well formed and not, and the outcome both readers
+// must reach.
+var sameAsGorilla = []struct {
+	name string
+	data []byte
+}{
+	{"text then EOF", text("hello")},
+	{"binary", frame(finBit|websocket.BinaryMessage, []byte{0, 1, 2}, false)},
+	{"empty text", text("")},
+	{"three frames in one write", cat(text("a"), text("bb"), text("ccc"))},
+	{"16-bit length at its edges", cat(text(strings.Repeat("x", 125)), text(strings.Repeat("y", 126)), text(strings.Repeat("z", 65535)))},
+	{"64-bit length, larger than the buffer", text(strings.Repeat("w", 70000))},
+	{"fragmented with a ping between", cat(
+		frame(websocket.TextMessage, []byte("frag"), false),
+		frame(finBit|websocket.PingMessage, []byte("p1"), false),
+		frame(opContinuation, []byte("men"), false),
+		frame(finBit|opContinuation, []byte("ted"), false),
+		text("after"))},
+	{"ping answered, pong ignored", cat(frame(finBit|websocket.PingMessage, []byte("are you there"), false),
+		frame(finBit|websocket.PongMessage, []byte("x"), false), text("t"))},
+	{"close with code and reason", cat(text("last"), closeF(websocket.FormatCloseMessage(4008, "too slow")), text("never"))},
+	{"close without a code", closeF(nil)},
+	{"close of one byte", closeF([]byte{3})},
+	{"close with a code a peer may not send", closeF(websocket.FormatCloseMessage(1005, ""))},
+	{"close with a code out of range", closeF(websocket.FormatCloseMessage(5000, ""))},
+	{"close reason not UTF-8", closeF(append(websocket.FormatCloseMessage(1000, ""), 0xff, 0xfe))},
+	{"RSV bits", cat(text("ok"), frame(finBit|rsv1Bit|rsv3Bit|websocket.TextMessage, []byte("x"), false))},
+	{"RSV2 only", frame(finBit|rsv2Bit|websocket.TextMessage, []byte("x"), false)},
+	{"bad opcode", frame(finBit|3, []byte("x"), false)},
+	{"masked frame", frame(finBit|websocket.TextMessage, []byte("x"), true)},
+	{"every fault of the first two bytes", frame(rsv2Bit|11, []byte("x"), true)},
+	{"control too long", frame(finBit|websocket.PingMessage, bytes.Repeat([]byte("p"), 126), false)},
+	{"control not final", frame(websocket.PingMessage, []byte("p"), false)},
+	{"continuation without a start", frame(finBit|opContinuation, []byte("x"), false)},
+	{"data inside a fragmented message", cat(frame(websocket.TextMessage, []byte("a"), false), text("b"))},
+	{"negative 64-bit length", []byte{finBit | websocket.TextMessage, 127, 0x80, 0, 0, 0, 0, 0, 0, 1}},
+	{"EOF inside a header", []byte{finBit | websocket.TextMessage}},
+	{"EOF inside a length", []byte{finBit | websocket.TextMessage, 127, 0, 0}},
+	{"EOF inside a payload", text("cut short")[:6]},
+	{"EOF inside a fragmented message", frame(websocket.TextMessage, []byte("a"), false)},
+}
+
+func TestReaderDoesWhatGorillaDoes(t *testing.T) {
+	for _, tc := range sameAsGorilla {
+		for _, chunk := range []int{0, 1, 7} {
+			t.Run(fmt.Sprintf("%s/writes of %d", tc.name, chunk), func(t *testing.T) {
+				if chunk == 1 && len(tc.data) > 4096 {
+					t.Skip("a byte a write: too slow for 64 KB")
+				}
+				want := readGorilla(t, newScript(t, tc.data, chunk))
+				got := readRaw(t, newScript(t, tc.data, chunk))
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("Reader:\n%s\ngorilla:\n%s", show(got), show(want))
+				}
+			})
+		}
+	}
+}
+
+func show(o outcome) string {
+	var b strings.Builder
+	for _, m := range o.Messages {
+		if len(m) > 40 {
+			m = fmt.Sprintf("%s… (%d bytes)", m[:40], len(m))
+		}
+		fmt.Fprintf(&b, "  message %s\n", m)
+	}
+	fmt.Fprintf(&b, "  error %q\n  wrote %q", o.Err, o.Wrote)
+	return b.String()
+}
+
+// TestReaderWaitsAfterADrainingRead holds the reader's one saving: after a read that left room
+// in its buffer it waits for the netpoller without reading again, and must then be woken by
+// the next frame. The server writes a frame only once the one before was handed over, so
+// every frame arrives on a socket the reader has drained.
+func TestReaderWaitsAfterADrainingRead(t *testing.T) {
+	const frames = 50
+	got := make(chan string, frames)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		for i := range frames {
+			if _, err := ws.NetConn().Write(text(fmt.Sprint(i))); err != nil {
+				return
+			}
+			select {
+			case <-got:
+			case <-time.After(10 * time.Second):
+				return // the test fails below: the reader missed frame i
+			}
+		}
+	}))
+	defer srv.Close()
+	ws, r := dialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	defer ws.Close()
+	n := 0
+	err := r.Run(func(_ int, data []byte) bool {
+		if want := fmt.Sprint(n); string(data) != want {
+			t.Errorf("frame %d: %q, want %q", n, data, want)
+		}
+		n++
+		got <- string(data)
+		return n < frames
+	})
+	if err != nil || n != frames {
+		t.Fatalf("Run: %v after %d of %d frames", err, n, frames)
+	}
+}
+
+// TestReaderTakesTheFramesSentWithTheHandshake: a server that writes its first frames in the
+// same write as its 101 response; gorilla's Dialer reads them into its buffer with the
+// response, and HandshakeConn must hand them to the Reader.
+func TestReaderTakesTheFramesSentWithTheHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			return
+		}
+		h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+			base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n"
+		_, _ = c.Write(cat([]byte(resp), text("welcome"), text("first"), text("sec")[:3]))
+		_, _ = c.Write(text("sec")[3:])
+		_, _ = c.Write(closeF(websocket.FormatCloseMessage(1000, "")))
+		_, _ = io.Copy(io.Discard, c)
+	}()
+	ws, r := dialRaw(t, "ws://"+ln.Addr().String())
+	defer ws.Close()
+	var msgs []string
+	err = r.Run(func(_ int, data []byte) bool { msgs = append(msgs, string(data)); return true })
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != 1000 {
+		t.Errorf("Run ended with %v, want close 1000", err)
+	}
+	if want := []string{"welcome", "first", "sec"}; !reflect.DeepEqual(msgs, want) {
+		t.Errorf("messages %q, want %q", msgs, want)
+	}
+}
+
+func TestReaderStopsWhenTheHandlerSaysSo(t *testing.T) {
+	s := newScript(t, cat(text("one"), text("two"), text("three")), 0)
+	ws, r := dialRaw(t, s.url())
+	var msgs []string
+	err := r.Run(func(_ int, data []byte) bool { msgs = append(msgs, string(data)); return len(msgs) < 2 })
+	ws.Close()
+	<-s.wrote
+	if err != nil || !reflect.DeepEqual(msgs, []string{"one", "two"}) {
+		t.Errorf("Run: %v with %q, want nil with the first two", err, msgs)
+	}
+}
+
+func TestHandshakeConnLeftover(t *testing.T) {
+	for _, tc := range []struct {
+		seen string
+		rest string
+		ok   bool
+	}{
+		{"HTTP/1.1 101 x\r\nA: b\r\n\r\n", "", true},
+		{"HTTP/1.1 101 x\r\n\r\n\x81\x01a", "\x81\x01a", true},
+		{"HTTP/1.1 101 x\r\n\r\n\r\n\r\n", "\r\n\r\n", true}, // the first empty line ends it
+		{"HTTP/1.1 101 x\r\n", "", false},
+	} {
+		h := &HandshakeConn{seen: []byte(tc.seen)}
+		rest, ok := h.Leftover()
+		if string(rest) != tc.rest || ok != tc.ok || (tc.rest == "" && rest != nil) {
+			t.Errorf("Leftover of %q: %q, %v; want %q, %v", tc.seen, rest, ok, tc.rest, tc.ok)
+		}
+	}
+}
+
+func TestNewRefusesWhatItCannotRead(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	if _, ok := New(a, nil, nil); ok {
+		t.Error("New took a net.Pipe, which has no socket")
+	}
+}
