@@ -63,13 +63,82 @@ func readRequest(ws *websocket.Conn) (typ, id string) {
 	return r.Type, r.ID
 }
 
+// testDirectRead makes every dial of these tests set DirectRead (TestWithDirectRead).
+var testDirectRead bool
+
+// TestWithDirectRead runs the client's tests again with the frames read by internal/wsread
+// instead of gorilla: the client must record, answer and call back the same.
+func TestWithDirectRead(t *testing.T) {
+	testDirectRead = true
+	defer func() { testDirectRead = false }()
+	for _, test := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"ViolationsAreRecorded", TestViolationsAreRecorded},
+		{"CallsAndEvents", TestCallsAndEvents},
+		{"HandshakeRefusal", TestHandshakeRefusal},
+		{"CloseCodeIsRecorded", TestCloseCodeIsRecorded},
+		{"CloseNoWaitSendsNormalClosure", TestCloseNoWaitSendsNormalClosure},
+		{"TranscriptKeepsTheLatestFrames", TestTranscriptKeepsTheLatestFrames},
+		{"GoCallsBackOnReplyAndOnClose", TestGoCallsBackOnReplyAndOnClose},
+		{"GoWhileClosingCallsBack", TestGoWhileClosingCallsBack},
+		{"SeqStatsCountMissingAndDisorderedFrames", TestSeqStatsCountMissingAndDisorderedFrames},
+		{"HeartbeatsKeepTheirScheduleWithoutReplies", TestHeartbeatsKeepTheirScheduleWithoutReplies},
+		{"ReusedBuffersKeepWhatOutlivesTheRead", TestReusedBuffersKeepWhatOutlivesTheRead},
+		{"PingAnsweredAndCloseEchoed", TestPingAnsweredAndCloseEchoed},
+	} {
+		t.Run(test.name, test.run)
+	}
+}
+
+// TestPingAnsweredAndCloseEchoed: the client answers a ping with its payload and the server's
+// close with the same code, and records the close (gorilla's reader does; DirectRead must).
+func TestPingAnsweredAndCloseEchoed(t *testing.T) {
+	pong, echo := make(chan string, 1), make(chan int, 1)
+	url := fakeServer(t, func(ws *websocket.Conn, _ func(string, uint64, string, string)) {
+		ws.SetPongHandler(func(data string) error {
+			pong <- data
+			return ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseReplaced, "replaced"), time.Now().Add(time.Second))
+		})
+		ws.SetCloseHandler(func(code int, _ string) error { echo <- code; return nil })
+		_ = ws.WriteControl(websocket.PingMessage, []byte("still there?"), time.Now().Add(time.Second))
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	})
+	c := dialFake(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	code, err := c.WaitClosed(ctx)
+	if err != nil || code != CloseReplaced {
+		t.Fatalf("WaitClosed = %d, %v; want %d", code, err, CloseReplaced)
+	}
+	if got := <-pong; got != "still there?" { // sent: the close came from the pong handler
+		t.Errorf("pong %q; want the ping's payload", got)
+	}
+	select {
+	case got := <-echo:
+		if got != CloseReplaced {
+			t.Errorf("the client answered close %d; want %d", got, CloseReplaced)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the client did not answer the close")
+	}
+}
+
 func dialFake(t *testing.T, url string) *Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u"})
+	c, err := Dial(ctx, Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u", DirectRead: testDirectRead})
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
+	}
+	if testDirectRead && c.direct == nil {
+		t.Fatal("DirectRead: gorilla still reads")
 	}
 	t.Cleanup(c.Close)
 	return c
@@ -184,7 +253,7 @@ func TestHandshakeRefusal(t *testing.T) {
 		_, _ = io.WriteString(w, `{"code":70001,"message":"UserSig expired"}`)
 	}))
 	defer srv.Close()
-	_, err := Dial(context.Background(), Config{URL: "ws" + strings.TrimPrefix(srv.URL, "http") + Path, UserID: "u", Secret: "s"})
+	_, err := Dial(context.Background(), Config{URL: "ws" + strings.TrimPrefix(srv.URL, "http") + Path, UserID: "u", Secret: "s", DirectRead: testDirectRead})
 	var he *HandshakeError
 	if !errors.As(err, &he) || he.Status != 401 || he.Code != 70001 || he.Message != "UserSig expired" {
 		t.Fatalf("Dial = %v; want HandshakeError 401/70001", err)
@@ -290,7 +359,7 @@ func TestTranscriptKeepsTheLatestFrames(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u", Transcript: 4, NoHeartbeat: true})
+	c, err := Dial(ctx, Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u", Transcript: 4, NoHeartbeat: true, DirectRead: testDirectRead})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +520,7 @@ func TestReusedBuffersKeepWhatOutlivesTheRead(t *testing.T) {
 			})
 			var mu sync.Mutex
 			var seen []string
-			cfg := Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u", ReuseBuffers: true}
+			cfg := Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u", ReuseBuffers: true, DirectRead: testDirectRead}
 			if onEvent {
 				cfg.OnEvent = func(ev Event) {
 					var p SeatListChanged
