@@ -1,6 +1,7 @@
 // Package bare is the physical limit pkarena's fan-out is measured against: a WebSocket
 // broadcaster made of gorilla/websocket and nothing else, and a reader that does nothing
-// but timestamp the frames it gets.
+// but timestamp the frames it gets, read straight from the socket as the load generator
+// reads its (internal/wsread).
 //
 // The broadcaster keeps, per connection, one writer goroutine and a bounded queue; it
 // publishes frames of FrameBytes, about the size of an onBattleScoreChanged of a two-room

@@ -3,7 +3,6 @@ package bare
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pkarena/pkarena/internal/wsread"
 	"github.com/pkarena/pkarena/load/metrics"
 )
 
@@ -36,6 +36,7 @@ type ReadConfig struct {
 type Reader struct {
 	cfg     ReadConfig
 	conns   []*websocket.Conn
+	direct  []*wsread.Reader // the reader of each connection's socket
 	wg      sync.WaitGroup
 	frames  atomic.Int64
 	invalid atomic.Int64
@@ -46,7 +47,7 @@ type Reader struct {
 // Dial opens the reader's connections, 64 at a time, and starts reading them; frames are
 // recorded once Record is called.
 func Dial(ctx context.Context, cfg ReadConfig) (*Reader, error) {
-	r := &Reader{cfg: cfg, conns: make([]*websocket.Conn, cfg.Connections)}
+	r := &Reader{cfg: cfg, conns: make([]*websocket.Conn, cfg.Connections), direct: make([]*wsread.Reader, cfg.Connections)}
 	work := make(chan int)
 	errs := make(chan error, cfg.Connections)
 	var dials sync.WaitGroup
@@ -55,18 +56,35 @@ func Dial(ctx context.Context, cfg ReadConfig) (*Reader, error) {
 		go func() {
 			defer dials.Done()
 			for i := range work {
-				// The read buffer of the load generator's connections (2 KB), so that both read a
-				// frame of the same size in as many system calls.
-				d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 2048, WriteBufferSize: 512}
+				// Frames are read as the load generator reads them (internal/wsread, buffers of
+				// 2 KB): both read a frame of the same size in as many system calls.
+				nd := &net.Dialer{}
 				if n := len(cfg.SourceIPs); n > 0 {
-					d.NetDialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(cfg.SourceIPs[i%n])}}).DialContext
+					nd.LocalAddr = &net.TCPAddr{IP: net.ParseIP(cfg.SourceIPs[i%n])}
 				}
+				var hc *wsread.HandshakeConn
+				d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 256, WriteBufferSize: 512,
+					NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+						conn, err := nd.DialContext(ctx, network, addr)
+						if err != nil {
+							return nil, err
+						}
+						hc = &wsread.HandshakeConn{Conn: conn}
+						return hc, nil
+					}}
 				ws, _, err := d.DialContext(ctx, cfg.URL, nil)
 				if err != nil {
 					errs <- fmt.Errorf("bare: dial %s: %w", cfg.URL, err)
 					continue
 				}
 				r.conns[i] = ws
+				rest, ok := hc.Leftover()
+				if ok {
+					r.direct[i], ok = wsread.New(hc.Conn, rest, ws.WriteControl)
+				}
+				if !ok {
+					errs <- fmt.Errorf("bare: %s: the connection's socket cannot be read directly", cfg.URL)
+				}
 			}
 		}()
 	}
@@ -80,41 +98,33 @@ func Dial(ctx context.Context, cfg ReadConfig) (*Reader, error) {
 		r.Close()
 		return nil, err
 	}
-	for i, ws := range r.conns {
+	for i, d := range r.direct {
 		r.wg.Add(1)
-		go r.read(i, ws)
+		go r.read(i, d)
 	}
 	return r, nil
 }
 
-// read reads one connection's frames into a buffer of its own, reused, and records each.
-func (r *Reader) read(i int, ws *websocket.Conn) {
+// read reads one connection's frames, each whole, and records each.
+func (r *Reader) read(i int, d *wsread.Reader) {
 	defer r.wg.Done()
-	buf := make([]byte, 16<<10) // every frame read whole, as the generator reads its
-	for {
-		_, rd, err := ws.NextReader()
-		if err != nil {
-			return
-		}
-		n, err := io.ReadFull(rd, buf)
-		if err != nil && err != io.ErrUnexpectedEOF {
-			return
-		}
+	_ = d.Run(func(_ int, frame []byte) bool {
 		at := time.Now()
 		if !r.on.Load() {
-			continue
+			return true
 		}
-		due, err := Stamp(buf[:n])
+		due, err := Stamp(frame)
 		if err != nil {
 			r.invalid.Add(1)
-			continue
+			return true
 		}
 		r.frames.Add(1)
 		r.cfg.Recorder.Record(Metric, i, due, due, at)
 		if r.first(due) {
 			r.cfg.Recorder.Record(MetricFirst, i, due, due, at)
 		}
-	}
+		return true
+	})
 }
 
 // first reports whether due is later than every due time recorded before, and records it.
