@@ -66,8 +66,8 @@ func readRequest(ws *websocket.Conn) (typ, id string) {
 // testDirectRead makes every dial of these tests set DirectRead (TestWithDirectRead).
 var testDirectRead bool
 
-// TestWithDirectRead runs the client's tests again with the frames read by internal/wsread
-// instead of gorilla: the client must record, answer and call back the same.
+// TestWithDirectRead runs eleven of the client's tests again with the frames read by
+// internal/wsread instead of gorilla: the client must record, answer and call back the same.
 func TestWithDirectRead(t *testing.T) {
 	testDirectRead = true
 	defer func() { testDirectRead = false }()
@@ -86,46 +86,8 @@ func TestWithDirectRead(t *testing.T) {
 		{"SeqStatsCountMissingAndDisorderedFrames", TestSeqStatsCountMissingAndDisorderedFrames},
 		{"HeartbeatsKeepTheirScheduleWithoutReplies", TestHeartbeatsKeepTheirScheduleWithoutReplies},
 		{"ReusedBuffersKeepWhatOutlivesTheRead", TestReusedBuffersKeepWhatOutlivesTheRead},
-		{"PingAnsweredAndCloseEchoed", TestPingAnsweredAndCloseEchoed},
 	} {
 		t.Run(test.name, test.run)
-	}
-}
-
-// TestPingAnsweredAndCloseEchoed: the client answers a ping with its payload and the server's
-// close with the same code, and records the close (gorilla's reader does; DirectRead must).
-func TestPingAnsweredAndCloseEchoed(t *testing.T) {
-	pong, echo := make(chan string, 1), make(chan int, 1)
-	url := fakeServer(t, func(ws *websocket.Conn, _ func(string, uint64, string, string)) {
-		ws.SetPongHandler(func(data string) error {
-			pong <- data
-			return ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseReplaced, "replaced"), time.Now().Add(time.Second))
-		})
-		ws.SetCloseHandler(func(code int, _ string) error { echo <- code; return nil })
-		_ = ws.WriteControl(websocket.PingMessage, []byte("still there?"), time.Now().Add(time.Second))
-		for {
-			if _, _, err := ws.ReadMessage(); err != nil {
-				return
-			}
-		}
-	})
-	c := dialFake(t, url)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	code, err := c.WaitClosed(ctx)
-	if err != nil || code != CloseReplaced {
-		t.Fatalf("WaitClosed = %d, %v; want %d", code, err, CloseReplaced)
-	}
-	if got := <-pong; got != "still there?" { // sent: the close came from the pong handler
-		t.Errorf("pong %q; want the ping's payload", got)
-	}
-	select {
-	case got := <-echo:
-		if got != CloseReplaced {
-			t.Errorf("the client answered close %d; want %d", got, CloseReplaced)
-		}
-	case <-time.After(5 * time.Second):
-		t.Error("the client did not answer the close")
 	}
 }
 
@@ -260,9 +222,17 @@ func TestHandshakeRefusal(t *testing.T) {
 	}
 }
 
+// TestCloseCodeIsRecorded: the client answers a ping with its payload and the server's close
+// with the same code, and records the close (gorilla's reader does; DirectRead must too).
 func TestCloseCodeIsRecorded(t *testing.T) {
+	pong, echo := make(chan string, 1), make(chan int, 1)
 	url := fakeServer(t, func(ws *websocket.Conn, _ func(string, uint64, string, string)) {
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseReplaced, "replaced"), time.Now().Add(time.Second))
+		ws.SetPongHandler(func(data string) error {
+			pong <- data
+			return ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseReplaced, "replaced"), time.Now().Add(time.Second))
+		})
+		ws.SetCloseHandler(func(code int, _ string) error { echo <- code; return nil })
+		_ = ws.WriteControl(websocket.PingMessage, []byte("still there?"), time.Now().Add(time.Second))
 		// Keep the socket until the client answers the close frame, so it reads ours first.
 		for {
 			if _, _, err := ws.ReadMessage(); err != nil {
@@ -279,6 +249,17 @@ func TestCloseCodeIsRecorded(t *testing.T) {
 	}
 	if err := c.Heartbeat(ctx); !errors.Is(err, ErrClosed) {
 		t.Errorf("Heartbeat after close = %v; want ErrClosed", err)
+	}
+	if got := <-pong; got != "still there?" { // sent: the close came from the pong handler
+		t.Errorf("pong %q; want the ping's payload", got)
+	}
+	select {
+	case got := <-echo:
+		if got != CloseReplaced {
+			t.Errorf("the client answered close %d; want %d", got, CloseReplaced)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the client did not answer the close")
 	}
 }
 
