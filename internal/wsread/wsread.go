@@ -231,13 +231,11 @@ func (r *Reader) pong(payload []byte) error {
 }
 
 // protocolError closes the connection with 1002 and the fault, and returns the error
-// gorilla's reader returns for it.
+// gorilla's reader returns for it. The longest fault ("RSV1 set, RSV2 set, RSV3 set, len >
+// 125 for control, FIN not set on control, bad MASK") fits a close frame; gorilla's cut to
+// 125 bytes is never needed.
 func (r *Reader) protocolError(message string) error {
-	data := websocket.FormatCloseMessage(websocket.CloseProtocolError, message)
-	if len(data) > maxControlPayload {
-		data = data[:maxControlPayload]
-	}
-	r.write(websocket.CloseMessage, data)
+	r.write(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseProtocolError, message))
 	return errors.New("websocket: " + message)
 }
 

@@ -198,6 +198,9 @@ var sameAsGorilla = []struct {
 	{"three frames in one write", cat(text("a"), text("bb"), text("ccc"))},
 	{"16-bit length at its edges", cat(text(strings.Repeat("x", 125)), text(strings.Repeat("y", 126)), text(strings.Repeat("z", 65535)))},
 	{"64-bit length, larger than the buffer", text(strings.Repeat("w", 70000))},
+	{"short payloads in the longer length encodings", cat(
+		[]byte{finBit | websocket.TextMessage, 126, 0, 3}, []byte("abc"),
+		[]byte{finBit | websocket.TextMessage, 127, 0, 0, 0, 0, 0, 0, 0, 2}, []byte("de"))},
 	{"fragmented with a ping between", cat(
 		frame(websocket.TextMessage, []byte("frag"), false),
 		frame(finBit|websocket.PingMessage, []byte("p1"), false),
@@ -211,6 +214,12 @@ var sameAsGorilla = []struct {
 	{"close of one byte", closeF([]byte{3})},
 	{"close with a code a peer may not send", closeF(websocket.FormatCloseMessage(1005, ""))},
 	{"close with a code out of range", closeF(websocket.FormatCloseMessage(5000, ""))},
+	{"close 4999, the last a peer may send", closeF(websocket.FormatCloseMessage(4999, ""))},
+	{"close 3000, the first of the registered", closeF(websocket.FormatCloseMessage(3000, "x"))},
+	{"close 2999", closeF(websocket.FormatCloseMessage(2999, ""))},
+	{"close 1013, the last of RFC 6455's a peer may send", closeF(websocket.FormatCloseMessage(1013, ""))},
+	{"close 1014", closeF(websocket.FormatCloseMessage(1014, ""))},
+	{"close 1004", closeF(websocket.FormatCloseMessage(1004, ""))},
 	{"close reason not UTF-8", closeF(append(websocket.FormatCloseMessage(1000, ""), 0xff, 0xfe))},
 	{"RSV bits", cat(text("ok"), frame(finBit|rsv1Bit|rsv3Bit|websocket.TextMessage, []byte("x"), false))},
 	{"RSV2 only", frame(finBit|rsv2Bit|websocket.TextMessage, []byte("x"), false)},
@@ -348,6 +357,38 @@ func TestReaderStopsWhenTheHandlerSaysSo(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(msgs, []string{"one", "two"}) {
 		t.Errorf("Run: %v with %q, want nil with the first two", err, msgs)
 	}
+}
+
+// TestNextWaitsForTheWholeFrame: every prefix of a frame, in each length encoding, is a frame
+// not yet read (n 0, no error); the whole frame is read to its last byte.
+func TestNextWaitsForTheWholeFrame(t *testing.T) {
+	for _, f := range [][]byte{
+		text("seven-bit"),
+		text(strings.Repeat("s", 300)),
+		append([]byte{finBit | websocket.TextMessage, 127, 0, 0, 0, 0, 0, 0, 0, 4}, "long"...),
+		frame(finBit|websocket.PingMessage, []byte("p"), false),
+	} {
+		var r Reader
+		for k := range len(f) {
+			if n, _, _, _, err := r.next(f[:k]); n != 0 || err != nil {
+				t.Fatalf("next of %d of %d bytes (% x…): n %d, %v; want 0, nil", k, len(f), f[:min(k, 12)], n, err)
+			}
+		}
+		n, op, fin, payload, err := r.next(append(f, 0x81)) // a byte of the next frame after it
+		if n != len(f) || op != int(f[0]&0xf) || !fin || err != nil || len(payload) != len(f)-headerLen(f) {
+			t.Errorf("next of % x…: n %d op %d fin %v payload %d bytes, %v", f[:min(len(f), 12)], n, op, fin, len(payload), err)
+		}
+	}
+}
+
+func headerLen(f []byte) int {
+	switch f[1] & 0x7f {
+	case 126:
+		return 4
+	case 127:
+		return 10
+	}
+	return 2
 }
 
 func TestHandshakeConnLeftover(t *testing.T) {
