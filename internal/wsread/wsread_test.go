@@ -13,8 +13,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,6 +229,8 @@ var sameAsGorilla = []struct {
 	{"masked frame", frame(finBit|websocket.TextMessage, []byte("x"), true)},
 	{"every fault of the first two bytes", frame(rsv2Bit|11, []byte("x"), true)},
 	{"control too long", frame(finBit|websocket.PingMessage, bytes.Repeat([]byte("p"), 126), false)},
+	{"control of the longest length", cat(frame(finBit|websocket.PingMessage, bytes.Repeat([]byte("p"), 125), false), text("t"))},
+	{"64-bit length at its largest", []byte{finBit | websocket.TextMessage, 127, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 'x'}},
 	{"control not final", frame(websocket.PingMessage, []byte("p"), false)},
 	{"continuation without a start", frame(finBit|opContinuation, []byte("x"), false)},
 	{"data inside a fragmented message", cat(frame(websocket.TextMessage, []byte("a"), false), text("b"))},
@@ -366,6 +370,8 @@ func TestNextWaitsForTheWholeFrame(t *testing.T) {
 		text("seven-bit"),
 		text(strings.Repeat("s", 300)),
 		append([]byte{finBit | websocket.TextMessage, 127, 0, 0, 0, 0, 0, 0, 0, 4}, "long"...),
+		{finBit | websocket.TextMessage, 126, 0, 0},                   // empty, in 16 bits
+		{finBit | websocket.TextMessage, 127, 0, 0, 0, 0, 0, 0, 0, 0}, // empty, in 64 bits
 		frame(finBit|websocket.PingMessage, []byte("p"), false),
 	} {
 		var r Reader
@@ -374,9 +380,11 @@ func TestNextWaitsForTheWholeFrame(t *testing.T) {
 				t.Fatalf("next of %d of %d bytes (% x…): n %d, %v; want 0, nil", k, len(f), f[:min(k, 12)], n, err)
 			}
 		}
-		n, op, fin, payload, err := r.next(append(f, 0x81)) // a byte of the next frame after it
-		if n != len(f) || op != int(f[0]&0xf) || !fin || err != nil || len(payload) != len(f)-headerLen(f) {
-			t.Errorf("next of % x…: n %d op %d fin %v payload %d bytes, %v", f[:min(len(f), 12)], n, op, fin, len(payload), err)
+		for _, b := range [][]byte{f, append(f, 0x81)} { // alone, and with a byte of the next frame
+			n, op, fin, payload, err := r.next(b)
+			if n != len(f) || op != int(f[0]&0xf) || !fin || err != nil || len(payload) != len(f)-headerLen(f) {
+				t.Errorf("next of % x…: n %d op %d fin %v payload %d bytes, %v", b[:min(len(b), 12)], n, op, fin, len(payload), err)
+			}
 		}
 	}
 }
@@ -401,6 +409,7 @@ func TestHandshakeConnLeftover(t *testing.T) {
 		{"HTTP/1.1 101 x\r\n\r\n\x81\x01a", "\x81\x01a", true},
 		{"HTTP/1.1 101 x\r\n\r\n\r\n\r\n", "\r\n\r\n", true}, // the first empty line ends it
 		{"HTTP/1.1 101 x\r\n", "", false},
+		{"\r\n\r\nX", "X", true},
 	} {
 		h := &HandshakeConn{seen: []byte(tc.seen)}
 		rest, ok := h.Leftover()
@@ -416,5 +425,54 @@ func TestNewRefusesWhatItCannotRead(t *testing.T) {
 	defer b.Close()
 	if _, ok := New(a, nil, nil); ok {
 		t.Error("New took a net.Pipe, which has no socket")
+	}
+}
+
+// TestPongErrors: a pong that cannot be written stops the reader unless, as in gorilla, the
+// close was already sent or the write only timed out.
+func TestPongErrors(t *testing.T) {
+	for _, tc := range []struct {
+		write error
+		stops bool
+	}{
+		{nil, false},
+		{websocket.ErrCloseSent, false},
+		{&net.OpError{Op: "write", Err: os.ErrDeadlineExceeded}, false},
+		{&net.OpError{Op: "write", Err: syscall.EPIPE}, true},
+	} {
+		r := Reader{control: func(int, []byte, time.Time) error { return tc.write }}
+		goOn, err := r.frame(websocket.PingMessage, true, []byte("p"), nil)
+		if !goOn || (err != nil) != tc.stops {
+			t.Errorf("pong write failing with %v: go on %v, %v; want an error %v", tc.write, goOn, err, tc.stops)
+		}
+	}
+}
+
+// TestReaderEndsWhenTheConnectionIsClosed: closing the connection while the reader waits, a
+// frame read and no buffer held (the client's Kill and CloseNoWait), ends Run with
+// net.ErrClosed.
+func TestReaderEndsWhenTheConnectionIsClosed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		_, _ = ws.NetConn().Write(text("one"))
+		_, _ = io.Copy(io.Discard, ws.NetConn()) // until the client goes
+	}))
+	defer srv.Close()
+	ws, r := dialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	read, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- r.Run(func(int, []byte) bool { close(read); return true }) }()
+	<-read
+	ws.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Run = %v; want net.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10 s of the close")
 	}
 }
