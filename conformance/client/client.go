@@ -64,9 +64,9 @@ type Config struct {
 	ReuseBuffers bool
 	// DirectRead reads the server's frames straight from the TCP socket (internal/wsread)
 	// instead of through gorilla's reader: the same frames, answers and errors, for 1–2 µs
-	// less CPU a frame, and no read buffer held by an idle connection. It applies to
-	// ws:// URLs dialed without a Dialer of the caller's (gorilla reads the others). The
-	// load generator and the bare reader set it.
+	// less CPU a frame, and no read buffer held by an idle connection (ReadBufferSize then
+	// sizes nothing). It applies to ws:// URLs dialed without a Dialer of the caller's
+	// (gorilla reads the others). The load generator sets it.
 	DirectRead bool
 	// Resume, when set, resumes an earlier session instead of starting one (SPEC §21,
 	// RESUME-002): the welcome is then checked to carry seq 0, and the frames after it to go
@@ -175,7 +175,6 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	u.RawQuery = q.Encode()
 
 	d := cfg.Dialer
-	var hc *wsread.HandshakeConn // DirectRead: the connection while gorilla reads the handshake
 	if d == nil {
 		d = &websocket.Dialer{
 			HandshakeTimeout: 10 * time.Second,
@@ -183,28 +182,24 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 			WriteBufferSize:  cfg.WriteBufferSize,
 			WriteBufferPool:  writeBufferPool,
 		}
-		nd := &net.Dialer{}
 		if cfg.LocalAddr != "" {
 			ip := net.ParseIP(cfg.LocalAddr)
 			if ip == nil {
 				return nil, fmt.Errorf("client: LocalAddr %q is not an IP address", cfg.LocalAddr)
 			}
-			nd.LocalAddr = &net.TCPAddr{IP: ip}
-		}
-		d.NetDialContext = nd.DialContext
-		if cfg.DirectRead && u.Scheme == "ws" {
-			d.ReadBufferSize = handshakeBufferSize // gorilla's buffer reads the handshake only
-			d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-				conn, err := nd.DialContext(ctx, network, addr)
-				if err != nil {
-					return nil, err
-				}
-				hc = &wsread.HandshakeConn{Conn: conn}
-				return hc, nil
-			}
+			d.NetDialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}).DialContext
 		}
 	}
-	ws, resp, err := d.DialContext(ctx, u.String(), nil)
+	var (
+		ws     *websocket.Conn
+		direct *wsread.Reader // nil: gorilla reads (wss://, or no direct reading here)
+		resp   *http.Response
+	)
+	if cfg.DirectRead && cfg.Dialer == nil {
+		ws, direct, resp, err = wsread.Dial(ctx, *d, u.String())
+	} else {
+		ws, resp, err = d.DialContext(ctx, u.String(), nil)
+	}
 	if err != nil {
 		if resp != nil && errors.Is(err, websocket.ErrBadHandshake) {
 			return nil, handshakeError(resp)
@@ -214,16 +209,10 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	c := &Client{
 		cfg:       cfg,
 		ws:        ws,
+		direct:    direct,
 		pending:   make(map[string]*call),
 		abandoned: make(map[string]bool),
 		done:      make(chan struct{}),
-	}
-	if hc != nil {
-		// Where the socket cannot be read directly (not on this system), gorilla reads: its
-		// buffer holds the leftover too.
-		if rest, ok := hc.Leftover(); ok {
-			c.direct, _ = wsread.New(hc.Conn, rest, ws.WriteControl)
-		}
 	}
 	c.log.init()
 	if cfg.Transcript > 0 {
@@ -322,10 +311,6 @@ func (c *Client) readDirect(welcomed chan<- error) {
 		}
 	}
 }
-
-// handshakeBufferSize is gorilla's read buffer with DirectRead, where it reads the handshake's
-// response only (a longer line is read in parts).
-const handshakeBufferSize = 256
 
 // handle checks and routes one frame read at once; lastSeq is the seq of the frame before.
 // It reports false when the connection cannot go on (no welcome first).

@@ -44,7 +44,7 @@ func TestReaderSeesTheEndBehindTheData(t *testing.T) {
 		if msgs = append(msgs, string(data)); len(msgs) == 1 {
 			close(inHandler)
 			<-sent
-			waitFIN(t, ws.NetConn().(*HandshakeConn).Conn)
+			waitFIN(t, ws.NetConn().(*handshakeConn).Conn)
 		}
 		return true
 	})

@@ -16,9 +16,11 @@ package wsread
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,7 +54,7 @@ var errUnexpectedEOF = &websocket.CloseError{Code: websocket.CloseAbnormalClosur
 // WriteControl writes a control frame, as (*websocket.Conn).WriteControl does.
 type WriteControl func(messageType int, data []byte, deadline time.Time) error
 
-// Reader reads one client connection's frames. Make it with New; Run it on one goroutine.
+// Reader reads one client connection's frames. Make it with Dial; Run it on one goroutine.
 type Reader struct {
 	conn    net.Conn
 	pending []byte       // bytes read before the Reader took over: frames sent with the handshake
@@ -62,11 +64,49 @@ type Reader struct {
 	msgType int    // its type; 0 when no message is fragmented
 }
 
-// New makes a Reader of conn, whose reading it takes over: nothing else may read conn after.
-// pending is what was read from conn past the handshake (HandshakeConn.Leftover); control
-// writes the reader's answers on the connection's writer. ok is false when conn's socket
-// cannot be read directly (not a TCP socket, or not on this system): read it otherwise.
-func New(conn net.Conn, pending []byte, control WriteControl) (r *Reader, ok bool) {
+// Dial dials url with d and makes a Reader of the connection: gorilla then reads only the
+// handshake, through a buffer of handshakeBufferSize, and the Reader takes over with what
+// that read past the response. d is a copy; its NetDialContext (a plain net.Dialer's when
+// nil) dials the TCP connection. The Reader is nil for a wss:// URL, or where the socket
+// cannot be read directly (not on this system): gorilla reads the connection then. resp is
+// gorilla's, for a refused handshake.
+func Dial(ctx context.Context, d websocket.Dialer, url string) (ws *websocket.Conn, r *Reader, resp *http.Response, err error) {
+	if !strings.HasPrefix(url, "ws:") { // under TLS the socket's bytes are not the frames
+		ws, resp, err = d.DialContext(ctx, url, nil)
+		return ws, nil, resp, err
+	}
+	dial := d.NetDialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	var hc *handshakeConn
+	d.ReadBufferSize = handshakeBufferSize
+	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		hc = &handshakeConn{Conn: conn}
+		return hc, nil
+	}
+	if ws, resp, err = d.DialContext(ctx, url, nil); err != nil {
+		return nil, nil, resp, err
+	}
+	if rest, ok := hc.leftover(); ok { // else gorilla's buffer holds it too
+		r, _ = newReader(hc.Conn, rest, ws.WriteControl)
+	}
+	return ws, r, resp, nil
+}
+
+// handshakeBufferSize is gorilla's read buffer under a Reader, where it reads the handshake's
+// response only (a longer line is read in parts).
+const handshakeBufferSize = 256
+
+// newReader makes a Reader of conn, whose reading it takes over: nothing else may read conn
+// after. pending is what was read from conn past the handshake (handshakeConn.leftover);
+// control writes the reader's answers on the connection's writer. ok is false when conn's
+// socket cannot be read directly (not a TCP socket, or not on this system).
+func newReader(conn net.Conn, pending []byte, control WriteControl) (r *Reader, ok bool) {
 	if !rawReadable(conn) {
 		return nil, false
 	}
@@ -125,12 +165,14 @@ func (r *Reader) next(b []byte) (n int, op int, fin bool, payload []byte, err er
 	op, fin = int(b[0]&0xf), b[0]&finBit != 0
 	length := uint64(b[1] & 0x7f)
 	var faults []string
-	for _, bit := range []struct {
-		mask byte
-		name string
-	}{{rsv1Bit, "RSV1 set"}, {rsv2Bit, "RSV2 set"}, {rsv3Bit, "RSV3 set"}} {
-		if b[0]&bit.mask != 0 {
-			faults = append(faults, bit.name)
+	if b[0]&(rsv1Bit|rsv2Bit|rsv3Bit) != 0 { // not on the way of a good frame
+		for _, bit := range []struct {
+			mask byte
+			name string
+		}{{rsv1Bit, "RSV1 set"}, {rsv2Bit, "RSV2 set"}, {rsv3Bit, "RSV3 set"}} {
+			if b[0]&bit.mask != 0 {
+				faults = append(faults, bit.name)
+			}
 		}
 	}
 	switch op {
@@ -259,17 +301,17 @@ func validReceivedCloseCode(code int) bool {
 	return code >= 3000 && code <= 4999
 }
 
-// HandshakeConn wraps a connection while gorilla's Dialer reads the handshake's response and
+// handshakeConn wraps a connection while gorilla's Dialer reads the handshake's response and
 // keeps what is read, so the frames the server sent at once, read into gorilla's buffer with
-// the response, can be handed to a Reader (Leftover).
-type HandshakeConn struct {
+// the response, can be handed to a Reader (leftover).
+type handshakeConn struct {
 	net.Conn
 	seen []byte
 	done bool
 }
 
-// Read reads from the connection, keeping the bytes until Leftover is called.
-func (h *HandshakeConn) Read(p []byte) (int, error) {
+// Read reads from the connection, keeping the bytes until leftover is called.
+func (h *handshakeConn) Read(p []byte) (int, error) {
 	n, err := h.Conn.Read(p)
 	if !h.done {
 		h.seen = append(h.seen, p[:n]...)
@@ -277,10 +319,9 @@ func (h *HandshakeConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Leftover stops keeping what is read and returns the bytes read past the end of the
+// leftover stops keeping what is read and returns the bytes read past the end of the
 // handshake's HTTP response (its empty line); ok is false when no response ended in them.
-// Call it once the dial has returned, before a Reader takes over.
-func (h *HandshakeConn) Leftover() (rest []byte, ok bool) {
+func (h *handshakeConn) leftover() (rest []byte, ok bool) {
 	h.done = true
 	i := bytes.Index(h.seen, []byte("\r\n\r\n"))
 	if i < 0 {

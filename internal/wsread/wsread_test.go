@@ -139,30 +139,44 @@ func readGorilla(t *testing.T, s *script) outcome {
 	return o
 }
 
-// dialRaw dials s through a HandshakeConn and makes a Reader of the connection.
+// dialRaw dials url with Dial, which must give a Reader.
 func dialRaw(t *testing.T, url string) (*websocket.Conn, *Reader) {
 	t.Helper()
-	var hc *HandshakeConn
-	d := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if err == nil {
-			hc = &HandshakeConn{Conn: c}
-		}
-		return hc, err
-	}}
-	ws, _, err := d.Dial(url, nil)
+	ws, r, _, err := Dial(context.Background(), websocket.Dialer{}, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rest, ok := hc.Leftover()
-	if !ok {
-		t.Fatal("Leftover: no end of the handshake's response in what was read")
-	}
-	r, ok := New(hc.Conn, rest, ws.WriteControl)
-	if !ok {
-		t.Fatal("New: a TCP connection cannot be read directly")
+	if r == nil {
+		t.Fatal("Dial: no Reader for a ws:// URL on a TCP connection")
 	}
 	return ws, r
+}
+
+// TestDialLeavesTLSToGorilla: under TLS the socket's bytes are not the frames; Dial gives no
+// Reader and gorilla reads, as before.
+func TestDialLeavesTLSToGorilla(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		_ = ws.WriteMessage(websocket.TextMessage, []byte("over TLS"))
+		_, _, _ = ws.ReadMessage() // until the client goes
+	}))
+	defer srv.Close()
+	d := websocket.Dialer{TLSClientConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
+	ws, r, _, err := Dial(context.Background(), d, "wss"+strings.TrimPrefix(srv.URL, "https"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if r != nil {
+		t.Fatal("Dial made a Reader of a TLS connection")
+	}
+	if _, data, err := ws.ReadMessage(); err != nil || string(data) != "over TLS" {
+		t.Errorf("gorilla read %q, %v", data, err)
+	}
 }
 
 // readRaw reads s with a Reader.
@@ -313,7 +327,7 @@ func TestReaderWaitsAfterADrainingRead(t *testing.T) {
 
 // TestReaderTakesTheFramesSentWithTheHandshake: a server that writes its first frames in the
 // same write as its 101 response; gorilla's Dialer reads them into its buffer with the
-// response, and HandshakeConn must hand them to the Reader.
+// response, and handshakeConn must hand them to the Reader.
 func TestReaderTakesTheFramesSentWithTheHandshake(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -411,8 +425,8 @@ func TestHandshakeConnLeftover(t *testing.T) {
 		{"HTTP/1.1 101 x\r\n", "", false},
 		{"\r\n\r\nX", "X", true},
 	} {
-		h := &HandshakeConn{seen: []byte(tc.seen)}
-		rest, ok := h.Leftover()
+		h := &handshakeConn{seen: []byte(tc.seen)}
+		rest, ok := h.leftover()
 		if string(rest) != tc.rest || ok != tc.ok || (tc.rest == "" && rest != nil) {
 			t.Errorf("Leftover of %q: %q, %v; want %q, %v", tc.seen, rest, ok, tc.rest, tc.ok)
 		}
@@ -423,8 +437,8 @@ func TestNewRefusesWhatItCannotRead(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	if _, ok := New(a, nil, nil); ok {
-		t.Error("New took a net.Pipe, which has no socket")
+	if _, ok := newReader(a, nil, nil); ok {
+		t.Error("newReader took a net.Pipe, which has no socket")
 	}
 }
 

@@ -62,27 +62,14 @@ func Dial(ctx context.Context, cfg ReadConfig) (*Reader, error) {
 				if n := len(cfg.SourceIPs); n > 0 {
 					nd.LocalAddr = &net.TCPAddr{IP: net.ParseIP(cfg.SourceIPs[i%n])}
 				}
-				var hc *wsread.HandshakeConn
-				d := &websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 256, WriteBufferSize: 512,
-					NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-						conn, err := nd.DialContext(ctx, network, addr)
-						if err != nil {
-							return nil, err
-						}
-						hc = &wsread.HandshakeConn{Conn: conn}
-						return hc, nil
-					}}
-				ws, _, err := d.DialContext(ctx, cfg.URL, nil)
+				d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, WriteBufferSize: 512, NetDialContext: nd.DialContext}
+				ws, rd, _, err := wsread.Dial(ctx, d, cfg.URL)
 				if err != nil {
 					errs <- fmt.Errorf("bare: dial %s: %w", cfg.URL, err)
 					continue
 				}
-				r.conns[i] = ws
-				rest, ok := hc.Leftover()
-				if ok {
-					r.direct[i], ok = wsread.New(hc.Conn, rest, ws.WriteControl)
-				}
-				if !ok {
+				r.conns[i], r.direct[i] = ws, rd
+				if rd == nil {
 					errs <- fmt.Errorf("bare: %s: the connection's socket cannot be read directly", cfg.URL)
 				}
 			}
