@@ -273,7 +273,9 @@ func TestSendQueueBounds(t *testing.T) {
 // A client that stops reading is cut off with 4008 by the byte bound, with a frame bound it
 // never reaches, while another member of the room keeps getting every frame (CLOSE-002).
 func TestByteBoundCutsANonReader(t *testing.T) {
-	_, base := newTestServer(t, func(c *Config) {
+	// 4 KB kernel send buffers: the non-reader's queue fills after tens of seat changes, not
+	// thousands, and it has kilobytes to drain before its close frame rather than megabytes.
+	_, base := newTestServerSending(t, func(c *Config) {
 		c.SendQueueFrames = 1 << 16 // never reached: about 3 KB a frame
 		c.SendQueueBytes = minSendQueueBytes
 		c.ConnRequestRate = 0
@@ -281,7 +283,7 @@ func TestByteBoundCutsANonReader(t *testing.T) {
 		// The two members never send a frame: on a saturated machine the toggles below take
 		// longer than the default 15 s, and a heartbeat timeout (4000) must not end them first.
 		c.HeartbeatTimeout = 10 * time.Minute
-	})
+	}, 4096)
 	host := dial(t, base, "host")
 	if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r", "maxSeatCount": 16}); *f.Code != 0 {
 		t.Fatalf("createLive: %s", *f.Message)

@@ -263,13 +263,16 @@ func TestMetricsAfterAScriptedScenario(t *testing.T) {
 	hooks := &hookReceiver{fail: "Live.CallbackAfterStartBattle", got: map[string]int{}}
 	receiver := httptest.NewServer(hooks)
 	t.Cleanup(receiver.Close)
-	_, base := newTestServer(t, func(c *Config) {
+	_, base := newTestServerSending(t, func(c *Config) {
 		c.ConnRequestRate = 0 // the seat flood below is not what this test limits
 		c.WriteTimeout = time.Minute
 		c.WebhookURL = receiver.URL
 		c.WebhookBackoff = time.Millisecond
 		c.WebhookAttempts = 5
-	})
+		// No client here sends heartbeats: on a starved machine the scenario outlasts the
+		// default 15 s of silence (4000 ended c's connection, nice 15 beside six burners).
+		c.HeartbeatTimeout = 10 * time.Minute
+	}, 4096) // the slow viewer's queue fills at once, not behind megabytes in the kernel
 
 	// Two hosts connect their rooms, and battle over REST.
 	a, b, c := dial(t, base, "a"), dial(t, base, "b"), dial(t, base, "c")
@@ -500,23 +503,30 @@ func TestFramesSentAreCountedOnceByKind(t *testing.T) {
 // is closed once the kernel's buffers are full, and the frames bound, the bytes bound and the
 // other connections are untouched.
 func TestBlockedWriteEndsTheConnection(t *testing.T) {
-	_, base := newTestServer(t, func(c *Config) {
+	// The server's sockets send through 4 KB buffers: the viewer's write blocks after a few
+	// seat changes, and the viewer has little to drain once cut.
+	_, base := newTestServerSending(t, func(c *Config) {
 		c.ConnRequestRate = 0
-		c.WriteTimeout = 300 * time.Millisecond
+		// Long enough that the host's writes, which never block, do not time out on a
+		// starved machine either: a write is left between half of it and all of it, and a
+		// goroutine descheduled past its deadline finds it expired (300 ms cut the host,
+		// nice 15 beside six CPU burners).
+		c.WriteTimeout = time.Second
 		c.SendQueueFrames = 1 << 20
 		c.SendQueueBytes = 1 << 30
-		// Filling the kernel's buffers takes thousands of seat changes, which on a starved
-		// machine outlast the default 15 s of silence these clients (no heartbeats) get.
+		// On a starved machine the seat changes may outlast the default 15 s of silence
+		// these clients (no heartbeats) get.
 		c.HeartbeatInterval, c.HeartbeatTimeout = 5*time.Minute, 10*time.Minute
-	})
+	}, 4096)
 	host := dial(t, base, "h")
 	if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r1", "maxSeatCount": 16}); *f.Code != 0 {
 		t.Fatalf("createLive: %s", *f.Message)
 	}
 	slow := dialNonReader(t, base, "slow", "r1")
-	toggleUntil(t, host, 40000, func() bool {
+	toggles := toggleUntil(t, host, 4000, func() bool {
 		return value(scrape(t, base), "pkarena_connections_open", "") == 1
 	})
+	t.Logf("the viewer was cut after %d seat changes", toggles)
 	if code := closeCodeOf(t, slow); code != websocket.CloseAbnormalClosure {
 		t.Errorf("the viewer's connection ended with %d; want %d (closed without a close frame)", code, websocket.CloseAbnormalClosure)
 	}

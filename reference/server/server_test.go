@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +26,17 @@ import (
 var testLogOut io.Writer = io.Discard
 
 func newTestServer(t testing.TB, mutate func(*Config)) (*Server, string) {
+	t.Helper()
+	return newTestServerSending(t, mutate, 0)
+}
+
+// newTestServerSending is newTestServer with the kernel's send buffer of every connection
+// set to sendBuffer bytes (0: the kernel's own, which on loopback grows to megabytes). The
+// connections inherit it from the listening socket. A small one makes the server's writes to
+// a client that stops reading block after a few frames rather than thousands, so a test of
+// what a blocked writer does floods a few dozen frames, and the reader then has kilobytes to
+// drain rather than megabytes (which a starved machine took more than 30 s to read).
+func newTestServerSending(t testing.TB, mutate func(*Config), sendBuffer int) (*Server, string) {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(testLogOut, nil))
@@ -40,12 +53,33 @@ func newTestServer(t testing.TB, mutate func(*Config)) (*Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if sendBuffer > 0 {
+		setSendBuffer(t, ln, sendBuffer)
+	}
 	hs := httptest.NewUnstartedServer(srv.Handler())
 	hs.Listener.Close()
 	hs.Listener = ln
 	hs.Start()
 	t.Cleanup(func() { srv.Close(); hs.Close() })
 	return srv, "ws" + strings.TrimPrefix(hs.URL, "http") + protocol.Path
+}
+
+// setSendBuffer sets SO_SNDBUF on the socket under ln, a listener of Listen.
+func setSendBuffer(t testing.TB, ln net.Listener, bytes int) {
+	t.Helper()
+	rc, err := ln.(liveListener).Listener.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, bytes)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if serr != nil {
+		t.Fatal(serr)
+	}
 }
 
 // wsURL builds a handshake URL for user signed with sig (or a fresh valid UserSig if sig is "").
