@@ -83,19 +83,42 @@ func TestFanoutMarkdownUsesMedians(t *testing.T) {
 	}
 }
 
-// -repeat takes 1 to 9: at the bounds it passes (and the run stops at the next check, a
-// server binary that does not exist); beyond them it is refused by name.
-func TestFanoutRepeatIsBounded(t *testing.T) {
+// -repeat takes 1 to 9, -duration and -saturation-duration at least a second: at the bounds
+// they pass (and the run stops at the next check, a server binary that does not exist);
+// beyond them they are refused by name.
+func TestFanoutFlagsAreBounded(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "no-server")
+	const durations = "-duration and -saturation-duration at least 1s"
 	for _, tc := range []struct {
-		repeat, want string
+		flag, value, want string
 	}{
-		{"1", "server binary"}, {"9", "server binary"},
-		{"0", "-repeat 1..9"}, {"10", "-repeat 1..9"}, {"-1", "-repeat 1..9"},
+		{"-repeat", "1", "server binary"}, {"-repeat", "9", "server binary"},
+		{"-repeat", "0", "-repeat 1..9"}, {"-repeat", "10", "-repeat 1..9"}, {"-repeat", "-1", "-repeat 1..9"},
+		{"-duration", "1s", "server binary"}, {"-duration", "999ms", durations},
+		{"-saturation-duration", "1s", "server binary"}, {"-saturation-duration", "999ms", durations},
 	} {
-		code, _, errOut := runCLI(t, "bench-fanout", "-repeat", tc.repeat, "-server-bin", missing)
+		code, _, errOut := runCLI(t, "bench-fanout", tc.flag, tc.value, "-server-bin", missing)
 		if code != metrics.ExitUsage || !strings.Contains(errOut, tc.want) {
-			t.Errorf("bench-fanout -repeat %s: exit %d, %q; want %d and %q", tc.repeat, code, errOut, metrics.ExitUsage, tc.want)
+			t.Errorf("bench-fanout %s %s: exit %d, %q; want %d and %q", tc.flag, tc.value, code, errOut, metrics.ExitUsage, tc.want)
+		}
+	}
+}
+
+// The saturation line says how long each step of the search was measured, which may differ
+// from the sweep's time a rate.
+func TestFanoutMarkdownGivesBothDurations(t *testing.T) {
+	r := fanoutResult{Args: []string{"bench-fanout", "-duration", "60s"}, Rooms: 9, Users: 50, Seconds: 60, SatSeconds: 15, Repeat: 1,
+		Sweep:             []fanoutPair{pairOf(10000, 1.2, 1.1)},
+		BareSaturation:    fanoutStep{Offered: 100000, Achieved: 98000},
+		PkarenaSaturation: fanoutStep{Offered: 80000, Achieved: 78400},
+	}
+	md := r.markdown()
+	for _, want := range []string{
+		"60 s measured per rate",
+		"nothing lost or dropped; 15 s measured a step): bare 98000 /s, pkarena 78400 /s: **0.80×**",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the write-up lacks %q:\n%s", want, md)
 		}
 	}
 }
