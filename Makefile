@@ -86,11 +86,15 @@ bench-load: build
 	$(BIN)/pkarena-load bench -out $(RESULTS)/bench -write measurements/load-bench.md
 
 BENCH_REPEAT ?= 3
+# A p99 of a fan-out rests on its slowest 1% of fan-outs: at 10,000 deliveries a second to 450
+# connections, 3 fan-outs of 15 s and 13 of 60 s. Single pairs' p99 ratios ranged 0.73-3.18
+# with 15 s, 1.09-1.46 with 60 s (measurements/fanout.md).
+BENCH_DURATION ?= 60s
 
-## bench-fanout: pkarena's fan-out (server + generator) beside a bare gorilla/websocket broadcaster, as ratios (medians of BENCH_REPEAT=3 pairs a rate); figures to measurements/fanout.md
+## bench-fanout: pkarena's fan-out (server + generator) beside a bare gorilla/websocket broadcaster, as ratios (medians of BENCH_REPEAT=3 pairs a rate, BENCH_DURATION=60s each; about 25 minutes); figures to measurements/fanout.md
 bench-fanout: build
 	@mkdir -p measurements
-	$(BIN)/pkarena-load bench-fanout -repeat $(BENCH_REPEAT) -out $(RESULTS)/bench-fanout -write measurements/fanout.md
+	$(BIN)/pkarena-load bench-fanout -repeat $(BENCH_REPEAT) -duration $(BENCH_DURATION) -out $(RESULTS)/bench-fanout -write measurements/fanout.md
 
 ## bench-journal: the battle journal's cost: the same pk load against a memory-only and a -state-dir server, side by side; figures to results/bench-journal/figures.md (measurements/journal.md records one run)
 bench-journal: build
