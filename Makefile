@@ -88,7 +88,8 @@ bench-load: build
 BENCH_REPEAT ?= 3
 # A p99 of a fan-out rests on its slowest 1% of fan-outs: at 10,000 deliveries a second to 450
 # connections, 3 fan-outs of 15 s and 13 of 60 s. Single pairs' p99 ratios ranged 0.73-3.18
-# with 15 s, 1.09-1.46 with 60 s (measurements/fanout.md).
+# with 15 s; with 60 s, 1.04-1.46 at 10,000 and 25,000 a second and 1.32-2.20 at 50,000,
+# where pkarena's margin is thin (measurements/fanout.md).
 BENCH_DURATION ?= 60s
 
 ## bench-fanout: pkarena's fan-out (server + generator) beside a bare gorilla/websocket broadcaster, as ratios (medians of BENCH_REPEAT=3 pairs a rate, BENCH_DURATION=60s each; about 25 minutes); figures to measurements/fanout.md
