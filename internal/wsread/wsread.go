@@ -21,6 +21,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,15 +65,17 @@ type Reader struct {
 	msgType int    // its type; 0 when no message is fragmented
 }
 
-// Dial dials url with d and makes a Reader of the connection: gorilla then reads only the
+// Dial dials rawURL with d and makes a Reader of the connection: gorilla then reads only the
 // handshake, through a buffer of handshakeBufferSize, and the Reader takes over with what
 // that read past the response. d is a copy; its NetDialContext (a plain net.Dialer's when
 // nil) dials the TCP connection. The Reader is nil for a wss:// URL, or where the socket
 // cannot be read directly (not on this system): gorilla reads the connection then. resp is
 // gorilla's, for a refused handshake.
-func Dial(ctx context.Context, d websocket.Dialer, url string) (ws *websocket.Conn, r *Reader, resp *http.Response, err error) {
-	if !strings.HasPrefix(url, "ws:") { // under TLS the socket's bytes are not the frames
-		ws, resp, err = d.DialContext(ctx, url, nil)
+func Dial(ctx context.Context, d websocket.Dialer, rawURL string) (ws *websocket.Conn, r *Reader, resp *http.Response, err error) {
+	// The scheme as gorilla reads it (any case). Under TLS the socket's bytes are not the
+	// frames.
+	if u, perr := url.Parse(rawURL); perr != nil || u.Scheme != "ws" {
+		ws, resp, err = d.DialContext(ctx, rawURL, nil)
 		return ws, nil, resp, err
 	}
 	dial := d.NetDialContext
@@ -89,7 +92,7 @@ func Dial(ctx context.Context, d websocket.Dialer, url string) (ws *websocket.Co
 		hc = &handshakeConn{Conn: conn}
 		return hc, nil
 	}
-	if ws, resp, err = d.DialContext(ctx, url, nil); err != nil {
+	if ws, resp, err = d.DialContext(ctx, rawURL, nil); err != nil {
 		return nil, nil, resp, err
 	}
 	if rest, ok := hc.leftover(); ok { // else gorilla's buffer holds it too

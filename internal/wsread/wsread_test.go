@@ -152,6 +152,27 @@ func dialRaw(t *testing.T, url string) (*websocket.Conn, *Reader) {
 	return ws, r
 }
 
+// TestDialReadsAnyCaseOfWS: a URL's scheme is read in any case, as gorilla reads it: "WS://"
+// is a plain connection, read directly.
+func TestDialReadsAnyCaseOfWS(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		_ = ws.WriteMessage(websocket.TextMessage, []byte("upper"))
+		_, _, _ = ws.ReadMessage() // until the client goes
+	}))
+	defer srv.Close()
+	ws, r := dialRaw(t, "WS"+strings.TrimPrefix(srv.URL, "http"))
+	defer ws.Close()
+	var got string
+	if err := r.Run(func(_ int, data []byte) bool { got = string(data); return false }); err != nil || got != "upper" {
+		t.Errorf("Run: %q, %v; want \"upper\"", got, err)
+	}
+}
+
 // TestDialLeavesTLSToGorilla: under TLS the socket's bytes are not the frames; Dial gives no
 // Reader and gorilla reads, as before.
 func TestDialLeavesTLSToGorilla(t *testing.T) {
