@@ -152,18 +152,24 @@ func dialRaw(t *testing.T, url string) (*websocket.Conn, *Reader) {
 	return ws, r
 }
 
-// TestDialReadsAnyCaseOfWS: a URL's scheme is read in any case, as gorilla reads it: "WS://"
-// is a plain connection, read directly.
-func TestDialReadsAnyCaseOfWS(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// sayOnce is a WebSocket server's handler that sends one text message, msg, then reads
+// until the client goes.
+func sayOnce(msg string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
 		defer ws.Close()
-		_ = ws.WriteMessage(websocket.TextMessage, []byte("upper"))
-		_, _, _ = ws.ReadMessage() // until the client goes
-	}))
+		_ = ws.WriteMessage(websocket.TextMessage, []byte(msg))
+		_, _ = io.Copy(io.Discard, ws.NetConn()) // until the client goes
+	}
+}
+
+// TestDialReadsAnyCaseOfWS: a URL's scheme is read in any case, as gorilla reads it: "WS://"
+// is a plain connection, read directly.
+func TestDialReadsAnyCaseOfWS(t *testing.T) {
+	srv := httptest.NewServer(sayOnce("upper"))
 	defer srv.Close()
 	ws, r := dialRaw(t, "WS"+strings.TrimPrefix(srv.URL, "http"))
 	defer ws.Close()
@@ -176,15 +182,7 @@ func TestDialReadsAnyCaseOfWS(t *testing.T) {
 // TestDialLeavesTLSToGorilla: under TLS the socket's bytes are not the frames; Dial gives no
 // Reader and gorilla reads, as before.
 func TestDialLeavesTLSToGorilla(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		_ = ws.WriteMessage(websocket.TextMessage, []byte("over TLS"))
-		_, _, _ = ws.ReadMessage() // until the client goes
-	}))
+	srv := httptest.NewTLSServer(sayOnce("over TLS"))
 	defer srv.Close()
 	d := websocket.Dialer{TLSClientConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig}
 	ws, r, _, err := Dial(context.Background(), d, "wss"+strings.TrimPrefix(srv.URL, "https"))
@@ -487,15 +485,7 @@ func TestPongErrors(t *testing.T) {
 // frame read and no buffer held (the client's Kill and CloseNoWait), ends Run with
 // net.ErrClosed.
 func TestReaderEndsWhenTheConnectionIsClosed(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		_, _ = ws.NetConn().Write(text("one"))
-		_, _ = io.Copy(io.Discard, ws.NetConn()) // until the client goes
-	}))
+	srv := httptest.NewServer(sayOnce("one"))
 	defer srv.Close()
 	ws, r := dialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
 	read, done := make(chan struct{}), make(chan error, 1)
