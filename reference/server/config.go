@@ -93,6 +93,11 @@ type Config struct {
 	// MaxHTTPConns bounds the public listener's connections that are not WebSocket
 	// connections (NewHTTPServer); over it the oldest idle one is closed.
 	MaxHTTPConns int
+	// RESTEagerReads is how many connections that made an authenticated REST call may wait
+	// for their next request at once in a ppoll(2) of their own (Linux), for up to 20 ms,
+	// rather than in the runtime's network poller, which a fan-out keeps from looking; each
+	// holds an OS thread while it waits. 0: none. At most 64.
+	RESTEagerReads int
 	// PprofListen is the address net/http/pprof is served on, a listener of its own that is
 	// never the public one; empty: no profiling. New ignores it: Start and the pkarena-server
 	// binary open it.
@@ -180,6 +185,7 @@ func DefaultConfig() Config {
 		HTTPIdleTimeout:            30 * time.Second,
 		HTTPReadTimeout:            10 * time.Second,
 		MaxHTTPConns:               1024,
+		RESTEagerReads:             4,
 	}
 }
 
@@ -245,6 +251,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("HTTP idle timeout %v, read timeout %v: must be positive", c.HTTPIdleTimeout, c.HTTPReadTimeout)
 	case c.MaxHTTPConns < 1:
 		return fmt.Errorf("max HTTP connections %d: must be at least 1", c.MaxHTTPConns)
+	case c.RESTEagerReads < 0 || c.RESTEagerReads > maxRESTEagerReads:
+		return fmt.Errorf("REST eager reads %d: must be from 0 to %d (each holds an OS thread while it waits)", c.RESTEagerReads, maxRESTEagerReads)
 	}
 	return nil
 }

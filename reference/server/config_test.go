@@ -91,6 +91,10 @@ func TestValidateEachBoundBothWays(t *testing.T) {
 		{"HTTP read timeout 0", func(c *Config) { c.HTTPReadTimeout = 0 }, "HTTP idle timeout"},
 		{"1 HTTP connection", func(c *Config) { c.MaxHTTPConns = 1 }, ""},
 		{"0 HTTP connections", func(c *Config) { c.MaxHTTPConns = 0 }, "max HTTP connections"},
+		{"no REST eager reads", func(c *Config) { c.RESTEagerReads = 0 }, ""},
+		{"64 REST eager reads", func(c *Config) { c.RESTEagerReads = 64 }, ""},
+		{"65 REST eager reads", func(c *Config) { c.RESTEagerReads = 65 }, "REST eager reads 65: must be from 0 to 64"},
+		{"-1 REST eager reads", func(c *Config) { c.RESTEagerReads = -1 }, "REST eager reads -1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultConfig()

@@ -86,6 +86,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	dur(&c.HTTPIdleTimeout, "http-idle-timeout", "HTTP_IDLE_TIMEOUT", "close a keep-alive HTTP connection silent this long between requests")
 	dur(&c.HTTPReadTimeout, "http-read-timeout", "HTTP_READ_TIMEOUT", "deadline to read one HTTP request, body included, and to write its answer")
 	num(&c.MaxHTTPConns, "max-http-conns", "MAX_HTTP_CONNS", "connections not upgraded to WebSocket kept at once; over it the oldest idle one is closed")
+	num(&c.RESTEagerReads, "rest-eager-reads", "REST_EAGER_READS", "REST callers' connections that may wait for their next request in a ppoll of their own (Linux; 20 ms, then the network poller), each holding an OS thread meanwhile; 0: none, at most 64")
 	str(&c.PprofListen, "pprof", "PPROF", "address to serve net/http/pprof on, e.g. 127.0.0.1:6060: a listener of its own, never the public one; keep it private (empty: off)")
 	str(&c.StateDir, "state-dir", "STATE_DIR", "directory of the battle journal: acknowledged scores survive a crash and restart (empty: memory only)")
 	c.adminFlag = &admins

@@ -35,10 +35,17 @@ func (s *Server) NewHTTPServer() *http.Server {
 		ReadTimeout:       s.cfg.HTTPReadTimeout,
 		WriteTimeout:      s.cfg.HTTPReadTimeout,
 		IdleTimeout:       s.cfg.HTTPIdleTimeout,
-		ConnState:         s.admission.track,
+		ConnState:         s.connState,
 		ConnContext:       withConn,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+}
+
+// connState follows the public listener's connections: their admission bound, and which of
+// them may wait for a request eagerly.
+func (s *Server) connState(c net.Conn, state http.ConnState) {
+	s.admission.track(c, state)
+	setConnState(c, state)
 }
 
 // admission keeps the public listener's connections that are not WebSocket connections

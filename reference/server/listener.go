@@ -21,11 +21,14 @@ func (s *Server) Listen(addr string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	return liveListener{ln}, nil
+	return liveListener{ln, s.eager}, nil
 }
 
-// liveListener hands out liveConns.
-type liveListener struct{ net.Listener }
+// liveListener hands out liveConns, sharing its eager reads among them.
+type liveListener struct {
+	net.Listener
+	eager *eagerPool // nil: none
+}
 
 // Accept waits for the next connection.
 func (l liveListener) Accept() (net.Conn, error) {
@@ -33,7 +36,7 @@ func (l liveListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &liveConn{Conn: c}, nil
+	return &liveConn{Conn: c, eager: l.eager}, nil
 }
 
 // liveConn is a connection whose reads look at the socket once more before reporting that
@@ -55,6 +58,13 @@ type liveConn struct {
 	net.Conn
 	deadline atomic.Int64 // the read deadline last set, Unix nanoseconds; 0: none
 	window   atomic.Int64 // how far ahead it was when set, nanoseconds
+
+	// Eager reads (eagerPool): a REST caller's connection waits for its next request in a
+	// ppoll of its own while idle. eager is the listener's pool (nil: none); restCaller and
+	// idle are set from the handlers' and net/http's goroutines.
+	eager      *eagerPool
+	restCaller atomic.Bool
+	idle       atomic.Bool
 
 	// Corked writes (cork, uncork): the connection's writer gathers a batch of frames into
 	// one write. wmu owns the fields below; it is taken by the writer and, for pongs, by the
@@ -204,6 +214,11 @@ const probeWait = time.Millisecond
 // frame is small: a connection's reader waits in it, and the smaller the frames it waits in,
 // the smaller its stack can shrink.
 func (c *liveConn) Read(p []byte) (int, error) {
+	if c.eager != nil {
+		if n, ok, err := c.readEagerly(p); ok {
+			return n, err
+		}
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 || err == nil {
 		return n, err

@@ -65,6 +65,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.admission.authenticate(r) // an administrator's call: never evicted mid-request
+	markRESTCaller(r)           // and its next request is waited for eagerly
 	if apiLabel == labelUnknown {
 		fail(http.StatusOK, protocol.ErrHTTPParse.With("unknown API %q", api))
 		return

@@ -57,6 +57,7 @@ type Server struct {
 	hub *hub // for tests, which read it only while the hub is known to wait
 
 	admission *admission    // the public listener's connections not upgraded (NewHTTPServer)
+	eager     *eagerPool    // the REST callers' eager reads (Listen); nil: none
 	live      liveSockets   // WebSockets whose writer runs, for Stop's deadline
 	stopping  atomic.Bool   // set by the first Stop
 	down      chan struct{} // closed when the first Stop has returned
@@ -99,6 +100,7 @@ func New(cfg Config) (*Server, error) {
 		closing:   make(chan struct{}),
 		failed:    make(chan struct{}),
 		admission: newAdmission(cfg.MaxHTTPConns, m, log),
+		eager:     newEagerPool(cfg.RESTEagerReads),
 		down:      make(chan struct{}),
 
 		metrics:        m,

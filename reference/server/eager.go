@@ -1,0 +1,106 @@
+package server
+
+import (
+	"net/http"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Eager REST reads: a connection that made an authenticated REST call waits for its next
+// request in a blocking ppoll(2) of its own, for at most eagerWindow, instead of in the
+// runtime's network poller.
+//
+// Why: the Go scheduler asks the network poller for ready sockets only when a processor has
+// no goroutine left to run (and sysmon every 10 ms). In a fan-out the server's processors run
+// hundreds of connection writers, so a set_battle_score that arrives meanwhile waits until
+// the fan-out before it has drained. Execution traces of the 9 × 50 fan-out at 50,000
+// deliveries a second (measurements/fanout.md) put the time from the generator's write to the
+// REST goroutine running at p50 1.7 ms, p99 13 ms; the score then reached its first viewer at
+// p50 4–5 ms where the bare broadcaster's frames took 1–1.7 ms. A thread blocked in ppoll is
+// woken by the kernel when the request arrives and its goroutine queued at once (p50 0.1 ms
+// in the same traces; the first viewer at p50 1.7–1.8 ms).
+//
+// Bounds: at most Config.RESTEagerReads reads wait so at once, each holding an OS thread (a
+// read beyond them uses the poller); the window ends a wait, so an idle keep-alive connection
+// soon waits in the poller, holding nothing. Only the wait between two requests is eager
+// (http.StateIdle): a request's body and net/http's background read (which it aborts with a
+// deadline in the past, which a ppoll would not see) use the poller. A read deadline ends the
+// wait when it comes before the window's end. Closing a connection waiting so returns when
+// the wait does, within eagerWindow. Off where ppoll is not available (eager_other.go).
+type eagerPool struct {
+	slots  chan struct{} // one per read waiting in ppoll
+	window time.Duration
+
+	served atomic.Int64 // reads whose data came within the window
+	lapsed atomic.Int64 // reads whose window ended without data, continued in the poller
+}
+
+// eagerWindow is how long a read waits in ppoll before it waits in the poller.
+const eagerWindow = 20 * time.Millisecond
+
+// maxRESTEagerReads bounds Config.RESTEagerReads: each read waiting eagerly holds an OS
+// thread, and the runtime ends the process past 10,000 threads.
+const maxRESTEagerReads = 64
+
+// newEagerPool returns a pool of n eager reads, or nil (no eager reads) when n is 0 or the
+// platform has no ppoll.
+func newEagerPool(n int) *eagerPool {
+	if n <= 0 || !eagerSupported {
+		return nil
+	}
+	return &eagerPool{slots: make(chan struct{}, n), window: eagerWindow}
+}
+
+// markRESTCaller marks the connection r came on as a REST caller's: from its next request on,
+// it waits for requests eagerly.
+func markRESTCaller(r *http.Request) {
+	if c, ok := r.Context().Value(connKey{}).(*liveConn); ok {
+		c.restCaller.Store(true)
+	}
+}
+
+// setConnState follows c's http.ConnState: only an idle connection (between two requests)
+// waits eagerly.
+func setConnState(c any, state http.ConnState) {
+	if lc, ok := c.(*liveConn); ok {
+		lc.idle.Store(state == http.StateIdle)
+	}
+}
+
+// readEagerly reads into p through the pool when c may (see eagerPool); ok is false when it
+// did not read, and the caller reads through the poller.
+func (c *liveConn) readEagerly(p []byte) (n int, ok bool, err error) {
+	e := c.eager
+	if e == nil || len(p) == 0 || !c.idle.Load() || !c.restCaller.Load() {
+		return 0, false, nil
+	}
+	wait := e.window
+	if d := c.deadline.Load(); d != 0 {
+		wait = min(wait, time.Until(time.Unix(0, d)))
+	}
+	if wait <= 0 {
+		return 0, false, nil // the poller reports the deadline
+	}
+	sc, isSocket := c.Conn.(syscall.Conn)
+	if !isSocket {
+		return 0, false, nil
+	}
+	rc, rerr := sc.SyscallConn()
+	if rerr != nil {
+		return 0, false, nil
+	}
+	select {
+	case e.slots <- struct{}{}:
+	default:
+		return 0, false, nil // every slot waits: the poller
+	}
+	defer func() { <-e.slots }()
+	n, ok, err = ppollRead(rc, p, time.Now().Add(wait))
+	if ok {
+		e.served.Add(1)
+	} else {
+		e.lapsed.Add(1)
+	}
+	return n, ok, err
+}
