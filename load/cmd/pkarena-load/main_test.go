@@ -41,7 +41,8 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 
 func TestRunWritesEveryResult(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "run")
-	code, out, errOut := runCLI(t, append([]string{"run", "-out", dir}, small...)...)
+	tracePath := filepath.Join(t.TempDir(), "run.trace")
+	code, out, errOut := runCLI(t, append([]string{"run", "-out", dir, "-trace", tracePath}, small...)...)
 	if code != metrics.ExitOK {
 		t.Fatalf("exit %d; want 0\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
@@ -61,6 +62,14 @@ func TestRunWritesEveryResult(t *testing.T) {
 	}
 	if sum.Metric(metrics.ScoreFanout) == nil || sum.Counters[metrics.Connections] != 12 {
 		t.Errorf("summary: score_fanout %v, %d connections; want samples and 12", sum.Metric(metrics.ScoreFanout) != nil, sum.Counters[metrics.Connections])
+	}
+	// -trace: the run (2 s) ended before the trace's window, and stopped it whole.
+	tr, err := os.ReadFile(tracePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(tr, []byte("go 1.")) || len(tr) < 4<<10 {
+		t.Errorf("-trace wrote %d bytes beginning %q; want an execution trace", len(tr), tr[:min(len(tr), 16)])
 	}
 }
 

@@ -16,9 +16,11 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pkarena/pkarena/conformance/client"
@@ -76,6 +78,7 @@ type runOptions struct {
 	logLevel   string
 	memProfile string
 	cpuProfile string
+	trace      string
 	judge      bool
 	// metricsListen is where to serve the live metrics (-metrics-listen); live, when set,
 	// is a listener capacity opened for all its steps, and wins over metricsListen.
@@ -111,6 +114,7 @@ func runFlags(o *runOptions, getenv func(string) string, stderr io.Writer) *flag
 	fs.BoolVar(&o.noReport, "no-report", false, "do not render report.html (pkarena-load report can, later)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile (go tool pprof) to this file once the population is connected")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) of the run after the ramp to this file")
+	fs.StringVar(&o.trace, "trace", "", fmt.Sprintf("write a runtime execution trace (go tool trace) of the first %v after the ramp to this file: the scheduling of every goroutine, e.g. how long a reader waited to run", traceWindow))
 	fs.BoolVar(&o.judge, "check-generator", env("CHECK_GENERATOR", "true") != "false", "fail the run (exit 5) when the load generator, not the server, was the bottleneck (env PKARENA_CHECK_GENERATOR)")
 	fs.StringVar(&o.metricsListen, "metrics-listen", env("METRICS_LISTEN", ""), "serve live Prometheus metrics of the run at /metrics on this address, e.g. :9470, from before the ramp until the run ends: rates, errors, lost, latency histograms (approximate; exact percentiles in summary.json), the generator's CPU and lag; empty: off (env PKARENA_METRICS_LISTEN)")
 	fs.StringVar(&o.logLevel, "log-level", env("LOG_LEVEL", "warn"), "debug, info, warn or error (env PKARENA_LOG_LEVEL)")
@@ -223,6 +227,8 @@ func playRun(ctx context.Context, o runOptions, getenv func(string) string, stdo
 		live.showRun(rec, metrics.LiveLabels{Scenario: sc.Name, Shard: fmt.Sprintf("%d/%d", shard, shards), RunID: o.runID, Agent: o.agent})
 	}
 	progress := newProgressLine(stderr, o.quiet)
+	tracer := &runTrace{path: o.trace, window: traceWindow, log: log}
+	defer tracer.stop()
 	res, runErr := engine.Run(ctx, engine.Config{
 		Scenario: sc, Targets: targets, SDKAppID: o.sdkAppID, Secret: o.secret, Admin: o.admin,
 		Shard: shard, Shards: shards, RunID: o.runID, SourceIPs: ips, Recorder: rec,
@@ -230,6 +236,7 @@ func playRun(ctx context.Context, o runOptions, getenv func(string) string, stdo
 		OnConnected: func() {
 			writeHeapProfile(o.memProfile, log)
 			startCPUProfile(o.cpuProfile, log)
+			tracer.start()
 		},
 	})
 	if o.cpuProfile != "" {
@@ -308,6 +315,56 @@ func startCPUProfile(path string, log *slog.Logger) {
 		log.Error("cpuprofile", "err", err)
 		f.Close()
 	}
+}
+
+// traceWindow is how long -trace traces: an execution trace grows by about a megabyte a second
+// at 50,000 deliveries a second, and a few seconds hold hundreds of fan-outs.
+const traceWindow = 5 * time.Second
+
+// runTrace is -trace: an execution trace into path for window from start, or until stop.
+// Its mutex owns f; start runs on the engine's goroutine, stop on the run's and a timer's.
+type runTrace struct {
+	path   string
+	window time.Duration
+	log    *slog.Logger
+
+	mu sync.Mutex
+	f  *os.File // the trace being written; nil: none
+}
+
+// start starts the trace, if a path is set.
+func (t *runTrace) start() {
+	if t.path == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f, err := os.Create(t.path)
+	if err != nil {
+		t.log.Error("trace", "err", err)
+		return
+	}
+	if err := trace.Start(f); err != nil {
+		t.log.Error("trace", "err", err)
+		f.Close()
+		return
+	}
+	t.f = f
+	time.AfterFunc(t.window, t.stop)
+}
+
+// stop ends the trace, if one is being written; it may be called more than once.
+func (t *runTrace) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f == nil {
+		return
+	}
+	trace.Stop()
+	if err := t.f.Close(); err != nil {
+		t.log.Error("trace", "err", err)
+	}
+	t.f = nil
 }
 
 // writeHeapProfile writes a heap profile to path, if path is set.
