@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -26,14 +28,16 @@ import (
 // soon waits in the poller, holding nothing. Only the wait between two requests is eager
 // (http.StateIdle): a request's body and net/http's background read (which it aborts with a
 // deadline in the past, which a ppoll would not see) use the poller. A read deadline ends the
-// wait when it comes before the window's end. Closing a connection waiting so returns when
-// the wait does, within eagerWindow. Off where ppoll is not available (eager_other.go).
+// wait when it comes before the window's end. Closing a connection that waits so shuts its
+// reading side first, which ends the wait at once (Close would otherwise wait for it: the
+// descriptor is held while it waits). Off where ppoll is not available (eager_other.go).
 type eagerPool struct {
 	slots  chan struct{} // one per read waiting in ppoll
 	window time.Duration
 
 	served atomic.Int64 // reads whose data came within the window
 	lapsed atomic.Int64 // reads whose window ended without data, continued in the poller
+	busy   atomic.Int64 // reads that found every slot waiting, in the poller from the start
 }
 
 // eagerWindow is how long a read waits in ppoll before it waits in the poller.
@@ -93,14 +97,40 @@ func (c *liveConn) readEagerly(p []byte) (n int, ok bool, err error) {
 	select {
 	case e.slots <- struct{}{}:
 	default:
+		e.busy.Add(1)
 		return 0, false, nil // every slot waits: the poller
 	}
 	defer func() { <-e.slots }()
+	c.waiting.Store(true)
 	n, ok, err = ppollRead(rc, p, time.Now().Add(wait))
+	c.waiting.Store(false)
 	if ok {
 		e.served.Add(1)
 	} else {
 		e.lapsed.Add(1)
 	}
 	return n, ok, err
+}
+
+// watchEager adds rest_eager_reads_total to m's registry, read from p's counts at each
+// scrape; without a pool (RESTEagerReads 0, or no ppoll) it stays at zero.
+func (m *metrics) watchEager(p *eagerPool) {
+	if p == nil {
+		p = &eagerPool{}
+	}
+	for outcome, n := range map[string]*atomic.Int64{"served": &p.served, "lapsed": &p.lapsed, "busy": &p.busy} {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "pkarena", Name: "rest_eager_reads_total",
+			Help:        "Idle REST callers' connections waiting for their next request in a ppoll of their own (-rest-eager-reads), by outcome: served (the request came within the 20 ms window), lapsed (it did not: the wait went on in the network poller), busy (every slot was waiting: the network poller from the start).",
+			ConstLabels: prometheus.Labels{"outcome": outcome},
+		}, func() float64 { return float64(n.Load()) }))
+	}
+}
+
+// Close closes the connection, first ending an eager wait on it (interruptEager).
+func (c *liveConn) Close() error {
+	if c.waiting.Load() {
+		interruptEager(c.Conn)
+	}
+	return c.Conn.Close()
 }

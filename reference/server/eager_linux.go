@@ -2,6 +2,7 @@ package server
 
 import (
 	"io"
+	"net"
 	"os"
 	"syscall"
 	"time"
@@ -51,4 +52,19 @@ func ppollRead(rc syscall.RawConn, p []byte, until time.Time) (n int, ok bool, e
 		return 0, false, nil
 	}
 	return n, ok, err
+}
+
+// interruptEager ends a ppollRead waiting on conn's socket: shutting the reading side down
+// wakes the wait (it then reads the end of the stream). Nothing else is read from a socket
+// about to be closed.
+func interruptEager(conn net.Conn) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_RD) })
 }

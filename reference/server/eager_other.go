@@ -3,6 +3,7 @@
 package server
 
 import (
+	"net"
 	"syscall"
 	"time"
 )
@@ -12,3 +13,6 @@ const eagerSupported = false
 
 // ppollRead is never called where eagerSupported is false (newEagerPool gives no pool).
 func ppollRead(syscall.RawConn, []byte, time.Time) (int, bool, error) { return 0, false, nil }
+
+// interruptEager has no wait to end where eagerSupported is false.
+func interruptEager(net.Conn) {}

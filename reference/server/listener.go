@@ -65,6 +65,7 @@ type liveConn struct {
 	eager      *eagerPool
 	restCaller atomic.Bool
 	idle       atomic.Bool
+	waiting    atomic.Bool // a read waits in ppoll now (Close ends it)
 
 	// Corked writes (cork, uncork): the connection's writer gathers a batch of frames into
 	// one write. wmu owns the fields below; it is taken by the writer and, for pongs, by the

@@ -106,6 +106,7 @@ func New(cfg Config) (*Server, error) {
 		metrics:        m,
 		metricsHandler: newMetricsHandler(m),
 	}
+	m.watchEager(s.eager)
 	c := core.New(core.Config{
 		MaxConnectedRooms:          cfg.MaxConnectedRooms,
 		MaxUsersPerRoom:            cfg.MaxUsersPerRoom,
