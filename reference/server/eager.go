@@ -2,11 +2,11 @@ package server
 
 import (
 	"net/http"
-
-	"github.com/prometheus/client_golang/prometheus"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Eager REST reads: a connection that made an authenticated REST call waits for its next
@@ -18,10 +18,11 @@ import (
 // hundreds of connection writers, so a set_battle_score that arrives meanwhile waits until
 // the fan-out before it has drained. Execution traces of the 9 × 50 fan-out at 50,000
 // deliveries a second (measurements/fanout.md) put the time from the generator's write to the
-// REST goroutine running at p50 1.7 ms, p99 13 ms; the score then reached its first viewer at
-// p50 4–5 ms where the bare broadcaster's frames took 1–1.7 ms. A thread blocked in ppoll is
-// woken by the kernel when the request arrives and its goroutine queued at once (p50 0.1 ms
-// in the same traces; the first viewer at p50 1.7–1.8 ms).
+// REST goroutine running at p50 1.7–3.4 ms, p99 13–16 ms; the score reached its first viewer
+// at p50 4–8 ms where the bare broadcaster's frames took 1–1.7 ms. A thread blocked in ppoll
+// is woken by the kernel when the request arrives and its goroutine queued at once: p50
+// 0.1–0.6 ms in the same traces, and the first viewer 1.3–4.4 ms sooner in alternating pairs.
+// When the cores are all busy the woken thread still waits for one (the kernel's scheduler).
 //
 // Bounds: at most Config.RESTEagerReads reads wait so at once, each holding an OS thread (a
 // read beyond them uses the poller); the window ends a wait, so an idle keep-alive connection
