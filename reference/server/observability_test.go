@@ -135,7 +135,6 @@ func checkMetrics(fams map[string]*dto.MetricFamily, wants []metricWant) error {
 	return nil
 }
 
-// restPost calls a REST API as the administrator and returns ErrorCode and Response.
 // restQuery is the query string of a REST call by the default administrator.
 func restQuery(t testing.TB) url.Values {
 	t.Helper()
@@ -147,6 +146,7 @@ func restQuery(t testing.TB) url.Values {
 	return url.Values{"sdkappid": {fmt.Sprint(cfg.SDKAppID)}, "identifier": {"administrator"}, "usersig": {sig}, "random": {"7"}, "contenttype": {"json"}}
 }
 
+// restPost calls a REST API as the administrator and returns ErrorCode and Response.
 func restPost(t testing.TB, wsBase, api, body string) (int, map[string]any) {
 	t.Helper()
 	q := restQuery(t)

@@ -112,8 +112,7 @@ func runFanoutBench(ctx context.Context, args []string, stdout, stderr io.Writer
 		return metrics.ExitError
 	}
 	b := &fanoutBench{o: o, self: self, stdout: stdout}
-	fmt.Fprintf(stdout, "bench-fanout: one group of %d rooms × %d users (%d recipients of every frame); %v at each rate; results in %s\n",
-		o.rooms, o.users, b.recipients(), o.duration, o.out)
+	fmt.Fprintln(stdout, o.banner())
 	res := fanoutResult{Args: append([]string{"bench-fanout"}, args...), Rooms: o.rooms, Users: o.users, Seconds: o.duration.Seconds(), Repeat: o.repeat}
 	if o.saturate {
 		res.SatSeconds = o.satDur.Seconds()
@@ -205,6 +204,17 @@ func (b *fanoutBench) frameBytes() int {
 }
 
 func (b *fanoutBench) recipients() int { return b.o.rooms * b.o.users }
+
+// banner is bench-fanout's first line: the group, how long each rate of the sweep and each
+// step of the saturation search is measured, and where the results go.
+func (o fanoutOptions) banner() string {
+	measured := fmt.Sprintf("%v at each rate", o.duration)
+	if o.saturate {
+		measured += fmt.Sprintf(", %v at each step of the saturation search", o.satDur)
+	}
+	return fmt.Sprintf("bench-fanout: one group of %d rooms × %d users (%d recipients of every frame); %s; results in %s",
+		o.rooms, o.users, o.rooms*o.users, measured, o.out)
+}
 
 // fanoutStep is one stack at one offered rate.
 type fanoutStep struct {

@@ -123,6 +123,20 @@ func TestFanoutMarkdownGivesBothDurations(t *testing.T) {
 	}
 }
 
+// The first line says how long the sweep's rates and the saturation search's steps are
+// measured, and names no search when there is none.
+func TestFanoutBannerGivesBothDurations(t *testing.T) {
+	o := fanoutOptions{rooms: 9, users: 50, duration: time.Minute, satDur: 15 * time.Second, saturate: true, out: "r"}
+	want := "bench-fanout: one group of 9 rooms × 50 users (450 recipients of every frame); 1m0s at each rate, 15s at each step of the saturation search; results in r"
+	if got := o.banner(); got != want {
+		t.Errorf("banner:\n%s\nwant\n%s", got, want)
+	}
+	o.saturate = false
+	if got := o.banner(); strings.Contains(got, "saturation") || !strings.Contains(got, "1m0s at each rate; results in r") {
+		t.Errorf("banner without a search: %s", got)
+	}
+}
+
 // The write-up splits the generator's CPU a frame into the kernel's and its own at the rate
 // where it was highest (a median over that rate's pairs), beside the bare reader's; a result
 // without the split (an older run) says nothing of it.
