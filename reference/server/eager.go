@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"net/http"
 	"sync/atomic"
 	"syscall"
@@ -67,17 +68,17 @@ func markRESTCaller(r *http.Request) {
 
 // setConnState follows c's http.ConnState: only an idle connection (between two requests)
 // waits eagerly.
-func setConnState(c any, state http.ConnState) {
+func setConnState(c net.Conn, state http.ConnState) {
 	if lc, ok := c.(*liveConn); ok {
 		lc.idle.Store(state == http.StateIdle)
 	}
 }
 
 // readEagerly reads into p through the pool when c may (see eagerPool); ok is false when it
-// did not read, and the caller reads through the poller.
+// did not read, and the caller reads through the poller. Read calls it only while c is idle.
 func (c *liveConn) readEagerly(p []byte) (n int, ok bool, err error) {
 	e := c.eager
-	if e == nil || len(p) == 0 || !c.idle.Load() || !c.restCaller.Load() {
+	if len(p) == 0 || !c.restCaller.Load() {
 		return 0, false, nil
 	}
 	wait := e.window

@@ -55,11 +55,27 @@ func readN(c net.Conn, n int) (string, error) {
 // A request that is there, or comes within the window, is read by the eager wait; one that
 // comes after it by the poller, and the wait is counted as lapsed.
 func TestEagerReadTakesWhatComesInItsWindow(t *testing.T) {
+	// Written once the read waits: the wait lasts (not only a look at what is there).
 	t.Run("within the window", func(t *testing.T) {
 		c, client := eagerPair(t, 1, waitTimeout)
-		go func() { _, _ = io.WriteString(client, "POST") }()
-		if got, err := readN(c, 4); got != "POST" || err != nil {
-			t.Fatalf("read %q, %v; want POST", got, err)
+		got := make(chan string, 1)
+		go func() { s, _ := readN(c, 4); got <- s }()
+		waitFor(t, func() error {
+			if !c.waiting.Load() {
+				return errors.New("the read is not waiting eagerly yet")
+			}
+			return nil
+		})
+		if _, err := io.WriteString(client, "POST"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case s := <-got:
+			if s != "POST" {
+				t.Fatalf("read %q; want POST", s)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatal("no read of what came within the window")
 		}
 		if s, l := c.eager.served.Load(), c.eager.lapsed.Load(); s == 0 || l != 0 {
 			t.Errorf("served %d, lapsed %d; want the eager wait to have read it", s, l)
@@ -99,13 +115,15 @@ func TestEagerReadTakesWhatComesInItsWindow(t *testing.T) {
 // other read is the poller's and reads the same bytes.
 func TestEagerReadOnlyWhenItMay(t *testing.T) {
 	for _, tt := range []struct {
-		name  string
-		setup func(c *liveConn)
+		name        string
+		setup       func(c *liveConn)
+		wantTimeout bool  // the read reports its deadline rather than the bytes
+		wantBusy    int64 // reads counted as finding every slot taken
 	}{
-		{"not a REST caller (a WebSocket)", func(c *liveConn) { c.restCaller.Store(false) }},
-		{"in a request (its body, net/http's background read)", func(c *liveConn) { c.idle.Store(false) }},
-		{"every slot taken", func(c *liveConn) { c.eager.slots <- struct{}{} }},
-		{"a read deadline already passed", func(c *liveConn) { _ = c.SetReadDeadline(time.Now().Add(-time.Second)) }},
+		{"not a REST caller (a WebSocket)", func(c *liveConn) { c.restCaller.Store(false) }, false, 0},
+		{"in a request (its body, net/http's background read)", func(c *liveConn) { c.idle.Store(false) }, false, 0},
+		{"every slot taken", func(c *liveConn) { c.eager.slots <- struct{}{} }, false, 1},
+		{"a read deadline already passed", func(c *liveConn) { _ = c.SetReadDeadline(time.Now().Add(-time.Second)) }, true, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c, client := eagerPair(t, 1, waitTimeout)
@@ -115,7 +133,7 @@ func TestEagerReadOnlyWhenItMay(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, err := readN(c, 4)
-			if tt.name == "a read deadline already passed" {
+			if tt.wantTimeout {
 				if !errors.Is(err, os.ErrDeadlineExceeded) {
 					t.Errorf("read %q, %v; want the deadline's timeout", got, err)
 				}
@@ -125,12 +143,8 @@ func TestEagerReadOnlyWhenItMay(t *testing.T) {
 			if s, l := c.eager.served.Load(), c.eager.lapsed.Load(); s != 0 || l != 0 {
 				t.Errorf("served %d, lapsed %d; want no eager wait", s, l)
 			}
-			wantBusy := int64(0)
-			if tt.name == "every slot taken" {
-				wantBusy = 1
-			}
-			if b := c.eager.busy.Load(); b != wantBusy {
-				t.Errorf("busy %d; want %d", b, wantBusy)
+			if b := c.eager.busy.Load(); b != tt.wantBusy {
+				t.Errorf("busy %d; want %d", b, tt.wantBusy)
 			}
 		})
 	}
@@ -208,12 +222,9 @@ func TestEagerReadEndsWithTheConnection(t *testing.T) {
 // Through the server: a keep-alive connection's second REST call is waited for eagerly, and
 // each call is answered; with RESTEagerReads 0 none is.
 func TestRESTCallerWaitsEagerly(t *testing.T) {
-	for _, tt := range []struct {
-		slots      int
-		wantServed bool
-	}{{4, true}, {0, false}} {
-		t.Run(fmt.Sprintf("RESTEagerReads %d", tt.slots), func(t *testing.T) {
-			r := startRunning(t, func(c *Config) { c.RESTEagerReads = tt.slots })
+	for _, slots := range []int{4, 0} {
+		t.Run(fmt.Sprintf("RESTEagerReads %d", slots), func(t *testing.T) {
+			r := startRunning(t, func(c *Config) { c.RESTEagerReads = slots })
 			conn, err := net.Dial("tcp", r.Addr)
 			if err != nil {
 				t.Fatal(err)
@@ -244,7 +255,7 @@ func TestRESTCallerWaitsEagerly(t *testing.T) {
 				t.Fatal("no pkarena_rest_eager_reads_total{outcome=served} on /metrics")
 			}
 			got := served.GetCounter().GetValue()
-			if tt.slots == 0 {
+			if slots == 0 {
 				if r.eager != nil || got != 0 {
 					t.Fatalf("RESTEagerReads 0: pool %v, %v served; want none", r.eager != nil, got)
 				}

@@ -215,7 +215,7 @@ const probeWait = time.Millisecond
 // frame is small: a connection's reader waits in it, and the smaller the frames it waits in,
 // the smaller its stack can shrink.
 func (c *liveConn) Read(p []byte) (int, error) {
-	if c.eager != nil {
+	if c.eager != nil && c.idle.Load() { // a WebSocket's reads never are idle: one load a read
 		if n, ok, err := c.readEagerly(p); ok {
 			return n, err
 		}
