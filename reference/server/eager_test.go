@@ -52,63 +52,54 @@ func readN(c net.Conn, n int) (string, error) {
 	return string(buf), err
 }
 
-// A request that is there, or comes within the window, is read by the eager wait; one that
-// comes after it by the poller, and the wait is counted as lapsed.
+// A request that comes within the window is read by the eager wait; one that comes after it
+// by the poller, and the wait is counted as lapsed. Each is written once the read is at the
+// stage named (so a ppoll that did not wait at all would fail the first).
 func TestEagerReadTakesWhatComesInItsWindow(t *testing.T) {
-	// Written once the read waits: the wait lasts (not only a look at what is there).
-	t.Run("within the window", func(t *testing.T) {
-		c, client := eagerPair(t, 1, waitTimeout)
-		got := make(chan string, 1)
-		go func() { s, _ := readN(c, 4); got <- s }()
-		waitFor(t, func() error {
+	for _, tt := range []struct {
+		name       string
+		window     time.Duration
+		ready      func(c *liveConn) error // the read has reached the stage to write at
+		wantServed int64
+		wantLapsed int64
+	}{
+		{"within the window", waitTimeout, func(c *liveConn) error {
 			if !c.waiting.Load() {
 				return errors.New("the read is not waiting eagerly yet")
 			}
 			return nil
-		})
-		if _, err := io.WriteString(client, "POST"); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case s := <-got:
-			if s != "POST" {
-				t.Fatalf("read %q; want POST", s)
-			}
-		case <-time.After(waitTimeout):
-			t.Fatal("no read of what came within the window")
-		}
-		if s, l := c.eager.served.Load(), c.eager.lapsed.Load(); s == 0 || l != 0 {
-			t.Errorf("served %d, lapsed %d; want the eager wait to have read it", s, l)
-		}
-		if n := len(c.eager.slots); n != 0 {
-			t.Errorf("%d slots still held after the read", n)
-		}
-	})
-	t.Run("after the window", func(t *testing.T) {
-		c, client := eagerPair(t, 1, time.Millisecond)
-		got := make(chan string, 1)
-		go func() { s, _ := readN(c, 4); got <- s }()
-		waitFor(t, func() error {
+		}, 1, 0},
+		{"after the window", time.Millisecond, func(c *liveConn) error {
 			if l := c.eager.lapsed.Load(); l != 1 {
 				return fmt.Errorf("lapsed %d; want the 1 ms window to end", l)
 			}
 			return nil
-		})
-		if _, err := io.WriteString(client, "POST"); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case s := <-got:
-			if s != "POST" {
-				t.Errorf("read %q after the window; want POST", s)
+		}, 0, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, client := eagerPair(t, 1, tt.window)
+			got := make(chan string, 1)
+			go func() { s, _ := readN(c, 4); got <- s }()
+			waitFor(t, func() error { return tt.ready(c) })
+			if _, err := io.WriteString(client, "POST"); err != nil {
+				t.Fatal(err)
 			}
-		case <-time.After(waitTimeout):
-			t.Fatal("no read through the poller after the window")
-		}
-		if s := c.eager.served.Load(); s != 0 {
-			t.Errorf("served %d; want the poller to have read it", s)
-		}
-	})
+			select {
+			case s := <-got:
+				if s != "POST" {
+					t.Fatalf("read %q; want POST", s)
+				}
+			case <-time.After(waitTimeout):
+				t.Fatal("the read did not end")
+			}
+			if s, l := c.eager.served.Load(), c.eager.lapsed.Load(); s != tt.wantServed || l != tt.wantLapsed {
+				t.Errorf("served %d, lapsed %d; want %d, %d", s, l, tt.wantServed, tt.wantLapsed)
+			}
+			if n := len(c.eager.slots); n != 0 {
+				t.Errorf("%d slots still held after the read", n)
+			}
+		})
+	}
 }
 
 // Only an idle REST caller's connection waits eagerly, and only while a slot is free; every
