@@ -1,8 +1,10 @@
 package client
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math"
+	"math/bits"
 	"strings"
 	"unicode/utf8"
 )
@@ -310,6 +312,19 @@ func scanIndexed(data []byte, i, depth int, idx *memberIndex) (int, bool) {
 // is UTF-8 already (the reader refuses frames that are not).
 func scanString(data []byte, i int) (end int, escaped, ok bool) {
 	for i++; i < len(data); i++ {
+		// Eight bytes at a time up to the first that is a quote, a backslash or a control
+		// character (most of a frame's bytes are in strings).
+		for i+8 <= len(data) {
+			m := specialBytes(binary.LittleEndian.Uint64(data[i:]))
+			if m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
+		}
+		if i >= len(data) {
+			break
+		}
 		switch c := data[i]; {
 		case c == '"':
 			return i + 1, escaped, true
@@ -339,6 +354,16 @@ func scanString(data []byte, i int) (end int, escaped, ok bool) {
 		}
 	}
 	return i, escaped, false
+}
+
+// specialBytes marks (with its high bit) each byte of w, eight bytes of a string read
+// little-endian, that ends a run of plain string bytes: a quote, a backslash or a control
+// character. The lowest mark is always exact (a borrow can mark only bytes above a real
+// one), which is all scanString uses.
+func specialBytes(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, b := w^(ones*'"'), w^(ones*'\\')
+	return ((w-ones*0x20)&^w | (q-ones)&^q | (b-ones)&^b) & highs
 }
 
 // scanNumber checks a number (RFC 8259 §6) starting at data[i].

@@ -2,9 +2,12 @@ package client
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -213,5 +216,93 @@ func TestDecodeFrameAllocatesNothing(t *testing.T) {
 	}
 	if !sink.payIndex.indexed {
 		t.Error("a score frame's payload was not indexed")
+	}
+}
+
+// TestScanStringWordAtATime holds scanString, which reads eight bytes at a time, to a byte at
+// a time: each byte that can end a run of plain bytes (and some that cannot) at every place
+// of strings up to three words long, behind plain ASCII and behind multi-byte UTF-8.
+func TestScanStringWordAtATime(t *testing.T) {
+	tails := []string{`"`, `\"x"`, `\u00e9"`, `\q"`, `\u12"`, "\x00\"", "\x1f\"", "\x20\"", "\x7f\"", `/"`, `é"`, ``}
+	for _, filler := range []string{"a", "é", "\x7f"} {
+		for n := 0; n < 24; n++ {
+			for _, tail := range tails {
+				data := []byte(`"` + strings.Repeat(filler, n)[:n] + tail + `,"next":1`)
+				end, escaped, ok := scanString(data, 0)
+				wantEnd, wantEscaped, wantOK := scanStringByteByByte(data, 0)
+				if end != wantEnd || escaped != wantEscaped || ok != wantOK {
+					t.Errorf("scanString(%q) = %d, %v, %v; a byte at a time %d, %v, %v",
+						data, end, escaped, ok, wantEnd, wantEscaped, wantOK)
+				}
+			}
+		}
+	}
+}
+
+// scanStringByteByByte is scanString as it was before it read words: the reference.
+func scanStringByteByByte(data []byte, i int) (end int, escaped, ok bool) {
+	for i++; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			return i + 1, escaped, true
+		case c < 0x20:
+			return i, escaped, false
+		case c == '\\':
+			escaped = true
+			i++
+			if i >= len(data) {
+				return i, escaped, false
+			}
+			switch data[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(data) {
+					return i, escaped, false
+				}
+				for _, h := range data[i+1 : i+5] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return i, escaped, false
+					}
+				}
+				i += 4
+			default:
+				return i, escaped, false
+			}
+		}
+	}
+	return i, escaped, false
+}
+
+// TestSpecialBytes: the lowest byte specialBytes marks is the first quote, backslash or
+// control character of the word, whatever the bytes above it; none marked when there is none.
+func TestSpecialBytes(t *testing.T) {
+	special := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 }
+	for pos := range 8 {
+		for v := range 256 {
+			for _, above := range []byte{'a', 0x00, 0xff, '"'} {
+				var w [8]byte
+				for k := range w {
+					w[k] = 'a'
+					if k > pos {
+						w[k] = above
+					}
+				}
+				w[pos] = byte(v)
+				want := 8 // no special byte
+				for k := range w {
+					if special(w[k]) {
+						want = k
+						break
+					}
+				}
+				got := 8
+				if m := specialBytes(binary.LittleEndian.Uint64(w[:])); m != 0 {
+					got = bits.TrailingZeros64(m) / 8
+				}
+				if got != want {
+					t.Fatalf("specialBytes(%q): first special byte at %d; want %d", w, got, want)
+				}
+			}
+		}
 	}
 }
