@@ -81,7 +81,7 @@ SCENARIO  ?= pk
 load: build
 	$(BIN)/pkarena-load run -scenario $(SCENARIO) $(foreach kv,$(SET),-set $(kv)) -out $(RESULTS)/load-$(SCENARIO)
 
-## bench-load: the 50,000-connection benchmark (3 servers, 3 agents on this machine); figures to measurements/load-bench.md
+## bench-load: the 50,000-connection benchmark (3 servers, 3 agents on this machine); figures put at the top of measurements/load-bench.md
 bench-load: build
 	$(BIN)/pkarena-load bench -out $(RESULTS)/bench -write measurements/load-bench.md
 
@@ -92,7 +92,7 @@ BENCH_REPEAT ?= 3
 # where pkarena's margin is thin (measurements/fanout.md).
 BENCH_DURATION ?= 60s
 
-## bench-fanout: pkarena's fan-out (server + generator) beside a bare gorilla/websocket broadcaster, as ratios (medians of BENCH_REPEAT=3 pairs a rate, BENCH_DURATION=60s each; about 25 minutes); figures to measurements/fanout.md
+## bench-fanout: pkarena's fan-out (server + generator) beside a bare gorilla/websocket broadcaster, as ratios (medians of BENCH_REPEAT=3 pairs a rate, BENCH_DURATION=60s each; about 25 minutes); figures put at the top of measurements/fanout.md
 bench-fanout: build
 	@mkdir -p measurements
 	$(BIN)/pkarena-load bench-fanout -repeat $(BENCH_REPEAT) -duration $(BENCH_DURATION) -out $(RESULTS)/bench-fanout -write measurements/fanout.md

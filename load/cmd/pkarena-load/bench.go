@@ -51,7 +51,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&o.scenario, "scenario", "scale", "scenario name or file")
 	fs.Var(&o.sets, "set", "override a scenario parameter (repeatable); keys: "+strings.Join(scenarios.SetKeys, ", "))
 	fs.StringVar(&o.out, "out", filepath.Join("results", "bench"), "results folder: one sub-folder per agent, and merged/")
-	fs.StringVar(&o.write, "write", "", "also write the figures (Markdown) to this file")
+	fs.StringVar(&o.write, "write", "", writeUsage)
 	fs.IntVar(&o.ipsPerAgent, "ips-per-agent", 4, "loopback source addresses per agent (127.0.0.2 on)")
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
@@ -76,6 +76,11 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if _, err := os.Stat(o.serverBin); err != nil {
 		return usage("server binary: %v (make build makes bin/pkarena-server)", err)
+	}
+	if o.write != "" {
+		if err := checkFigures(o.write); err != nil {
+			return usage("%v", err)
+		}
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		fmt.Fprintln(stderr, "pkarena-load bench:", err)
@@ -159,11 +164,11 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	figures := benchFigures(sum, o, hosts, serverRSS, agentRSS, agentCPU, args)
 	fmt.Fprint(stdout, figures)
 	if o.write != "" {
-		if err := os.WriteFile(o.write, []byte(figures), 0o644); err != nil {
+		if err := writeFigures(o.write, figures); err != nil {
 			fmt.Fprintln(stderr, "pkarena-load bench:", err)
 			return metrics.ExitError
 		}
-		fmt.Fprintln(stdout, "figures written to", o.write)
+		fmt.Fprintln(stdout, "figures put at the top of", o.write)
 	}
 	return finish(merged, sum, true, nil, stdout, stderr)
 }

@@ -33,7 +33,7 @@ func runJournalBench(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.SetOutput(stderr)
 	serverBin := fs.String("server-bin", "bin/pkarena-server", "the reference server binary (make build makes it)")
 	out := fs.String("out", "results/bench-journal", "folder for the two runs' results, the servers' logs and the journal")
-	write := fs.String("write", "", "also write the figures as Markdown to this file")
+	write := fs.String("write", "", writeUsage)
 	var sets repeatFlag
 	fs.Var(&sets, "set", "a scenario parameter key=value over the benchmark's own ("+strings.Join(journalLoad, " ")+"); repeatable")
 	if err := fs.Parse(args); err != nil {
@@ -46,6 +46,12 @@ func runJournalBench(ctx context.Context, args []string, stdout, stderr io.Write
 	if _, err := os.Stat(*serverBin); err != nil {
 		fmt.Fprintf(stderr, "pkarena-load bench-journal: server binary: %v (make build makes bin/pkarena-server)\n", err)
 		return metrics.ExitUsage
+	}
+	if *write != "" {
+		if err := checkFigures(*write); err != nil {
+			fmt.Fprintln(stderr, "pkarena-load bench-journal:", err)
+			return metrics.ExitUsage
+		}
 	}
 	state := filepath.Join(*out, "state")
 	self, err := os.Executable()
@@ -113,11 +119,11 @@ func runJournalBench(ctx context.Context, args []string, stdout, stderr io.Write
 	md := journalFigures(sums[0], sums[1], journalMetrics, size, append([]string{"pkarena-load", "bench-journal"}, args...))
 	fmt.Fprint(stdout, md)
 	if *write != "" {
-		if err := os.WriteFile(*write, []byte(md), 0o644); err != nil {
+		if err := writeFigures(*write, md); err != nil {
 			fmt.Fprintln(stderr, "pkarena-load bench-journal:", err)
 			return metrics.ExitError
 		}
-		fmt.Fprintln(stdout, "figures written to", *write)
+		fmt.Fprintln(stdout, "figures put at the top of", *write)
 	}
 	return metrics.ExitOK
 }

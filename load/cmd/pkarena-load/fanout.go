@@ -70,7 +70,7 @@ func runFanoutBench(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.DurationVar(&o.satP99, "saturation-p99", 100*time.Millisecond, "a rate holds when at least 95% of it is delivered with p99 under this")
 	fs.StringVar(&o.serverBin, "server-bin", "bin/pkarena-server", "the pkarena-server binary")
 	fs.StringVar(&o.out, "out", filepath.Join("results", "bench-fanout"), "results folder")
-	fs.StringVar(&o.write, "write", "", "also write the figures (Markdown) to this file")
+	fs.StringVar(&o.write, "write", "", writeUsage)
 	fs.BoolVar(&o.profile, "profile", false, "take CPU profiles of the reference server and the generator at each pkarena rate (in -out)")
 	fs.IntVar(&o.pipeline, "score-pipeline", 8, "set_battle_score calls of the battle outstanding at once (score_pipeline): the bare broadcaster publishes on its schedule whatever the last publication did, and so may the generator")
 	fs.IntVar(&o.repeat, "repeat", 1, "pairs measured at each rate, the two stacks' order alternating; ratios and verdicts are then the medians of the pairs', with their range (a shared machine moves single pairs by a fifth or more)")
@@ -101,6 +101,11 @@ func runFanoutBench(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	if _, err := os.Stat(o.serverBin); err != nil {
 		return usage("server binary: %v (make build makes bin/pkarena-server)", err)
+	}
+	if o.write != "" {
+		if err := checkFigures(o.write); err != nil {
+			return usage("%v", err)
+		}
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -167,11 +172,11 @@ func runFanoutBench(ctx context.Context, args []string, stdout, stderr io.Writer
 		return metrics.ExitError
 	}
 	if o.write != "" {
-		if err := os.WriteFile(o.write, []byte(md), 0o644); err != nil {
+		if err := writeFigures(o.write, md); err != nil {
 			fmt.Fprintln(stderr, "pkarena-load bench-fanout:", err)
 			return metrics.ExitError
 		}
-		fmt.Fprintln(stdout, "figures written to", o.write)
+		fmt.Fprintln(stdout, "figures put at the top of", o.write)
 	}
 	return metrics.ExitOK
 }
