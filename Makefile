@@ -97,7 +97,7 @@ bench-fanout: build
 	@mkdir -p measurements
 	$(BIN)/pkarena-load bench-fanout -repeat $(BENCH_REPEAT) -duration $(BENCH_DURATION) -out $(RESULTS)/bench-fanout -write measurements/fanout.md
 
-## bench-journal: the battle journal's cost: the same pk load against a memory-only and a -state-dir server, side by side; figures to results/bench-journal/figures.md (measurements/journal.md records one run)
+## bench-journal: the battle journal's cost: the same pk load against a memory-only and a -state-dir server, side by side; figures put at the top of results/bench-journal/figures.md (measurements/journal.md records one run)
 bench-journal: build
 	$(BIN)/pkarena-load bench-journal -server-bin $(BIN)/pkarena-server -out $(RESULTS)/bench-journal -write $(RESULTS)/bench-journal/figures.md
 
