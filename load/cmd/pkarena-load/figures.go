@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // writeUsage is the -write flag's help, the same for every benchmark.
@@ -45,7 +46,7 @@ func writeFigures(path, md string) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
-	data := []byte(md)
+	data := []byte(strings.TrimLeft(md, "\n")) // the file starts at a heading, not a blank line
 	if len(old) > 0 {
 		data = append(data, '\n')
 		data = append(data, old...)

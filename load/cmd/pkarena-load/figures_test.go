@@ -14,6 +14,7 @@ import (
 func TestWriteFiguresPutsTheRunOnTop(t *testing.T) {
 	tests := []struct {
 		name     string
+		md       string  // the figures; "## run 2\n" when empty
 		old      *string // nil: no file yet
 		mode     os.FileMode
 		want     string
@@ -23,6 +24,8 @@ func TestWriteFiguresPutsTheRunOnTop(t *testing.T) {
 		{name: "an empty file", old: ptr(""), mode: 0o600, want: "## run 2\n", wantMode: 0o600},
 		{name: "a file with runs", old: ptr("## run 1\n\nfigures\n"), mode: 0o640,
 			want: "## run 2\n\n## run 1\n\nfigures\n", wantMode: 0o640},
+		{name: "figures that start with blank lines", md: "\n\n## run 2\n", old: ptr("## run 1\n"), mode: 0o644,
+			want: "## run 2\n\n## run 1\n", wantMode: 0o644},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,7 +39,11 @@ func TestWriteFiguresPutsTheRunOnTop(t *testing.T) {
 			if err := checkFigures(path); err != nil {
 				t.Fatalf("checkFigures: %v", err)
 			}
-			if err := writeFigures(path, "## run 2\n"); err != nil {
+			md := tt.md
+			if md == "" {
+				md = "## run 2\n"
+			}
+			if err := writeFigures(path, md); err != nil {
 				t.Fatalf("writeFigures: %v", err)
 			}
 			got, err := os.ReadFile(path)
