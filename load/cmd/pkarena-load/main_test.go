@@ -9,9 +9,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pkarena/pkarena/fixtures/scenarios"
 	"github.com/pkarena/pkarena/load/metrics"
@@ -71,6 +73,34 @@ func TestRunWritesEveryResult(t *testing.T) {
 	if !bytes.HasPrefix(tr, []byte("go 1.")) || len(tr) < 4<<10 {
 		t.Errorf("-trace wrote %d bytes beginning %q; want an execution trace", len(tr), tr[:min(len(tr), 16)])
 	}
+}
+
+// -trace stops by itself at the end of its window, not before: a run longer than the window
+// (any real one) gets a trace of the window, not a trace growing until the run ends.
+func TestRunTraceStopsAfterItsWindow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.trace")
+	const window = time.Second
+	tr := &runTrace{path: path, window: window, log: slog.New(slog.DiscardHandler)}
+	defer tr.stop()
+	began := time.Now()
+	tr.start()
+	if !trace.IsEnabled() {
+		t.Fatal("no trace running after start")
+	}
+	for trace.IsEnabled() {
+		if time.Since(began) > window+30*time.Second {
+			t.Fatalf("the trace still runs %v after start; want it stopped after its %v window", time.Since(began), window)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if took := time.Since(began); took < window {
+		t.Errorf("the trace stopped after %v; want not before its %v window", took, window)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || !bytes.HasPrefix(data, []byte("go 1.")) {
+		t.Errorf("trace file: %v, %d bytes; want an execution trace", err, len(data))
+	}
+	tr.stop() // a second stop, at the run's end, is harmless
 }
 
 func TestBreachedThresholdExits1(t *testing.T) {
