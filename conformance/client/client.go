@@ -66,7 +66,10 @@ type Config struct {
 	// instead of through gorilla's reader: the same frames, answers and errors, for 1–2 µs
 	// less CPU a frame, and no read buffer held by an idle connection (ReadBufferSize then
 	// sizes nothing). It applies to ws:// URLs dialed without a Dialer of the caller's
-	// (gorilla reads the others). The load generator sets it.
+	// (gorilla reads the others). On Linux the frames of every DirectRead connection are read,
+	// and OnEvent and the callbacks of Go run, on a few goroutines shared by all of them (one
+	// per processor): a callback that blocked would hold up the others' frames as well as its
+	// own. The load generator sets it.
 	DirectRead bool
 	// Resume, when set, resumes an earlier session instead of starting one (SPEC §21,
 	// RESUME-002): the welcome is then checked to carry seq 0, and the frames after it to go

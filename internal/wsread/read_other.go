@@ -7,6 +7,12 @@ import (
 	"net"
 )
 
+// pollState is empty where no Reader is made.
+type pollState struct{}
+
+func (r *Reader) attach() bool     { return false }
+func (r *Reader) closeConn() error { return r.conn.Close() }
+
 // rawReadable is false where the socket cannot be read with a system call of our own.
 func rawReadable(net.Conn) bool { return false }
 

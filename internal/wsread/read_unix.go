@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix && !linux
 
 package wsread
 
@@ -7,6 +7,16 @@ import (
 	"os"
 	"syscall"
 )
+
+// pollState is empty here: each Reader reads on the goroutine that runs it (poll_linux.go
+// says what Linux does instead).
+type pollState struct{}
+
+// attach has nothing to ready here.
+func (r *Reader) attach() bool { return true }
+
+// closeConn closes r's connection; the netpoller wakes Run, which ends with net.ErrClosed.
+func (r *Reader) closeConn() error { return r.conn.Close() }
 
 // rawReadable reports whether conn's socket can be read with a system call of our own.
 func rawReadable(conn net.Conn) bool {

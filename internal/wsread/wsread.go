@@ -3,10 +3,13 @@
 //
 // gorilla/websocket reads through a bufio.Reader on the net.Conn, and its frame and message
 // readers cost about 2 µs of CPU a frame beyond the system calls (measurements/fanout.md). A
-// Reader parses the frames in place inside one long-lived syscall.RawConn.Read, reading
-// until the socket is empty and then waiting for the netpoller, as the net package does: two
-// reads a frame, as with gorilla (why not one: read_unix.go). Its buffer comes from a pool
-// and goes back whenever no frame is half read, so an idle connection holds none.
+// Reader parses the frames in place. On Linux the Readers share a few epoll instances, two
+// per processor, each read by one goroutine that reads every ready socket once and runs its
+// handler (poll_linux.go): one read a frame, and one goroutine woken for many frames. Elsewhere a Reader
+// reads inside one long-lived syscall.RawConn.Read until the socket is empty, then waits for
+// the netpoller, as the net package does: two reads a frame, as with gorilla (read_unix.go).
+// Its buffer comes from a pool and goes back whenever no frame is half read, so an idle
+// connection holds none.
 //
 // A Reader answers what gorilla's reader answers (a pong to a ping, a close echoing the
 // server's code, a 1002 close on a protocol error) through the gorilla connection's writer,
@@ -56,6 +59,8 @@ var errUnexpectedEOF = &websocket.CloseError{Code: websocket.CloseAbnormalClosur
 type WriteControl func(messageType int, data []byte, deadline time.Time) error
 
 // Reader reads one client connection's frames. Make it with Dial; Run it on one goroutine.
+// Close the connection through the gorilla connection Dial returned (its Close), which
+// tells the Reader.
 type Reader struct {
 	conn    net.Conn
 	pending []byte       // bytes read before the Reader took over: frames sent with the handshake
@@ -63,6 +68,8 @@ type Reader struct {
 
 	msg     []byte // a fragmented message's payload so far
 	msgType int    // its type; 0 when no message is fragmented
+
+	poll pollState // its part in the poller that reads it (Linux)
 }
 
 // Dial dials rawURL with d and makes a Reader of the connection: gorilla then reads only the
@@ -97,6 +104,7 @@ func Dial(ctx context.Context, d websocket.Dialer, rawURL string) (ws *websocket
 	}
 	if rest, ok := hc.leftover(); ok { // else gorilla's buffer holds it too
 		r, _ = newReader(hc.Conn, rest, ws.WriteControl)
+		hc.reader = r
 	}
 	return ws, r, resp, nil
 }
@@ -113,7 +121,11 @@ func newReader(conn net.Conn, pending []byte, control WriteControl) (r *Reader, 
 	if !rawReadable(conn) {
 		return nil, false
 	}
-	return &Reader{conn: conn, pending: pending, control: control}, true
+	r = &Reader{conn: conn, pending: pending, control: control}
+	if !r.attach() {
+		return nil, false
+	}
+	return r, true
 }
 
 // Run reads messages until the connection ends or fn returns false, calling fn with every
@@ -311,6 +323,16 @@ type handshakeConn struct {
 	net.Conn
 	seen []byte
 	done bool
+
+	reader *Reader // the Reader that took the connection over, if one did
+}
+
+// Close closes the connection; a Reader reading it learns of it first (closeConn).
+func (h *handshakeConn) Close() error {
+	if h.reader != nil {
+		return h.reader.closeConn()
+	}
+	return h.Conn.Close()
 }
 
 // Read reads from the connection, keeping the bytes until leftover is called.

@@ -348,11 +348,31 @@ func TestReaderWaitsAfterADrainingRead(t *testing.T) {
 // same write as its 101 response; gorilla's Dialer reads them into its buffer with the
 // response, and handshakeConn must hand them to the Reader.
 func TestReaderTakesTheFramesSentWithTheHandshake(t *testing.T) {
+	url := serveWithHandshake(t, cat(text("welcome"), text("first"), text("sec")[:3]),
+		text("sec")[3:], closeF(websocket.FormatCloseMessage(1000, "")))
+	ws, r := dialRaw(t, url)
+	defer ws.Close()
+	var msgs []string
+	err := r.Run(func(_ int, data []byte) bool { msgs = append(msgs, string(data)); return true })
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != 1000 {
+		t.Errorf("Run ended with %v, want close 1000", err)
+	}
+	if want := []string{"welcome", "first", "sec"}; !reflect.DeepEqual(msgs, want) {
+		t.Errorf("messages %q, want %q", msgs, want)
+	}
+}
+
+// serveWithHandshake serves one WebSocket connection that writes first in the same write as
+// its 101 response, then each of then in a write of its own, then reads until the client
+// goes; it returns the ws:// URL.
+func serveWithHandshake(t *testing.T, first []byte, then ...[]byte) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
@@ -366,22 +386,13 @@ func TestReaderTakesTheFramesSentWithTheHandshake(t *testing.T) {
 		h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
 			base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n"
-		_, _ = c.Write(cat([]byte(resp), text("welcome"), text("first"), text("sec")[:3]))
-		_, _ = c.Write(text("sec")[3:])
-		_, _ = c.Write(closeF(websocket.FormatCloseMessage(1000, "")))
+		_, _ = c.Write(cat([]byte(resp), first))
+		for _, b := range then {
+			_, _ = c.Write(b)
+		}
 		_, _ = io.Copy(io.Discard, c)
 	}()
-	ws, r := dialRaw(t, "ws://"+ln.Addr().String())
-	defer ws.Close()
-	var msgs []string
-	err = r.Run(func(_ int, data []byte) bool { msgs = append(msgs, string(data)); return true })
-	var ce *websocket.CloseError
-	if !errors.As(err, &ce) || ce.Code != 1000 {
-		t.Errorf("Run ended with %v, want close 1000", err)
-	}
-	if want := []string{"welcome", "first", "sec"}; !reflect.DeepEqual(msgs, want) {
-		t.Errorf("messages %q, want %q", msgs, want)
-	}
+	return "ws://" + ln.Addr().String()
 }
 
 func TestReaderStopsWhenTheHandlerSaysSo(t *testing.T) {

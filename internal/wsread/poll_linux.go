@@ -1,0 +1,383 @@
+//go:build linux
+
+package wsread
+
+import (
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// On Linux the Readers of a process share a few epoll instances, pollers, pollersPerProc a
+// processor (GOMAXPROCS when the first Reader is made), each read by one goroutine. A poller's
+// goroutine waits in the runtime's netpoller on the epoll instance itself (an epoll
+// descriptor is readable when one of its sockets is), takes every ready socket at once
+// (epoll_wait without waiting) and reads each once, handing over its whole frames.
+//
+// A goroutine a connection waiting in the netpoller, as the net package and gorilla do, costs
+// a frame two reads (the one that returns it and the one that finds the socket empty) and a
+// wake-up of its goroutine. Here the sockets are watched level-triggered: one read a frame
+// is enough, for a socket with more to read (a frame larger than the buffer, an end of
+// stream behind the data) is reported again; and the frames of a fan-out arriving together
+// are read by one goroutine woken once.
+//
+// The handler of every Reader of a poller runs on its goroutine: a handler that waits holds
+// up the other connections of its poller (their frames wait in their sockets, none is lost).
+// The load generator's handlers do not wait; the pongs and closes a Reader writes back are
+// bounded by controlWait.
+
+// poller is one epoll instance and the Readers it watches.
+type poller struct {
+	epfd int
+
+	mu      sync.Mutex        // guards readers
+	readers map[int32]*Reader // by their socket's descriptor
+}
+
+// pollState is a Reader's part in its poller. The fields from fn on are the poller
+// goroutine's while the Reader is registered, Run's before and whoever ends it after.
+type pollState struct {
+	p     *poller
+	sc    syscall.RawConn // the socket's
+	fd    int32
+	state atomic.Int32 // idle, serving, closeAsked or ended
+	done  chan error   // Run's result, sent once, when the state becomes ended
+
+	fn   func(int, []byte) bool
+	read func(uintptr) // r.readOnce, bound once: no allocation a read
+	buf  *[]byte       // lent by buffers while a frame is half read or bytes are being read
+	have int           // bytes at the start of *buf not yet taken by a frame
+	got  int           // bytes the last read added
+	stop bool          // fn asked to stop
+	err  error         // why the connection cannot go on
+}
+
+// The states of a Reader (pollState.state).
+const (
+	stateIdle       int32 = iota // waiting for its socket
+	stateServing                 // its poller is reading it or in its handler
+	stateCloseAsked              // closed while being served: the poller ends it after
+	stateEnded                   // Run's result is sent
+)
+
+var (
+	pollersOnce sync.Once
+	pollers     []*poller
+	pollersErr  error
+	nextPoller  atomic.Uint32
+)
+
+// batchSize is the most sockets a poller takes from epoll at once, between two chances for the
+// other goroutines to run (about half a millisecond of the load generator's work).
+const batchSize = 64
+
+// pollersPerProc is how many pollers a processor has. With one, a thread the system set
+// aside (the machine's other processes, the server among them, want the same cores) held up
+// every connection of its poller until it ran again, where goroutines a connection would have
+// been run by another processor: the fan-out's p99 at 50,000 frames a second was 21–57 ms in
+// eight runs, against 12–21 before the pollers; with two or four a processor, 15–24 ms in four.
+// Fewer pollers read more sockets a wake-up (measurements/fanout.md).
+const pollersPerProc = 2
+
+// sharedPoller returns a poller for a new Reader, the pollers in turn; they are made, and
+// their goroutines started, on the first call.
+func sharedPoller() (*poller, error) {
+	pollersOnce.Do(func() {
+		for range pollersPerProc * runtime.GOMAXPROCS(0) {
+			p, err := newPoller()
+			if err != nil {
+				pollersErr = err
+				return
+			}
+			pollers = append(pollers, p)
+		}
+	})
+	if pollersErr != nil {
+		return nil, pollersErr
+	}
+	return pollers[int(nextPoller.Add(1))%len(pollers)], nil
+}
+
+// newPoller makes an epoll instance and starts its goroutine. The instance is made
+// non-blocking and handed to the os package, which registers it with the runtime's netpoller.
+func newPoller() (*poller, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		syscall.Close(epfd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	f := os.NewFile(uintptr(epfd), "wsread-epoll")
+	sc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	p := &poller{epfd: epfd, readers: make(map[int32]*Reader)}
+	go p.loop(f, sc)
+	return p, nil
+}
+
+// loop waits for ready sockets and serves them, for ever: the pollers live as long as the
+// process. Should the epoll instance fail, every Reader of the poller ends with the error.
+func (p *poller) loop(f *os.File, sc syscall.RawConn) {
+	defer runtime.KeepAlive(f) // its finalizer would close the instance
+	events := make([]syscall.EpollEvent, batchSize)
+	var werr error
+	err := sc.Read(func(epfd uintptr) bool {
+		for {
+			n, err := syscall.EpollWait(int(epfd), events, 0)
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err != nil:
+				werr = os.NewSyscallError("epoll_wait", err)
+				return true
+			case n == 0:
+				return false // wait for the netpoller
+			}
+			for _, ev := range events[:n] {
+				p.serve(ev.Fd)
+			}
+			// Let the process's other goroutines in between batches: under a steady stream
+			// this loop never waits, and the runtime would leave them queued behind it for a
+			// time slice (10 ms), the load generator's sender of requests among them.
+			runtime.Gosched()
+		}
+	})
+	if werr == nil {
+		werr = err
+	}
+	p.mu.Lock()
+	readers := p.readers
+	p.readers = nil
+	p.mu.Unlock()
+	for _, r := range readers {
+		if r.poll.state.CompareAndSwap(stateIdle, stateEnded) {
+			r.poll.err = werr
+			r.ended()
+		}
+	}
+}
+
+// serve reads the socket fd once, if a Reader still holds it and is not being closed.
+func (p *poller) serve(fd int32) {
+	p.mu.Lock()
+	r := p.readers[fd]
+	p.mu.Unlock()
+	if r == nil || !r.poll.state.CompareAndSwap(stateIdle, stateServing) {
+		return
+	}
+	ps := &r.poll
+	ps.got = 0
+	if ps.sc.Control(ps.read) != nil { // closed before the read: end as a close does
+		ps.err = r.closedErr()
+	}
+	if ps.got > 0 {
+		// The frames are handed over outside Control: a handler may close its connection,
+		// and a close waits until no Control holds the descriptor.
+		r.take()
+	}
+	if ps.stop || ps.err != nil {
+		// The registration goes now, while the descriptor is still the socket's (a failed
+		// Control: it is closed, and its registration with it).
+		_ = ps.sc.Control(func(fd uintptr) {
+			_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
+		})
+		p.forget(r)
+		ps.state.Store(stateEnded)
+		r.ended()
+		return
+	}
+	if !ps.state.CompareAndSwap(stateServing, stateIdle) { // closed meanwhile
+		ps.err = r.closedErr()
+		ps.state.Store(stateEnded)
+		r.ended()
+	}
+}
+
+// forget takes r out of the poller's map (the socket's registration goes with its close, or
+// serve deletes it).
+func (p *poller) forget(r *Reader) {
+	p.mu.Lock()
+	if p.readers[r.poll.fd] == r {
+		delete(p.readers, r.poll.fd)
+	}
+	p.mu.Unlock()
+}
+
+// rawReadable reports whether conn's socket can be read with a system call of our own.
+func rawReadable(conn net.Conn) bool {
+	_, ok := conn.(*net.TCPConn)
+	return ok
+}
+
+// attach readies r for its poller; false when there is none (epoll refused) or the socket's
+// descriptor cannot be had.
+func (r *Reader) attach() bool {
+	p, err := sharedPoller()
+	if err != nil {
+		return false
+	}
+	sc, err := r.conn.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		return false
+	}
+	fd := int32(-1)
+	if sc.Control(func(s uintptr) { fd = int32(s) }) != nil || fd < 0 {
+		return false
+	}
+	r.poll = pollState{p: p, sc: sc, fd: fd, done: make(chan error, 1)}
+	r.poll.read = r.readOnce
+	return true
+}
+
+// run hands the frames read with the handshake to fn, registers the socket with the poller and
+// waits for the end: the poller's goroutine reads the socket and calls fn.
+func (r *Reader) run(fn func(int, []byte) bool) error {
+	ps := &r.poll
+	ps.fn = fn
+	if len(r.pending) > 0 {
+		if !ps.state.CompareAndSwap(stateIdle, stateServing) {
+			return <-ps.done // closed before Run
+		}
+		b := make([]byte, max(bufferSize, len(r.pending)))
+		ps.buf, ps.have, r.pending = &b, copy(b, r.pending), nil
+		r.take()
+		if ps.stop || ps.err != nil {
+			ps.state.Store(stateEnded)
+			r.ended()
+			return <-ps.done
+		}
+		if !ps.state.CompareAndSwap(stateServing, stateIdle) {
+			ps.err = r.closedErr()
+			ps.state.Store(stateEnded)
+			r.ended()
+			return <-ps.done
+		}
+	}
+	p := ps.p
+	p.mu.Lock()
+	if p.readers == nil { // the poller failed
+		p.mu.Unlock()
+		if ps.state.CompareAndSwap(stateIdle, stateEnded) {
+			ps.err = syscall.EBADF
+			r.ended()
+		}
+		return <-ps.done
+	}
+	p.readers[ps.fd] = r
+	p.mu.Unlock()
+	var cerr error
+	err := ps.sc.Control(func(fd uintptr) {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: ps.fd}
+		cerr = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev)
+	})
+	if err == nil && cerr != nil {
+		err = os.NewSyscallError("epoll_ctl", cerr)
+	}
+	if err != nil {
+		p.forget(r)
+		if ps.state.CompareAndSwap(stateIdle, stateEnded) {
+			ps.err = err
+			r.ended()
+		}
+	}
+	return <-ps.done
+}
+
+// readOnce reads the socket fd once into the Reader's buffer (got: the bytes read); on the
+// poller's goroutine, inside the socket's Control, so fd stays the socket's.
+func (r *Reader) readOnce(fd uintptr) {
+	ps := &r.poll
+	if ps.buf == nil {
+		ps.buf = buffers.Get().(*[]byte)
+	}
+	if ps.have == len(*ps.buf) { // a frame larger than the buffer: grow it
+		b := append((*ps.buf)[:ps.have], make([]byte, ps.have)...)
+		ps.buf = &b
+	}
+	n, err := syscall.Read(int(fd), (*ps.buf)[ps.have:])
+	switch {
+	case err == syscall.EAGAIN || err == syscall.EINTR: // reported again if there is more
+		if ps.have == 0 {
+			putBuffer(ps.buf)
+			ps.buf = nil
+		}
+	case err != nil:
+		ps.err = os.NewSyscallError("read", err)
+	case n == 0:
+		ps.err = errUnexpectedEOF
+	default:
+		ps.have += n
+		ps.got = n
+	}
+}
+
+// take hands the bytes held to r.frames and keeps the rest of a half-read frame.
+func (r *Reader) take() {
+	ps := &r.poll
+	used, stop, err := r.frames((*ps.buf)[:ps.have], ps.fn)
+	if ps.stop, ps.err = stop, err; stop || err != nil {
+		return
+	}
+	ps.have = copy(*ps.buf, (*ps.buf)[used:ps.have])
+	if ps.have == 0 {
+		putBuffer(ps.buf)
+		ps.buf = nil
+	}
+}
+
+// ended gives back the buffer and sends Run's result: nil when fn stopped it. The state is
+// already stateEnded, set by whoever called.
+func (r *Reader) ended() {
+	ps := &r.poll
+	putBuffer(ps.buf)
+	ps.buf = nil
+	if ps.stop {
+		ps.done <- nil
+		return
+	}
+	ps.done <- ps.err
+}
+
+// closedErr is the error the socket's RawConn gives once it is closed: what Run returned
+// when the connection was closed under it before the pollers (net.ErrClosed).
+func (r *Reader) closedErr() error {
+	err := r.poll.sc.Read(func(uintptr) bool { return true })
+	if err == nil {
+		err = net.ErrClosed
+	}
+	return err
+}
+
+// closeConn closes r's connection for its owner (the gorilla connection's Close) and ends Run
+// with closedErr, at once if the poller is not serving r, else once it has. The socket's
+// registration goes with the descriptor; r leaves the map first, so an event of the socket
+// still in a batch finds no Reader.
+func (r *Reader) closeConn() error {
+	ps := &r.poll
+	ps.p.forget(r)
+	err := r.conn.Close()
+	for {
+		switch ps.state.Load() {
+		case stateIdle:
+			if ps.state.CompareAndSwap(stateIdle, stateEnded) {
+				ps.err = r.closedErr()
+				r.ended()
+				return err
+			}
+		case stateServing:
+			if ps.state.CompareAndSwap(stateServing, stateCloseAsked) {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+}

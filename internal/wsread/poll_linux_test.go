@@ -1,0 +1,284 @@
+package wsread
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// registered reports whether r's socket is in its poller's map and in its epoll set (the
+// set's targets are listed in /proc/self/fdinfo of the epoll descriptor, one "tfd:" line each).
+func registered(t *testing.T, r *Reader) (inMap, inSet bool) {
+	t.Helper()
+	p := r.poll.p
+	p.mu.Lock()
+	inMap = p.readers[r.poll.fd] == r
+	p.mu.Unlock()
+	info, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(p.epfd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "tfd: " + strconv.Itoa(int(r.poll.fd)) + " "
+	for _, line := range strings.Split(string(info), "\n") {
+		if strings.HasPrefix(strings.Join(strings.Fields(line), " ")+" ", want) {
+			inSet = true
+		}
+	}
+	return inMap, inSet
+}
+
+// TestPollerServesManyConnections: many Readers on the shared pollers, each server sending
+// its own numbered frames in writes of several frames, some larger than a lent buffer; every
+// Reader gets exactly its own frames, in order, and the server's close.
+func TestPollerServesManyConnections(t *testing.T) {
+	const conns, frames = 200, 30
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		id := r.URL.Query().Get("id")
+		var batch []byte
+		for i := range frames {
+			msg := id + ":" + strconv.Itoa(i)
+			if i%7 == 3 { // larger than a lent buffer (bufferSize)
+				msg += ":" + strings.Repeat("x", 3*bufferSize)
+			}
+			batch = append(batch, text(msg)...)
+			if i%4 == 3 || i == frames-1 {
+				if _, err := ws.NetConn().Write(batch); err != nil {
+					return
+				}
+				batch = batch[:0]
+			}
+		}
+		_, _ = ws.NetConn().Write(closeF(websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye")))
+		_, _ = io.Copy(io.Discard, ws.NetConn())
+	}))
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for c := range conns {
+		ws, r := dialRaw(t, url+"?id="+strconv.Itoa(c))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer ws.Close()
+			hung := time.AfterFunc(20*time.Second, func() { ws.Close() })
+			defer hung.Stop()
+			n := 0
+			err := r.Run(func(_ int, data []byte) bool {
+				if f := strings.Split(string(data), ":"); len(f) < 2 || f[0] != strconv.Itoa(c) || f[1] != strconv.Itoa(n) {
+					errs <- fmt.Errorf("connection %d frame %d: %.40q", c, n, data)
+				}
+				n++
+				return true
+			})
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.CloseNormalClosure || n != frames {
+				errs <- fmt.Errorf("connection %d: Run = %v after %d of %d frames; want close 1000 after all", c, err, n, frames)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestPollerForgetsAReaderThatEnded: however Run ends (the handler stops it, the server
+// closes, the stream ends, the connection is closed here), the socket leaves its poller's
+// map and its epoll set; while Run waits it is in both.
+func TestPollerForgetsAReaderThatEnded(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		write []byte // after "first", once the Reader is registered
+		stop  bool   // the handler returns false at "second"
+		close bool   // the test closes the connection
+		want  func(error) bool
+	}{
+		{"the handler stops", text("second"), true, false, func(err error) bool { return err == nil }},
+		{"a close frame", closeF(websocket.FormatCloseMessage(websocket.CloseGoingAway, "")), false, false, func(err error) bool {
+			var ce *websocket.CloseError
+			return errors.As(err, &ce) && ce.Code == websocket.CloseGoingAway
+		}},
+		{"the end of the stream", nil, false, false, func(err error) bool { return errors.Is(err, errUnexpectedEOF) }},
+		{"closed here", nil, false, true, func(err error) bool { return errors.Is(err, net.ErrClosed) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			next := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+				if err != nil {
+					return
+				}
+				defer ws.Close()
+				_, _ = ws.NetConn().Write(text("first"))
+				<-next
+				if tc.close {
+					_, _ = io.Copy(io.Discard, ws.NetConn())
+					return
+				}
+				if tc.write != nil {
+					_, _ = ws.NetConn().Write(tc.write)
+				}
+				if !tc.stop {
+					_ = ws.NetConn().(*net.TCPConn).CloseWrite()
+				}
+				_, _ = io.Copy(io.Discard, ws.NetConn())
+			}))
+			defer srv.Close()
+			ws, r := dialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
+			defer ws.Close()
+			first := make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				done <- r.Run(func(_ int, data []byte) bool {
+					if string(data) == "first" {
+						close(first)
+					}
+					return !tc.stop || string(data) != "second"
+				})
+			}()
+			<-first
+			// The handler of "first" has returned once the poller marks r idle again.
+			for end := time.Now().Add(10 * time.Second); r.poll.state.Load() != stateIdle; time.Sleep(time.Millisecond) {
+				if time.Now().After(end) {
+					t.Fatal("the poller did not finish with the first frame")
+				}
+			}
+			if inMap, inSet := registered(t, r); !inMap || !inSet {
+				t.Fatalf("while Run waits: in the map %v, in the epoll set %v; want both", inMap, inSet)
+			}
+			close(next)
+			if tc.close {
+				ws.Close()
+			}
+			select {
+			case err := <-done:
+				if !tc.want(err) {
+					t.Errorf("Run = %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return within 10 s")
+			}
+			if inMap, inSet := registered(t, r); inMap || inSet {
+				t.Errorf("after Run: in the map %v, in the epoll set %v; want neither", inMap, inSet)
+			}
+		})
+	}
+}
+
+// TestCloseFromTheHandler: the handler closes its own connection (as a client does that gives
+// up on a frame) while the poller serves it; Run ends with net.ErrClosed once the frames of
+// that read are handed over (as before the pollers), and nothing is read after the close.
+func TestCloseFromTheHandler(t *testing.T) {
+	start := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		<-start
+		_, _ = ws.NetConn().Write(cat(text("one"), text("two"), text("three")))
+		_, _ = io.Copy(io.Discard, ws.NetConn())
+	}))
+	defer srv.Close()
+	ws, r := dialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	var msgs []string
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Run(func(_ int, data []byte) bool {
+			msgs = append(msgs, string(data))
+			if len(msgs) == 1 {
+				ws.Close()
+			}
+			return true
+		})
+	}()
+	// The frames go out once the socket is the poller's: its goroutine calls the handler.
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if inMap, _ := registered(t, r); inMap {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("Run did not register the socket within 10 s")
+		}
+	}
+	close(start)
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10 s of the close")
+	}
+	if !errors.Is(err, net.ErrClosed) || len(msgs) == 0 || msgs[0] != "one" {
+		t.Errorf("Run = %v with %q; want net.ErrClosed after \"one\"", err, msgs)
+	}
+	if len(msgs) > 1 && !reflect.DeepEqual(msgs, []string{"one", "two", "three"}) {
+		t.Errorf("handed over %q: after the close, more than the rest of one read", msgs)
+	}
+}
+
+// TestForgetTakesOutOnlyItsOwnReader: a Reader that ended may be forgotten after its
+// socket's number went to another connection's socket; the other Reader stays.
+func TestForgetTakesOutOnlyItsOwnReader(t *testing.T) {
+	older, newer := &Reader{}, &Reader{}
+	older.poll.fd, newer.poll.fd = 7, 7
+	p := &poller{readers: map[int32]*Reader{7: newer}}
+	p.forget(older)
+	if p.readers[7] != newer {
+		t.Fatal("forgetting an ended Reader took out the Reader now holding its socket's number")
+	}
+	p.forget(newer)
+	if _, ok := p.readers[7]; ok {
+		t.Fatal("forget left its own Reader")
+	}
+}
+
+// TestCloseBeforeRun: a connection closed before Run (a client that gave up waiting for its
+// welcome) ends Run at once with net.ErrClosed, with frames sent with the handshake or not.
+func TestCloseBeforeRun(t *testing.T) {
+	for _, withHandshake := range []bool{false, true} {
+		t.Run(fmt.Sprint("frames with the handshake ", withHandshake), func(t *testing.T) {
+			url := serveWithHandshake(t, text("early"))
+			if !withHandshake {
+				url = newScript(t, nil, 0).url() // sends nothing
+			}
+			ws, r := dialRaw(t, url)
+			if (len(r.pending) > 0) != withHandshake {
+				t.Fatalf("%d bytes read with the handshake", len(r.pending))
+			}
+			ws.Close()
+			done := make(chan error, 1)
+			var msgs []string
+			go func() {
+				done <- r.Run(func(_ int, data []byte) bool { msgs = append(msgs, string(data)); return true })
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, net.ErrClosed) || len(msgs) > 0 {
+					t.Errorf("Run = %v with %q; want net.ErrClosed and no frame", err, msgs)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Run did not return within 10 s")
+			}
+		})
+	}
+}
