@@ -85,7 +85,9 @@ type Result struct {
 }
 
 // engine is one run's state. Its mutable parts each have one owner: per-user fields belong to
-// that user's reader goroutine, per-battle fields to the battle's mutex, counters are atomic.
+// that user's reader (one frame at a time; on Linux the reader is a goroutine shared by many
+// connections, internal/wsread's pollers), per-battle fields to the battle's mutex, counters
+// are atomic.
 type engine struct {
 	cfg     Config
 	sc      scenarios.Scenario
