@@ -33,8 +33,9 @@ import (
 type poller struct {
 	epfd int
 
-	mu      sync.Mutex        // guards readers
-	readers map[int32]*Reader // by their socket's descriptor
+	mu      sync.Mutex        // guards readers and err
+	readers map[int32]*Reader // by their socket's descriptor; nil once the poller failed
+	err     error             // why the poller failed
 }
 
 // pollState is a Reader's part in its poller. The fields from fn on are the poller
@@ -155,13 +156,10 @@ func (p *poller) loop(f *os.File, sc syscall.RawConn) {
 	}
 	p.mu.Lock()
 	readers := p.readers
-	p.readers = nil
+	p.readers, p.err = nil, werr
 	p.mu.Unlock()
 	for _, r := range readers {
-		if r.poll.state.CompareAndSwap(stateIdle, stateEnded) {
-			r.poll.err = werr
-			r.ended()
-		}
+		r.endIdle(werr)
 	}
 }
 
@@ -190,15 +188,35 @@ func (p *poller) serve(fd int32) {
 			_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 		})
 		p.forget(r)
-		ps.state.Store(stateEnded)
-		r.ended()
-		return
 	}
-	if !ps.state.CompareAndSwap(stateServing, stateIdle) { // closed meanwhile
-		ps.err = r.closedErr()
-		ps.state.Store(stateEnded)
-		r.ended()
+	r.settle()
+}
+
+// settle ends with its poller's or Run's serving of r: r waits for its socket again, or ends
+// if fn stopped it, the connection cannot go on, or it was closed meanwhile. It reports
+// whether r ended.
+func (r *Reader) settle() bool {
+	ps := &r.poll
+	if !ps.stop && ps.err == nil {
+		if ps.state.CompareAndSwap(stateServing, stateIdle) {
+			return false
+		}
+		ps.err = r.closedErr() // closeConn asked meanwhile
 	}
+	ps.state.Store(stateEnded)
+	r.ended()
+	return true
+}
+
+// endIdle ends r with err if it is waiting for its socket (not served, not ended); it reports
+// whether it did.
+func (r *Reader) endIdle(err error) bool {
+	if !r.poll.state.CompareAndSwap(stateIdle, stateEnded) {
+		return false
+	}
+	r.poll.err = err
+	r.ended()
+	return true
 }
 
 // forget takes r out of the poller's map (the socket's registration goes with its close, or
@@ -249,26 +267,16 @@ func (r *Reader) run(fn func(int, []byte) bool) error {
 		b := make([]byte, max(bufferSize, len(r.pending)))
 		ps.buf, ps.have, r.pending = &b, copy(b, r.pending), nil
 		r.take()
-		if ps.stop || ps.err != nil {
-			ps.state.Store(stateEnded)
-			r.ended()
-			return <-ps.done
-		}
-		if !ps.state.CompareAndSwap(stateServing, stateIdle) {
-			ps.err = r.closedErr()
-			ps.state.Store(stateEnded)
-			r.ended()
+		if r.settle() {
 			return <-ps.done
 		}
 	}
 	p := ps.p
 	p.mu.Lock()
-	if p.readers == nil { // the poller failed
+	if p.readers == nil {
+		err := p.err
 		p.mu.Unlock()
-		if ps.state.CompareAndSwap(stateIdle, stateEnded) {
-			ps.err = syscall.EBADF
-			r.ended()
-		}
+		r.endIdle(err)
 		return <-ps.done
 	}
 	p.readers[ps.fd] = r
@@ -283,10 +291,7 @@ func (r *Reader) run(fn func(int, []byte) bool) error {
 	}
 	if err != nil {
 		p.forget(r)
-		if ps.state.CompareAndSwap(stateIdle, stateEnded) {
-			ps.err = err
-			r.ended()
-		}
+		r.endIdle(err) // unless closeConn has
 	}
 	return <-ps.done
 }
@@ -334,7 +339,7 @@ func (r *Reader) take() {
 }
 
 // ended gives back the buffer and sends Run's result: nil when fn stopped it. The state is
-// already stateEnded, set by whoever called.
+// already stateEnded, set by whoever called (settle, endIdle).
 func (r *Reader) ended() {
 	ps := &r.poll
 	putBuffer(ps.buf)
@@ -367,9 +372,7 @@ func (r *Reader) closeConn() error {
 	for {
 		switch ps.state.Load() {
 		case stateIdle:
-			if ps.state.CompareAndSwap(stateIdle, stateEnded) {
-				ps.err = r.closedErr()
-				r.ended()
+			if r.endIdle(r.closedErr()) {
 				return err
 			}
 		case stateServing:

@@ -282,3 +282,30 @@ func TestCloseBeforeRun(t *testing.T) {
 		})
 	}
 }
+
+// TestStopOnAFrameSentWithTheHandshake: a handler that stops Run at a frame read with the
+// handshake (before the poller has the socket) ends Run with nil, and the socket is never
+// registered: the frames after it stay unread.
+func TestStopOnAFrameSentWithTheHandshake(t *testing.T) {
+	ws, r := dialRaw(t, serveWithHandshake(t, text("early"), text("later")))
+	defer ws.Close()
+	if len(r.pending) == 0 {
+		t.Fatal("no frame read with the handshake")
+	}
+	var msgs []string
+	done := make(chan error, 1)
+	go func() {
+		done <- r.Run(func(_ int, data []byte) bool { msgs = append(msgs, string(data)); return false })
+	}()
+	select {
+	case err := <-done:
+		if err != nil || !reflect.DeepEqual(msgs, []string{"early"}) {
+			t.Errorf("Run = %v with %q; want nil after \"early\"", err, msgs)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10 s")
+	}
+	if inMap, inSet := registered(t, r); inMap || inSet {
+		t.Errorf("after Run: in the map %v, in the epoll set %v; want neither", inMap, inSet)
+	}
+}
