@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -15,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/pkarena/pkarena/conformance/client"
+	"github.com/pkarena/pkarena/internal/sockopt"
 )
 
 // maxFloodFrames bounds the frames the slow-consumer spec makes the server send before it
@@ -28,9 +28,7 @@ func dialNonReader(s *scene, name, liveID string) *websocket.Conn {
 	h := goodHandshake(s, name)
 	d := websocket.Dialer{
 		HandshakeTimeout: 10 * time.Second,
-		NetDialContext: (&net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-		}}).DialContext,
+		NetDialContext:   (&net.Dialer{Control: sockopt.ReceiveBuffer(4096)}).DialContext,
 	}
 	ws, _, err := d.DialContext(s.ctx, target.HandshakeURL(h.appID, h.userID, h.sig), nil)
 	Expect(err).NotTo(HaveOccurred())

@@ -16,7 +16,7 @@ func TestRaiseReachesTheHardLimit(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
 		t.Fatal(err)
 	}
-	if got != l.Cur || l.Cur != l.Max {
+	if got != uint64(l.Cur) || l.Cur != l.Max {
 		t.Errorf("Raise = %d; limit now %d of hard %d: want the soft limit at the hard one", got, l.Cur, l.Max)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/pkarena/pkarena/internal/sockopt"
 	"github.com/pkarena/pkarena/reference/protocol"
 	"github.com/pkarena/pkarena/reference/usersig"
 )
@@ -171,9 +171,7 @@ func dialNonReader(t testing.TB, base, user, liveID string) *websocket.Conn {
 	t.Helper()
 	d := websocket.Dialer{
 		HandshakeTimeout: waitTimeout,
-		NetDialContext: (&net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-		}}).DialContext,
+		NetDialContext:   (&net.Dialer{Control: sockopt.ReceiveBuffer(4096)}).DialContext,
 	}
 	ws, _, err := d.Dial(wsURL(t, base, user, ""), nil)
 	if err != nil {

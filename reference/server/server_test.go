@@ -13,12 +13,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pkarena/pkarena/internal/sockopt"
 	"github.com/pkarena/pkarena/reference/protocol"
 	"github.com/pkarena/pkarena/reference/usersig"
 )
@@ -71,14 +71,8 @@ func setSendBuffer(t testing.TB, ln net.Listener, bytes int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, bytes)
-	}); err != nil {
+	if err := sockopt.SetSendBuffer(rc, bytes); err != nil {
 		t.Fatal(err)
-	}
-	if serr != nil {
-		t.Fatal(serr)
 	}
 }
 

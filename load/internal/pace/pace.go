@@ -4,7 +4,8 @@
 // Go's timers wake up to a millisecond or more late on a busy machine (the network poller
 // waits in whole milliseconds); Until sleeps on a timer until a millisecond before the moment,
 // then for the rest with nanosleep(2) on its own thread, which wakes within tens of
-// microseconds and, unlike spinning, leaves the CPU to others.
+// microseconds and, unlike spinning, leaves the CPU to others. (Off Linux the rest is slept
+// on a Go timer too.)
 package pace
 
 import (
