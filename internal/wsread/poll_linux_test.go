@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"reflect"
 	"strconv"
@@ -44,12 +43,7 @@ func registered(t *testing.T, r *Reader) (inMap, inSet bool) {
 // Reader gets exactly its own frames, in order, and the server's close.
 func TestPollerServesManyConnections(t *testing.T) {
 	const conns, frames = 200, 30
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
+	srv := wsServer(func(ws *websocket.Conn, r *http.Request) {
 		id := r.URL.Query().Get("id")
 		var batch []byte
 		for i := range frames {
@@ -67,7 +61,7 @@ func TestPollerServesManyConnections(t *testing.T) {
 		}
 		_, _ = ws.NetConn().Write(closeF(websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye")))
 		_, _ = io.Copy(io.Discard, ws.NetConn())
-	}))
+	})
 	defer srv.Close()
 	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 	var wg sync.WaitGroup
@@ -122,12 +116,7 @@ func TestPollerForgetsAReaderThatEnded(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			next := make(chan struct{})
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
-				if err != nil {
-					return
-				}
-				defer ws.Close()
+			srv := wsServer(func(ws *websocket.Conn, r *http.Request) {
 				_, _ = ws.NetConn().Write(text("first"))
 				<-next
 				if tc.close {
@@ -141,7 +130,7 @@ func TestPollerForgetsAReaderThatEnded(t *testing.T) {
 					_ = ws.NetConn().(*net.TCPConn).CloseWrite()
 				}
 				_, _ = io.Copy(io.Discard, ws.NetConn())
-			}))
+			})
 			defer srv.Close()
 			ws, r := dialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
 			defer ws.Close()
@@ -189,16 +178,11 @@ func TestPollerForgetsAReaderThatEnded(t *testing.T) {
 // that read are handed over (as before the pollers), and nothing is read after the close.
 func TestCloseFromTheHandler(t *testing.T) {
 	start := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
+	srv := wsServer(func(ws *websocket.Conn, r *http.Request) {
 		<-start
 		_, _ = ws.NetConn().Write(cat(text("one"), text("two"), text("three")))
 		_, _ = io.Copy(io.Discard, ws.NetConn())
-	}))
+	})
 	defer srv.Close()
 	ws, r := dialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
 	var msgs []string

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,12 +20,7 @@ import (
 // frame and ends its side while the reader is still in the handler of the first.
 func TestReaderSeesTheEndBehindTheData(t *testing.T) {
 	inHandler, sent := make(chan struct{}), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
+	srv := wsServer(func(ws *websocket.Conn, r *http.Request) {
 		conn := ws.NetConn().(*net.TCPConn)
 		_, _ = conn.Write(text("first"))
 		<-inHandler
@@ -34,7 +28,7 @@ func TestReaderSeesTheEndBehindTheData(t *testing.T) {
 		_ = conn.CloseWrite()
 		close(sent)
 		_, _ = io.Copy(io.Discard, conn)
-	}))
+	})
 	defer srv.Close()
 	ws, r := dialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
 	defer ws.Close()

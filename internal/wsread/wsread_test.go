@@ -152,6 +152,19 @@ func dialRaw(t *testing.T, url string) (*websocket.Conn, *Reader) {
 	return ws, r
 }
 
+// wsServer starts a WebSocket server (closed by the caller) whose every connection fn serves
+// once upgraded; the connection is closed when fn returns.
+func wsServer(fn func(ws *websocket.Conn, r *http.Request)) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		fn(ws, r)
+	}))
+}
+
 // sayOnce is a WebSocket server's handler that sends one text message, msg, then reads
 // until the client goes.
 func sayOnce(msg string) http.HandlerFunc {
@@ -310,12 +323,7 @@ func show(o outcome) string {
 func TestReaderWaitsAfterADrainingRead(t *testing.T) {
 	const frames = 50
 	got := make(chan string, frames)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
+	srv := wsServer(func(ws *websocket.Conn, r *http.Request) {
 		for i := range frames {
 			if _, err := ws.NetConn().Write(text(fmt.Sprint(i))); err != nil {
 				return
@@ -326,7 +334,7 @@ func TestReaderWaitsAfterADrainingRead(t *testing.T) {
 				return // the test fails below: the reader missed frame i
 			}
 		}
-	}))
+	})
 	defer srv.Close()
 	ws, r := dialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
 	defer ws.Close()
