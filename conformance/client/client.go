@@ -67,7 +67,7 @@ type Config struct {
 	// less CPU a frame, and no read buffer held by an idle connection (ReadBufferSize then
 	// sizes nothing). It applies to ws:// URLs dialed without a Dialer of the caller's
 	// (gorilla reads the others). On Linux the frames of every DirectRead connection are read,
-	// and OnEvent and the callbacks of Go run, on a few goroutines shared by all of them (one
+	// and OnEvent and the callbacks of Go run, on a few goroutines shared by all of them (two
 	// per processor): a callback that blocked would hold up the others' frames as well as its
 	// own. The load generator sets it.
 	DirectRead bool

@@ -5,9 +5,10 @@
 // readers cost about 2 µs of CPU a frame beyond the system calls (measurements/fanout.md). A
 // Reader parses the frames in place. On Linux the Readers share a few epoll instances, two
 // per processor, each read by one goroutine that reads every ready socket once and runs its
-// handler (poll_linux.go): one read a frame, and one goroutine woken for many frames. Elsewhere a Reader
-// reads inside one long-lived syscall.RawConn.Read until the socket is empty, then waits for
-// the netpoller, as the net package does: two reads a frame, as with gorilla (read_unix.go).
+// handler (poll_linux.go): one read a frame, and one goroutine woken for many frames.
+// Elsewhere a Reader reads inside one long-lived syscall.RawConn.Read until the socket is
+// empty, then waits for the netpoller, as the net package does: two reads a frame, as with
+// gorilla (read_unix.go).
 // Its buffer comes from a pool and goes back whenever no frame is half read, so an idle
 // connection holds none.
 //
