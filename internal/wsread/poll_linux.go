@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 )
 
 // On Linux the Readers of a process share a few epoll instances, pollers, pollersPerProc a
@@ -132,7 +133,7 @@ func (p *poller) loop(f *os.File, sc syscall.RawConn) {
 	var werr error
 	err := sc.Read(func(epfd uintptr) bool {
 		for {
-			n, err := syscall.EpollWait(int(epfd), events, 0)
+			n, err := epollWaitNow(epfd, events)
 			switch {
 			case err == syscall.EINTR:
 				continue
@@ -307,7 +308,7 @@ func (r *Reader) readOnce(fd uintptr) {
 		b := append((*ps.buf)[:ps.have], make([]byte, ps.have)...)
 		ps.buf = &b
 	}
-	n, err := syscall.Read(int(fd), (*ps.buf)[ps.have:])
+	n, err := readNow(fd, (*ps.buf)[ps.have:])
 	switch {
 	case err == syscall.EAGAIN || err == syscall.EINTR: // reported again if there is more
 		if ps.have == 0 {
@@ -383,4 +384,31 @@ func (r *Reader) closeConn() error {
 			return err
 		}
 	}
+}
+
+// The pollers' two system calls never wait (a non-blocking socket, an epoll_wait with no
+// timeout), so they are made raw, without telling the scheduler: its bookkeeping around a
+// call that might block (and the wake-up of its monitor thread that the first such call
+// after an idle spell costs) is then not paid for every frame. The load generator spends
+// about 4% less CPU a frame at 10,000 frames a second, and the bare reader's fan-out p99 at
+// 50,000 is shorter; the generator's is no worse (measurements/fanout.md, 2026-12-06).
+
+// readNow is syscall.Read, made raw; b is not empty. Unlike syscall.Read it does not tell the
+// race detector of the bytes the kernel wrote: b is the poller goroutine's alone meanwhile.
+func readNow(fd uintptr, b []byte) (int, error) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(n), nil
+}
+
+// epollWaitNow is syscall.EpollWait with no timeout, made raw (epoll_pwait with no signal
+// mask: every Linux port has it).
+func epollWaitNow(epfd uintptr, events []syscall.EpollEvent) (int, error) {
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, epfd, uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(n), nil
 }
