@@ -9,7 +9,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // On Linux the Readers of a process share a few epoll instances, pollers, pollersPerProc a
@@ -55,6 +58,9 @@ type pollState struct {
 	got  int           // bytes the last read added
 	stop bool          // fn asked to stop
 	err  error         // why the connection cannot go on
+
+	rx      rxMsg     // readOnce's recvmsg
+	arrived time.Time // the kernel's receive time of the bytes the last read returned; zero: none
 }
 
 // The states of a Reader (pollState.state).
@@ -181,6 +187,7 @@ func (p *poller) serve(fd int32) {
 		// The frames are handed over outside Control: a handler may close its connection,
 		// and a close waits until no Control holds the descriptor.
 		r.take()
+		ps.arrived = time.Time{}
 	}
 	if ps.stop || ps.err != nil {
 		// The registration goes now, while the descriptor is still the socket's (a failed
@@ -253,7 +260,19 @@ func (r *Reader) attach() bool {
 	}
 	r.poll = pollState{p: p, sc: sc, fd: fd, done: make(chan error, 1)}
 	r.poll.read = r.readOnce
+	// The kernel stamps what the socket receives; without the stamp (refused) a frame's
+	// arrival is the moment it is handed over.
+	_ = sc.Control(func(s uintptr) { _ = unix.SetsockoptInt(int(s), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) })
 	return true
+}
+
+// arrived is when the kernel received the bytes that completed the frame being handed over,
+// or now where it gave no time.
+func (r *Reader) arrived() time.Time {
+	if t := r.poll.arrived; !t.IsZero() {
+		return t
+	}
+	return time.Now()
 }
 
 // run hands the frames read with the handshake to fn, registers the socket with the poller and
@@ -308,7 +327,7 @@ func (r *Reader) readOnce(fd uintptr) {
 		b := append((*ps.buf)[:ps.have], make([]byte, ps.have)...)
 		ps.buf = &b
 	}
-	n, err := readNow(fd, (*ps.buf)[ps.have:])
+	n, err := ps.rx.recv(fd, (*ps.buf)[ps.have:])
 	switch {
 	case err == syscall.EAGAIN || err == syscall.EINTR: // reported again if there is more
 		if ps.have == 0 {
@@ -322,6 +341,7 @@ func (r *Reader) readOnce(fd uintptr) {
 	default:
 		ps.have += n
 		ps.got = n
+		ps.arrived = ps.rx.stamp()
 	}
 }
 
@@ -391,16 +411,56 @@ func (r *Reader) closeConn() error {
 // call that might block (and the wake-up of its monitor thread that the first such call
 // after an idle spell costs) is then not paid for every frame. The load generator spends
 // about 4% less CPU a frame at 10,000 frames a second, and the bare reader's fan-out p99 at
-// 50,000 is shorter; the generator's is no worse (measurements/fanout.md, 2026-12-06).
+// 50,000 is shorter; the generator's is no worse (measurements/fanout.md, 2026-12-06). The
+// read is a recvmsg(2), which also returns the kernel's receive time (rxMsg).
 
-// readNow is syscall.Read, made raw; b is not empty. Unlike syscall.Read it does not tell the
-// race detector of the bytes the kernel wrote: b is the poller goroutine's alone meanwhile.
-func readNow(fd uintptr, b []byte) (int, error) {
-	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+// rxMsg is a Reader's recvmsg(2): one buffer, and room for the kernel's receive time
+// (SCM_TIMESTAMPNS), which a read(2) would not return.
+type rxMsg struct {
+	hdr unix.Msghdr
+	iov unix.Iovec
+	oob [8]uint64 // the control data; words, so that its headers are aligned
+}
+
+// recv is one raw recvmsg into b (not empty), keeping the control data for stamp. Unlike
+// syscall.Read it does not tell the race detector of the bytes the kernel wrote: b is the
+// poller goroutine's alone meanwhile.
+func (m *rxMsg) recv(fd uintptr, b []byte) (int, error) {
+	m.iov.Base = &b[0]
+	m.iov.SetLen(len(b))
+	m.hdr.Iov = &m.iov
+	m.hdr.SetIovlen(1)
+	m.hdr.Control = (*byte)(unsafe.Pointer(&m.oob[0]))
+	m.hdr.SetControllen(int(unsafe.Sizeof(m.oob)))
+	n, _, errno := syscall.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&m.hdr)), 0)
+	m.iov.Base = nil // b goes back to its pool: keep no pointer to it
 	if errno != 0 {
+		m.hdr.Controllen = 0
 		return -1, errno
 	}
 	return int(n), nil
+}
+
+// stamp is the receive time in the control data of the last recv, or the zero Time when it
+// has none.
+func (m *rxMsg) stamp() time.Time {
+	oob := unsafe.Slice((*byte)(unsafe.Pointer(&m.oob[0])), min(int(m.hdr.Controllen), int(unsafe.Sizeof(m.oob))))
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		end := int(h.Len)
+		if end < unix.CmsgLen(0) || end > len(oob) {
+			return time.Time{}
+		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && end >= unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))) {
+			ts := (*unix.Timespec)(unsafe.Pointer(&oob[unix.CmsgLen(0)]))
+			if ts.Sec == 0 && ts.Nsec == 0 { // received before the socket was stamped
+				return time.Time{}
+			}
+			return time.Unix(ts.Unix())
+		}
+		oob = oob[min(unix.CmsgSpace(end-unix.CmsgLen(0)), len(oob)):]
+	}
+	return time.Time{}
 }
 
 // epollWaitNow is syscall.EpollWait with no timeout, made raw (epoll_pwait with no signal

@@ -293,3 +293,77 @@ func TestStopOnAFrameSentWithTheHandshake(t *testing.T) {
 		t.Errorf("after Run: in the map %v, in the epoll set %v; want neither", inMap, inSet)
 	}
 }
+
+// TestArrivedIsTheKernelsReceiveTime: a frame's Arrived lies between the moments just before
+// and just after the server wrote it, though its handler runs more than a millisecond after
+// the write. Warm-up frames go first, one at a time, until one carries the kernel's time: the
+// first socket of the machine to ask for the times turns them on a little later (the kernel
+// defers it to a worker).
+func TestArrivedIsTheKernelsReceiveTime(t *testing.T) {
+	again, measure := make(chan bool), make(chan struct{})
+	written := make(chan [2]time.Time, 1)
+	srv := wsServer(func(ws *websocket.Conn, r *http.Request) {
+		conn := ws.NetConn()
+		for {
+			if _, err := conn.Write(text("warm")); err != nil {
+				return
+			}
+			if !<-again {
+				break
+			}
+		}
+		<-measure
+		before := time.Now()
+		_, _ = conn.Write(text("measured"))
+		written <- [2]time.Time{before, time.Now()}
+		_, _ = io.Copy(io.Discard, conn)
+	})
+	defer srv.Close()
+	ws, r := dialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	defer ws.Close()
+	hung := time.AfterFunc(10*time.Second, func() { ws.Close() })
+	defer hung.Stop()
+	var w [2]time.Time
+	var arrived, handled time.Time
+	err := r.Run(func(_ int, data []byte) bool {
+		switch string(data) {
+		case "warm":
+			if r.poll.arrived.IsZero() { // handed over with the handshake, or not stamped yet
+				again <- true
+				return true
+			}
+			again <- false
+			close(measure)
+			w = <-written
+			for !time.Now().After(w[1].Add(time.Millisecond)) { // the frame waits in the socket
+			}
+			return true
+		default:
+			arrived, handled = r.Arrived(), time.Now()
+			return false
+		}
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if arrived.Before(w[0]) || arrived.After(w[1]) {
+		t.Errorf("Arrived %v; want between %v and %v, the write's start and end (handled at %v)",
+			arrived.Format(time.RFC3339Nano), w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano), handled.Format(time.RFC3339Nano))
+	}
+}
+
+// TestArrivedWithoutTheKernelsTime: a frame read with the handshake has no kernel time; it
+// arrives when it is handed over.
+func TestArrivedWithoutTheKernelsTime(t *testing.T) {
+	ws, r := dialRaw(t, serveWithHandshake(t, text("with the handshake")))
+	defer ws.Close()
+	before := time.Now()
+	var arrived, after time.Time
+	_ = r.Run(func(int, []byte) bool {
+		arrived, after = r.Arrived(), time.Now()
+		return false
+	})
+	if arrived.Before(before) || arrived.After(after) {
+		t.Errorf("Arrived %v; want the handler's time, between %v and %v", arrived, before, after)
+	}
+}

@@ -5,6 +5,7 @@ package wsread
 import (
 	"errors"
 	"net"
+	"time"
 )
 
 // pollState is empty where no Reader is made.
@@ -19,3 +20,5 @@ func rawReadable(net.Conn) bool { return false }
 func (r *Reader) run(func(int, []byte) bool) error {
 	return errors.New("wsread: not supported on this system")
 }
+
+func (r *Reader) arrived() time.Time { return time.Now() }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
 
 // pollState is empty here: each Reader reads on the goroutine that runs it (poll_linux.go
@@ -106,3 +107,6 @@ func (r *Reader) run(fn func(int, []byte) bool) error {
 	}
 	return rerr
 }
+
+// arrived is the time of the call: the kernel's receive time is read on Linux only.
+func (r *Reader) arrived() time.Time { return time.Now() }

@@ -138,6 +138,14 @@ func (r *Reader) Run(fn func(messageType int, data []byte) bool) error {
 	return r.run(fn)
 }
 
+// Arrived is when the frame Run's handler is given reached this machine: on Linux the
+// kernel's receive time of the bytes that completed it (SO_TIMESTAMPNS), before the reading
+// goroutine was woken and ran, so that a latency ending there leaves out the reader's own
+// delays. Where the kernel gives no time (other systems, frames read with the handshake) it
+// is the time of the call. Call it only from the handler. The kernel's time is the wall
+// clock's, not the monotonic one: a latency measured to it moves if the clock is stepped.
+func (r *Reader) Arrived() time.Time { return r.arrived() }
+
 // buffers lends the reader's buffers: taken when bytes arrive, given back when no frame is
 // half read.
 var buffers = sync.Pool{New: func() any { b := make([]byte, bufferSize); return &b }}
