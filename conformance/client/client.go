@@ -69,7 +69,9 @@ type Config struct {
 	// (gorilla reads the others). On Linux the frames of every DirectRead connection are read,
 	// and OnEvent and the callbacks of Go run, on a few goroutines shared by all of them (two
 	// per processor): a callback that blocked would hold up the others' frames as well as its
-	// own. The load generator sets it.
+	// own. Each frame's At is then the kernel's receive time (Linux): a latency that ends
+	// there leaves out how long the client took to be scheduled and read it. The load
+	// generator sets it.
 	DirectRead bool
 	// Resume, when set, resumes an earlier session instead of starting one (SPEC §21,
 	// RESUME-002): the welcome is then checked to carry seq 0, and the frames after it to go
@@ -291,7 +293,7 @@ func (c *Client) readLoop(welcomed chan<- error) {
 			}
 			return
 		}
-		if !c.handle(mt, data, &lastSeq, welcomed) {
+		if !c.handle(mt, data, time.Now(), &lastSeq, welcomed) {
 			return
 		}
 	}
@@ -305,7 +307,7 @@ func (c *Client) readDirect(welcomed chan<- error) {
 		if !c.cfg.ReuseBuffers { // the frame may be kept: bytes of its own
 			data = bytes.Clone(data)
 		}
-		return c.handle(mt, data, &lastSeq, welcomed)
+		return c.handle(mt, data, c.direct.Arrived(), &lastSeq, welcomed)
 	})
 	if err != nil {
 		c.recordClose(err)
@@ -315,12 +317,11 @@ func (c *Client) readDirect(welcomed chan<- error) {
 	}
 }
 
-// handle checks and routes one frame read at once; lastSeq is the seq of the frame before.
-// It reports false when the connection cannot go on (no welcome first).
+// handle checks and routes one frame read at once, which arrived at at; lastSeq is the seq
+// of the frame before. It reports false when the connection cannot go on (no welcome first).
 //
 //go:noinline
-func (c *Client) handle(mt int, data []byte, lastSeq *uint64, welcomed chan<- error) bool {
-	at := time.Now()
+func (c *Client) handle(mt int, data []byte, at time.Time, lastSeq *uint64, welcomed chan<- error) bool {
 	c.frames.Add(1)
 	c.bytes.Add(uint64(len(data)))
 	c.transcript.add(false, data)

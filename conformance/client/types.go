@@ -17,7 +17,8 @@ type Frame struct {
 	Payload json.RawMessage `json:"payload"`
 	// Raw is the frame's text as received.
 	Raw []byte `json:"-"`
-	// At is when the client read the frame.
+	// At is when the frame reached the client: read from a DirectRead connection on Linux,
+	// the kernel's receive time (wsread.Reader.Arrived), else when the client read it.
 	At time.Time `json:"-"`
 
 	slow     bool        // decodeFrame: a member needs encoding/json

@@ -71,20 +71,43 @@ func TestBroadcastReachesEveryReader(t *testing.T) {
 	}
 }
 
-// TestFirstIsTheLatestDue: a frame's first reader is the first to see a due time later than
-// any seen, whatever order the readers report in.
-func TestFirstIsTheLatestDue(t *testing.T) {
-	var r Reader
-	at := func(ms int64) time.Time { return time.UnixMilli(1_000_000 + ms) }
+// TestFirstIsTheEarliestArrival: a frame's first arrival is the earliest of its connections',
+// told once all of them have it, whatever order they are handed over in; a frame some
+// connection never got is told, with the arrivals it had, once a frame due more than
+// staleAfter later has reached them all.
+func TestFirstIsTheEarliestArrival(t *testing.T) {
+	r := Reader{cfg: ReadConfig{Connections: 3}, firsts: map[int64]*arrival{}}
+	due := func(ms int64) time.Time { return time.UnixMilli(1_000_000 + ms) }
+	at := func(ms int64) time.Time { return due(ms).Add(5 * time.Millisecond) }
 	for i, step := range []struct {
-		due   int64
-		first bool
+		due, at int64   // ms
+		want    []int64 // the frames told (their due times), each with its earliest arrival below
+		first   []int64
 	}{
-		{3, true}, {3, false}, {1, false}, {5, true}, {4, false}, {5, false}, {6, true},
+		{3, 3, nil, nil},
+		{1, 2, nil, nil}, // a connection's frame 1 dropped: only two of three get it
+		{5, 6, nil, nil},
+		{3, 1, nil, nil}, // handed over later, arrived earlier
+		{3, 2, []int64{3}, []int64{1}},
+		{1, 1, nil, nil},
+		{5, 5, nil, nil},
+		{5, 7, []int64{5}, []int64{5}}, // frame 1 is only 4 ms older: not yet stale
+		{1500, 1500, nil, nil},
+		{1500, 1500, nil, nil},
+		{1500, 1501, []int64{1500, 1}, []int64{1500, 1}}, // frame 1 is now stale: told as it stands
 	} {
-		if got := r.first(at(step.due)); got != step.first {
-			t.Errorf("step %d: first(due %d) = %v; want %v", i, step.due, got, step.first)
+		got := r.arrived(due(step.due), at(step.at))
+		if len(got) != len(step.want) {
+			t.Fatalf("step %d: arrived(due %d, at %d) told %v; want frames %v", i, step.due, step.at, got, step.want)
 		}
+		for k, f := range got {
+			if !f.due.Equal(due(step.want[k])) || !f.first.Equal(at(step.first[k])) {
+				t.Errorf("step %d: told %v; want frame %d first at %d", i, f, step.want[k], step.first[k])
+			}
+		}
+	}
+	if len(r.firsts) != 0 {
+		t.Errorf("%d frames left untold; want none", len(r.firsts))
 	}
 }
 

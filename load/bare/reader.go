@@ -18,10 +18,10 @@ import (
 // at the broadcaster to its arrival.
 const Metric = "bare_fanout"
 
-// MetricFirst has one sample a frame: its arrival at the first connection to read it (as
-// score_fanout_first is to score_fanout). Frames go out in the order they were due and each
-// connection reads its own in order, so a frame's first reader is the first to record a due
-// time later than every one recorded before.
+// MetricFirst has one sample a frame: its earliest arrival at any connection (as
+// score_fanout_first is to score_fanout), recorded once every connection has it. The frames
+// of many connections are handed over in no particular order, so the first handed over
+// need not be the first to arrive.
 const MetricFirst = "bare_fanout_first"
 
 // ReadConfig says what the reader connects to and how long it measures.
@@ -40,14 +40,26 @@ type Reader struct {
 	wg      sync.WaitGroup
 	frames  atomic.Int64
 	invalid atomic.Int64
-	on      atomic.Bool  // recording
-	latest  atomic.Int64 // the latest due time recorded (Unix ns), for MetricFirst
+	on      atomic.Bool // recording
+
+	mu     sync.Mutex         // guards firsts
+	firsts map[int64]*arrival // the frames not every connection has yet, by due time (Unix ns)
 }
+
+// arrival is how far one frame has reached the connections.
+type arrival struct {
+	got   int       // connections that have it
+	first time.Time // the earliest of their arrivals
+}
+
+// staleAfter is how long after a later frame has reached every connection an earlier one
+// that has not (a connection's queue was full) is recorded with the arrivals it had.
+const staleAfter = time.Second
 
 // Dial opens the reader's connections, 64 at a time, and starts reading them; frames are
 // recorded once Record is called.
 func Dial(ctx context.Context, cfg ReadConfig) (*Reader, error) {
-	r := &Reader{cfg: cfg, conns: make([]*websocket.Conn, cfg.Connections), direct: make([]*wsread.Reader, cfg.Connections)}
+	r := &Reader{cfg: cfg, conns: make([]*websocket.Conn, cfg.Connections), direct: make([]*wsread.Reader, cfg.Connections), firsts: map[int64]*arrival{}}
 	work := make(chan int)
 	errs := make(chan error, cfg.Connections)
 	var dials sync.WaitGroup
@@ -96,7 +108,7 @@ func Dial(ctx context.Context, cfg ReadConfig) (*Reader, error) {
 func (r *Reader) read(i int, d *wsread.Reader) {
 	defer r.wg.Done()
 	_ = d.Run(func(_ int, frame []byte) bool {
-		at := time.Now()
+		at := d.Arrived()
 		if !r.on.Load() {
 			return true
 		}
@@ -107,25 +119,44 @@ func (r *Reader) read(i int, d *wsread.Reader) {
 		}
 		r.frames.Add(1)
 		r.cfg.Recorder.Record(Metric, i, due, due, at)
-		if r.first(due) {
-			r.cfg.Recorder.Record(MetricFirst, i, due, due, at)
+		for _, f := range r.arrived(due, at) {
+			r.cfg.Recorder.Record(MetricFirst, i, f.due, f.due, f.first)
 		}
 		return true
 	})
 }
 
-// first reports whether due is later than every due time recorded before, and records it.
-func (r *Reader) first(due time.Time) bool {
+// firstArrival is a frame's due time and its earliest arrival.
+type firstArrival struct{ due, first time.Time }
+
+// arrived counts the frame due at due as arrived at one more connection, at at, and returns
+// the first arrivals now known: the frame's once every connection has it, with those of
+// earlier frames some connection never got (staleAfter).
+func (r *Reader) arrived(due, at time.Time) []firstArrival {
 	d := due.UnixNano()
-	for {
-		last := r.latest.Load()
-		if d <= last {
-			return false
-		}
-		if r.latest.CompareAndSwap(last, d) {
-			return true
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.firsts[d]
+	if a == nil {
+		a = &arrival{first: at}
+		r.firsts[d] = a
+	}
+	a.got++
+	if at.Before(a.first) {
+		a.first = at
+	}
+	if a.got < r.cfg.Connections {
+		return nil
+	}
+	out := []firstArrival{{due, a.first}}
+	delete(r.firsts, d)
+	for od, oa := range r.firsts {
+		if od < d-int64(staleAfter) {
+			out = append(out, firstArrival{time.Unix(0, od), oa.first})
+			delete(r.firsts, od)
 		}
 	}
+	return out
 }
 
 // Record starts (true) or stops (false) counting and recording frames.

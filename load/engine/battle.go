@@ -60,10 +60,13 @@ type gift struct {
 	done     func() // called once it is scored or given up (closed model), or nil
 }
 
-// stamp is when the oldest gift of an update was intended and when the update was sent.
+// stamp is when the oldest gift of an update was intended and when the update was sent, and
+// how far the version it made has reached the members.
 type stamp struct {
 	intended, sent time.Time
-	reached        bool // a member has received the version (its score_fanout_first is recorded)
+	got            int       // members that have received the version
+	first          time.Time // the earliest of their arrivals
+	told           bool      // its score_fanout_first is recorded
 }
 
 // maxGiftQueue bounds the gifts waiting in one battle; beyond it gifts are dropped (counted).
@@ -108,20 +111,45 @@ func (b *battle) name(id string) bool {
 	return b.id == id
 }
 
-// stamp returns the times of the update of battle id that made version, and whether this is
-// the first call for it (the first member to receive the version); ok is false when the
-// battle is another or no update of it made that version.
-func (b *battle) stamp(id []byte, version uint64) (st stamp, first, ok bool) {
+// stamp returns the times of the update of battle id that made version, for a member that
+// received it at at; ok is false when the battle is another or no update of it made that
+// version. first is the earliest arrival of the version once every member has it, else zero:
+// the members' frames are handed over in no particular order, so the first handed over need
+// not be the first to arrive (a version some member never gets is settled with the battle).
+func (b *battle) stamp(id []byte, version uint64, at time.Time) (st stamp, first time.Time, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.id != string(id) {
-		return stamp{}, false, false
+		return stamp{}, time.Time{}, false
 	}
-	if st, ok = b.versions[version]; ok && !st.reached {
-		first, st.reached = true, true
-		b.versions[version] = st
+	if st, ok = b.versions[version]; !ok {
+		return stamp{}, time.Time{}, false
 	}
-	return st, first, ok
+	st.got++
+	if st.first.IsZero() || at.Before(st.first) {
+		st.first = at
+	}
+	if st.got >= b.members && !st.told {
+		st.told, first = true, st.first
+	}
+	b.versions[version] = st
+	return st, first, true
+}
+
+// untold marks told, and returns, the versions some member received whose first arrival is
+// not recorded yet (a member never got them).
+func (b *battle) untold() []stamp {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []stamp
+	for v, st := range b.versions {
+		if st.got > 0 && !st.told {
+			st.told = true
+			b.versions[v] = st
+			out = append(out, st)
+		}
+	}
+	return out
 }
 
 // memberEnded counts one member's onBattleEnded and closes done when every member has one;
@@ -316,6 +344,9 @@ func (e *engine) settle(b *battle, dueBy time.Time, wait bool) bool {
 	}
 	if lost > 0 {
 		e.rec.Add(metrics.Lost, int64(lost))
+	}
+	for _, st := range b.untold() {
+		e.rec.Record(metrics.ScoreFanoutFirst, 0, st.intended, st.sent, st.first)
 	}
 	return true
 }

@@ -172,14 +172,14 @@ func (u *user) scoreChanged(id []byte, version uint64, ev client.Event) {
 		e.rec.Add(counterUnmatched, 1)
 		return
 	}
-	st, first, ok := b.stamp(id, version)
+	st, first, ok := b.stamp(id, version, ev.At)
 	if !ok {
 		e.rec.Add(counterUnmatched, 1)
 		return
 	}
 	e.rec.Record(metrics.ScoreFanout, u.index, st.intended, st.sent, ev.At)
-	if first {
-		e.rec.Record(metrics.ScoreFanoutFirst, u.index, st.intended, st.sent, ev.At)
+	if !first.IsZero() {
+		e.rec.Record(metrics.ScoreFanoutFirst, u.index, st.intended, st.sent, first)
 	}
 }
 

@@ -83,34 +83,53 @@ func BenchmarkBattleFields(b *testing.B) {
 	}
 }
 
-// TestStampIsFirstOncePerVersion: score_fanout_first is recorded by the first member to
-// receive each version, whatever order the versions arrive in across members.
-func TestStampIsFirstOncePerVersion(t *testing.T) {
-	b := &battle{id: "b-1", versions: map[uint64]stamp{}}
+// TestStampFirstIsTheEarliestArrival: score_fanout_first is a version's earliest arrival,
+// known once every member has it, however the members' arrivals are handed over (an earlier
+// arrival after a later one, versions in different orders); a version some member never gets
+// is told by untold, once, with the earliest arrival among those that got it.
+func TestStampFirstIsTheEarliestArrival(t *testing.T) {
+	b := &battle{id: "b-1", members: 3, versions: map[uint64]stamp{}}
 	sent := time.Unix(100, 0)
-	for v := uint64(1); v <= 3; v++ {
+	for v := uint64(1); v <= 4; v++ {
 		b.versions[v] = stamp{intended: sent.Add(-time.Duration(v)), sent: sent.Add(time.Duration(v))}
 	}
+	at := func(ms int64) time.Time { return sent.Add(time.Duration(ms) * time.Millisecond) }
 	for i, step := range []struct {
-		id        string
-		version   uint64
-		first, ok bool
+		id      string
+		version uint64
+		at      int64 // ms after sent
+		first   int64 // the first arrival told, ms after sent; -1: none yet
+		ok      bool
 	}{
-		{"b-1", 2, true, true}, // a later version first: members' orders differ
-		{"b-1", 1, true, true},
-		{"b-1", 2, false, true},
-		{"b-9", 3, false, false}, // another battle's version 3 does not reach b-1's
-		{"b-1", 3, true, true},
-		{"b-1", 1, false, true},
-		{"b-1", 3, false, true},
-		{"b-1", 4, false, false}, // a version no update made
+		{"b-1", 2, 5, -1, true}, // a later version first: members' orders differ
+		{"b-1", 1, 7, -1, true},
+		{"b-1", 2, 3, -1, true},  // handed over later, arrived earlier
+		{"b-9", 3, 1, -1, false}, // another battle's version 3 does not reach b-1's
+		{"b-1", 1, 6, -1, true},
+		{"b-1", 2, 4, 3, true},   // the third member: the earliest of 5, 3, 4
+		{"b-1", 1, 9, 6, true},   // 7, 6, 9
+		{"b-1", 1, 2, -1, true},  // a fourth arrival (a member who joined since) tells nothing more
+		{"b-1", 3, 8, -1, true},  // version 3 reaches one member only
+		{"b-1", 5, 1, -1, false}, // a version no update made
 	} {
-		st, first, ok := b.stamp([]byte(step.id), step.version)
-		if first != step.first || ok != step.ok {
-			t.Errorf("step %d: stamp(%s, %d) first %v ok %v; want %v %v", i, step.id, step.version, first, ok, step.first, step.ok)
+		st, first, ok := b.stamp([]byte(step.id), step.version, at(step.at))
+		want := time.Time{}
+		if step.first >= 0 {
+			want = at(step.first)
+		}
+		if !first.Equal(want) || ok != step.ok {
+			t.Errorf("step %d: stamp(%s, %d) first %v ok %v; want %v %v", i, step.id, step.version, first, ok, want, step.ok)
 		}
 		if ok && (!st.intended.Equal(sent.Add(-time.Duration(step.version))) || !st.sent.Equal(sent.Add(time.Duration(step.version)))) {
 			t.Errorf("step %d: stamp(%s, %d) = %+v; want the times of version %d", i, step.id, step.version, st, step.version)
 		}
+	}
+	// Settling tells version 3 (one member got it, at 8 ms) and nothing else: 1 and 2 were
+	// told, 4 reached nobody.
+	if got := b.untold(); len(got) != 1 || !got[0].first.Equal(at(8)) || !got[0].sent.Equal(sent.Add(3)) {
+		t.Errorf("untold = %+v; want version 3's stamp, first at 8 ms", got)
+	}
+	if got := b.untold(); len(got) != 0 {
+		t.Errorf("untold again = %+v; want none: each version is told once", got)
 	}
 }

@@ -228,8 +228,8 @@ type fanoutStep struct {
 	Achieved float64 `json:"achieved_per_s"`
 	P50      float64 `json:"p50_ms"`
 	P99      float64 `json:"p99_ms"`
-	// FirstP50 and FirstP99 are the latencies of each frame's first delivery (the first of
-	// its connections to read it): the start of a fan-out, before its spread.
+	// FirstP50 and FirstP99 are the latencies of each frame's first delivery (its earliest
+	// arrival at any of its connections): the start of a fan-out, before its spread.
 	FirstP50  float64 `json:"first_p50_ms"`
 	FirstP99  float64 `json:"first_p99_ms"`
 	Frames    int64   `json:"deliveries"`
@@ -594,7 +594,7 @@ func (r fanoutResult) worstRate(f func(fanoutPair) float64) (float64, []fanoutPa
 func (r fanoutResult) markdown() string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "## Fan-out: pkarena beside a bare gorilla/websocket broadcaster, %s\n\n", r.End.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&w, "Command: `pkarena-load %s` (make bench-fanout). One group of %d rooms × %d users: every frame reaches %d connections. Each side runs in processes of its own on this machine, one after the other (pkarena first; the bare broadcaster then sends frames of the size pkarena's were, so both move the same bytes), %.0f s measured per rate. CPU is per delivery (one frame to one connection), user and system, over the measured window; latencies are from the moment the frame (bare) or the gift (pkarena: REST `set_battle_score`, then the fan-out) was due; \"first\" is each frame's arrival at the first of its connections, the start of the fan-out before its spread. Only the ratios carry from machine to machine.",
+	fmt.Fprintf(&w, "Command: `pkarena-load %s` (make bench-fanout). One group of %d rooms × %d users: every frame reaches %d connections. Each side runs in processes of its own on this machine, one after the other (pkarena first; the bare broadcaster then sends frames of the size pkarena's were, so both move the same bytes), %.0f s measured per rate. CPU is per delivery (one frame to one connection), user and system, over the measured window; latencies are from the moment the frame (bare) or the gift (pkarena: REST `set_battle_score`, then the fan-out) was due to the kernel's receive time of the frame at the reader (Linux), before the reader was scheduled to read it; \"first\" is each frame's earliest arrival at any of its connections, the start of the fan-out before its spread. Only the ratios carry from machine to machine.",
 		strings.Join(r.Args, " "), r.Rooms, r.Users, r.Rooms*r.Users, r.Seconds)
 	if r.Repeat > 1 {
 		fmt.Fprintf(&w, " %d pairs were measured at each rate, the order of the two stacks alternating (bare first in the second pair); each ratio below is the median of the pairs' ratios, with their range in brackets, and the verdicts are on the medians.", r.Repeat)
