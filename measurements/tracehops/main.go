@@ -161,8 +161,8 @@ func main() {
 			mine = append(mine, t)
 		}
 	}
-	var pickup, rest2hub, hub2write, write2wake, wake2run []time.Duration
-	fromPoller := 0
+	var pickup, toRunnable, queued, rest2hub, hub2write, write2wake, wake2run []time.Duration
+	fromPoller, direct := 0, 0
 	for _, s := range sends {
 		i := sort.Search(len(mine), func(i int) bool { return mine[i].at > s.at })
 		if i == 0 || mine[i-1].to == trace.GoRunning {
@@ -173,8 +173,16 @@ func main() {
 			continue
 		}
 		pickup = append(pickup, run.at.Sub(s.at))
-		if wake, ok := next(mine, s.at, pipe, trace.GoRunnable); ok && wake.at <= run.at && wake.by == trace.NoGoroutine {
-			fromPoller++
+		if wake, ok := next(mine, s.at, pipe, trace.GoRunnable); ok && wake.at <= run.at {
+			// Woken (by the network poller, or back from a system call with no processor
+			// free), then queued until a processor took it.
+			if wake.by == trace.NoGoroutine {
+				fromPoller++
+			}
+			toRunnable = append(toRunnable, wake.at.Sub(s.at))
+			queued = append(queued, run.at.Sub(wake.at))
+		} else {
+			direct++ // back from its system call (an eager read) with a processor at once
 		}
 		h, ok := next(srv["hub"], run.at, 0, trace.GoRunning)
 		if !ok {
@@ -199,6 +207,9 @@ func main() {
 	}
 	fmt.Printf("set_battle_score writes %d; made while the server's REST goroutine was not running %d, of them woken by the network poller %d\n", len(sends), len(pickup), fromPoller)
 	fmt.Println("write -> REST goroutine runs    ", percentiles(pickup))
+	fmt.Printf("  of them %d ran at once, back from their system call with a processor; the others:\n", direct)
+	fmt.Println("  write -> REST goroutine runnable", percentiles(toRunnable))
+	fmt.Println("  runnable -> running (queued)    ", percentiles(queued))
 	fmt.Println("REST goroutine -> hub runs      ", percentiles(rest2hub))
 	fmt.Println("hub -> first connection's write ", percentiles(hub2write))
 	fmt.Println("write -> generator reader woken ", percentiles(write2wake))
