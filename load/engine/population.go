@@ -320,7 +320,7 @@ func (e *engine) async(u *user, intended time.Time, typ string, payload any, don
 	c.Go(typ, payload, func(f client.Frame, err error) {
 		u.end()
 		if err == nil {
-			e.rec.Record(metrics.ReplyMetric(typ), u.index, intended, sent, f.At) // f.At: when it was read
+			e.rec.Record(metrics.ReplyMetric(typ), u.index, intended, sent, f.At) // f.At: when it arrived
 		}
 		e.countError(err)
 		if done != nil {
