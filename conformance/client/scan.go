@@ -598,7 +598,7 @@ const maxIndexedMembers = 8
 type indexedMember struct{ name, nameLen, value, valueEnd uint32 }
 
 func (x *memberIndex) add(name, nameLen, value, valueEnd int) {
-	if int(x.n) == len(x.m) || valueEnd > math.MaxUint32 {
+	if int(x.n) == len(x.m) || uint64(valueEnd) > math.MaxUint32 {
 		x.over = true
 		return
 	}
