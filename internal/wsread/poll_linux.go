@@ -187,7 +187,6 @@ func (p *poller) serve(fd int32) {
 		// The frames are handed over outside Control: a handler may close its connection,
 		// and a close waits until no Control holds the descriptor.
 		r.take()
-		ps.arrived = time.Time{}
 	}
 	if ps.stop || ps.err != nil {
 		// The registration goes now, while the descriptor is still the socket's (a failed
@@ -435,7 +434,6 @@ func (m *rxMsg) recv(fd uintptr, b []byte) (int, error) {
 	n, _, errno := syscall.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&m.hdr)), 0)
 	m.iov.Base = nil // b goes back to its pool: keep no pointer to it
 	if errno != 0 {
-		m.hdr.Controllen = 0
 		return -1, errno
 	}
 	return int(n), nil

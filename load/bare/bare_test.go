@@ -92,9 +92,12 @@ func TestFirstIsTheEarliestArrival(t *testing.T) {
 		{1, 1, nil, nil},
 		{5, 5, nil, nil},
 		{5, 7, []int64{5}, []int64{5}}, // frame 1 is only 4 ms older: not yet stale
-		{1500, 1500, nil, nil},
-		{1500, 1500, nil, nil},
-		{1500, 1501, []int64{1500, 1}, []int64{1500, 1}}, // frame 1 is now stale: told as it stands
+		{1001, 1001, nil, nil},
+		{1001, 1001, nil, nil},
+		{1001, 1001, []int64{1001}, []int64{1001}}, // frame 1 is staleAfter older exactly: not yet
+		{1002, 1002, nil, nil},
+		{1002, 1002, nil, nil},
+		{1002, 1003, []int64{1002, 1}, []int64{1002, 1}}, // a millisecond more: stale, told as it stands
 	} {
 		got := r.arrived(due(step.due), at(step.at))
 		if len(got) != len(step.want) {

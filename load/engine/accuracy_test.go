@@ -149,8 +149,9 @@ func runStub() int {
 // figures away from the configured delay; the load generator must measure what happened.
 //
 // LateP50 and LateP99 are how late the stub's own replies left after the moment they were
-// due: the scheduling noise of this machine in this run, which the generator's reads meet too
-// (a reply has arrived, the generator's reader has not run yet). The checks allow it.
+// due: the scheduling noise of this machine in this run, which the generator's own steps meet
+// too (a request leaves after the time stamped as its sending; off Linux, where a frame's
+// arrival is when it is read, a reply waits for the generator's reader). The checks allow it.
 type stubTruth struct {
 	Count            int64
 	P50, P99, Max    float64
