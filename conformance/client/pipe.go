@@ -14,6 +14,9 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/pkarena/pkarena/internal/rxtime"
 )
 
 // RESTPipe is a connection of its own to the REST API on which calls are pipelined
@@ -26,6 +29,7 @@ import (
 type RESTPipe struct {
 	rest   *REST
 	conn   net.Conn
+	rx     *rxtime.Conn // under conn (and TLS): when each answer arrived
 	host   string
 	slots  chan struct{} // one per outstanding call
 	wmu    sync.Mutex    // serialises writes; owns bw
@@ -42,7 +46,7 @@ type pipeCall struct {
 	api  string
 	req  *http.Request
 	body []byte
-	done func(status int, env Envelope, err error)
+	done func(status int, env Envelope, at time.Time, err error)
 }
 
 // ErrPipeClosed ends the calls of a pipe that closed or failed.
@@ -58,10 +62,12 @@ func (r *REST) Pipe(ctx context.Context, depth int) (*RESTPipe, error) {
 		return nil, fmt.Errorf("client: REST pipe: %w", err)
 	}
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", HostPort(u))
+	raw, err := d.DialContext(ctx, "tcp", HostPort(u))
 	if err != nil {
 		return nil, fmt.Errorf("client: REST pipe: %w", err)
 	}
+	rx := rxtime.NewConn(raw)
+	var conn net.Conn = rx
 	if u.Scheme == "https" {
 		tc := tls.Client(conn, &tls.Config{ServerName: u.Hostname(), NextProtos: []string{"http/1.1"}})
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -71,7 +77,7 @@ func (r *REST) Pipe(ctx context.Context, depth int) (*RESTPipe, error) {
 		conn = tc
 	}
 	p := &RESTPipe{
-		rest: r, conn: conn, host: u.Host, slots: make(chan struct{}, depth),
+		rest: r, conn: conn, rx: rx, host: u.Host, slots: make(chan struct{}, depth),
 		bw: bufio.NewWriter(conn), ready: make(chan struct{}, 1), closed: make(chan struct{}), done: make(chan struct{}),
 	}
 	go p.read(bufio.NewReader(conn))
@@ -80,24 +86,25 @@ func (r *REST) Pipe(ctx context.Context, depth int) (*RESTPipe, error) {
 
 // Go sends a call of api with body and a valid query, waiting first while Depth calls are
 // outstanding; done gets the answer as REST.Do returns it (err for no answer or not an
-// envelope), or ErrPipeClosed.
-func (p *RESTPipe) Go(api string, body any, done func(status int, env Envelope, err error)) {
+// envelope), or ErrPipeClosed, and when the answer arrived: the kernel's receive time of its
+// last bytes (on Linux; elsewhere when they were read), the zero Time when none came.
+func (p *RESTPipe) Go(api string, body any, done func(status int, env Envelope, at time.Time, err error)) {
 	data, err := json.Marshal(body)
 	if err != nil {
-		done(0, Envelope{}, fmt.Errorf("%s: %w", api, err))
+		done(0, Envelope{}, time.Time{}, fmt.Errorf("%s: %w", api, err))
 		return
 	}
 	select {
 	case p.slots <- struct{}{}:
 	case <-p.closed:
-		done(0, Envelope{}, fmt.Errorf("%s: %w", api, p.failure()))
+		done(0, Envelope{}, time.Time{}, fmt.Errorf("%s: %w", api, p.failure()))
 		return
 	}
 	u := "http://" + p.host + RESTPrefix + api + "?" + p.rest.Query().Encode()
 	req, err := http.NewRequest(http.MethodPost, u, bytes.NewReader(data))
 	if err != nil {
 		<-p.slots
-		done(0, Envelope{}, fmt.Errorf("%s: %w", api, err))
+		done(0, Envelope{}, time.Time{}, fmt.Errorf("%s: %w", api, err))
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
@@ -108,7 +115,7 @@ func (p *RESTPipe) Go(api string, body any, done func(status int, env Envelope, 
 		p.mu.Unlock()
 		p.wmu.Unlock()
 		<-p.slots
-		done(0, Envelope{}, fmt.Errorf("%s: %w", api, p.failure()))
+		done(0, Envelope{}, time.Time{}, fmt.Errorf("%s: %w", api, p.failure()))
 		return
 	}
 	p.queue = append(p.queue, pipeCall{api: api, req: req, body: data, done: done})
@@ -159,6 +166,10 @@ func (p *RESTPipe) read(br *bufio.Reader) {
 			p.drain()
 			return
 		}
+		// The answer's last bytes came with the last read made (bufio and TLS read only
+		// when they need more); that read may have brought the next answer's first bytes
+		// too, and its time is then theirs: never earlier than the answer's own.
+		at := p.rx.Arrived()
 		p.mu.Lock()
 		p.queue = p.queue[1:]
 		p.mu.Unlock()
@@ -172,10 +183,10 @@ func (p *RESTPipe) read(br *bufio.Reader) {
 		var env Envelope
 		if err := json.Unmarshal(raw, &env); err != nil {
 			p.rest.violate("%s: the answer is not a JSON envelope (REST-002): %.200s", c.api, raw)
-			c.done(resp.StatusCode, env, fmt.Errorf("%s: the answer is not a JSON envelope: %w", c.api, err))
+			c.done(resp.StatusCode, env, at, fmt.Errorf("%s: the answer is not a JSON envelope: %w", c.api, err))
 			continue
 		}
-		c.done(resp.StatusCode, env, nil)
+		c.done(resp.StatusCode, env, at, nil)
 		if resp.Close {
 			p.fail(errors.New("the server closed the connection"))
 			p.drain()
@@ -203,7 +214,7 @@ func (p *RESTPipe) drain() {
 	p.mu.Unlock()
 	for _, c := range q {
 		<-p.slots
-		c.done(0, Envelope{}, fmt.Errorf("%s: %w", c.api, p.failure()))
+		c.done(0, Envelope{}, time.Time{}, fmt.Errorf("%s: %w", c.api, p.failure()))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,15 +39,22 @@ func TestRESTPipeAnswersInOrder(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var got []int
+	var last time.Time // the arrival of the answer before
 	for i := 1; i <= calls; i++ {
 		wg.Add(1)
-		p.Go("set_battle_score", map[string]int{"N": i}, func(status int, env Envelope, err error) {
+		sent := time.Now()
+		p.Go("set_battle_score", map[string]int{"N": i}, func(status int, env Envelope, at time.Time, err error) {
 			defer wg.Done()
 			var r struct{ N, Served int }
 			if err != nil || status != 200 || json.Unmarshal(env.Response, &r) != nil {
 				t.Errorf("call: %d %v %s", status, err, env.Response)
 				return
 			}
+			if at.Before(sent) || at.Before(last) || at.After(time.Now()) {
+				t.Errorf("call %d: answer arrived at %v; want after its call (%v) and the answer before (%v), not after now",
+					r.N, at.Format(time.RFC3339Nano), sent.Format(time.RFC3339Nano), last.Format(time.RFC3339Nano))
+			}
+			last = at
 			mu.Lock()
 			got = append(got, r.N)
 			mu.Unlock()
@@ -72,9 +80,80 @@ func TestRESTPipeAnswersInOrder(t *testing.T) {
 	}
 	p.Close()
 	done := make(chan error, 1)
-	p.Go("set_battle_score", map[string]int{"N": 0}, func(_ int, _ Envelope, err error) { done <- err })
-	if err := <-done; err == nil {
-		t.Error("a call on a closed pipe succeeded")
+	var at time.Time
+	p.Go("set_battle_score", map[string]int{"N": 0}, func(_ int, _ Envelope, a time.Time, err error) { at = a; done <- err })
+	if err := <-done; err == nil || !at.IsZero() {
+		t.Errorf("a call on a closed pipe: %v, arrived %v; want an error and the zero Time", err, at)
+	}
+}
+
+// An answer read late (its pipe's reader busy in the callback before) arrived when it
+// reached the machine, not when it was read: on Linux, the kernel's receive time. The
+// machine's first socket to ask for those times may get them a little later, so rounds are
+// made until one answer is within its write (at most 50); the next must be too.
+func TestRESTPipeAnswerArrivesWhenReceived(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel's receive times are read on Linux only")
+	}
+	release := make(chan struct{})
+	written := make(chan [2]time.Time, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		answer := []byte(`{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","RequestId":"r","Response":{}}`)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", itoa(uint64(len(answer))))
+		if string(body) != `{"Hold":true}` {
+			_, _ = w.Write(answer)
+			return
+		}
+		<-release
+		before := time.Now()
+		_, _ = w.Write(answer)
+		w.(http.Flusher).Flush()
+		written <- [2]time.Time{before, time.Now()}
+	}))
+	t.Cleanup(srv.Close)
+	rest := NewREST(RESTConfig{BaseURL: srv.URL, SDKAppID: 1, Secret: "s", Identifier: "admin"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := rest.Pipe(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// round: a call whose callback holds the reader until the next call's answer has been
+	// written and has waited a millisecond in the socket; that answer's arrival and write.
+	round := func() (at time.Time, w [2]time.Time) {
+		arrived := make(chan time.Time, 1)
+		p.Go("set_battle_score", map[string]bool{"Hold": false}, func(_ int, _ Envelope, _ time.Time, err error) {
+			if err != nil {
+				t.Errorf("first call: %v", err)
+			}
+			release <- struct{}{}
+			w = <-written
+			for !time.Now().After(w[1].Add(time.Millisecond)) {
+			}
+		})
+		p.Go("set_battle_score", map[string]bool{"Hold": true}, func(_ int, _ Envelope, a time.Time, err error) {
+			if err != nil {
+				t.Errorf("held call: %v", err)
+			}
+			arrived <- a
+		})
+		return <-arrived, w
+	}
+	within := func(at time.Time, w [2]time.Time) bool { return !at.Before(w[0]) && !at.After(w[1]) }
+	for i := 0; ; i++ {
+		if at, w := round(); within(at, w) {
+			break
+		} else if i == 49 {
+			t.Fatalf("no answer of 50 arrived within its write: the last at %v, written %v–%v",
+				at.Format(time.RFC3339Nano), w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano))
+		}
+	}
+	if at, w := round(); !within(at, w) {
+		t.Errorf("answer arrived at %v; want within its write, %v–%v",
+			at.Format(time.RFC3339Nano), w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano))
 	}
 }
 

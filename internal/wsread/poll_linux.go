@@ -12,7 +12,7 @@ import (
 	"time"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
+	"github.com/pkarena/pkarena/internal/rxtime"
 )
 
 // On Linux the Readers of a process share a few epoll instances, pollers, pollersPerProc a
@@ -59,8 +59,8 @@ type pollState struct {
 	stop bool          // fn asked to stop
 	err  error         // why the connection cannot go on
 
-	rx      rxMsg     // readOnce's recvmsg
-	arrived time.Time // the kernel's receive time of the bytes the last read returned; zero: none
+	rx      rxtime.Msg // readOnce's recvmsg
+	arrived time.Time  // the kernel's receive time of the bytes the last read returned; zero: none
 }
 
 // The states of a Reader (pollState.state).
@@ -261,7 +261,7 @@ func (r *Reader) attach() bool {
 	r.poll.read = r.readOnce
 	// The kernel stamps what the socket receives; without the stamp (refused) a frame's
 	// arrival is the moment it is handed over.
-	_ = sc.Control(func(s uintptr) { _ = unix.SetsockoptInt(int(s), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1) })
+	_ = rxtime.Enable(sc)
 	return true
 }
 
@@ -326,7 +326,7 @@ func (r *Reader) readOnce(fd uintptr) {
 		b := append((*ps.buf)[:ps.have], make([]byte, ps.have)...)
 		ps.buf = &b
 	}
-	n, err := ps.rx.recv(fd, (*ps.buf)[ps.have:])
+	n, err := ps.rx.Recv(fd, (*ps.buf)[ps.have:])
 	switch {
 	case err == syscall.EAGAIN || err == syscall.EINTR: // reported again if there is more
 		if ps.have == 0 {
@@ -340,7 +340,7 @@ func (r *Reader) readOnce(fd uintptr) {
 	default:
 		ps.have += n
 		ps.got = n
-		ps.arrived = ps.rx.stamp()
+		ps.arrived = ps.rx.Stamp()
 	}
 }
 
@@ -411,55 +411,7 @@ func (r *Reader) closeConn() error {
 // after an idle spell costs) is then not paid for every frame. The load generator spends
 // about 4% less CPU a frame at 10,000 frames a second, and the bare reader's fan-out p99 at
 // 50,000 is shorter; the generator's is no worse (measurements/fanout.md, 2026-12-06). The
-// read is a recvmsg(2), which also returns the kernel's receive time (rxMsg).
-
-// rxMsg is a Reader's recvmsg(2): one buffer, and room for the kernel's receive time
-// (SCM_TIMESTAMPNS), which a read(2) would not return.
-type rxMsg struct {
-	hdr unix.Msghdr
-	iov unix.Iovec
-	oob [8]uint64 // the control data; words, so that its headers are aligned
-}
-
-// recv is one raw recvmsg into b (not empty), keeping the control data for stamp. Unlike
-// syscall.Read it does not tell the race detector of the bytes the kernel wrote: b is the
-// poller goroutine's alone meanwhile.
-func (m *rxMsg) recv(fd uintptr, b []byte) (int, error) {
-	m.iov.Base = &b[0]
-	m.iov.SetLen(len(b))
-	m.hdr.Iov = &m.iov
-	m.hdr.SetIovlen(1)
-	m.hdr.Control = (*byte)(unsafe.Pointer(&m.oob[0]))
-	m.hdr.SetControllen(int(unsafe.Sizeof(m.oob)))
-	n, _, errno := syscall.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&m.hdr)), 0)
-	m.iov.Base = nil // b goes back to its pool: keep no pointer to it
-	if errno != 0 {
-		return -1, errno
-	}
-	return int(n), nil
-}
-
-// stamp is the receive time in the control data of the last recv, or the zero Time when it
-// has none.
-func (m *rxMsg) stamp() time.Time {
-	oob := unsafe.Slice((*byte)(unsafe.Pointer(&m.oob[0])), min(int(m.hdr.Controllen), int(unsafe.Sizeof(m.oob))))
-	for len(oob) >= unix.SizeofCmsghdr {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		end := int(h.Len)
-		if end < unix.CmsgLen(0) || end > len(oob) {
-			return time.Time{}
-		}
-		if h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && end >= unix.CmsgLen(int(unsafe.Sizeof(unix.Timespec{}))) {
-			ts := (*unix.Timespec)(unsafe.Pointer(&oob[unix.CmsgLen(0)]))
-			if ts.Sec == 0 && ts.Nsec == 0 { // received before the socket was stamped
-				return time.Time{}
-			}
-			return time.Unix(ts.Unix())
-		}
-		oob = oob[min(unix.CmsgSpace(end-unix.CmsgLen(0)), len(oob)):]
-	}
-	return time.Time{}
-}
+// read is a recvmsg(2), which also returns the kernel's receive time (rxtime.Msg).
 
 // epollWaitNow is syscall.EpollWait with no timeout, made raw (epoll_pwait with no signal
 // mask: every Linux port has it).

@@ -388,7 +388,7 @@ func (e *engine) sendScores(ctx context.Context, b *battle, shard int) {
 		e.rec.Add(metrics.Ops, 1)
 		// The call in flight completes even if the run ends meanwhile: its version is counted.
 		resp, err := rest.SetBattleScore(context.WithoutCancel(ctx), req)
-		e.scored(b, shard, batch, st, version, resp, err)
+		e.scored(b, shard, batch, st, version, resp, time.Now(), err)
 	}
 }
 
@@ -425,10 +425,10 @@ func (e *engine) nextUpdate(ctx context.Context, b *battle) (batch []gift, st st
 	}
 }
 
-// scored settles one set_battle_score: its version acknowledged (or its times moved to the
-// version the server names), its latency recorded, its gifts released.
-func (e *engine) scored(b *battle, shard int, batch []gift, st stamp, version uint64, resp client.SetBattleScoreResponse, err error) {
-	now := time.Now()
+// scored settles one set_battle_score answered at (when its answer arrived): its version
+// acknowledged (or its times moved to the version the server names), its latency recorded,
+// its gifts released.
+func (e *engine) scored(b *battle, shard int, batch []gift, st stamp, version uint64, resp client.SetBattleScoreResponse, at time.Time, err error) {
 	b.mu.Lock()
 	if err != nil {
 		delete(b.versions, version)
@@ -450,7 +450,7 @@ func (e *engine) scored(b *battle, shard int, batch []gift, st stamp, version ui
 		e.countError(err)
 		e.rec.Add(counterGiftsFailed, int64(len(batch)))
 	} else {
-		e.rec.Record(metrics.RESTScore, shard, st.intended, st.sent, now)
+		e.rec.Record(metrics.RESTScore, shard, st.intended, st.sent, at)
 		e.giftsSent.Add(int64(len(batch)))
 	}
 	e.release(batch)
@@ -486,7 +486,7 @@ func (e *engine) pipeScores(ctx context.Context, b *battle, shard, depth int) {
 			var err error
 			if pipe, err = rest.Pipe(ctx, depth); err != nil {
 				e.rec.Add(metrics.Ops, 1)
-				e.scored(b, shard, batch, st, version, client.SetBattleScoreResponse{}, err)
+				e.scored(b, shard, batch, st, version, client.SetBattleScoreResponse{}, time.Time{}, err)
 				pipe = nil
 				continue
 			}
@@ -498,7 +498,7 @@ func (e *engine) pipeScores(ctx context.Context, b *battle, shard, depth int) {
 		e.rec.Add(metrics.Ops, 1)
 		outstanding.Add(1)
 		p := pipe
-		p.Go(client.APISetBattleScore, req, func(status int, env client.Envelope, err error) {
+		p.Go(client.APISetBattleScore, req, func(status int, env client.Envelope, at time.Time, err error) {
 			defer outstanding.Done()
 			var resp client.SetBattleScoreResponse
 			switch {
@@ -510,7 +510,7 @@ func (e *engine) pipeScores(ctx context.Context, b *battle, shard, depth int) {
 					err = fmt.Errorf("%s: Response: %w", client.APISetBattleScore, jerr)
 				}
 			}
-			e.scored(b, shard, batch, st, version, resp, err)
+			e.scored(b, shard, batch, st, version, resp, at, err)
 		})
 		if p.Err() != nil {
 			pipe = nil // broken: the next update opens another
