@@ -39,7 +39,6 @@ func TestRESTPipeAnswersInOrder(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var got []int
-	var last time.Time // the arrival of the answer before
 	for i := 1; i <= calls; i++ {
 		wg.Add(1)
 		sent := time.Now()
@@ -50,11 +49,12 @@ func TestRESTPipeAnswersInOrder(t *testing.T) {
 				t.Errorf("call: %d %v %s", status, err, env.Response)
 				return
 			}
-			if at.Before(sent) || at.Before(last) || at.After(time.Now()) {
-				t.Errorf("call %d: answer arrived at %v; want after its call (%v) and the answer before (%v), not after now",
-					r.N, at.Format(time.RFC3339Nano), sent.Format(time.RFC3339Nano), last.Format(time.RFC3339Nano))
+			// (Not necessarily after the answer before: a read the kernel did not stamp yet,
+			// the pipe's first, is timed when it returned, after what came meanwhile.)
+			if at.Before(sent) || at.After(time.Now()) {
+				t.Errorf("call %d: answer arrived at %v; want after its call (%v), not after now",
+					r.N, at.Format(time.RFC3339Nano), sent.Format(time.RFC3339Nano))
 			}
-			last = at
 			mu.Lock()
 			got = append(got, r.N)
 			mu.Unlock()
@@ -88,9 +88,7 @@ func TestRESTPipeAnswersInOrder(t *testing.T) {
 }
 
 // An answer read late (its pipe's reader busy in the callback before) arrived when it
-// reached the machine, not when it was read: on Linux, the kernel's receive time. The
-// machine's first socket to ask for those times may get them a little later, so rounds are
-// made until one answer is within its write (at most 50); the next must be too.
+// reached the machine, not when it was read: on Linux, the kernel's receive time.
 func TestRESTPipeAnswerArrivesWhenReceived(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the kernel's receive times are read on Linux only")
@@ -142,19 +140,7 @@ func TestRESTPipeAnswerArrivesWhenReceived(t *testing.T) {
 		})
 		return <-arrived, w
 	}
-	within := func(at time.Time, w [2]time.Time) bool { return !at.Before(w[0]) && !at.After(w[1]) }
-	for i := 0; ; i++ {
-		if at, w := round(); within(at, w) {
-			break
-		} else if i == 49 {
-			t.Fatalf("no answer of 50 arrived within its write: the last at %v, written %v–%v",
-				at.Format(time.RFC3339Nano), w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano))
-		}
-	}
-	if at, w := round(); !within(at, w) {
-		t.Errorf("answer arrived at %v; want within its write, %v–%v",
-			at.Format(time.RFC3339Nano), w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano))
-	}
+	arrivesWithinWrite(t, round)
 }
 
 func TestHostPort(t *testing.T) {

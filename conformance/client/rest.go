@@ -101,12 +101,14 @@ func (r *REST) Query() url.Values {
 }
 
 // Do sends one request as is and returns the status and the envelope. err is only for a
-// request that got no answer or an answer that is not an envelope.
+// request that got no answer or an answer that is not an envelope. A ctx of WithArrival is
+// told when the answer arrived.
 func (r *REST) Do(ctx context.Context, method, api string, query url.Values, body []byte) (int, Envelope, error) {
 	u := strings.TrimSuffix(r.cfg.BaseURL, "/") + RESTPrefix + api
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
+	ctx, arrival := traceArrival(ctx)
 	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
 		return 0, Envelope{}, fmt.Errorf("%s: %w", api, err)
@@ -121,6 +123,10 @@ func (r *REST) Do(ctx context.Context, method, api string, query url.Values, bod
 	if err != nil {
 		return resp.StatusCode, Envelope{}, fmt.Errorf("%s: reading the answer: %w", api, err)
 	}
+	// The answer's last bytes came with the last read of its connection: HTTP/1 reads the
+	// next answer only once this one's body is read to its end (HTTP/2 may read other
+	// streams' frames meanwhile: a later time, never an earlier one).
+	arrival.answered()
 	if r.cfg.Check != nil {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 		if err := r.cfg.Check(req, body, resp.StatusCode, resp.Header, raw); err != nil {

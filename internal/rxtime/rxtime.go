@@ -8,20 +8,24 @@
 // then when the read returned.
 //
 // A machine's first socket to ask for the times turns them on a little later (the kernel
-// defers it to a worker): what it received before has no time.
+// defers it to a worker): what it received before has no time. Segments the kernel merged in
+// the socket's queue before a read (a later one's bytes, or the peer's FIN) carry the later
+// one's time.
 package rxtime
 
 import (
 	"net"
+	"sync/atomic"
 	"time"
 )
 
 // Conn is a net.Conn whose reads keep the time their bytes arrived. Its Read is for one
-// goroutine at a time (as bufio and crypto/tls read); the rest is the wrapped connection's.
+// goroutine at a time (as bufio and crypto/tls read), Arrived for any; the rest is the
+// wrapped connection's.
 type Conn struct {
 	net.Conn
-	sock    socket    // the kernel's way, when the connection has it
-	arrived time.Time // of the last Read that returned bytes
+	sock    socket       // the kernel's way, when the connection has it
+	arrived atomic.Int64 // of the last Read that returned bytes, in Unix nanoseconds; 0: none
 }
 
 // NewConn wraps c. A *net.TCPConn on Linux is read with recvmsg(2) and its receive times;
@@ -39,12 +43,18 @@ func (c *Conn) Read(b []byte) (int, error) {
 		if at.IsZero() {
 			at = time.Now()
 		}
-		c.arrived = at
+		c.arrived.Store(at.UnixNano())
 	}
 	return n, err
 }
 
 // Arrived is the kernel's receive time of the bytes the last Read returned (of the last
 // segment, when they came in several), or the time that Read returned where the kernel gave
-// none; the zero Time before any bytes were read.
-func (c *Conn) Arrived() time.Time { return c.arrived }
+// none; the zero Time before any bytes were read. It is the wall clock's time (it carries no
+// monotonic reading).
+func (c *Conn) Arrived() time.Time {
+	if ns := c.arrived.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}

@@ -387,8 +387,9 @@ func (e *engine) sendScores(ctx context.Context, b *battle, shard int) {
 		}
 		e.rec.Add(metrics.Ops, 1)
 		// The call in flight completes even if the run ends meanwhile: its version is counted.
-		resp, err := rest.SetBattleScore(context.WithoutCancel(ctx), req)
-		e.scored(b, shard, batch, st, version, resp, time.Now(), err)
+		var at time.Time // when the answer arrived (client.WithArrival)
+		resp, err := rest.SetBattleScore(client.WithArrival(context.WithoutCancel(ctx), &at), req)
+		e.scored(b, shard, batch, st, version, resp, at, err)
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // restHTTP is shared by every REST client: enough idle connections for many senders.
 var restHTTP = &http.Client{
 	Timeout:   30 * time.Second,
-	Transport: &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second},
+	Transport: client.StampConns(&http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: 30 * time.Second}),
 }
 
 // room is a room of a group: its host and viewers.

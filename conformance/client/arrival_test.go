@@ -1,0 +1,176 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// answerOK is a REST answer of Content-Length answerOK's length.
+const answerOK = `{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","RequestId":"r","Response":{}}`
+
+// WithArrival is told when the answer arrived, on any client (without StampConns: when it was
+// read); a call without it, or one that got no answer, leaves the time alone.
+func TestWithArrival(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, answerOK)
+	}))
+	t.Cleanup(srv.Close)
+	for _, tt := range []struct {
+		name   string
+		client *http.Client
+	}{
+		{"plain client", nil},
+		{"StampConns", &http.Client{Transport: StampConns(&http.Transport{})}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rest := NewREST(RESTConfig{BaseURL: srv.URL, SDKAppID: 1, Secret: "s", Identifier: "admin", HTTPClient: tt.client})
+			var at time.Time
+			for i := 0; i < 3; i++ { // a new connection, then one kept alive
+				before := time.Now()
+				if _, _, err := rest.Do(WithArrival(context.Background(), &at), http.MethodPost, APIGetBattleInfo, nil, []byte("{}")); err != nil {
+					t.Fatal(err)
+				}
+				if at.Before(before) || at.After(time.Now()) {
+					t.Errorf("call %d: arrived %v; want between the call (%v) and now", i, at.Format(time.RFC3339Nano), before.Format(time.RFC3339Nano))
+				}
+			}
+			kept := at
+			if _, _, err := rest.Do(context.Background(), http.MethodPost, APIGetBattleInfo, nil, []byte("{}")); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if _, _, err := rest.Do(WithArrival(ctx, &at), http.MethodPost, APIGetBattleInfo, nil, []byte("{}")); err == nil {
+				t.Fatal("a call with a cancelled context got an answer")
+			}
+			if !at.Equal(kept) {
+				t.Errorf("calls with no WithArrival or no answer moved the time to %v", at)
+			}
+		})
+	}
+}
+
+// lateConn holds its connection's first read until the answer has been written and has
+// waited a millisecond in the socket.
+type lateConn struct {
+	net.Conn // the *rxtime.Conn StampConns dialled
+	written  <-chan [2]time.Time
+	mu       sync.Mutex
+	w        [2]time.Time // the answer's write, once the first read has had it
+	held     bool
+}
+
+func (c *lateConn) Read(b []byte) (int, error) {
+	c.mu.Lock()
+	if !c.held {
+		c.held = true
+		c.w = <-c.written
+		for !time.Now().After(c.w[1].Add(time.Millisecond)) {
+		}
+	}
+	c.mu.Unlock()
+	return c.Conn.Read(b)
+}
+
+func (c *lateConn) write() [2]time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.w
+}
+
+// Arrived is the stamped connection's: the trace finds it through the wrapper.
+func (c *lateConn) Arrived() time.Time { return c.Conn.(interface{ Arrived() time.Time }).Arrived() }
+
+// Over a StampConns transport, an answer read late arrived when it reached the machine (the
+// kernel's receive time), not when it was read. The server writes each answer in one write
+// and closes only after the client (a FIN that came before the read would lend the answer its
+// time: the kernel merges the two).
+func TestStampConnsAnswerArrivesWhenReceived(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel's receive times are read on Linux only")
+	}
+	written := make(chan [2]time.Time, 1)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				_, _ = io.Copy(io.Discard, req.Body)
+				answer := "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + itoa(uint64(len(answerOK))) + "\r\n\r\n" + answerOK
+				before := time.Now()
+				_, _ = io.WriteString(c, answer)
+				written <- [2]time.Time{before, time.Now()}
+				_, _ = io.Copy(io.Discard, br) // until the client closes
+			}()
+		}
+	}()
+	var last atomic.Pointer[lateConn]
+	tr := StampConns(&http.Transport{DisableKeepAlives: true}) // a connection (and a held first read) a call
+	stamped := tr.DialContext
+	// The kernel stops stamping once no socket asks, and starts again a little after one
+	// does: a connection kept open meanwhile keeps the times on between the calls'.
+	keep, err := stamped(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keep.Close()
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := stamped(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		lc := &lateConn{Conn: c, written: written}
+		last.Store(lc)
+		return lc, nil
+	}
+	rest := NewREST(RESTConfig{BaseURL: "http://" + ln.Addr().String(), SDKAppID: 1, Secret: "s", Identifier: "admin", HTTPClient: &http.Client{Transport: tr}})
+	call := func() (at time.Time, w [2]time.Time) {
+		if _, _, err := rest.Do(WithArrival(context.Background(), &at), http.MethodPost, APIGetBattleInfo, nil, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+		return at, last.Load().write()
+	}
+	arrivesWithinWrite(t, call)
+}
+
+// arrivesWithinWrite makes calls, each returning when its answer arrived and when it was
+// written, until an answer arrived within its write (at most 50: the machine's first socket
+// to ask for the kernel's times may get them a little later); the next must too.
+func arrivesWithinWrite(t *testing.T, call func() (at time.Time, written [2]time.Time)) {
+	t.Helper()
+	within := func(at time.Time, w [2]time.Time) bool { return !at.Before(w[0]) && !at.After(w[1]) }
+	for i := 0; ; i++ {
+		if at, w := call(); within(at, w) {
+			break
+		} else if i == 49 {
+			t.Fatalf("no answer of 50 arrived within its write: the last at %v, written %v–%v",
+				at.Format(time.RFC3339Nano), w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano))
+		}
+	}
+	if at, w := call(); !within(at, w) {
+		t.Errorf("answer arrived at %v; want within its write, %v–%v",
+			at.Format(time.RFC3339Nano), w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano))
+	}
+}
