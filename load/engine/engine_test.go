@@ -288,3 +288,22 @@ func TestRunEndsEveryConnectionWithACloseFrame(t *testing.T) {
 		t.Errorf("%d connected; the server saw them close with %v; want 12, all with 1000", res.Connected, codes)
 	}
 }
+
+// The REST calls made one at a time go over connections that keep the kernel's receive time
+// of what they read (client.StampConns), so that set_battle_score's latency ends when its
+// answer arrived (client.WithArrival), not when the generator read it.
+func TestRESTConnectionsKeepArrivalTimes(t *testing.T) {
+	_, target := startServer(t)
+	tr, ok := restHTTP.Transport.(*http.Transport)
+	if !ok || tr.DialContext == nil {
+		t.Fatalf("restHTTP's transport %T dials with no DialContext of its own", restHTTP.Transport)
+	}
+	c, err := tr.DialContext(context.Background(), "tcp", strings.TrimPrefix(target.REST, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, ok := c.(interface{ Arrived() time.Time }); !ok {
+		t.Errorf("restHTTP dials %T; want a connection that keeps its arrival times", c)
+	}
+}
