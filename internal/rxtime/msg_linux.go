@@ -75,8 +75,14 @@ func (m *Msg) Stamp() time.Time {
 
 // socket is a Conn's way to its socket: nil sc, the connection's own Read.
 type socket struct {
-	sc syscall.RawConn
-	rx Msg
+	sc   syscall.RawConn
+	rx   Msg
+	recv func(uintptr) bool // s.recvOnce, bound once: no allocation a read
+
+	// The read being made (one at a time): its buffer, then what recvmsg returned.
+	b   []byte
+	n   int
+	err error
 }
 
 // attach takes c's socket when c is TCP and the kernel stamps it.
@@ -86,7 +92,21 @@ func (s *socket) attach(c net.Conn) {
 		return
 	}
 	if sc, err := tc.SyscallConn(); err == nil && Enable(sc) {
-		s.sc = sc
+		s.sc, s.recv = sc, s.recvOnce
+	}
+}
+
+// recvOnce is the RawConn's read of s.b: false while the socket is empty.
+func (s *socket) recvOnce(fd uintptr) bool {
+	for {
+		s.n, s.err = s.rx.Recv(fd, s.b)
+		switch s.err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false // wait until the socket is readable
+		}
+		return true
 	}
 }
 
@@ -97,19 +117,10 @@ func (s *socket) read(c net.Conn, b []byte) (n int, at time.Time, err error) {
 		n, err = c.Read(b)
 		return n, time.Time{}, err
 	}
-	var rerr error
-	err = s.sc.Read(func(fd uintptr) bool {
-		for {
-			n, rerr = s.rx.Recv(fd, b)
-			switch rerr {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait until the socket is readable
-			}
-			return true
-		}
-	})
+	s.b, s.n, s.err = b, 0, nil
+	err = s.sc.Read(s.recv)
+	n, rerr := s.n, s.err
+	s.b = nil // the caller's again
 	switch {
 	case err != nil: // closed, or past the deadline: the RawConn's error is a "raw-read" OpError
 		var oe *net.OpError

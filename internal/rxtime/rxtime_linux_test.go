@@ -1,6 +1,7 @@
 package rxtime
 
 import (
+	"io"
 	"testing"
 	"time"
 )
@@ -44,5 +45,24 @@ func TestArrivedIsTheKernelsReceiveTime(t *testing.T) {
 	if at := c.Arrived(); at.Before(before) || at.After(after) {
 		t.Errorf("Arrived %v; want between %v and %v, the write's start and end (read at %v)",
 			at.Format(time.RFC3339Nano), before.Format(time.RFC3339Nano), after.Format(time.RFC3339Nano), read.Format(time.RFC3339Nano))
+	}
+}
+
+// TestReadDoesNotAllocate: a Read of a TCP connection allocates nothing (a wss:// client reads
+// every frame through one).
+func TestReadDoesNotAllocate(t *testing.T) {
+	c, peer := tcpPair(t)
+	b := make([]byte, 64)
+	msg := []byte("frame")
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := peer.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := io.ReadFull(c, b[:len(msg)]); err != nil || n != len(msg) {
+			t.Fatalf("Read: %d bytes, %v", n, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a Read allocates %v times; want none", allocs)
 	}
 }
