@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pkarena/pkarena/internal/rxtime"
 	"github.com/pkarena/pkarena/internal/wsread"
 )
 
@@ -44,8 +46,12 @@ type Config struct {
 	// OnEvent, when set, receives every event instead of the client's event log. It runs on
 	// the reader goroutine and must not block.
 	OnEvent func(Event)
-	// Dialer dials the connection; nil means a dialer with a 10 s handshake timeout.
+	// Dialer dials the connection; nil means a dialer with a 10 s handshake timeout, whose
+	// connections keep the kernel's receive times of what they read (Frame.At).
 	Dialer *websocket.Dialer
+	// TLS configures a wss:// connection when Dialer is nil; nil trusts the system's roots
+	// (on Linux also the file SSL_CERT_FILE names).
+	TLS *tls.Config
 	// Transcript keeps this many of the latest frames sent and received (Transcript); 0 keeps
 	// none.
 	Transcript int
@@ -69,9 +75,7 @@ type Config struct {
 	// (gorilla reads the others). On Linux the frames of every DirectRead connection are read,
 	// and OnEvent and the callbacks of Go run, on a few goroutines shared by all of them (two
 	// per processor): a callback that blocked would hold up the others' frames as well as its
-	// own. Each frame's At is then the kernel's receive time (Linux): a latency that ends
-	// there leaves out how long the client took to be scheduled and read it. The load
-	// generator sets it.
+	// own. The load generator sets it.
 	DirectRead bool
 	// Resume, when set, resumes an earlier session instead of starting one (SPEC §21,
 	// RESUME-002): the welcome is then checked to carry seq 0, and the frames after it to go
@@ -101,6 +105,7 @@ type Client struct {
 	cfg     Config
 	ws      *websocket.Conn
 	direct  *wsread.Reader // DirectRead: the reader of ws's socket; nil: gorilla reads
+	rx      *rxtime.Conn   // under gorilla's reader (and TLS) when Dial made the dialer; else nil
 	welcome Welcome
 
 	writeMu sync.Mutex // serialises writes: gorilla allows one writer at a time
@@ -179,27 +184,41 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	u.RawQuery = q.Encode()
 
+	var (
+		ws     *websocket.Conn
+		direct *wsread.Reader // nil: gorilla reads (wss://, or no direct reading here)
+		rx     *rxtime.Conn   // what gorilla reads, when this dialer made it
+		resp   *http.Response
+	)
 	d := cfg.Dialer
 	if d == nil {
-		d = &websocket.Dialer{
-			HandshakeTimeout: 10 * time.Second,
-			ReadBufferSize:   cfg.ReadBufferSize,
-			WriteBufferSize:  cfg.WriteBufferSize,
-			WriteBufferPool:  writeBufferPool,
-		}
+		nd := &net.Dialer{}
 		if cfg.LocalAddr != "" {
 			ip := net.ParseIP(cfg.LocalAddr)
 			if ip == nil {
 				return nil, fmt.Errorf("client: LocalAddr %q is not an IP address", cfg.LocalAddr)
 			}
-			d.NetDialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}}).DialContext
+			nd.LocalAddr = &net.TCPAddr{IP: ip}
+		}
+		d = &websocket.Dialer{
+			NetDialContext:   nd.DialContext,
+			HandshakeTimeout: 10 * time.Second,
+			ReadBufferSize:   cfg.ReadBufferSize,
+			WriteBufferSize:  cfg.WriteBufferSize,
+			WriteBufferPool:  writeBufferPool,
+			TLSClientConfig:  cfg.TLS,
+		}
+		if !cfg.DirectRead || u.Scheme != "ws" { // gorilla reads: the frames' times from under it
+			d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				conn, err := nd.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				rx = rxtime.NewConn(conn)
+				return rx, nil
+			}
 		}
 	}
-	var (
-		ws     *websocket.Conn
-		direct *wsread.Reader // nil: gorilla reads (wss://, or no direct reading here)
-		resp   *http.Response
-	)
 	if cfg.DirectRead && cfg.Dialer == nil {
 		ws, direct, resp, err = wsread.Dial(ctx, *d, u.String())
 	} else {
@@ -215,6 +234,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		cfg:       cfg,
 		ws:        ws,
 		direct:    direct,
+		rx:        rx,
 		pending:   make(map[string]*call),
 		abandoned: make(map[string]bool),
 		done:      make(chan struct{}),
@@ -293,10 +313,19 @@ func (c *Client) readLoop(welcomed chan<- error) {
 			}
 			return
 		}
-		if !c.handle(mt, data, time.Now(), &lastSeq, welcomed) {
+		if !c.handle(mt, data, c.arrived(), &lastSeq, welcomed) {
 			return
 		}
 	}
+}
+
+// arrived is when the frame gorilla just returned arrived: the kernel's receive time of the
+// read that brought its last bytes when Dial made the dialer (Linux), else now.
+func (c *Client) arrived() time.Time {
+	if c.rx != nil {
+		return c.rx.Arrived()
+	}
+	return time.Now()
 }
 
 // readDirect is readLoop with DirectRead: the frames come from c.direct, which answers pings

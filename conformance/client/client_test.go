@@ -6,6 +6,8 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -27,8 +29,26 @@ type script func(ws *websocket.Conn, send func(typ string, seq uint64, extra, pa
 // fakeServer serves one scripted connection per dial.
 func fakeServer(t *testing.T, sc script) string {
 	t.Helper()
+	srv := httptest.NewServer(fakeHandler(sc))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + Path
+}
+
+// fakeServerTLS is fakeServer behind TLS: a wss:// URL, and the client's TLS settings that
+// trust its certificate.
+func fakeServerTLS(t *testing.T, sc script) (string, *tls.Config) {
+	t.Helper()
+	srv := httptest.NewTLSServer(fakeHandler(sc))
+	t.Cleanup(srv.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + Path, &tls.Config{RootCAs: roots}
+}
+
+// fakeHandler upgrades each request, sends the welcome and plays sc.
+func fakeHandler(sc script) http.Handler {
 	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
@@ -45,9 +65,7 @@ func fakeServer(t *testing.T, sc script) string {
 		}
 		send(TypeWelcome, 0, "", `{"protocol":"v1","userID":"u","timing":{"heartbeatIntervalMs":60000,"heartbeatTimeoutMs":120000}}`)
 		sc(ws, send)
-	}))
-	t.Cleanup(srv.Close)
-	return "ws" + strings.TrimPrefix(srv.URL, "http") + Path
+	})
 }
 
 func itoa(n uint64) string { b, _ := json.Marshal(n); return string(b) }

@@ -17,8 +17,11 @@ type Frame struct {
 	Payload json.RawMessage `json:"payload"`
 	// Raw is the frame's text as received.
 	Raw []byte `json:"-"`
-	// At is when the frame reached the client: read from a DirectRead connection on Linux,
-	// the kernel's receive time (wsread.Reader.Arrived), else when the client read it.
+	// At is when the frame reached the client: on Linux, over a connection Dial dialed itself
+	// (Config.Dialer nil; ws:// or wss://, read directly or by gorilla), the kernel's receive
+	// time of the read that brought its last bytes, before the client was scheduled to read
+	// it (frames that came in one read share the time of its last segment); else when the
+	// client read it.
 	At time.Time `json:"-"`
 
 	slow     bool        // decodeFrame: a member needs encoding/json
