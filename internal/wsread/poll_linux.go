@@ -285,6 +285,7 @@ func (r *Reader) run(fn func(int, []byte) bool) error {
 		}
 		b := make([]byte, max(bufferSize, len(r.pending)))
 		ps.buf, ps.have, r.pending = &b, copy(b, r.pending), nil
+		ps.arrived = r.pendingAt
 		r.take()
 		if r.settle() {
 			return <-ps.done

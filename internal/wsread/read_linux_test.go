@@ -38,7 +38,7 @@ func TestReaderSeesTheEndBehindTheData(t *testing.T) {
 		if msgs = append(msgs, string(data)); len(msgs) == 1 {
 			close(inHandler)
 			<-sent
-			waitFIN(t, ws.NetConn().(*handshakeConn).Conn)
+			waitFIN(t, r.conn)
 		}
 		return true
 	})

@@ -33,6 +33,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/internal/rxtime"
 )
 
 // Opcodes of RFC 6455 §5.2 that are not gorilla message types.
@@ -63,9 +65,10 @@ type WriteControl func(messageType int, data []byte, deadline time.Time) error
 // Close the connection through the gorilla connection Dial returned (its Close), which
 // tells the Reader.
 type Reader struct {
-	conn    net.Conn
-	pending []byte       // bytes read before the Reader took over: frames sent with the handshake
-	control WriteControl // nil: nothing is written back
+	conn      net.Conn
+	pending   []byte       // bytes read before the Reader took over: frames sent with the handshake
+	pendingAt time.Time    // when the last of them arrived (rxtime.Conn.Arrived)
+	control   WriteControl // nil: nothing is written back
 
 	msg     []byte // a fragmented message's payload so far
 	msgType int    // its type; 0 when no message is fragmented
@@ -90,21 +93,27 @@ func Dial(ctx context.Context, d websocket.Dialer, rawURL string) (ws *websocket
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	var hc *handshakeConn
+	var (
+		hc *handshakeConn
+		rx *rxtime.Conn // under hc: when the frames sent with the handshake arrived
+	)
 	d.ReadBufferSize = handshakeBufferSize
 	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		hc = &handshakeConn{Conn: conn}
+		rx = rxtime.NewConn(conn)
+		hc = &handshakeConn{Conn: rx}
 		return hc, nil
 	}
 	if ws, resp, err = d.DialContext(ctx, rawURL, nil); err != nil {
 		return nil, nil, resp, err
 	}
 	if rest, ok := hc.leftover(); ok { // else gorilla's buffer holds it too
-		r, _ = newReader(hc.Conn, rest, ws.WriteControl)
+		if r, _ = newReader(rx.Conn, rest, ws.WriteControl); r != nil {
+			r.pendingAt = rx.Arrived()
+		}
 		hc.reader = r
 	}
 	return ws, r, resp, nil

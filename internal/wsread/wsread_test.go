@@ -387,20 +387,28 @@ func serveWithHandshake(t *testing.T, first []byte, then ...[]byte) string {
 			return
 		}
 		defer c.Close()
-		req, err := http.ReadRequest(bufio.NewReader(c))
-		if err != nil {
+		resp, ok := upgradeResponse(c)
+		if !ok {
 			return
 		}
-		h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-			base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n"
-		_, _ = c.Write(cat([]byte(resp), first))
+		_, _ = c.Write(cat(resp, first))
 		for _, b := range then {
 			_, _ = c.Write(b)
 		}
 		_, _ = io.Copy(io.Discard, c)
 	}()
 	return "ws://" + ln.Addr().String()
+}
+
+// upgradeResponse reads a WebSocket handshake's request from c and returns its 101 response.
+func upgradeResponse(c net.Conn) ([]byte, bool) {
+	req, err := http.ReadRequest(bufio.NewReader(c))
+	if err != nil {
+		return nil, false
+	}
+	h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return []byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n"), true
 }
 
 func TestReaderStopsWhenTheHandlerSaysSo(t *testing.T) {
