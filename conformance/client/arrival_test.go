@@ -160,7 +160,8 @@ func TestStampConnsAnswerArrivesWhenReceived(t *testing.T) {
 // A frame read late arrived when it reached the machine (the kernel's receive time), not when
 // it was read, however the client reads it: gorilla or internal/wsread over ws://, gorilla
 // under TLS over wss:// (where DirectRead does not apply). The client's OnEvent holds the
-// reader on one frame while the server writes the next, which waits in the socket.
+// reader on one frame while the server writes the next, which waits in the socket. The
+// welcome arrived within the Dial.
 func TestFramesArriveWhenReceived(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the kernel's receive times are read on Linux only")
@@ -230,12 +231,16 @@ func TestFramesArriveWhenReceived(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
+			dialed := time.Now()
 			c, err := Dial(ctx, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
 			defer close(quit)
+			if at, now := c.WelcomeAt(), time.Now(); at.Before(dialed) || at.After(now) {
+				t.Errorf("WelcomeAt %v; want within the Dial, %v–%v", at, dialed, now)
+			}
 			arrivesWithinWrite(t, func() (time.Time, [2]time.Time) {
 				w := <-written
 				release <- struct{}{} // the mark is in the socket: read it now

@@ -102,11 +102,12 @@ var writeBufferPool = &sync.Pool{}
 
 // Client is one protocol v1 connection. Its methods are safe for concurrent use.
 type Client struct {
-	cfg     Config
-	ws      *websocket.Conn
-	direct  *wsread.Reader // DirectRead: the reader of ws's socket; nil: gorilla reads
-	rx      *rxtime.Conn   // under gorilla's reader (and TLS) when Dial made the dialer; else nil
-	welcome Welcome
+	cfg       Config
+	ws        *websocket.Conn
+	direct    *wsread.Reader // DirectRead: the reader of ws's socket; nil: gorilla reads
+	rx        *rxtime.Conn   // under gorilla's reader (and TLS) when Dial made the dialer; else nil
+	welcome   Welcome
+	welcomeAt time.Time // the welcome frame's At
 
 	writeMu sync.Mutex // serialises writes: gorilla allows one writer at a time
 
@@ -276,6 +277,10 @@ func handshakeError(resp *http.Response) *HandshakeError {
 
 // Welcome returns the payload of the connection's welcome frame.
 func (c *Client) Welcome() Welcome { return c.welcome }
+
+// WelcomeAt is when the welcome frame arrived (its Frame.At): on Linux the kernel's receive
+// time, before Dial's caller was scheduled to see it.
+func (c *Client) WelcomeAt() time.Time { return c.welcomeAt }
 
 // UserID is the user this client authenticated as.
 func (c *Client) UserID() string { return c.cfg.UserID }
@@ -464,6 +469,7 @@ func (c *Client) takeWelcome(f Frame) error {
 		return fmt.Errorf("client: first frame is %q, not welcome", f.Type)
 	}
 	c.check(f, "")
+	c.welcomeAt = f.At
 	if err := json.Unmarshal(f.Payload, &c.welcome); err != nil {
 		c.violate("welcome: %v", err)
 		return fmt.Errorf("client: welcome: %w", err)

@@ -245,7 +245,7 @@ func (e *engine) open(ctx context.Context, u *user) error {
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", u.id, err)
 	}
-	e.rec.Record(metrics.Connect, u.index, u.intended, sent, time.Now())
+	e.rec.Record(metrics.Connect, u.index, u.intended, sent, c.WelcomeAt())
 	if ms := c.Welcome().Timing.HeartbeatIntervalMs; ms > 0 {
 		e.heartbeatMs.CompareAndSwap(0, int64(ms))
 	}
