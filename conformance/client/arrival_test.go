@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/internal/tcptest"
 )
 
 // answerOK is a REST answer of Content-Length answerOK's length.
@@ -101,39 +103,25 @@ func TestStampConnsAnswerArrivesWhenReceived(t *testing.T) {
 		t.Skip("the kernel's receive times are read on Linux only")
 	}
 	written := make(chan [2]time.Time, 1)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				_, _ = io.Copy(io.Discard, req.Body)
-				answer := "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + itoa(uint64(len(answerOK))) + "\r\n\r\n" + answerOK
-				before := time.Now()
-				_, _ = io.WriteString(c, answer)
-				written <- [2]time.Time{before, time.Now()}
-				_, _ = io.Copy(io.Discard, br) // until the client closes
-			}()
+	addr := tcptest.Serve(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
 		}
-	}()
+		_, _ = io.Copy(io.Discard, req.Body)
+		answer := "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + itoa(uint64(len(answerOK))) + "\r\n\r\n" + answerOK
+		before := time.Now()
+		_, _ = io.WriteString(c, answer)
+		written <- [2]time.Time{before, time.Now()}
+		_, _ = io.Copy(io.Discard, br) // until the client closes
+	})
 	var last atomic.Pointer[lateConn]
 	tr := StampConns(&http.Transport{DisableKeepAlives: true}) // a connection (and a held first read) a call
 	stamped := tr.DialContext
 	// The kernel stops stamping once no socket asks, and starts again a little after one
 	// does: a connection kept open meanwhile keeps the times on between the calls'.
-	keep, err := stamped(context.Background(), "tcp", ln.Addr().String())
+	keep, err := stamped(context.Background(), "tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +135,7 @@ func TestStampConnsAnswerArrivesWhenReceived(t *testing.T) {
 		last.Store(lc)
 		return lc, nil
 	}
-	rest := NewREST(RESTConfig{BaseURL: "http://" + ln.Addr().String(), SDKAppID: 1, Secret: "s", Identifier: "admin", HTTPClient: &http.Client{Transport: tr}})
+	rest := NewREST(RESTConfig{BaseURL: "http://" + addr, SDKAppID: 1, Secret: "s", Identifier: "admin", HTTPClient: &http.Client{Transport: tr}})
 	call := func() (at time.Time, w [2]time.Time) {
 		if _, _, err := rest.Do(WithArrival(context.Background(), &at), http.MethodPost, APIGetBattleInfo, nil, []byte("{}")); err != nil {
 			t.Fatal(err)

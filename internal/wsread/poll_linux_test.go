@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/internal/tcptest"
 )
 
 // registered reports whether r's socket is in its poller's map and in its epoll set (the
@@ -358,35 +360,21 @@ func TestArrivedIsTheKernelsReceiveTime(t *testing.T) {
 // kernel's time (the machine's first socket to ask for the times gets them a little later),
 // each open until the next is, so that the times stay on.
 func TestFramesWithTheHandshakeArriveWithIt(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	written := make(chan [2]time.Time, 1)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				resp, ok := upgradeResponse(c)
-				if !ok {
-					return
-				}
-				before := time.Now()
-				_, _ = c.Write(cat(resp, text("with the handshake")))
-				written <- [2]time.Time{before, time.Now()}
-				_, _ = io.Copy(io.Discard, c)
-			}()
+	addr := tcptest.Serve(t, func(c net.Conn) {
+		resp, ok := upgradeResponse(c)
+		if !ok {
+			return
 		}
-	}()
+		before := time.Now()
+		_, _ = c.Write(cat(resp, text("with the handshake")))
+		written <- [2]time.Time{before, time.Now()}
+		_, _ = io.Copy(io.Discard, c)
+	})
 	var last *websocket.Conn // open till the next is: the times stay on
 	t.Cleanup(func() { last.Close() })
 	arrival := func() (at time.Time, w [2]time.Time) {
-		ws, r := dialRaw(t, "ws://"+ln.Addr().String())
+		ws, r := dialRaw(t, "ws://"+addr)
 		if last != nil {
 			last.Close()
 		}

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/internal/tcptest"
 )
 
 // frame encodes a server frame (unmasked unless masked) with the given first byte.
@@ -376,17 +378,7 @@ func TestReaderTakesTheFramesSentWithTheHandshake(t *testing.T) {
 // goes; it returns the ws:// URL.
 func serveWithHandshake(t *testing.T, first []byte, then ...[]byte) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	return "ws://" + tcptest.Serve(t, func(c net.Conn) {
 		resp, ok := upgradeResponse(c)
 		if !ok {
 			return
@@ -396,8 +388,7 @@ func serveWithHandshake(t *testing.T, first []byte, then ...[]byte) string {
 			_, _ = c.Write(b)
 		}
 		_, _ = io.Copy(io.Discard, c)
-	}()
-	return "ws://" + ln.Addr().String()
+	})
 }
 
 // upgradeResponse reads a WebSocket handshake's request from c and returns its 101 response.
