@@ -22,9 +22,14 @@ func WithArrival(ctx context.Context, at *time.Time) context.Context {
 }
 
 // StampConns makes the connections t dials keep the kernel's receive times of what they read
-// (WithArrival's times), and returns t.
+// (WithArrival's times), and returns t. It wraps t's DialContext, or its Dial, or the dialer
+// t uses when it has neither; the connections of a DialTLSContext are not stamped.
 func StampConns(t *http.Transport) *http.Transport {
 	dial := t.DialContext
+	//lint:ignore SA1019 a caller's Dial, deprecated or not, is how its transport dials
+	if d := t.Dial; dial == nil && d != nil {
+		dial = func(_ context.Context, network, addr string) (net.Conn, error) { return d(network, addr) }
+	}
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext // what the Transport dials with when it has none
 	}

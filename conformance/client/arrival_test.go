@@ -94,6 +94,48 @@ func (c *lateConn) write() [2]time.Time {
 // Arrived is the stamped connection's: the trace finds it through the wrapper.
 func (c *lateConn) Arrived() time.Time { return c.Conn.(interface{ Arrived() time.Time }).Arrived() }
 
+// StampConns dials as the transport did — through its DialContext, its (deprecated) Dial,
+// or a plain dialer when it has neither — and every connection keeps its arrival times.
+func TestStampConnsKeepsTheTransportsDialer(t *testing.T) {
+	addr := tcptest.Serve(t, func(c net.Conn) { _, _ = io.Copy(io.Discard, c) })
+	for _, tt := range []struct {
+		name  string
+		setUp func(tr *http.Transport, dialed *int)
+		calls int // of the transport's own dialer
+	}{
+		{"DialContext", func(tr *http.Transport, dialed *int) {
+			tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				*dialed++
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			}
+		}, 1},
+		{"Dial", func(tr *http.Transport, dialed *int) {
+			//lint:ignore SA1019 the deprecated field is what is tested
+			tr.Dial = func(network, addr string) (net.Conn, error) {
+				*dialed++
+				return net.Dial(network, addr)
+			}
+		}, 1},
+		{"neither", func(*http.Transport, *int) {}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, dialed := &http.Transport{}, 0
+			tt.setUp(tr, &dialed)
+			c, err := StampConns(tr).DialContext(context.Background(), "tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, ok := c.(interface{ Arrived() time.Time }); !ok {
+				t.Errorf("dialed %T; want a connection that keeps its arrival times", c)
+			}
+			if dialed != tt.calls {
+				t.Errorf("the transport's own dialer called %d times; want %d", dialed, tt.calls)
+			}
+		})
+	}
+}
+
 // Over a StampConns transport, an answer read late arrived when it reached the machine (the
 // kernel's receive time), not when it was read. The server writes each answer in one write
 // and closes only after the client (a FIN that came before the read would lend the answer its
