@@ -184,7 +184,7 @@ func TestStampConnsAnswerArrivesWhenReceived(t *testing.T) {
 		}
 		return at, last.Load().write()
 	}
-	arrivesWithinWrite(t, call)
+	tcptest.ArrivesWithinWrite(t, call)
 }
 
 // A frame read late arrived when it reached the machine (the kernel's receive time), not when
@@ -271,7 +271,7 @@ func TestFramesArriveWhenReceived(t *testing.T) {
 			if at, now := c.WelcomeAt(), time.Now(); at.Before(dialed) || at.After(now) {
 				t.Errorf("WelcomeAt %v; want within the Dial, %v–%v", at, dialed, now)
 			}
-			arrivesWithinWrite(t, func() (time.Time, [2]time.Time) {
+			tcptest.ArrivesWithinWrite(t, func() (time.Time, [2]time.Time) {
 				w := <-written
 				release <- struct{}{} // the mark is in the socket: read it now
 				at := <-marks
@@ -279,26 +279,5 @@ func TestFramesArriveWhenReceived(t *testing.T) {
 				return at, w
 			})
 		})
-	}
-}
-
-// arrivesWithinWrite makes calls, each returning when its answer arrived and when it was
-// written, until an answer arrived within its write (for up to 10 s: the kernel turns its
-// times on for the machine's first socket to ask a little after it asks, later on a busy
-// machine, where the worker that does it waits for a processor); the next must too.
-func arrivesWithinWrite(t *testing.T, call func() (at time.Time, written [2]time.Time)) {
-	t.Helper()
-	within := func(at time.Time, w [2]time.Time) bool { return !at.Before(w[0]) && !at.After(w[1]) }
-	for calls, deadline := 1, time.Now().Add(10*time.Second); ; calls++ {
-		if at, w := call(); within(at, w) {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no answer of %d in 10 s arrived within its write: the last at %v, written %v–%v", calls,
-				at.Format(time.RFC3339Nano), w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano))
-		}
-	}
-	if at, w := call(); !within(at, w) {
-		t.Errorf("answer arrived at %v; want within its write, %v–%v",
-			at.Format(time.RFC3339Nano), w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano))
 	}
 }

@@ -201,16 +201,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 			}
 			nd.LocalAddr = &net.TCPAddr{IP: ip}
 		}
-		d = &websocket.Dialer{
-			NetDialContext:   nd.DialContext,
-			HandshakeTimeout: 10 * time.Second,
-			ReadBufferSize:   cfg.ReadBufferSize,
-			WriteBufferSize:  cfg.WriteBufferSize,
-			WriteBufferPool:  writeBufferPool,
-			TLSClientConfig:  cfg.TLS,
-		}
+		dial := nd.DialContext
 		if !cfg.DirectRead || u.Scheme != "ws" { // gorilla reads: the frames' times from under it
-			d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 				conn, err := nd.DialContext(ctx, network, addr)
 				if err != nil {
 					return nil, err
@@ -218,6 +211,14 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 				rx = rxtime.NewConn(conn)
 				return rx, nil
 			}
+		}
+		d = &websocket.Dialer{
+			NetDialContext:   dial,
+			HandshakeTimeout: 10 * time.Second,
+			ReadBufferSize:   cfg.ReadBufferSize,
+			WriteBufferSize:  cfg.WriteBufferSize,
+			WriteBufferPool:  writeBufferPool,
+			TLSClientConfig:  cfg.TLS,
 		}
 	}
 	if cfg.DirectRead && cfg.Dialer == nil {

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pkarena/pkarena/internal/tcptest"
 )
 
 // A pipe's calls are answered in the order sent, each with its own answer, never more than
@@ -140,7 +142,7 @@ func TestRESTPipeAnswerArrivesWhenReceived(t *testing.T) {
 		})
 		return <-arrived, w
 	}
-	arrivesWithinWrite(t, round)
+	tcptest.ArrivesWithinWrite(t, round)
 }
 
 func TestHostPort(t *testing.T) {

@@ -372,7 +372,11 @@ func TestFramesWithTheHandshakeArriveWithIt(t *testing.T) {
 		_, _ = io.Copy(io.Discard, c)
 	})
 	var last *websocket.Conn // open till the next is: the times stay on
-	t.Cleanup(func() { last.Close() })
+	t.Cleanup(func() {
+		if last != nil {
+			last.Close()
+		}
+	})
 	arrival := func() (at time.Time, w [2]time.Time) {
 		ws, r := dialRaw(t, "ws://"+addr)
 		if last != nil {
@@ -385,17 +389,5 @@ func TestFramesWithTheHandshakeArriveWithIt(t *testing.T) {
 		}
 		return at, w
 	}
-	within := func(at time.Time, w [2]time.Time) bool { return !at.Before(w[0]) && !at.After(w[1]) }
-	for end := time.Now().Add(10 * time.Second); ; {
-		if at, w := arrival(); within(at, w) {
-			break
-		} else if time.Now().After(end) {
-			t.Fatalf("no frame in 10 s arrived within its write: the last at %v, written %v–%v",
-				at.Format(time.RFC3339Nano), w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano))
-		}
-	}
-	if at, w := arrival(); !within(at, w) {
-		t.Errorf("Arrived %v; want within the write of the handshake's response, %v–%v",
-			at.Format(time.RFC3339Nano), w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano))
-	}
+	tcptest.ArrivesWithinWrite(t, arrival)
 }
