@@ -42,12 +42,19 @@ func Serve(t testing.TB, handle func(net.Conn)) string {
 // its bytes only after the write ended, so that a time taken at the read falls after it.
 func ArrivesWithinWrite(t testing.TB, call func() (at time.Time, written [2]time.Time)) {
 	t.Helper()
+	arrivesWithinWrite(t, call, 10*time.Second)
+}
+
+// arrivesWithinWrite is ArrivesWithinWrite waiting up to wait for the first arrival within
+// its write.
+func arrivesWithinWrite(t testing.TB, call func() (time.Time, [2]time.Time), wait time.Duration) {
+	t.Helper()
 	within := func(at time.Time, w [2]time.Time) bool { return !at.Before(w[0]) && !at.After(w[1]) }
-	for calls, deadline := 1, time.Now().Add(10*time.Second); ; calls++ {
+	for calls, deadline := 1, time.Now().Add(wait); ; calls++ {
 		if at, w := call(); within(at, w) {
 			break
 		} else if time.Now().After(deadline) {
-			t.Fatalf("none of %d calls in 10 s arrived within its write: the last at %v, written %v–%v", calls,
+			t.Fatalf("none of %d calls in %v arrived within its write: the last at %v, written %v–%v", calls, wait,
 				at.Format(time.RFC3339Nano), w[0].Format(time.RFC3339Nano), w[1].Format(time.RFC3339Nano))
 		}
 	}
