@@ -36,6 +36,7 @@ import (
 // poller is one epoll instance and the Readers it watches.
 type poller struct {
 	epfd int
+	file *os.File // the instance as the os package holds it; closing it ends the poller
 
 	mu      sync.Mutex        // guards readers and err
 	readers map[int32]*Reader // by their socket's descriptor; nil once the poller failed
@@ -126,7 +127,7 @@ func newPoller() (*poller, error) {
 		f.Close()
 		return nil, err
 	}
-	p := &poller{epfd: epfd, readers: make(map[int32]*Reader)}
+	p := &poller{epfd: epfd, file: f, readers: make(map[int32]*Reader)}
 	go p.loop(f, sc)
 	return p, nil
 }

@@ -391,3 +391,61 @@ func TestFramesWithTheHandshakeArriveWithIt(t *testing.T) {
 	}
 	tcptest.ArrivesWithinWrite(t, arrival)
 }
+
+// TestAFailedPollerEndsItsReaders: when a poller's epoll instance fails (here: closed under
+// its goroutine), the Reader waiting on it ends with the poller's error, and a Reader run on
+// it afterwards ends at once with the same error, never waiting on a poller that is gone.
+func TestAFailedPollerEndsItsReaders(t *testing.T) {
+	p, err := newPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := wsServer(func(ws *websocket.Conn, _ *http.Request) { _, _ = io.Copy(io.Discard, ws.NetConn()) })
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") // sends nothing: the Readers wait
+	run := func(r *Reader) <-chan error {
+		r.poll.p = p // this poller, not the shared ones
+		done := make(chan error, 1)
+		go func() { done <- r.Run(func(int, []byte) bool { return true }) }()
+		return done
+	}
+	wait := func(done <-chan error) error {
+		t.Helper()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return within 10 s")
+			return nil
+		}
+	}
+
+	ws1, r1 := dialRaw(t, url)
+	defer ws1.Close()
+	done1 := run(r1)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if inMap, inSet := registered(t, r1); inMap && inSet {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the Reader was not registered within 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := p.file.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err1 := wait(done1)
+	p.mu.Lock()
+	perr, readers := p.err, p.readers
+	p.mu.Unlock()
+	if err1 == nil || err1 != perr || !strings.Contains(err1.Error(), "closed") || readers != nil {
+		t.Fatalf("Run = %v, the poller's error %v, %d readers left; want the poller's error (its instance closed) and none", err1, perr, len(readers))
+	}
+
+	ws2, r2 := dialRaw(t, url)
+	defer ws2.Close()
+	if err2 := wait(run(r2)); err2 != perr {
+		t.Errorf("Run on the failed poller = %v; want its error %v", err2, perr)
+	}
+}
