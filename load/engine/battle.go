@@ -343,7 +343,7 @@ func (e *engine) settle(b *battle, dueBy time.Time, wait bool) bool {
 		u.mu.Unlock()
 	}
 	if lost > 0 {
-		e.rec.Add(metrics.Lost, int64(lost))
+		e.lose(metrics.LostOverdue, int64(lost))
 	}
 	for _, st := range b.untold() {
 		e.rec.Record(metrics.ScoreFanoutFirst, 0, st.intended, st.sent, st.first)

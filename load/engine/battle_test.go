@@ -88,3 +88,76 @@ func TestScoredRecordsTheAnswersArrival(t *testing.T) {
 		})
 	}
 }
+
+// TestLostSaysHowItIsKnown: a message is lost behind a gap when a later one on its connection
+// came first (score versions missing when their battle's end arrived), and overdue when it had
+// not come as the battle's books closed (starts, ends and versions); lost is their sum, and
+// present, at 0, when nothing was lost.
+func TestLostSaysHowItIsKnown(t *testing.T) {
+	now := time.Now()
+	for _, tt := range []struct {
+		name        string
+		got         [3]uint64 // the versions each member received (5 acknowledged)
+		started     int
+		endedBy     []int // the members whose onBattleEnded (version 5) arrives; then the books close
+		wantGap     int64
+		wantOverdue int64
+	}{
+		{name: "every message came", got: [3]uint64{5, 5, 5}, started: 3, endedBy: []int{0, 1, 2}},
+		{name: "the end came before two versions", got: [3]uint64{5, 3, 5}, started: 3, endedBy: []int{0, 1, 2},
+			wantGap: 2},
+		{name: "the books closed first", got: [3]uint64{5, 4, 5}, started: 2, endedBy: []int{0},
+			wantOverdue: 1 + 2 + 1}, // a start, two ends, a version
+		{name: "both", got: [3]uint64{2, 4, 5}, started: 3, endedBy: []int{0},
+			wantGap: 3, wantOverdue: 2 + 1}, // member 0's three at its end; two ends, one version
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := metrics.NewRecorder(metrics.Options{})
+			e := &engine{cfg: Config{Shards: 1}, rec: rec}
+			g := &group{}
+			r := &room{group: g}
+			users := []*user{{e: e, room: r, host: true}, {e: e, room: r, index: 1}, {e: e, room: r, index: 2}}
+			r.host, r.audience = users[0], users[1:]
+			g.rooms = []*room{r}
+			b := &battle{e: e, g: g, members: 3, started: tt.started, acked: 5, endAt: now.Add(-time.Minute),
+				done: make(chan struct{}), versions: map[uint64]stamp{}}
+			b.name("B1")
+			g.setBattle(b)
+			for i, u := range users {
+				u.scoreBattle, u.scoreSeen, u.scoreGot = "B1", tt.got[i], tt.got[i]
+			}
+			for _, i := range tt.endedBy {
+				users[i].battleEnded("B1", 5, client.Event{At: now})
+			}
+			e.settle(b, now, false)
+			tot := rec.Finish(time.Now())
+			lost := tot.Counters[metrics.Lost]
+			gap, overdue := tot.Counters[metrics.LostGap], tot.Counters[metrics.LostOverdue]
+			if gap != tt.wantGap || overdue != tt.wantOverdue || lost != gap+overdue {
+				t.Errorf("lost %d (%s %d, %s %d); want %d and %d", lost, metrics.LostGap, gap, metrics.LostOverdue, overdue,
+					tt.wantGap, tt.wantOverdue)
+			}
+			if _, ok := tot.Counters[metrics.LostGap]; ok != (tt.wantGap > 0) {
+				t.Errorf("%s present: %v; want it only when above 0", metrics.LostGap, ok)
+			}
+			if _, ok := tot.Counters[metrics.LostOverdue]; ok != (tt.wantOverdue > 0) {
+				t.Errorf("%s present: %v; want it only when above 0", metrics.LostOverdue, ok)
+			}
+		})
+	}
+}
+
+// TestLoseKeepsLostPresent: lose with nothing lost still makes the lost counter (at 0), and
+// no counter of how.
+func TestLoseKeepsLostPresent(t *testing.T) {
+	rec := metrics.NewRecorder(metrics.Options{})
+	e := &engine{rec: rec}
+	e.lose(metrics.LostGap, 0)
+	tot := rec.Finish(time.Now())
+	if v, ok := tot.Counters[metrics.Lost]; !ok || v != 0 {
+		t.Errorf("lost = %d, present %v; want 0, present", v, ok)
+	}
+	if _, ok := tot.Counters[metrics.LostGap]; ok {
+		t.Errorf("%s present after nothing lost", metrics.LostGap)
+	}
+}

@@ -142,7 +142,7 @@ func (e *engine) churnCycle(ctx context.Context, g *group, intended time.Time, i
 	select {
 	case <-c.answered:
 	case <-t.C:
-		e.rec.Add(metrics.Lost, int64(c.pending())) // neither answer nor timeout event came
+		e.lose(metrics.LostOverdue, int64(c.pending())) // neither answer nor timeout event came
 	case <-ctx.Done():
 	}
 	t.Stop()

@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/pkarena/pkarena/load/metrics"
+
 // Counters and gauges of the engine beyond those the metrics package knows. Each is in the
 // run's summary; the README's load section explains them.
 const (
@@ -20,3 +22,18 @@ const (
 
 	gaugeRSSPerConnection = "memory.rss_per_connection" // the process's resident memory per connection
 )
+
+// lose counts n messages that never arrived (metrics.Lost, which it adds to even when n is
+// 0, so that every run has it) and, when n is above 0, under how they are known lost:
+// metrics.LostGap when a later message on the same connection came first (a gap in the
+// sequence numbers, score versions behind their battle's end: frames on one connection arrive
+// in order, so the missing ones never will), metrics.LostOverdue when it had not arrived as
+// its books closed (a battle's end and its grace, the run's drain, an invitation's answer
+// wait): lost, or later than the wait. A server that drops frames shows as gaps; one that
+// holds them back past the waits, or a generator too busy to read them, as overdue.
+func (e *engine) lose(how string, n int64) {
+	e.rec.Add(metrics.Lost, max(n, 0))
+	if n > 0 {
+		e.rec.Add(how, n)
+	}
+}

@@ -83,7 +83,7 @@ func (e *engine) countConnectionLosses() {
 			violations += c.ViolationCount()
 		}
 	}
-	e.rec.Add(metrics.Lost, int64(missing))
+	e.lose(metrics.LostGap, int64(missing))
 	e.rec.Add(metrics.OutOfOrder, int64(disordered))
 	e.rec.Add(counterViolations, int64(violations))
 }

@@ -309,7 +309,7 @@ const metricResumeCatchup = metrics.ResumeCatchup
 // and keeps its frames read for the generator's totals.
 func (e *engine) retire(u *user, c *client.Client) {
 	m, d := c.SeqStats()
-	e.rec.Add(metrics.Lost, int64(m))
+	e.lose(metrics.LostGap, int64(m))
 	e.rec.Add(metrics.OutOfOrder, int64(d))
 	e.rec.Add(counterViolations, int64(c.ViolationCount()))
 	u.retiredFrames.Add(c.Frames())

@@ -342,9 +342,10 @@ func benchFigures(s *metrics.Summary, o benchOptions, hosts int, serverRSS, agen
 	fmt.Fprintf(&b, "- Load generator CPU: %.1f s user and system over all agents (GOGC %s)\n", agentCPU.Seconds(), agentGOGC())
 	fmt.Fprintf(&b, "- Reference server memory at peak: %.0f MiB resident in all, %.0f bytes per connection\n", mib(serverRSS), perConn(serverRSS, held))
 	fmt.Fprintf(&b, "- Generator: %s\n", s.Generator.Verdict())
-	fmt.Fprintf(&b, "- Operations: %d; errors: %d (%.4f%%); dropped: %d; late: %d; lost: %d; out of order: %d\n",
+	fmt.Fprintf(&b, "- Operations: %d; errors: %d (%.4f%%); dropped: %d; late: %d; lost: %d (%d behind a later message, %d overdue); out of order: %d\n",
 		s.Counters[metrics.Ops], s.Counters[metrics.Errors], 100*ratio(s.Counters[metrics.Errors], s.Counters[metrics.Ops]),
-		s.Counters[metrics.Dropped], s.Counters[metrics.Late], s.Counters[metrics.Lost], s.Counters[metrics.OutOfOrder])
+		s.Counters[metrics.Dropped], s.Counters[metrics.Late], s.Counters[metrics.Lost],
+		s.Counters[metrics.LostGap], s.Counters[metrics.LostOverdue], s.Counters[metrics.OutOfOrder])
 	fmt.Fprintf(&b, "\n| metric | samples | p50 ms | p99 ms | p99.9 ms | max ms |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, name := range []string{metrics.Connect, metrics.BattleStart, metrics.ScoreFanout, metrics.BattleEnd, metrics.RESTScore} {
 		m := s.Metric(name)

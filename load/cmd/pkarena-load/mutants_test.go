@@ -64,5 +64,10 @@ func TestLoadAgainstActiveMutant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("caught: %s: lost %d, out of order %d, duplicates %d", mutant.Active(), sum.Counters[metrics.Lost], sum.Counters[metrics.OutOfOrder], sum.Counters["resume.duplicates"])
+	lost, gap, overdue := sum.Counters[metrics.Lost], sum.Counters[metrics.LostGap], sum.Counters[metrics.LostOverdue]
+	if lost != gap+overdue {
+		t.Errorf("lost %d, of it %d behind a gap and %d overdue: the kinds do not add up", lost, gap, overdue)
+	}
+	t.Logf("caught: %s: lost %d (gap %d, overdue %d), out of order %d, duplicates %d", mutant.Active(), lost, gap, overdue,
+		sum.Counters[metrics.OutOfOrder], sum.Counters["resume.duplicates"])
 }
