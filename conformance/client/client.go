@@ -119,8 +119,8 @@ type Client struct {
 	abandoned      map[string]bool // ids whose caller gave up: a late reply is not a violation
 	violations     []string
 	violationCount int
-	seqMissing     uint64 // frames skipped by the sequence numbers
-	seqDisordered  uint64 // frames whose seq did not exceed the last one
+	seqMissing     uint64 // frames skipped by the sequence numbers and not read since
+	seqDisordered  uint64 // frames whose seq did not exceed the highest one read
 	closeCode      int
 	closeText      string
 	log            eventLog
@@ -134,7 +134,8 @@ type Client struct {
 	hbMaxGap time.Duration // the longest time between two of them
 
 	welcomed bool          // reader only: the welcome was read
-	lastSeq  atomic.Uint64 // the seq of the last frame read (LastSeq)
+	seqGaps  uint64        // reader only: bit i set while frame LastSeq-i is counted missing (checkSeq)
+	lastSeq  atomic.Uint64 // the highest seq read (LastSeq)
 
 	frames atomic.Uint64 // server frames read
 	bytes  atomic.Uint64 // their bytes (payloads of the WebSocket messages)
@@ -373,18 +374,7 @@ func (c *Client) handle(mt int, data []byte, at time.Time, lastSeq *uint64, welc
 	if !c.welcomed && c.cfg.Resume != nil {
 		return c.takeResumedWelcome(f, lastSeq, welcomed)
 	}
-	if f.Seq != *lastSeq+1 {
-		c.violate("%s: seq %d after %d; want %d (TRANS-005)", f.Type, f.Seq, *lastSeq, *lastSeq+1)
-		c.mu.Lock()
-		if f.Seq > *lastSeq {
-			c.seqMissing += f.Seq - *lastSeq - 1
-		} else {
-			c.seqDisordered++
-		}
-		c.mu.Unlock()
-	}
-	*lastSeq = f.Seq
-	c.lastSeq.Store(f.Seq)
+	c.checkSeq(f, lastSeq)
 	if !c.welcomed {
 		c.welcomed = true
 		err := c.takeWelcome(f)
@@ -480,6 +470,40 @@ func (c *Client) takeWelcome(f Frame) error {
 
 // takeResumedWelcome checks the welcome of a resumed connection (RESUME-003): seq 0, and a
 // nextSeq that the next frame must carry, lastseq + 1 when recovered.
+// checkSeq checks f's seq against the highest one read, *lastSeq (TRANS-005), and moves
+// that on. A seq past the next counts the ones between as missing; one at or below the
+// highest counts out of order, and if it was counted missing (one of the 63 below the
+// highest, which c.seqGaps follows) it is missing no more: it came, late. So a frame sent out
+// of order counts once, out of order, and missing counts only what has not come.
+func (c *Client) checkSeq(f Frame, lastSeq *uint64) {
+	next := *lastSeq + 1
+	if f.Seq == next {
+		*lastSeq, c.seqGaps = f.Seq, c.seqGaps<<1
+		c.lastSeq.Store(f.Seq)
+		return
+	}
+	c.violate("%s: seq %d after %d; want %d (TRANS-005)", f.Type, f.Seq, *lastSeq, next)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f.Seq > *lastSeq {
+		skip := f.Seq - *lastSeq
+		c.seqMissing += skip - 1
+		if skip < 64 {
+			c.seqGaps = c.seqGaps<<skip | (1<<skip - 2) // bits 1 .. skip-1: the frames skipped
+		} else {
+			c.seqGaps = ^uint64(1)
+		}
+		*lastSeq = f.Seq
+		c.lastSeq.Store(f.Seq)
+		return
+	}
+	c.seqDisordered++
+	if back := *lastSeq - f.Seq; back < 64 && c.seqGaps&(1<<back) != 0 {
+		c.seqGaps &^= 1 << back
+		c.seqMissing--
+	}
+}
+
 func (c *Client) takeResumedWelcome(f Frame, lastSeq *uint64, welcomed chan<- error) bool {
 	c.welcomed = true
 	err := c.takeWelcome(f)
@@ -498,7 +522,7 @@ func (c *Client) takeResumedWelcome(f Frame, lastSeq *uint64, welcomed chan<- er
 			c.violate("welcome of a resumed connection: nextSeq 0 (RESUME-003)")
 		}
 		if w.NextSeq > 0 {
-			*lastSeq = w.NextSeq - 1
+			*lastSeq, c.seqGaps = w.NextSeq-1, 0
 			c.lastSeq.Store(*lastSeq)
 		}
 	}
@@ -506,7 +530,8 @@ func (c *Client) takeResumedWelcome(f Frame, lastSeq *uint64, welcomed chan<- er
 	return err == nil
 }
 
-// LastSeq is the seq of the last frame read: what a resume gives as lastseq (RESUME-002).
+// LastSeq is the highest seq read (the last frame's, from a server that numbers in order):
+// what a resume gives as lastseq (RESUME-002).
 func (c *Client) LastSeq() uint64 { return c.lastSeq.Load() }
 
 // ResumeToken is the token of the welcome, which resumes the session after a drop

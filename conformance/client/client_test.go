@@ -435,8 +435,8 @@ func TestSeqStatsCountMissingAndDisorderedFrames(t *testing.T) {
 	done := make(chan struct{})
 	url := fakeServer(t, func(ws *websocket.Conn, send func(string, uint64, string, string)) {
 		send(EvLiveEnded, 5, "", `{}`) // 2, 3 and 4 are missing
-		send(EvLiveEnded, 4, "", `{}`) // back in time: out of order
-		send(EvLiveEnded, 6, "", `{}`) // compared with 4, the last seen: 5 is missing
+		send(EvLiveEnded, 4, "", `{}`) // back in time: out of order, and no longer missing
+		send(EvLiveEnded, 6, "", `{}`) // next after 5, the highest: in order
 		for i := 0; i < maxViolations+10; i++ {
 			send(EvLiveEnded, 6, "", `{}`) // repeats: each one out of order
 		}
@@ -450,8 +450,8 @@ func TestSeqStatsCountMissingAndDisorderedFrames(t *testing.T) {
 	defer cancel()
 	_ = c.Sync(ctx)
 	missing, disordered := c.SeqStats()
-	if missing != 3+1 || disordered != 1+maxViolations+10 {
-		t.Errorf("SeqStats = %d missing, %d out of order; want 4 and %d", missing, disordered, 1+maxViolations+10)
+	if missing != 2 || disordered != 1+maxViolations+10 {
+		t.Errorf("SeqStats = %d missing, %d out of order; want 2 and %d", missing, disordered, 1+maxViolations+10)
 	}
 	if n, kept := c.ViolationCount(), len(c.Violations()); n < 2+maxViolations+10 || kept != maxViolations {
 		t.Errorf("ViolationCount = %d, Violations kept %d; want at least %d counted and %d kept", n, kept, 2+maxViolations+10, maxViolations)
@@ -561,6 +561,47 @@ func TestReusedBuffersKeepWhatOutlivesTheRead(t *testing.T) {
 			first, err := NextAs[SeatListChanged](ctx, c, EvSeatListChanged)
 			if err != nil || first.LiveID != "first" {
 				t.Errorf("the event log's first event: %+v, %v; want liveID first", first, err)
+			}
+		})
+	}
+}
+
+// TestCheckSeqCountsWhatNeverCame: frames skipped count missing until they come; a frame at
+// or below the highest seq read counts out of order, once each time, and no longer missing if
+// it was; the highest seq read is LastSeq. Only the 63 seqs below the highest are followed:
+// one further back that comes late stays counted missing.
+func TestCheckSeqCountsWhatNeverCame(t *testing.T) {
+	for _, tt := range []struct {
+		name                      string
+		seqs                      []uint64
+		wantMissing, wantDisorder uint64
+		wantLast                  uint64
+		wantViolations            int
+	}{
+		{"in order", []uint64{1, 2, 3, 4}, 0, 0, 4, 0},
+		{"two swapped", []uint64{1, 3, 2, 4}, 0, 1, 4, 2},
+		{"one never came", []uint64{1, 3, 4}, 1, 0, 4, 1},
+		{"a gap filled in reverse", []uint64{1, 5, 4, 3, 2, 6}, 0, 3, 6, 4},
+		{"a repeat is no gap filled", []uint64{1, 3, 3, 1}, 1, 2, 3, 3},
+		{"63 back is followed", []uint64{1, 65, 2}, 62, 1, 65, 2},
+		{"64 back is not", []uint64{1, 66, 2}, 64, 1, 66, 2},
+		{"the first frame late", []uint64{2, 1}, 0, 1, 2, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &Client{}
+			var last uint64
+			for _, s := range tt.seqs {
+				c.checkSeq(Frame{Type: EvLiveEnded, Seq: s}, &last)
+			}
+			missing, disordered := c.SeqStats()
+			if missing != tt.wantMissing || disordered != tt.wantDisorder {
+				t.Errorf("SeqStats = %d missing, %d out of order; want %d and %d", missing, disordered, tt.wantMissing, tt.wantDisorder)
+			}
+			if last != tt.wantLast || c.LastSeq() != tt.wantLast {
+				t.Errorf("highest %d, LastSeq %d; want %d", last, c.LastSeq(), tt.wantLast)
+			}
+			if n := c.ViolationCount(); n != tt.wantViolations {
+				t.Errorf("%d violations (%q); want %d", n, c.Violations(), tt.wantViolations)
 			}
 		})
 	}

@@ -161,3 +161,75 @@ func TestLoseKeepsLostPresent(t *testing.T) {
 		t.Errorf("%s present after nothing lost", metrics.LostGap)
 	}
 }
+
+// TestALateVersionIsNotLost: a score version that comes after a higher one counts out of
+// order, and is not lost; one that never comes is lost (behind the end, a gap); a repeat
+// counts out of order and fills no gap.
+func TestALateVersionIsNotLost(t *testing.T) {
+	now := time.Now()
+	for _, tt := range []struct {
+		name                           string
+		versions                       []uint64 // as they arrive, before the end (version 4)
+		wantLost, wantOOO, wantSkipped int64
+	}{
+		{"in order", []uint64{1, 2, 3, 4}, 0, 0, 0},
+		{"two swapped", []uint64{1, 3, 2, 4}, 0, 1, 1},
+		{"one never came", []uint64{1, 3, 4}, 1, 0, 1},
+		{"a repeat", []uint64{1, 3, 3, 4}, 1, 1, 1},
+		{"in reverse", []uint64{4, 3, 2, 1}, 0, 3, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := metrics.NewRecorder(metrics.Options{})
+			e := &engine{cfg: Config{Shards: 1}, rec: rec}
+			g := &group{}
+			u := &user{e: e}
+			r := &room{group: g, host: u}
+			u.room, g.rooms = r, []*room{r}
+			b := &battle{e: e, g: g, members: 1, started: 1, acked: 4, endAt: now.Add(-time.Minute),
+				done: make(chan struct{}), versions: map[uint64]stamp{}}
+			for v := uint64(1); v <= 4; v++ {
+				b.versions[v] = stamp{intended: now.Add(-time.Second), sent: now.Add(-time.Second)}
+			}
+			b.name("B1")
+			g.setBattle(b)
+			u.scoreBattle = "B1"
+			for _, v := range tt.versions {
+				u.scoreChanged([]byte("B1"), v, client.Event{At: now})
+			}
+			u.battleEnded("B1", 4, client.Event{At: now})
+			e.settle(b, now, false)
+			tot := rec.Finish(time.Now())
+			if got := tot.Counters[metrics.Lost]; got != tt.wantLost {
+				t.Errorf("lost %d; want %d", got, tt.wantLost)
+			}
+			if got := tot.Counters[metrics.LostGap]; got != tt.wantLost {
+				t.Errorf("%s %d; want %d", metrics.LostGap, got, tt.wantLost)
+			}
+			if got := tot.Counters[metrics.OutOfOrder]; got != tt.wantOOO {
+				t.Errorf("out of order %d; want %d", got, tt.wantOOO)
+			}
+			if got := tot.Counters[counterGaps]; got != tt.wantSkipped {
+				t.Errorf("%s %d; want %d", counterGaps, got, tt.wantSkipped)
+			}
+		})
+	}
+}
+
+// TestSkippedFollowsTheLast63: the window of gaps moves on by a skip, the versions skipped
+// set and the highest clear; past 63 back nothing is followed.
+func TestSkippedFollowsTheLast63(t *testing.T) {
+	for _, tt := range []struct {
+		gaps, skip, want uint64
+	}{
+		{0, 2, 0b10},
+		{0, 3, 0b110},
+		{0b10, 2, 0b1010},
+		{0, 63, 1<<63 - 2},
+		{0, 64, ^uint64(1)},
+		{0b1, 100, ^uint64(1)},
+	} {
+		if got := skipped(tt.gaps, tt.skip); got != tt.want {
+			t.Errorf("skipped(%b, %d) = %b; want %b", tt.gaps, tt.skip, got, tt.want)
+		}
+	}
+}

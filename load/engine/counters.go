@@ -25,9 +25,9 @@ const (
 
 // lose counts n messages that never arrived (metrics.Lost, which it adds to even when n is
 // 0, so that every run has it) and, when n is above 0, under how they are known lost:
-// metrics.LostGap when a later message on the same connection came first (a gap in the
-// sequence numbers, score versions behind their battle's end: frames on one connection arrive
-// in order, so the missing ones never will), metrics.LostOverdue when it had not arrived as
+// metrics.LostGap when a later message on the same connection came first and it has not come
+// since (a gap in the sequence numbers, score versions missing at their battle's end: a server
+// sends one connection's frames in order), metrics.LostOverdue when it had not arrived as
 // its books closed (a battle's end and its grace, the run's drain, an invitation's answer
 // wait): lost, or later than the wait. A server that drops frames shows as gaps; one that
 // holds them back past the waits, or a generator too busy to read them, as overdue.

@@ -140,7 +140,7 @@ func (u *user) battleStarted(id string, ev client.Event) {
 	}
 	u.e.rec.Record(metrics.BattleStart, u.index, b.intended, b.sent, ev.At)
 	u.mu.Lock()
-	u.scoreBattle, u.scoreSeen, u.scoreGot = id, 0, 0
+	u.scoreBattle, u.scoreSeen, u.scoreGot, u.scoreGaps = id, 0, 0, 0
 	u.mu.Unlock()
 }
 
@@ -156,13 +156,22 @@ func (u *user) scoreChanged(id []byte, version uint64, ev client.Event) {
 		}
 		return
 	}
-	switch {
+	switch skip := version - u.scoreSeen; {
 	case version <= u.scoreSeen:
 		e.rec.Add(metrics.OutOfOrder, 1)
+		// A version skipped before has arrived after all, late: it is got, not lost. (The 63
+		// below the highest are followed; one further back stays counted missing.)
+		if back := u.scoreSeen - version; back < 64 && u.scoreGaps&(1<<back) != 0 {
+			u.scoreGaps &^= 1 << back
+			u.scoreGot++
+		}
 		u.mu.Unlock()
 		return
-	case version > u.scoreSeen+1:
-		e.rec.Add(counterGaps, int64(version-u.scoreSeen-1))
+	case skip > 1:
+		e.rec.Add(counterGaps, int64(skip-1))
+		u.scoreGaps = skipped(u.scoreGaps, skip)
+	default:
+		u.scoreGaps <<= 1
 	}
 	u.scoreSeen = version
 	u.scoreGot++
@@ -212,4 +221,13 @@ func (u *user) battleEnded(id string, version uint64, ev client.Event) {
 	if !ev.At.Before(b.endAt) {
 		e.rec.Record(metrics.BattleEnd, u.index, b.endAt, b.endAt, ev.At)
 	}
+}
+
+// skipped moves a window of gaps (bit i: the version or frame i below the highest, not
+// arrived) on by skip > 1 to a new highest, the skip-1 versions before it not arrived.
+func skipped(gaps, skip uint64) uint64 {
+	if skip >= 64 {
+		return ^uint64(1)
+	}
+	return gaps<<skip | (1<<skip - 2)
 }

@@ -48,6 +48,7 @@ type user struct {
 	scoreBattle string      // the battle whose score changes are counted ("" once counted)
 	scoreSeen   uint64      // the last version seen of it
 	scoreGot    uint64      // how many versions of it arrived (in order or not)
+	scoreGaps   uint64      // bit i set while version scoreSeen-i is skipped: not arrived (scoreChanged)
 	hbBusy      bool        // a heartbeat is unanswered
 	hbDue       []time.Time // heartbeats due meanwhile, oldest first
 	inflight    int         // requests sent and not yet answered (a drop waits for them)

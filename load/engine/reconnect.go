@@ -392,8 +392,14 @@ func (u *user) rebase(bs *client.BattleState) {
 	u.mu.Lock()
 	if u.scoreBattle == id {
 		if bs.Version > u.scoreSeen {
-			u.scoreGot += bs.Version - u.scoreSeen
+			up := bs.Version - u.scoreSeen
+			u.scoreGot += up
 			u.scoreSeen = bs.Version
+			if up < 64 { // the versions up to it count as arrived
+				u.scoreGaps <<= up
+			} else {
+				u.scoreGaps = 0
+			}
 		}
 		u.mu.Unlock()
 		return
@@ -401,7 +407,7 @@ func (u *user) rebase(bs *client.BattleState) {
 	u.mu.Unlock()
 	if b := u.room.group.current(); b != nil && b.claim(id) == fateCount {
 		u.mu.Lock()
-		u.scoreBattle, u.scoreSeen, u.scoreGot = id, bs.Version, bs.Version
+		u.scoreBattle, u.scoreSeen, u.scoreGot, u.scoreGaps = id, bs.Version, bs.Version, 0
 		u.mu.Unlock()
 	}
 }

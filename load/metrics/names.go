@@ -32,7 +32,7 @@ const (
 	Dropped     = "dropped"      // sends the generator could not make at all
 	Late        = "late"         // sends made after their intended time
 	Lost        = "lost"         // messages that never arrived; any fails the run (ExitLost)
-	LostGap     = "lost.gap"     // of Lost: a later message on its connection came first, so it never will
+	LostGap     = "lost.gap"     // of Lost: a later message on its connection came first, and it has not come since
 	LostOverdue = "lost.overdue" // of Lost: not arrived when its books closed: lost, or later than that
 	OutOfOrder  = "out_of_order" // messages that arrived out of order; any fails the run (ExitLost)
 	Connections = "connections"  // connections opened
