@@ -468,8 +468,6 @@ func (c *Client) takeWelcome(f Frame) error {
 	return nil
 }
 
-// takeResumedWelcome checks the welcome of a resumed connection (RESUME-003): seq 0, and a
-// nextSeq that the next frame must carry, lastseq + 1 when recovered.
 // checkSeq checks f's seq against the highest one read, *lastSeq (TRANS-005), and moves
 // that on. A seq past the next counts the ones between as missing; one at or below the
 // highest counts out of order, and if it was counted missing (one of the 63 below the
@@ -504,6 +502,8 @@ func (c *Client) checkSeq(f Frame, lastSeq *uint64) {
 	}
 }
 
+// takeResumedWelcome checks the welcome of a resumed connection (RESUME-003): seq 0, and a
+// nextSeq that the next frame must carry, lastseq + 1 when recovered.
 func (c *Client) takeResumedWelcome(f Frame, lastSeq *uint64, welcomed chan<- error) bool {
 	c.welcomed = true
 	err := c.takeWelcome(f)

@@ -213,7 +213,7 @@ func (u *user) battleEnded(id string, version uint64, ev client.Event) {
 	}
 	u.mu.Unlock()
 	if missing > 0 {
-		e.lose(metrics.LostGap, missing) // the end came after them: they never will
+		e.lose(metrics.LostGap, missing) // the end came after them
 	}
 	// Only a battle ending at its time has a propagation to measure from that time; one that
 	// ended before it (a host left, the run's teardown exited it) would record a latency of
