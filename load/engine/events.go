@@ -11,13 +11,20 @@ import (
 // blocks: requests it makes are sent with Go.
 func (u *user) onEvent(ev client.Event) {
 	e, g := u.e, u.room.group
-	if ev.Seq <= u.seqHigh {
-		// Already processed, or older than an event processed: a resume replayed it again
-		// (RESUME-003 allows no frame twice).
+	switch skip := ev.Seq - u.seqHigh; {
+	case ev.Seq <= u.seqHigh:
+		if back := u.seqHigh - ev.Seq; back < 64 && u.seqGaps&(1<<back) != 0 {
+			u.seqGaps &^= 1 << back // skipped before, come now (out of order, the client counts): handled late
+			break
+		}
+		// Already processed: a resume replayed it again (RESUME-003 allows no frame twice).
 		e.rec.Add(counterDuplicates, 1)
 		return
+	case skip > 1:
+		u.seqHigh, u.seqGaps = ev.Seq, skipped(u.seqGaps, skip)
+	default:
+		u.seqHigh, u.seqGaps = ev.Seq, u.seqGaps<<1
 	}
-	u.seqHigh = ev.Seq
 	switch ev.Type {
 	case client.EvConnectionRequestReceived:
 		if g.kind == kindPK {

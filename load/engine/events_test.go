@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pkarena/pkarena/conformance/client"
+	"github.com/pkarena/pkarena/load/metrics"
 )
 
 // FuzzBattleFields holds the in-place reading of a battle event to encoding/json's, on the
@@ -131,5 +132,46 @@ func TestStampFirstIsTheEarliestArrival(t *testing.T) {
 	}
 	if got := b.untold(); len(got) != 0 {
 		t.Errorf("untold again = %+v; want none: each version is told once", got)
+	}
+}
+
+// TestALateEventIsHandled: an event whose seq is below the highest handled is handled if it
+// was skipped (it came late, out of order), and counted a duplicate if it was handled
+// already (a resume's replay); only the 63 seqs below the highest are followed.
+func TestALateEventIsHandled(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		seqs           []uint64
+		wantHandled    int64
+		wantDuplicates int64
+	}{
+		{"in order", []uint64{1, 2, 3}, 3, 0},
+		{"swapped", []uint64{1, 3, 2, 4}, 4, 0},
+		{"a gap filled in reverse", []uint64{5, 4, 3, 2, 1}, 5, 0},
+		{"repeated", []uint64{1, 2, 2, 1}, 2, 2},
+		{"a late one repeated", []uint64{1, 3, 2, 2}, 3, 1},
+		{"63 back", []uint64{64, 1}, 2, 0},
+		{"64 back", []uint64{65, 1}, 1, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := metrics.NewRecorder(metrics.Options{})
+			e := &engine{cfg: Config{Shards: 1}, rec: rec}
+			g := &group{}
+			u := &user{e: e}
+			r := &room{group: g, host: u}
+			u.room, g.rooms = r, []*room{r}
+			ev := frameOf(t, scorePayload()) // of no battle in progress: each one handled counts unexpected
+			for _, s := range tt.seqs {
+				ev.Seq = s
+				u.onEvent(ev)
+			}
+			tot := rec.Finish(time.Now())
+			if got := tot.Counters[counterUnexpected]; got != tt.wantHandled {
+				t.Errorf("%d events handled; want %d", got, tt.wantHandled)
+			}
+			if got := tot.Counters[counterDuplicates]; got != tt.wantDuplicates {
+				t.Errorf("%d duplicates; want %d", got, tt.wantDuplicates)
+			}
+		})
 	}
 }

@@ -54,9 +54,12 @@ type user struct {
 	inflight    int         // requests sent and not yet answered (a drop waits for them)
 	dropping    bool        // the connection is being dropped and resumed (reconnect.go)
 
-	// seqHigh is the seq of the last event of the session processed: an event not above it
-	// is a duplicate (reconnect.go). Only the reader of u's connection uses it.
+	// seqHigh is the highest seq of the session's events processed; bit i of seqGaps is set
+	// while seq seqHigh-i was skipped (a reply's, or a frame that has not come). An event not
+	// above seqHigh is handled if its bit is set (it came late), else it is a duplicate (a
+	// resume's replay: reconnect.go). Only the reader of u's connection uses them.
 	seqHigh uint64
+	seqGaps uint64
 	// retiredFrames and retiredBytes are what u's dropped connections read.
 	retiredFrames, retiredBytes atomic.Uint64
 }

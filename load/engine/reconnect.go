@@ -47,7 +47,7 @@ const (
 	counterRefused    = "resume.refused"    // resumes refused with 4010 (then a fresh connection)
 	counterFailed     = "resume.failed"     // resumes that failed otherwise (then a fresh connection)
 	counterReplayed   = "resume.replayed"   // frames before the probe's reply (see above)
-	counterDuplicates = "resume.duplicates" // events whose seq was not above the session's last event
+	counterDuplicates = "resume.duplicates" // events handled already: their seq not above the session's highest, and not skipped
 	counterRejoined   = "resume.rejoined"   // fresh connections after a failed resume that rejoined their room
 
 	// PhaseStorm is the storm on the time charts: from the drop to the last of its
@@ -356,7 +356,7 @@ func (e *engine) dialResume(ctx context.Context, u *user, token string, last uin
 // its room again (a viewer joins it, a host creates it), the battle's version in the room's
 // state taken as the baseline of its score checks.
 func (e *engine) rejoin(ctx context.Context, u *user) {
-	u.seqHigh = 0 // no reader of u runs: the old one has exited, the new one is not dialed
+	u.seqHigh, u.seqGaps = 0, 0 // no reader of u runs: the old one has exited, the new one is not dialed
 	if err := e.open(ctx, u); err != nil {
 		e.countError(err)
 		return

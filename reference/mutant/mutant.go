@@ -25,6 +25,7 @@ const (
 	GroupHostsOnly      = "group-events-to-hosts-only"
 	NoHeartbeatTimeout  = "silent-connection-kept"
 	SeqGap              = "seq-gap"
+	SeqSwapped          = "seq-swapped"
 	NoLiveEnded         = "no-live-ended-to-audience"
 	ScoreSkipsRoom      = "score-update-skips-a-user"
 	VersionsOutOfOrder  = "score-versions-out-of-order"
@@ -92,6 +93,7 @@ var Catalogue = []Mutant{
 	{GroupHostsOnly, "group changes reach hosts but not audiences", []string{"COHOST-020"}},
 	{NoHeartbeatTimeout, "a silent connection is never closed", []string{"LIVE-020"}},
 	{SeqGap, "frame numbering skips a number", []string{"TRANS-005"}},
+	{SeqSwapped, "frames 7 and 8 of a connection carry each other's seq: 8 comes before 7", []string{"TRANS-005"}},
 	{NoLiveEnded, "the audience of an ended room is not told", []string{"ROOM-007"}},
 	{ScoreSkipsRoom, "a score update is not sent to one user of the battle", []string{"BATTLE-042", "BATTLE-043"}},
 	{VersionsOutOfOrder, "every third score update carries an older version", []string{"BATTLE-042", "BATTLE-043"}},

@@ -35,10 +35,14 @@ func (s *session) number(f *outFrame) uint64 {
 	if mutant.On(mutant.SeqGap) && s.seq == 7 {
 		s.seq++
 	}
-	if s.hist.maxFrames > 0 && f.typ != protocol.TypeWelcome { // a welcome's token goes stale
-		s.hist.add(s.seq, f)
+	seq := s.seq
+	if mutant.On(mutant.SeqSwapped) && (seq == 7 || seq == 8) {
+		seq = 15 - seq
 	}
-	return s.seq
+	if s.hist.maxFrames > 0 && f.typ != protocol.TypeWelcome { // a welcome's token goes stale
+		s.hist.add(seq, f)
+	}
+	return seq
 }
 
 // numbered is a frame with the seq it carries on one session.

@@ -19,7 +19,7 @@ import (
 )
 
 // loadMutants are the mutants a load run must catch: those that lose or reorder messages.
-var loadMutants = []string{mutant.SeqGap, mutant.ScoreSkipsRoom, mutant.VersionsOutOfOrder}
+var loadMutants = []string{mutant.SeqGap, mutant.SeqSwapped, mutant.ScoreSkipsRoom, mutant.VersionsOutOfOrder}
 
 // resumeMutants replay a resumed session's missed frames wrongly (SPEC §21): the reconnect
 // scenario (smallReconnect) must catch them.
@@ -67,6 +67,11 @@ func TestLoadAgainstActiveMutant(t *testing.T) {
 	lost, gap, overdue := sum.Counters[metrics.Lost], sum.Counters[metrics.LostGap], sum.Counters[metrics.LostOverdue]
 	if lost != gap+overdue {
 		t.Errorf("lost %d, of it %d behind a gap and %d overdue: the kinds do not add up", lost, gap, overdue)
+	}
+	if dup := sum.Counters["resume.duplicates"]; mutant.Active() == mutant.SeqSwapped && (lost != 0 || dup != 0 || sum.Counters[metrics.OutOfOrder] == 0) {
+		// Every frame comes, two of each connection in each other's place: out of order, and
+		// the late one handled (neither lost nor taken for a duplicate).
+		t.Errorf("lost %d, duplicates %d, out of order %d; want none lost or duplicated, some out of order", lost, dup, sum.Counters[metrics.OutOfOrder])
 	}
 	t.Logf("caught: %s: lost %d (gap %d, overdue %d), out of order %d, duplicates %d", mutant.Active(), lost, gap, overdue,
 		sum.Counters[metrics.OutOfOrder], sum.Counters["resume.duplicates"])
