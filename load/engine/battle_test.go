@@ -179,12 +179,7 @@ func TestALateVersionIsNotLost(t *testing.T) {
 		{"in reverse", []uint64{4, 3, 2, 1}, 0, 3, 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := metrics.NewRecorder(metrics.Options{})
-			e := &engine{cfg: Config{Shards: 1}, rec: rec}
-			g := &group{}
-			u := &user{e: e}
-			r := &room{group: g, host: u}
-			u.room, g.rooms = r, []*room{r}
+			e, rec, g, u := loneHost()
 			b := &battle{e: e, g: g, members: 1, started: 1, acked: 4, endAt: now.Add(-time.Minute),
 				done: make(chan struct{}), versions: map[uint64]stamp{}}
 			for v := uint64(1); v <= 4; v++ {
@@ -232,4 +227,16 @@ func TestSkippedFollowsTheLast63(t *testing.T) {
 			t.Errorf("skipped(%b, %d) = %b; want %b", tt.gaps, tt.skip, got, tt.want)
 		}
 	}
+}
+
+// loneHost is an engine recording into a recorder of its own, and a group of one room whose
+// host is its only user.
+func loneHost() (*engine, *metrics.Recorder, *group, *user) {
+	rec := metrics.NewRecorder(metrics.Options{})
+	e := &engine{cfg: Config{Shards: 1}, rec: rec}
+	g := &group{}
+	u := &user{e: e}
+	r := &room{group: g, host: u}
+	u.room, g.rooms = r, []*room{r}
+	return e, rec, g, u
 }

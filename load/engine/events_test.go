@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pkarena/pkarena/conformance/client"
-	"github.com/pkarena/pkarena/load/metrics"
 )
 
 // FuzzBattleFields holds the in-place reading of a battle event to encoding/json's, on the
@@ -154,12 +153,7 @@ func TestALateEventIsHandled(t *testing.T) {
 		{"64 back", []uint64{65, 1}, 1, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := metrics.NewRecorder(metrics.Options{})
-			e := &engine{cfg: Config{Shards: 1}, rec: rec}
-			g := &group{}
-			u := &user{e: e}
-			r := &room{group: g, host: u}
-			u.room, g.rooms = r, []*room{r}
+			_, rec, _, u := loneHost()
 			ev := frameOf(t, scorePayload()) // of no battle in progress: each one handled counts unexpected
 			for _, s := range tt.seqs {
 				ev.Seq = s
