@@ -163,8 +163,8 @@ func TestLoseKeepsLostPresent(t *testing.T) {
 }
 
 // TestALateVersionIsNotLost: a score version that comes after a higher one counts out of
-// order, and is not lost; one that never comes is lost (behind the end, a gap); a repeat
-// counts out of order and fills no gap.
+// order, and is not lost, and its fan-out is measured; one that never comes is lost (behind
+// the end, a gap); a repeat counts out of order, fills no gap and is not measured again.
 func TestALateVersionIsNotLost(t *testing.T) {
 	now := time.Now()
 	for _, tt := range []struct {
@@ -205,6 +205,17 @@ func TestALateVersionIsNotLost(t *testing.T) {
 			}
 			if got := tot.Counters[counterGaps]; got != tt.wantSkipped {
 				t.Errorf("%s %d; want %d", counterGaps, got, tt.wantSkipped)
+			}
+			distinct := map[uint64]bool{}
+			for _, v := range tt.versions {
+				distinct[v] = true
+			}
+			samples := int64(0)
+			if h := tot.Histogram(metrics.ScoreFanout, metrics.Corrected); h != nil {
+				samples = h.TotalCount()
+			}
+			if samples != int64(len(distinct)) {
+				t.Errorf("%s: %d samples; want one a version received, %d", metrics.ScoreFanout, samples, len(distinct))
 			}
 		})
 	}

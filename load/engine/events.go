@@ -166,21 +166,23 @@ func (u *user) scoreChanged(id []byte, version uint64, ev client.Event) {
 	switch skip := version - u.scoreSeen; {
 	case version <= u.scoreSeen:
 		e.rec.Add(metrics.OutOfOrder, 1)
-		// A version skipped before has arrived after all, late: it is got, not lost. (The 63
-		// below the highest are followed; one further back stays counted missing.)
-		if back := u.scoreSeen - version; back < 64 && u.scoreGaps&(1<<back) != 0 {
-			u.scoreGaps &^= 1 << back
-			u.scoreGot++
+		back := u.scoreSeen - version
+		if back >= 64 || u.scoreGaps&(1<<back) == 0 {
+			u.mu.Unlock() // a repeat (or too far back to tell)
+			return
 		}
-		u.mu.Unlock()
-		return
+		// A version skipped before has arrived after all, late: it is got, not lost, and its
+		// fan-out is measured like any other. (The 63 below the highest are followed; one
+		// further back stays counted missing.)
+		u.scoreGaps &^= 1 << back
 	case skip > 1:
 		e.rec.Add(counterGaps, int64(skip-1))
 		u.scoreGaps = skipped(u.scoreGaps, skip)
+		u.scoreSeen = version
 	default:
 		u.scoreGaps <<= 1
+		u.scoreSeen = version
 	}
-	u.scoreSeen = version
 	u.scoreGot++
 	u.mu.Unlock()
 	b := u.room.group.current()
