@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pkarena/pkarena/internal/rxtime"
+	"github.com/pkarena/pkarena/internal/seqwin"
 	"github.com/pkarena/pkarena/internal/wsread"
 )
 
@@ -134,7 +135,6 @@ type Client struct {
 	hbMaxGap time.Duration // the longest time between two of them
 
 	welcomed bool          // reader only: the welcome was read
-	seqGaps  uint64        // reader only: bit i set while frame LastSeq-i is counted missing (checkSeq)
 	lastSeq  atomic.Uint64 // the highest seq read (LastSeq)
 
 	frames atomic.Uint64 // server frames read
@@ -300,7 +300,7 @@ func (c *Client) readLoop(welcomed chan<- error) {
 		c.readDirect(welcomed)
 		return
 	}
-	var lastSeq uint64
+	var seqs seqwin.Window
 	var buf *[]byte // ReuseBuffers: the buffer of the frame last read, lent from readBuffers
 	defer func() { putReadBuffer(buf) }()
 	for {
@@ -320,7 +320,7 @@ func (c *Client) readLoop(welcomed chan<- error) {
 			}
 			return
 		}
-		if !c.handle(mt, data, c.arrived(), &lastSeq, welcomed) {
+		if !c.handle(mt, data, c.arrived(), &seqs, welcomed) {
 			return
 		}
 	}
@@ -338,12 +338,12 @@ func (c *Client) arrived() time.Time {
 // readDirect is readLoop with DirectRead: the frames come from c.direct, which answers pings
 // and closes as gorilla's reader does and ends with the same errors.
 func (c *Client) readDirect(welcomed chan<- error) {
-	var lastSeq uint64
+	var seqs seqwin.Window
 	err := c.direct.Run(func(mt int, data []byte) bool {
 		if !c.cfg.ReuseBuffers { // the frame may be kept: bytes of its own
 			data = bytes.Clone(data)
 		}
-		return c.handle(mt, data, c.direct.Arrived(), &lastSeq, welcomed)
+		return c.handle(mt, data, c.direct.Arrived(), &seqs, welcomed)
 	})
 	if err != nil {
 		c.recordClose(err)
@@ -353,28 +353,28 @@ func (c *Client) readDirect(welcomed chan<- error) {
 	}
 }
 
-// handle checks and routes one frame read at once, which arrived at at; lastSeq is the seq
-// of the frame before. It reports false when the connection cannot go on (no welcome first).
+// handle checks and routes one frame read at once, which arrived at at; seqs are the seqs
+// read before. It reports false when the connection cannot go on (no welcome first).
 //
 //go:noinline
-func (c *Client) handle(mt int, data []byte, at time.Time, lastSeq *uint64, welcomed chan<- error) bool {
+func (c *Client) handle(mt int, data []byte, at time.Time, seqs *seqwin.Window, welcomed chan<- error) bool {
 	c.frames.Add(1)
 	c.bytes.Add(uint64(len(data)))
 	c.transcript.add(false, data)
 	if mt != websocket.TextMessage {
-		c.violate("frame %d: a binary frame (TRANS-002)", *lastSeq+1)
+		c.violate("frame %d: a binary frame (TRANS-002)", seqs.High()+1)
 		return true
 	}
 	f, err := decodeFrame(data)
 	if err != nil {
-		c.violate("frame after seq %d: not a JSON object: %v: %.200s", *lastSeq, err, data)
+		c.violate("frame after seq %d: not a JSON object: %v: %.200s", seqs.High(), err, data)
 		return true
 	}
 	f.Raw, f.At = data, at
 	if !c.welcomed && c.cfg.Resume != nil {
-		return c.takeResumedWelcome(f, lastSeq, welcomed)
+		return c.takeResumedWelcome(f, seqs, welcomed)
 	}
-	c.checkSeq(f, lastSeq)
+	c.checkSeq(f, seqs)
 	if !c.welcomed {
 		c.welcomed = true
 		err := c.takeWelcome(f)
@@ -468,43 +468,33 @@ func (c *Client) takeWelcome(f Frame) error {
 	return nil
 }
 
-// checkSeq checks f's seq against the highest one read, *lastSeq (TRANS-005), and moves
-// that on. A seq past the next counts the ones between as missing; one at or below the
-// highest counts out of order, and if it was counted missing (one of the 63 below the
-// highest, which c.seqGaps follows) it is missing no more: it came, late. So a frame sent out
-// of order counts once, out of order, and missing counts only what has not come.
-func (c *Client) checkSeq(f Frame, lastSeq *uint64) {
-	next := *lastSeq + 1
-	if f.Seq == next {
-		*lastSeq, c.seqGaps = f.Seq, c.seqGaps<<1
-		c.lastSeq.Store(f.Seq)
+// checkSeq checks f's seq against the highest one read (TRANS-005) and takes it into seqs. A
+// seq past the next counts the ones between as missing; one at or below the highest counts out
+// of order, and is missing no more if it was one of those (seqwin follows the 63 below the
+// highest): a frame sent out of order counts once, out of order, and missing counts only what
+// has not come.
+func (c *Client) checkSeq(f Frame, seqs *seqwin.Window) {
+	high := seqs.High()
+	skipped, late, filled := seqs.See(f.Seq)
+	c.lastSeq.Store(seqs.High())
+	if f.Seq == high+1 {
 		return
 	}
-	c.violate("%s: seq %d after %d; want %d (TRANS-005)", f.Type, f.Seq, *lastSeq, next)
+	c.violate("%s: seq %d after %d; want %d (TRANS-005)", f.Type, f.Seq, high, high+1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if f.Seq > *lastSeq {
-		skip := f.Seq - *lastSeq
-		c.seqMissing += skip - 1
-		if skip < 64 {
-			c.seqGaps = c.seqGaps<<skip | (1<<skip - 2) // bits 1 .. skip-1: the frames skipped
-		} else {
-			c.seqGaps = ^uint64(1)
-		}
-		*lastSeq = f.Seq
-		c.lastSeq.Store(f.Seq)
-		return
+	c.seqMissing += skipped
+	if late {
+		c.seqDisordered++
 	}
-	c.seqDisordered++
-	if back := *lastSeq - f.Seq; back < 64 && c.seqGaps&(1<<back) != 0 {
-		c.seqGaps &^= 1 << back
+	if filled {
 		c.seqMissing--
 	}
 }
 
 // takeResumedWelcome checks the welcome of a resumed connection (RESUME-003): seq 0, and a
 // nextSeq that the next frame must carry, lastseq + 1 when recovered.
-func (c *Client) takeResumedWelcome(f Frame, lastSeq *uint64, welcomed chan<- error) bool {
+func (c *Client) takeResumedWelcome(f Frame, seqs *seqwin.Window, welcomed chan<- error) bool {
 	c.welcomed = true
 	err := c.takeWelcome(f)
 	if err == nil {
@@ -522,8 +512,8 @@ func (c *Client) takeResumedWelcome(f Frame, lastSeq *uint64, welcomed chan<- er
 			c.violate("welcome of a resumed connection: nextSeq 0 (RESUME-003)")
 		}
 		if w.NextSeq > 0 {
-			*lastSeq, c.seqGaps = w.NextSeq-1, 0
-			c.lastSeq.Store(*lastSeq)
+			*seqs = seqwin.At(w.NextSeq - 1)
+			c.lastSeq.Store(seqs.High())
 		}
 	}
 	welcomed <- err

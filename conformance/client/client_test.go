@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/internal/seqwin"
 )
 
 // script is what the fake server does after the handshake: it gets the connection and a
@@ -589,16 +591,16 @@ func TestCheckSeqCountsWhatNeverCame(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &Client{}
-			var last uint64
+			var seqs seqwin.Window
 			for _, s := range tt.seqs {
-				c.checkSeq(Frame{Type: EvLiveEnded, Seq: s}, &last)
+				c.checkSeq(Frame{Type: EvLiveEnded, Seq: s}, &seqs)
 			}
 			missing, disordered := c.SeqStats()
 			if missing != tt.wantMissing || disordered != tt.wantDisorder {
 				t.Errorf("SeqStats = %d missing, %d out of order; want %d and %d", missing, disordered, tt.wantMissing, tt.wantDisorder)
 			}
-			if last != tt.wantLast || c.LastSeq() != tt.wantLast {
-				t.Errorf("highest %d, LastSeq %d; want %d", last, c.LastSeq(), tt.wantLast)
+			if seqs.High() != tt.wantLast || c.LastSeq() != tt.wantLast {
+				t.Errorf("highest %d, LastSeq %d; want %d", seqs.High(), c.LastSeq(), tt.wantLast)
 			}
 			if n := c.ViolationCount(); n != tt.wantViolations {
 				t.Errorf("%d violations (%q); want %d", n, c.Violations(), tt.wantViolations)

@@ -359,7 +359,7 @@ func (b *battle) caughtUp() bool {
 	b.mu.Unlock()
 	for _, u := range b.g.members() {
 		u.mu.Lock()
-		behind := u.scoreBattle == id && u.scoreSeen < acked
+		behind := u.scoreBattle == id && u.scores.High() < acked
 		u.mu.Unlock()
 		if behind {
 			return false

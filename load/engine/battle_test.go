@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pkarena/pkarena/conformance/client"
+	"github.com/pkarena/pkarena/internal/seqwin"
 	"github.com/pkarena/pkarena/load/metrics"
 )
 
@@ -124,7 +125,7 @@ func TestLostSaysHowItIsKnown(t *testing.T) {
 			b.name("B1")
 			g.setBattle(b)
 			for i, u := range users {
-				u.scoreBattle, u.scoreSeen, u.scoreGot = "B1", tt.got[i], tt.got[i]
+				u.scoreBattle, u.scores, u.scoreGot = "B1", seqwin.At(tt.got[i]), tt.got[i]
 			}
 			for _, i := range tt.endedBy {
 				users[i].battleEnded("B1", 5, client.Event{At: now})
@@ -218,25 +219,6 @@ func TestALateVersionIsNotLost(t *testing.T) {
 				t.Errorf("%s: %d samples; want one a version received, %d", metrics.ScoreFanout, samples, len(distinct))
 			}
 		})
-	}
-}
-
-// TestSkippedFollowsTheLast63: the window of gaps moves on by a skip, the versions skipped
-// set and the highest clear; past 63 back nothing is followed.
-func TestSkippedFollowsTheLast63(t *testing.T) {
-	for _, tt := range []struct {
-		gaps, skip, want uint64
-	}{
-		{0, 2, 0b10},
-		{0, 3, 0b110},
-		{0b10, 2, 0b1010},
-		{0, 63, 1<<63 - 2},
-		{0, 64, ^uint64(1)},
-		{0b1, 100, ^uint64(1)},
-	} {
-		if got := skipped(tt.gaps, tt.skip); got != tt.want {
-			t.Errorf("skipped(%b, %d) = %b; want %b", tt.gaps, tt.skip, got, tt.want)
-		}
 	}
 }
 

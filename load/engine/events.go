@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/pkarena/pkarena/conformance/client"
+	"github.com/pkarena/pkarena/internal/seqwin"
 	"github.com/pkarena/pkarena/load/metrics"
 )
 
@@ -11,19 +12,12 @@ import (
 // blocks: requests it makes are sent with Go.
 func (u *user) onEvent(ev client.Event) {
 	e, g := u.e, u.room.group
-	switch skip := ev.Seq - u.seqHigh; {
-	case ev.Seq <= u.seqHigh:
-		if back := u.seqHigh - ev.Seq; back < 64 && u.seqGaps&(1<<back) != 0 {
-			u.seqGaps &^= 1 << back // skipped before, come now (out of order, the client counts): handled late
-			break
-		}
-		// Already processed: a resume replayed it again (RESUME-003 allows no frame twice).
+	// One not above the highest handled that was skipped came late (out of order, which the
+	// client counts) and is handled now; one handled already was replayed again by a resume
+	// (RESUME-003 allows no frame twice).
+	if _, late, filled := u.events.See(ev.Seq); late && !filled {
 		e.rec.Add(counterDuplicates, 1)
 		return
-	case skip > 1:
-		u.seqHigh, u.seqGaps = ev.Seq, skipped(u.seqGaps, skip)
-	default:
-		u.seqHigh, u.seqGaps = ev.Seq, u.seqGaps<<1
 	}
 	switch ev.Type {
 	case client.EvConnectionRequestReceived:
@@ -147,7 +141,7 @@ func (u *user) battleStarted(id string, ev client.Event) {
 	}
 	u.e.rec.Record(metrics.BattleStart, u.index, b.intended, b.sent, ev.At)
 	u.mu.Lock()
-	u.scoreBattle, u.scoreSeen, u.scoreGot, u.scoreGaps = id, 0, 0, 0
+	u.scoreBattle, u.scores, u.scoreGot = id, seqwin.Window{}, 0
 	u.mu.Unlock()
 }
 
@@ -163,25 +157,18 @@ func (u *user) scoreChanged(id []byte, version uint64, ev client.Event) {
 		}
 		return
 	}
-	switch skip := version - u.scoreSeen; {
-	case version <= u.scoreSeen:
+	skipped, late, filled := u.scores.See(version)
+	if late {
 		e.rec.Add(metrics.OutOfOrder, 1)
-		back := u.scoreSeen - version
-		if back >= 64 || u.scoreGaps&(1<<back) == 0 {
+		if !filled {
 			u.mu.Unlock() // a repeat (or too far back to tell)
 			return
 		}
-		// A version skipped before has arrived after all, late: it is got, not lost, and its
-		// fan-out is measured like any other. (The 63 below the highest are followed; one
-		// further back stays counted missing.)
-		u.scoreGaps &^= 1 << back
-	case skip > 1:
-		e.rec.Add(counterGaps, int64(skip-1))
-		u.scoreGaps = skipped(u.scoreGaps, skip)
-		u.scoreSeen = version
-	default:
-		u.scoreGaps <<= 1
-		u.scoreSeen = version
+		// A version skipped before has arrived after all: it is got, not lost, and its
+		// fan-out is measured like any other.
+	}
+	if skipped > 0 {
+		e.rec.Add(counterGaps, int64(skipped))
 	}
 	u.scoreGot++
 	u.mu.Unlock()
@@ -230,13 +217,4 @@ func (u *user) battleEnded(id string, version uint64, ev client.Event) {
 	if !ev.At.Before(b.endAt) {
 		e.rec.Record(metrics.BattleEnd, u.index, b.endAt, b.endAt, ev.At)
 	}
-}
-
-// skipped moves a window of gaps (bit i: the version or frame i below the highest, not
-// arrived) on by skip > 1 to a new highest, the skip-1 versions before it not arrived.
-func skipped(gaps, skip uint64) uint64 {
-	if skip >= 64 {
-		return ^uint64(1)
-	}
-	return gaps<<skip | (1<<skip - 2)
 }

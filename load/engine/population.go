@@ -10,6 +10,7 @@ import (
 
 	"github.com/pkarena/pkarena/conformance/client"
 	"github.com/pkarena/pkarena/fixtures/scenarios"
+	"github.com/pkarena/pkarena/internal/seqwin"
 	"github.com/pkarena/pkarena/load/internal/pace"
 	"github.com/pkarena/pkarena/load/metrics"
 )
@@ -45,21 +46,18 @@ type user struct {
 	c   *client.Client
 
 	mu          sync.Mutex
-	scoreBattle string      // the battle whose score changes are counted ("" once counted)
-	scoreSeen   uint64      // the last version seen of it
-	scoreGot    uint64      // how many versions of it arrived (in order or not)
-	scoreGaps   uint64      // bit i set while version scoreSeen-i is skipped: not arrived (scoreChanged)
-	hbBusy      bool        // a heartbeat is unanswered
-	hbDue       []time.Time // heartbeats due meanwhile, oldest first
-	inflight    int         // requests sent and not yet answered (a drop waits for them)
-	dropping    bool        // the connection is being dropped and resumed (reconnect.go)
+	scoreBattle string        // the battle whose score changes are counted ("" once counted)
+	scores      seqwin.Window // the versions seen of it (the highest, and those skipped that have not come)
+	scoreGot    uint64        // how many versions of it arrived (in order or not)
+	hbBusy      bool          // a heartbeat is unanswered
+	hbDue       []time.Time   // heartbeats due meanwhile, oldest first
+	inflight    int           // requests sent and not yet answered (a drop waits for them)
+	dropping    bool          // the connection is being dropped and resumed (reconnect.go)
 
-	// seqHigh is the highest seq of the session's events processed; bit i of seqGaps is set
-	// while seq seqHigh-i was skipped (a reply's, or a frame that has not come). An event not
-	// above seqHigh is handled if its bit is set (it came late), else it is a duplicate (a
-	// resume's replay: reconnect.go). Only the reader of u's connection uses them.
-	seqHigh uint64
-	seqGaps uint64
+	// events are the seqs of the session's events handled (a reply's seq counts skipped): an
+	// event not above the highest is handled if it was skipped (it came late), else it is a
+	// duplicate (a resume's replay: reconnect.go). Only the reader of u's connection uses it.
+	events seqwin.Window
 	// retiredFrames and retiredBytes are what u's dropped connections read.
 	retiredFrames, retiredBytes atomic.Uint64
 }

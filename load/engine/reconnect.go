@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pkarena/pkarena/conformance/client"
+	"github.com/pkarena/pkarena/internal/seqwin"
 	"github.com/pkarena/pkarena/load/internal/pace"
 	"github.com/pkarena/pkarena/load/metrics"
 )
@@ -356,7 +357,7 @@ func (e *engine) dialResume(ctx context.Context, u *user, token string, last uin
 // its room again (a viewer joins it, a host creates it), the battle's version in the room's
 // state taken as the baseline of its score checks.
 func (e *engine) rejoin(ctx context.Context, u *user) {
-	u.seqHigh, u.seqGaps = 0, 0 // no reader of u runs: the old one has exited, the new one is not dialed
+	u.events = seqwin.Window{} // no reader of u runs: the old one has exited, the new one is not dialed
 	if err := e.open(ctx, u); err != nil {
 		e.countError(err)
 		return
@@ -391,15 +392,9 @@ func (u *user) rebase(bs *client.BattleState) {
 	id := bs.BattleInfo.BattleID
 	u.mu.Lock()
 	if u.scoreBattle == id {
-		if bs.Version > u.scoreSeen {
-			up := bs.Version - u.scoreSeen
-			u.scoreGot += up
-			u.scoreSeen = bs.Version
-			if up < 64 { // the versions up to it count as arrived
-				u.scoreGaps <<= up
-			} else {
-				u.scoreGaps = 0
-			}
+		if high := u.scores.High(); bs.Version > high {
+			u.scoreGot += bs.Version - high
+			u.scores.Raise(bs.Version) // the versions up to it count as arrived
 		}
 		u.mu.Unlock()
 		return
@@ -407,7 +402,7 @@ func (u *user) rebase(bs *client.BattleState) {
 	u.mu.Unlock()
 	if b := u.room.group.current(); b != nil && b.claim(id) == fateCount {
 		u.mu.Lock()
-		u.scoreBattle, u.scoreSeen, u.scoreGot, u.scoreGaps = id, bs.Version, bs.Version, 0
+		u.scoreBattle, u.scores, u.scoreGot = id, seqwin.At(bs.Version), bs.Version
 		u.mu.Unlock()
 	}
 }
