@@ -67,7 +67,7 @@ func TestArrivesWithinWrite(t *testing.T) {
 				k := tt.calls[min(made, len(tt.calls)-1)]
 				made++
 				if tt.wantFatal {
-					time.Sleep(5 * time.Millisecond) // a few calls before the wait ends
+					time.Sleep(5 * time.Millisecond) // calls until the wait ends
 				}
 				return arrival[k], [2]time.Time{w0, w1}
 			}
@@ -80,7 +80,8 @@ func TestArrivesWithinWrite(t *testing.T) {
 				t.Fatalf("fatals %q; want one: %v", f.fatals, tt.wantFatal)
 			}
 			if tt.wantFatal {
-				if made < 2 || !strings.Contains(f.fatals[0], fmt.Sprintf("none of %d calls in 30ms", made)) {
+				// How many calls fit in the 30 ms is the machine's: one, when the test is descheduled.
+				if !strings.Contains(f.fatals[0], fmt.Sprintf("none of %d calls in 30ms", made)) {
 					t.Errorf("fatal %q after %d calls; want it to name them", f.fatals[0], made)
 				}
 				return
