@@ -26,8 +26,8 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS) -X main.Version=$(VERSION) -X main.Commit=$(COMMIT)' -o $(BIN)/pkarena-conformance ./conformance/cmd/pkarena-conformance
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/pkarena-load ./load/cmd/pkarena-load
 
-## test: everything CI checks: gofmt, go vet, go test -race ./..., load accuracy, the suite against the image, the mutants
-test: fmt-check vet unit load-accuracy conformance-image load-distributed mutants
+## test: everything CI checks: gofmt, go vet and staticcheck, go test -race ./..., load accuracy, the suite against the image, the mutants
+test: fmt-check lint unit load-accuracy conformance-image load-distributed mutants
 
 ## fmt-check: gofmt -l over every Go file; fails listing the files gofmt would change
 fmt-check:
@@ -48,7 +48,7 @@ cross:
 
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-## lint: go vet, then staticcheck (through the module proxy; staticcheck.conf allows Ginkgo's dot imports); not in test
+## lint: go vet, then staticcheck (through the module proxy; staticcheck.conf allows Ginkgo's dot imports); part of test, about a minute
 lint: vet
 	$(GO) run $(STATICCHECK) ./...
 
