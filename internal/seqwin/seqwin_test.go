@@ -22,6 +22,8 @@ func TestSee(t *testing.T) {
 		{"a late one repeated", []uint64{1, 3, 2, 2}, []seen{{}, {1, false, false}, {0, true, true}, {0, true, false}}, 3},
 		{"Follow back", []uint64{Follow + 1, 1}, []seen{{Follow, false, false}, {0, true, true}}, Follow + 1},
 		{"one further", []uint64{Follow + 2, 1}, []seen{{Follow + 1, false, false}, {0, true, false}}, Follow + 2},
+		// The highest before a jump of Follow is the window's last: come, not a gap.
+		{"a jump of Follow", []uint64{1, Follow + 1, 1}, []seen{{}, {Follow - 1, false, false}, {0, true, false}}, Follow + 1},
 		{"gaps carried past a jump", []uint64{2, 5, 1}, []seen{{1, false, false}, {2, false, false}, {0, true, true}}, 5},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
