@@ -37,7 +37,8 @@ func tcpPair(t *testing.T) (*Conn, net.Conn) {
 }
 
 // Read returns the stream's bytes intact, whatever the sizes of the reads; io.EOF at its
-// end; Arrived is zero before the first bytes and never earlier than their write.
+// end; Arrived is zero before the first bytes, never earlier than their write, and left as
+// it was by the read that finds the end.
 func TestReadIsTheStream(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -73,6 +74,7 @@ func TestReadIsTheStream(t *testing.T) {
 			var got bytes.Buffer
 			b := make([]byte, 1000)
 			var err error
+			var last time.Time // Arrived after the last read that returned bytes
 			for {
 				var n int
 				n, err = c.Read(b)
@@ -80,9 +82,13 @@ func TestReadIsTheStream(t *testing.T) {
 				if err != nil {
 					break
 				}
+				last = c.Arrived()
 			}
 			if err != io.EOF {
 				t.Errorf("Read at the end: %v; want io.EOF", err)
+			}
+			if at := c.Arrived(); !at.Equal(last) {
+				t.Errorf("Arrived %v after the end of the stream; want %v, the last bytes' (a read of none stamps nothing)", at, last)
 			}
 			if !bytes.Equal(got.Bytes(), want) {
 				t.Errorf("read %d bytes; want the %d written, in order", got.Len(), len(want))
