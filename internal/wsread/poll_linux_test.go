@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -447,5 +448,41 @@ func TestAFailedPollerEndsItsReaders(t *testing.T) {
 	defer ws2.Close()
 	if err2 := wait(run(r2)); err2 != perr {
 		t.Errorf("Run on the failed poller = %v; want its error %v", err2, perr)
+	}
+}
+
+// TestARefusedRegistrationEndsRun: when epoll refuses the socket (here: it is in the set
+// already, EEXIST), Run ends at once with that error and leaves the Reader out of the
+// poller's map, rather than waiting for a socket the poller will never report.
+func TestARefusedRegistrationEndsRun(t *testing.T) {
+	p, err := newPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.file.Close()
+	srv := wsServer(func(ws *websocket.Conn, _ *http.Request) { _, _ = io.Copy(io.Discard, ws.NetConn()) })
+	defer srv.Close()
+	ws, r := dialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	defer ws.Close()
+	r.poll.p = p
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: r.poll.fd}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(r.poll.fd), &ev); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(func(int, []byte) bool { return true }) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, syscall.EEXIST) || !strings.Contains(err.Error(), "epoll_ctl") {
+			t.Errorf("Run = %v; want epoll_ctl's EEXIST", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10 s of a refused registration")
+	}
+	p.mu.Lock()
+	_, inMap := p.readers[r.poll.fd]
+	p.mu.Unlock()
+	if inMap {
+		t.Error("the Reader whose registration was refused is still in the poller's map")
 	}
 }
