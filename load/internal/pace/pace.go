@@ -16,6 +16,9 @@ import (
 // margin is the last part of a wait slept with finishSleep rather than a Go timer.
 const margin = time.Millisecond
 
+// finish sleeps the last part of a wait: finishSleep, but for a test that watches it.
+var finish = finishSleep
+
 // Until waits until t or until ctx ends; it reports whether t was reached with ctx alive.
 func Until(ctx context.Context, t time.Time) bool {
 	if d := time.Until(t) - margin; d > 0 {
@@ -28,7 +31,7 @@ func Until(ctx context.Context, t time.Time) bool {
 		}
 	}
 	if d := time.Until(t); d > 0 {
-		finishSleep(d)
+		finish(d)
 	}
 	return ctx.Err() == nil
 }
