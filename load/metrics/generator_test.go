@@ -27,9 +27,9 @@ func TestGeneratorVerdictAndExit(t *testing.T) {
 		exit       int
 		reason     string // a part of the verdict
 	}{
-		{"kept up", 0.5, 1, 0, false, ExitOK, "kept up"},
+		{"kept up", 0.5, 1, 0, false, ExitOK, "kept up: 50% of its CPU, wake-up lag p99 1.0 ms"},
 		{"just under both limits", 0.899, 19.9, 0, false, ExitOK, "kept up"},
-		{"CPU at the limit", 0.9, 1, 0, true, ExitGenerator, "90% of the CPU"},
+		{"CPU at the limit", 0.9, 1, 0, true, ExitGenerator, "it used 90% of the CPU it may use (90% or more"},
 		{"lag at the limit", 0.3, 20, 0, true, ExitGenerator, "20.0 ms late"},
 		// A saturated generator makes its own losses: its verdict wins over ExitLost.
 		{"saturated and losing", 0.95, 30, 7, true, ExitGenerator, "BOTTLENECK"},
@@ -57,6 +57,14 @@ func TestGeneratorVerdictAndExit(t *testing.T) {
 	nj.Generator = generatorReport(nj)
 	if nj.Generator.Bottleneck || len(Evaluate(nj, nil)) != len(builtinThresholds) || !strings.Contains(nj.Generator.Verdict(), "embedded") {
 		t.Errorf("a run not to be judged: %+v, verdict %q", nj.Generator, nj.Generator.Verdict())
+	}
+	// No frames received: no CPU a frame (a division by none would put NaN in summary.json,
+	// which JSON cannot carry).
+	nf := judged(0.5, 1, 0)
+	nf.Counters[FramesReceived] = 0
+	nf.Generator = generatorReport(nf)
+	if nf.Generator.PerFrame != 0 || nf.Generator.SystemPerFrame != 0 {
+		t.Errorf("no frames: CPU a frame %v, system %v; want 0 and 0", nf.Generator.PerFrame, nf.Generator.SystemPerFrame)
 	}
 	// No figures: not judged, and no rule.
 	s := &Summary{Counters: map[string]int64{}, Gauges: map[string]float64{}}

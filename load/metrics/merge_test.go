@@ -202,6 +202,11 @@ func TestMergeIsLossless(t *testing.T) {
 			}
 		}
 	}
+	// The interval logs hold the same histograms: one line per metric, kind and interval
+	// that had samples, none for one that had none.
+	if a, b := histogramLines(t, filepath.Join(root, "single", LogFile)), histogramLines(t, filepath.Join(root, "merged", LogFile)); a != b || a < 8*10 {
+		t.Errorf("interval logs: the single run's has %d histograms, the merge's %d; want the same, at least 80 (8 tags, 10 intervals)", a, b)
+	}
 	// The .hgrm files are byte for byte the same.
 	for tag := range hOne {
 		a := readFile(t, filepath.Join(root, "single", tag+HgrmSuffix))
@@ -306,12 +311,12 @@ func TestMergeErrors(t *testing.T) {
 		in      []string
 		wantErr string
 	}{
-		{filepath.Join(root, "m1"), nil, "no results folder"},                  // nothing to merge
-		{filepath.Join(root, "m2"), []string{a, c}, "same interval"},           // 1 s and 2 s intervals
-		{filepath.Join(root, "m3"), []string{a, a}, "same folder"},             // one folder twice
-		{filepath.Join(root, "m4"), []string{a, b}, "shard 1/2 appears twice"}, // two agents, one shard
-		{a, []string{a, c}, "also an input"},                                   // overwriting an input
-		{filepath.Join(root, "m5"), []string{empty}, "summary.json"},           // not a results folder
+		{filepath.Join(root, "m1"), nil, "no results folder"},                                            // nothing to merge
+		{filepath.Join(root, "m2"), []string{a, c}, "same interval"},                                     // 1 s and 2 s intervals
+		{filepath.Join(root, "m3"), []string{a, a}, "same folder"},                                       // one folder twice
+		{filepath.Join(root, "m4"), []string{a, b}, "shard 1/2 appears twice (" + a + " and " + b + ")"}, // two agents, one shard: their folders named
+		{a, []string{a, c}, "also an input"},                                                             // overwriting an input
+		{filepath.Join(root, "m5"), []string{empty}, "summary.json"},                                     // not a results folder
 	} {
 		_, err := Merge(tt.out, tt.in, nil)
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -378,4 +383,30 @@ func metricNames(s *Summary) []string {
 		out = append(out, m.Name)
 	}
 	return out
+}
+
+// TestGridOf: a start time goes to the nearest multiple of the interval, a half up, before
+// 1970 as after it.
+func TestGridOf(t *testing.T) {
+	for _, tt := range []struct{ ms, want int64 }{
+		{0, 0}, {499, 0}, {500, 1000}, {1499, 1000}, {1500, 2000},
+		{-1, 0}, {-500, 0}, {-501, -1000}, {-1500, -1000}, {-1501, -2000}, {-2000, -2000},
+	} {
+		if got := gridOf(tt.ms, 1000); got != tt.want {
+			t.Errorf("gridOf(%d, 1000) = %d; want %d", tt.ms, got, tt.want)
+		}
+	}
+}
+
+// histogramLines counts the histograms of an .hlog file: its lines other than comments and
+// the legend.
+func histogramLines(t *testing.T, path string) int {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(string(readFile(t, path)), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, "\"StartTimestamp\"") {
+			n++
+		}
+	}
+	return n
 }
