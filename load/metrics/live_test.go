@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pkarena/pkarena/internal/promtest"
@@ -270,5 +271,23 @@ func BenchmarkLiveInterval(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		l.addInterval(0, ScoreFanout, p)
+	}
+}
+
+// TestLiveKindHoldsTheWholeRange: values at both ends of the recorder's range, 1 µs and an
+// hour, land in the first and the last native bucket, and count.
+func TestLiveKindHoldsTheWholeRange(t *testing.T) {
+	p := hdr.NewPacked(lowestMicros, highestMicros, sigFigs)
+	if err := p.RecordValue(lowestMicros); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.RecordValue(highestMicros); err != nil {
+		t.Fatal(err)
+	}
+	var k liveKind
+	k.add(p)
+	m := k.nativeMap()
+	if k.count != 2 || m[nativeLow] != 1 || m[nativeHigh] != 1 || len(m) != 2 {
+		t.Errorf("count %d, native buckets %v; want 2, one at %d and one at %d", k.count, m, nativeLow, nativeHigh)
 	}
 }
