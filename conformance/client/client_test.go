@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -135,7 +136,7 @@ func TestViolationsAreRecorded(t *testing.T) {
 		// A frame numbered 3 right after the welcome (1): frame 2 is missing.
 		{"seq gap", func(ws *websocket.Conn, send func(string, uint64, string, string)) {
 			send(EvLiveEnded, 3, "", `{}`)
-		}, "seq 3 after 1"},
+		}, "seq 3 after 1; want 2 (TRANS-005)"},
 		// A reply nobody asked for.
 		{"unrequested reply", func(ws *websocket.Conn, send func(string, uint64, string, string)) {
 			send(TypeReply, 0, `,"id":"zz","code":0,"message":""`, `{}`)
@@ -206,6 +207,12 @@ func TestCallsAndEvents(t *testing.T) {
 	first, err := NextAs[SeatListChanged](ctx, c, EvSeatListChanged)
 	if err != nil || first.LiveID != "r" {
 		t.Fatalf("first Next = %+v, %v; want liveID r", first, err)
+	}
+	if got := c.Unread(EvSeatListChanged); len(got) != 1 || got[0].Seq != 4 {
+		t.Errorf("Unread(%s) after one Next = %v; want the second (seq 4)", EvSeatListChanged, got)
+	}
+	if got := c.Unread(EvLiveEnded); len(got) != 1 || got[0].Type != EvLiveEnded {
+		t.Errorf("Unread(%s) = %v; want the one onLiveEnded", EvLiveEnded, got)
 	}
 	second, err := NextAs[SeatListChanged](ctx, c, EvSeatListChanged)
 	if err != nil || second.LiveID != "r2" {
@@ -604,6 +611,51 @@ func TestCheckSeqCountsWhatNeverCame(t *testing.T) {
 			}
 			if n := c.ViolationCount(); n != tt.wantViolations {
 				t.Errorf("%d violations (%q); want %d", n, c.Violations(), tt.wantViolations)
+			}
+		})
+	}
+}
+
+// TestAWelcomeWithoutAHeartbeatInterval: a welcome whose heartbeatIntervalMs is not positive
+// (0, or below) is a violation, and the client then sends no heartbeats at all rather than
+// one after another without a pause.
+func TestAWelcomeWithoutAHeartbeatInterval(t *testing.T) {
+	for _, ms := range []int{0, -5} {
+		t.Run(strconv.Itoa(ms), func(t *testing.T) {
+			beats := make(chan int, 1)
+			up := websocket.Upgrader{}
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ws, err := up.Upgrade(w, r, nil)
+				if err != nil {
+					return
+				}
+				defer ws.Close()
+				_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"welcome","seq":1,"ts":1,"payload":{"protocol":"v1","userID":"u","timing":{"heartbeatIntervalMs":`+strconv.Itoa(ms)+`,"heartbeatTimeoutMs":120000}}}`))
+				n := 0
+				_ = ws.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+				for {
+					typ, _ := readRequest(ws)
+					if typ == "" {
+						break
+					}
+					if typ == ReqHeartbeat {
+						n++
+					}
+				}
+				beats <- n
+			}))
+			defer srv.Close()
+			c := dialFake(t, "ws"+strings.TrimPrefix(srv.URL, "http")+Path)
+			if v := strings.Join(c.Violations(), "\n"); !strings.Contains(v, "heartbeatIntervalMs "+strconv.Itoa(ms)+" is not positive") {
+				t.Errorf("violations %q; want one saying heartbeatIntervalMs %d is not positive", v, ms)
+			}
+			select {
+			case n := <-beats:
+				if n != 0 {
+					t.Errorf("%d heartbeats sent in 300 ms; want none", n)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the server did not finish reading within 10 s")
 			}
 		})
 	}

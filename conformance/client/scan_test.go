@@ -21,6 +21,8 @@ var frameSeeds = []string{
 	`{"seq":18446744073709551615}`, `{"seq":18446744073709551616}`, `{"ts":-9223372036854775808}`, `{"code":1e2}`,
 	`{"type":"a","type":"b"}`, `{"x\u0079":1}`, `{}`, `[]`, `{"a":}`, `{"a":1,}`, `{"a":01}`, `{"a":"\x"}`, `{"a":"` + "\x01" + `"}`,
 	`{"a":[1,2}`, `{"a":{"b":1]}`, `{"a":1} x`, `{"type":"\ud800"}`, `{"type":"` + "\xff" + `"}`, `nul`, ``,
+	// cut short after each kind of token: a fault, never a read past the end
+	`{`, `{ `, `{"a"`, `{"a" `, `{"a":`, `{"a":1,`, `{"a":1, `, `{"a":"x`, `{"a":[`, `{"a":{`,
 }
 
 // FuzzDecodeFrame holds decodeFrame to encoding/json: the same error or none, the same frame.
