@@ -1,13 +1,13 @@
 package bare
 
 import (
-	"github.com/gorilla/websocket"
-
 	"context"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/pkarena/pkarena/load/metrics"
 )
@@ -164,5 +164,27 @@ func TestReadersLeavingWhilePublishing(t *testing.T) {
 		if _, _, err := stay.ReadMessage(); err != nil {
 			t.Fatalf("frame %d after the others left: %v", i, err)
 		}
+	}
+}
+
+// TestNothingToPublish: a rate of nothing (0 or below) publishes nothing and returns at once
+// rather than dividing by it; a queue of 0 or below is DefaultQueue.
+func TestNothingToPublish(t *testing.T) {
+	for _, rate := range []float64{0, -1} {
+		done := make(chan struct{})
+		go func() { NewServer(0).Publish(context.Background(), rate); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Publish at rate %v did not return within 10 s", rate)
+		}
+	}
+	for _, q := range []int{0, -3} {
+		if got := NewServer(q).queue; got != DefaultQueue {
+			t.Errorf("NewServer(%d) queues %d; want DefaultQueue (%d)", q, got, DefaultQueue)
+		}
+	}
+	if got := NewServer(5).queue; got != 5 {
+		t.Errorf("NewServer(5) queues %d; want 5", got)
 	}
 }
