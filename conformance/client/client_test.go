@@ -71,6 +71,25 @@ func fakeHandler(sc script) http.Handler {
 	})
 }
 
+// welcomeServer serves one connection per dial: a welcome with these heartbeat timings,
+// then then.
+func welcomeServer(t *testing.T, intervalMs, timeoutMs int, then func(ws *websocket.Conn)) string {
+	t.Helper()
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		timing := `{"heartbeatIntervalMs":` + strconv.Itoa(intervalMs) + `,"heartbeatTimeoutMs":` + strconv.Itoa(timeoutMs) + `}`
+		_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"welcome","seq":1,"ts":1,"payload":{"protocol":"v1","userID":"u","timing":`+timing+`}}`))
+		then(ws)
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + Path
+}
+
 func itoa(n uint64) string { b, _ := json.Marshal(n); return string(b) }
 
 // readRequest reads one client frame and returns its type and id.
@@ -473,15 +492,8 @@ func TestSeqStatsCountMissingAndDisorderedFrames(t *testing.T) {
 func TestHeartbeatsKeepTheirScheduleWithoutReplies(t *testing.T) {
 	const want = 5
 	got := make(chan time.Time, 64)
-	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		// A heartbeat interval of 20 ms and a timeout of a minute: the reply's wait is long.
-		_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"welcome","seq":1,"ts":1,"payload":{"protocol":"v1","userID":"u","timing":{"heartbeatIntervalMs":20,"heartbeatTimeoutMs":60000}}}`))
+	// A heartbeat interval of 20 ms and a timeout of a minute: the reply's wait is long.
+	url := welcomeServer(t, 20, 60000, func(ws *websocket.Conn) {
 		for {
 			typ, _ := readRequest(ws)
 			if typ == "" {
@@ -494,9 +506,8 @@ func TestHeartbeatsKeepTheirScheduleWithoutReplies(t *testing.T) {
 				}
 			}
 		}
-	}))
-	t.Cleanup(srv.Close)
-	c := dialFake(t, "ws"+strings.TrimPrefix(srv.URL, "http")+Path)
+	})
+	c := dialFake(t, url)
 	deadline := time.After(10 * time.Second)
 	for n := 0; n < want; n++ {
 		select {
@@ -623,14 +634,7 @@ func TestAWelcomeWithoutAHeartbeatInterval(t *testing.T) {
 	for _, ms := range []int{0, -5} {
 		t.Run(strconv.Itoa(ms), func(t *testing.T) {
 			beats := make(chan int, 1)
-			up := websocket.Upgrader{}
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				ws, err := up.Upgrade(w, r, nil)
-				if err != nil {
-					return
-				}
-				defer ws.Close()
-				_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"welcome","seq":1,"ts":1,"payload":{"protocol":"v1","userID":"u","timing":{"heartbeatIntervalMs":`+strconv.Itoa(ms)+`,"heartbeatTimeoutMs":120000}}}`))
+			url := welcomeServer(t, ms, 120000, func(ws *websocket.Conn) {
 				n := 0
 				_ = ws.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 				for {
@@ -643,9 +647,8 @@ func TestAWelcomeWithoutAHeartbeatInterval(t *testing.T) {
 					}
 				}
 				beats <- n
-			}))
-			defer srv.Close()
-			c := dialFake(t, "ws"+strings.TrimPrefix(srv.URL, "http")+Path)
+			})
+			c := dialFake(t, url)
 			if v := strings.Join(c.Violations(), "\n"); !strings.Contains(v, "heartbeatIntervalMs "+strconv.Itoa(ms)+" is not positive") {
 				t.Errorf("violations %q; want one saying heartbeatIntervalMs %d is not positive", v, ms)
 			}

@@ -45,15 +45,7 @@ func TestSplitTag(t *testing.T) {
 // the rest, each group alphabetically, from input in another order.
 func TestMetricOrder(t *testing.T) {
 	names := []string{"zeta", "reply.z", BattleEnd, "alpha", "reply.a", Connect, ScoreFanout}
-	slices.SortFunc(names, func(a, b string) int {
-		switch {
-		case metricLess(a, b):
-			return -1
-		case metricLess(b, a):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(names, compareMetrics)
 	want := []string{Connect, ScoreFanout, BattleEnd, "reply.a", "reply.z", "alpha", "zeta"}
 	if !slices.Equal(names, want) {
 		t.Errorf("order %q; want %q", names, want)
