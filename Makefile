@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X github.com/pkarena/pkarena/reference/server.Version=$(VERS
 LISTEN    ?= 127.0.0.1:7070
 
 .DEFAULT_GOAL := help
-.PHONY: help build test fmt-check vet cross lint unit load-accuracy load-distributed bench-fanout demo conformance load serve clean image load-image conformance-image mutants soak-conformance bench-load bench-journal fuzz mutation-audit
+.PHONY: help build test fmt-check vet cross lint unit load-accuracy load-distributed bench-fanout demo conformance load serve clean image load-image conformance-image mutants soak-conformance bench-load bench-journal fuzz mutation-audit mutation-sweep
 
 ## help: list the targets
 help:
@@ -180,6 +180,15 @@ mutation-audit:
 	$(GO) run ./tools/mutaudit $$stage1 -stage1-seconds $$(( $$(date +%s) - start )) \
 		-workers $(AUDIT_WORKERS) -max-duration $(AUDIT_MAX) -statuses "$(AUDIT_STATUSES)" -json $(AUDIT)/mutants.json $(if $(AUDIT_PREVIOUS),-previous $(AUDIT_PREVIOUS)) -write measurements/mutation-audit.md && \
 	cp $(AUDIT)/mutants.json measurements/mutation-audit.json
+
+SWEEP_PKGS ?= internal/seqwin internal/rxtime internal/wsread internal/fdlimit load/internal/pace load/metrics load/bare load/demo conformance/client conformance/results reference/usersig reference/protocol
+
+## mutation-sweep: Gremlins over SWEEP_PKGS (the harness's own packages that mutation-audit does not cover), each mutant judged by its package's tests; prints what lived per package (slow, not in test: about 25 minutes)
+mutation-sweep:
+	@mkdir -p $(RESULTS); for pkg in $(SWEEP_PKGS); do echo "== $$pkg"; \
+		GOFLAGS=-count=1 $(GREMLINS) unleash --workers 2 --timeout-coefficient 10 ./$$pkg > $(RESULTS)/sweep.log 2>&1 || { tail -20 $(RESULTS)/sweep.log; exit 1; }; \
+		tr '\r' '\n' < $(RESULTS)/sweep.log | grep -aE '^ *LIVED |^(Killed|Test efficacy)' | sort -u; \
+	done
 
 FUZZTIME  ?= 30s
 
