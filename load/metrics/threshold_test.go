@@ -36,6 +36,10 @@ func TestParseThreshold(t *testing.T) {
 		{"errors.100004.rate <= 0.0005", Threshold{Expr: "errors.100004.rate <= 0.0005", Name: "errors.100004", Kind: Corrected, Stat: "rate", Op: "<=", Value: 0.0005}},
 		// p100 and p0
 		{"connect.service.p100 < 2s", Threshold{Expr: "connect.service.p100 < 2s", Name: "connect", Kind: Service, Stat: "p100", Op: "<", Value: 2000}},
+		{"connect.p0 >= 1ms", Threshold{Expr: "connect.p0 >= 1ms", Name: "connect", Kind: Corrected, Stat: "p0", Op: ">=", Value: 1}},
+		// a rate at its bounds: 100%, and 1 as a fraction
+		{"errors.rate <= 100%", Threshold{Expr: "errors.rate <= 100%", Name: "errors", Kind: Corrected, Stat: "rate", Op: "<=", Value: 1}},
+		{"errors.rate <= 1", Threshold{Expr: "errors.rate <= 1", Name: "errors", Kind: Corrected, Stat: "rate", Op: "<=", Value: 1}},
 	} {
 		got, err := ParseThreshold(tt.expr)
 		if err != nil {
@@ -67,6 +71,9 @@ func TestParseThresholdErrors(t *testing.T) {
 		{"errors.rate < 5ms", "fraction of ops"},              // a rate in ms
 		{"errors.rate < 5", "did you mean 5%"},                // a rate over 1 without %
 		{"errors.rate < 110%", "at most 100%"},                // always true: a typo, not a bound
+		{"errors.rate < 100.5%", "at most 100%"},              // just past the bound
+		{"errors.rate < 1.01", "did you mean 1.01%"},          // just past 1 without %
+		{"score_fanout.p100.1 < 5ms", "between p0 and p100"},  // just past p100
 		{"errors.service.rate < 1%", "has no kind"},           // a rate with a kind
 		{"connect.count >= 5ms", "plain number"},              // a count with a unit
 		{"score_fanout.p101 < 5ms", "between p0 and p100"},    // no such percentile
@@ -170,5 +177,42 @@ func TestEvaluateBuiltins(t *testing.T) {
 	s.Counters[Lost] = 2
 	if got := s.ExitCode(); got != ExitLost {
 		t.Errorf("ExitCode of an unjudged summary with lost messages = %d; want %d", got, ExitLost)
+	}
+}
+
+// A rate is undefined without ops: the threshold fails saying so, rather than dividing by none.
+func TestEvaluateRateWithoutOps(t *testing.T) {
+	t.Parallel()
+	s := evalSummary()
+	s.Counters[Ops] = 0
+	r := Evaluate(s, mustParse(t, "errors.rate < 1%"))[0]
+	if r.Pass || !strings.Contains(r.Reason, "no ops counted") {
+		t.Errorf("errors.rate with no ops = %+v; want a failure saying no ops were counted", r)
+	}
+}
+
+// TestCompare: == allows the error of floating point (a billionth of the larger), no more;
+// the other operators are exact.
+func TestCompare(t *testing.T) {
+	t.Parallel()
+	a, b := 0.1, 0.2
+	for _, tt := range []struct {
+		a    float64
+		op   string
+		b    float64
+		want bool
+	}{
+		{a + b, "==", 0.3, true},
+		{1e9 + 0.5, "==", 1e9, true},
+		{1e9 + 2, "==", 1e9, false},
+		{1, "==", 1.001, false},
+		{0, "==", 0, true},
+		{-1, "==", 1, false},
+		{1, "<", 1, false}, {1, "<=", 1, true}, {1, ">", 1, false}, {1, ">=", 1, true},
+		{1, "!=", 2, false},
+	} {
+		if got := compare(tt.a, tt.op, tt.b); got != tt.want {
+			t.Errorf("compare(%v %s %v) = %v; want %v", tt.a, tt.op, tt.b, got, tt.want)
+		}
 	}
 }
