@@ -410,3 +410,42 @@ func histogramLines(t *testing.T, path string) int {
 	}
 	return n
 }
+
+// TestMergeToleratesAMillisecond: an interval's histogram may start a millisecond off the
+// time its summary gives it (each is rounded to the millisecond on its own) and still merges;
+// two milliseconds off is an error naming the histogram.
+func TestMergeToleratesAMillisecond(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		shift time.Duration
+		ok    bool
+	}{
+		{time.Millisecond, true}, {-time.Millisecond, true},
+		{2 * time.Millisecond, false}, {-2 * time.Millisecond, false},
+	} {
+		t.Run(tt.shift.String(), func(t *testing.T) {
+			root := t.TempDir()
+			r := NewRecorder(Options{Start: t0, Interval: time.Second})
+			r.Record(Connect, 0, at(100), at(100), at(102))
+			dir := filepath.Join(root, "a")
+			if _, err := WriteResults(dir, RunInfo{Agent: "a"}, r.Finish(at(1000)), nil); err != nil {
+				t.Fatal(err)
+			}
+			s, err := ReadSummary(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Start = s.Start.Add(tt.shift) // the summary's times move; the log's do not
+			if err := WriteSummary(dir, s); err != nil {
+				t.Fatal(err)
+			}
+			_, err = Merge(filepath.Join(root, "m"), []string{dir}, nil)
+			if tt.ok && err != nil {
+				t.Errorf("a histogram %v off its interval: %v; want it merged", tt.shift, err)
+			}
+			if !tt.ok && (err == nil || !strings.Contains(err.Error(), "in no interval")) {
+				t.Errorf("a histogram %v off its interval: %v; want an error, in no interval", tt.shift, err)
+			}
+		})
+	}
+}
