@@ -11,8 +11,51 @@ import (
 	"testing"
 )
 
-// frameSeeds are frames of every shape the reader meets, and ways to break them.
-var frameSeeds = []string{
+// frameSeeds are frames of every shape the reader meets, ways to break them, values at the
+// edges of every character class the scanner tests (edgeSeeds), and every prefix of three
+// rich frames (a frame cut anywhere is a fault, never a read past its end).
+var frameSeeds = append(baseSeeds, edgeSeeds()...)
+
+// edgeValues are JSON values, and near-values, at the edges of the scanner's tests: digits
+// 0 and 9 and the bytes beside them, exponents, hex digits of \u escapes at both ends of each
+// range and just outside, every escape, control bytes, literals cut or overlong, whitespace
+// JSON allows and some it does not.
+var edgeValues = []string{
+	`0`, `9`, `-0`, `-9`, `0.0`, `9.9`, `0.09`, `1e0`, `1E9`, `1e+9`, `1e-9`, `0e0`, `9E-0`,
+	`1.5e`, `1.`, `.5`, `01`, `-01`, `-`, `+1`, `1e+`, `1e-`, `0x1`, `1/`, `1:`, `9a`, `1.e1`, `-.5`,
+	`"\u0000"`, `"\u09af"`, `"\u0AFa"`, `"\uFfFf"`, `"\u00g0"`, `"\u00G0"`, `"\u00@0"`, `"\u00/0"`,
+	`"\u00:0"`, "\"\\u00`0\"", `"\u00[0"`, `"\u00{0"`, `"\u12"`, `"\u123"`, `"\"`, `"\/"`,
+	`"\b\f\n\r\t\"\\"`, `"\q"`, `"\a"`, `"\B"`, `"\U0041"`, "\"\x1f\"", "\"\x20\"", "\"\x7f\"", "\"\x00\"",
+	`true`, `false`, `null`, `tru`, `nul`, `fals`, `truex`, `nulll`, `True`,
+	`[]`, `[[]]`, `[1,]`, `[,1]`, `[1 2]`, `{}`, `{"":1}`, `{"a":{"b":[]}}`, `{"a" 1}`, `{1:1}`,
+	"\t1", "\n1\r", "\v1", "\f1", "1\u00a0",
+}
+
+// edgeSeeds places each edge value where the scanner meets it: a member's value, in an
+// array, in a nested object and in the payload (read through the index); and cuts three
+// rich frames at every byte.
+func edgeSeeds() []string {
+	var out []string
+	for _, v := range edgeValues {
+		out = append(out, `{"a":`+v+`}`, `{"a":[`+v+`,`+v+`]}`, `{"a":{"b":`+v+`}}`, `{"type":"t","payload":{"b":`+v+`,"c":1}}`)
+	}
+	// An empty payload, then more members: the index's scan must end where the payload does.
+	out = append(out, `{"payload":{},"seq":2}`, `{"payload":{ },"seq":2,"type":"t"}`, `{"payload":[],"seq":2}`)
+	// Nesting at encoding/json's limit (10000) and past it, in a member and in the payload.
+	for _, n := range []int{maxScanDepth - 2, maxScanDepth - 1, maxScanDepth, maxScanDepth + 1} {
+		deep := strings.Repeat("[", n) + strings.Repeat("]", n)
+		out = append(out, `{"a":`+deep+`}`, `{"payload":{"b":`+deep+`},"seq":1}`)
+	}
+	for _, f := range []string{baseSeeds[0], baseSeeds[3], `{"payload":{"a":[1,{"b":"\u00e9\n"}],"c":-2.5e-3,"d":[true,false,null]}}`} {
+		for i := 1; i < len(f); i++ {
+			out = append(out, f[:i])
+		}
+	}
+	return out
+}
+
+// baseSeeds are frames of every shape the reader meets, and ways to break them.
+var baseSeeds = []string{
 	`{"type":"onBattleScoreChanged","seq":42,"ts":1765000000000,"payload":{"battleID":"b-1","version":7,"battleUserList":[{"userID":"u","score":3}]}}`,
 	`{"type":"reply","seq":3,"ts":1,"id":"g17","code":0,"message":"","payload":{}}`,
 	`{"type":"reply","seq":3,"ts":1,"id":"g17","code":100421,"message":"battle \"b\" ended","payload":{}}`,
@@ -31,6 +74,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		data = data[:len(data):len(data)] // a read past the frame's end panics, as it must not happen
 		var want Frame
 		wantErr := json.Unmarshal(data, &want)
 		got, err := decodeFrame(data)
@@ -58,6 +102,7 @@ func FuzzMembers(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		data = data[:len(data):len(data)] // a read past the frame's end panics, as it must not happen
 		n := 0
 		m := members{data: data}
 		for m.next() {
@@ -137,6 +182,7 @@ func FuzzLookupValidMembers(f *testing.F) {
 	}
 	names := []string{"type", "seq", "id", "payload", "b"}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		data = data[:len(data):len(data)] // a read past the frame's end panics, as it must not happen
 		got := make([][]byte, len(names))
 		ok := LookupValidMembers(data, names, got) // returns whatever data is
 		if !json.Valid(data) {
@@ -171,6 +217,7 @@ func FuzzLookupPayload(f *testing.F) {
 	}
 	names := []string{"type", "seq", "id", "b", "battleUserList", "version"}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		data = data[:len(data):len(data)] // a read past the frame's end panics, as it must not happen
 		fr, err := ParseFrame(data)
 		if err != nil || fr.Payload == nil {
 			return
@@ -278,6 +325,23 @@ func TestSpecialBytes(t *testing.T) {
 					t.Fatalf("specialBytes(%q): first special byte at %d; want %d", w, got, want)
 				}
 			}
+		}
+	}
+}
+
+// TestDecodeFrameTakesTheFastPath: frames the server sends, an empty payload among them,
+// are decoded in place with the payload indexed, not handed to encoding/json (whose answer
+// would be the same, only slower: the differential fuzz targets cannot tell).
+func TestDecodeFrameTakesTheFastPath(t *testing.T) {
+	for _, data := range [][]byte{
+		[]byte(`{"type":"t","seq":1,"ts":2,"payload":{}}`),
+		[]byte(`{"payload":{ },"seq":2}`),
+		[]byte(`{"payload":{"b":1,"c":[{}]},"type":"t"}`),
+		nineRoomScoreFrame(),
+	} {
+		f, err := decodeFrame(data)
+		if err != nil || f.payOff == 0 || !f.payIndex.indexed {
+			t.Errorf("decodeFrame(%q): %v, payload at %d, indexed %v; want it decoded in place, its payload indexed", data, err, f.payOff, f.payIndex.indexed)
 		}
 	}
 }
