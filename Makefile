@@ -183,7 +183,7 @@ mutation-audit:
 
 SWEEP_PKGS ?= internal/seqwin internal/rxtime internal/wsread internal/fdlimit load/internal/pace load/metrics load/bare load/demo conformance/client conformance/results reference/usersig reference/protocol
 
-## mutation-sweep: Gremlins over SWEEP_PKGS (the harness's own packages that mutation-audit does not cover), each mutant judged by its package's tests; prints what lived per package (slow, not in test: about 25 minutes)
+## mutation-sweep: Gremlins over SWEEP_PKGS (the harness's own packages that mutation-audit does not cover), each mutant judged by its package's tests; prints what lived per package (slow, not in test: about 30 minutes)
 mutation-sweep:
 	@mkdir -p $(RESULTS); for pkg in $(SWEEP_PKGS); do echo "== $$pkg"; \
 		GOFLAGS=-count=1 $(GREMLINS) unleash --workers 2 --timeout-coefficient 10 ./$$pkg > $(RESULTS)/sweep.log 2>&1 || { tail -20 $(RESULTS)/sweep.log; exit 1; }; \
