@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,8 @@ func TestDemoAddsUp(t *testing.T) {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
 	// 12 gifts, every tenth resent: one retry.
-	for _, want := range []string{"battle:", "ended:   reason 0", "rank 1", "); 1 of them resent, counted once", "check:   6 viewers", "OK"} {
+	viewers := fmt.Sprintf("check:   %d viewers", 2*o.Viewers) // two rooms
+	for _, want := range []string{"battle:", "ended:   reason 0", "rank 1", "); 1 of them resent, counted once", viewers, "OK"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
