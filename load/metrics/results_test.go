@@ -335,3 +335,18 @@ func mustJSON(t testing.TB, v any) string {
 	}
 	return string(b)
 }
+
+// TestStatsOfKnownValues: a histogram's statistics in milliseconds, its mean among them, from
+// values the histogram holds exactly (0.5, 1 and 1.5 ms: mean 1 ms), and an extra percentile.
+func TestStatsOfKnownValues(t *testing.T) {
+	h := hdr.New(lowestMicros, highestMicros, sigFigs)
+	for _, us := range []int64{500, 1000, 1500} {
+		if err := h.RecordValue(us); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := statsOf(h, []float64{60})
+	if st.Count != 3 || st.Min != 0.5 || st.Max != 1.5 || st.Mean != 1 || st.P50 != 1 || st.P99 != 1.5 || st.Extra["p60"] != 1 {
+		t.Errorf("stats %+v; want count 3, min 0.5, max 1.5, mean 1, p50 1, p99 1.5, p60 1 (ms)", st)
+	}
+}

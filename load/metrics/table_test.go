@@ -79,3 +79,33 @@ func TestWriteTableEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestOneLine: control characters (C0, DEL, C1) and the Unicode line and paragraph separators
+// become spaces, so that text from a server cannot break a table's line; everything printable
+// at the edges of those ranges stays.
+func TestOneLine(t *testing.T) {
+	in := "a\x1f \x7e\x7f\u0080\u009f\u00a0\u2027\u2028\u2029\nb"
+	want := "a  \x7e  " + " " + "\u00a0\u2027" + "   b"
+	if got := oneLine(in); got != want {
+		t.Errorf("oneLine(%q) = %q; want %q", in, got, want)
+	}
+	if strings.ContainsAny(oneLine("x\r\ny\tz"), "\r\n\t") {
+		t.Error("oneLine left a line break or tab")
+	}
+}
+
+// TestTableWithNothingToDivideBy: with no ops the counters show no rate, and with no frames
+// the generator's line shows no CPU a frame ("-"), never NaN or Inf.
+func TestTableWithNothingToDivideBy(t *testing.T) {
+	s := judged(0.5, 1, 0)
+	s.Counters[Ops], s.Counters[FramesReceived], s.Counters[Errors] = 0, 0, 3
+	s.Generator = generatorReport(s)
+	var b strings.Builder
+	if err := WriteTable(&b, s); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.Contains(out, "NaN") || strings.Contains(out, "Inf") || !strings.Contains(out, "- a frame received (0 frames)") {
+		t.Errorf("the table with no ops and no frames:\n%s\nwant no NaN or Inf, and '- a frame received (0 frames)'", out)
+	}
+}
