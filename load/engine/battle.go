@@ -377,36 +377,50 @@ func (e *engine) sendScores(ctx context.Context, b *battle, shard int) {
 	}
 	rest := e.rests[b.g.target]
 	for calls := 0; ; calls++ {
-		batch, st, version, id, ok := e.nextUpdate(ctx, b)
+		u, ok := e.nextUpdate(ctx, b)
 		if !ok {
 			return
 		}
-		req := client.SetBattleScoreRequest{
-			BattleID: id, OpType: client.OpAdd, ScoreList: scoreList(b.g, batch),
-			IdempotencyKey: fmt.Sprintf("%s-%d", id, calls),
-		}
+		req := u.request(b.g, calls)
 		e.rec.Add(metrics.Ops, 1)
 		// The call in flight completes even if the run ends meanwhile: its version is counted.
 		var at time.Time // when the answer arrived (client.WithArrival)
 		resp, err := rest.SetBattleScore(client.WithArrival(context.WithoutCancel(ctx), &at), req)
-		e.scored(b, shard, batch, st, version, resp, at, err)
+		e.scored(b, shard, u, resp, at, err)
 	}
 }
 
-// nextUpdate waits for gifts to score and takes them all: the update's gifts, its times
-// (recorded under the version it will make), that version and the battle's ID. ok is false
-// once the battle is over or the run ends.
-func (e *engine) nextUpdate(ctx context.Context, b *battle) (batch []gift, st stamp, version uint64, id string, ok bool) {
+// update is one set_battle_score call's worth of gifts: the gifts, their times (recorded
+// under the version the call will make), that version and the battle's ID.
+type update struct {
+	batch   []gift
+	st      stamp
+	version uint64
+	id      string
+}
+
+// request is the set_battle_score call that scores u, the battle's calls-th.
+func (u update) request(g *group, calls int) client.SetBattleScoreRequest {
+	return client.SetBattleScoreRequest{
+		BattleID: u.id, OpType: client.OpAdd, ScoreList: scoreList(g, u.batch),
+		IdempotencyKey: fmt.Sprintf("%s-%d", u.id, calls),
+	}
+}
+
+// nextUpdate waits for gifts to score and takes them all. ok is false once the battle is
+// over or the run ends.
+func (e *engine) nextUpdate(ctx context.Context, b *battle) (u update, ok bool) {
 	for {
 		select {
 		case <-b.wake:
 		case <-ctx.Done():
-			return nil, stamp{}, 0, "", false
+			return update{}, false
 		case <-b.done:
-			return nil, stamp{}, 0, "", false
+			return update{}, false
 		}
 		b.mu.Lock()
-		batch, b.queue = b.queue, nil
+		batch := b.queue
+		b.queue = nil
 		if len(batch) == 0 {
 			b.mu.Unlock()
 			continue
@@ -416,32 +430,30 @@ func (e *engine) nextUpdate(ctx context.Context, b *battle) (batch []gift, st st
 		if b.next <= b.acked {
 			b.next = b.acked + 1
 		}
-		version = b.next
+		u = update{batch: batch, st: stamp{intended: batch[0].intended, sent: time.Now()}, version: b.next, id: b.id}
 		b.next++
-		st = stamp{intended: batch[0].intended, sent: time.Now()}
-		b.versions[version] = st
-		id = b.id
+		b.versions[u.version] = u.st
 		b.mu.Unlock()
-		return batch, st, version, id, true
+		return u, true
 	}
 }
 
-// scored settles one set_battle_score answered at (when its answer arrived): its version
-// acknowledged (or its times moved to the version the server names), its latency recorded,
-// its gifts released.
-func (e *engine) scored(b *battle, shard int, batch []gift, st stamp, version uint64, resp client.SetBattleScoreResponse, at time.Time, err error) {
+// scored settles update u, answered at (when its answer arrived): its version acknowledged
+// (or its times moved to the version the server names), its latency recorded, its gifts
+// released.
+func (e *engine) scored(b *battle, shard int, u update, resp client.SetBattleScoreResponse, at time.Time, err error) {
 	b.mu.Lock()
 	if err != nil {
-		delete(b.versions, version)
+		delete(b.versions, u.version)
 		if b.next > b.acked+1 {
 			b.next-- // the version was not made: the next call makes one fewer
 		}
 	} else {
-		if resp.ScoreVersion != version {
+		if resp.ScoreVersion != u.version {
 			// Someone else changed the scores, or an earlier call timed out but was applied:
 			// the times belong to the version the server names.
-			delete(b.versions, version)
-			b.versions[resp.ScoreVersion] = st
+			delete(b.versions, u.version)
+			b.versions[resp.ScoreVersion] = u.st
 			e.rec.Add(counterVersionMismatch, 1)
 		}
 		b.acked = max(b.acked, resp.ScoreVersion)
@@ -449,12 +461,12 @@ func (e *engine) scored(b *battle, shard int, batch []gift, st stamp, version ui
 	b.mu.Unlock()
 	if err != nil {
 		e.countError(err)
-		e.rec.Add(counterGiftsFailed, int64(len(batch)))
+		e.rec.Add(counterGiftsFailed, int64(len(u.batch)))
 	} else {
-		e.rec.Record(metrics.RESTScore, shard, st.intended, st.sent, at)
-		e.giftsSent.Add(int64(len(batch)))
+		e.rec.Record(metrics.RESTScore, shard, u.st.intended, u.st.sent, at)
+		e.giftsSent.Add(int64(len(u.batch)))
 	}
-	e.release(batch)
+	e.release(u.batch)
 }
 
 // pipeScores is sendScores with up to depth calls outstanding on a REST pipe of the battle's
@@ -479,7 +491,7 @@ func (e *engine) pipeScores(ctx context.Context, b *battle, shard, depth int) {
 		outstanding.Wait()
 	}()
 	for calls := 0; ; calls++ {
-		batch, st, version, id, ok := e.nextUpdate(ctx, b)
+		u, ok := e.nextUpdate(ctx, b)
 		if !ok {
 			return
 		}
@@ -487,15 +499,12 @@ func (e *engine) pipeScores(ctx context.Context, b *battle, shard, depth int) {
 			var err error
 			if pipe, err = rest.Pipe(ctx, depth); err != nil {
 				e.rec.Add(metrics.Ops, 1)
-				e.scored(b, shard, batch, st, version, client.SetBattleScoreResponse{}, time.Time{}, err)
+				e.scored(b, shard, u, client.SetBattleScoreResponse{}, time.Time{}, err)
 				pipe = nil
 				continue
 			}
 		}
-		req := client.SetBattleScoreRequest{
-			BattleID: id, OpType: client.OpAdd, ScoreList: scoreList(b.g, batch),
-			IdempotencyKey: fmt.Sprintf("%s-%d", id, calls),
-		}
+		req := u.request(b.g, calls)
 		e.rec.Add(metrics.Ops, 1)
 		outstanding.Add(1)
 		p := pipe
@@ -511,7 +520,7 @@ func (e *engine) pipeScores(ctx context.Context, b *battle, shard, depth int) {
 					err = fmt.Errorf("%s: Response: %w", client.APISetBattleScore, jerr)
 				}
 			}
-			e.scored(b, shard, batch, st, version, resp, at, err)
+			e.scored(b, shard, u, resp, at, err)
 		})
 		if p.Err() != nil {
 			pipe = nil // broken: the next update opens another

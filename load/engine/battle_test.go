@@ -45,7 +45,7 @@ func TestScoredRecordsTheAnswersArrival(t *testing.T) {
 			released := 0
 			batch := []gift{{done: func() { released++ }}, {done: func() { released++ }}}
 
-			e.scored(b, 0, batch, st, 5, tt.resp, at, tt.err)
+			e.scored(b, 0, update{batch: batch, st: st, version: 5}, tt.resp, at, tt.err)
 
 			if released != len(batch) {
 				t.Errorf("%d of %d gifts released", released, len(batch))
