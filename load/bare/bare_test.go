@@ -2,8 +2,12 @@ package bare
 
 import (
 	"context"
+	"maps"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,5 +190,46 @@ func TestNothingToPublish(t *testing.T) {
 	}
 	if got := NewServer(5).queue; got != 5 {
 		t.Errorf("NewServer(5) queues %d; want 5", got)
+	}
+}
+
+// TestDialTakesSourceAddressesInTurn: connection i dials from SourceIPs[i mod n], so that
+// more connections than one address has ports for spread evenly over all of them.
+func TestDialTakesSourceAddressesInTurn(t *testing.T) {
+	sources := []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}
+	for _, ip := range sources {
+		l, err := net.Listen("tcp", ip+":0")
+		if err != nil {
+			t.Skipf("cannot bind %s here (%v): loopback has one address", ip, err)
+		}
+		l.Close()
+	}
+	var mu sync.Mutex
+	from := map[string]int{}
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		host, _, _ := net.SplitHostPort(req.RemoteAddr)
+		mu.Lock()
+		from[host]++
+		mu.Unlock()
+		if ws, err := up.Upgrade(w, req, nil); err == nil {
+			t.Cleanup(func() { ws.Close() })
+		}
+	}))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const conns = 7
+	r, err := Dial(ctx, ReadConfig{URL: "ws" + strings.TrimPrefix(srv.URL, "http") + Path, Connections: conns, SourceIPs: sources,
+		Recorder: metrics.NewRecorder(metrics.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"127.0.0.2": 3, "127.0.0.3": 2, "127.0.0.4": 2}
+	if !maps.Equal(from, want) {
+		t.Errorf("connections by source address %v; want %v", from, want)
 	}
 }
