@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -661,5 +662,52 @@ func TestAWelcomeWithoutAHeartbeatInterval(t *testing.T) {
 				t.Fatal("the server did not finish reading within 10 s")
 			}
 		})
+	}
+}
+
+// TestDialFromLocalAddr: LocalAddr is the source address of the connection, whoever reads
+// its frames (gorilla or DirectRead); a LocalAddr that is no IP address is refused with the
+// reason, before anything is dialed.
+func TestDialFromLocalAddr(t *testing.T) {
+	if l, err := net.Listen("tcp", "127.0.0.3:0"); err != nil {
+		t.Skipf("cannot bind 127.0.0.3 here (%v): loopback has one address", err)
+	} else {
+		l.Close()
+	}
+	from := make(chan string, 2)
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		from <- host
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"welcome","seq":1,"ts":1,"payload":{"protocol":"v1","userID":"u","timing":{"heartbeatIntervalMs":60000,"heartbeatTimeoutMs":120000}}}`))
+		_, _, _ = ws.ReadMessage() // until the client closes
+	}))
+	t.Cleanup(srv.Close)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + Path
+	for _, direct := range []bool{false, true} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := Dial(ctx, Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u", DirectRead: direct, LocalAddr: "127.0.0.3"})
+		cancel()
+		if err != nil {
+			t.Fatalf("DirectRead %v: Dial: %v", direct, err)
+		}
+		c.Close()
+		if got := <-from; got != "127.0.0.3" {
+			t.Errorf("DirectRead %v: the server saw the connection from %s; want 127.0.0.3", direct, got)
+		}
+	}
+	_, err := Dial(context.Background(), Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u", LocalAddr: "127.0.0.300"})
+	if err == nil || !strings.Contains(err.Error(), `LocalAddr "127.0.0.300" is not an IP address`) {
+		t.Errorf("Dial from 127.0.0.300: %v; want it refused as no IP address", err)
+	}
+	select {
+	case got := <-from:
+		t.Errorf("a refused LocalAddr still dialed (the server saw %s)", got)
+	default:
 	}
 }

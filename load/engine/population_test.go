@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -38,6 +39,31 @@ func TestHeartbeatStep(t *testing.T) {
 		// Unless the step is heartbeatTick already, a step sends no more than heartbeatsPerStep.
 		if perStep := (tt.users + slots - 1) / slots; tick > heartbeatTick && perStep > heartbeatsPerStep {
 			t.Errorf("heartbeatStep(%v, %d): %d sends a step of %v; want at most %d", tt.interval, tt.users, perStep, tick, heartbeatsPerStep)
+		}
+	}
+}
+
+// TestClientConfigTakesSourceAddressesInTurn: user i dials its group's target from
+// SourceIPs[i mod n] (none set: the system's choice), so that connections spread evenly
+// over the addresses, whose ports are some 28,000 each.
+func TestClientConfigTakesSourceAddressesInTurn(t *testing.T) {
+	targets := []Target{{WS: "ws://127.0.0.1:1/v1/ws"}, {WS: "ws://127.0.0.1:2/v1/ws"}}
+	for _, tt := range []struct {
+		sources []string
+		want    []string // LocalAddr of users 0..6
+	}{
+		{nil, []string{"", "", "", "", "", "", ""}},
+		{[]string{"127.0.0.2"}, []string{"127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.2", "127.0.0.2"}},
+		{[]string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.2"}},
+	} {
+		e := &engine{cfg: Config{Targets: targets, SourceIPs: tt.sources}}
+		g := &group{target: 1}
+		for i, want := range tt.want {
+			u := &user{id: fmt.Sprintf("u%d", i), index: i, room: &room{group: g}}
+			cfg := e.clientConfig(u)
+			if cfg.LocalAddr != want || cfg.URL != targets[1].WS || cfg.UserID != u.id {
+				t.Errorf("sources %v, user %d: LocalAddr %q, URL %s, UserID %s; want %q, %s, %s", tt.sources, i, cfg.LocalAddr, cfg.URL, cfg.UserID, want, targets[1].WS, u.id)
+			}
 		}
 	}
 }
