@@ -76,7 +76,10 @@ type Config struct {
 	// (gorilla reads the others). On Linux the frames of every DirectRead connection are read,
 	// and OnEvent and the callbacks of Go run, on a few goroutines shared by all of them (two
 	// per processor): a callback that blocked would hold up the others' frames as well as its
-	// own. The load generator sets it.
+	// own. The connection keeps no goroutine of its own: when it ends, the callbacks of the
+	// calls still in flight run on the goroutine that ended it (a poller's, or the caller of
+	// Close, CloseNoWait or Kill, who must hold no lock those callbacks take). The load
+	// generator sets it.
 	DirectRead bool
 	// Resume, when set, resumes an earlier session instead of starting one (SPEC §21,
 	// RESUME-002): the welcome is then checked to carry seq 0, and the frames after it to go
@@ -247,7 +250,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		c.transcript = &transcript{frames: make([]TranscriptFrame, 0, cfg.Transcript)}
 	}
 	welcomed := make(chan error, 1)
-	go c.readLoop(welcomed)
+	if direct != nil {
+		c.startDirect(welcomed)
+	} else {
+		go c.readLoop(welcomed)
+	}
 	select {
 	case err = <-welcomed:
 	case <-ctx.Done():
@@ -287,19 +294,15 @@ func (c *Client) WelcomeAt() time.Time { return c.welcomeAt }
 // UserID is the user this client authenticated as.
 func (c *Client) UserID() string { return c.cfg.UserID }
 
-// readLoop is the connection's only reader. It reports the welcome (or why there was none)
-// on welcomed, then checks and routes every frame until the connection ends.
+// readLoop is the connection's only reader when gorilla reads it. It reports the welcome (or
+// why there was none) on welcomed, then checks and routes every frame until the connection
+// ends.
 //
 // The loop itself is small and hands each frame to handle: while the connection waits for a
 // frame only the loop's frame is on the goroutine's stack, so the garbage collector shrinks
-// the stack of an idle connection to 4 KB (it was 8 KB a connection, most of a load agent's
-// memory).
+// the stack of an idle connection to 4 KB (it was 8 KB a connection).
 func (c *Client) readLoop(welcomed chan<- error) {
 	defer c.finish()
-	if c.direct != nil {
-		c.readDirect(welcomed)
-		return
-	}
 	var seqs seqwin.Window
 	var buf *[]byte // ReuseBuffers: the buffer of the frame last read, lent from readBuffers
 	defer func() { putReadBuffer(buf) }()
@@ -335,22 +338,26 @@ func (c *Client) arrived() time.Time {
 	return time.Now()
 }
 
-// readDirect is readLoop with DirectRead: the frames come from c.direct, which answers pings
-// and closes as gorilla's reader does and ends with the same errors.
-func (c *Client) readDirect(welcomed chan<- error) {
-	var seqs seqwin.Window
-	err := c.direct.Run(func(mt int, data []byte) bool {
+// startDirect is readLoop with DirectRead, on no goroutine of the connection's own: the
+// frames come from c.direct (on Linux read by a poller shared with other connections), which
+// answers pings and closes as gorilla's reader does and ends with the same errors. A load
+// generator's connection then holds no stack while it waits (4 KB a connection before).
+func (c *Client) startDirect(welcomed chan<- error) {
+	seqs := new(seqwin.Window)
+	c.direct.Start(func(mt int, data []byte) bool {
 		if !c.cfg.ReuseBuffers { // the frame may be kept: bytes of its own
 			data = bytes.Clone(data)
 		}
-		return c.handle(mt, data, c.direct.Arrived(), &seqs, welcomed)
-	})
-	if err != nil {
-		c.recordClose(err)
-		if !c.welcomed {
-			welcomed <- fmt.Errorf("client: connection closed before the welcome: %w", err)
+		return c.handle(mt, data, c.direct.Arrived(), seqs, welcomed)
+	}, func(err error) {
+		if err != nil {
+			c.recordClose(err)
+			if !c.welcomed {
+				welcomed <- fmt.Errorf("client: connection closed before the welcome: %w", err)
+			}
 		}
-	}
+		c.finish()
+	})
 }
 
 // handle checks and routes one frame read at once, which arrived at at; seqs are the seqs

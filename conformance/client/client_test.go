@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -709,5 +710,33 @@ func TestDialFromLocalAddr(t *testing.T) {
 	case got := <-from:
 		t.Errorf("a refused LocalAddr still dialed (the server saw %s)", got)
 	default:
+	}
+}
+
+// TestDirectReadKeepsNoGoroutineAConnection: on Linux a DirectRead connection is read by the
+// shared pollers, and keeps no goroutine (and no stack) of its own while it waits; the server's
+// side here keeps one a connection (its handler).
+func TestDirectReadKeepsNoGoroutineAConnection(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("a goroutine reads each connection on " + runtime.GOOS)
+	}
+	const conns = 32
+	hold := make(chan struct{})
+	url := welcomeServer(t, 60000, 120000, func(*websocket.Conn) { <-hold })
+	defer close(hold)
+	before := runtime.NumGoroutine()
+	clients := make([]*Client, conns)
+	for i := range clients {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := Dial(ctx, Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u", DirectRead: true, NoHeartbeat: true})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Kill()
+		clients[i] = c
+	}
+	if added := runtime.NumGoroutine() - before; added >= conns*3/2 {
+		t.Errorf("%d goroutines more with %d connections open (the server's handlers %d of them); want none of the client's", added, conns, conns)
 	}
 }

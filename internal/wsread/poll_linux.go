@@ -44,15 +44,15 @@ type poller struct {
 }
 
 // pollState is a Reader's part in its poller. The fields from fn on are the poller
-// goroutine's while the Reader is registered, Run's before and whoever ends it after.
+// goroutine's while the Reader is registered, start's before and whoever ends it after.
 type pollState struct {
 	p     *poller
 	sc    syscall.RawConn // the socket's
 	fd    int32
-	state atomic.Int32 // idle, serving, closeAsked or ended
-	done  chan error   // Run's result, sent once, when the state becomes ended
+	state atomic.Int32 // new, idle, serving, closeAsked, closedEarly or ended
 
 	fn   func(int, []byte) bool
+	end  func(error)   // told Run's result, once, when the state becomes ended
 	read func(uintptr) // r.readOnce, bound once: no allocation a read
 	buf  *[]byte       // lent by buffers while a frame is half read or bytes are being read
 	have int           // bytes at the start of *buf not yet taken by a frame
@@ -66,10 +66,12 @@ type pollState struct {
 
 // The states of a Reader (pollState.state).
 const (
-	stateIdle       int32 = iota // waiting for its socket
-	stateServing                 // its poller is reading it or in its handler
-	stateCloseAsked              // closed while being served: the poller ends it after
-	stateEnded                   // Run's result is sent
+	stateNew         int32 = iota // not started
+	stateIdle                     // waiting for its socket
+	stateServing                  // its poller is reading it or in its handler
+	stateCloseAsked               // closed while being served: the poller ends it after
+	stateClosedEarly              // closed before it started: start ends it
+	stateEnded                    // Run's result is told (end)
 )
 
 var (
@@ -258,7 +260,7 @@ func (r *Reader) attach() bool {
 	if sc.Control(func(s uintptr) { fd = int32(s) }) != nil || fd < 0 {
 		return false
 	}
-	r.poll = pollState{p: p, sc: sc, fd: fd, done: make(chan error, 1)}
+	r.poll = pollState{p: p, sc: sc, fd: fd}
 	r.poll.read = r.readOnce
 	// The kernel stamps what the socket receives; without the stamp (refused) a frame's
 	// arrival is the moment it is handed over.
@@ -275,21 +277,27 @@ func (r *Reader) arrived() time.Time {
 	return time.Now()
 }
 
-// run hands the frames read with the handshake to fn, registers the socket with the poller and
-// waits for the end: the poller's goroutine reads the socket and calls fn.
-func (r *Reader) run(fn func(int, []byte) bool) error {
+// start hands the frames read with the handshake to fn and registers the socket with the
+// poller, whose goroutine then reads it and calls fn; end is told the result.
+func (r *Reader) start(fn func(int, []byte) bool, end func(error)) {
 	ps := &r.poll
-	ps.fn = fn
+	ps.fn, ps.end = fn, end
+	if !ps.state.CompareAndSwap(stateNew, stateIdle) { // closed before: nothing to read
+		ps.err = r.closedErr()
+		ps.state.Store(stateEnded)
+		r.ended()
+		return
+	}
 	if len(r.pending) > 0 {
 		if !ps.state.CompareAndSwap(stateIdle, stateServing) {
-			return <-ps.done // closed before Run
+			return // closed meanwhile: told already
 		}
 		b := make([]byte, max(bufferSize, len(r.pending)))
 		ps.buf, ps.have, r.pending = &b, copy(b, r.pending), nil
 		ps.arrived = r.pendingAt
 		r.take()
 		if r.settle() {
-			return <-ps.done
+			return
 		}
 	}
 	p := ps.p
@@ -298,7 +306,7 @@ func (r *Reader) run(fn func(int, []byte) bool) error {
 		err := p.err
 		p.mu.Unlock()
 		r.endIdle(err)
-		return <-ps.done
+		return
 	}
 	p.readers[ps.fd] = r
 	p.mu.Unlock()
@@ -314,7 +322,6 @@ func (r *Reader) run(fn func(int, []byte) bool) error {
 		p.forget(r)
 		r.endIdle(err) // unless closeConn has
 	}
-	return <-ps.done
 }
 
 // readOnce reads the socket fd once into the Reader's buffer (got: the bytes read); on the
@@ -360,17 +367,17 @@ func (r *Reader) take() {
 	}
 }
 
-// ended gives back the buffer and sends Run's result: nil when fn stopped it. The state is
+// ended gives back the buffer and tells Run's result: nil when fn stopped it. The state is
 // already stateEnded, set by whoever called (settle, endIdle).
 func (r *Reader) ended() {
 	ps := &r.poll
 	putBuffer(ps.buf)
 	ps.buf = nil
 	if ps.stop {
-		ps.done <- nil
+		ps.end(nil)
 		return
 	}
-	ps.done <- ps.err
+	ps.end(ps.err)
 }
 
 // closedErr is the error the socket's RawConn gives once it is closed: what Run returned
@@ -384,7 +391,8 @@ func (r *Reader) closedErr() error {
 }
 
 // closeConn closes r's connection for its owner (the gorilla connection's Close) and ends Run
-// with closedErr, at once if the poller is not serving r, else once it has. The socket's
+// with closedErr, at once if the poller is not serving r, else once it has (before Start,
+// Start ends it). The socket's
 // registration goes with the descriptor; r leaves the map first, so an event of the socket
 // still in a batch finds no Reader.
 func (r *Reader) closeConn() error {
@@ -393,6 +401,10 @@ func (r *Reader) closeConn() error {
 	err := r.conn.Close()
 	for {
 		switch ps.state.Load() {
+		case stateNew:
+			if ps.state.CompareAndSwap(stateNew, stateClosedEarly) {
+				return err
+			}
 		case stateIdle:
 			if r.endIdle(r.closedErr()) {
 				return err

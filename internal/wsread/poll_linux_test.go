@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -484,5 +485,44 @@ func TestARefusedRegistrationEndsRun(t *testing.T) {
 	p.mu.Unlock()
 	if inMap {
 		t.Error("the Reader whose registration was refused is still in the poller's map")
+	}
+}
+
+// TestStartKeepsNoGoroutineAConnection: Readers started (not Run) add no goroutine each: the
+// pollers' goroutines read them all, so a load generator holding many connections keeps no
+// stack for each.
+func TestStartKeepsNoGoroutineAConnection(t *testing.T) {
+	const conns = 64
+	drop := make(chan struct{})
+	srv := wsServer(func(*websocket.Conn, *http.Request) { <-drop })
+	defer srv.Close()
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	readers := make([]*Reader, conns)
+	for i := range readers {
+		ws, r := dialRaw(t, url)
+		defer ws.Close()
+		readers[i] = r
+	}
+	var wg sync.WaitGroup
+	before := runtime.NumGoroutine()
+	for _, r := range readers {
+		wg.Add(1)
+		r.Start(func(int, []byte) bool { return true }, func(error) { wg.Done() })
+	}
+	if added := runtime.NumGoroutine() - before; added >= conns/2 {
+		t.Errorf("%d goroutines more after starting %d Readers; want none a Reader", added, conns)
+	}
+	for _, r := range readers {
+		if inMap, inSet := registered(t, r); !inMap || !inSet {
+			t.Fatalf("a started Reader: in the map %v, in the epoll set %v; want both", inMap, inSet)
+		}
+	}
+	close(drop)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not every Reader's end was told within 10 s of the server dropping them")
 	}
 }

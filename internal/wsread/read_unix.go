@@ -25,6 +25,11 @@ func rawReadable(conn net.Conn) bool {
 	return ok
 }
 
+// start runs the Reader on a goroutine of its own.
+func (r *Reader) start(fn func(int, []byte) bool, end func(error)) {
+	go func() { end(r.run(fn)) }()
+}
+
 // run reads conn inside one syscall.RawConn.Read: its callback reads until the socket is
 // empty (EAGAIN), handing over every whole frame, gives the buffer back if no frame is half
 // read, and returns false to wait for the netpoller.

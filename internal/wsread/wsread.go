@@ -144,7 +144,19 @@ func newReader(conn net.Conn, pending []byte, control WriteControl) (r *Reader, 
 // the connection's end (1006, "unexpected EOF"), the error of a protocol violation, or the
 // socket's error.
 func (r *Reader) Run(fn func(messageType int, data []byte) bool) error {
-	return r.run(fn)
+	done := make(chan error, 1)
+	r.start(fn, func(err error) { done <- err })
+	return <-done
+}
+
+// Start is Run without a goroutine waiting for the end: it returns at once (on Linux; a
+// goroutine of its own runs the Reader elsewhere), and end is called once with what Run would
+// have returned, when reading ends. fn and end run on the goroutine that reads the socket (a
+// poller's, shared by many connections), on Start's own (frames that came with the handshake)
+// or on the one that closed the connection, never two at once: neither may wait. A load
+// generator holding thousands of connections keeps no goroutine, and no stack, for each.
+func (r *Reader) Start(fn func(messageType int, data []byte) bool, end func(error)) {
+	r.start(fn, end)
 }
 
 // Arrived is when the frame Run's handler is given reached this machine: on Linux the

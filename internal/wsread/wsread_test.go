@@ -16,6 +16,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -517,5 +518,60 @@ func TestReaderEndsWhenTheConnectionIsClosed(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return within 10 s of the close")
+	}
+}
+
+// TestStartTellsTheEndOnce: Start returns while the server has sent nothing yet; the frames
+// then go to the handler and the close to end, once, with what Run would return (the close
+// frame's code), and a close of the connection after that tells end nothing more.
+func TestStartTellsTheEndOnce(t *testing.T) {
+	send := make(chan struct{})
+	srv := wsServer(func(ws *websocket.Conn, _ *http.Request) {
+		<-send
+		_ = ws.WriteMessage(websocket.TextMessage, []byte("a"))
+		_ = ws.WriteMessage(websocket.TextMessage, []byte("b"))
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"), time.Now().Add(time.Second))
+		_, _, _ = ws.ReadMessage() // until the client goes
+	})
+	defer srv.Close()
+	ws, r := dialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	var (
+		mu   sync.Mutex
+		msgs []string
+		ends []error
+	)
+	ended := make(chan struct{})
+	started := make(chan struct{})
+	go func() {
+		r.Start(func(_ int, data []byte) bool {
+			mu.Lock()
+			msgs = append(msgs, string(data))
+			mu.Unlock()
+			return true
+		}, func(err error) {
+			mu.Lock()
+			ends = append(ends, err)
+			mu.Unlock()
+			close(ended)
+		})
+		close(started)
+	}()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Start did not return within 10 s while the server sent nothing")
+	}
+	close(send)
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("end was not told within 10 s of the server's close")
+	}
+	ws.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	var ce *websocket.CloseError
+	if len(ends) != 1 || !errors.As(ends[0], &ce) || ce.Code != 4001 || ce.Text != "bye" || !reflect.DeepEqual(msgs, []string{"a", "b"}) {
+		t.Errorf("end told %v, the handler given %q; want once close 4001 \"bye\", after a and b", ends, msgs)
 	}
 }

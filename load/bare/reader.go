@@ -99,15 +99,15 @@ func Dial(ctx context.Context, cfg ReadConfig) (*Reader, error) {
 	}
 	for i, d := range r.direct {
 		r.wg.Add(1)
-		go r.read(i, d)
+		r.read(i, d)
 	}
 	return r, nil
 }
 
-// read reads one connection's frames, each whole, and records each.
+// read starts reading one connection's frames, each whole, recording each, on no goroutine of
+// the connection's own, as the load generator's client does (wsread.Reader.Start).
 func (r *Reader) read(i int, d *wsread.Reader) {
-	defer r.wg.Done()
-	_ = d.Run(func(_ int, frame []byte) bool {
+	d.Start(func(_ int, frame []byte) bool {
 		at := d.Arrived()
 		if !r.on.Load() {
 			return true
@@ -123,7 +123,7 @@ func (r *Reader) read(i int, d *wsread.Reader) {
 			r.cfg.Recorder.Record(MetricFirst, i, f.due, f.due, f.first)
 		}
 		return true
-	})
+	}, func(error) { r.wg.Done() })
 }
 
 // firstArrival is a frame's due time and its earliest arrival.
