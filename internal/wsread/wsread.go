@@ -61,7 +61,8 @@ var errUnexpectedEOF = &websocket.CloseError{Code: websocket.CloseAbnormalClosur
 // WriteControl writes a control frame, as (*websocket.Conn).WriteControl does.
 type WriteControl func(messageType int, data []byte, deadline time.Time) error
 
-// Reader reads one client connection's frames. Make it with Dial; Run it on one goroutine.
+// Reader reads one client connection's frames. Make it with Dial; Run it on one goroutine,
+// or Start it, once.
 // Close the connection through the gorilla connection Dial returned (its Close), which
 // tells the Reader.
 type Reader struct {
