@@ -341,6 +341,7 @@ func benchFigures(s *metrics.Summary, o benchOptions, hosts int, serverRSS, agen
 		s.Gauges[metrics.MemoryPerConnection], s.Gauges["memory.rss_per_connection"], perConn(agentRSS, held))
 	fmt.Fprintf(&b, "- Load generator CPU: %.1f s user and system over all agents (GOGC %s)\n", agentCPU.Seconds(), agentGOGC())
 	fmt.Fprintf(&b, "- Reference server memory at peak: %.0f MiB resident in all, %.0f bytes per connection\n", mib(serverRSS), perConn(serverRSS, held))
+	b.WriteString(memoryTargets(serverRSS, agentRSS, held, hosts*(1+o.audience)))
 	fmt.Fprintf(&b, "- Generator: %s\n", s.Generator.Verdict())
 	fmt.Fprintf(&b, "- Operations: %d; errors: %d (%.4f%%); dropped: %d; late: %d; lost: %d (%d behind a later message, %d overdue); out of order: %d\n",
 		s.Counters[metrics.Ops], s.Counters[metrics.Errors], 100*ratio(s.Counters[metrics.Errors], s.Counters[metrics.Ops]),
@@ -359,6 +360,32 @@ func benchFigures(s *metrics.Summary, o benchOptions, hosts int, serverRSS, agen
 	}
 	b.WriteString("\n")
 	return b.String()
+}
+
+// Issue 11's memory targets at 50,000 connections, in bytes resident a connection at the
+// run's peak (each process's peak, summed), kilobytes of 1,000 bytes.
+const (
+	serverBytesTarget    = 30_000
+	generatorBytesTarget = 10_000
+)
+
+// memoryTargets is the verdict on the memory targets, server and generator on the same
+// yardstick: the peak resident set of their processes over the connections held. With fewer
+// held than planned there is no verdict: the figure a connection would be of another load.
+func memoryTargets(serverRSS, agentRSS []int64, held float64, planned int) string {
+	verdict := func(got float64, target int) string {
+		switch {
+		case held < float64(planned):
+			return fmt.Sprintf("not judged: %.0f of %d connections held", held, planned)
+		case got <= float64(target):
+			return "met"
+		default:
+			return "**missed**"
+		}
+	}
+	srv, gen := perConn(serverRSS, held), perConn(agentRSS, held)
+	return fmt.Sprintf("- Memory targets (issue 11), resident at peak a connection: server %.0f bytes (≤ %d): %s; load generator %.0f bytes (≤ %d): %s\n",
+		srv, serverBytesTarget, verdict(srv, serverBytesTarget), gen, generatorBytesTarget, verdict(gen, generatorBytesTarget))
 }
 
 // perConn divides the processes' memory by the connections.
