@@ -119,8 +119,8 @@ type Client struct {
 
 	mu             sync.Mutex // guards the fields below
 	nextID         uint64
-	pending        map[string]*call
-	abandoned      map[string]bool // ids whose caller gave up: a late reply is not a violation
+	pending        map[string]*call // the calls waiting for their replies, by id; nil when none
+	abandoned      map[string]bool  // ids whose caller gave up: a late reply is not a violation; nil when none
 	violations     []string
 	violationCount int
 	seqMissing     uint64 // frames skipped by the sequence numbers and not read since
@@ -237,13 +237,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("client: dial %s: %w", cfg.URL, err)
 	}
 	c := &Client{
-		cfg:       cfg,
-		ws:        ws,
-		direct:    direct,
-		rx:        rx,
-		pending:   make(map[string]*call),
-		abandoned: make(map[string]bool),
-		done:      make(chan struct{}),
+		cfg:    cfg,
+		ws:     ws,
+		direct: direct,
+		rx:     rx,
+		done:   make(chan struct{}),
 	}
 	c.log.init()
 	if cfg.Transcript > 0 {
@@ -541,10 +539,14 @@ func (c *Client) routeReply(f Frame) {
 		return
 	}
 	c.mu.Lock()
-	p := c.pending[*f.ID]
-	delete(c.pending, *f.ID)
+	p := c.takePendingLocked(*f.ID)
 	late := c.abandoned[*f.ID]
-	delete(c.abandoned, *f.ID)
+	if late {
+		delete(c.abandoned, *f.ID)
+		if len(c.abandoned) == 0 {
+			c.abandoned = nil
+		}
+	}
 	c.mu.Unlock()
 	if late {
 		return
@@ -668,7 +670,7 @@ func (c *Client) finish() {
 	c.hbStopped = true
 	c.ended = true
 	orphans := c.pending
-	c.pending = map[string]*call{}
+	c.pending = nil
 	c.mu.Unlock()
 	for _, p := range orphans {
 		if p.done != nil {
@@ -863,7 +865,7 @@ func (c *Client) exchange(ctx context.Context, id, reqType string, send func() e
 		c.mu.Unlock()
 		return Frame{}, fmt.Errorf("client: a request with id %q is already waiting", id)
 	}
-	c.pending[id] = p
+	c.putPendingLocked(id, p)
 	c.mu.Unlock()
 	if err := send(); err != nil {
 		c.forget(id, false)
@@ -884,13 +886,36 @@ func (c *Client) exchange(ctx context.Context, id, reqType string, send func() e
 // may still come; it is then dropped quietly rather than recorded as unrequested.
 func (c *Client) forget(id string, sent bool) {
 	c.mu.Lock()
-	if _, waiting := c.pending[id]; waiting {
-		delete(c.pending, id)
-		if sent {
-			c.abandoned[id] = true
+	if c.takePendingLocked(id) != nil && sent {
+		if c.abandoned == nil {
+			c.abandoned = make(map[string]bool, 1)
 		}
+		c.abandoned[id] = true
 	}
 	c.mu.Unlock()
+}
+
+// putPendingLocked registers p as the call waiting for the reply id. The map exists only
+// while calls are in flight: an idle connection of a load generator's thousands holds none.
+func (c *Client) putPendingLocked(id string, p *call) {
+	if c.pending == nil {
+		c.pending = make(map[string]*call, 1)
+	}
+	c.pending[id] = p
+}
+
+// takePendingLocked removes and returns the call waiting for the reply id (nil: none), and
+// lets the map go with the last call in flight.
+func (c *Client) takePendingLocked(id string) *call {
+	p, ok := c.pending[id]
+	if !ok {
+		return nil
+	}
+	delete(c.pending, id)
+	if len(c.pending) == 0 {
+		c.pending = nil
+	}
+	return p
 }
 
 // WriteFrame writes one raw WebSocket message of type messageType (websocket.TextMessage or
@@ -961,7 +986,7 @@ func (c *Client) GoBatch(typ string, payload any, n int, done func(f Frame, err 
 			}
 			return
 		}
-		c.pending[id] = &call{typ: typ, done: done}
+		c.putPendingLocked(id, &call{typ: typ, done: done})
 		ids = append(ids, id)
 		raw = appendMaskedText(raw, data)
 	}
@@ -969,8 +994,7 @@ func (c *Client) GoBatch(typ string, payload any, n int, done func(f Frame, err 
 	if err := c.WriteWire(context.Background(), raw); err != nil {
 		for _, id := range ids {
 			c.mu.Lock()
-			p := c.pending[id]
-			delete(c.pending, id)
+			p := c.takePendingLocked(id)
 			c.mu.Unlock()
 			if p != nil {
 				done(Frame{}, err)
@@ -1012,7 +1036,7 @@ func (c *Client) Go(typ string, payload any, done func(f Frame, err error)) {
 		done(Frame{}, c.closedErr(typ))
 		return
 	}
-	c.pending[id] = &call{typ: typ, done: done}
+	c.putPendingLocked(id, &call{typ: typ, done: done})
 	c.mu.Unlock()
 	data, err := json.Marshal(request{Type: typ, ID: id, Payload: payload})
 	if err == nil {
@@ -1020,8 +1044,7 @@ func (c *Client) Go(typ string, payload any, done func(f Frame, err error)) {
 	}
 	if err != nil {
 		c.mu.Lock()
-		p := c.pending[id]
-		delete(c.pending, id)
+		p := c.takePendingLocked(id)
 		c.mu.Unlock()
 		if p != nil {
 			done(Frame{}, err)

@@ -108,7 +108,7 @@ func readRequest(ws *websocket.Conn) (typ, id string) {
 // testDirectRead makes every dial of these tests set DirectRead (TestWithDirectRead).
 var testDirectRead bool
 
-// TestWithDirectRead runs eleven of the client's tests again with the frames read by
+// TestWithDirectRead runs twelve of the client's tests again with the frames read by
 // internal/wsread instead of gorilla: the client must record, answer and call back the same.
 func TestWithDirectRead(t *testing.T) {
 	testDirectRead = true
@@ -125,6 +125,7 @@ func TestWithDirectRead(t *testing.T) {
 		{"TranscriptKeepsTheLatestFrames", TestTranscriptKeepsTheLatestFrames},
 		{"GoCallsBackOnReplyAndOnClose", TestGoCallsBackOnReplyAndOnClose},
 		{"GoWhileClosingCallsBack", TestGoWhileClosingCallsBack},
+		{"IdleConnectionHoldsNoCallMaps", TestIdleConnectionHoldsNoCallMaps},
 		{"SeqStatsCountMissingAndDisorderedFrames", TestSeqStatsCountMissingAndDisorderedFrames},
 		{"HeartbeatsKeepTheirScheduleWithoutReplies", TestHeartbeatsKeepTheirScheduleWithoutReplies},
 		{"ReusedBuffersKeepWhatOutlivesTheRead", TestReusedBuffersKeepWhatOutlivesTheRead},
@@ -738,5 +739,77 @@ func TestDirectReadKeepsNoGoroutineAConnection(t *testing.T) {
 	}
 	if added := runtime.NumGoroutine() - before; added >= conns*3/2 {
 		t.Errorf("%d goroutines more with %d connections open (the server's handlers %d of them); want none of the client's", added, conns, conns)
+	}
+}
+
+// TestIdleConnectionHoldsNoCallMaps: the maps of calls in flight and of calls given up exist
+// only while they hold something (a load generator's idle connections hold neither), and a
+// reply to a call given up, arriving late, is still dropped quietly.
+func TestIdleConnectionHoldsNoCallMaps(t *testing.T) {
+	ids, answer := make(chan string, 4), make(chan string)
+	url := welcomeServer(t, 60000, 120000, func(ws *websocket.Conn) {
+		go func() {
+			for {
+				typ, id := readRequest(ws)
+				if typ == "" {
+					close(ids)
+					return
+				}
+				ids <- id
+			}
+		}()
+		for seq := uint64(2); ; seq++ {
+			id, ok := <-answer
+			if !ok {
+				return
+			}
+			_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"reply","seq":`+itoa(seq)+`,"ts":1,"id":"`+id+`","code":0,"message":"ok","payload":{}}`))
+		}
+	})
+	defer close(answer)
+	c := dialFake(t, url)
+	maps := func() (pending, abandoned int, pendingNil, abandonedNil bool) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.pending), len(c.abandoned), c.pending == nil, c.abandoned == nil
+	}
+	answered := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- c.Call(ctx, ReqHeartbeat, struct{}{}, nil) }()
+		answer <- <-ids
+		return <-done
+	}
+
+	if err := answered(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, pn, an := maps(); !pn || !an {
+		t.Errorf("after an answered call: pending nil %v, abandoned nil %v; want both nil", pn, an)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err := c.Call(ctx, ReqHeartbeat, struct{}{}, nil)
+	cancel()
+	if err == nil {
+		t.Fatal("a call with no answer returned no error")
+	}
+	late := <-ids
+	if p, a, pn, _ := maps(); !pn || a != 1 {
+		t.Errorf("after a call given up: %d pending (nil %v), %d abandoned; want none pending (nil), 1 abandoned", p, pn, a)
+	}
+
+	answer <- late // the reply comes after all; the next call's reply comes after it
+	if err := answered(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, pn, an := maps(); !pn || !an {
+		t.Errorf("after the late reply: pending nil %v, abandoned nil %v; want both nil", pn, an)
+	}
+	for _, v := range c.Violations() {
+		if strings.Contains(v, "no request is waiting") {
+			t.Errorf("the late reply was recorded as unrequested: %s", v)
+		}
 	}
 }

@@ -114,6 +114,9 @@ func Dial(ctx context.Context, d websocket.Dialer, rawURL string) (ws *websocket
 	if rest, ok := hc.leftover(); ok { // else gorilla's buffer holds it too
 		if r, _ = newReader(rx.Conn, rest, ws.WriteControl); r != nil {
 			r.pendingAt = rx.Arrived()
+			// gorilla reads no more: its writes go straight to the socket, and the stamping
+			// layer, needed for the handshake's frames only, goes.
+			hc.Conn = rx.Conn
 		}
 		hc.reader = r
 	}
@@ -121,8 +124,9 @@ func Dial(ctx context.Context, d websocket.Dialer, rawURL string) (ws *websocket
 }
 
 // handshakeBufferSize is gorilla's read buffer under a Reader, where it reads the handshake's
-// response only (a longer line is read in parts).
-const handshakeBufferSize = 256
+// response only (a longer line is read in parts), and which every connection keeps: the
+// smallest gorilla takes (it raises a smaller one to a control frame's 125 bytes).
+const handshakeBufferSize = 128
 
 // newReader makes a Reader of conn, whose reading it takes over: nothing else may read conn
 // after. pending is what was read from conn past the handshake (handshakeConn.leftover);

@@ -575,3 +575,52 @@ func TestStartTellsTheEndOnce(t *testing.T) {
 		t.Errorf("end told %v, the handler given %q; want once close 4001 \"bye\", after a and b", ends, msgs)
 	}
 }
+
+// TestDialLetsTheStampingLayerGo: once a Reader has the socket, gorilla's connection writes
+// straight to it (a pong, a close), and the layer that stamped the handshake's reads is not
+// kept for the connection's life.
+func TestDialLetsTheStampingLayerGo(t *testing.T) {
+	srv := httptest.NewServer(sayOnce("one"))
+	defer srv.Close()
+	ws, r := dialRaw(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	defer ws.Close()
+	hc, ok := ws.NetConn().(*handshakeConn)
+	if !ok {
+		t.Fatalf("gorilla's connection is a %T; want the handshakeConn", ws.NetConn())
+	}
+	if _, raw := hc.Conn.(*net.TCPConn); !raw || hc.reader != r {
+		t.Errorf("under gorilla after the handshake: %T, the Reader %v; want the *net.TCPConn and the Reader", hc.Conn, hc.reader == r)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("still writes")); err != nil {
+		t.Errorf("a write after the handshake: %v", err)
+	}
+}
+
+// TestDialReadsAHandshakeLongerThanItsBuffer: a response whose header lines are longer than
+// gorilla's read buffer under a Reader (handshakeBufferSize) is read in parts, and the frame
+// sent right behind it still reaches the Reader.
+func TestDialReadsAHandshakeLongerThanItsBuffer(t *testing.T) {
+	long := strings.Repeat("x", 4*handshakeBufferSize)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, http.Header{"X-Long": {long}})
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		_ = ws.WriteMessage(websocket.TextMessage, []byte("after"))
+		_, _, _ = ws.ReadMessage()
+	}))
+	defer srv.Close()
+	ws, r, resp, err := Dial(context.Background(), websocket.Dialer{}, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	if err != nil || r == nil {
+		t.Fatalf("Dial: %v (Reader %v)", err, r != nil)
+	}
+	defer ws.Close()
+	if got := resp.Header.Get("X-Long"); got != long {
+		t.Errorf("X-Long read as %d bytes; want %d", len(got), len(long))
+	}
+	var msg string
+	if err := r.Run(func(_ int, data []byte) bool { msg = string(data); return false }); err != nil || msg != "after" {
+		t.Errorf("Run = %v with %q; want nil after \"after\"", err, msg)
+	}
+}
