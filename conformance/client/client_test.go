@@ -108,7 +108,7 @@ func readRequest(ws *websocket.Conn) (typ, id string) {
 // testDirectRead makes every dial of these tests set DirectRead (TestWithDirectRead).
 var testDirectRead bool
 
-// TestWithDirectRead runs twelve of the client's tests again with the frames read by
+// TestWithDirectRead runs fourteen of the client's tests again with the frames read by
 // internal/wsread instead of gorilla: the client must record, answer and call back the same.
 func TestWithDirectRead(t *testing.T) {
 	testDirectRead = true
@@ -129,6 +129,8 @@ func TestWithDirectRead(t *testing.T) {
 		{"SeqStatsCountMissingAndDisorderedFrames", TestSeqStatsCountMissingAndDisorderedFrames},
 		{"HeartbeatsKeepTheirScheduleWithoutReplies", TestHeartbeatsKeepTheirScheduleWithoutReplies},
 		{"ReusedBuffersKeepWhatOutlivesTheRead", TestReusedBuffersKeepWhatOutlivesTheRead},
+		{"ReusedBuffersReadLargeFramesWhole", TestReusedBuffersReadLargeFramesWhole},
+		{"ACallAfterTheCloseSaysHowItClosed", TestACallAfterTheCloseSaysHowItClosed},
 	} {
 		t.Run(test.name, test.run)
 	}
@@ -811,5 +813,66 @@ func TestIdleConnectionHoldsNoCallMaps(t *testing.T) {
 		if strings.Contains(v, "no request is waiting") {
 			t.Errorf("the late reply was recorded as unrequested: %s", v)
 		}
+	}
+}
+
+// TestReusedBuffersReadLargeFramesWhole: with ReuseBuffers a frame larger than the lent buffer
+// (1 KB) and than the reader's own buffer is read whole, over several reads, and the frames
+// after it too (a 9-room score change is larger than 1 KB).
+func TestReusedBuffersReadLargeFramesWhole(t *testing.T) {
+	long := strings.Repeat("x", 6000)
+	url := fakeServer(t, func(ws *websocket.Conn, send func(string, uint64, string, string)) {
+		send(EvSeatListChanged, 0, "", `{"liveID":"`+long+`","seatList":[]}`)
+		send(EvSeatListChanged, 0, "", `{"liveID":"after","seatList":[]}`)
+		_, _ = readRequest(ws) // until the client goes
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u", ReuseBuffers: true, DirectRead: testDirectRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, want := range []string{long, "after"} {
+		ev, err := NextAs[SeatListChanged](ctx, c, EvSeatListChanged)
+		if err != nil || ev.LiveID != want {
+			t.Fatalf("event: liveID of %d bytes, %v; want %d bytes", len(ev.LiveID), err, len(want))
+		}
+	}
+	if v := c.Violations(); len(v) > 0 {
+		t.Errorf("violations %q; want none", v)
+	}
+}
+
+// TestACallAfterTheCloseSaysHowItClosed: a call on a connection the server closed fails with
+// ErrClosed and the server's close code and reason, and none when the connection merely
+// dropped (no close frame: 1006, as gorilla reports).
+func TestACallAfterTheCloseSaysHowItClosed(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		close func(ws *websocket.Conn)
+		want  string
+	}{
+		{"a close frame", func(ws *websocket.Conn) {
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, "bye"), time.Now().Add(time.Second))
+		}, `: close 4001 "bye"`},
+		{"a dropped connection", func(ws *websocket.Conn) { ws.NetConn().Close() }, `: close 1006 "unexpected EOF"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			url := welcomeServer(t, 60000, 120000, func(ws *websocket.Conn) {
+				tt.close(ws)
+				_, _, _ = ws.ReadMessage()
+			})
+			c := dialFake(t, url)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, err := c.WaitClosed(ctx); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Call(ctx, ReqHeartbeat, struct{}{}, nil)
+			if !errors.Is(err, ErrClosed) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Call after the close: %v; want ErrClosed with %q", err, tt.want)
+			}
+		})
 	}
 }
