@@ -45,7 +45,7 @@ type Config struct {
 	// for a reply, the type of the request it answers. An error is recorded as a violation.
 	Check func(raw []byte, reqType string) error
 	// OnEvent, when set, receives every event instead of the client's event log. It runs on
-	// the reader goroutine and must not block.
+	// the reader (with DirectRead, a poller shared with other connections) and must not block.
 	OnEvent func(Event)
 	// Dialer dials the connection; nil means a dialer with a 10 s handshake timeout, whose
 	// connections keep the kernel's receive times of what they read (Frame.At).
@@ -1025,7 +1025,8 @@ func appendMaskedText(buf, data []byte) []byte {
 
 // Go sends a request without waiting: done is called with the reply (err is an *Error for a
 // non-zero code) or with the error that ends the call (a failed write, a closed connection).
-// done runs on the client's reader goroutine and must not block. It is the load generator's
+// done runs on the client's reader (or, for a call the connection's end fails, on the goroutine
+// that ended it: Config.DirectRead) and must not block. It is the load generator's
 // way of keeping many requests in flight without a goroutine each.
 func (c *Client) Go(typ string, payload any, done func(f Frame, err error)) {
 	c.mu.Lock()

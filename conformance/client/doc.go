@@ -7,8 +7,10 @@
 // and its own UserSig signer instead of importing the reference server's, so that a mistake
 // in the server's types cannot hide from the suite.
 //
-// A Client has one reader goroutine. It checks every server frame as it arrives (sequence
-// numbers, reply ids, and an optional schema check supplied by the caller), hands replies to
-// the call waiting for them and records events in an ordered log that callers wait on.
+// A Client has one reader: a goroutine of its own, or with DirectRead on Linux one of a few
+// pollers shared by every such connection (Config.DirectRead). It checks every server frame
+// as it arrives (sequence numbers, reply ids, and an optional schema check supplied by the
+// caller), hands replies to the call waiting for them and records events in an ordered log
+// that callers wait on.
 // Violations of the protocol are recorded, never silently dropped; Violations returns them.
 package client

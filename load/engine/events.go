@@ -8,8 +8,8 @@ import (
 	"github.com/pkarena/pkarena/load/metrics"
 )
 
-// onEvent handles one event of u's connection. It runs on u's reader goroutine and never
-// blocks: requests it makes are sent with Go.
+// onEvent handles one event of u's connection. It runs on u's reader (a poller shared with
+// other connections) and never blocks: requests it makes are sent with Go.
 func (u *user) onEvent(ev client.Event) {
 	e, g := u.e, u.room.group
 	// One not above the highest handled that was skipped came late (out of order, which the

@@ -33,7 +33,7 @@ type room struct {
 }
 
 // user is one simulated client. c is set once, before any event; the fields under mu are
-// shared by the user's reader goroutine, the heartbeat loop and the drain.
+// shared by the user's reader, the heartbeat loop and the drain.
 type user struct {
 	e        *engine
 	id       string
@@ -297,7 +297,7 @@ func over(ctx context.Context) bool {
 }
 
 // async sends a request without waiting, records its reply latency from intended, and calls
-// done (on the reader goroutine) if not nil. While u's connection is being dropped the
+// done (on the connection's reader) if not nil. While u's connection is being dropped the
 // request is not sent: done gets errDropped, which is not counted.
 func (e *engine) async(u *user, intended time.Time, typ string, payload any, done func(client.Frame, error)) {
 	if !u.begin() {
@@ -419,6 +419,6 @@ func (e *engine) sendHeartbeat(u *user, intended time.Time) {
 		next := u.hbDue[0]
 		u.hbDue = u.hbDue[1:]
 		u.mu.Unlock()
-		go e.sendHeartbeat(u, next) // not on the reader goroutine: a write may wait
+		go e.sendHeartbeat(u, next) // not on the reader: a write may wait
 	})
 }

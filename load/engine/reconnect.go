@@ -319,7 +319,7 @@ func (e *engine) retire(u *user, c *client.Client) {
 
 // dialResume dials u's connection again with resume and lastseq. On a welcome with
 // recovered false, the state's battle version is taken as the baseline of u's score checks,
-// on the reader goroutine before any event of the new connection.
+// on the reader before any event of the new connection.
 func (e *engine) dialResume(ctx context.Context, u *user, token string, last uint64) (*client.Client, error) {
 	cfg := e.clientConfig(u)
 	cfg.Resume = &client.Resume{Token: token, LastSeq: last}
