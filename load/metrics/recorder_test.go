@@ -460,3 +460,16 @@ func TestIdleIntervalsSkipped(t *testing.T) {
 		t.Errorf("Progress a year after Start: elapsed %v, %d intervals; want %v, 1", p.Elapsed, len(r.closed), year)
 	}
 }
+
+// TestProgressRateOverItsInterval: the live ops/s divides the last closed interval's ops by
+// that interval's length, here 2 s (with the default 1 s dividing and multiplying agree).
+func TestProgressRateOverItsInterval(t *testing.T) {
+	t.Parallel()
+	now := at(0)
+	r := NewRecorder(Options{Start: t0, Interval: 2 * time.Second, Now: func() time.Time { return now }})
+	r.Add(Ops, 500)
+	now = at(2000)
+	if p := r.Progress(ScoreFanout); p.OpsPerSec != 250 {
+		t.Errorf("ops/s over a 2 s interval with 500 ops = %v; want 250", p.OpsPerSec)
+	}
+}

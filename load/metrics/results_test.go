@@ -3,12 +3,14 @@ package metrics
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -348,5 +350,31 @@ func TestStatsOfKnownValues(t *testing.T) {
 	st := statsOf(h, []float64{60})
 	if st.Count != 3 || st.Min != 0.5 || st.Max != 1.5 || st.Mean != 1 || st.P50 != 1 || st.P99 != 1.5 || st.Extra["p60"] != 1 {
 		t.Errorf("stats %+v; want count 3, min 0.5, max 1.5, mean 1, p50 1, p99 1.5, p60 1 (ms)", st)
+	}
+}
+
+// TestAFailedWriteIsAnError: a results file that cannot be written (here: a link to
+// /dev/full, whose every write fails with ENOSPC) fails WriteResults with the file's name and
+// the reason; the error of a write is never replaced by the close's success after it.
+func TestAFailedWriteIsAnError(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full here")
+	}
+	for _, name := range []string{LogFile, ScoreFanout + ".corrected.hgrm", SummaryFile} {
+		t.Run(name, func(t *testing.T) {
+			r := NewRecorder(Options{Start: t0})
+			r.Record(ScoreFanout, 0, at(10), at(10), at(13))
+			dir := filepath.Join(t.TempDir(), "run")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("/dev/full", filepath.Join(dir, name)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := WriteResults(dir, RunInfo{}, r.Finish(at(2000)), nil)
+			if err == nil || !strings.Contains(err.Error(), name) || !errors.Is(err, syscall.ENOSPC) {
+				t.Errorf("WriteResults with %s unwritable: %v; want an error naming it, wrapping ENOSPC", name, err)
+			}
+		})
 	}
 }
