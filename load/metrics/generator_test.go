@@ -83,7 +83,7 @@ func TestGeneratorLineSplitsTheKernel(t *testing.T) {
 		want   string
 		not    string
 	}{
-		{"recorded", 0.5, "500.0 µs a frame received (4000 frames; of it 125.0 µs in the kernel)", ""},
+		{"recorded", 0.5, "CPU 2.00 s in the measured phase (50% of 2 cores), 500.0 µs a frame received (4000 frames; of it 125.0 µs in the kernel)", ""},
 		{"not recorded", -1, "500.0 µs a frame received (4000 frames)", "in the kernel"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
