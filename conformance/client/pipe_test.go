@@ -3,11 +3,13 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -160,5 +162,54 @@ func TestHostPort(t *testing.T) {
 		if got := HostPort(u); got != tt.want {
 			t.Errorf("HostPort(%s) = %q; want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestRESTPipeSaysWhyItFailed: a call the pipe could not finish fails with ErrPipeClosed,
+// and with the cause when the connection broke (here: the server dropped it), never a bare
+// ErrPipeClosed that hides it, even after the pipe's Close; a call on a pipe its owner closed
+// gets ErrPipeClosed alone.
+func TestRESTPipeSaysWhyItFailed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close() // no answer: the connection ends under the call
+		}
+	}))
+	t.Cleanup(srv.Close)
+	rest := NewREST(RESTConfig{BaseURL: srv.URL, SDKAppID: 1, Secret: "s", Identifier: "admin"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := rest.Pipe(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	bare := "set_battle_score: " + ErrPipeClosed.Error()
+	call := func(p *RESTPipe) error {
+		done := make(chan error, 1)
+		p.Go("set_battle_score", map[string]int{"N": 1}, func(_ int, _ Envelope, _ time.Time, err error) { done <- err })
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			t.Fatal("no callback within 10 s")
+			return nil
+		}
+	}
+	if err := call(p); !errors.Is(err, ErrPipeClosed) || err.Error() == bare || strings.HasSuffix(err.Error(), "<nil>") {
+		t.Errorf("a call the server dropped: %v; want ErrPipeClosed with the cause", err)
+	}
+	p.Close()
+	if err := call(p); !errors.Is(err, ErrPipeClosed) || err.Error() == bare {
+		t.Errorf("a call on the broken pipe after its Close: %v; want ErrPipeClosed still with the cause", err)
+	}
+	p2, err := rest.Pipe(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2.Close()
+	if err := call(p2); err == nil || err.Error() != bare {
+		t.Errorf("a call on a pipe its owner closed: %v; want %q", err, bare)
 	}
 }
