@@ -355,6 +355,21 @@ func TestSignUserSig(t *testing.T) {
 	if strings.ContainsAny(sig, "+/=") {
 		t.Errorf("token %q contains + / or =; they must be replaced by * - _", sig)
 	}
+	tok := unpackUserSig(t, sig)
+	mac := hmac.New(sha256.New, []byte("secret"))
+	io.WriteString(mac, "TLS.identifier:alice\nTLS.sdkappid:1400000001\nTLS.time:1700000000\nTLS.expire:7200\n")
+	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	for k, v := range map[string]any{"TLS.ver": "2.0", "TLS.identifier": "alice", "TLS.sdkappid": 1400000001.0, "TLS.time": 1700000000.0, "TLS.expire": 7200.0, "TLS.sig": want} {
+		if tok[k] != v {
+			t.Errorf("%s = %v; want %v", k, tok[k], v)
+		}
+	}
+}
+
+// unpackUserSig undoes a UserSig's packing (SPEC AUTH-002: URL-safe base64 of zlib of JSON)
+// and returns its fields.
+func unpackUserSig(t *testing.T, sig string) map[string]any {
+	t.Helper()
 	b64 := strings.NewReplacer("*", "+", "-", "/", "_", "=").Replace(sig)
 	packed, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
@@ -369,14 +384,7 @@ func TestSignUserSig(t *testing.T) {
 	if err := json.Unmarshal(raw, &tok); err != nil {
 		t.Fatalf("json: %v", err)
 	}
-	mac := hmac.New(sha256.New, []byte("secret"))
-	io.WriteString(mac, "TLS.identifier:alice\nTLS.sdkappid:1400000001\nTLS.time:1700000000\nTLS.expire:7200\n")
-	want := base64.StdEncoding.EncodeToString(mac.Sum(nil))
-	for k, v := range map[string]any{"TLS.ver": "2.0", "TLS.identifier": "alice", "TLS.sdkappid": 1400000001.0, "TLS.time": 1700000000.0, "TLS.expire": 7200.0, "TLS.sig": want} {
-		if tok[k] != v {
-			t.Errorf("%s = %v; want %v", k, tok[k], v)
-		}
-	}
+	return tok
 }
 
 func TestTranscriptKeepsTheLatestFrames(t *testing.T) {

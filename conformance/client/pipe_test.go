@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -211,5 +212,46 @@ func TestRESTPipeSaysWhyItFailed(t *testing.T) {
 	p2.Close()
 	if err := call(p2); err == nil || err.Error() != bare {
 		t.Errorf("a call on a pipe its owner closed: %v; want %q", err, bare)
+	}
+}
+
+// TestRESTCallsCarryTheirQuery: every REST call (Call, and each call of a pipe) is sent with
+// the query the API asks for (SPEC §15): sdkappid, identifier, a UserSig of that identifier,
+// a random number and contenttype json.
+func TestRESTCallsCarryTheirQuery(t *testing.T) {
+	queries := make(chan url.Values, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		queries <- r.URL.Query()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","RequestId":"r","Response":{}}`))
+	}))
+	t.Cleanup(srv.Close)
+	rest := NewREST(RESTConfig{BaseURL: srv.URL, SDKAppID: 1400000001, Secret: "s", Identifier: "admin"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rest.Call(ctx, APISetBattleScore, struct{}{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err := rest.Pipe(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	done := make(chan error, 1)
+	p.Go(APISetBattleScore, struct{}{}, func(_ int, _ Envelope, _ time.Time, err error) { done <- err })
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, via := range []string{"Call", "a pipe"} {
+		q := <-queries
+		if q.Get("sdkappid") != "1400000001" || q.Get("identifier") != "admin" || q.Get("contenttype") != "json" {
+			t.Errorf("%s: query %v; want sdkappid 1400000001, identifier admin, contenttype json", via, q)
+		}
+		if _, err := strconv.ParseUint(q.Get("random"), 10, 32); err != nil {
+			t.Errorf("%s: random %q is not a number", via, q.Get("random"))
+		}
+		if tok := unpackUserSig(t, q.Get("usersig")); tok["TLS.identifier"] != "admin" || tok["TLS.sdkappid"] != 1400000001.0 {
+			t.Errorf("%s: usersig for %v of %v; want admin of 1400000001", via, tok["TLS.identifier"], tok["TLS.sdkappid"])
+		}
 	}
 }
