@@ -687,20 +687,11 @@ func TestDialFromLocalAddr(t *testing.T) {
 		l.Close()
 	}
 	from := make(chan string, 2)
-	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	url := welcomeServer(t, 60000, 120000, func(ws *websocket.Conn) {
+		host, _, _ := net.SplitHostPort(ws.RemoteAddr().String())
 		from <- host
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		_ = ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"welcome","seq":1,"ts":1,"payload":{"protocol":"v1","userID":"u","timing":{"heartbeatIntervalMs":60000,"heartbeatTimeoutMs":120000}}}`))
 		_, _, _ = ws.ReadMessage() // until the client closes
-	}))
-	t.Cleanup(srv.Close)
-	url := "ws" + strings.TrimPrefix(srv.URL, "http") + Path
+	})
 	for _, direct := range []bool{false, true} {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		c, err := Dial(ctx, Config{URL: url, SDKAppID: 1, Secret: "s", UserID: "u", DirectRead: direct, LocalAddr: "127.0.0.3"})

@@ -33,14 +33,8 @@ func TestRESTPipeAnswersInOrder(t *testing.T) {
 		_, _ = w.Write([]byte(`{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","RequestId":"r","Response":{"N":` + itoa(uint64(in.N)) + `,"Served":` + itoa(uint64(n)) + `}}`))
 	}))
 	t.Cleanup(srv.Close)
-	rest := NewREST(RESTConfig{BaseURL: srv.URL, SDKAppID: 1, Secret: "s", Identifier: "admin"})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	const depth, calls = 4, 200
-	p, err := rest.Pipe(ctx, depth)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := openPipe(t, NewREST(RESTConfig{BaseURL: srv.URL, SDKAppID: 1, Secret: "s", Identifier: "admin"}), depth)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var got []int
@@ -116,14 +110,7 @@ func TestRESTPipeAnswerArrivesWhenReceived(t *testing.T) {
 		written <- [2]time.Time{before, time.Now()}
 	}))
 	t.Cleanup(srv.Close)
-	rest := NewREST(RESTConfig{BaseURL: srv.URL, SDKAppID: 1, Secret: "s", Identifier: "admin"})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	p, err := rest.Pipe(ctx, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := openPipe(t, NewREST(RESTConfig{BaseURL: srv.URL, SDKAppID: 1, Secret: "s", Identifier: "admin"}), 2)
 	// round: a call whose callback holds the reader until the next call's answer has been
 	// written and has waited a millisecond in the socket; that answer's arrival and write.
 	round := func() (at time.Time, w [2]time.Time) {
@@ -179,13 +166,7 @@ func TestRESTPipeSaysWhyItFailed(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	rest := NewREST(RESTConfig{BaseURL: srv.URL, SDKAppID: 1, Secret: "s", Identifier: "admin"})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	p, err := rest.Pipe(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := openPipe(t, rest, 1)
 	bare := "set_battle_score: " + ErrPipeClosed.Error()
 	call := func(p *RESTPipe) error {
 		done := make(chan error, 1)
@@ -193,7 +174,7 @@ func TestRESTPipeSaysWhyItFailed(t *testing.T) {
 		select {
 		case err := <-done:
 			return err
-		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
 			t.Fatal("no callback within 10 s")
 			return nil
 		}
@@ -205,10 +186,7 @@ func TestRESTPipeSaysWhyItFailed(t *testing.T) {
 	if err := call(p); !errors.Is(err, ErrPipeClosed) || err.Error() == bare {
 		t.Errorf("a call on the broken pipe after its Close: %v; want ErrPipeClosed still with the cause", err)
 	}
-	p2, err := rest.Pipe(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p2 := openPipe(t, rest, 1)
 	p2.Close()
 	if err := call(p2); err == nil || err.Error() != bare {
 		t.Errorf("a call on a pipe its owner closed: %v; want %q", err, bare)
@@ -232,11 +210,7 @@ func TestRESTCallsCarryTheirQuery(t *testing.T) {
 	if err := rest.Call(ctx, APISetBattleScore, struct{}{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	p, err := rest.Pipe(ctx, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := openPipe(t, rest, 1)
 	done := make(chan error, 1)
 	p.Go(APISetBattleScore, struct{}{}, func(_ int, _ Envelope, _ time.Time, err error) { done <- err })
 	if err := <-done; err != nil {
@@ -254,4 +228,17 @@ func TestRESTCallsCarryTheirQuery(t *testing.T) {
 			t.Errorf("%s: usersig for %v of %v; want admin of 1400000001", via, tok["TLS.identifier"], tok["TLS.sdkappid"])
 		}
 	}
+}
+
+// openPipe opens a pipe of depth to rest's server, closed when the test ends.
+func openPipe(t *testing.T, rest *REST, depth int) *RESTPipe {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := rest.Pipe(ctx, depth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
 }
