@@ -34,10 +34,11 @@ fmt-check:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-## vet: go vet ./..., and of measurements/tracehops (a module of its own, so that it keeps building)
+## vet: go vet ./..., and of measurements/tracehops and measurements/uringread/goreader (modules of their own, so that they keep building)
 vet:
 	$(GO) vet ./...
 	cd measurements/tracehops && $(GO) vet ./...
+	cd measurements/uringread/goreader && $(GO) vet ./...
 
 ## cross: go vet ./... for Linux on arm64 and 386 (32-bit ints), macOS (arm64), Windows and FreeBSD (amd64): everything builds elsewhere too; not in test (some 5 minutes on a cold build cache)
 cross:

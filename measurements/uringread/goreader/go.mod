@@ -1,0 +1,3 @@
+module github.com/pkarena/pkarena/measurements/uringread/goreader
+
+go 1.26.0
