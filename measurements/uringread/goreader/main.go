@@ -279,6 +279,8 @@ type ring struct {
 	bufs        []byte
 	bufTail     uint16
 	msg         syscall.Msghdr // what every receive is told: the room kept for control data
+	timeout     syscall.Timespec
+	wait        getEventsArg // enter's: on the heap, where the kernel's pointers stay put
 	ctlRoom     int
 	nbuf, bsize int
 }
@@ -367,11 +369,10 @@ func (r *ring) recvMultishot(fd, i int) {
 
 // enter submits what is queued and waits up to 100 ms for a completion.
 func (r *ring) enter() error {
-	ts := syscall.NsecToTimespec(int64(100 * time.Millisecond))
-	arg := getEventsArg{Ts: uint64(uintptr(unsafe.Pointer(&ts)))}
+	r.timeout = syscall.NsecToTimespec(int64(100 * time.Millisecond))
+	r.wait = getEventsArg{Ts: uint64(uintptr(unsafe.Pointer(&r.timeout)))}
 	_, _, errno := syscall.Syscall6(sysIOUringEnter, uintptr(r.fd), uintptr(r.toSubmit), 1,
-		enterGetevents|enterExtArg, uintptr(unsafe.Pointer(&arg)), unsafe.Sizeof(arg))
-	runtime.KeepAlive(&ts)
+		enterGetevents|enterExtArg, uintptr(unsafe.Pointer(&r.wait)), unsafe.Sizeof(r.wait))
 	r.toSubmit = 0
 	if errno != 0 && errno != syscall.ETIME && errno != syscall.EINTR {
 		return os.NewSyscallError("io_uring_enter", errno)
