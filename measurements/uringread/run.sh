@@ -36,7 +36,14 @@ mkfifo "$work/stdin"
 	-frame-bytes 1042 -rate "$rate" < "$work/stdin" > "$work/server.log" 2>&1 &
 server=$!
 exec 3> "$work/stdin"
-until grep -q listening "$work/server.log"; do sleep 0.1; done
+for _ in $(seq 100); do # at most 10 s
+	grep -q listening "$work/server.log" && break
+	kill -0 $server 2>/dev/null || break
+	sleep 0.1
+done
+if ! grep -q listening "$work/server.log"; then
+	echo "run.sh: the broadcaster did not start:" >&2; cat "$work/server.log" >&2; exit 1
+fi
 "${cmd[@]}" > "$work/reader.out" 2>&1 &
 pid=$!
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
