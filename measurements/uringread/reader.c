@@ -172,21 +172,27 @@ static void readUring(struct conn *cs, int n, unsigned flags, double end) {
 		io_uring_for_each_cqe(&ring, head, cqe) {
 			seen++;
 			int i = (int)cqe->user_data;
+			if (cqe->res < 0 && cqe->res != -ENOBUFS) {
+				fprintf(stderr, "reader: recvmsg on connection %d: %s\n", i, strerror(-cqe->res));
+				exit(1);
+			}
 			if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
 				int bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
 				void *b = mem + (size_t)bid * bufSize;
 				struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(b, cqe->res, &mh);
-				if (o) {
-					struct msghdr m = {.msg_control = (char *)(o + 1) + o->namelen, .msg_controllen = o->controllen};
-					stamp(&m);
-					consume(&cs[i], io_uring_recvmsg_payload(o, &mh), io_uring_recvmsg_payload_length(o, cqe->res, &mh));
+				unsigned payload = o ? io_uring_recvmsg_payload_length(o, cqe->res, &mh) : 0;
+				if (payload == 0) { // a multishot recvmsg's end of stream: a header, no payload
+					fprintf(stderr, "reader: connection %d ended\n", i);
+					exit(1);
 				}
+				// The control data follows the room kept for the name (none asked for).
+				struct msghdr m = {.msg_control = (char *)(o + 1) + mh.msg_namelen, .msg_controllen = o->controllen};
+				stamp(&m);
+				consume(&cs[i], io_uring_recvmsg_payload(o, &mh), payload);
 				io_uring_buf_ring_add(br, b, bufSize, bid, io_uring_buf_ring_mask(nbuf), 0);
 				io_uring_buf_ring_advance(br, 1);
-			} else if (cqe->res < 0 && cqe->res != -ENOBUFS) {
-				fprintf(stderr, "reader: recvmsg on connection %d: %s\n", i, strerror(-cqe->res));
 			}
-			if (!(cqe->flags & IORING_CQE_F_MORE)) {
+			if (!(cqe->flags & IORING_CQE_F_MORE)) { // stopped (out of buffers): again
 				arm(&ring, &mh, cs, i);
 				rearmed++;
 			}

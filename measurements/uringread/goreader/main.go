@@ -12,7 +12,6 @@ package main
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -405,13 +404,14 @@ func readUring(conns []conn, end time.Time) error {
 				// room (none asked for), the control data's room, the payload.
 				ctl := int(binary.NativeEndian.Uint32(b[4:]))
 				payload := int(binary.NativeEndian.Uint32(b[8:]))
+				if payload == 0 { // a multishot recvmsg's end of stream: a header, no payload
+					return fmt.Errorf("connection %d ended", i)
+				}
 				stamp(b[16 : 16+ctl])
 				conns[i].consume(b[16+r.ctlRoom : 16+r.ctlRoom+payload])
 				r.giveBack(bid)
 			case cqe.Res < 0 && cqe.Res != -int32(syscall.ENOBUFS):
 				return fmt.Errorf("recvmsg of connection %d: %w", i, syscall.Errno(-cqe.Res))
-			case cqe.Res == 0 && cqe.Flags&cqeMore == 0:
-				return errors.New("a connection ended")
 			}
 			if cqe.Flags&cqeMore == 0 { // the kernel stopped this receive (out of buffers): again
 				r.recvMultishot(conns[i].fd, i)
