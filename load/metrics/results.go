@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,6 +23,9 @@ func WriteResults(dir string, info RunInfo, t *Totals, thresholds []Threshold) (
 	if t == nil {
 		return nil, errors.New("metrics: WriteResults: no totals (call Recorder.Finish)")
 	}
+	if t.stream != nil {
+		return t.finishStream(dir, info, thresholds)
+	}
 	s := &Summary{
 		Info:       info,
 		Start:      t.Start,
@@ -35,22 +39,53 @@ func WriteResults(dir string, info RunInfo, t *Totals, thresholds []Threshold) (
 	if err != nil {
 		return nil, err
 	}
+	if err := w.addKept(t.intervals); err != nil {
+		w.abort()
+		return nil, err
+	}
+	return w.finish(thresholds)
+}
+
+// addKept adds intervals a recorder kept (their histograms encoded), in their order.
+func (w *resultWriter) addKept(intervals []closedInterval) error {
 	var hs []taggedHist
-	for _, ci := range t.intervals {
+	for _, ci := range intervals {
 		hs = hs[:0]
 		for _, eh := range ci.hists {
 			p, err := hdr.DecodePacked(eh.data)
 			if err != nil { // our own encoding: cannot happen
-				w.abort()
-				return nil, fmt.Errorf("metrics: decoding interval histogram %s: %w", eh.tag, err)
+				return fmt.Errorf("metrics: decoding interval histogram %s: %w", eh.tag, err)
 			}
 			hs = append(hs, taggedHist{tag: eh.tag, h: p})
 		}
 		if err := w.add(ci.startMs, ci.endMs, hs, ci.counters); err != nil {
-			w.abort()
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
+
+// finishStream finishes the results folder a recorder streamed its intervals into
+// (Recorder.StreamResults): the .hgrm files and summary.json. dir and info must be those the
+// streaming started with.
+func (t *Totals) finishStream(dir string, info RunInfo, thresholds []Threshold) (*Summary, error) {
+	w := t.stream
+	switch {
+	case t.streamErr != nil:
+		w.abort()
+		return nil, t.streamErr
+	case w.done:
+		return nil, fmt.Errorf("metrics: WriteResults: the results streamed into %s were already written", w.dir)
+	case filepath.Clean(dir) != filepath.Clean(w.dir):
+		return nil, fmt.Errorf("metrics: WriteResults into %s, but the intervals were streamed into %s", dir, w.dir)
+	case !reflect.DeepEqual(info, w.s.Info):
+		return nil, fmt.Errorf("metrics: WriteResults into %s: the run's info differs from the one StreamResults wrote in the log's header", dir)
+	}
+	s := w.s
+	s.End = t.End
+	s.Counters = maps.Clone(t.Counters)
+	s.Gauges = maps.Clone(t.Gauges)
+	s.Phases = slices.Clone(t.Phases)
 	return w.finish(thresholds)
 }
 
@@ -70,8 +105,9 @@ type resultWriter struct {
 	buf     *bufio.Writer
 	log     *hdr.HistogramLogWriter
 	startMs int64
-	whole   map[string]*hdr.Histogram // by tag: the whole run
-	series  map[string][]Point        // by metric
+	whole   map[string]*hdr.PackedHistogram // by tag: the whole run (sparse: a few KB each)
+	series  map[string][]Point              // by metric
+	done    bool                            // finish or abort closed the file
 }
 
 // createResults creates dir and starts its metrics.hlog with the header: format version, the
@@ -91,7 +127,7 @@ func createResults(dir string, s *Summary) (*resultWriter, error) {
 		file:    f,
 		buf:     bufio.NewWriterSize(f, 64<<10),
 		startMs: s.Start.UnixMilli(),
-		whole:   map[string]*hdr.Histogram{},
+		whole:   map[string]*hdr.PackedHistogram{},
 		series:  map[string][]Point{},
 	}
 	w.log = hdr.NewHistogramLogWriter(w.buf)
@@ -152,10 +188,10 @@ func (w *resultWriter) add(startMs, endMs int64, hs []taggedHist, counters map[s
 		}
 		whole := w.whole[th.tag]
 		if whole == nil {
-			whole = newDense()
+			whole = hdr.NewPacked(lowestMicros, highestMicros, sigFigs)
 			w.whole[th.tag] = whole
 		}
-		if dropped := th.h.MergeInto(whole); dropped != 0 {
+		if dropped := whole.Merge(th.h); dropped != 0 {
 			return fmt.Errorf("metrics: %d values of %s out of the histogram's range", dropped, th.tag)
 		}
 		if kind == Corrected {
@@ -171,9 +207,19 @@ func (w *resultWriter) add(startMs, endMs int64, hs []taggedHist, counters map[s
 	return nil
 }
 
+// flush writes what the .hlog's buffer holds to its file, so that the intervals added so far
+// are on disk (a streamed run's log can be read while it runs, and survives the process).
+func (w *resultWriter) flush() error {
+	if err := w.buf.Flush(); err != nil {
+		return fmt.Errorf("metrics: writing %s: %w", w.file.Name(), err)
+	}
+	return nil
+}
+
 // finish closes the .hlog, writes the .hgrm files, fills in the summary's statistics and
 // verdicts and writes summary.json.
 func (w *resultWriter) finish(thresholds []Threshold) (*Summary, error) {
+	w.done = true
 	err := w.buf.Flush()
 	if cerr := w.file.Close(); err == nil {
 		err = cerr
@@ -185,12 +231,13 @@ func (w *resultWriter) finish(thresholds []Threshold) (*Summary, error) {
 	s.Format = SummaryFormat
 	s.Seconds = s.End.Sub(s.Start).Seconds()
 	names := slices.SortedFunc(maps.Keys(w.series), compareMetrics)
+	h := newDense() // one tag's whole run at a time
 	for _, name := range names {
 		m := MetricSummary{Name: name, Series: w.series[name]}
 		for _, k := range Kinds {
-			h := w.whole[Tag(name, k)]
-			if h == nil { // both kinds are always recorded together
-				h = newDense()
+			h.Reset()
+			if p := w.whole[Tag(name, k)]; p != nil { // both kinds are always recorded together
+				p.MergeInto(h) // cannot drop: same geometry
 			}
 			st := statsOf(h, extraPercentiles(thresholds, name, k))
 			if k == Corrected {
@@ -216,7 +263,12 @@ func (w *resultWriter) finish(thresholds []Threshold) (*Summary, error) {
 }
 
 // abort closes the .hlog after a failure.
-func (w *resultWriter) abort() { _ = w.file.Close() }
+func (w *resultWriter) abort() {
+	if !w.done {
+		w.done = true
+		_ = w.file.Close()
+	}
+}
 
 // extraPercentiles lists the percentiles that thresholds on a metric and kind need beyond the
 // standard ones.

@@ -11,8 +11,9 @@ import (
 )
 
 // Totals is what a Recorder recorded over a whole run: every closed interval's histograms (in
-// their compressed V2 form) and counter changes, and the final counters and gauges. Give it to
-// WriteResults to write the results folder.
+// their compressed V2 form) and counter changes, or, when they were streamed
+// (Recorder.StreamResults), the results folder they went to; and the final counters and
+// gauges. Give it to WriteResults to write (or finish) the results folder.
 type Totals struct {
 	Start    time.Time          // start of the first interval
 	End      time.Time          // end of the last interval
@@ -21,7 +22,9 @@ type Totals struct {
 	Gauges   map[string]float64 // final value of every gauge
 	Phases   []Phase            // the phases set with SetPhase, in the order first set
 
-	intervals []closedInterval
+	intervals []closedInterval // none when streamed
+	stream    *resultWriter    // the folder streamed to (its whole-run histograms); nil: not streamed
+	streamErr error            // the first failure to write an interval there
 }
 
 // closedInterval is one closed interval: [startMs, endMs) in Unix milliseconds, the
@@ -42,6 +45,12 @@ type encodedHist struct {
 func (t *Totals) Metrics() []string {
 	seen := map[string]bool{}
 	var names []string
+	for tag := range t.streamed() {
+		if m, _, ok := splitTag(tag); ok && !seen[m] {
+			seen[m] = true
+			names = append(names, m)
+		}
+	}
 	for _, ci := range t.intervals {
 		for _, eh := range ci.hists {
 			if m, _, ok := splitTag(eh.tag); ok && !seen[m] {
@@ -60,6 +69,10 @@ func (t *Totals) Metrics() []string {
 func (t *Totals) Histogram(metric string, k Kind) *hdr.Histogram {
 	tag := Tag(metric, k)
 	var total *hdr.Histogram
+	if p := t.streamed()[tag]; p != nil {
+		total = newDense()
+		p.MergeInto(total)
+	}
 	for _, ci := range t.intervals {
 		for _, eh := range ci.hists {
 			if eh.tag != tag {
@@ -76,6 +89,15 @@ func (t *Totals) Histogram(metric string, k Kind) *hdr.Histogram {
 		}
 	}
 	return total
+}
+
+// streamed returns the whole-run histograms, by tag, of the intervals streamed into a results
+// folder; none when they were kept.
+func (t *Totals) streamed() map[string]*hdr.PackedHistogram {
+	if t.stream == nil {
+		return nil
+	}
+	return t.stream.whole
 }
 
 // newDense returns an empty whole-run histogram of the package's geometry (about 190 KB).

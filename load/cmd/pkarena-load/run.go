@@ -222,7 +222,27 @@ func playRun(ctx context.Context, o runOptions, getenv func(string) string, stdo
 		// some CPU, measured in measurements/load-bench.md.
 		debug.SetGCPercent(agentGCPercent)
 	}
+	info := metrics.RunInfo{
+		Scenario: sc.Name, Model: sc.Model, Seed: int64(sc.Seed), Targets: targetNames(targets),
+		Parameters: sc.Params(), Agent: o.agent, Version: server.Version,
+	}
+	if shards > 1 {
+		info.Shard = fmt.Sprintf("%d/%d", shard, shards)
+	}
+	switch {
+	case files == 2:
+		info.NotJudged = "the embedded reference server shares its process and its CPU; give it a -target"
+	case !o.judge:
+		info.NotJudged = "-check-generator=false"
+	}
+	info.Parameters["run_id"] = o.runID
 	rec := metrics.NewRecorder(metrics.Options{Interval: o.interval})
+	// Each interval goes to metrics.hlog as it closes: a soak's memory does not grow with its
+	// histograms, and its log can be read (and survives) while it runs.
+	if err := rec.StreamResults(o.out, info); err != nil {
+		fmt.Fprintln(stderr, "pkarena-load run: results:", err)
+		return metrics.ExitError
+	}
 	if live != nil {
 		live.showRun(rec, metrics.LiveLabels{Scenario: sc.Name, Shard: fmt.Sprintf("%d/%d", shard, shards), RunID: o.runID, Agent: o.agent})
 	}
@@ -251,20 +271,6 @@ func playRun(ctx context.Context, o runOptions, getenv func(string) string, stdo
 		fmt.Fprintln(stderr, "pkarena-load run:", runErr)
 		return metrics.ExitError
 	}
-	info := metrics.RunInfo{
-		Scenario: sc.Name, Model: sc.Model, Seed: int64(sc.Seed), Targets: targetNames(targets),
-		Parameters: sc.Params(), Agent: o.agent, Version: server.Version,
-	}
-	if shards > 1 {
-		info.Shard = fmt.Sprintf("%d/%d", shard, shards)
-	}
-	switch {
-	case files == 2:
-		info.NotJudged = "the embedded reference server shares its process and its CPU; give it a -target"
-	case !o.judge:
-		info.NotJudged = "-check-generator=false"
-	}
-	info.Parameters["run_id"] = o.runID
 	sum, err := metrics.WriteResults(o.out, info, rec.Finish(time.Now()), thresholds)
 	if err != nil {
 		fmt.Fprintln(stderr, "pkarena-load run: writing results:", err)
