@@ -106,7 +106,14 @@ var writeBufferPool = &sync.Pool{}
 
 // Client is one protocol v1 connection. Its methods are safe for concurrent use.
 type Client struct {
-	cfg       Config
+	// What of the Config is needed after Dial (the rest is not kept: a load run holds
+	// thousands of clients).
+	userID  string
+	checker func(raw []byte, reqType string) error // Config.Check
+	onEvent func(Event)
+	resume  *Resume
+	reuse   bool // Config.ReuseBuffers
+
 	ws        *websocket.Conn
 	direct    *wsread.Reader // DirectRead: the reader of ws's socket; nil: gorilla reads
 	rx        *rxtime.Conn   // under gorilla's reader (and TLS) when Dial made the dialer; else nil
@@ -237,13 +244,16 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("client: dial %s: %w", cfg.URL, err)
 	}
 	c := &Client{
-		cfg:    cfg,
-		ws:     ws,
-		direct: direct,
-		rx:     rx,
-		done:   make(chan struct{}),
+		userID:  cfg.UserID,
+		checker: cfg.Check,
+		onEvent: cfg.OnEvent,
+		resume:  cfg.Resume,
+		reuse:   cfg.ReuseBuffers,
+		ws:      ws,
+		direct:  direct,
+		rx:      rx,
+		done:    make(chan struct{}),
 	}
-	c.log.init()
 	if cfg.Transcript > 0 {
 		c.transcript = &transcript{frames: make([]TranscriptFrame, 0, cfg.Transcript)}
 	}
@@ -290,7 +300,7 @@ func (c *Client) Welcome() Welcome { return c.welcome }
 func (c *Client) WelcomeAt() time.Time { return c.welcomeAt }
 
 // UserID is the user this client authenticated as.
-func (c *Client) UserID() string { return c.cfg.UserID }
+func (c *Client) UserID() string { return c.userID }
 
 // readLoop is the connection's only reader when gorilla reads it. It reports the welcome (or
 // why there was none) on welcomed, then checks and routes every frame until the connection
@@ -343,7 +353,7 @@ func (c *Client) arrived() time.Time {
 func (c *Client) startDirect(welcomed chan<- error) {
 	seqs := new(seqwin.Window)
 	c.direct.Start(func(mt int, data []byte) bool {
-		if !c.cfg.ReuseBuffers { // the frame may be kept: bytes of its own
+		if !c.reuse { // the frame may be kept: bytes of its own
 			data = bytes.Clone(data)
 		}
 		return c.handle(mt, data, c.direct.Arrived(), seqs, welcomed)
@@ -376,7 +386,7 @@ func (c *Client) handle(mt int, data []byte, at time.Time, seqs *seqwin.Window, 
 		return true
 	}
 	f.Raw, f.At = data, at
-	if !c.welcomed && c.cfg.Resume != nil {
+	if !c.welcomed && c.resume != nil {
 		return c.takeResumedWelcome(f, seqs, welcomed)
 	}
 	c.checkSeq(f, seqs)
@@ -394,10 +404,10 @@ func (c *Client) handle(mt int, data []byte, at time.Time, seqs *seqwin.Window, 
 	if f.ID != nil || f.Code != nil {
 		c.violate("%s (seq %d): an event carries id or code (TRANS-010)", f.Type, f.Seq)
 	}
-	if c.cfg.OnEvent != nil {
-		c.cfg.OnEvent(f)
+	if c.onEvent != nil {
+		c.onEvent(f)
 	} else {
-		c.log.add(owned(f, c.cfg.ReuseBuffers))
+		c.log.add(owned(f, c.reuse))
 	}
 	return true
 }
@@ -408,7 +418,7 @@ func (c *Client) handle(mt int, data []byte, at time.Time, seqs *seqwin.Window, 
 //
 //go:noinline
 func (c *Client) readAll(r io.Reader, buf **[]byte) ([]byte, error) {
-	if !c.cfg.ReuseBuffers {
+	if !c.reuse {
 		return io.ReadAll(r)
 	}
 	*buf = readBuffers.Get().(*[]byte)
@@ -509,8 +519,8 @@ func (c *Client) takeResumedWelcome(f Frame, seqs *seqwin.Window, welcomed chan<
 			c.violate("welcome of a resumed connection: seq %d; want 0 (RESUME-003)", f.Seq)
 		case !w.Resumed:
 			c.violate("welcome of a resumed connection: resumed false (RESUME-002)")
-		case w.Recovered && w.NextSeq != c.cfg.Resume.LastSeq+1:
-			c.violate("welcome of a recovered resume from lastseq %d: nextSeq %d; want %d (RESUME-003)", c.cfg.Resume.LastSeq, w.NextSeq, c.cfg.Resume.LastSeq+1)
+		case w.Recovered && w.NextSeq != c.resume.LastSeq+1:
+			c.violate("welcome of a recovered resume from lastseq %d: nextSeq %d; want %d (RESUME-003)", c.resume.LastSeq, w.NextSeq, c.resume.LastSeq+1)
 		case !w.Recovered && w.State == nil:
 			c.violate("welcome of a resume with recovered false: no state (RESUME-004)")
 		case w.NextSeq == 0:
@@ -560,7 +570,7 @@ func (c *Client) routeReply(f Frame) {
 		p.done(f, replyError(p.typ, f))
 		return
 	}
-	p.reply <- owned(f, c.cfg.ReuseBuffers)
+	p.reply <- owned(f, c.reuse)
 }
 
 // replyError is the *Error of a reply with a non-zero code, or nil.
@@ -572,10 +582,10 @@ func replyError(typ string, f Frame) error {
 }
 
 func (c *Client) check(f Frame, reqType string) {
-	if c.cfg.Check == nil {
+	if c.checker == nil {
 		return
 	}
-	if err := c.cfg.Check(f.Raw, reqType); err != nil {
+	if err := c.checker(f.Raw, reqType); err != nil {
 		c.violate("schema: %v", err)
 	}
 }
@@ -658,7 +668,7 @@ func (c *Client) closedErr(what string) error {
 	case c.hbMaxGap > 0:
 		how += fmt.Sprintf("; its heartbeats went out at most %v apart", c.hbMaxGap.Round(time.Millisecond))
 	}
-	return fmt.Errorf("client %s: %s: %w%s", c.cfg.UserID, what, ErrClosed, how)
+	return fmt.Errorf("client %s: %s: %w%s", c.userID, what, ErrClosed, how)
 }
 
 // finish runs when the reader exits: calls in flight fail, heartbeats stop.
@@ -710,7 +720,7 @@ func (c *Client) WaitClosed(ctx context.Context) (int, error) {
 		code, _, _ := c.CloseCode()
 		return code, nil
 	case <-ctx.Done():
-		return 0, fmt.Errorf("client %s: connection still open: %w", c.cfg.UserID, ctx.Err())
+		return 0, fmt.Errorf("client %s: connection still open: %w", c.userID, ctx.Err())
 	}
 }
 
@@ -878,7 +888,7 @@ func (c *Client) exchange(ctx context.Context, id, reqType string, send func() e
 		return Frame{}, c.closedErr(reqType)
 	case <-ctx.Done():
 		c.forget(id, true)
-		return Frame{}, fmt.Errorf("client %s: no reply to %s: %w", c.cfg.UserID, reqType, ctx.Err())
+		return Frame{}, fmt.Errorf("client %s: no reply to %s: %w", c.userID, reqType, ctx.Err())
 	}
 }
 
@@ -928,13 +938,13 @@ func (c *Client) WriteFrame(ctx context.Context, messageType int, data []byte) e
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	if err := c.ws.SetWriteDeadline(deadline); err != nil {
-		return fmt.Errorf("client %s: write: %w", c.cfg.UserID, err)
+		return fmt.Errorf("client %s: write: %w", c.userID, err)
 	}
 	// Recorded before the write: the reply may be read (and recorded) before WriteMessage
 	// returns, and the transcript must show the request first.
 	c.transcript.add(true, data)
 	if err := c.ws.WriteMessage(messageType, data); err != nil {
-		return fmt.Errorf("client %s: write: %w", c.cfg.UserID, err)
+		return fmt.Errorf("client %s: write: %w", c.userID, err)
 	}
 	return nil
 }
@@ -952,11 +962,11 @@ func (c *Client) WriteWire(ctx context.Context, raw []byte) error {
 	defer c.writeMu.Unlock()
 	conn := c.ws.NetConn()
 	if err := conn.SetWriteDeadline(deadline); err != nil {
-		return fmt.Errorf("client %s: write: %w", c.cfg.UserID, err)
+		return fmt.Errorf("client %s: write: %w", c.userID, err)
 	}
 	c.transcript.add(true, raw)
 	if _, err := conn.Write(raw); err != nil {
-		return fmt.Errorf("client %s: write: %w", c.cfg.UserID, err)
+		return fmt.Errorf("client %s: write: %w", c.userID, err)
 	}
 	return nil
 }

@@ -7,32 +7,52 @@ import (
 	"sync"
 )
 
-// eventLog is every event of a connection, in arrival order, and the cursors of Next.
+// eventLog is every event of a connection, in arrival order, and the cursors of Next. A
+// connection whose events go to Config.OnEvent keeps nothing in it: its map and channel are
+// made when first needed.
 type eventLog struct {
 	mu      sync.Mutex
 	events  []Event
-	cursors map[string]int // per event type: index after the last event Next returned
-	changed chan struct{}  // closed and replaced whenever events grows or the connection ends
-}
-
-func (l *eventLog) init() {
-	l.cursors = make(map[string]int)
-	l.changed = make(chan struct{})
+	cursors map[string]int // per event type: index after the last event Next returned; nil: none yet
+	changed chan struct{}  // closed when events grows or the connection ends; nil: nobody waits
 }
 
 func (l *eventLog) add(e Event) {
 	l.mu.Lock()
 	l.events = append(l.events, e)
-	close(l.changed)
-	l.changed = make(chan struct{})
+	l.wakeLocked()
 	l.mu.Unlock()
 }
 
 func (l *eventLog) wake() {
 	l.mu.Lock()
-	close(l.changed)
-	l.changed = make(chan struct{})
+	l.wakeLocked()
 	l.mu.Unlock()
+}
+
+// wakeLocked wakes those waiting for a change: closes the channel they wait on; the next to
+// wait makes a new one.
+func (l *eventLog) wakeLocked() {
+	if l.changed != nil {
+		close(l.changed)
+		l.changed = nil
+	}
+}
+
+// changedLocked is the channel that closes at the next change.
+func (l *eventLog) changedLocked() chan struct{} {
+	if l.changed == nil {
+		l.changed = make(chan struct{})
+	}
+	return l.changed
+}
+
+// setCursorLocked sets the cursor of Next for events of type typ.
+func (l *eventLog) setCursorLocked(typ string, i int) {
+	if l.cursors == nil {
+		l.cursors = make(map[string]int)
+	}
+	l.cursors[typ] = i
 }
 
 // Events returns a copy of every event received so far, in order.
@@ -67,13 +87,13 @@ func (c *Client) Next(ctx context.Context, typ string) (Event, error) {
 		c.log.mu.Lock()
 		for i := c.log.cursors[typ]; i < len(c.log.events); i++ {
 			if e := c.log.events[i]; e.Type == typ {
-				c.log.cursors[typ] = i + 1
+				c.log.setCursorLocked(typ, i+1)
 				c.log.mu.Unlock()
 				return e, nil
 			}
 		}
-		c.log.cursors[typ] = len(c.log.events)
-		changed := c.log.changed
+		c.log.setCursorLocked(typ, len(c.log.events))
+		changed := c.log.changedLocked()
 		c.log.mu.Unlock()
 		select {
 		case <-changed:
@@ -84,7 +104,7 @@ func (c *Client) Next(ctx context.Context, typ string) (Event, error) {
 			}
 			return Event{}, fmt.Errorf("%w (events: %s)", c.closedErr("waiting for "+typ), c.eventTypes())
 		case <-ctx.Done():
-			return Event{}, fmt.Errorf("client %s: no %s: %w (events so far: %s)", c.cfg.UserID, typ, ctx.Err(), c.eventTypes())
+			return Event{}, fmt.Errorf("client %s: no %s: %w (events so far: %s)", c.userID, typ, ctx.Err(), c.eventTypes())
 		}
 	}
 }
@@ -95,7 +115,7 @@ func (c *Client) takeUnread(typ string) (Event, bool) {
 	defer c.log.mu.Unlock()
 	for i := c.log.cursors[typ]; i < len(c.log.events); i++ {
 		if e := c.log.events[i]; e.Type == typ {
-			c.log.cursors[typ] = i + 1
+			c.log.setCursorLocked(typ, i+1)
 			return e, true
 		}
 	}
@@ -110,7 +130,7 @@ func NextAs[T any](ctx context.Context, c *Client, typ string) (T, error) {
 		return v, err
 	}
 	if err := e.Decode(&v); err != nil {
-		return v, fmt.Errorf("client %s: %s payload: %w", c.cfg.UserID, typ, err)
+		return v, fmt.Errorf("client %s: %s payload: %w", c.userID, typ, err)
 	}
 	return v, nil
 }
@@ -123,7 +143,7 @@ func (c *Client) Skip() {
 		c.log.cursors[typ] = len(c.log.events)
 	}
 	for _, e := range c.log.events {
-		c.log.cursors[e.Type] = len(c.log.events)
+		c.log.setCursorLocked(e.Type, len(c.log.events))
 	}
 }
 
@@ -175,7 +195,7 @@ func (c *Client) WaitFor(ctx context.Context, done func([]Event) bool) error {
 	for {
 		c.log.mu.Lock()
 		ok := done(c.log.events)
-		changed := c.log.changed
+		changed := c.log.changedLocked()
 		c.log.mu.Unlock()
 		if ok {
 			return nil
@@ -191,7 +211,7 @@ func (c *Client) WaitFor(ctx context.Context, done func([]Event) bool) error {
 			}
 			return fmt.Errorf("%w (events: %s)", c.closedErr("sync"), c.eventTypes())
 		case <-ctx.Done():
-			return fmt.Errorf("client %s: %w (events so far: %s)", c.cfg.UserID, ctx.Err(), c.eventTypes())
+			return fmt.Errorf("client %s: %w (events so far: %s)", c.userID, ctx.Err(), c.eventTypes())
 		}
 	}
 }

@@ -25,7 +25,6 @@ func TestEventTypesSummarisesTheLog(t *testing.T) {
 		{25, strings.Join(first20, ", ") + ", ... 5 more"},
 	} {
 		c := &Client{}
-		c.log.init()
 		for i := range tt.events {
 			c.log.add(Event{Type: fmt.Sprintf("e%d", i)})
 		}
