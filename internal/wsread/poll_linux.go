@@ -41,6 +41,10 @@ type poller struct {
 	mu      sync.Mutex        // guards readers and err
 	readers map[int32]*Reader // by their socket's descriptor; nil once the poller failed
 	err     error             // why the poller failed
+
+	// rx is the recvmsg of every read (readOnce): the loop's goroutine's alone, which reads
+	// one socket at a time, rather than a Reader's (136 bytes a connection).
+	rx rxtime.Msg
 }
 
 // pollState is a Reader's part in its poller. The fields from fn on are the poller
@@ -60,8 +64,7 @@ type pollState struct {
 	stop bool          // fn asked to stop
 	err  error         // why the connection cannot go on
 
-	rx      rxtime.Msg // readOnce's recvmsg
-	arrived time.Time  // the kernel's receive time of the bytes the last read returned; zero: none
+	arrived time.Time // the kernel's receive time of the bytes the last read returned; zero: none
 }
 
 // The states of a Reader (pollState.state).
@@ -325,7 +328,8 @@ func (r *Reader) start(fn func(int, []byte) bool, end func(error)) {
 }
 
 // readOnce reads the socket fd once into the Reader's buffer (got: the bytes read); on the
-// poller's goroutine, inside the socket's Control, so fd stays the socket's.
+// poller's goroutine (its recvmsg is the poller's), inside the socket's Control, so fd stays
+// the socket's.
 func (r *Reader) readOnce(fd uintptr) {
 	ps := &r.poll
 	if ps.buf == nil {
@@ -335,7 +339,7 @@ func (r *Reader) readOnce(fd uintptr) {
 		b := append((*ps.buf)[:ps.have], make([]byte, ps.have)...)
 		ps.buf = &b
 	}
-	n, err := ps.rx.Recv(fd, (*ps.buf)[ps.have:])
+	n, err := ps.p.rx.Recv(fd, (*ps.buf)[ps.have:])
 	switch {
 	case err == syscall.EAGAIN || err == syscall.EINTR: // reported again if there is more
 		if ps.have == 0 {
@@ -349,7 +353,7 @@ func (r *Reader) readOnce(fd uintptr) {
 	default:
 		ps.have += n
 		ps.got = n
-		ps.arrived = ps.rx.Stamp()
+		ps.arrived = ps.p.rx.Stamp()
 	}
 }
 
