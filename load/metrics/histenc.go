@@ -55,10 +55,13 @@ func countsIndex(v int64) int64 {
 }
 
 // encode returns p's V2 compressed encoding in base64, as p.Encode would, in a new slice.
-func (e *histEncoder) encode(p *hdr.PackedHistogram) []byte {
+func (e *histEncoder) encode(p *hdr.PackedHistogram) []byte { return e.appendTo(nil, p) }
+
+// appendTo appends p's V2 compressed encoding in base64, as p.Encode would write it, to dst.
+func (e *histEncoder) appendTo(dst []byte, p *hdr.PackedHistogram) []byte {
 	if p.LowestTrackableValue() != lowestMicros || p.SignificantFigures() != sigFigs {
 		data, _ := p.Encode() // a histogram of another geometry; cannot fail
-		return data
+		return append(dst, data...)
 	}
 	raw := e.raw[:0]
 	raw = binary.BigEndian.AppendUint32(raw, v2EncodingCookie)
@@ -103,9 +106,7 @@ func (e *histEncoder) encode(p *hdr.PackedHistogram) []byte {
 	z := e.z.Bytes()
 	binary.BigEndian.PutUint32(z[0:], v2CompressedEncodingCookie)
 	binary.BigEndian.PutUint32(z[4:], uint32(len(z)-8))
-	out := make([]byte, base64.StdEncoding.EncodedLen(len(z)))
-	base64.StdEncoding.Encode(out, z)
-	return out
+	return base64.StdEncoding.AppendEncode(dst, z)
 }
 
 // appendZigZag appends v in ZigZag LEB128, HdrHistogram's variable-length integer: at most

@@ -1,8 +1,10 @@
 package metrics
 
 import (
+	"bufio"
 	"bytes"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -125,4 +127,51 @@ func BenchmarkHistEncode(b *testing.B) {
 			e.encode(p)
 		}
 	})
+}
+
+// TestIntervalLineMatchesTheLogWriter: resultWriter.writeInterval writes, byte for byte, the
+// line hdrhistogram-go's HistogramLogWriter writes for the same histogram (tag, start, length,
+// max and payload), for starts and lengths that are not whole seconds and maxima of every
+// size; and refuses a tag that would break the line.
+func TestIntervalLineMatchesTheLogWriter(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	var want, got bytes.Buffer
+	lw := hdr.NewHistogramLogWriter(&want)
+	w := &resultWriter{dir: "run", buf: bufio.NewWriter(&got)}
+	for i := range 60 {
+		p := hdr.NewPacked(lowestMicros, highestMicros, sigFigs)
+		for range 1 + rng.IntN(2000) {
+			_ = p.RecordValue(lowestMicros + rng.Int64N([]int64{10, 5_000, highestMicros}[i%3]))
+		}
+		start := 1_700_000_000_000 + rng.Int64N(10_000_000)
+		p.SetTag([]string{"score_fanout.corrected", "reply.joinLive.service", ""}[i%3])
+		p.SetStartTimeMs(start)
+		p.SetEndTimeMs(start + []int64{1, 999, 1000, 60_001}[i%4])
+		if err := lw.OutputIntervalPackedHistogram(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.writeInterval(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.buf.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		g, wl := strings.Split(got.String(), "\n"), strings.Split(want.String(), "\n")
+		for i := range min(len(g), len(wl)) {
+			if g[i] != wl[i] {
+				t.Fatalf("line %d:\n got  %.120s\n want %.120s", i, g[i], wl[i])
+			}
+		}
+		t.Fatalf("%d lines; want %d", len(g), len(wl))
+	}
+	for _, tag := range []string{"a,b", "a b", "a\nb"} {
+		p := hdr.NewPacked(lowestMicros, highestMicros, sigFigs)
+		_ = p.RecordValue(5)
+		p.SetTag(tag)
+		if err := w.writeInterval(p); err == nil || !strings.Contains(err.Error(), "metrics.hlog") {
+			t.Errorf("tag %q: %v; want an error naming the log", tag, err)
+		}
+	}
 }

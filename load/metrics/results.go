@@ -105,6 +105,8 @@ type resultWriter struct {
 	buf     *bufio.Writer
 	log     *hdr.HistogramLogWriter
 	startMs int64
+	enc     histEncoder                     // the interval histograms' encoder
+	line    []byte                          // an interval histogram's line; reused
 	whole   map[string]*hdr.PackedHistogram // by tag: the whole run (sparse: a few KB each)
 	series  map[string][]Point              // by metric
 	done    bool                            // finish or abort closed the file
@@ -183,8 +185,8 @@ func (w *resultWriter) add(startMs, endMs int64, hs []taggedHist, counters map[s
 		th.h.SetTag(th.tag)
 		th.h.SetStartTimeMs(startMs)
 		th.h.SetEndTimeMs(endMs)
-		if err := w.log.OutputIntervalPackedHistogram(th.h); err != nil {
-			return fmt.Errorf("metrics: writing %s: %w", w.file.Name(), err)
+		if err := w.writeInterval(th.h); err != nil {
+			return err
 		}
 		whole := w.whole[th.tag]
 		if whole == nil {
@@ -204,6 +206,31 @@ func (w *resultWriter) add(startMs, endMs int64, hs []taggedHist, counters map[s
 		}
 	}
 	w.s.Intervals = append(w.s.Intervals, IntervalInfo{T: t, Length: length, Counters: counters})
+	return nil
+}
+
+// writeInterval writes one interval histogram (its tag and times set) as a line of the .hlog:
+// the line hdrhistogram-go's HistogramLogWriter.OutputIntervalPackedHistogram writes, start,
+// length and max in seconds, but encoded by w.enc, which keeps its compressor from one
+// histogram to the next (that writer makes a new one, a megabyte of tables, for each: some
+// 30 a second when a run streams its intervals).
+func (w *resultWriter) writeInterval(h *hdr.PackedHistogram) error {
+	line := w.line[:0]
+	if tag := h.Tag(); tag != "" {
+		if strings.ContainsAny(tag, ", \r\n") {
+			return fmt.Errorf("metrics: writing %s: tag %q has a comma, a space or a line break", filepath.Join(w.dir, LogFile), tag)
+		}
+		line = append(append(append(line, "Tag="...), tag...), ',')
+	}
+	start, end := float64(h.StartTimeMs())/1000, float64(h.EndTimeMs())/1000
+	line = strconv.AppendFloat(line, start, 'f', 6, 64)
+	line = strconv.AppendFloat(append(line, ','), end-start, 'f', 6, 64)
+	line = strconv.AppendFloat(append(line, ','), float64(h.Max())/hdr.MsToNsRatio, 'f', 6, 64)
+	line = append(w.enc.appendTo(append(line, ','), h), '\n')
+	w.line = line
+	if _, err := w.buf.Write(line); err != nil {
+		return fmt.Errorf("metrics: writing %s: %w", filepath.Join(w.dir, LogFile), err)
+	}
 	return nil
 }
 
