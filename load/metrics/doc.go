@@ -17,8 +17,8 @@
 // (about 0.2–2 KB per metric, kind and interval) until [Recorder.Finish], so a run's memory
 // grows with its duration, not with its sample count; or, after [Recorder.StreamResults]
 // (pkarena-load run), writes each into the results folder's metrics.hlog as it closes, and
-// keeps only the whole run's histograms and the summary's per-interval series and counters: 6
-// MB an hour against 40 for nine busy metrics.
+// keeps only the whole run's histograms and the summary's per-interval series and counters: 9
+// MB an hour against 48 for thirteen busy metrics (BenchmarkInterval).
 //
 // # Results folder
 //

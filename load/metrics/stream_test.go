@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -319,3 +321,48 @@ func folderFiles(t *testing.T, dir string) map[string][]byte {
 
 // mapKeys returns a map's keys in order.
 func mapKeys(m map[string][]byte) []string { return slices.Sorted(maps.Keys(m)) }
+
+// BenchmarkInterval: one second of a busy run (2,000 samples over 13 metrics, then the tick
+// that closes it), its intervals kept until Finish or streamed into metrics.hlog. B/op is
+// what an interval allocates, retained-B/interval what stays on the heap for the rest of the
+// run (the kept histograms, or the summary's figures when streamed):
+//
+//	go test -run '^$' -bench BenchmarkInterval -benchtime 3600x ./load/metrics
+func BenchmarkInterval(b *testing.B) {
+	names := []string{ScoreFanout, ScoreFanout + "_first", BattleStart, BattleEnd, Connect, "rest_set_battle_score",
+		"generator_lag", "reply.heartbeat", "reply.requestBattle", "reply.joinLive", "reply.createLive", "reply.acceptBattle", "reply.leaveLive"}
+	for _, stream := range []bool{false, true} {
+		name := "kept"
+		if stream {
+			name = "streamed"
+		}
+		b.Run(name, func(b *testing.B) {
+			r := NewRecorder(Options{Start: t0})
+			if stream {
+				if err := r.StreamResults(filepath.Join(b.TempDir(), "run"), streamInfo); err != nil {
+					b.Fatal(err)
+				}
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for k := range b.N {
+				for i := range 2000 {
+					recv := at(float64(1000*k) + float64(i)/2.1)
+					d := time.Duration(rng.ExpFloat64()*3000+500) * time.Microsecond
+					r.Record(names[i%len(names)], i, recv.Add(-2*d), recv.Add(-d), recv)
+				}
+				r.Add(Ops, 2000)
+				r.Tick(at(float64(1000 * (k + 1))))
+			}
+			b.StopTimer()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/float64(b.N), "retained-B/interval")
+			runtime.KeepAlive(r)
+		})
+	}
+}
