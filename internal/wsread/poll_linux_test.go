@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/pkarena/pkarena/internal/tcptest"
+	"unsafe"
 )
 
 // registered reports whether r's socket is in its poller's map and in its epoll set (the
@@ -524,5 +525,13 @@ func TestStartKeepsNoGoroutineAConnection(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("not every Reader's end was told within 10 s of the server dropping them")
+	}
+}
+
+// TestReaderStaysInItsSizeClass: a load agent holds one Reader a connection; it fits the
+// 240-byte size class (384 while each held its own recvmsg header, now its poller's).
+func TestReaderStaysInItsSizeClass(t *testing.T) {
+	if n := unsafe.Sizeof(Reader{}); n > 240 {
+		t.Errorf("Reader is %d bytes; want at most 240", n)
 	}
 }
