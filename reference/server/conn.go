@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -32,9 +30,6 @@ const (
 	// closeNone closes the socket without a close frame (one was sent already, or none can be).
 	closeNone = 0
 )
-
-// maxRequestIDBytes bounds a request id (TRANS-003).
-const maxRequestIDBytes = 64
 
 // conn is one client connection: one reader goroutine, one writer goroutine and a send queue
 // bounded in frames and in bytes (sendQueue), filled only by the hub.
@@ -226,40 +221,6 @@ func endCodeFor(err error) int {
 		return closeHeartbeatTimeout
 	}
 	return websocket.CloseAbnormalClosure
-}
-
-// parseRequest reads the envelope of a client frame (TRANS-003, INPUT-001..003). The id is
-// read first: a reply only ever echoes a valid id (1..64 bytes), else "". A frame that is not
-// an object or has no string type is 100901; a bad id in a well-formed frame is 100002.
-func parseRequest(data []byte) (protocol.Request, *protocol.Error) {
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(data, &env); err != nil || env == nil {
-		return protocol.Request{}, protocol.ErrMalformedFrame.With("frame: not a JSON object")
-	}
-	var req protocol.Request
-	var idErr *protocol.Error
-	switch raw, ok := env["id"]; {
-	case !ok:
-		idErr = protocol.ErrInvalidParameter.With("id: a non-empty string is required")
-	case json.Unmarshal(raw, &req.ID) != nil:
-		req.ID, idErr = "", protocol.ErrInvalidParameter.With("id: must be a string")
-	case req.ID == "":
-		idErr = protocol.ErrInvalidParameter.With("id: a non-empty string is required")
-	case len(req.ID) > maxRequestIDBytes:
-		idErr = protocol.ErrInvalidParameter.With("id: longer than %d bytes (%d)", maxRequestIDBytes, len(req.ID))
-		req.ID = ""
-	}
-	raw, ok := env["type"]
-	if !ok || json.Unmarshal(raw, &req.Type) != nil || req.Type == "" {
-		return req, protocol.ErrMalformedFrame.With("type: a non-empty string is required")
-	}
-	if idErr != nil {
-		return req, idErr
-	}
-	if p, ok := env["payload"]; ok && !bytes.Equal(bytes.TrimSpace(p), []byte("null")) {
-		req.Payload = p
-	}
-	return req, nil
 }
 
 // writePump writes queued frames in order, numbering them, until shutdown or a write error.

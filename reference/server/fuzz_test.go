@@ -37,6 +37,19 @@ var envelopeSeeds = []string{
 	"{\"type\":\"heartbeat\",\"id\":\"t\x01\"}",
 	"{\"type\":\"heart\xffbeat\",\"id\":\"\xfe\"}",
 	`{"type":"heartbeat","id":"\ud800\udc00\udc00"}`,
+	// Names and values the shallow decoder leaves to encoding/json, or must read as it does.
+	`{"\u0074ype":"heartbeat","id":"e1"}`,
+	`{"type":"heart\u0062eat","id":"e\"2\\"}`,
+	`{"Type":"heartbeat","ID":"e3","type":"endLive","id":"e4"}`,
+	` { "type" : "heartbeat" , "id" : "e5" , "payload" : { "a" : [ 1 , "}" , { } ] } } `,
+	`{"type":"heartbeat","id":null,"payload":null}`,
+	`{"type":null,"id":"e6"}`,
+	`{"type":"heartbeat","id":"e7","payload":-1.5e3}`,
+	`{"type":"heartbeat","id":"e8","payload":true,"payload":{"x":"\"]}"}}`,
+	`{"type":"heartbeat","id":{"x":1}}`,
+	`{"type":["heartbeat"],"id":"e9"}`,
+	`{}`,
+	`"{\"type\":\"heartbeat\",\"id\":\"e10\"}"`,
 	"\uFEFF{\"type\":\"heartbeat\",\"id\":\"t9\"}",
 	"  \t\n ",
 	`null`,
@@ -56,6 +69,9 @@ func FuzzParseRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, perr := parseRequest(data)
+		if want, werr := parseRequestJSON(data); req.Type != want.Type || req.ID != want.ID || !bytes.Equal(req.Payload, want.Payload) || !sameErr(perr, werr) {
+			t.Fatalf("parseRequest(%q) = %+v, %v; encoding/json reads %+v, %v", data, req, perr, want, werr)
+		}
 		if req.ID != "" && len(req.ID) > maxRequestIDBytes {
 			t.Fatalf("parseRequest(%q) kept an id of %d bytes", data, len(req.ID))
 		}
@@ -86,6 +102,14 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatalf("parseRequest(%q) = %+v; its encoding %s parses to %+v", data, req, again, req2)
 		}
 	})
+}
+
+// sameErr reports whether two refusals are the same (both nil, or the same code and message).
+func sameErr(a, b *protocol.Error) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // sameJSON reports whether two JSON texts hold the same value (nil is the empty text):
