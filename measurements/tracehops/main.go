@@ -134,7 +134,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "tracehops:", err)
 		os.Exit(1)
 	}
-	srv, ssys, err := load(os.Args[2], classes{"rest": {"net/http.(*conn).serve", "net/http.(*connReader)"}, "hub": {"(*hub).run"}, "writer": {"(*conn).writePump"}})
+	srv, ssys, err := load(os.Args[2], classes{"rest": {"net/http.(*conn).serve", "net/http.(*connReader)"}, "hub": {"(*hub).run"}, "writer": {"server.(*conn).write"}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tracehops:", err)
 		os.Exit(1)

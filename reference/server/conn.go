@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -31,9 +32,11 @@ const (
 	closeNone = 0
 )
 
-// conn is one client connection: one reader goroutine, one writer goroutine and a send queue
-// bounded in frames and in bytes (sendQueue), filled only by the hub.
+// conn is one client connection: one reader goroutine, one writer and a send queue bounded
+// in frames and in bytes (sendQueue), filled only by the hub. The writer is a goroutine only
+// while there is something to write (write): an idle connection holds one stack, the reader's.
 type conn struct {
+	srv   *Server
 	id    core.SessionID // its session's, set by the hub as it registers the connection
 	user  core.User
 	ws    *websocket.Conn
@@ -45,9 +48,13 @@ type conn struct {
 	limiter *rate.Limiter // the request rate limit (RATE-001); reader only; nil: none
 	expires time.Time     // when the token of the handshake expires (AUTHZ-003); set before the reader starts
 
-	quit      chan struct{} // closed by shutdown; the writer then sends the close frame and exits
+	closing   atomic.Bool // set by shutdown; the writer then sends the close frame and ends
 	closeOnce sync.Once
-	closeCode int // written once before quit is closed
+	closeCode int // written once before closing is set
+
+	// The writer's, handed from one writer goroutine to the next through the queue's lock.
+	wrote    bool      // the first frame, the welcome, was written
+	deadline time.Time // the write deadline set last
 }
 
 // shutdown makes the writer close the connection with code (closeNone: no close frame).
@@ -55,12 +62,9 @@ type conn struct {
 func (c *conn) shutdown(code int) {
 	c.closeOnce.Do(func() {
 		c.closeCode = code
-		close(c.quit)
-		if c.queue != nil {
-			select { // wake the writer, which waits on the queue alone
-			case c.queue.ready <- struct{}{}:
-			default:
-			}
+		c.closing.Store(true)
+		if c.queue != nil && c.queue.stop() {
+			go c.write()
 		}
 	})
 }
@@ -223,134 +227,138 @@ func endCodeFor(err error) int {
 	return websocket.CloseAbnormalClosure
 }
 
-// writePump writes queued frames in order, numbering them, until shutdown or a write error.
-// It takes the frames waiting in batches of up to maxWriteBatch: one write deadline a batch,
-// and, on a connection that can (liveConn), one write a batch, so that a connection behind on
-// its frames catches up in fewer system calls.
-func (c *conn) writePump(s *Server) {
-	defer c.ws.Close()
-	wrote := false // the first frame, the welcome, was written
-	var batch []numbered
+// write is the connection's writer while it has something to write: it writes the queued
+// frames in order, numbering them, in batches of up to maxWriteBatch (one write deadline a
+// batch and, on a connection that can, liveConn, one write a batch, so that a connection
+// behind on its frames catches up in fewer system calls), and ends when the queue is empty;
+// the next frame queued starts another (sendQueue.put). Once shutdown is asked it ends the
+// connection instead (finish). It is started by whoever took the writer's place: the
+// handshake (serveWS), the hub (hub.send) or shutdown.
+//
+// A goroutine a connection parked on its queue held a stack of 4 KB or more for the
+// connection's life, a seventh of the server's memory a connection at 50,000 connections
+// (measurements/load-bench.md).
+func (c *conn) write() {
+	bp := batches.Get().(*[]numbered)
+	batch := *bp
+	defer func() {
+		clear(batch[:cap(batch)]) // finish may have taken more than batch's length shows
+		*bp = batch[:0]
+		batches.Put(bp)
+	}()
 	// On a liveConn (every connection of Listen's listener) frames are written whole, each
 	// with one WriteFrame; on any other connection through gorilla's message writer.
 	live, _ := c.ws.NetConn().(*liveConn)
-	var deadline time.Time
-	// writeBatch writes the batch; false after a write error (the connection is then shut).
-	writeBatch := func() bool {
-		// The write deadline moves on only when less than half of WriteTimeout is left: a
-		// write may block for between half of it and all of it, and a connection busy with
-		// frames does not pay for a timer update on each.
-		if now := time.Now(); deadline.Sub(now) < s.cfg.WriteTimeout/2 {
-			deadline = now.Add(s.cfg.WriteTimeout)
-			if err := c.ws.SetWriteDeadline(deadline); err != nil { // gorilla's writer's deadline
-				c.shutdown(closeNone)
-				return false
-			}
-		}
-		corked := live != nil && len(batch) > 1
-		if corked {
-			live.cork()
-		}
-		var bytes int64
-		replies := 0
-		ok := true
-		bp := encodeBuffers.Get().(*[]byte) // lent for the batch: an idle connection holds none
-		buf := *bp
-		for _, n := range batch {
-			f := n.f
-			bytes += f.size()
-			buf = f.encode(buf[:frameHeaderRoom], n.seq, time.Now().UnixMilli())
-			var err error
-			if live != nil {
-				err = live.WriteFrame(textFrame(buf), deadline)
-			} else {
-				err = c.ws.WriteMessage(websocket.TextMessage, buf[frameHeaderRoom:])
-			}
-			if err != nil {
-				ok = false
-				break
-			}
-			wrote = true
-			if f.reply {
-				replies++
-			}
-		}
-		if cap(buf) <= maxKeptEncodeBuffer {
-			*bp = buf[:0]
-			encodeBuffers.Put(bp)
-		}
-		if corked && live.uncork() != nil {
-			ok = false
-		}
-		c.queue.written(len(batch), bytes)
-		if !ok {
-			c.shutdown(closeNone)
-			return false
-		}
-		s.metrics.sentN(replies, len(batch)-replies)
-		return true
-	}
 	for {
-		// One channel to wait on (shutdown signals it too): a two-way select on every frame
-		// cost the writer a few percent.
-		<-c.queue.ready
-		select {
-		case <-c.quit:
-			// The welcome is the first frame (WELCOME-001), even of a connection closed before
-			// it was written: a connection replaced at once gets its welcome, then 4009.
-			if !wrote && c.closeCode != closeNone {
-				if batch = c.queue.take(batch, 1); len(batch) == 1 && batch[0].f.typ == protocol.TypeWelcome && !writeBatch() {
-					return
-				}
-			}
-			// A server shutting down sends what it queued (the ends of rooms and battles)
-			// before its 1001; any other cut-off sends nothing more.
-			for c.closeCode == closeGoingAway {
-				if batch = c.queue.take(batch, maxWriteBatch); len(batch) == 0 {
-					break
-				}
-				if !writeBatch() {
-					return
-				}
-			}
-			if c.closeCode != closeNone {
-				_ = c.ws.WriteControl(websocket.CloseMessage,
-					websocket.FormatCloseMessage(c.closeCode, closeReason(c.closeCode)),
-					time.Now().Add(time.Second))
-			}
+		if c.closing.Load() {
+			c.finish(live, batch)
 			return
-		default:
 		}
-		for !c.shut() {
-			if batch = c.queue.take(batch, maxWriteBatch); len(batch) == 0 {
-				break
-			}
-			if !writeBatch() {
+		if batch = c.queue.take(batch, maxWriteBatch); len(batch) == 0 {
+			if c.queue.idle() {
 				return
 			}
+			continue // a frame or shutdown came in between
 		}
-		if c.shut() { // the quit case above, next time round
-			select {
-			case c.queue.ready <- struct{}{}:
-			default:
-			}
-		}
+		c.writeBatch(live, batch) // a failed write shuts the connection down
 	}
 }
 
-// shut reports whether shutdown has been called.
-func (c *conn) shut() bool {
-	select {
-	case <-c.quit:
-		return true
-	default:
+// finish ends the connection for the writer once shutdown was asked: the welcome if it was
+// not written yet and a close frame is due, what was queued if the server is shutting down,
+// the close frame; then the socket is closed and the connection let go.
+func (c *conn) finish(live *liveConn, batch []numbered) {
+	s := c.srv
+	defer s.connWG.Done()
+	defer s.live.remove(c)
+	defer c.ws.Close()
+	// The welcome is the first frame (WELCOME-001), even of a connection closed before it
+	// was written: a connection replaced at once gets its welcome, then 4009.
+	if !c.wrote && c.closeCode != closeNone {
+		if batch = c.queue.take(batch, 1); len(batch) == 1 && batch[0].f.typ == protocol.TypeWelcome && !c.writeBatch(live, batch) {
+			return
+		}
+	}
+	// A server shutting down sends what it queued (the ends of rooms and battles) before its
+	// 1001; any other cut-off sends nothing more.
+	for c.closeCode == closeGoingAway {
+		if batch = c.queue.take(batch, maxWriteBatch); len(batch) == 0 {
+			break
+		}
+		if !c.writeBatch(live, batch) {
+			return
+		}
+	}
+	if c.closeCode != closeNone {
+		_ = c.ws.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(c.closeCode, closeReason(c.closeCode)),
+			time.Now().Add(time.Second))
+	}
+}
+
+// writeBatch writes batch; false after a write error (the connection is then shut down).
+func (c *conn) writeBatch(live *liveConn, batch []numbered) bool {
+	s := c.srv
+	// The write deadline moves on only when less than half of WriteTimeout is left: a write
+	// may block for between half of it and all of it, and a connection busy with frames does
+	// not pay for a timer update on each.
+	if now := time.Now(); c.deadline.Sub(now) < s.cfg.WriteTimeout/2 {
+		c.deadline = now.Add(s.cfg.WriteTimeout)
+		if err := c.ws.SetWriteDeadline(c.deadline); err != nil { // gorilla's writer's deadline
+			c.shutdown(closeNone)
+			return false
+		}
+	}
+	corked := live != nil && len(batch) > 1
+	if corked {
+		live.cork()
+	}
+	var bytes int64
+	replies := 0
+	ok := true
+	bp := encodeBuffers.Get().(*[]byte) // lent for the batch: an idle connection holds none
+	buf := *bp
+	for _, n := range batch {
+		f := n.f
+		bytes += f.size()
+		buf = f.encode(buf[:frameHeaderRoom], n.seq, time.Now().UnixMilli())
+		var err error
+		if live != nil {
+			err = live.WriteFrame(textFrame(buf), c.deadline)
+		} else {
+			err = c.ws.WriteMessage(websocket.TextMessage, buf[frameHeaderRoom:])
+		}
+		if err != nil {
+			ok = false
+			break
+		}
+		c.wrote = true
+		if f.reply {
+			replies++
+		}
+	}
+	if cap(buf) <= maxKeptEncodeBuffer {
+		*bp = buf[:0]
+		encodeBuffers.Put(bp)
+	}
+	if corked && live.uncork() != nil {
+		ok = false
+	}
+	c.queue.written(len(batch), bytes)
+	if !ok {
+		c.shutdown(closeNone)
 		return false
 	}
+	s.metrics.sentN(replies, len(batch)-replies)
+	return true
 }
 
 // maxWriteBatch bounds the frames the writer takes at once: they count against the queue's
 // bounds until written, so a batch is never much of the queue.
 const maxWriteBatch = 64
+
+// batches lends writers the slices they take frames into: an idle connection holds none.
+var batches = sync.Pool{New: func() any { b := make([]numbered, 0, maxWriteBatch); return &b }}
 
 // encodeBuffers lends writers the buffers they encode frames into.
 var encodeBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}

@@ -685,7 +685,11 @@ func (h *hub) enqueue(s *session, f *outFrame) {
 // send never blocks: a connection whose queue is full (CLOSE-001), or would hold more than
 // SendQueueBytes with f (CLOSE-002), is cut off.
 func (h *hub) send(c *conn, f *outFrame, seq uint64) {
-	switch bound, waiting := c.queue.put(f, seq); bound {
+	bound, waiting, start := c.queue.put(f, seq)
+	if start {
+		go c.write()
+	}
+	switch bound {
 	case boundBytes:
 		h.cutOff(c, boundBytes, "queued_bytes", waiting, "frame_bytes", f.size(), "limit", h.s.cfg.SendQueueBytes)
 	case boundFrames:

@@ -229,7 +229,7 @@ func TestSendQueueBounds(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.SendQueueBytes = bound
 			h := newHubForQueueTests(cfg)
-			c := &conn{id: 1, queue: newSendQueue(tt.frames, int64(cfg.SendQueueBytes)), quit: make(chan struct{})}
+			c := &conn{id: 1, queue: newSendQueue(tt.frames, int64(cfg.SendQueueBytes))}
 			sess := &session{id: c.id, conn: c}
 			c.sess = sess
 			h.sessions[sess.id], h.connected = sess, 1

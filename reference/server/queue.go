@@ -8,16 +8,24 @@ import "sync"
 // queued until it is written, so a writer stuck on a batch leaves no room for more.
 //
 // The queue holds no memory while empty: an idle connection costs a few words, not a
-// channel sized for the bound. mu owns every field but ready, a channel of capacity 1 that
-// tells the writer something waits.
+// channel sized for the bound.
+//
+// The queue also says who writes. A connection has a writer goroutine only while it has
+// frames to write or a close to send (conn.write): an idle connection holds no goroutine and
+// no stack. writer is true from the moment a goroutine is owed the writer's place until that
+// goroutine gives it up with the queue empty (idle); the one who turns it true (put, stop, or
+// the handshake, which holds it from newSendQueue until it starts the first writer) starts
+// the writer. Every decision is taken under mu, so a frame is never queued with no writer to
+// come, and there is never more than one.
 type sendQueue struct {
-	mu        sync.Mutex
+	mu        sync.Mutex // owns every field
 	frames    []numbered // waiting, oldest first
 	count     int        // frames waiting or being written
 	bytes     int64      // their sizes (outFrame.size)
 	maxFrames int
 	maxBytes  int64
-	ready     chan struct{}
+	writer    bool // a writer runs or is owed
+	stopped   bool // the connection is shutting down: its writer never goes idle again
 }
 
 // maxKeptQueue is the capacity an emptied queue keeps for the next frames; a burst that grew
@@ -25,12 +33,15 @@ type sendQueue struct {
 const maxKeptQueue = 16
 
 func newSendQueue(maxFrames int, maxBytes int64) *sendQueue {
-	return &sendQueue{maxFrames: maxFrames, maxBytes: maxBytes, ready: make(chan struct{}, 1)}
+	// The handshake holds the writer's place until the connection is registered and it
+	// starts the writer: the frames queued meanwhile (the welcome) wait for it.
+	return &sendQueue{maxFrames: maxFrames, maxBytes: maxBytes, writer: true}
 }
 
 // put queues f, numbered seq, or reports the bound it would break (boundFrames, boundBytes)
-// without queueing it; waiting is the bytes waiting before f, for the log.
-func (q *sendQueue) put(f *outFrame, seq uint64) (bound string, waiting int64) {
+// without queueing it; waiting is the bytes waiting before f, for the log. With start true the
+// caller must start the writer (no writer ran: f is the first frame since it went idle).
+func (q *sendQueue) put(f *outFrame, seq uint64) (bound string, waiting int64, start bool) {
 	n := f.size()
 	q.mu.Lock()
 	waiting = q.bytes
@@ -43,15 +54,34 @@ func (q *sendQueue) put(f *outFrame, seq uint64) (bound string, waiting int64) {
 		q.frames = append(q.frames, numbered{seq, f})
 		q.count++
 		q.bytes += n
+		start = !q.writer
+		q.writer = true
 	}
 	q.mu.Unlock()
-	if bound == "" {
-		select {
-		case q.ready <- struct{}{}:
-		default:
-		}
+	return bound, waiting, start
+}
+
+// idle gives up the writer's place if nothing waits and the connection is not shutting down;
+// it reports whether it did (the writer then ends).
+func (q *sendQueue) idle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.frames) > 0 || q.stopped {
+		return false
 	}
-	return bound, waiting
+	q.writer = false
+	return true
+}
+
+// stop marks the connection as shutting down; with start true the caller must start a
+// writer to end it (none ran).
+func (q *sendQueue) stop() (start bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.stopped = true
+	start = !q.writer
+	q.writer = true
+	return start
 }
 
 // take moves up to max waiting frames, oldest first, into batch (its old contents dropped)

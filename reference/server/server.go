@@ -283,13 +283,13 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered with an HTTP error
 	}
 	c := &conn{
+		srv:    s,
 		resume: resume,
 		// Copies: the query's values are slices of the request line, which they would keep
 		// alive (the UserSig is most of it) for the connection's life.
 		user:    core.User{ID: strings.Clone(userID), Name: strings.Clone(name), AvatarURL: strings.Clone(avatar)},
 		ws:      ws,
 		queue:   newSendQueue(s.cfg.SendQueueFrames, int64(s.cfg.SendQueueBytes)),
-		quit:    make(chan struct{}),
 		expires: expires,
 	}
 	if s.cfg.ConnRequestRate > 0 {
@@ -315,11 +315,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.live.add(c)
-	go func() {
-		defer s.connWG.Done()
-		defer s.live.remove(c)
-		c.writePump(s)
-	}()
+	// The handshake held the writer's place (newSendQueue): the welcome and whatever the hub
+	// queued since are written now; the writer that ends the connection lets it go
+	// (conn.finish: s.connWG, s.live).
+	go c.write()
 	// The reader is a goroutine of its own and the handler returns: net/http's goroutine for
 	// the connection, its stack and the request it holds are let go.
 	go c.readPump(s) // which calls s.connWG.Done as it ends
