@@ -48,7 +48,7 @@ type conn struct {
 	limiter *rate.Limiter // the request rate limit (RATE-001); reader only; nil: none
 	expires time.Time     // when the token of the handshake expires (AUTHZ-003); set before the reader starts
 
-	closing   atomic.Bool // set by shutdown; the writer then sends the close frame and ends
+	closing   atomic.Bool // set by shutdown; the writer (started by it if none ran) then ends the connection
 	closeOnce sync.Once
 	closeCode int // written once before closing is set
 

@@ -249,7 +249,8 @@ func (s *Server) Stop(ctx context.Context, hs *http.Server) error {
 	return err
 }
 
-// liveSockets are the WebSockets whose writer still runs, for Stop to close at its deadline.
+// liveSockets are the WebSockets their writer has not ended yet (conn.finish), idle ones
+// included, for Stop to close at its deadline.
 // Its mutex owns the set.
 type liveSockets struct {
 	mu  sync.Mutex

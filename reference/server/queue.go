@@ -15,8 +15,9 @@ import "sync"
 // no stack. writer is true from the moment a goroutine is owed the writer's place until that
 // goroutine gives it up with the queue empty (idle); the one who turns it true (put, stop, or
 // the handshake, which holds it from newSendQueue until it starts the first writer) starts
-// the writer. Every decision is taken under mu, so a frame is never queued with no writer to
-// come, and there is never more than one.
+// the writer. Every decision is taken under mu, so there is never more than one writer, and
+// a frame queued before shutdown always has one to come (after it, the writer that ends the
+// connection keeps the place, and frames queued then are not written).
 type sendQueue struct {
 	mu        sync.Mutex // owns every field
 	frames    []numbered // waiting, oldest first
@@ -24,7 +25,7 @@ type sendQueue struct {
 	bytes     int64      // their sizes (outFrame.size)
 	maxFrames int
 	maxBytes  int64
-	writer    bool // a writer runs or is owed
+	writer    bool // a writer runs or is owed, or the connection was ended
 	stopped   bool // the connection is shutting down: its writer never goes idle again
 }
 

@@ -20,7 +20,9 @@ const maxRequestIDBytes = 64
 // to 8 KB at every request until the next collection halved it again. So the text is checked
 // with json.Valid (a loop, not a recursion) and the envelope's members are found by
 // envelopeMembers; a frame with escapes in a member's name goes to encoding/json
-// (parseRequestJSON), which answers the same for every frame (FuzzParseRequest).
+// (parseRequestJSON), which answers the same for every frame (FuzzParseRequest), and so does
+// an id or type with escapes or bytes that are not UTF-8 (jsonString): rare, and at worst a
+// stack grown until the next collection.
 func parseRequest(data []byte) (protocol.Request, *protocol.Error) {
 	if !json.Valid(data) {
 		return protocol.Request{}, protocol.ErrMalformedFrame.With("frame: not a JSON object")

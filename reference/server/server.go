@@ -58,7 +58,7 @@ type Server struct {
 
 	admission *admission    // the public listener's connections not upgraded (NewHTTPServer)
 	eager     *eagerPool    // the REST callers' eager reads (Listen); nil: none
-	live      liveSockets   // WebSockets whose writer runs, for Stop's deadline
+	live      liveSockets   // WebSockets not yet ended by their writer, for Stop's deadline
 	stopping  atomic.Bool   // set by the first Stop
 	down      chan struct{} // closed when the first Stop has returned
 }
@@ -302,6 +302,13 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		select {
 		case res = <-registered:
 		case <-s.stopped:
+			// The hub may have registered it before it stopped (the answer is then waiting:
+			// the hub sends it before it closes stopped, and select picks either case at
+			// random). Registered, it counts in connWG and must be started and ended.
+			select {
+			case res = <-registered:
+			default:
+			}
 		}
 	}
 	if res.refused != "" { // RESUME-006: the close frame, no welcome
