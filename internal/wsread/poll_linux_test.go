@@ -15,11 +15,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/pkarena/pkarena/internal/tcptest"
-	"unsafe"
 )
 
 // registered reports whether r's socket is in its poller's map and in its epoll set (the
