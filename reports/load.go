@@ -147,7 +147,7 @@ func newLoadView(s *metrics.Summary, hists map[string]*hdr.Histogram) *loadView 
 	switch code {
 	case metrics.ExitOK:
 	case metrics.ExitGenerator:
-		v.Verdict, v.Class, v.Why = "NOT TRUSTWORTHY", "v-fail", "the load generator was the bottleneck: its figures describe itself, not the server"
+		v.Verdict, v.Class, v.Why = "NOT TRUSTWORTHY", "v-fail", s.Generator.Why()
 	case metrics.ExitLost:
 		v.Verdict, v.Class, v.Why = "FAIL", "v-fail", "messages were lost or arrived out of order"
 	default:

@@ -375,6 +375,7 @@ func TestGaugeTextHasUnits(t *testing.T) {
 		{"memory.rss_per_connection", 12404.15, "12.1 KiB"},
 		{"generator.cpu_seconds", 16.032737, "16.03 s"},
 		{"generator.cpu_per_core", 0.1335554, "13.4% of its cores"},
+		{"machine.busy_per_core", 0.98, "98.0% of its cores"},
 		{"connections.open", 16680, "16680"},
 		{"rooms.ratio", 76731.73333333334, "7.673e+04"},
 	} {
@@ -389,6 +390,27 @@ func TestOnlyFailuresAreSharesOfOps(t *testing.T) {
 		"users.skipped": false, "frames.received": false, "lost": false, "ops": false, "connections": false} {
 		if got := ofOps(k); got != want {
 			t.Errorf("ofOps(%q) = %v; want %v", k, got, want)
+		}
+	}
+}
+
+// A run the generator was the bottleneck of is not trusted, and the report says why in its
+// words: its own shortage of CPU, or the machine's it shared (crowded out).
+func TestLoadReportSaysWhyTheGeneratorFailed(t *testing.T) {
+	for _, crowded := range []bool{false, true} {
+		g := &metrics.GeneratorReport{Bottleneck: true, Crowded: crowded, CPUShare: 0.14, MachineBusy: 0.98, LagP99: 60.8,
+			Reasons: []string{"its own wake-ups were 60.8 ms late at p99"}}
+		s := &metrics.Summary{
+			Counters: map[string]int64{}, Gauges: map[string]float64{}, Generator: g,
+			Thresholds: []metrics.ThresholdResult{{Expr: metrics.GeneratorRuleExpr, Builtin: true, Observed: 1, Text: "1"}},
+		}
+		v := newLoadView(s, nil)
+		if v.Verdict != "NOT TRUSTWORTHY" || v.Exit != metrics.ExitGenerator || v.Why != g.Why() || v.GeneratorClass != "g-bottleneck" {
+			t.Errorf("crowded %v: verdict %q, exit %d, why %q, class %q; want NOT TRUSTWORTHY, exit %d, why %q, g-bottleneck",
+				crowded, v.Verdict, v.Exit, v.Why, v.GeneratorClass, metrics.ExitGenerator, g.Why())
+		}
+		if strings.Contains(v.Why, "crowded out") != crowded || strings.Contains(v.Generator, "give the generator CPU of its own") != crowded {
+			t.Errorf("crowded %v: why %q, generator %q; want the machine named only when crowded", crowded, v.Why, v.Generator)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -133,7 +134,22 @@ func TestPKBattlesReachEveryMember(t *testing.T) {
 			if count(tot, metrics.Connect) != 18 {
 				t.Errorf("connect samples = %d; want 18", count(tot, metrics.Connect))
 			}
+			watchedItself(t, tot)
 		})
+	}
+}
+
+// watchedItself fails the test unless the run recorded the generator's account of itself over
+// the measured phase: its CPU, its share of its cores, and, on Linux, the machine's busy share.
+func watchedItself(t *testing.T, tot *metrics.Totals) {
+	t.Helper()
+	g := tot.Gauges
+	if g[metrics.GeneratorCPUSeconds] <= 0 || g[metrics.GeneratorCores] < 1 || g[metrics.GeneratorCPUPerCore] <= 0 || tot.Counters[metrics.FramesReceived] <= 0 {
+		t.Errorf("the generator's figures: gauges %v, frames %d; want its CPU, cores, share and frames", g, tot.Counters[metrics.FramesReceived])
+	}
+	busy, ok := g[metrics.MachineBusyPerCore]
+	if runtime.GOOS == "linux" && (!ok || busy <= 0 || busy > 1) {
+		t.Errorf("machine busy share %v (recorded %v); want a share in (0, 1] on Linux", busy, ok)
 	}
 }
 

@@ -10,16 +10,19 @@ import (
 )
 
 // selfWatch is the generator watching itself over the measured phase (metrics.GeneratorReport):
-// the CPU it uses, the frames it reads, and how late its own wake-ups are.
+// the CPU it uses, the frames it reads, how late its own wake-ups are, and how busy the
+// machine it shares was.
 type selfWatch struct {
-	e        *engine
-	start    time.Time
-	user0    time.Duration
-	system0  time.Duration
-	cpuOK    bool
-	frames0  uint64
-	bytes0   uint64
-	stopOnce sync.Once
+	e         *engine
+	start     time.Time
+	user0     time.Duration
+	system0   time.Duration
+	cpuOK     bool
+	machine0  metrics.MachineCPU
+	machineOK bool
+	frames0   uint64
+	bytes0    uint64
+	stopOnce  sync.Once
 }
 
 // watchSelf starts watching, at the start of the measured phase.
@@ -27,6 +30,7 @@ func (e *engine) watchSelf() *selfWatch {
 	w := &selfWatch{e: e, start: time.Now()}
 	w.frames0, w.bytes0 = e.framesRead()
 	w.user0, w.system0, w.cpuOK = metrics.ProcessCPUTimes()
+	w.machine0, w.machineOK = metrics.ReadMachineCPU()
 	return w
 }
 
@@ -63,6 +67,11 @@ func (w *selfWatch) stop() {
 		frames, bytes := e.framesRead()
 		e.rec.Add(metrics.FramesReceived, int64(frames-w.frames0))
 		e.rec.Add(metrics.BytesReceived, int64(bytes-w.bytes0))
+		if m, mok := metrics.ReadMachineCPU(); mok && w.machineOK {
+			if busy, ok := w.machine0.BusyShare(m); ok {
+				e.rec.Set(metrics.MachineBusyPerCore, busy)
+			}
+		}
 		if !ok || !w.cpuOK || wall <= 0 {
 			return
 		}

@@ -58,6 +58,15 @@ type GeneratorReport struct {
 	// per frame received, µs. Both 0 when it was not recorded (an older run).
 	System         float64 `json:"cpu_system_s,omitempty"`
 	SystemPerFrame float64 `json:"cpu_system_us_per_frame,omitempty"`
+	// MachineBusy is the share of the whole machine's CPU that was busy in the measured phase
+	// (MachineBusyPerCore; 0 where it could not be read). Crowded says why a generator that
+	// fell behind its schedule did: it used less than GeneratorMaxCPUShare of its own CPU
+	// while the machine was MachineMaxBusy busy or more, so processes beside it (other
+	// agents, a server under test on the same machine) held the CPU it waited for. A
+	// crowded generator is still the bottleneck of the run (its sends and reads were late),
+	// but more agents on the same machine would not help it.
+	MachineBusy float64 `json:"machine_busy,omitempty"`
+	Crowded     bool    `json:"crowded,omitempty"`
 }
 
 // FramesReceived and BytesReceived count the frames the generator received in the measured
@@ -79,7 +88,7 @@ func generatorReport(s *Summary) *GeneratorReport {
 	g := &GeneratorReport{
 		CPUSeconds: cpu, CPUShare: s.Gauges[GeneratorCPUPerCore], Cores: s.Gauges[GeneratorCores],
 		LagP99: st.P99, LagMax: st.Max, Samples: st.Count, Late: s.Counters[Late], Frames: s.Counters[FramesReceived],
-		System: s.Gauges[GeneratorCPUSystem],
+		System: s.Gauges[GeneratorCPUSystem], MachineBusy: s.Gauges[MachineBusyPerCore],
 	}
 	if g.Frames > 0 {
 		g.PerFrame = g.CPUSeconds * 1e6 / float64(g.Frames)
@@ -89,11 +98,16 @@ func generatorReport(s *Summary) *GeneratorReport {
 		g.Unknown = s.Info.NotJudged
 		return g
 	}
-	if g.CPUShare >= GeneratorMaxCPUShare {
+	cpuBound := g.CPUShare >= GeneratorMaxCPUShare
+	if cpuBound {
 		g.Reasons = append(g.Reasons, fmt.Sprintf("it used %.0f%% of the CPU it may use (%.0f%% or more: it ran out of CPU)", 100*g.CPUShare, 100*GeneratorMaxCPUShare))
 	}
 	if g.LagP99 >= ms(GeneratorMaxLagP99) {
 		g.Reasons = append(g.Reasons, fmt.Sprintf("its own wake-ups were %.1f ms late at p99 (%v or more: its schedule slipped)", g.LagP99, GeneratorMaxLagP99))
+		if !cpuBound && g.MachineBusy >= MachineMaxBusy {
+			g.Crowded = true
+			g.Reasons = append(g.Reasons, fmt.Sprintf("it used %.0f%% of the CPU it may use while the machine's CPU was %.0f%% busy (%.0f%% or more: processes beside it, such as other agents or a server under test on the same machine, held the CPU it waited for)", 100*g.CPUShare, 100*g.MachineBusy, 100*MachineMaxBusy))
+		}
 	}
 	g.Bottleneck = len(g.Reasons) > 0
 	return g
@@ -106,10 +120,25 @@ func (g *GeneratorReport) Verdict() string {
 		return "the load generator: not judged (no figures of its own)"
 	case g.Unknown != "":
 		return "the load generator: not judged (" + g.Unknown + ")"
+	case g.Crowded:
+		return "THE LOAD GENERATOR WAS THE BOTTLENECK, not the server: " + joinReasons(g.Reasons) + "; its latencies describe the machine: give the generator CPU of its own (another machine, or cores apart from the server's) or lower the load"
 	case g.Bottleneck:
-		return "THE LOAD GENERATOR WAS THE BOTTLENECK, not the server: " + joinReasons(g.Reasons) + "; its latencies describe itself: add agents (-shard i/n) or lower the load"
+		return "THE LOAD GENERATOR WAS THE BOTTLENECK, not the server: " + joinReasons(g.Reasons) + "; its latencies describe itself: add agents on other machines (-shard i/n) or lower the load"
 	}
-	return fmt.Sprintf("the load generator kept up: %.0f%% of its CPU, wake-up lag p99 %.1f ms", 100*g.CPUShare, g.LagP99)
+	busy := ""
+	if g.MachineBusy > 0 {
+		busy = fmt.Sprintf(", the machine %.0f%% busy", 100*g.MachineBusy)
+	}
+	return fmt.Sprintf("the load generator kept up: %.0f%% of its CPU, wake-up lag p99 %.1f ms%s", 100*g.CPUShare, g.LagP99, busy)
+}
+
+// Why is the reason a run the generator was the bottleneck of is not trusted, in a few words
+// for its verdict line: the generator's own shortage, or the machine's it shared.
+func (g *GeneratorReport) Why() string {
+	if g != nil && g.Crowded {
+		return "the load generator was the bottleneck, crowded out by the processes beside it: its figures describe the machine, not the server"
+	}
+	return "the load generator was the bottleneck: its figures describe itself, not the server"
 }
 
 func joinReasons(rs []string) string { return strings.Join(rs, "; ") }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -8,10 +9,19 @@ import (
 // judged builds a summary with the generator's figures and the given losses and threshold
 // failures, and judges it.
 func judged(cpuShare, lagP99 float64, lost int64) *Summary {
+	return judgedOn(cpuShare, lagP99, 0, lost)
+}
+
+// judgedOn is judged on a machine whose CPU was busy that share of the time (0: not known,
+// as where /proc/stat cannot be read).
+func judgedOn(cpuShare, lagP99, machineBusy float64, lost int64) *Summary {
 	s := &Summary{
 		Counters: map[string]int64{Ops: 1000, Lost: lost, FramesReceived: 4000},
 		Gauges:   map[string]float64{GeneratorCPUSeconds: 2, GeneratorCPUSystem: 0.5, GeneratorCPUPerCore: cpuShare, GeneratorCores: 2},
 		Metrics:  []MetricSummary{{Name: GeneratorLag, Corrected: Stats{Count: 100, P99: lagP99, Max: lagP99 + 1}}},
+	}
+	if machineBusy > 0 {
+		s.Gauges[MachineBusyPerCore] = machineBusy
 	}
 	s.Generator = generatorReport(s)
 	s.Thresholds = Evaluate(s, nil)
@@ -98,6 +108,52 @@ func TestGeneratorLineSplitsTheKernel(t *testing.T) {
 			}
 			if !strings.Contains(b.String(), tc.want) || (tc.not != "" && strings.Contains(b.String(), tc.not)) {
 				t.Errorf("the summary's generator line: want %q, not %q:\n%s", tc.want, tc.not, b.String())
+			}
+		})
+	}
+}
+
+// A generator behind its schedule that used little of its own CPU on a machine busy to the
+// limit was crowded out by the processes beside it: still the run's bottleneck (exit 5), but
+// told apart, with advice that more agents on that machine would not follow. Its own
+// shortage of CPU wins; a machine not known to be busy gives the plain verdict.
+func TestGeneratorCrowdedOutByTheMachine(t *testing.T) {
+	for _, tt := range []struct {
+		name             string
+		share, lag       float64
+		busy             float64 // 0: not known
+		bottleneck       bool
+		crowded          bool
+		say, notSay, why string
+	}{
+		{"lagging on a busy machine", 0.14, 60.8, 0.98, true, true,
+			"it used 14% of the CPU it may use while the machine's CPU was 98% busy", "add agents", "crowded out"},
+		{"busy machine at the limit", 0.3, 20, 0.9, true, true, "give the generator CPU of its own", "add agents", "crowded out"},
+		{"busy machine just under the limit", 0.3, 20, 0.899, true, false, "add agents on other machines", "machine's CPU was", "describe itself"},
+		{"machine not known", 0.3, 20, 0, true, false, "add agents on other machines", "machine's CPU was", "describe itself"},
+		{"its own CPU spent as well", 0.95, 60, 0.99, true, false, "it ran out of CPU", "give the generator CPU of its own", "describe itself"},
+		{"on time on a busy machine", 0.5, 19.9, 1, false, false, "kept up: 50% of its CPU, wake-up lag p99 19.9 ms, the machine 100% busy", "BOTTLENECK", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := judgedOn(tt.share, tt.lag, tt.busy, 0)
+			g := s.Generator
+			if g.Bottleneck != tt.bottleneck || g.Crowded != tt.crowded || g.MachineBusy != tt.busy {
+				t.Fatalf("bottleneck %v, crowded %v, machine busy %v; want %v, %v, %v (%s)", g.Bottleneck, g.Crowded, g.MachineBusy, tt.bottleneck, tt.crowded, tt.busy, g.Verdict())
+			}
+			if v := g.Verdict(); !strings.Contains(v, tt.say) || strings.Contains(v, tt.notSay) {
+				t.Errorf("verdict %q; want it to say %q and not %q", v, tt.say, tt.notSay)
+			}
+			var b strings.Builder
+			if err := WriteTable(&b, s); err != nil {
+				t.Fatal(err)
+			}
+			table := b.String()
+			if tt.bottleneck && (!strings.Contains(table, "verdict: NOT TRUSTWORTHY: "+g.Why()+" (exit 5)") || !strings.Contains(g.Why(), tt.why)) {
+				t.Errorf("the table's verdict with why %q (want it to say %q):\n%s", g.Why(), tt.why, table)
+			}
+			busyFigure := fmt.Sprintf("%g cores; the machine's CPU %.0f%% busy)", 2.0, 100*tt.busy)
+			if strings.Contains(table, busyFigure) != (tt.busy > 0) {
+				t.Errorf("the generator's CPU line should say %q only when the machine's share is known:\n%s", busyFigure, table)
 			}
 		})
 	}

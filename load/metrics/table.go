@@ -92,8 +92,12 @@ func WriteTable(w io.Writer, s *Summary) error {
 			if g.System > 0 && g.Frames > 0 {
 				kernel = "; of it " + strconv.FormatFloat(g.SystemPerFrame, 'f', 1, 64) + " µs in the kernel"
 			}
-			fmt.Fprintf(bw, "  CPU %.2f s in the measured phase (%.0f%% of %g cores), %s a frame received (%d frames%s); wake-up lag p99 %.2f ms, max %.2f ms; %d late sends\n",
-				g.CPUSeconds, 100*g.CPUShare, g.Cores, perFrame, g.Frames, kernel, g.LagP99, g.LagMax, g.Late)
+			machine := ""
+			if g.MachineBusy > 0 {
+				machine = "; the machine's CPU " + strconv.FormatFloat(100*g.MachineBusy, 'f', 0, 64) + "% busy"
+			}
+			fmt.Fprintf(bw, "  CPU %.2f s in the measured phase (%.0f%% of %g cores%s), %s a frame received (%d frames%s); wake-up lag p99 %.2f ms, max %.2f ms; %d late sends\n",
+				g.CPUSeconds, 100*g.CPUShare, g.Cores, machine, perFrame, g.Frames, kernel, g.LagP99, g.LagMax, g.Late)
 		}
 	}
 
@@ -101,7 +105,7 @@ func WriteTable(w io.Writer, s *Summary) error {
 	verdict := "PASS"
 	switch code {
 	case ExitGenerator:
-		verdict = "NOT TRUSTWORTHY: the load generator was the bottleneck"
+		verdict = "NOT TRUSTWORTHY: " + s.Generator.Why()
 	case ExitLost:
 		verdict = "FAIL: messages lost or out of order"
 	case ExitThresholds:
