@@ -32,6 +32,7 @@ type benchOptions struct {
 	out         string
 	write       string
 	ipsPerAgent int
+	strict      bool // exit ExitThresholds when a memory target is missed
 }
 
 // runBench is the scale benchmark on one machine: servers reference server processes and
@@ -53,6 +54,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 	fs.StringVar(&o.out, "out", filepath.Join("results", "bench"), "results folder: one sub-folder per agent, and merged/")
 	fs.StringVar(&o.write, "write", "", writeUsage)
 	fs.IntVar(&o.ipsPerAgent, "ips-per-agent", 4, "loopback source addresses per agent (127.0.0.2 on)")
+	fs.BoolVar(&o.strict, "strict", false, "exit 1 when a memory target is missed or cannot be judged (not every connection held), unless the run's own exit is graver (4, 5); without it the memory verdicts are only written")
 	if err := fs.Parse(args); err != nil {
 		return parseFailed(err)
 	}
@@ -170,7 +172,20 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		fmt.Fprintln(stdout, "figures put at the top of", o.write)
 	}
-	return finish(merged, sum, true, nil, stdout, stderr)
+	code := finish(merged, sum, true, nil, stdout, stderr)
+	_, met := memoryTargets(serverRSS, agentRSS, sum.Gauges[metrics.ConnectionsOpen], hosts*(1+o.audience))
+	return strictMemory(o.strict, met, code, stderr)
+}
+
+// strictMemory is the bench's exit: the merged run's, or with -strict ExitThresholds when a
+// memory target was missed or could not be judged and the run's own verdict is not graver
+// (lost messages and a generator that was the bottleneck win, as they do over thresholds).
+func strictMemory(strict, met bool, code int, stderr io.Writer) int {
+	if !strict || met || (code != metrics.ExitOK && code != metrics.ExitThresholds) {
+		return code
+	}
+	fmt.Fprintln(stderr, "pkarena-load bench: -strict: a memory target was missed or not judged (see the figures)")
+	return metrics.ExitThresholds
 }
 
 // serverProc is one reference server process of the bench.
@@ -341,7 +356,8 @@ func benchFigures(s *metrics.Summary, o benchOptions, hosts int, serverRSS, agen
 		s.Gauges[metrics.MemoryPerConnection], s.Gauges["memory.rss_per_connection"], perConn(agentRSS, held))
 	fmt.Fprintf(&b, "- Load generator CPU: %.1f s user and system over all agents (GOGC %s)\n", agentCPU.Seconds(), agentGOGC())
 	fmt.Fprintf(&b, "- Reference server memory at peak: %.0f MiB resident in all, %.0f bytes per connection\n", mib(serverRSS), perConn(serverRSS, held))
-	b.WriteString(memoryTargets(serverRSS, agentRSS, held, hosts*(1+o.audience)))
+	line, _ := memoryTargets(serverRSS, agentRSS, held, hosts*(1+o.audience))
+	b.WriteString(line)
 	fmt.Fprintf(&b, "- Generator: %s\n", s.Generator.Verdict())
 	fmt.Fprintf(&b, "- Operations: %d; errors: %d (%.4f%%); dropped: %d; late: %d; lost: %d (%d behind a later message, %d overdue); out of order: %d\n",
 		s.Counters[metrics.Ops], s.Counters[metrics.Errors], 100*ratio(s.Counters[metrics.Errors], s.Counters[metrics.Ops]),
@@ -372,20 +388,24 @@ const (
 // memoryTargets is the verdict on the memory targets, server and generator on the same
 // yardstick: the peak resident set of their processes over the connections held. With fewer
 // held than planned there is no verdict: the figure a connection would be of another load.
-func memoryTargets(serverRSS, agentRSS []int64, held float64, planned int) string {
+func memoryTargets(serverRSS, agentRSS []int64, held float64, planned int) (line string, met bool) {
+	met = true
 	verdict := func(got float64, target int) string {
 		switch {
 		case held < float64(planned):
+			met = false
 			return fmt.Sprintf("not judged: %.0f of %d connections held", held, planned)
 		case got <= float64(target):
 			return "met"
 		default:
+			met = false
 			return "**missed**"
 		}
 	}
 	srv, gen := perConn(serverRSS, held), perConn(agentRSS, held)
-	return fmt.Sprintf("- Memory targets (issue 11), resident at peak a connection: server %.0f bytes (≤ %d): %s; load generator %.0f bytes (≤ %d): %s\n",
+	line = fmt.Sprintf("- Memory targets (issue 11), resident at peak a connection: server %.0f bytes (≤ %d): %s; load generator %.0f bytes (≤ %d): %s\n",
 		srv, serverBytesTarget, verdict(srv, serverBytesTarget), gen, generatorBytesTarget, verdict(gen, generatorBytesTarget))
+	return line, met
 }
 
 // perConn divides the processes' memory by the connections.

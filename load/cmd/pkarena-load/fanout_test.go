@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -196,5 +197,91 @@ func TestStepFromReadsTheFirstDeliveries(t *testing.T) {
 	}
 	if _, err := stepFrom(s, bare.Metric, metrics.ScoreFanoutFirst, cpu); err == nil || !strings.Contains(err.Error(), metrics.ScoreFanoutFirst) {
 		t.Errorf("stepFrom without the first deliveries: %v; want an error naming %s", err, metrics.ScoreFanoutFirst)
+	}
+}
+
+// The targets are judged at their bounds (a ratio of exactly 1.5, 8 µs a frame, 0.6 of the
+// bare saturation meet them) and missed just past them; the saturation target exists only
+// when the saturation was searched. fanout.json carries them, and -strict exits 1 on a miss,
+// naming each missed target, and 0 otherwise.
+func TestFanoutTargetsAndStrictExit(t *testing.T) {
+	// A pair of a million deliveries and frames a side, so that the figures are exact: the
+	// bare side 8 s of server and 8 s of generator CPU (16 µs a delivery), pkarena's generator
+	// genUs µs a frame and its server the rest of cpuRatio × 16 µs. sat is pkarena's
+	// saturation in deliveries a second beside the bare 100,000 (0: not searched).
+	at := func(p99Ratio, cpuRatio, genUs, sat float64) fanoutResult {
+		p := pairOf(10000, p99Ratio, 1)
+		p.Bare.Frames, p.Bare.GenFrames, p.Bare.ServerCPU, p.Bare.GenCPU = 1e6, 1e6, 8, 8
+		p.Pkarena.Frames, p.Pkarena.GenFrames, p.Pkarena.GenCPU = 1e6, 1e6, genUs
+		p.Pkarena.ServerCPU = cpuRatio*16 - genUs
+		r := fanoutResult{Args: []string{"bench-fanout"}, Rooms: 9, Users: 50, Seconds: 15, Repeat: 1, Sweep: []fanoutPair{p}}
+		if sat > 0 {
+			r.BareSaturation = fanoutStep{Offered: 100000, Achieved: 100000}
+			r.PkarenaSaturation = fanoutStep{Offered: 100000, Achieved: sat}
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name   string
+		r      fanoutResult
+		met    []bool
+		missed string // a part of -strict's message; "" when all are met
+	}{
+		{"every one at its bound", at(1.5, 1.5, 8, 60000), []bool{true, true, true, true}, ""},
+		{"p99 just past", at(1.51, 1.5, 8, 60000), []bool{false, true, true, true}, "score fan-out p99 ≤ 1.5× bare (1.51×)"},
+		{"CPU just past", at(1.5, 1.51, 8, 60000), []bool{true, false, true, true}, "CPU per delivery, server + generator ≤ 1.5× bare (1.51×)"},
+		{"generator just past", at(1.5, 1.5, 8.05, 60000), []bool{true, true, false, true}, "generator ≤ 8 µs CPU per frame received (8.1 µs"},
+		{"saturation just short", at(1.5, 1.5, 8, 59999), []bool{true, true, true, false}, "saturated deliveries/s ≥ 0.6× bare (0.59999×)"},
+		{"no saturation searched", at(1, 1, 5, 0), []bool{true, true, true}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := tc.r.targets()
+			if len(ts) != len(tc.met) {
+				t.Fatalf("%d targets; want %d: %+v", len(ts), len(tc.met), ts)
+			}
+			for i, tg := range ts {
+				if tg.Met != tc.met[i] {
+					t.Errorf("%s: met %v (value %v); want %v", tg.Target, tg.Met, tg.Value, tc.met[i])
+				}
+			}
+			data, err := json.Marshal(fanoutResult{Targets: ts})
+			if err != nil || !strings.Contains(string(data), `"targets":[{"target":"score fan-out p99`) {
+				t.Errorf("fanout.json's targets: %s, %v", data, err)
+			}
+			for _, strict := range []bool{false, true} {
+				var stderr strings.Builder
+				code := verdictExit(strict, ts, &stderr)
+				wantCode := metrics.ExitOK
+				if strict && tc.missed != "" {
+					wantCode = metrics.ExitThresholds
+				}
+				said := stderr.String()
+				if code != wantCode || (wantCode == metrics.ExitOK && said != "") || (wantCode != metrics.ExitOK && !strings.Contains(said, tc.missed)) {
+					t.Errorf("strict %v: exit %d, stderr %q; want %d naming %q", strict, code, stderr.String(), wantCode, tc.missed)
+				}
+			}
+		})
+	}
+}
+
+// A missed figure is never shown rounded onto its bound; a met one keeps its decimals.
+func TestShownNeverRoundsAMissOntoItsBound(t *testing.T) {
+	for _, tc := range []struct {
+		v        float64
+		decimals int
+		met      bool
+		bound    float64
+		want     string
+	}{
+		{8.04, 1, false, 8, "8.04"},
+		{8.0, 1, true, 8, "8.0"},
+		{7.96, 1, true, 8, "8.0"}, // met: rounding up to the bound misleads no one
+		{1.51, 2, false, 1.5, "1.51"},
+		{0.5999, 2, false, 0.6, "0.5999"},
+		{1.5000000001, 2, false, 1.5, "1.500000"}, // six decimals at most
+	} {
+		if got := shown(tc.v, tc.decimals, tc.met, tc.bound); got != tc.want {
+			t.Errorf("shown(%v, %d, %v, %v) = %q; want %q", tc.v, tc.decimals, tc.met, tc.bound, got, tc.want)
+		}
 	}
 }
