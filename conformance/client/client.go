@@ -78,7 +78,7 @@ type Config struct {
 	// per processor): a callback that blocked would hold up the others' frames as well as its
 	// own. The connection keeps no goroutine of its own: when it ends, the callbacks of the
 	// calls still in flight run on the goroutine that ended it (a poller's, or the caller of
-	// Close, CloseNoWait or Kill, who must hold no lock those callbacks take). The load
+	// Close or Kill, who must hold no lock those callbacks take). The load
 	// generator sets it.
 	DirectRead bool
 	// Resume, when set, resumes an earlier session instead of starting one (SPEC §21,
@@ -736,26 +736,24 @@ func (c *Client) Close() {
 	}
 }
 
-// CloseNoWait sends a normal close frame (1000) and drops the connection without waiting for
-// the server's: the session ends at once (RESUME-001), as with Close, but a load generator
-// ending thousands of connections waits for none of them. A socket that does not take the
-// close frame within closeNoWaitDeadline is dropped without it.
-func (c *Client) CloseNoWait() {
-	c.sayClose(closeNoWaitDeadline)
-	_ = c.ws.NetConn().Close()
-	<-c.done
-}
-
-// closeNoWaitDeadline bounds CloseNoWait's write of its close frame.
-const closeNoWaitDeadline = 100 * time.Millisecond
-
-// sayClose stops the heartbeats and sends a normal close frame (1000), waiting at most within
-// for the socket to take it.
-func (c *Client) sayClose(within time.Duration) {
+// SendClose starts the close handshake and returns without its end: it stops the heartbeats
+// and sends a normal close frame (1000), waiting at most until deadline for the socket to take
+// it. The connection stays open until the server answers and it ends by itself (Done), or
+// until Kill: a load generator ending thousands of connections sends every close frame first
+// and then waits for all the answers at once. Leaving the socket open until then matters: a
+// socket closed with frames still unread is reset, and a server whose next write fails on
+// that reset may end the connection before it has read the close frame (1006, a session kept
+// for a resume). The error is the write's (nil: the frame was taken).
+func (c *Client) SendClose(deadline time.Time) error {
 	c.StopHeartbeat()
 	c.writeMu.Lock()
-	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseNormal, ""), time.Now().Add(within))
-	c.writeMu.Unlock()
+	defer c.writeMu.Unlock()
+	return c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(CloseNormal, ""), deadline)
+}
+
+// sayClose is SendClose with a deadline within from now.
+func (c *Client) sayClose(within time.Duration) {
+	_ = c.SendClose(time.Now().Add(within))
 }
 
 // Kill drops the TCP connection without a close frame, as a crashed client or a lost network

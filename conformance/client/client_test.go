@@ -121,7 +121,7 @@ func TestWithDirectRead(t *testing.T) {
 		{"CallsAndEvents", TestCallsAndEvents},
 		{"HandshakeRefusal", TestHandshakeRefusal},
 		{"CloseCodeIsRecorded", TestCloseCodeIsRecorded},
-		{"CloseNoWaitSendsNormalClosure", TestCloseNoWaitSendsNormalClosure},
+		{"SendCloseSaysNormalClosureAndWaits", TestSendCloseSaysNormalClosureAndWaits},
 		{"TranscriptKeepsTheLatestFrames", TestTranscriptKeepsTheLatestFrames},
 		{"GoCallsBackOnReplyAndOnClose", TestGoCallsBackOnReplyAndOnClose},
 		{"GoWhileClosingCallsBack", TestGoWhileClosingCallsBack},
@@ -314,33 +314,78 @@ func TestCloseCodeIsRecorded(t *testing.T) {
 	}
 }
 
-// CloseNoWait tells the server the session is over with 1000 and returns without its answer:
-// this server never answers the close frame.
-func TestCloseNoWaitSendsNormalClosure(t *testing.T) {
-	got := make(chan int, 1)
-	url := fakeServer(t, func(ws *websocket.Conn, _ func(string, uint64, string, string)) {
-		ws.SetCloseHandler(func(code int, _ string) error { got <- code; return nil }) // no close frame back
+// SendClose tells the server the session is over with 1000 and returns without its answer,
+// leaving the connection open: against a server that answers, the connection then ends by
+// itself with 1000; against one that never answers, it stays open until Kill. A write past
+// its deadline is an error, and no frame is sent.
+func TestSendCloseSaysNormalClosureAndWaits(t *testing.T) {
+	hold := make(chan struct{}) // the silent server keeps its socket open until the test ends
+	defer close(hold)
+	for _, answers := range []bool{true, false} {
+		got := make(chan int, 1)
+		url := fakeServer(t, func(ws *websocket.Conn, _ func(string, uint64, string, string)) {
+			if !answers {
+				ws.SetCloseHandler(func(code int, _ string) error { got <- code; return nil }) // no close frame back
+			} else {
+				ws.SetCloseHandler(func(code int, _ string) error {
+					got <- code
+					return ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
+				})
+			}
+			for {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					if !answers {
+						<-hold
+					}
+					return
+				}
+			}
+		})
+		c := dialFake(t, url)
+		if err := c.SendClose(time.Now().Add(5 * time.Second)); err != nil {
+			t.Fatalf("answers %v: SendClose = %v", answers, err)
+		}
+		select {
+		case code := <-got:
+			if code != CloseNormal {
+				t.Errorf("answers %v: the server got close code %d; want %d", answers, code, CloseNormal)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("answers %v: the server got no close frame", answers)
+		}
+		if answers {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			code, err := c.WaitClosed(ctx)
+			cancel()
+			if err != nil || code != CloseNormal {
+				t.Errorf("after the server's answer: closed with %d, %v; want %d", code, err, CloseNormal)
+			}
+			continue
+		}
+		select {
+		case <-c.Done():
+			t.Errorf("the connection ended though the server never answered nor closed")
+		case <-time.After(200 * time.Millisecond):
+		}
+		killed := make(chan struct{})
+		go func() { c.Kill(); close(killed) }()
+		select {
+		case <-killed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Kill after SendClose did not return")
+		}
+	}
+	// A deadline already past: the write is refused and says so.
+	c := dialFake(t, fakeServer(t, func(ws *websocket.Conn, _ func(string, uint64, string, string)) {
 		for {
 			if _, _, err := ws.ReadMessage(); err != nil {
 				return
 			}
 		}
-	})
-	c := dialFake(t, url)
-	done := make(chan struct{})
-	go func() { c.CloseNoWait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("CloseNoWait did not return")
-	}
-	select {
-	case code := <-got:
-		if code != CloseNormal {
-			t.Errorf("the server got close code %d; want %d", code, CloseNormal)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the server got no close frame")
+	}))
+	defer c.Kill()
+	if err := c.SendClose(time.Now().Add(-time.Second)); err == nil {
+		t.Error("SendClose with a deadline past = nil; want the write's timeout")
 	}
 }
 

@@ -501,7 +501,7 @@ func TestPongErrors(t *testing.T) {
 }
 
 // TestReaderEndsWhenTheConnectionIsClosed: closing the connection while the reader waits, a
-// frame read and no buffer held (the client's Kill and CloseNoWait), ends Run with
+// frame read and no buffer held (the client's Kill), ends Run with
 // net.ErrClosed.
 func TestReaderEndsWhenTheConnectionIsClosed(t *testing.T) {
 	srv := httptest.NewServer(sayOnce("one"))

@@ -246,31 +246,70 @@ func (e *engine) connected() int {
 	return n
 }
 
-// closeAll closes every connection, many at a time, each with a close frame (1000) so that
-// the server ends its session at once rather than keeping it for a resume. Calls still in
-// flight fail then, and those failures are not the server's: countError ignores them from
-// here on.
+// closeAll ends every connection with a close handshake, so that the server ends each session
+// at once (RESUME-001, LIVE-021) rather than keeping it for a resume, and a next run against it
+// starts clean. Calls still in flight fail then, and those failures are not the server's:
+// countError ignores them from here on. Every connection first says 1000 (many at a time),
+// then the server's answers are awaited together, and a connection the server has not ended
+// by then is dropped. Two things make the close frame arrive on a busy machine: its write
+// waits until the shared deadline (closeAllWait from the start), not 100 ms from the call, so
+// a stall of this process does not cancel it; and no socket is closed before the server has
+// answered, since closing one with frames still unread resets it, and a server whose next
+// write fails on the reset may end the connection before it has read the close frame.
 func (e *engine) closeAll() {
 	e.closing.Store(true)
+	deadline := time.Now().Add(closeAllWait)
+	var conns []*client.Client
+	for _, u := range e.users {
+		if c := u.conn(); c != nil {
+			conns = append(conns, c)
+		}
+	}
 	var wg sync.WaitGroup
-	work := make(chan *user)
+	work := make(chan *client.Client)
 	for i := 0; i < 64; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for u := range work {
-				if c := u.conn(); c != nil {
-					c.CloseNoWait() // the server ends the session at once: no resume window held after the run
-					<-c.Done()      // no callback of it runs once Run has returned
-				}
+			for c := range work {
+				// After the shared deadline (a server that stopped reading) each frame still
+				// gets closeFrameWait, as before: ending is bounded, not cut short.
+				_ = c.SendClose(later(deadline, time.Now().Add(closeFrameWait)))
 			}
 		}()
 	}
-	for _, u := range e.users {
-		work <- u
+	for _, c := range conns {
+		work <- c
 	}
 	close(work)
 	wg.Wait()
+	expired := make(chan struct{})
+	t := time.AfterFunc(time.Until(later(deadline, time.Now().Add(closeAnswerWait))), func() { close(expired) })
+	defer t.Stop()
+	for _, c := range conns {
+		select {
+		case <-c.Done():
+		case <-expired:
+			c.Kill() // no callback of it runs once Run has returned: Kill waits for its end
+		}
+	}
+}
+
+// How long closeAll waits: closeAllWait from its start for the close frames and the server's
+// answers together; past it, closeFrameWait for each close frame and closeAnswerWait for the
+// answers once every frame is sent.
+const (
+	closeAllWait    = 3 * time.Second
+	closeFrameWait  = 100 * time.Millisecond
+	closeAnswerWait = time.Second
+)
+
+// later is the later of two times.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // countError records a failed operation: "errors" and "errors.<code>", or "errors.closed",

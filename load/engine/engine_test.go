@@ -267,42 +267,66 @@ func TestCancelStopsTheRun(t *testing.T) {
 // TestRunEndsEveryConnectionWithACloseFrame: at the end of a run every connection is closed
 // with 1000, so the server ends each session at once (RESUME-001, LIVE-021) rather than
 // keeping it for a resume, and the next run against it (a capacity search's next step) starts
-// clean.
+// clean. Also while the server is still sending (long battles, 1,000 gifts a second to the
+// end): a generator that closed its sockets right after its close frames reset those with
+// frames unread, and the reference server then ended some before reading the close frame
+// (1006: 1 to 10 of 144 in 3 of 6 runs here, and one of 12 in a CI run of the first case).
 func TestRunEndsEveryConnectionWithACloseFrame(t *testing.T) {
-	cfg, target := startServer(t)
-	sc := scenarios.Scenario{
-		Name: "pk-close", Kind: scenarios.KindPK, Model: scenarios.ModelOpen, Seed: 5,
-		Hosts: 4, AudiencePerRoom: 2, GroupSize: 2, GiftRate: 20,
-		BattleDuration: scenarios.Duration(time.Second),
-		RampUp:         scenarios.Duration(200 * time.Millisecond), Duration: scenarios.Duration(1500 * time.Millisecond),
+	for _, tt := range []struct {
+		name                   string
+		hosts, audience, group int
+		giftRate               float64
+		battle                 time.Duration
+		pipeline, connected    int
+	}{
+		{"quiet end", 4, 2, 2, 20, time.Second, 0, 12},
+		{"the server still sending", 16, 8, 4, 1000, 30 * time.Second, 8, 144},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, target := startServer(t)
+			sc := scenarios.Scenario{
+				Name: "pk-close", Kind: scenarios.KindPK, Model: scenarios.ModelOpen, Seed: 5,
+				Hosts: tt.hosts, AudiencePerRoom: tt.audience, GroupSize: tt.group, GiftRate: tt.giftRate, ScorePipeline: tt.pipeline,
+				BattleDuration: scenarios.Duration(tt.battle),
+				RampUp:         scenarios.Duration(200 * time.Millisecond), Duration: scenarios.Duration(1500 * time.Millisecond),
+			}
+			res, _ := runOn(t, sc, cfg, target)
+			// The server counts a closed connection once its reader has seen the end: wait
+			// until it has counted them all, whatever their codes.
+			deadline := time.Now().Add(10 * time.Second)
+			codes, ended := closedCodes(t, target)
+			for ended < float64(res.Connected) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+				codes, ended = closedCodes(t, target)
+			}
+			if res.Connected != tt.connected || codes["1000"] != float64(tt.connected) || len(codes) != 1 {
+				t.Errorf("%d connected; the server saw them close with %v; want %d, all with 1000", res.Connected, codes, tt.connected)
+			}
+		})
 	}
-	res, _ := runOn(t, sc, cfg, target)
-	closed := func() map[string]float64 {
-		resp, err := http.Get(target.REST + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		codes := map[string]float64{}
-		for _, line := range strings.Split(string(body), "\n") {
-			if rest, ok := strings.CutPrefix(line, `pkarena_connections_closed_total{code="`); ok {
-				code, value, _ := strings.Cut(rest, `"} `)
-				codes[code], _ = strconv.ParseFloat(value, 64)
+}
+
+// closedCodes reads the server's count of ended connections by close code, and their sum.
+func closedCodes(t *testing.T, target Target) (codes map[string]float64, ended float64) {
+	t.Helper()
+	resp, err := http.Get(target.REST + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	codes = map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, `pkarena_connections_closed_total{code="`); ok {
+			code, value, _ := strings.Cut(rest, `"} `)
+			n, _ := strconv.ParseFloat(value, 64)
+			if n > 0 {
+				codes[code] = n
+				ended += n
 			}
 		}
-		return codes
 	}
-	// The server counts a closed connection once its reader has seen the end: wait for it.
-	deadline := time.Now().Add(10 * time.Second)
-	codes := closed()
-	for codes["1000"] < float64(res.Connected) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		codes = closed()
-	}
-	if res.Connected != 12 || codes["1000"] != 12 || len(codes) != 1 {
-		t.Errorf("%d connected; the server saw them close with %v; want 12, all with 1000", res.Connected, codes)
-	}
+	return codes, ended
 }
 
 // The REST calls made one at a time go over connections that keep the kernel's receive time
