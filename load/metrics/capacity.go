@@ -27,7 +27,7 @@ type Capacity struct {
 	Steps      []CapacityStep `json:"steps"`     // in the order run
 	Knee       *CapacityStep  `json:"knee"`      // the highest rate that held; nil when none did
 	Break      *CapacityStep  `json:"break"`     // the lowest rate that did not hold; nil when all did
-	Saturated  string         `json:"saturated"` // which side gave way first: server, generator, unknown, none
+	Saturated  string         `json:"saturated"` // which side gave way first: server, generator, machine, unknown, none
 	Why        string         `json:"why"`       // in words
 	End        time.Time      `json:"end"`
 	StepLength float64        `json:"step_s"` // measured seconds per step
@@ -37,6 +37,7 @@ type Capacity struct {
 const (
 	SideServer    = "server"
 	SideGenerator = "generator"
+	SideMachine   = "machine" // the generator crowded out (GeneratorReport.Crowded): the machine it shares gave way
 	SideUnknown   = "unknown"
 	SideNone      = "none"
 )
@@ -97,6 +98,8 @@ func (c *Capacity) Judge() {
 		c.Saturated, c.Why = SideNone, "every rate tried held: search higher"
 	case b.ErrorText != "":
 		c.Saturated, c.Why = SideUnknown, "the step at the break could not run: "+b.ErrorText
+	case b.Generator != nil && b.Generator.Crowded:
+		c.Saturated, c.Why = SideMachine, "the machine gave way first, not known whether the server or the generator would have alone: the generator fell behind its schedule, crowded out by the processes beside it ("+joinReasons(b.Generator.Reasons)+"); give the generator CPU of its own (another machine, or cores apart from the server's) to tell them apart"
 	case b.Generator != nil && b.Generator.Bottleneck:
 		c.Saturated, c.Why = SideGenerator, "the load generator gave way first: "+b.Generator.Verdict()
 	case b.Generator != nil && b.Generator.Unknown != "":

@@ -10,6 +10,7 @@ func TestCapacityJudge(t *testing.T) {
 	kept := &GeneratorReport{CPUShare: 0.3, LagP99: 1}
 	saturated := &GeneratorReport{Bottleneck: true, CPUShare: 0.95, Reasons: []string{"it ran out of CPU"}}
 	notJudged := &GeneratorReport{Unknown: "the embedded reference server shares its process"}
+	crowded := &GeneratorReport{Bottleneck: true, Crowded: true, CPUShare: 0.14, MachineBusy: 0.99, Reasons: []string{"the machine's CPU was 99% busy"}}
 	step := func(rate float64, held bool, g *GeneratorReport) CapacityStep {
 		return CapacityStep{Rate: rate, Held: held, Generator: g}
 	}
@@ -23,6 +24,8 @@ func TestCapacityJudge(t *testing.T) {
 		{"all held", []CapacityStep{step(10, true, kept), step(20, true, kept)}, 20, 0, SideNone, "search higher"},
 		{"the server broke", []CapacityStep{step(10, true, kept), step(20, false, kept), step(15, true, kept)}, 15, 20, SideServer, "server gave way"},
 		{"the generator broke", []CapacityStep{step(10, true, kept), step(20, false, saturated)}, 10, 20, SideGenerator, "generator gave way"},
+		{"the shared machine broke", []CapacityStep{step(10, true, kept), step(20, false, crowded)}, 10, 20, SideMachine, "the machine gave way first"},
+		{"crowded above the break only", []CapacityStep{step(10, true, kept), step(20, false, kept), step(40, false, crowded)}, 10, 20, SideServer, "server gave way"},
 		{"not judged", []CapacityStep{step(10, true, notJudged), step(20, false, notJudged)}, 10, 20, SideUnknown, "not known"},
 		{"none held", []CapacityStep{step(10, false, kept)}, 0, 10, SideServer, "server gave way"},
 		// A rate that held above a lower one that broke is no knee: the knee is below the break.
