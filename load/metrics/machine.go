@@ -17,8 +17,8 @@ const MachineBusyPerCore = "machine.busy_per_core"
 const MachineMaxBusy = 0.9
 
 // MachineCPU is the CPU time of the whole machine so far, in the kernel's ticks: busy (user,
-// nice, system, interrupts, steal) and in all (busy, idle and waiting for I/O). ok is false
-// where it cannot be read (not Linux, no /proc).
+// nice, system, interrupts, steal) and in all (busy, idle and waiting for I/O). ReadMachineCPU
+// reads it, and reports false where it cannot (not Linux, no /proc).
 type MachineCPU struct {
 	Busy, Total uint64
 }

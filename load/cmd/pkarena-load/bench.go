@@ -163,7 +163,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintln(stderr, "pkarena-load bench: merge:", err)
 		return metrics.ExitError
 	}
-	figures := benchFigures(sum, o, hosts, serverRSS, agentRSS, agentCPU, args)
+	figures, memoryMet := benchFigures(sum, o, hosts, serverRSS, agentRSS, agentCPU, args)
 	fmt.Fprint(stdout, figures)
 	if o.write != "" {
 		if err := writeFigures(o.write, figures); err != nil {
@@ -172,9 +172,7 @@ func runBench(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		fmt.Fprintln(stdout, "figures put at the top of", o.write)
 	}
-	code := finish(merged, sum, true, nil, stdout, stderr)
-	_, met := memoryTargets(serverRSS, agentRSS, sum.Gauges[metrics.ConnectionsOpen], hosts*(1+o.audience))
-	return strictMemory(o.strict, met, code, stderr)
+	return strictMemory(o.strict, memoryMet, finish(merged, sum, true, nil, stdout, stderr), stderr)
 }
 
 // strictMemory is the bench's exit: the merged run's, or with -strict ExitThresholds when a
@@ -343,8 +341,8 @@ func exitCode(err error) int {
 	}
 }
 
-// benchFigures is the benchmark's result in Markdown.
-func benchFigures(s *metrics.Summary, o benchOptions, hosts int, serverRSS, agentRSS []int64, agentCPU time.Duration, args []string) string {
+// benchFigures is the benchmark's result in Markdown, and whether both memory targets were met.
+func benchFigures(s *metrics.Summary, o benchOptions, hosts int, serverRSS, agentRSS []int64, agentCPU time.Duration, args []string) (string, bool) {
 	var b strings.Builder
 	held := s.Gauges[metrics.ConnectionsOpen]
 	fmt.Fprintf(&b, "\n## Load benchmark, %s\n\n", s.End.UTC().Format("2006-01-02 15:04 MST"))
@@ -356,7 +354,7 @@ func benchFigures(s *metrics.Summary, o benchOptions, hosts int, serverRSS, agen
 		s.Gauges[metrics.MemoryPerConnection], s.Gauges["memory.rss_per_connection"], perConn(agentRSS, held))
 	fmt.Fprintf(&b, "- Load generator CPU: %.1f s user and system over all agents (GOGC %s)\n", agentCPU.Seconds(), agentGOGC())
 	fmt.Fprintf(&b, "- Reference server memory at peak: %.0f MiB resident in all, %.0f bytes per connection\n", mib(serverRSS), perConn(serverRSS, held))
-	line, _ := memoryTargets(serverRSS, agentRSS, held, hosts*(1+o.audience))
+	line, memoryMet := memoryTargets(serverRSS, agentRSS, held, hosts*(1+o.audience))
 	b.WriteString(line)
 	fmt.Fprintf(&b, "- Generator: %s\n", s.Generator.Verdict())
 	fmt.Fprintf(&b, "- Operations: %d; errors: %d (%.4f%%); dropped: %d; late: %d; lost: %d (%d behind a later message, %d overdue); out of order: %d\n",
@@ -375,7 +373,7 @@ func benchFigures(s *metrics.Summary, o benchOptions, hosts int, serverRSS, agen
 		}
 	}
 	b.WriteString("\n")
-	return b.String()
+	return b.String(), memoryMet
 }
 
 // Issue 11's memory targets at 50,000 connections, in bytes resident a connection at the
