@@ -521,6 +521,12 @@ func TestBlockedWriteEndsTheConnection(t *testing.T) {
 		t.Fatalf("createLive: %s", *f.Message)
 	}
 	slow := dialNonReader(t, base, "slow", "r1")
+	// The viewer's handshake is answered before the server registers its connection: until
+	// then one connection is open, the host's, as after the cut (on a starved machine the
+	// test once took that for the cut and made no change at all).
+	waitFor(t, func() error {
+		return checkMetrics(scrape(t, base), []metricWant{{"pkarena_connections_open", nil, 2}})
+	})
 	// The cut comes a WriteTimeout after the viewer's write blocked, whatever the count: the
 	// changes must outlast it. 4,000 did under the race detector but took 0.5 s without it.
 	toggles := toggleUntil(t, host, 40000, func() bool {
