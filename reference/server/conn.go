@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -55,6 +56,11 @@ type conn struct {
 	// The writer's, handed from one writer goroutine to the next through the queue's lock.
 	wrote    bool      // the first frame, the welcome, was written
 	deadline time.Time // the write deadline set last
+	// reset: a write failed because the client reset the connection (resetByPeer). The
+	// writer then drops what is queued and leaves the end to the reader, which the reset
+	// woke: what the client sent before it, its close frame above all, is still to be read,
+	// and closing the socket first would make a client's close 1006 (see writeBatch).
+	reset bool
 }
 
 // shutdown makes the writer close the connection with code (closeNone: no close frame).
@@ -106,8 +112,8 @@ func (c *conn) startReading(s *Server) {
 		// token expires.
 		_ = c.ws.SetReadDeadline(c.readDeadline(s))
 		err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.cfg.WriteTimeout))
-		if errors.Is(err, websocket.ErrCloseSent) {
-			return nil
+		if errors.Is(err, websocket.ErrCloseSent) || resetByPeer(err) {
+			return nil // the next read ends the connection, after what the client sent before
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -296,9 +302,21 @@ func (c *conn) finish(live *liveConn, batch []numbered) {
 	}
 }
 
-// writeBatch writes batch; false after a write error (the connection is then shut down).
+// writeBatch writes batch; false after a write error. A write the client's reset failed
+// (resetByPeer) leaves the connection to its reader, which reads what the client sent before
+// the reset and then ends it; the batch and any after it are dropped. Any other error (a
+// write deadline passed) shuts the connection down at once: nothing else would end it.
+//
+// Without that difference a client that sent its close frame and closed its socket with
+// frames unread, which resets it, was counted 1006 (its session kept for a resume) whenever
+// the writer met the reset first: shutting down closed the socket under the reader before it
+// took the close frame waiting there.
 func (c *conn) writeBatch(live *liveConn, batch []numbered) bool {
 	s := c.srv
+	if c.reset {
+		c.queue.written(len(batch), batchBytes(batch))
+		return false
+	}
 	// The write deadline moves on only when less than half of WriteTimeout is left: a write
 	// may block for between half of it and all of it, and a connection busy with frames does
 	// not pay for a timer update on each.
@@ -313,23 +331,19 @@ func (c *conn) writeBatch(live *liveConn, batch []numbered) bool {
 	if corked {
 		live.cork()
 	}
-	var bytes int64
 	replies := 0
-	ok := true
+	var err error
 	bp := encodeBuffers.Get().(*[]byte) // lent for the batch: an idle connection holds none
 	buf := *bp
 	for _, n := range batch {
 		f := n.f
-		bytes += f.size()
 		buf = f.encode(buf[:frameHeaderRoom], n.seq, time.Now().UnixMilli())
-		var err error
 		if live != nil {
 			err = live.WriteFrame(textFrame(buf), c.deadline)
 		} else {
 			err = c.ws.WriteMessage(websocket.TextMessage, buf[frameHeaderRoom:])
 		}
 		if err != nil {
-			ok = false
 			break
 		}
 		c.wrote = true
@@ -341,16 +355,40 @@ func (c *conn) writeBatch(live *liveConn, batch []numbered) bool {
 		*bp = buf[:0]
 		encodeBuffers.Put(bp)
 	}
-	if corked && live.uncork() != nil {
-		ok = false
+	if corked {
+		if uerr := live.uncork(); err == nil {
+			err = uerr
+		}
 	}
-	c.queue.written(len(batch), bytes)
-	if !ok {
-		c.shutdown(closeNone)
+	// The whole batch leaves the queue, written or not: a connection its reader still holds
+	// after a reset must not count frames it dropped against its bounds.
+	c.queue.written(len(batch), batchBytes(batch))
+	if err != nil {
+		if resetByPeer(err) {
+			c.reset = true
+		} else {
+			c.shutdown(closeNone)
+		}
 		return false
 	}
 	s.metrics.sentN(replies, len(batch)-replies)
 	return true
+}
+
+// batchBytes is the size of batch's frames, as the send queue counts them.
+func batchBytes(batch []numbered) int64 {
+	var bytes int64
+	for _, n := range batch {
+		bytes += n.f.size()
+	}
+	return bytes
+}
+
+// resetByPeer reports whether err, from a write, says the client reset the connection (or
+// it is otherwise closed for sending by the peer): the reader is then woken by the kernel
+// and ends the connection itself once it read what came before.
+func resetByPeer(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // maxWriteBatch bounds the frames the writer takes at once: they count against the queue's

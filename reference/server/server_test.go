@@ -38,6 +38,17 @@ func newTestServer(t testing.TB, mutate func(*Config)) (*Server, string) {
 // drain rather than megabytes (which a starved machine took more than 30 s to read).
 func newTestServerSending(t testing.TB, mutate func(*Config), sendBuffer int) (*Server, string) {
 	t.Helper()
+	return newTestServerOn(t, mutate, func(ln net.Listener) net.Listener {
+		if sendBuffer > 0 {
+			setSendBuffer(t, ln, sendBuffer)
+		}
+		return ln
+	})
+}
+
+// newTestServerOn is newTestServer serving on what wrap makes of the server's own listener.
+func newTestServerOn(t testing.TB, mutate func(*Config), wrap func(net.Listener) net.Listener) (*Server, string) {
+	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Logger = slog.New(slog.NewTextHandler(testLogOut, nil))
 	if mutate != nil {
@@ -53,12 +64,9 @@ func newTestServerSending(t testing.TB, mutate func(*Config), sendBuffer int) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sendBuffer > 0 {
-		setSendBuffer(t, ln, sendBuffer)
-	}
 	hs := httptest.NewUnstartedServer(srv.Handler())
 	hs.Listener.Close()
-	hs.Listener = ln
+	hs.Listener = wrap(ln)
 	hs.Start()
 	t.Cleanup(func() { srv.Close(); hs.Close() })
 	return srv, "ws" + strings.TrimPrefix(hs.URL, "http") + protocol.Path

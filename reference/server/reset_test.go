@@ -1,0 +1,192 @@
+package server
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/reference/protocol"
+)
+
+// A client that sends its close frame and then closes its socket with frames unread resets
+// the connection. It ended normally: the server counts 1000 and ends its session, even when
+// its writer meets the reset before its reader took the close frame, and even when a ping
+// before the close frame makes the reader answer into the reset. Before, the writer closed
+// the socket under the reader and the end was counted 1006, the session kept for a resume.
+//
+// The order is made, not hoped for: the server's reader of the client's connection is held
+// at a gate until a write to the connection has failed, and then until the socket is closed
+// or holdAfterFailure has passed, so that a server which closes on the failed write is
+// caught every time.
+func TestCloseBeforeAResetEndsNormally(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ping bool
+	}{
+		{"close frame", false},
+		{"ping then close frame", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			gates := &gateListener{}
+			_, base := newTestServerOn(t, func(c *Config) {
+				c.ResumeWindow = time.Minute // a 1006 would keep the session for a resume
+				c.ConnRequestRate = 0
+				c.HeartbeatInterval, c.HeartbeatTimeout = 5*time.Minute, 10*time.Minute
+			}, func(ln net.Listener) net.Listener {
+				live := ln.(liveListener)
+				gates.Listener = live.Listener
+				live.Listener = gates
+				return live
+			})
+			host := dial(t, base, "h")
+			viewer := dial(t, base, "v")
+			callAll(t,
+				request{host, protocol.ReqCreateLive, map[string]any{"liveID": "r1", "maxSeatCount": 16}},
+				request{viewer, protocol.ReqJoinLive, map[string]string{"liveID": "r1"}})
+
+			// Hold the server's next read of the viewer's connection: the read under way
+			// returns with the heartbeat, and the one after it waits at the gate.
+			gate := gates.of(t, viewer.ws.LocalAddr())
+			gate.armed.Store(true)
+			viewer.send(protocol.ReqHeartbeat, nil)
+			select {
+			case <-gate.waiting:
+			case <-time.After(waitTimeout):
+				t.Fatal("the server's reader never came to the gate")
+			}
+			deadline := time.Now().Add(time.Second)
+			if tt.ping {
+				if err := viewer.ws.WriteControl(websocket.PingMessage, []byte("p"), deadline); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := viewer.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye"), deadline); err != nil {
+				t.Fatal(err)
+			}
+			tcp := viewer.ws.NetConn().(*net.TCPConn)
+			if err := tcp.SetLinger(0); err != nil { // close with a reset, whatever is unread
+				t.Fatal(err)
+			}
+			_ = tcp.Close()
+
+			// The host's seat changes reach the viewer's room: a write to the reset
+			// connection fails.
+			toggleUntil(t, host, 2000, func() bool {
+				select {
+				case <-gate.failed:
+					return true
+				default:
+					return false
+				}
+			})
+			waitFor(t, func() error {
+				return checkMetrics(scrape(t, base), []metricWant{{"pkarena_connections_open", nil, 1}})
+			})
+			fams := scrape(t, base)
+			if err := checkMetrics(fams, []metricWant{
+				{"pkarena_connections_closed_total", []string{"code=1000"}, 1},
+				{"pkarena_sessions_in_grace", nil, 0},
+			}); err != nil {
+				t.Error(err)
+			}
+			if n := value(fams, "pkarena_connections_closed_total", "code=1006"); n > 0 { // -1: none yet
+				t.Errorf("%v connections counted 1006", n)
+			}
+			if f := host.call(protocol.ReqHeartbeat, nil); *f.Code != 0 {
+				t.Errorf("the host's heartbeat after the viewer left: %s", *f.Message)
+			}
+		})
+	}
+}
+
+// holdAfterFailure is how long a gate holds its reader after a write failed, unless the
+// socket is closed first: time for a server that wrongly closes on the failure to do it.
+const holdAfterFailure = 200 * time.Millisecond
+
+// gateListener hands out the server's sockets as gateConns (under the liveListener's
+// liveConns), and finds them again by their client's address.
+type gateListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []*gateConn
+}
+
+// Accept waits for the next connection.
+func (l *gateListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	g := &gateConn{Conn: c, waiting: make(chan struct{}, 1), failed: make(chan struct{}), closed: make(chan struct{})}
+	l.mu.Lock()
+	l.conns = append(l.conns, g)
+	l.mu.Unlock()
+	return g, nil
+}
+
+// of returns the server's socket of the connection whose client end is client.
+func (l *gateListener) of(t *testing.T, client net.Addr) *gateConn {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, g := range l.conns {
+		if g.RemoteAddr().String() == client.String() {
+			return g
+		}
+	}
+	t.Fatalf("no server socket for the client at %s", client)
+	return nil
+}
+
+// gateConn is a server socket whose reads, once armed, wait at a gate: until a write has
+// failed, then until the socket is closed or holdAfterFailure has passed. A read that waits
+// signals waiting. It waits no longer than waitTimeout in all.
+type gateConn struct {
+	net.Conn
+	armed     atomic.Bool
+	waiting   chan struct{} // a read came to the gate (buffered: one signal kept)
+	failed    chan struct{} // closed by the first write that failed while armed
+	failOnce  sync.Once
+	closed    chan struct{} // closed by Close
+	closeOnce sync.Once
+}
+
+// Read reads, first waiting at the gate if it is armed.
+func (c *gateConn) Read(p []byte) (int, error) {
+	if c.armed.Load() {
+		select {
+		case c.waiting <- struct{}{}:
+		default:
+		}
+		giveUp := time.After(waitTimeout)
+		select {
+		case <-c.failed:
+			select {
+			case <-c.closed:
+			case <-time.After(holdAfterFailure):
+			}
+		case <-giveUp:
+		}
+		c.armed.Store(false)
+	}
+	return c.Conn.Read(p)
+}
+
+// Write writes, opening the gate if it fails while armed.
+func (c *gateConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err != nil && c.armed.Load() {
+		c.failOnce.Do(func() { close(c.failed) })
+	}
+	return n, err
+}
+
+// Close closes the socket and tells a read at the gate.
+func (c *gateConn) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
