@@ -20,8 +20,10 @@ import (
 //
 // The order is made, not hoped for: the server's reader of the client's connection is held
 // at a gate until a write to the connection has failed, and then until the socket is closed
-// or holdAfterFailure has passed, so that a server which closes on the failed write is
-// caught every time.
+// or the test lets it go, so that a server which closes on the failed write is caught every
+// time. Before it lets go, the test sends the connection more frames than its send queue
+// holds: frames the writer drops after the reset must leave the queue, or the connection is
+// cut off as a slow consumer (4008) while its reader is still to come.
 func TestCloseBeforeAResetEndsNormally(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -36,6 +38,11 @@ func TestCloseBeforeAResetEndsNormally(t *testing.T) {
 				c.ResumeWindow = time.Minute // a 1006 would keep the session for a resume
 				c.ConnRequestRate = 0
 				c.HeartbeatInterval, c.HeartbeatTimeout = 5*time.Minute, 10*time.Minute
+				// Small bounds, which the frames sent after the reset go well past, but not so
+				// small that a writer starved for a few round trips of the host's is cut off
+				// (16 frames and 64 KB were, 3 times in 40 beside two CPU-burning loops).
+				c.SendQueueFrames, c.ResumeHistoryFrames = queueFrames, queueFrames/2
+				c.SendQueueBytes, c.ResumeHistoryBytes = queueBytes, queueBytes/2
 			}, func(ln net.Listener) net.Listener {
 				live := ln.(liveListener)
 				gates.Listener = live.Listener
@@ -83,6 +90,18 @@ func TestCloseBeforeAResetEndsNormally(t *testing.T) {
 					return false
 				}
 			})
+			// Twice past both of the queue's bounds (a seat change's frame, the whole seat
+			// list, is over 2,000 bytes), then the reader may go on.
+			for i := 0; i < max(2*queueFrames, 2*queueBytes/2000); i++ {
+				typ := protocol.ReqLockSeat
+				if i%2 == 1 {
+					typ = protocol.ReqUnlockSeat
+				}
+				if f := host.call(typ, map[string]int{"seatIndex": 5}); *f.Code != 0 {
+					t.Fatalf("%s: %s", typ, *f.Message)
+				}
+			}
+			close(gate.release)
 			waitFor(t, func() error {
 				return checkMetrics(scrape(t, base), []metricWant{{"pkarena_connections_open", nil, 1}})
 			})
@@ -93,8 +112,11 @@ func TestCloseBeforeAResetEndsNormally(t *testing.T) {
 			}); err != nil {
 				t.Error(err)
 			}
-			if n := value(fams, "pkarena_connections_closed_total", "code=1006"); n > 0 { // -1: none yet
-				t.Errorf("%v connections counted 1006", n)
+			// 1006: closed under the reader; 4008: cut off, the dropped frames still counted.
+			for _, code := range []string{"code=1006", "code=4008"} {
+				if n := value(fams, "pkarena_connections_closed_total", code); n > 0 { // -1: none
+					t.Errorf("%v connections counted %s", n, code)
+				}
 			}
 			if f := host.call(protocol.ReqHeartbeat, nil); *f.Code != 0 {
 				t.Errorf("the host's heartbeat after the viewer left: %s", *f.Message)
@@ -103,9 +125,11 @@ func TestCloseBeforeAResetEndsNormally(t *testing.T) {
 	}
 }
 
-// holdAfterFailure is how long a gate holds its reader after a write failed, unless the
-// socket is closed first: time for a server that wrongly closes on the failure to do it.
-const holdAfterFailure = 200 * time.Millisecond
+// The send queue's bounds in TestCloseBeforeAResetEndsNormally.
+const (
+	queueFrames = 256
+	queueBytes  = 1 << 20
+)
 
 // gateListener hands out the server's sockets as gateConns (under the liveListener's
 // liveConns), and finds them again by their client's address.
@@ -121,7 +145,7 @@ func (l *gateListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &gateConn{Conn: c, waiting: make(chan struct{}, 1), failed: make(chan struct{}), closed: make(chan struct{})}
+	g := &gateConn{Conn: c, waiting: make(chan struct{}, 1), failed: make(chan struct{}), closed: make(chan struct{}), release: make(chan struct{})}
 	l.mu.Lock()
 	l.conns = append(l.conns, g)
 	l.mu.Unlock()
@@ -143,8 +167,8 @@ func (l *gateListener) of(t *testing.T, client net.Addr) *gateConn {
 }
 
 // gateConn is a server socket whose reads, once armed, wait at a gate: until a write has
-// failed, then until the socket is closed or holdAfterFailure has passed. A read that waits
-// signals waiting. It waits no longer than waitTimeout in all.
+// failed, then until the socket is closed or release is closed. A read that waits signals
+// waiting. It waits no longer than waitTimeout in all.
 type gateConn struct {
 	net.Conn
 	armed     atomic.Bool
@@ -153,6 +177,7 @@ type gateConn struct {
 	failOnce  sync.Once
 	closed    chan struct{} // closed by Close
 	closeOnce sync.Once
+	release   chan struct{} // closed by the test: a read may go on after a failed write
 }
 
 // Read reads, first waiting at the gate if it is armed.
@@ -167,7 +192,8 @@ func (c *gateConn) Read(p []byte) (int, error) {
 		case <-c.failed:
 			select {
 			case <-c.closed:
-			case <-time.After(holdAfterFailure):
+			case <-c.release:
+			case <-giveUp:
 			}
 		case <-giveUp:
 		}
