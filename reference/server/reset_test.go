@@ -168,7 +168,7 @@ func (l *gateListener) of(t *testing.T, client net.Addr) *gateConn {
 
 // gateConn is a server socket whose reads, once armed, wait at a gate: until a write has
 // failed, then until the socket is closed or release is closed. A read that waits signals
-// waiting. It waits no longer than waitTimeout in all.
+// waiting. It waits no longer than waitTimeout in all, nor once the socket is closed.
 type gateConn struct {
 	net.Conn
 	armed     atomic.Bool
@@ -195,6 +195,7 @@ func (c *gateConn) Read(p []byte) (int, error) {
 			case <-c.release:
 			case <-giveUp:
 			}
+		case <-c.closed: // the server ended (a test that failed early): no more to hold
 		case <-giveUp:
 		}
 		c.armed.Store(false)
