@@ -52,6 +52,11 @@ type Config struct {
 	ResumeHistoryBytes  int
 	// WriteTimeout bounds one frame write to a client.
 	WriteTimeout time.Duration
+	// CloseLinger is how long a connection the server closes with a close frame stays open
+	// for the client's answer, its close frame or the end of its stream, before the socket is
+	// closed (RFC 6455 §7.1.1; linger.go); its sending side is shut at once. 0: closed at once,
+	// which resets the connection when the client sent something not yet read.
+	CloseLinger time.Duration
 	// DefaultBattleDuration applies to requestBattle without a duration (300 s).
 	DefaultBattleDuration time.Duration
 	// MaxBattleDuration bounds a battle's duration.
@@ -167,6 +172,7 @@ func DefaultConfig() Config {
 		HeartbeatTimeout:     15 * time.Second,
 		DefaultInviteTimeout: 30 * time.Second,
 		WriteTimeout:         10 * time.Second,
+		CloseLinger:          time.Second,
 		ResumeHistoryFrames:  256,
 		ResumeHistoryBytes:   256 << 10,
 
@@ -223,6 +229,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("resume history bytes %d: must be from 1024 to half the send queue's %d bytes", c.ResumeHistoryBytes, c.SendQueueBytes)
 	case c.WriteTimeout <= 0:
 		return fmt.Errorf("write timeout %v: must be positive", c.WriteTimeout)
+	case c.CloseLinger < 0 || c.CloseLinger > time.Minute:
+		return fmt.Errorf("close linger %v: must be from 0 (close at once) to 1m", c.CloseLinger)
 	case c.MaxBattleDuration < time.Second || c.MaxBattleDuration%time.Second != 0:
 		return fmt.Errorf("max battle duration %v: must be whole seconds, at least 1s", c.MaxBattleDuration)
 	case c.DefaultBattleDuration < time.Second || c.DefaultBattleDuration > c.MaxBattleDuration || c.DefaultBattleDuration%time.Second != 0:

@@ -58,6 +58,10 @@ func TestValidateEachBoundBothWays(t *testing.T) {
 		{"history of a byte more", func(c *Config) { resume(c); c.ResumeHistoryBytes = c.SendQueueBytes/2 + 1 }, "resume history bytes"},
 		{"write timeout 1ns", func(c *Config) { c.WriteTimeout = time.Nanosecond }, ""},
 		{"write timeout 0", func(c *Config) { c.WriteTimeout = 0 }, "write timeout"},
+		{"no close linger", func(c *Config) { c.CloseLinger = 0 }, ""},
+		{"close linger 1m", func(c *Config) { c.CloseLinger = time.Minute }, ""},
+		{"close linger -1ns", func(c *Config) { c.CloseLinger = -time.Nanosecond }, "close linger"},
+		{"close linger 1m1ns", func(c *Config) { c.CloseLinger = time.Minute + time.Nanosecond }, "close linger"},
 		{"battles of at most 1s", func(c *Config) { c.MaxBattleDuration, c.DefaultBattleDuration = time.Second, time.Second }, ""},
 		{"battles of at most 999ms", func(c *Config) { c.MaxBattleDuration = 999 * time.Millisecond }, "max battle duration"},
 		{"battles of at most 1.5s", func(c *Config) { c.MaxBattleDuration = 1500 * time.Millisecond }, "max battle duration"},
@@ -123,6 +127,7 @@ func TestBindFlagsParsesTheEnvironment(t *testing.T) {
 		{"not an integer", map[string]string{"PKARENA_MAX_SEAT_COUNT": "twelve"}, "PKARENA_MAX_SEAT_COUNT=\"twelve\": not an integer", nil},
 		{"a duration", map[string]string{"PKARENA_WRITE_TIMEOUT": "250ms"}, "", func(c Config) bool { return c.WriteTimeout == 250*time.Millisecond }},
 		{"not a duration", map[string]string{"PKARENA_WRITE_TIMEOUT": "soon"}, "PKARENA_WRITE_TIMEOUT=\"soon\": not a duration", nil},
+		{"the close linger", map[string]string{"PKARENA_CLOSE_LINGER": "0s"}, "", func(c Config) bool { return c.CloseLinger == 0 }},
 		{"an application ID", map[string]string{"PKARENA_SDKAPPID": "1400000042"}, "", func(c Config) bool { return c.SDKAppID == 1400000042 }},
 		{"not an application ID", map[string]string{"PKARENA_SDKAPPID": "-1"}, "PKARENA_SDKAPPID=\"-1\": not an unsigned integer", nil},
 	} {

@@ -49,7 +49,9 @@ type conn struct {
 	limiter *rate.Limiter // the request rate limit (RATE-001); reader only; nil: none
 	expires time.Time     // when the token of the handshake expires (AUTHZ-003); set before the reader starts
 
-	closing   atomic.Bool // set by shutdown; the writer (started by it if none ran) then ends the connection
+	closing   atomic.Bool   // set by shutdown; the writer (started by it if none ran) then ends the connection
+	readEnd   chan struct{} // closed by the reader as it ends; readErr is set before
+	readErr   error         // the read error that ended the reader; nil: it stopped at a frame it refused
 	closeOnce sync.Once
 	closeCode int // written once before closing is set
 
@@ -137,6 +139,7 @@ func (c *conn) armRead(s *Server) bool {
 // endReading tells the hub the connection is gone, with how it ended, and releases the
 // reader's place in the server's wait group.
 func (c *conn) endReading(s *Server, ended *int) {
+	close(c.readEnd) // a writer waiting for the client's answer to its close frame (awaitClient)
 	s.post(hubMsg{kind: msgClosed, conn: c, code: *ended})
 	s.connWG.Done()
 }
@@ -172,6 +175,7 @@ func readMessage(r io.Reader) ([]byte, error) { return io.ReadAll(r) }
 //go:noinline
 func (c *conn) handleFrame(s *Server, mt int, data []byte, err error, ended *int) bool {
 	if err != nil {
+		c.readErr = err
 		*ended = endCodeFor(err)
 		code := closeCodeFor(err)
 		if code == closeHeartbeatTimeout && !c.expires.IsZero() && !time.Now().Before(c.expires) {
@@ -272,7 +276,9 @@ func (c *conn) write() {
 
 // finish ends the connection for the writer once shutdown was asked: the welcome if it was
 // not written yet and a close frame is due, what was queued if the server is shutting down,
-// the close frame; then the socket is closed and the connection let go.
+// the close frame; then, once a close frame is out (this one, or one gorilla's reader wrote:
+// 1002, 1009, the echo of the client's), the wait for the client's answer (awaitClient), and
+// the socket is closed and the connection let go.
 func (c *conn) finish(live *liveConn, batch []numbered) {
 	s := c.srv
 	defer s.connWG.Done()
@@ -295,10 +301,14 @@ func (c *conn) finish(live *liveConn, batch []numbered) {
 			return
 		}
 	}
+	sent := false
 	if c.closeCode != closeNone {
-		_ = c.ws.WriteControl(websocket.CloseMessage,
+		sent = c.ws.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(c.closeCode, closeReason(c.closeCode)),
-			time.Now().Add(time.Second))
+			time.Now().Add(time.Second)) == nil
+	}
+	if sent || (live != nil && live.closeWritten()) {
+		c.awaitClient()
 	}
 }
 

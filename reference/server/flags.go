@@ -67,6 +67,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet, getenv func(string) string) error {
 	num(&c.ResumeHistoryFrames, "resume-history-frames", "RESUME_HISTORY_FRAMES", "frames each session keeps for a replay after a drop")
 	num(&c.ResumeHistoryBytes, "resume-history-bytes", "RESUME_HISTORY_BYTES", "bytes of frames each session keeps for a replay after a drop")
 	dur(&c.WriteTimeout, "write-timeout", "WRITE_TIMEOUT", "deadline of one frame write")
+	dur(&c.CloseLinger, "close-linger", "CLOSE_LINGER", "after the server's close frame, how long the socket waits for the client's close frame or end before it is closed (0: at once)")
 	dur(&c.DefaultBattleDuration, "battle-duration", "BATTLE_DURATION", "battle duration when a request sets none")
 	dur(&c.MaxBattleDuration, "max-battle-duration", "MAX_BATTLE_DURATION", "longest battle allowed")
 	num(&c.MaxBattleRequestsPerMinute, "battle-requests-per-minute", "BATTLE_REQUESTS_PER_MINUTE", "battles one room may create per minute (0: no limit)")

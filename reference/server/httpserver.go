@@ -179,8 +179,9 @@ func (a *admission) evict(newcomer net.Conn) {
 //  1. new handshakes get 503 and REST calls 100001; every connection is ended as lost, so
 //     that everyone connected learns how their rooms and battles ended (the hub; immediate);
 //  2. then, side by side and each within the deadline: the queued webhooks are delivered for
-//     at most ShutdownWebhookWait; each WebSocket writes what was queued for it and its 1001;
-//     hs stops listening and waits for the HTTP requests in progress;
+//     at most ShutdownWebhookWait; each WebSocket writes what was queued for it and its 1001,
+//     and waits up to CloseLinger for the client's answer (awaitClient); hs stops listening
+//     and waits for the HTTP requests in progress;
 //  3. at the deadline whatever is left is cut: webhooks still queued are logged and counted
 //     as dropped, WebSockets still writing are closed, requests still running (a caller
 //     trickling its body) are closed.

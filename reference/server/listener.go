@@ -184,6 +184,15 @@ const (
 	maxControlFrame   = 2 + 125
 )
 
+// closeWritten reports whether a close frame went out on the connection: one was written, not
+// held by a cork, and no write failed (nothing is written after a failure, and a close frame
+// whose write failed is not there for the client to answer).
+func (c *liveConn) closeWritten() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.closeSent && !c.corked && c.writeErr == nil
+}
+
 // SetWriteDeadline sets the write deadline, or keeps it for the flush while corked.
 func (c *liveConn) SetWriteDeadline(t time.Time) error {
 	c.wmu.Lock()

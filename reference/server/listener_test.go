@@ -262,6 +262,9 @@ func TestLiveConnWritesNoFrameAfterAClose(t *testing.T) {
 		if _, err := c.Write(notClosing); err != nil {
 			t.Fatal(err)
 		}
+		if c.closeWritten() {
+			t.Errorf("corked %v: closeWritten = true before any close frame", corked)
+		}
 		if err := c.WriteFrame([]byte("second,"), deadline); err != nil {
 			t.Errorf("corked %v: WriteFrame after a %d-byte write starting 0x88: %v; want it written", corked, len(notClosing), err)
 		}
@@ -270,6 +273,9 @@ func TestLiveConnWritesNoFrameAfterAClose(t *testing.T) {
 			t.Fatal(err)
 		}
 		want = append(want, closing...)
+		if c.closeWritten() == corked {
+			t.Errorf("corked %v: closeWritten after the close frame = %v; want %v (held until the flush)", corked, !corked, !corked)
+		}
 		if err := c.WriteFrame([]byte("third,"), deadline); !errors.Is(err, websocket.ErrCloseSent) {
 			t.Errorf("corked %v: WriteFrame after a close frame = %v; want websocket.ErrCloseSent", corked, err)
 		}
@@ -277,6 +283,9 @@ func TestLiveConnWritesNoFrameAfterAClose(t *testing.T) {
 			if err := c.uncork(); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if !c.closeWritten() {
+			t.Errorf("corked %v: closeWritten = false once the close frame is out; want true", corked)
 		}
 		if !bytes.Equal(sock.got.Bytes(), want) {
 			t.Errorf("corked %v: the socket got %q; want %q", corked, sock.got.Bytes(), want)
@@ -313,6 +322,9 @@ func TestLiveConnWritesNothingAfterAFailedWrite(t *testing.T) {
 		}
 		if _, err := c.Write([]byte{0x88, 0}); !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Errorf("corked %v: a close frame after a failed write: %v; want the first error", corked, err)
+		}
+		if c.closeWritten() { // the server then closes at once: there is no close frame to answer
+			t.Errorf("corked %v: closeWritten = true for a close frame whose write failed", corked)
 		}
 		if sock.writes != 1 || sock.got.Len() > 0 {
 			t.Errorf("corked %v: %d writes reached the socket, %q after the failed one; want that one only", corked, sock.writes, sock.got.Bytes())

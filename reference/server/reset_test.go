@@ -43,12 +43,7 @@ func TestCloseBeforeAResetEndsNormally(t *testing.T) {
 				// (16 frames and 64 KB were, 3 times in 40 beside two CPU-burning loops).
 				c.SendQueueFrames, c.ResumeHistoryFrames = queueFrames, queueFrames/2
 				c.SendQueueBytes, c.ResumeHistoryBytes = queueBytes, queueBytes/2
-			}, func(ln net.Listener) net.Listener {
-				live := ln.(liveListener)
-				gates.Listener = live.Listener
-				live.Listener = gates
-				return live
-			})
+			}, gates.wrap)
 			host := dial(t, base, "h")
 			viewer := dial(t, base, "v")
 			callAll(t,
@@ -211,6 +206,9 @@ func (c *gateConn) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// CloseWrite shuts the socket for sending, as the server's own sockets can (awaitClient).
+func (c *gateConn) CloseWrite() error { return c.Conn.(*net.TCPConn).CloseWrite() }
 
 // Close closes the socket and tells a read at the gate.
 func (c *gateConn) Close() error {

@@ -291,6 +291,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		ws:      ws,
 		queue:   newSendQueue(s.cfg.SendQueueFrames, int64(s.cfg.SendQueueBytes)),
 		expires: expires,
+		readEnd: make(chan struct{}),
 	}
 	if s.cfg.ConnRequestRate > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(s.cfg.ConnRequestRate), s.cfg.ConnRequestBurst)
@@ -312,7 +313,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if res.refused != "" { // RESUME-006: the close frame, no welcome
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeResumeRefused, closeReason(closeResumeRefused)+": "+res.refused), time.Now().Add(time.Second))
+		if ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeResumeRefused, closeReason(closeResumeRefused)+": "+res.refused), time.Now().Add(time.Second)) == nil {
+			lingerClose(ws.NetConn(), s.cfg.CloseLinger) // what the client sent meanwhile must not reset the 4010
+			return
+		}
 		ws.Close()
 		return
 	}

@@ -1,0 +1,269 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pkarena/pkarena/fixtures/hostile"
+	"github.com/pkarena/pkarena/reference/protocol"
+)
+
+// A connection the server closes with a close frame stays open for the client's answer (RFC
+// 6455 §7.1.1): the client reads the close frame and then the end of the stream, never a
+// reset, even with frames of its own still unread by the server; the server closes its socket
+// once the client answered, not before. The rows are the ways a server closes: at a frame
+// its reader refuses (the reader stops; the frames behind it are unread), at silence, and
+// from the hub while the reader still reads.
+//
+// The linger is a minute, twice the test's wait: a server that closed at the bound rather
+// than at the answer fails. Closing at once (as before the linger) fails every row: the
+// socket is closed before the client answered, and where frames were unread the client
+// reads a reset instead of the end of the stream.
+func TestServerCloseWaitsForTheClient(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		mutate func(*Config)
+		act    func(t *testing.T, c *rawClient, base string)
+		code   int
+		// reading: the server's reader still reads after the close frame, so the client's
+		// close frame alone is its answer; else the server reads nothing more and the answer
+		// is the end of the client's stream.
+		reading bool
+	}{
+		{"binary frame, frames behind it", nil, func(t *testing.T, c *rawClient, _ string) {
+			writeRaw(t, c, append(wire(t, websocket.BinaryMessage, "{}"), textFrames(t, 32<<10)...))
+		}, protocol.CloseUnsupportedData, false},
+		{"text not UTF-8, frames behind it", nil, func(t *testing.T, c *rawClient, _ string) {
+			writeRaw(t, c, append(wire(t, websocket.TextMessage, "%FF%FE"), textFrames(t, 32<<10)...))
+		}, protocol.CloseInvalidData, false},
+		// gorilla's reader answers these two itself (1002, 1009): the server's writer learns
+		// of the close frame from the socket (liveConn.closeWritten).
+		{"unmasked frame, frames behind it", nil, func(t *testing.T, c *rawClient, _ string) {
+			raw, err := hostile.Wire{Fin: true, Opcode: websocket.TextMessage, Payload: "{}", Unmasked: true}.Bytes([4]byte{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeRaw(t, c, append(raw, textFrames(t, 32<<10)...))
+		}, protocol.CloseProtocolError, false},
+		// The server reads the header and answers 1009 (gorilla does): the whole payload is
+		// still to come.
+		{"frame over the limit", nil, func(t *testing.T, c *rawClient, _ string) {
+			writeRaw(t, c, wire(t, websocket.TextMessage, strings.Repeat("x", DefaultConfig().MaxFrameBytes+1)))
+		}, protocol.CloseMessageTooBig, false},
+		{"silence", func(c *Config) {
+			c.HeartbeatInterval, c.HeartbeatTimeout = 50*time.Millisecond, 300*time.Millisecond
+		}, func(*testing.T, *rawClient, string) {}, protocol.CloseHeartbeatTimeout, false},
+		{"replaced", nil, func(t *testing.T, _ *rawClient, base string) { dial(t, base, "u") }, protocol.CloseReplaced, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			gates := &gateListener{}
+			_, base := newTestServerOn(t, func(c *Config) {
+				c.CloseLinger = 2 * waitTimeout
+				if tt.mutate != nil {
+					tt.mutate(c)
+				}
+			}, gates.wrap)
+			c := dial(t, base, "u")
+			sock := gates.of(t, c.ws.LocalAddr())
+			tt.act(t, c, base)
+
+			expectClose(t, c, tt.code)
+			expectEnd(t, c.ws.NetConn())
+			select {
+			case <-sock.closed:
+				t.Fatal("the server closed its socket before the client answered its close frame")
+			default:
+			}
+			if err := c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(tt.code, ""), time.Now().Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if tt.reading {
+				select {
+				case <-sock.closed:
+				case <-time.After(waitTimeout):
+					t.Fatal("the server's socket was still open after the client's close frame")
+				}
+			}
+			if err := c.ws.NetConn().(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-sock.closed:
+			case <-time.After(waitTimeout):
+				t.Fatal("the server's socket was still open after the client's close frame and end")
+			}
+		})
+	}
+}
+
+// A client that never answers the close frame holds the socket open for CloseLinger and no
+// longer: not before (the server's timer starts after the close frame, which comes after
+// the test's start) and not long after. With a linger of 0 the socket is closed at once.
+func TestServerCloseLingersForItsBound(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		linger time.Duration
+		act    func(t *testing.T, c *rawClient, base string)
+		code   int
+	}{
+		{"reader stopped", 300 * time.Millisecond, func(t *testing.T, c *rawClient, _ string) {
+			writeRaw(t, c, append(wire(t, websocket.BinaryMessage, "{}"), textFrames(t, 4<<10)...))
+		}, protocol.CloseUnsupportedData},
+		{"reader reading", 300 * time.Millisecond, func(t *testing.T, _ *rawClient, base string) { dial(t, base, "u") }, protocol.CloseReplaced},
+		{"no linger", 0, func(t *testing.T, _ *rawClient, base string) { dial(t, base, "u") }, protocol.CloseReplaced},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			gates := &gateListener{}
+			_, base := newTestServerOn(t, func(c *Config) { c.CloseLinger = tt.linger }, gates.wrap)
+			c := dial(t, base, "u")
+			sock := gates.of(t, c.ws.LocalAddr())
+			start := time.Now()
+			tt.act(t, c, base)
+			expectClose(t, c, tt.code)
+			select {
+			case <-sock.closed:
+			case <-time.After(tt.linger + waitTimeout):
+				t.Fatalf("the server's socket was still open %v after the close frame", tt.linger+waitTimeout)
+			}
+			if took := time.Since(start); took < tt.linger {
+				t.Errorf("the server closed its socket %v after the start; want not before the linger, %v", took, tt.linger)
+			}
+			expectEnd(t, c.ws.NetConn())
+		})
+	}
+}
+
+// A resume refused at the upgrade (4010) lingers too: what the client sent after the upgrade
+// does not reset the connection under the close frame. The server's close frame is held until
+// the client's frames are in its socket (gorilla refuses frames sent before the upgrade's
+// answer), so a server that closes at once has them unread every time.
+func TestResumeRefusalWaitsForTheClient(t *testing.T) {
+	hold := &holdListener{release: make(chan struct{})}
+	_, base := newTestServerOn(t, func(c *Config) { c.CloseLinger = 2 * waitTimeout }, hold.wrap)
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(t, base, "u", "")+"&"+url.Values{"resume": {"r1.x"}, "lastseq": {"1"}}.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	c := &rawClient{t: t, ws: ws}
+	writeRaw(t, c, textFrames(t, 32<<10))
+	close(hold.release)
+	expectClose(t, c, protocol.CloseResumeRefused)
+	expectEnd(t, ws.NetConn())
+}
+
+// holdListener hands out the server's sockets as holdConns (under the liveListener's
+// liveConns).
+type holdListener struct {
+	net.Listener
+	release chan struct{}
+}
+
+// Accept waits for the next connection.
+func (l *holdListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return holdConn{c, l.release}, nil
+}
+
+// wrap puts the listener under the server's liveListener.
+func (l *holdListener) wrap(ln net.Listener) net.Listener {
+	live := ln.(liveListener)
+	l.Listener = live.Listener
+	live.Listener = l
+	return live
+}
+
+// holdConn is a server socket whose close frames wait until release is closed (or
+// waitTimeout passed). gorilla writes a close frame with one write.
+type holdConn struct {
+	net.Conn
+	release chan struct{}
+}
+
+// Write writes p, first waiting for release if p is a close frame.
+func (c holdConn) Write(p []byte) (int, error) {
+	if len(p) > 0 && p[0] == startOfCloseFrame {
+		select {
+		case <-c.release:
+		case <-time.After(waitTimeout):
+		}
+	}
+	return c.Conn.Write(p)
+}
+
+// CloseWrite shuts the socket for sending.
+func (c holdConn) CloseWrite() error { return c.Conn.(*net.TCPConn).CloseWrite() }
+
+// wrap puts the listener under the server's liveListener.
+func (l *gateListener) wrap(ln net.Listener) net.Listener {
+	live := ln.(liveListener)
+	l.Listener = live.Listener
+	live.Listener = l
+	return live
+}
+
+// wire is one masked client frame of opcode with payload (URL-escaped, as the hostile
+// corpus writes it).
+func wire(t *testing.T, opcode int, payload string) []byte {
+	t.Helper()
+	b, err := hostile.Wire{Fin: true, Opcode: byte(opcode), Payload: payload}.Bytes([4]byte{1, 2, 3, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// textFrames is about n bytes of masked heartbeat requests.
+func textFrames(t *testing.T, n int) []byte {
+	t.Helper()
+	one := wire(t, websocket.TextMessage, `{"id":"1","type":"heartbeat"}`)
+	var b []byte
+	for len(b) < n {
+		b = append(b, one...)
+	}
+	return b
+}
+
+// writeRaw writes b to the client's socket in one write, below gorilla's writer.
+func writeRaw(t *testing.T, c *rawClient, b []byte) {
+	t.Helper()
+	_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(waitTimeout))
+	if _, err := c.ws.NetConn().Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expectClose reads until the connection's close frame, which must carry code; the client
+// does not answer it.
+func expectClose(t *testing.T, c *rawClient, code int) {
+	t.Helper()
+	c.ws.SetCloseHandler(func(int, string) error { return nil })
+	_ = c.ws.SetReadDeadline(time.Now().Add(waitTimeout))
+	var err error
+	for err == nil {
+		_, _, err = c.ws.ReadMessage()
+	}
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != code {
+		t.Fatalf("read ended with %v; want close %d", err, code)
+	}
+}
+
+// expectEnd reads the client's socket past the close frame: the server's end of the stream.
+func expectEnd(t *testing.T, nc net.Conn) {
+	t.Helper()
+	_ = nc.SetReadDeadline(time.Now().Add(waitTimeout))
+	if n, err := nc.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("after the close frame: %d bytes, %v; want the end of the stream, not a reset", n, err)
+	}
+}
