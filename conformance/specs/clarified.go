@@ -94,16 +94,7 @@ var _ = Describe("Clarifications of revision 4", func() {
 		u := s.id("ahead")
 		sig, err := client.SignUserSig(target.Secret, target.SDKAppID, u, 2*time.Hour, time.Now().Add(time.Hour))
 		Expect(err).NotTo(HaveOccurred())
-		ws, resp, err := websocket.DefaultDialer.DialContext(s.ctx, target.HandshakeURL(strconv.FormatUint(target.SDKAppID, 10), u, sig), nil)
-		if resp != nil && err != nil {
-			Fail(fmt.Sprintf("refused with HTTP %d: %v", resp.StatusCode, err))
-		}
-		Expect(err).NotTo(HaveOccurred())
-		defer ws.Close()
-		Expect(ws.SetReadDeadline(time.Now().Add(target.EventTimeout + 5*time.Second))).To(Succeed())
-		var welcome struct{ Type string }
-		Expect(ws.ReadJSON(&welcome)).To(Succeed())
-		Expect(welcome.Type).To(Equal("welcome"))
+		dialWelcomed(s, u, sig).Close()
 	})
 
 	It("[TRANS-014] a request whose id repeats that of one not yet answered is executed and answered like any other", Label("transport"), func(ctx SpecContext) {
@@ -111,13 +102,8 @@ var _ = Describe("Clarifications of revision 4", func() {
 		u := s.id("dup")
 		sig, err := target.Sign(u)
 		Expect(err).NotTo(HaveOccurred())
-		ws, _, err := websocket.DefaultDialer.DialContext(s.ctx, target.HandshakeURL(strconv.FormatUint(target.SDKAppID, 10), u, sig), nil)
-		Expect(err).NotTo(HaveOccurred())
+		ws := dialWelcomed(s, u, sig)
 		defer ws.Close()
-		Expect(ws.SetReadDeadline(time.Now().Add(target.EventTimeout + 5*time.Second))).To(Succeed())
-		var welcome struct{ Type string }
-		Expect(ws.ReadJSON(&welcome)).To(Succeed())
-		Expect(welcome.Type).To(Equal("welcome"))
 		// Both frames go out before any reply can have come back.
 		Expect(ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"createLive","id":"same","payload":{"liveID":"`+s.room("dup")+`"}}`))).To(Succeed())
 		Expect(ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"fetchLiveInfo","id":"same","payload":{"liveID":"`+s.room("dup")+`"}}`))).To(Succeed())
@@ -314,3 +300,22 @@ var _ = Describe("Clarifications of revision 4", func() {
 		Expect(info.ScoreVersion).To(Equal(uint64(1)))
 	})
 })
+
+// dialWelcomed connects user u with the token sig on a bare gorilla/websocket connection,
+// below the suite's client, and reads its welcome; the read deadline stays set, EventTimeout
+// and 5 s from then. The caller closes the connection.
+func dialWelcomed(s *scene, u, sig string) *websocket.Conn {
+	GinkgoHelper()
+	ws, resp, err := websocket.DefaultDialer.DialContext(s.ctx, target.HandshakeURL(strconv.FormatUint(target.SDKAppID, 10), u, sig), nil)
+	if resp != nil && err != nil {
+		Fail(fmt.Sprintf("refused with HTTP %d: %v", resp.StatusCode, err))
+	}
+	Expect(err).NotTo(HaveOccurred())
+	Expect(ws.SetReadDeadline(time.Now().Add(target.EventTimeout + 5*time.Second))).To(Succeed())
+	var welcome struct{ Type string }
+	if err := ws.ReadJSON(&welcome); err != nil || welcome.Type != "welcome" {
+		ws.Close()
+		Fail(fmt.Sprintf("the first frame: %q, %v; want a welcome", welcome.Type, err))
+	}
+	return ws
+}

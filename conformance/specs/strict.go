@@ -1,14 +1,18 @@
 package specs
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/pkarena/pkarena/conformance/client"
+	"github.com/pkarena/pkarena/fixtures/hostile"
 )
 
 // The strict tier: SHOULDs of SPEC.md. A failure here is a warning in the reports; it does not
@@ -72,5 +76,41 @@ var _ = Describe("Recommendations", Label("strict"), func() {
 				Expect(d.At.Sub(started)).To(BeNumerically("<=", 2*time.Second), "start webhook after %v", d.At.Sub(started))
 			}
 		}
+	})
+
+	It("[CLOSE-003] a connection the server closes ends with the end of the stream, not a reset, though the client's frames were unread", Label("transport"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		u := s.id("linger")
+		sig, err := target.Sign(u)
+		Expect(err).NotTo(HaveOccurred())
+		ws := dialWelcomed(s, u, sig)
+		defer ws.Close()
+		// A binary frame, which the server closes with 1003 (TRANS-002), and behind it, in the
+		// same write, 32 KB of heartbeats it has not read when it closes.
+		raw, err := hostile.Wire{Fin: true, Opcode: websocket.BinaryMessage, Payload: "{}"}.Bytes(maskKey())
+		Expect(err).NotTo(HaveOccurred())
+		heartbeat, err := hostile.Wire{Fin: true, Opcode: websocket.TextMessage, Payload: `{"type":"heartbeat","id":"h"}`}.Bytes(maskKey())
+		Expect(err).NotTo(HaveOccurred())
+		for len(raw) < 32<<10 {
+			raw = append(raw, heartbeat...)
+		}
+		Expect(ws.NetConn().SetWriteDeadline(time.Now().Add(target.EventTimeout))).To(Succeed())
+		_, err = ws.NetConn().Write(raw)
+		Expect(err).NotTo(HaveOccurred())
+		// The client answers the close frame only after it read what follows it: a write into a
+		// reset socket would take the reset's error, and the read would then see the end of
+		// the stream either way. A server that waits for the answer before it ends its stream
+		// ends it when its own wait runs out.
+		ws.SetCloseHandler(func(int, string) error { return nil })
+		for err == nil {
+			_, _, err = ws.ReadMessage()
+		}
+		var ce *websocket.CloseError
+		Expect(errors.As(err, &ce)).To(BeTrue(), "the connection ended without a close frame: %v", err)
+		Expect(ce.Code).To(Equal(client.CloseUnsupportedData))
+		n, err := ws.NetConn().Read(make([]byte, 1))
+		Expect(n).To(BeZero(), "bytes after the close frame")
+		Expect(errors.Is(err, io.EOF)).To(BeTrue(), "after the close frame the client read %v, not the end of the stream: the server closed its socket with the client's frames unread", err)
+		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(client.CloseUnsupportedData, ""), time.Now().Add(time.Second))
 	})
 })
