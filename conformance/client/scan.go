@@ -92,10 +92,15 @@ func (m *members) next() bool {
 			return m.fail()
 		}
 	} else if m.indexName != "" && i < len(data) && data[i] == '{' && string(m.name) == m.indexName {
-		m.index = memberIndex{indexed: true}
-		if vend, ok = scanIndexed(data, i, 1, &m.index); !ok {
-			m.index = memberIndex{}
-			return m.fail()
+		// The same payload as a frame read lately (on this connection or another) is that
+		// same object: compared, not scanned again (recall.go).
+		if vend, ok = recallIndexed(data, i, &m.index); !ok {
+			m.index = memberIndex{indexed: true}
+			if vend, ok = scanIndexed(data, i, 1, &m.index); !ok {
+				m.index = memberIndex{}
+				return m.fail()
+			}
+			rememberIndexed(data[i:vend], &m.index)
 		}
 	} else if vend, ok = scanValue(data, i, 1); !ok {
 		return m.fail()

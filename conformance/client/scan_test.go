@@ -148,6 +148,8 @@ func BenchmarkDecodeFrame(b *testing.B) {
 			}
 		}
 	})
+	// The same nine-room score frame again and again, as each member of a group reads it: its
+	// payload is recalled (recall.go) after the first.
 	nine := nineRoomScoreFrame()
 	b.Run("scan nine rooms", func(b *testing.B) {
 		b.SetBytes(int64(len(nine)))
@@ -155,6 +157,22 @@ func BenchmarkDecodeFrame(b *testing.B) {
 			if _, err := decodeFrame(nine); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+	// A payload unlike the ones remembered each time (one more than the memory holds, in
+	// turn): each is scanned, and remembered for nothing.
+	var fresh [][]byte
+	for v := range recentSlots + 1 {
+		fresh = append(fresh, bytes.Replace(nine, []byte(`"version":41`), fmt.Appendf(nil, `"version":%d`, 50+v), 1))
+	}
+	b.Run("scan nine rooms, a new payload each", func(b *testing.B) {
+		b.SetBytes(int64(len(nine)))
+		n := 0
+		for b.Loop() {
+			if _, err := decodeFrame(fresh[n%len(fresh)]); err != nil {
+				b.Fatal(err)
+			}
+			n++
 		}
 	})
 	b.Run("encoding/json", func(b *testing.B) {
