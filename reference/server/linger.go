@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -27,10 +28,22 @@ import (
 // (it stops at what it refuses: a binary frame, a frame over the limit, silence, an expired
 // token). Only then is the socket closed, with nothing unread. Nothing waits for the linger:
 // the hub forgets the connection when it cuts it off or when the reader ends, as before.
+// close_lingers_total counts how the waits end.
 
 // maxDrainBytes bounds what is read and discarded after the close frame: a client that keeps
 // sending past it is closed at once, as before the linger.
 const maxDrainBytes = 1 << 20
+
+// How a linger ended, the label values of close_lingers_total.
+const (
+	lingerAnswered = "answered"  // the client's close frame, or the end or reset of its stream
+	lingerTimedOut = "timed out" // CloseLinger passed: closed without an answer
+	lingerFlooded  = "flooded"   // maxDrainBytes more came: closed at once
+	lingerCut      = "cut"       // the socket was closed under the wait (Stop's deadline)
+)
+
+// lingerOutcomes are the label values of close_lingers_total.
+var lingerOutcomes = []string{lingerAnswered, lingerTimedOut, lingerFlooded, lingerCut}
 
 // awaitClient keeps the socket open after a close frame was sent on it until the client
 // answered or Config.CloseLinger passed (see above); the writer then closes it. It shuts the
@@ -44,22 +57,23 @@ func (c *conn) awaitClient() {
 	deadline := time.Now().Add(wait)
 	t := time.NewTimer(wait)
 	defer t.Stop()
+	outcome := lingerTimedOut
 	select {
 	case <-c.readEnd:
+		if outcome = readEndOutcome(c.readErr); outcome == "" {
+			outcome = drain(nc, deadline)
+		}
 	case <-t.C:
-		return
 	}
-	if !clientEnded(c.readErr) {
-		drain(nc, deadline)
-	}
+	c.srv.metrics.lingers[outcome].Inc()
 }
 
 // lingerClose is awaitClient for a socket no reader reads (a resume refused at the upgrade):
 // it shuts nc for sending and reads until the client's end or wait, then closes it.
-func lingerClose(nc net.Conn, wait time.Duration) {
+func lingerClose(nc net.Conn, wait time.Duration, m *metrics) {
 	defer nc.Close()
 	if wait > 0 && shutWrite(nc) {
-		drain(nc, time.Now().Add(wait))
+		m.lingers[drain(nc, time.Now().Add(wait))].Inc()
 	}
 }
 
@@ -70,19 +84,36 @@ func shutWrite(nc net.Conn) bool {
 }
 
 // drain reads and discards what the client sends until its end of the stream, an error,
-// maxDrainBytes or deadline.
-func drain(nc net.Conn, deadline time.Time) {
+// maxDrainBytes or deadline, and says which.
+func drain(nc net.Conn, deadline time.Time) string {
 	if nc.SetReadDeadline(deadline) != nil {
-		return
+		return lingerCut
 	}
-	_, _ = io.CopyN(io.Discard, nc, maxDrainBytes)
+	n, err := io.CopyN(io.Discard, nc, maxDrainBytes)
+	switch {
+	case n == maxDrainBytes:
+		return lingerFlooded
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return lingerTimedOut
+	}
+	if o := readEndOutcome(err); o != "" {
+		return o
+	}
+	return lingerCut
 }
 
-// clientEnded reports whether err, the error that ended a connection's reader, is the client's
-// end: its close frame, the end of its stream (gorilla reports both as a CloseError), a reset,
-// or the socket closed under the reader. Anything else (nil included: the reader stopped at a
-// frame it refused) leaves the client's answer still to come.
-func clientEnded(err error) bool {
+// readEndOutcome is how the linger ends when err ended the reading: answered when err is the
+// client's end (its close frame or the end of its stream, which gorilla reports as a
+// CloseError; io.EOF; a reset), cut when the socket was closed under the reader; "" for
+// anything else (nil included: the reader stopped at a frame it refused), which leaves the
+// client's answer still to come.
+func readEndOutcome(err error) string {
 	var ce *websocket.CloseError
-	return errors.As(err, &ce) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || resetByPeer(err)
+	switch {
+	case errors.As(err, &ce) || errors.Is(err, io.EOF) || resetByPeer(err):
+		return lingerAnswered
+	case errors.Is(err, net.ErrClosed):
+		return lingerCut
+	}
+	return ""
 }

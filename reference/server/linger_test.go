@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pkarena/pkarena/fixtures/hostile"
 	"github.com/pkarena/pkarena/reference/protocol"
@@ -99,8 +100,21 @@ func TestServerCloseWaitsForTheClient(t *testing.T) {
 			case <-time.After(waitTimeout):
 				t.Fatal("the server's socket was still open after the client's close frame and end")
 			}
+			if err := checkLingers(scrape(t, base), 1, 0, 0, 0); err != nil {
+				t.Error(err)
+			}
 		})
 	}
+}
+
+// checkLingers checks close_lingers_total by outcome.
+func checkLingers(fams map[string]*dto.MetricFamily, answered, timedOut, flooded, cut float64) error {
+	return checkMetrics(fams, []metricWant{
+		{"pkarena_close_lingers_total", []string{"outcome=" + lingerAnswered}, answered},
+		{"pkarena_close_lingers_total", []string{"outcome=" + lingerTimedOut}, timedOut},
+		{"pkarena_close_lingers_total", []string{"outcome=" + lingerFlooded}, flooded},
+		{"pkarena_close_lingers_total", []string{"outcome=" + lingerCut}, cut},
+	})
 }
 
 // A client that never answers the close frame holds the socket open for CloseLinger and no
@@ -136,7 +150,66 @@ func TestServerCloseLingersForItsBound(t *testing.T) {
 				t.Errorf("the server closed its socket %v after the start; want not before the linger, %v", took, tt.linger)
 			}
 			expectEnd(t, c.ws.NetConn())
+			timedOut := 1.0
+			if tt.linger == 0 {
+				timedOut = 0 // closed at once: no linger to count
+			}
+			if err := checkLingers(scrape(t, base), 0, timedOut, 0, 0); err != nil {
+				t.Error(err)
+			}
 		})
+	}
+}
+
+// A client that keeps sending after the close frame is read for at most maxDrainBytes, then
+// closed at once (flooded), however long the linger.
+func TestServerCloseStopsDrainingAFlood(t *testing.T) {
+	gates := &gateListener{}
+	_, base := newTestServerOn(t, func(c *Config) { c.CloseLinger = 2 * waitTimeout }, gates.wrap)
+	c := dial(t, base, "u")
+	sock := gates.of(t, c.ws.LocalAddr())
+	flood := append(wire(t, websocket.BinaryMessage, "{}"), textFrames(t, maxDrainBytes+64<<10)...)
+	wrote := make(chan error, 1)
+	go func() { // the write blocks until the server has read most of it, or fails at the close
+		_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(waitTimeout))
+		_, err := c.ws.NetConn().Write(flood)
+		wrote <- err
+	}()
+	select {
+	case <-sock.closed:
+	case <-time.After(waitTimeout):
+		t.Fatal("the server's socket was still open after more than maxDrainBytes after its close frame")
+	}
+	<-wrote
+	if err := checkLingers(scrape(t, base), 0, 0, 1, 0); err != nil {
+		t.Error(err)
+	}
+}
+
+// At the shutdown's deadline a connection still waiting for its client's answer is closed
+// under the wait (cut), so that Stop keeps its bound.
+func TestShutdownDeadlineCutsALinger(t *testing.T) {
+	srv, base := newTestServer(t, func(c *Config) {
+		c.CloseLinger = 2 * waitTimeout
+		c.ShutdownTimeout = 300 * time.Millisecond
+	})
+	c := dial(t, base, "u")
+	c.ws.SetCloseHandler(func(int, string) error { return nil }) // it never answers the 1001
+	start := time.Now()
+	srv.Close()
+	if took := time.Since(start); took > waitTimeout {
+		t.Errorf("Stop took %v with a client that never answers; want the shutdown's bound", took)
+	}
+	fams, err := srv.metrics.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		byName[f.GetName()] = f
+	}
+	if err := checkLingers(byName, 0, 0, 0, 1); err != nil {
+		t.Error(err)
 	}
 }
 
@@ -157,6 +230,8 @@ func TestResumeRefusalWaitsForTheClient(t *testing.T) {
 	close(hold.release)
 	expectClose(t, c, protocol.CloseResumeRefused)
 	expectEnd(t, ws.NetConn())
+	ws.Close()
+	waitFor(t, func() error { return checkLingers(scrape(t, base), 1, 0, 0, 0) })
 }
 
 // holdListener hands out the server's sockets as holdConns (under the liveListener's

@@ -89,11 +89,12 @@ type metrics struct {
 	httpEvicted    *prometheus.CounterVec // by reason
 	outboxPending  prometheus.Gauge       // hub; the webhook sender once the hub has stopped
 
-	resumes       *prometheus.CounterVec // hub; by result (recovered, state)
-	resumeRefused *prometheus.CounterVec // hub; by reason
-	replayed      prometheus.Counter     // hub
-	inGrace       prometheus.Gauge       // hub
-	graceExpired  prometheus.Counter     // hub
+	resumes       *prometheus.CounterVec        // hub; by result (recovered, state)
+	resumeRefused *prometheus.CounterVec        // hub; by reason
+	replayed      prometheus.Counter            // hub
+	inGrace       prometheus.Gauge              // hub
+	graceExpired  prometheus.Counter            // hub
+	lingers       map[string]prometheus.Counter // writers and refused handshakes; by outcome (linger.go)
 }
 
 // Label values of the resume metrics (RESUME-003, RESUME-004, RESUME-006).
@@ -186,6 +187,11 @@ func newMetrics() *metrics {
 	m.replayed = counter("resume_replayed_frames_total", "Frames replayed to resumed sessions, with their original seq (RESUME-003).")
 	m.inGrace = gauge("sessions_in_grace", "Sessions whose connection dropped, waiting for their resume (RESUME-001); set by the hub as it changes.")
 	m.graceExpired = counter("sessions_grace_expired_total", "Sessions whose resume window passed without a resume: handled then as lost (RESUME-005).")
+	lingers := counterVec("close_lingers_total", "Connections the server closed with a close frame, by how the wait for the client's answer ended (-close-linger): answered (its close frame, or the end or reset of its stream), timed out (the socket closed at the bound), flooded (over 1 MiB more sent: closed at once), cut (the socket closed under the wait: the shutdown's deadline).", "outcome")
+	m.lingers = make(map[string]prometheus.Counter, len(lingerOutcomes))
+	for _, o := range lingerOutcomes {
+		m.lingers[o] = lingers.WithLabelValues(o)
+	}
 	register(collectors.NewGoCollector())
 	register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -314,7 +314,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	if res.refused != "" { // RESUME-006: the close frame, no welcome
 		if ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeResumeRefused, closeReason(closeResumeRefused)+": "+res.refused), time.Now().Add(time.Second)) == nil {
-			lingerClose(ws.NetConn(), s.cfg.CloseLinger) // what the client sent meanwhile must not reset the 4010
+			lingerClose(ws.NetConn(), s.cfg.CloseLinger, s.metrics) // what the client sent meanwhile must not reset the 4010
 			return
 		}
 		ws.Close()
