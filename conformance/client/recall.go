@@ -21,6 +21,11 @@ const recentSlots = 4
 // maxRecalled bounds the size of a remembered object: larger ones are scanned each time.
 const maxRecalled = 8 << 10
 
+// minRecalled is the size of the smallest object remembered: smaller ones (a reply's `{}`)
+// cost less to scan than to compare and copy, and remembered they would push out the fanned-
+// out payloads the memory is for.
+const minRecalled = 64
+
 // recentObjects is the process's memory of recent payload objects, shared by every
 // connection. Its mutex owns the slots; it is held for a comparison or a copy, never a scan.
 var recentObjects struct {
@@ -40,6 +45,9 @@ type recalled struct {
 // ends.
 func recallIndexed(data []byte, i int, idx *memberIndex) (int, bool) {
 	rest := data[i:]
+	if len(rest) < minRecalled { // the object, a prefix of rest, is too small to be remembered
+		return i, false
+	}
 	recentObjects.mu.Lock()
 	defer recentObjects.mu.Unlock()
 	for k := range recentObjects.slots {
@@ -54,7 +62,7 @@ func recallIndexed(data []byte, i int, idx *memberIndex) (int, bool) {
 
 // rememberIndexed remembers obj, an object just scanned and found well-formed, and its index.
 func rememberIndexed(obj []byte, idx *memberIndex) {
-	if len(obj) > maxRecalled {
+	if len(obj) < minRecalled || len(obj) > maxRecalled {
 		return
 	}
 	recentObjects.mu.Lock()

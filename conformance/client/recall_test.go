@@ -118,6 +118,36 @@ func TestRecallFindsARememberedPayload(t *testing.T) {
 	}
 }
 
+// Objects under minRecalled bytes are scanned each time and never remembered, so that the
+// small payloads of replies do not push out the large ones fanned out to many connections; an
+// object of minRecalled bytes is remembered.
+func TestSmallPayloadsAreNotRemembered(t *testing.T) {
+	forgetRecent()
+	nine := nineRoomScoreFrame()
+	if _, err := decodeFrame(nine); err != nil {
+		t.Fatal(err)
+	}
+	// Objects of minRecalled-1 bytes: {"a":"xx…"} (8 bytes around the text).
+	for v := range recentSlots + 1 {
+		small := fmt.Sprintf(`{"seq":%d,"payload":{"a":"%s"}}`, v, strings.Repeat(string(rune('a'+v)), minRecalled-1-8))
+		if _, err := decodeFrame([]byte(small)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	i := bytes.Index(nine, []byte(`"payload":`)) + len(`"payload":`)
+	var idx memberIndex
+	if _, ok := recallIndexed(nine, i, &idx); !ok {
+		t.Fatalf("the nine-room payload was pushed out by %d payloads of %d bytes", recentSlots+1, minRecalled-1)
+	}
+	at := []byte(`{"payload":{"a":"` + strings.Repeat("z", minRecalled-8) + `"}}`)
+	if _, err := decodeFrame(at); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := recallIndexed(at, len(`{"payload":`), &idx); !ok {
+		t.Fatalf("an object of %d bytes (minRecalled) was not remembered", minRecalled)
+	}
+}
+
 // Connections read on several goroutines at once share the memory: under the race detector,
 // goroutines decoding frames of a few payloads in turn each get what a scan gives.
 func TestRecallIsSharedSafely(t *testing.T) {

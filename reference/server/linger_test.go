@@ -162,27 +162,55 @@ func TestServerCloseLingersForItsBound(t *testing.T) {
 }
 
 // A client that keeps sending after the close frame is read for at most maxDrainBytes, then
-// closed at once (flooded), however long the linger.
-func TestServerCloseStopsDrainingAFlood(t *testing.T) {
-	gates := &gateListener{}
-	_, base := newTestServerOn(t, func(c *Config) { c.CloseLinger = 2 * waitTimeout }, gates.wrap)
-	c := dial(t, base, "u")
-	sock := gates.of(t, c.ws.LocalAddr())
-	flood := append(wire(t, websocket.BinaryMessage, "{}"), textFrames(t, maxDrainBytes+64<<10)...)
-	wrote := make(chan error, 1)
-	go func() { // the write blocks until the server has read most of it, or fails at the close
-		_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(waitTimeout))
-		_, err := c.ws.NetConn().Write(flood)
-		wrote <- err
-	}()
-	select {
-	case <-sock.closed:
-	case <-time.After(waitTimeout):
-		t.Fatal("the server's socket was still open after more than maxDrainBytes after its close frame")
-	}
-	<-wrote
-	if err := checkLingers(scrape(t, base), 0, 0, 1, 0); err != nil {
-		t.Error(err)
+// closed at once (flooded), however long the linger; one that sends less and then ends its
+// stream is read to its end (answered).
+func TestServerCloseDrainsUpToItsBound(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		after    int  // bytes of frames behind the binary frame
+		flooded  bool // the server closes before the client's end
+		answered float64
+	}{
+		{"a flood past the bound", maxDrainBytes + 64<<10, true, 0},
+		{"less than the bound, then the end", maxDrainBytes - 64<<10, false, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			gates := &gateListener{}
+			_, base := newTestServerOn(t, func(c *Config) { c.CloseLinger = 2 * waitTimeout }, gates.wrap)
+			c := dial(t, base, "u")
+			sock := gates.of(t, c.ws.LocalAddr())
+			frames := append(wire(t, websocket.BinaryMessage, "{}"), textFrames(t, tt.after)...)
+			wrote := make(chan error, 1)
+			go func() { // the write blocks until the server has read most of it, or fails at the close
+				_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(waitTimeout))
+				_, err := c.ws.NetConn().Write(frames)
+				wrote <- err
+			}()
+			if !tt.flooded {
+				if err := <-wrote; err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-sock.closed:
+					t.Fatal("the server closed its socket before the client's end, with less than maxDrainBytes sent")
+				default:
+				}
+				if err := c.ws.NetConn().(*net.TCPConn).CloseWrite(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			select {
+			case <-sock.closed:
+			case <-time.After(waitTimeout):
+				t.Fatal("the server's socket was still open")
+			}
+			if tt.flooded {
+				<-wrote
+			}
+			if err := checkLingers(scrape(t, base), tt.answered, 0, 1-tt.answered, 0); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 
@@ -252,10 +280,7 @@ func (l *holdListener) Accept() (net.Conn, error) {
 
 // wrap puts the listener under the server's liveListener.
 func (l *holdListener) wrap(ln net.Listener) net.Listener {
-	live := ln.(liveListener)
-	l.Listener = live.Listener
-	live.Listener = l
-	return live
+	return underLive(ln, func(tcp net.Listener) net.Listener { l.Listener = tcp; return l })
 }
 
 // holdConn is a server socket whose close frames wait until release is closed (or
@@ -281,9 +306,14 @@ func (c holdConn) CloseWrite() error { return c.Conn.(*net.TCPConn).CloseWrite()
 
 // wrap puts the listener under the server's liveListener.
 func (l *gateListener) wrap(ln net.Listener) net.Listener {
+	return underLive(ln, func(tcp net.Listener) net.Listener { l.Listener = tcp; return l })
+}
+
+// underLive puts what outer makes of the server's TCP listener under ln, the server's
+// liveListener (newTestServerOn's wrap).
+func underLive(ln net.Listener, outer func(tcp net.Listener) net.Listener) net.Listener {
 	live := ln.(liveListener)
-	l.Listener = live.Listener
-	live.Listener = l
+	live.Listener = outer(live.Listener)
 	return live
 }
 
