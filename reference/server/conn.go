@@ -117,8 +117,7 @@ func (c *conn) startReading(s *Server) {
 		if errors.Is(err, websocket.ErrCloseSent) || resetByPeer(err) {
 			return nil // the next read ends the connection, after what the client sent before
 		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
+		if isTimeout(err) {
 			return nil
 		}
 		return err
@@ -211,9 +210,8 @@ func (c *conn) handleFrame(s *Server, mt int, data []byte, err error, ended *int
 
 // closeCodeFor picks the close frame to send after a read error.
 func closeCodeFor(err error) int {
-	var ne net.Error
 	switch {
-	case errors.As(err, &ne) && ne.Timeout():
+	case isTimeout(err):
 		return closeHeartbeatTimeout
 	case errors.Is(err, websocket.ErrReadLimit):
 		return closeNone // gorilla already sent 1009
@@ -225,13 +223,12 @@ func closeCodeFor(err error) int {
 // client's close frame, 1009 for a frame over the limit, 4000 for silence, else 1006.
 func endCodeFor(err error) int {
 	var ce *websocket.CloseError
-	var ne net.Error
 	switch {
 	case errors.As(err, &ce):
 		return ce.Code
 	case errors.Is(err, websocket.ErrReadLimit):
 		return websocket.CloseMessageTooBig
-	case errors.As(err, &ne) && ne.Timeout():
+	case isTimeout(err):
 		return closeHeartbeatTimeout
 	}
 	return websocket.CloseAbnormalClosure
@@ -392,6 +389,13 @@ func batchBytes(batch []numbered) int64 {
 		bytes += n.f.size()
 	}
 	return bytes
+}
+
+// isTimeout reports whether err is a deadline's (gorilla hides os.ErrDeadlineExceeded behind
+// an error of its own that only says Timeout).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // resetByPeer reports whether err, from a write, says the client reset the connection (or

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -23,12 +24,23 @@ import (
 //
 // So once a close frame is out, the server shuts the socket for sending (the client reads the
 // close frame and then the end of the stream, a FIN) and keeps it open for the client's answer,
-// for at most Config.CloseLinger: its close frame, read by the connection's reader if that is
-// still reading, or the end of its stream, read and discarded here if the reader had stopped
-// (it stops at what it refuses: a binary frame, a frame over the limit, silence, an expired
-// token). Only then is the socket closed, with nothing unread. Nothing waits for the linger:
-// the hub forgets the connection when it cuts it off or when the reader ends, as before.
-// close_lingers_total counts how the waits end.
+// for at most Config.CloseLinger: its close frame, or the end of its stream. Only then is the
+// socket closed, with nothing unread. The answer is read by the connection's reader if that
+// is still reading; if the reader had stopped, here (awaitAnswer), discarding what comes
+// before it:
+//   - at a message it refused (binary, not UTF-8, after the token's expiry), the stream is at
+//     a message's end: gorilla reads on, to the client's close frame (discard);
+//   - at silence or the token's expiry (the read deadline), the stream is at a frame's start,
+//     unless the client left a frame half sent: the bytes are followed frame by frame to the
+//     close frame (closeWatch), and should they not parse as frames, to the end of the stream;
+//   - inside a frame (over the limit: gorilla read only its header) or past a broken one
+//     (1002), where frames cannot be followed: to the end of the stream.
+//
+// A client that answers with its close frame and then waits for the server to close first,
+// as RFC 6455 §7.1.1 lets it (browsers do), is closed at its close frame, not at the bound,
+// except in the last case. Nothing waits for the linger: the hub forgets the connection when
+// it cuts it off or when the reader ends, as before. close_lingers_total counts how the waits
+// end.
 
 // maxDrainBytes bounds what is read and discarded after the close frame: a client that keeps
 // sending past it is closed at once, as before the linger.
@@ -61,7 +73,7 @@ func (c *conn) awaitClient() {
 	select {
 	case <-c.readEnd:
 		if outcome = readEndOutcome(c.readErr); outcome == "" {
-			outcome = drain(nc, deadline)
+			outcome = c.awaitAnswer(nc, deadline)
 		}
 	case <-t.C:
 	}
@@ -73,7 +85,8 @@ func (c *conn) awaitClient() {
 func lingerClose(nc net.Conn, wait time.Duration, m *metrics) {
 	defer nc.Close()
 	if wait > 0 && shutWrite(nc) {
-		m.lingers[drain(nc, time.Now().Add(wait))].Inc()
+		// Nothing was read after the upgrade: the client's frames start at its first byte.
+		m.lingers[drain(nc, time.Now().Add(wait), maxDrainBytes, true)].Inc()
 	}
 }
 
@@ -83,23 +96,182 @@ func shutWrite(nc net.Conn) bool {
 	return ok && cw.CloseWrite() == nil
 }
 
+// awaitAnswer waits for the client's answer once the reader has stopped short of it (readErr
+// is not the client's end; see above), reading on where the reader stopped.
+func (c *conn) awaitAnswer(nc net.Conn, deadline time.Time) string {
+	switch {
+	case c.readErr == nil:
+		return c.discard(nc, deadline)
+	case isTimeout(c.readErr):
+		return drain(nc, deadline, maxDrainBytes, true)
+	}
+	return drain(nc, deadline, maxDrainBytes, false)
+}
+
+// minFrameHeader is the shortest header of a client's frame (two bytes and the mask): what
+// discard counts a frame beside its payload, since gorilla does not show it the header.
+const minFrameHeader = 6
+
+// discard reads the client's messages through gorilla and discards them, from a message's end,
+// until its close frame or end, the deadline, or maxDrainBytes of frames; a read error inside
+// a frame (one over the read limit, or broken) leaves the rest to drain. The close frame is
+// out: a ping is counted, not answered, and does not move the deadline.
+func (c *conn) discard(nc net.Conn, deadline time.Time) string {
+	ws := c.ws
+	left := int64(maxDrainBytes)
+	count := func(data string) error {
+		if left -= minFrameHeader + int64(len(data)); left < 0 {
+			return errFlooded // gorilla's reader returns it: control frames alone never end a NextReader
+		}
+		return nil
+	}
+	ws.SetPingHandler(count)
+	ws.SetPongHandler(count)
+	if ws.SetReadDeadline(deadline) != nil {
+		return lingerCut
+	}
+	for left >= 0 {
+		_, r, err := ws.NextReader()
+		if err == nil {
+			var n int64
+			n, err = io.CopyN(io.Discard, r, left+1)
+			left -= minFrameHeader + n
+			if err == nil || err == io.EOF {
+				continue
+			}
+		}
+		switch {
+		case errors.Is(err, errFlooded):
+			return lingerFlooded
+		case isTimeout(err): // gorilla hides os.ErrDeadlineExceeded
+			return lingerTimedOut
+		}
+		if o := readEndOutcome(err); o != "" {
+			return o
+		}
+		return drain(nc, deadline, max(left, 0), false)
+	}
+	return lingerFlooded
+}
+
+// errFlooded ends discard's reading once maxDrainBytes came.
+var errFlooded = errors.New("more than maxDrainBytes after the close frame")
+
 // drain reads and discards what the client sends until its end of the stream, an error,
-// maxDrainBytes or deadline, and says which.
-func drain(nc net.Conn, deadline time.Time) string {
+// budget bytes or deadline, and says which. With frames, the bytes start at a frame's start
+// and are followed frame by frame: the client's close frame ends the wait too.
+func drain(nc net.Conn, deadline time.Time, budget int64, frames bool) string {
 	if nc.SetReadDeadline(deadline) != nil {
 		return lingerCut
 	}
-	n, err := io.CopyN(io.Discard, nc, maxDrainBytes)
+	w := closeWatch{lost: !frames}
+	buf := make([]byte, 4096)
+	for budget > 0 {
+		n, err := nc.Read(buf[:min(int64(len(buf)), budget)])
+		budget -= int64(n)
+		if w.feed(buf[:n]) {
+			return lingerAnswered
+		}
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return lingerTimedOut
+		}
+		if o := readEndOutcome(err); o != "" {
+			return o
+		}
+		return lingerCut
+	}
+	return lingerFlooded
+}
+
+// closeWatch follows a client's frames through the bytes drain reads, to its close frame:
+// the client's answer, after which it sends nothing (RFC 6455 §5.5.1). It is lost for good at
+// anything that cannot be a client's frame header (the bytes did not start at a frame's start
+// after all, or the client breaks the protocol); the answer is then the end of the stream.
+type closeWatch struct {
+	head  [14]byte // the frame header being read: two bytes, the length's extension, the mask
+	have  int      // bytes of head read
+	left  uint64   // bytes of the frame's payload still to come
+	close bool     // the frame is a close frame
+	lost  bool
+}
+
+// feed follows b; it reports whether b completed the client's close frame.
+func (w *closeWatch) feed(b []byte) bool {
+	for len(b) > 0 && !w.lost {
+		if w.left > 0 {
+			n := min(uint64(len(b)), w.left)
+			b, w.left = b[n:], w.left-n
+			if w.left == 0 && w.close {
+				return true
+			}
+			continue
+		}
+		w.head[w.have] = b[0]
+		w.have, b = w.have+1, b[1:]
+		size, ok := w.headerSize()
+		if !ok {
+			w.lost = true
+			return false
+		}
+		if w.have < size {
+			continue
+		}
+		w.left, w.have = w.payloadLen(), 0
+		w.close = w.head[0]&0x0f == websocket.CloseMessage
+		if w.left == 0 && w.close {
+			return true
+		}
+	}
+	return false
+}
+
+// headerSize is the length of the header begun in head (known from its second byte on; 2
+// before), and false if what is there cannot start a client's frame: reserved bits (no
+// extension is agreed), an unknown opcode, no mask, a control frame fragmented or longer than
+// 125 bytes, a 64-bit length with its top bit set.
+func (w *closeWatch) headerSize() (int, bool) {
+	b0 := w.head[0]
+	op := int(b0 & 0x0f)
 	switch {
-	case n == maxDrainBytes:
-		return lingerFlooded
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return lingerTimedOut
+	case b0&0x70 != 0:
+		return 0, false
+	case op > websocket.BinaryMessage && op < websocket.CloseMessage, op > websocket.PongMessage:
+		return 0, false
 	}
-	if o := readEndOutcome(err); o != "" {
-		return o
+	if w.have < 2 {
+		return 2, true
 	}
-	return lingerCut
+	b1 := w.head[1]
+	length := b1 & 0x7f
+	switch {
+	case b1&0x80 == 0:
+		return 0, false
+	case op >= websocket.CloseMessage && (b0&0x80 == 0 || length > 125):
+		return 0, false
+	case length == 126:
+		return 2 + 2 + 4, true
+	case length == 127:
+		if w.have > 2 && w.head[2]&0x80 != 0 {
+			return 0, false
+		}
+		return 2 + 8 + 4, true
+	}
+	return 2 + 4, true
+}
+
+// payloadLen is the payload length of the complete header in head.
+func (w *closeWatch) payloadLen() uint64 {
+	switch length := w.head[1] & 0x7f; length {
+	case 126:
+		return uint64(binary.BigEndian.Uint16(w.head[2:4]))
+	case 127:
+		return binary.BigEndian.Uint64(w.head[2:10])
+	default:
+		return uint64(length)
+	}
 }
 
 // readEndOutcome is how the linger ends when err ended the reading: answered when err is the

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -20,8 +21,13 @@ import (
 // 6455 §7.1.1): the client reads the close frame and then the end of the stream, never a
 // reset, even with frames of its own still unread by the server; the server closes its socket
 // once the client answered, not before. The rows are the ways a server closes: at a frame
-// its reader refuses (the reader stops; the frames behind it are unread), at silence, and
-// from the hub while the reader still reads.
+// its reader refuses (the reader stops; the frames behind it are unread), at silence and at
+// the token's expiry, and from the hub while the reader still reads.
+//
+// The client answers with its close frame and waits for the server to close first, as RFC
+// 6455 lets it; where the server can follow the client's frames (closeEnds) it must close at
+// that close frame; where it cannot (it stopped inside a frame or past a broken one), at the
+// client's end of the stream, which the client then sends.
 //
 // The linger is a minute, twice the test's wait: a server that closed at the bound rather
 // than at the answer fails. Closing at once (as before the linger) fails every row: the
@@ -31,22 +37,23 @@ func TestServerCloseWaitsForTheClient(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		mutate func(*Config)
+		life   time.Duration // the token's; 0: an hour
 		act    func(t *testing.T, c *rawClient, base string)
 		code   int
-		// reading: the server's reader still reads after the close frame, so the client's
-		// close frame alone is its answer; else the server reads nothing more and the answer
-		// is the end of the client's stream.
-		reading bool
+		// closeEnds: the server reads on to the client's close frame (its reader, or the
+		// linger's reading from where the reader stopped), so that close frame alone is the
+		// client's answer; else the answer is the end of the client's stream.
+		closeEnds bool
 	}{
-		{"binary frame, frames behind it", nil, func(t *testing.T, c *rawClient, _ string) {
+		{"binary frame, frames behind it", nil, 0, func(t *testing.T, c *rawClient, _ string) {
 			writeRaw(t, c, append(wire(t, websocket.BinaryMessage, "{}"), textFrames(t, 32<<10)...))
-		}, protocol.CloseUnsupportedData, false},
-		{"text not UTF-8, frames behind it", nil, func(t *testing.T, c *rawClient, _ string) {
+		}, protocol.CloseUnsupportedData, true},
+		{"text not UTF-8, frames behind it", nil, 0, func(t *testing.T, c *rawClient, _ string) {
 			writeRaw(t, c, append(wire(t, websocket.TextMessage, "%FF%FE"), textFrames(t, 32<<10)...))
-		}, protocol.CloseInvalidData, false},
+		}, protocol.CloseInvalidData, true},
 		// gorilla's reader answers these two itself (1002, 1009): the server's writer learns
 		// of the close frame from the socket (liveConn.closeWritten).
-		{"unmasked frame, frames behind it", nil, func(t *testing.T, c *rawClient, _ string) {
+		{"unmasked frame, frames behind it", nil, 0, func(t *testing.T, c *rawClient, _ string) {
 			raw, err := hostile.Wire{Fin: true, Opcode: websocket.TextMessage, Payload: "{}", Unmasked: true}.Bytes([4]byte{})
 			if err != nil {
 				t.Fatal(err)
@@ -55,13 +62,17 @@ func TestServerCloseWaitsForTheClient(t *testing.T) {
 		}, protocol.CloseProtocolError, false},
 		// The server reads the header and answers 1009 (gorilla does): the whole payload is
 		// still to come.
-		{"frame over the limit", nil, func(t *testing.T, c *rawClient, _ string) {
+		{"frame over the limit", nil, 0, func(t *testing.T, c *rawClient, _ string) {
 			writeRaw(t, c, wire(t, websocket.TextMessage, strings.Repeat("x", DefaultConfig().MaxFrameBytes+1)))
 		}, protocol.CloseMessageTooBig, false},
 		{"silence", func(c *Config) {
 			c.HeartbeatInterval, c.HeartbeatTimeout = 50*time.Millisecond, 300*time.Millisecond
-		}, func(*testing.T, *rawClient, string) {}, protocol.CloseHeartbeatTimeout, false},
-		{"replaced", nil, func(t *testing.T, _ *rawClient, base string) { dial(t, base, "u") }, protocol.CloseReplaced, true},
+		}, 0, func(*testing.T, *rawClient, string) {}, protocol.CloseHeartbeatTimeout, true},
+		// The token's expiry is the reader's deadline; a heartbeat before it.
+		{"token expired", nil, 2 * time.Second, func(t *testing.T, c *rawClient, _ string) {
+			writeRaw(t, c, textFrames(t, 1))
+		}, protocol.CloseTokenExpired, true},
+		{"replaced", nil, 0, func(t *testing.T, _ *rawClient, base string) { dial(t, base, "u") }, protocol.CloseReplaced, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			gates := &gateListener{}
@@ -71,7 +82,7 @@ func TestServerCloseWaitsForTheClient(t *testing.T) {
 					tt.mutate(c)
 				}
 			}, gates.wrap)
-			c := dial(t, base, "u")
+			c := dialLiving(t, base, "u", tt.life)
 			sock := gates.of(t, c.ws.LocalAddr())
 			tt.act(t, c, base)
 
@@ -85,7 +96,7 @@ func TestServerCloseWaitsForTheClient(t *testing.T) {
 			if err := c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(tt.code, ""), time.Now().Add(time.Second)); err != nil {
 				t.Fatal(err)
 			}
-			if tt.reading {
+			if tt.closeEnds {
 				select {
 				case <-sock.closed:
 				case <-time.After(waitTimeout):
@@ -130,6 +141,12 @@ func TestServerCloseLingersForItsBound(t *testing.T) {
 		{"reader stopped", 300 * time.Millisecond, func(t *testing.T, c *rawClient, _ string) {
 			writeRaw(t, c, append(wire(t, websocket.BinaryMessage, "{}"), textFrames(t, 4<<10)...))
 		}, protocol.CloseUnsupportedData},
+		// The pings go on until the test ends: they must neither be answered nor move the
+		// linger's end (the reader's ping handler would put it off by the heartbeat timeout).
+		{"reader stopped, the client pinging", 300 * time.Millisecond, func(t *testing.T, c *rawClient, _ string) {
+			writeRaw(t, c, wire(t, websocket.BinaryMessage, "{}"))
+			t.Cleanup(keepPinging(c.ws, 20*time.Millisecond))
+		}, protocol.CloseUnsupportedData},
 		{"reader reading", 300 * time.Millisecond, func(t *testing.T, _ *rawClient, base string) { dial(t, base, "u") }, protocol.CloseReplaced},
 		{"no linger", 0, func(t *testing.T, _ *rawClient, base string) { dial(t, base, "u") }, protocol.CloseReplaced},
 	} {
@@ -167,19 +184,22 @@ func TestServerCloseLingersForItsBound(t *testing.T) {
 func TestServerCloseDrainsUpToItsBound(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
+		frames   func(t *testing.T, n int) []byte
 		after    int  // bytes of frames behind the binary frame
 		flooded  bool // the server closes before the client's end
 		answered float64
 	}{
-		{"a flood past the bound", maxDrainBytes + 64<<10, true, 0},
-		{"less than the bound, then the end", maxDrainBytes - 64<<10, false, 1},
+		{"a flood past the bound", textFrames, maxDrainBytes + 64<<10, true, 0},
+		{"less than the bound, then the end", textFrames, maxDrainBytes - 64<<10, false, 1},
+		{"a flood of pings past the bound", pingFrames, maxDrainBytes + 64<<10, true, 0},
+		{"pings less than the bound, then the end", pingFrames, maxDrainBytes - 64<<10, false, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			gates := &gateListener{}
 			_, base := newTestServerOn(t, func(c *Config) { c.CloseLinger = 2 * waitTimeout }, gates.wrap)
 			c := dial(t, base, "u")
 			sock := gates.of(t, c.ws.LocalAddr())
-			frames := append(wire(t, websocket.BinaryMessage, "{}"), textFrames(t, tt.after)...)
+			frames := append(wire(t, websocket.BinaryMessage, "{}"), tt.frames(t, tt.after)...)
 			wrote := make(chan error, 1)
 			go func() { // the write blocks until the server has read most of it, or fails at the close
 				_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(waitTimeout))
@@ -242,7 +262,8 @@ func TestShutdownDeadlineCutsALinger(t *testing.T) {
 }
 
 // A resume refused at the upgrade (4010) lingers too: what the client sent after the upgrade
-// does not reset the connection under the close frame. The server's close frame is held until
+// does not reset the connection under the close frame, and the client's close frame ends the
+// wait. The server's close frame is held until
 // the client's frames are in its socket (gorilla refuses frames sent before the upgrade's
 // answer), so a server that closes at once has them unread every time.
 func TestResumeRefusalWaitsForTheClient(t *testing.T) {
@@ -258,7 +279,11 @@ func TestResumeRefusalWaitsForTheClient(t *testing.T) {
 	close(hold.release)
 	expectClose(t, c, protocol.CloseResumeRefused)
 	expectEnd(t, ws.NetConn())
-	ws.Close()
+	// The client's close frame answers, its socket still open: nothing was read after the
+	// upgrade, so the server follows the client's frames from their start.
+	if err := ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseResumeRefused, ""), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
 	waitFor(t, func() error { return checkLingers(scrape(t, base), 1, 0, 0, 0) })
 }
 
@@ -339,6 +364,12 @@ func textFrames(t *testing.T, n int) []byte {
 	return b
 }
 
+// pingFrames is about n bytes of masked pings, 125 bytes of payload each.
+func pingFrames(t *testing.T, n int) []byte {
+	t.Helper()
+	return bytes.Repeat(wire(t, websocket.PingMessage, strings.Repeat("p", 125)), n/131+1)
+}
+
 // writeRaw writes b to the client's socket in one write, below gorilla's writer.
 func writeRaw(t *testing.T, c *rawClient, b []byte) {
 	t.Helper()
@@ -370,5 +401,71 @@ func expectEnd(t *testing.T, nc net.Conn) {
 	_ = nc.SetReadDeadline(time.Now().Add(waitTimeout))
 	if n, err := nc.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
 		t.Fatalf("after the close frame: %d bytes, %v; want the end of the stream, not a reset", n, err)
+	}
+}
+
+// closeWatch follows a client's frames to its close frame: it answers at the close frame's
+// last byte however the bytes are cut, after frames of every length encoding and control
+// frames, and never at a close frame's bytes inside another frame's payload; once it meets
+// what cannot be a client's frame header it is lost for good.
+func TestCloseWatchFollowsFrames(t *testing.T) {
+	w := func(f hostile.Wire) []byte {
+		b, err := f.Bytes([4]byte{9, 8, 7, 6})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	closing := w(hostile.Wire{Fin: true, Opcode: websocket.CloseMessage, Payload: "%03%E8bye"})
+	text := func(n int) []byte {
+		return w(hostile.Wire{Fin: true, Opcode: websocket.TextMessage, Payload: strings.Repeat("x", n)})
+	}
+	cat := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
+	hugeLength := []byte{0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 1, 9, 8, 7, 6} // 64-bit length, top bit set
+	for _, tt := range []struct {
+		name     string
+		before   []byte // what the client sends before its close frame
+		answered bool
+		end      []byte // the close frame; nil: one with a code and a reason
+	}{
+		{"the close frame alone", nil, true, nil},
+		{"an empty close frame", nil, true, w(hostile.Wire{Fin: true, Opcode: websocket.CloseMessage})},
+		{"a 7-bit length", text(125), true, nil},
+		{"a 16-bit length", text(126), true, nil},
+		{"a 64-bit length", text(70000), true, nil},
+		{"fragments and control frames", cat(
+			w(hostile.Wire{Opcode: websocket.TextMessage, Payload: "ab"}),
+			w(hostile.Wire{Fin: true, Opcode: websocket.PingMessage, Payload: "p"}),
+			w(hostile.Wire{Fin: true, Opcode: websocket.PongMessage}),
+			w(hostile.Wire{Fin: true, Opcode: 0, Payload: "cd"}),
+			w(hostile.Wire{Fin: true, Opcode: websocket.BinaryMessage, Payload: "%00"})), true, nil},
+		{"a close frame's bytes inside a payload", w(hostile.Wire{Fin: true, Opcode: websocket.BinaryMessage,
+			Payload: url.PathEscape(string(closing)) + "%00"}), true, nil},
+		{"reserved bits", w(hostile.Wire{Fin: true, RSV: 4, Opcode: websocket.TextMessage, Payload: "{}"}), false, nil},
+		{"unmasked", w(hostile.Wire{Fin: true, Opcode: websocket.TextMessage, Unmasked: true, Payload: "{}"}), false, nil},
+		{"a reserved data opcode", w(hostile.Wire{Fin: true, Opcode: 3, Payload: "{}"}), false, nil},
+		{"a reserved control opcode", w(hostile.Wire{Fin: true, Opcode: 11}), false, nil},
+		{"a control frame over 125 bytes", w(hostile.Wire{Fin: true, Opcode: websocket.PingMessage, Payload: strings.Repeat("p", 126)}), false, nil},
+		{"a fragmented control frame", w(hostile.Wire{Opcode: websocket.PingMessage}), false, nil},
+		{"a 64-bit length with its top bit set", hugeLength, false, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			end := tt.end
+			if end == nil {
+				end = closing
+			}
+			stream := cat(tt.before, end)
+			whole := closeWatch{}
+			if got := whole.feed(stream); got != tt.answered {
+				t.Fatalf("fed at once: answered %v, want %v", got, tt.answered)
+			}
+			var cut closeWatch
+			for i := range stream {
+				got := cut.feed(stream[i : i+1])
+				if want := tt.answered && i == len(stream)-1; got != want {
+					t.Fatalf("fed byte by byte: answered %v at byte %d of %d, want %v", got, i, len(stream), want)
+				}
+			}
+		})
 	}
 }

@@ -120,6 +120,50 @@ func dial(t testing.TB, base, user string) *rawClient {
 	return c
 }
 
+// dialLiving is dial with a token that expires life from now (0: an hour).
+func dialLiving(t *testing.T, base, user string, life time.Duration) *rawClient {
+	t.Helper()
+	if life == 0 {
+		return dial(t, base, user)
+	}
+	cfg := DefaultConfig()
+	sig, err := usersig.Sign(cfg.Secret, cfg.SDKAppID, user, life, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(t, base, user, sig), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	c := &rawClient{t: t, ws: ws}
+	if f := c.read(); f.Type != protocol.TypeWelcome {
+		t.Fatalf("first frame %q; want welcome", f.Type)
+	}
+	return c
+}
+
+// keepPinging pings on ws every period until a ping cannot be written or the function it
+// returns is called, which waits for the pinging to end.
+func keepPinging(ws *websocket.Conn, period time.Duration) (stop func()) {
+	stopped := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stopped:
+				return
+			case <-time.After(period):
+			}
+			if ws.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second)) != nil {
+				return
+			}
+		}
+	}()
+	return func() { close(stopped); <-done }
+}
+
 // read returns the next frame, checking seq contiguity (TRANS-005).
 func (c *rawClient) read() protocol.Frame {
 	c.t.Helper()
@@ -364,22 +408,10 @@ func TestReplacedConnectionsGetTheirWelcomeFirst(t *testing.T) {
 // pings kept such a host connected 45 s past expiry, and its lockSeat was executed).
 func TestExpiredTokenEndsTheConnectionPingsOrNot(t *testing.T) {
 	_, base := newTestServer(t, nil)
-	cfg := DefaultConfig()
 	const life = 2 * time.Second
-	sig, err := usersig.Sign(cfg.Secret, cfg.SDKAppID, "pinger", life, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
 	expires := time.Now().Add(life)
-	ws, _, err := websocket.DefaultDialer.Dial(wsURL(t, base, "pinger", sig), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	host := &rawClient{t: t, ws: ws}
-	if f := host.read(); f.Type != protocol.TypeWelcome {
-		t.Fatalf("first frame %q", f.Type)
-	}
+	host := dialLiving(t, base, "pinger", life)
+	ws := host.ws
 	if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "rx", "maxSeatCount": 4}); *f.Code != 0 {
 		t.Fatalf("createLive: %s", *f.Message)
 	}
@@ -387,21 +419,7 @@ func TestExpiredTokenEndsTheConnectionPingsOrNot(t *testing.T) {
 	viewer.call(protocol.ReqJoinLive, map[string]string{"liveID": "rx"})
 
 	// Pings only, every 100 ms, from before expiry until well after.
-	stop := make(chan struct{})
-	pinged := make(chan struct{})
-	go func() {
-		defer close(pinged)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			if ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second)) != nil {
-				return
-			}
-		}
-	}()
+	stopPinging := keepPinging(ws, 100*time.Millisecond)
 	// Right after expiry, a request that must not run.
 	time.Sleep(time.Until(expires) + 50*time.Millisecond)
 	_ = ws.WriteJSON(protocol.Request{Type: protocol.ReqLockSeat, ID: "late", Payload: json.RawMessage(`{"seatIndex":2}`)})
@@ -414,8 +432,7 @@ func TestExpiredTokenEndsTheConnectionPingsOrNot(t *testing.T) {
 			t.Errorf("the request sent after expiry was answered: %s", data)
 		}
 	}
-	close(stop)
-	<-pinged
+	stopPinging()
 	var ce *websocket.CloseError
 	if !errors.As(closed, &ce) || ce.Code != 4001 {
 		t.Fatalf("the connection ended with %v; want close 4001", closed)
