@@ -28,13 +28,18 @@ import (
 // socket closed, with nothing unread. The answer is read by the connection's reader if that
 // is still reading; if the reader had stopped, here (awaitAnswer), discarding what comes
 // before it:
-//   - at a message it refused (binary, not UTF-8, after the token's expiry), the stream is at
-//     a message's end: gorilla reads on, to the client's close frame (discard);
-//   - at silence or the token's expiry (the read deadline), the stream is at a frame's start,
-//     unless the client left a frame half sent: the bytes are followed frame by frame to the
-//     close frame (closeWatch), and should they not parse as frames, to the end of the stream;
-//   - inside a frame (over the limit: gorilla read only its header) or past a broken one
-//     (1002), where frames cannot be followed: to the end of the stream.
+//   - at a message it refused (binary, not UTF-8, read after the token's expiry), the stream
+//     is at a message's end: gorilla reads on, to the client's close frame (discard);
+//   - at silence or the token's expiry (the read deadline) between messages, the stream is at
+//     a frame's start, unless the client left a header half sent: the bytes are followed frame
+//     by frame to the close frame (closeWatch), and should they not parse as frames, to the
+//     end of the stream;
+//   - inside a message, inside a frame over the limit (gorilla read only its header) or past a
+//     broken one (1002), where frames cannot be followed (a close frame's bytes may be a
+//     payload's): to the end of the stream.
+//
+// Every such reading is bounded by maxDrainBytes, counted on the socket, and by the linger's
+// deadline, which stands (liveConn.lingerRead).
 //
 // A client that answers with its close frame and then waits for the server to close first,
 // as RFC 6455 §7.1.1 lets it (browsers do), is closed at its close frame, not at the bound,
@@ -99,44 +104,33 @@ func shutWrite(nc net.Conn) bool {
 // awaitAnswer waits for the client's answer once the reader has stopped short of it (readErr
 // is not the client's end; see above), reading on where the reader stopped.
 func (c *conn) awaitAnswer(nc net.Conn, deadline time.Time) string {
+	lc, live := nc.(*liveConn)
 	switch {
-	case c.readErr == nil:
-		return c.discard(nc, deadline)
-	case isTimeout(c.readErr):
+	case c.readErr == nil && live:
+		return c.discard(lc, deadline)
+	case isTimeout(c.readErr) && !c.readInMsg:
 		return drain(nc, deadline, maxDrainBytes, true)
 	}
+	// Inside a frame, past a broken one, or (on a connection that cannot count what gorilla
+	// reads) after a refused message.
 	return drain(nc, deadline, maxDrainBytes, false)
 }
 
-// minFrameHeader is the shortest header of a client's frame (two bytes and the mask): what
-// discard counts a frame beside its payload, since gorilla does not show it the header.
-const minFrameHeader = 6
-
 // discard reads the client's messages through gorilla and discards them, from a message's end,
-// until its close frame or end, the deadline, or maxDrainBytes of frames; a read error inside
-// a frame (one over the read limit, or broken) leaves the rest to drain. The close frame is
-// out: a ping is counted, not answered, and does not move the deadline.
-func (c *conn) discard(nc net.Conn, deadline time.Time) string {
+// until its close frame or end, the deadline, or maxDrainBytes (counted below gorilla, frame
+// headers and control frames included); a read error inside a frame (one over the read limit,
+// or broken) leaves the rest to drain. The close frame is out: a ping is not answered, and
+// does not move the deadline.
+func (c *conn) discard(lc *liveConn, deadline time.Time) string {
 	ws := c.ws
-	left := int64(maxDrainBytes)
-	count := func(data string) error {
-		if left -= minFrameHeader + int64(len(data)); left < 0 {
-			return errFlooded // gorilla's reader returns it: control frames alone never end a NextReader
-		}
-		return nil
-	}
-	ws.SetPingHandler(count)
-	ws.SetPongHandler(count)
-	if ws.SetReadDeadline(deadline) != nil {
+	ws.SetPingHandler(func(string) error { return nil })
+	if lc.lingerRead(deadline, maxDrainBytes) != nil {
 		return lingerCut
 	}
-	for left >= 0 {
+	for {
 		_, r, err := ws.NextReader()
 		if err == nil {
-			var n int64
-			n, err = io.CopyN(io.Discard, r, left+1)
-			left -= minFrameHeader + n
-			if err == nil || err == io.EOF {
+			if _, err = io.Copy(io.Discard, r); err == nil {
 				continue
 			}
 		}
@@ -149,19 +143,43 @@ func (c *conn) discard(nc net.Conn, deadline time.Time) string {
 		if o := readEndOutcome(err); o != "" {
 			return o
 		}
-		return drain(nc, deadline, max(left, 0), false)
+		return drain(lc, deadline, lc.lingerLeft, false)
 	}
-	return lingerFlooded
 }
 
-// errFlooded ends discard's reading once maxDrainBytes came.
+// errFlooded is a linger's read past maxDrainBytes.
 var errFlooded = errors.New("more than maxDrainBytes after the close frame")
+
+// lingerRead readies c for a linger's reading: Read then reads the socket alone, with a read
+// deadline that stands (no second look, which a client sending a little at a time would put
+// off again and again), and at most budget bytes more, after which it returns errFlooded.
+// The connection's reader has ended.
+func (c *liveConn) lingerRead(deadline time.Time, budget int64) error {
+	c.lingering, c.lingerLeft = true, budget
+	return c.Conn.SetReadDeadline(deadline)
+}
+
+// readLingering is Read during a linger (lingerRead).
+func (c *liveConn) readLingering(p []byte) (int, error) {
+	if c.lingerLeft <= 0 {
+		return 0, errFlooded
+	}
+	n, err := c.Conn.Read(p[:min(int64(len(p)), c.lingerLeft)])
+	c.lingerLeft -= int64(n)
+	return n, err
+}
 
 // drain reads and discards what the client sends until its end of the stream, an error,
 // budget bytes or deadline, and says which. With frames, the bytes start at a frame's start
 // and are followed frame by frame: the client's close frame ends the wait too.
 func drain(nc net.Conn, deadline time.Time, budget int64, frames bool) string {
-	if nc.SetReadDeadline(deadline) != nil {
+	var err error
+	if lc, ok := nc.(*liveConn); ok {
+		err = lc.lingerRead(deadline, budget)
+	} else {
+		err = nc.SetReadDeadline(deadline)
+	}
+	if err != nil {
 		return lingerCut
 	}
 	w := closeWatch{lost: !frames}

@@ -26,8 +26,9 @@ import (
 //
 // The client answers with its close frame and waits for the server to close first, as RFC
 // 6455 lets it; where the server can follow the client's frames (closeEnds) it must close at
-// that close frame; where it cannot (it stopped inside a frame or past a broken one), at the
-// client's end of the stream, which the client then sends.
+// that close frame; where it cannot (it stopped inside a frame or past a broken one), the
+// close frame's bytes may be the rest of a payload, and it must close at the client's end of
+// the stream, which the client then sends, not before.
 //
 // The linger is a minute, twice the test's wait: a server that closed at the bound rather
 // than at the answer fails. Closing at once (as before the linger) fails every row: the
@@ -68,6 +69,13 @@ func TestServerCloseWaitsForTheClient(t *testing.T) {
 		{"silence", func(c *Config) {
 			c.HeartbeatInterval, c.HeartbeatTimeout = 50*time.Millisecond, 300*time.Millisecond
 		}, 0, func(*testing.T, *rawClient, string) {}, protocol.CloseHeartbeatTimeout, true},
+		// Silent in the middle of a frame's payload: what the client sends next is, for all the
+		// server knows, the rest of that payload.
+		{"silence inside a message", func(c *Config) {
+			c.HeartbeatInterval, c.HeartbeatTimeout = 50*time.Millisecond, 300*time.Millisecond
+		}, 0, func(t *testing.T, c *rawClient, _ string) {
+			writeRaw(t, c, wire(t, websocket.TextMessage, strings.Repeat("x", 100))[:2+4+10])
+		}, protocol.CloseHeartbeatTimeout, false},
 		// The token's expiry is the reader's deadline; a heartbeat before it.
 		{"token expired", nil, 2 * time.Second, func(t *testing.T, c *rawClient, _ string) {
 			writeRaw(t, c, textFrames(t, 1))
@@ -101,6 +109,12 @@ func TestServerCloseWaitsForTheClient(t *testing.T) {
 				case <-sock.closed:
 				case <-time.After(waitTimeout):
 					t.Fatal("the server's socket was still open after the client's close frame")
+				}
+			} else { // the close frame's bytes may be a payload's: not an answer
+				select {
+				case <-sock.closed:
+					t.Fatal("the server closed its socket at bytes it cannot tell from a payload's")
+				case <-time.After(200 * time.Millisecond):
 				}
 			}
 			if err := c.ws.NetConn().(*net.TCPConn).CloseWrite(); err != nil {
@@ -147,6 +161,18 @@ func TestServerCloseLingersForItsBound(t *testing.T) {
 			writeRaw(t, c, wire(t, websocket.BinaryMessage, "{}"))
 			t.Cleanup(keepPinging(c.ws, 20*time.Millisecond))
 		}, protocol.CloseUnsupportedData},
+		// A byte every 100 µs: the server's second look at a socket whose read deadline passed
+		// (liveConn) would find one each time and put the linger's end off again and again.
+		{"reader stopped, the client trickling", 300 * time.Millisecond, func(t *testing.T, c *rawClient, _ string) {
+			long := wire(t, websocket.TextMessage, strings.Repeat("x", 60000))
+			writeRaw(t, c, append(wire(t, websocket.BinaryMessage, "{}"), long[:8]...))
+			t.Cleanup(trickle(c, long[8:]))
+		}, protocol.CloseUnsupportedData},
+		{"frame over the limit, the client trickling", 300 * time.Millisecond, func(t *testing.T, c *rawClient, _ string) {
+			long := wire(t, websocket.TextMessage, strings.Repeat("x", DefaultConfig().MaxFrameBytes+1))
+			writeRaw(t, c, long[:14])
+			t.Cleanup(trickle(c, long[14:]))
+		}, protocol.CloseMessageTooBig},
 		{"reader reading", 300 * time.Millisecond, func(t *testing.T, _ *rawClient, base string) { dial(t, base, "u") }, protocol.CloseReplaced},
 		{"no linger", 0, func(t *testing.T, _ *rawClient, base string) { dial(t, base, "u") }, protocol.CloseReplaced},
 	} {
@@ -160,8 +186,8 @@ func TestServerCloseLingersForItsBound(t *testing.T) {
 			expectClose(t, c, tt.code)
 			select {
 			case <-sock.closed:
-			case <-time.After(tt.linger + waitTimeout):
-				t.Fatalf("the server's socket was still open %v after the close frame", tt.linger+waitTimeout)
+			case <-time.After(tt.linger + lingerSlack):
+				t.Fatalf("the server's socket was still open %v after the close frame", tt.linger+lingerSlack)
 			}
 			if took := time.Since(start); took < tt.linger {
 				t.Errorf("the server closed its socket %v after the start; want not before the linger, %v", took, tt.linger)
@@ -176,6 +202,32 @@ func TestServerCloseLingersForItsBound(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lingerSlack is how much later than its bound a linger may end on a busy machine.
+const lingerSlack = 2 * time.Second
+
+// trickle writes b to the client's socket a byte every 100 µs, below gorilla's writer, until a
+// write fails or the function it returns is called, which waits for it to end.
+func trickle(c *rawClient, b []byte) (stop func()) {
+	stopped := make(chan struct{})
+	done := make(chan struct{})
+	nc := c.ws.NetConn()
+	go func() {
+		defer close(done)
+		for i := range b {
+			select {
+			case <-stopped:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+			_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := nc.Write(b[i : i+1]); err != nil {
+				return
+			}
+		}
+	}()
+	return func() { close(stopped); <-done }
 }
 
 // A client that keeps sending after the close frame is read for at most maxDrainBytes, then
@@ -193,6 +245,9 @@ func TestServerCloseDrainsUpToItsBound(t *testing.T) {
 		{"less than the bound, then the end", textFrames, maxDrainBytes - 64<<10, false, 1},
 		{"a flood of pings past the bound", pingFrames, maxDrainBytes + 64<<10, true, 0},
 		{"pings less than the bound, then the end", pingFrames, maxDrainBytes - 64<<10, false, 1},
+		// Fragments are read inside one message, their headers unseen above gorilla.
+		{"empty fragments past the bound", emptyFragments, maxDrainBytes + 64<<10, true, 0},
+		{"empty fragments less than the bound, then the end", emptyFragments, maxDrainBytes - 64<<10, false, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			gates := &gateListener{}
@@ -364,6 +419,21 @@ func textFrames(t *testing.T, n int) []byte {
 	return b
 }
 
+// emptyFragments is about n bytes of one text message begun and never ended: empty
+// continuation frames.
+func emptyFragments(t *testing.T, n int) []byte {
+	t.Helper()
+	first, err := hostile.Wire{Opcode: websocket.TextMessage, Payload: "{"}.Bytes([4]byte{1, 2, 3, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := hostile.Wire{Opcode: 0}.Bytes([4]byte{1, 2, 3, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(first, bytes.Repeat(next, n/len(next)+1)...)
+}
+
 // pingFrames is about n bytes of masked pings, 125 bytes of payload each.
 func pingFrames(t *testing.T, n int) []byte {
 	t.Helper()
@@ -458,6 +528,9 @@ func TestCloseWatchFollowsFrames(t *testing.T) {
 			whole := closeWatch{}
 			if got := whole.feed(stream); got != tt.answered {
 				t.Fatalf("fed at once: answered %v, want %v", got, tt.answered)
+			}
+			if whole.lost == tt.answered {
+				t.Fatalf("fed at once: lost %v; want it lost exactly where it cannot answer", whole.lost)
 			}
 			var cut closeWatch
 			for i := range stream {

@@ -88,6 +88,11 @@ type liveConn struct {
 	// gorilla's writer wrote nothing after one: a frame cut short by a write deadline leaves
 	// the stream unframed, and a close frame after it would be read as part of that frame.
 	writeErr error
+
+	// A linger's reading (lingerRead), set by the goroutine that lingers, the only one reading
+	// then: the read deadline stands, and Read reads at most lingerLeft bytes more.
+	lingering  bool
+	lingerLeft int64
 }
 
 // pendingBuffers lends corked connections the buffers their held writes gather in.
@@ -224,6 +229,9 @@ const probeWait = time.Millisecond
 // frame is small: a connection's reader waits in it, and the smaller the frames it waits in,
 // the smaller its stack can shrink.
 func (c *liveConn) Read(p []byte) (int, error) {
+	if c.lingering {
+		return c.readLingering(p)
+	}
 	if c.eager != nil && c.idle.Load() { // a WebSocket's reads never are idle: one load a read
 		if n, ok, err := c.readEagerly(p); ok {
 			return n, err
