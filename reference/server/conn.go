@@ -50,9 +50,8 @@ type conn struct {
 	expires time.Time     // when the token of the handshake expires (AUTHZ-003); set before the reader starts
 
 	closing   atomic.Bool   // set by shutdown; the writer (started by it if none ran) then ends the connection
-	readEnd   chan struct{} // closed by the reader as it ends; readErr and readInMsg are set before
+	readEnd   chan struct{} // closed by the reader as it ends; readErr is set before
 	readErr   error         // the read error that ended the reader; nil: it stopped at a frame it refused
-	readInMsg bool          // readErr came inside a message (its payload being read): not at a frame's start
 	closeOnce sync.Once
 	closeCode int // written once before closing is set
 
@@ -96,7 +95,6 @@ func (c *conn) readPump(s *Server) {
 		var data []byte
 		if err == nil {
 			data, err = readMessage(r)
-			c.readInMsg = err != nil
 		}
 		if !c.handleFrame(s, mt, data, err, &ended) {
 			return

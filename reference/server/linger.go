@@ -26,24 +26,20 @@ import (
 // close frame and then the end of the stream, a FIN) and keeps it open for the client's answer,
 // for at most Config.CloseLinger: its close frame, or the end of its stream. Only then is the
 // socket closed, with nothing unread. The answer is read by the connection's reader if that
-// is still reading; if the reader had stopped, here (awaitAnswer), discarding what comes
-// before it:
-//   - at a message it refused (binary, not UTF-8, read after the token's expiry), the stream
-//     is at a message's end: gorilla reads on, to the client's close frame (discard);
-//   - at silence or the token's expiry (the read deadline) between messages, the stream is at
-//     a frame's start, unless the client left a header half sent: the bytes are followed frame
-//     by frame to the close frame (closeWatch), and should they not parse as frames, to the
-//     end of the stream;
-//   - inside a message, inside a frame over the limit (gorilla read only its header) or past a
-//     broken one (1002), where frames cannot be followed (a close frame's bytes may be a
-//     payload's): to the end of the stream.
-//
-// Every such reading is bounded by maxDrainBytes, counted on the socket, and by the linger's
-// deadline, which stands (liveConn.lingerRead).
+// is still reading; if the reader had stopped (at a message it refused, a frame over the
+// limit, a broken frame, silence, the token's expiry), here: what the client sends is read
+// and discarded (drain) until its close frame or its end. The liveConn follows the client's
+// frames from the upgrade on, through every byte read from the socket (closeWatch: a few
+// steps a frame, payloads skipped), so the linger knows where in a frame the stream stands
+// wherever gorilla stopped, and whether the close frame came already (read into gorilla's
+// buffer, behind what it refused). Past a broken frame (1002) the frames cannot be followed,
+// and only the client's end of the stream answers; so too on a connection that is not a
+// liveConn (the Handler served on a listener of one's own).
 //
 // A client that answers with its close frame and then waits for the server to close first,
-// as RFC 6455 §7.1.1 lets it (browsers do), is closed at its close frame, not at the bound,
-// except in the last case. Nothing waits for the linger: the hub forgets the connection when
+// as RFC 6455 §5.5.1 lets it (browsers do), is closed at its close frame, not at the bound.
+// The reading is bounded by maxDrainBytes and by the linger's deadline, which stands
+// (liveConn.lingerRead). Nothing waits for the linger: the hub forgets the connection when
 // it cuts it off or when the reader ends, as before. close_lingers_total counts how the waits
 // end.
 
@@ -78,7 +74,7 @@ func (c *conn) awaitClient() {
 	select {
 	case <-c.readEnd:
 		if outcome = readEndOutcome(c.readErr); outcome == "" {
-			outcome = c.awaitAnswer(nc, deadline)
+			outcome = drain(nc, deadline)
 		}
 	case <-t.C:
 	}
@@ -90,8 +86,7 @@ func (c *conn) awaitClient() {
 func lingerClose(nc net.Conn, wait time.Duration, m *metrics) {
 	defer nc.Close()
 	if wait > 0 && shutWrite(nc) {
-		// Nothing was read after the upgrade: the client's frames start at its first byte.
-		m.lingers[drain(nc, time.Now().Add(wait), maxDrainBytes, true)].Inc()
+		m.lingers[drain(nc, time.Now().Add(wait))].Inc()
 	}
 }
 
@@ -101,93 +96,36 @@ func shutWrite(nc net.Conn) bool {
 	return ok && cw.CloseWrite() == nil
 }
 
-// awaitAnswer waits for the client's answer once the reader has stopped short of it (readErr
-// is not the client's end; see above), reading on where the reader stopped.
-func (c *conn) awaitAnswer(nc net.Conn, deadline time.Time) string {
-	lc, live := nc.(*liveConn)
-	switch {
-	case c.readErr == nil && live:
-		return c.discard(lc, deadline)
-	case isTimeout(c.readErr) && !c.readInMsg:
-		return drain(nc, deadline, maxDrainBytes, true)
-	}
-	// Inside a frame, past a broken one, or (on a connection that cannot count what gorilla
-	// reads) after a refused message.
-	return drain(nc, deadline, maxDrainBytes, false)
-}
-
-// discard reads the client's messages through gorilla and discards them, from a message's end,
-// until its close frame or end, the deadline, or maxDrainBytes (counted below gorilla, frame
-// headers and control frames included); a read error inside a frame (one over the read limit,
-// or broken) leaves the rest to drain. The close frame is out: a ping is not answered, and
-// does not move the deadline.
-func (c *conn) discard(lc *liveConn, deadline time.Time) string {
-	ws := c.ws
-	ws.SetPingHandler(func(string) error { return nil })
-	if lc.lingerRead(deadline, maxDrainBytes) != nil {
-		return lingerCut
-	}
-	for {
-		_, r, err := ws.NextReader()
-		if err == nil {
-			if _, err = io.Copy(io.Discard, r); err == nil {
-				continue
-			}
-		}
-		switch {
-		case errors.Is(err, errFlooded):
-			return lingerFlooded
-		case isTimeout(err): // gorilla hides os.ErrDeadlineExceeded
-			return lingerTimedOut
-		}
-		if o := readEndOutcome(err); o != "" {
-			return o
-		}
-		return drain(lc, deadline, lc.lingerLeft, false)
-	}
-}
-
-// errFlooded is a linger's read past maxDrainBytes.
-var errFlooded = errors.New("more than maxDrainBytes after the close frame")
-
-// lingerRead readies c for a linger's reading: Read then reads the socket alone, with a read
+// lingerRead readies c for a linger's reading: Read then reads the socket alone, under a read
 // deadline that stands (no second look, which a client sending a little at a time would put
-// off again and again), and at most budget bytes more, after which it returns errFlooded.
-// The connection's reader has ended.
-func (c *liveConn) lingerRead(deadline time.Time, budget int64) error {
-	c.lingering, c.lingerLeft = true, budget
+// off again and again). The connection's reader has ended, or never started.
+func (c *liveConn) lingerRead(deadline time.Time) error {
+	c.lingering = true
 	return c.Conn.SetReadDeadline(deadline)
 }
 
-// readLingering is Read during a linger (lingerRead).
-func (c *liveConn) readLingering(p []byte) (int, error) {
-	if c.lingerLeft <= 0 {
-		return 0, errFlooded
-	}
-	n, err := c.Conn.Read(p[:min(int64(len(p)), c.lingerLeft)])
-	c.lingerLeft -= int64(n)
-	return n, err
-}
-
-// drain reads and discards what the client sends until its end of the stream, an error,
-// budget bytes or deadline, and says which. With frames, the bytes start at a frame's start
-// and are followed frame by frame: the client's close frame ends the wait too.
-func drain(nc net.Conn, deadline time.Time, budget int64, frames bool) string {
+// drain reads and discards what the client sends until its close frame (on a liveConn that
+// follows its frames), its end of the stream, an error, maxDrainBytes or deadline, and says
+// which.
+func drain(nc net.Conn, deadline time.Time) string {
+	lc, _ := nc.(*liveConn)
 	var err error
-	if lc, ok := nc.(*liveConn); ok {
-		err = lc.lingerRead(deadline, budget)
+	if lc != nil {
+		if lc.closeSeen() { // behind what the reader refused, in gorilla's buffer
+			return lingerAnswered
+		}
+		err = lc.lingerRead(deadline)
 	} else {
 		err = nc.SetReadDeadline(deadline)
 	}
 	if err != nil {
 		return lingerCut
 	}
-	w := closeWatch{lost: !frames}
 	buf := make([]byte, 4096)
-	for budget > 0 {
-		n, err := nc.Read(buf[:min(int64(len(buf)), budget)])
-		budget -= int64(n)
-		if w.feed(buf[:n]) {
+	for budget := maxDrainBytes; budget > 0; {
+		n, err := nc.Read(buf[:min(len(buf), budget)])
+		budget -= n
+		if lc != nil && lc.closeSeen() {
 			return lingerAnswered
 		}
 		switch {
@@ -204,6 +142,14 @@ func drain(nc net.Conn, deadline time.Time, budget int64, frames bool) string {
 	return lingerFlooded
 }
 
+// followFrames makes c follow the client's frames from now on, the upgrade's end: every byte
+// Read returns goes through c.frames. Called before the connection's reader starts.
+func (c *liveConn) followFrames() { c.following = true }
+
+// closeSeen reports whether the client's close frame has been read from the socket, on a
+// connection that follows its frames.
+func (c *liveConn) closeSeen() bool { return c.following && c.frames.done }
+
 // closeWatch follows a client's frames through the bytes drain reads, to its close frame:
 // the client's answer, after which it sends nothing (RFC 6455 §5.5.1). It is lost for good at
 // anything that cannot be a client's frame header (the bytes did not start at a frame's start
@@ -214,10 +160,20 @@ type closeWatch struct {
 	left  uint64   // bytes of the frame's payload still to come
 	close bool     // the frame is a close frame
 	lost  bool
+	done  bool // the close frame is complete: nothing more is followed
 }
 
-// feed follows b; it reports whether b completed the client's close frame.
+// feed follows b; it reports whether the client's close frame is complete (with b or before).
 func (w *closeWatch) feed(b []byte) bool {
+	if w.done {
+		return true
+	}
+	w.done = w.follow(b)
+	return w.done
+}
+
+// follow follows b; it reports whether b completed a close frame.
+func (w *closeWatch) follow(b []byte) bool {
 	for len(b) > 0 && !w.lost {
 		if w.left > 0 {
 			n := min(uint64(len(b)), w.left)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,8 @@ func TestServerCloseWaitsForTheClient(t *testing.T) {
 		code   int
 		// closeEnds: the server reads on to the client's close frame (its reader, or the
 		// linger's reading from where the reader stopped), so that close frame alone is the
-		// client's answer; else the answer is the end of the client's stream.
+		// client's answer; else (past a broken frame, or where the client stopped inside a
+		// frame, whose rest its close frame's bytes are) the answer is the end of its stream.
 		closeEnds bool
 	}{
 		{"binary frame, frames behind it", nil, 0, func(t *testing.T, c *rawClient, _ string) {
@@ -65,7 +67,7 @@ func TestServerCloseWaitsForTheClient(t *testing.T) {
 		// still to come.
 		{"frame over the limit", nil, 0, func(t *testing.T, c *rawClient, _ string) {
 			writeRaw(t, c, wire(t, websocket.TextMessage, strings.Repeat("x", DefaultConfig().MaxFrameBytes+1)))
-		}, protocol.CloseMessageTooBig, false},
+		}, protocol.CloseMessageTooBig, true},
 		{"silence", func(c *Config) {
 			c.HeartbeatInterval, c.HeartbeatTimeout = 50*time.Millisecond, 300*time.Millisecond
 		}, 0, func(*testing.T, *rawClient, string) {}, protocol.CloseHeartbeatTimeout, true},
@@ -75,6 +77,16 @@ func TestServerCloseWaitsForTheClient(t *testing.T) {
 			c.HeartbeatInterval, c.HeartbeatTimeout = 50*time.Millisecond, 300*time.Millisecond
 		}, 0, func(t *testing.T, c *rawClient, _ string) {
 			writeRaw(t, c, wire(t, websocket.TextMessage, strings.Repeat("x", 100))[:2+4+10])
+		}, protocol.CloseHeartbeatTimeout, false},
+		{"silence inside a frame's length", func(c *Config) {
+			c.HeartbeatInterval, c.HeartbeatTimeout = 50*time.Millisecond, 300*time.Millisecond
+		}, 0, func(t *testing.T, c *rawClient, _ string) {
+			writeRaw(t, c, wire(t, websocket.TextMessage, strings.Repeat("x", 1000))[:3])
+		}, protocol.CloseHeartbeatTimeout, false},
+		{"silence inside a ping", func(c *Config) {
+			c.HeartbeatInterval, c.HeartbeatTimeout = 50*time.Millisecond, 300*time.Millisecond
+		}, 0, func(t *testing.T, c *rawClient, _ string) {
+			writeRaw(t, c, wire(t, websocket.PingMessage, strings.Repeat("p", 100))[:2+4+10])
 		}, protocol.CloseHeartbeatTimeout, false},
 		// The token's expiry is the reader's deadline; a heartbeat before it.
 		{"token expired", nil, 2 * time.Second, func(t *testing.T, c *rawClient, _ string) {
@@ -219,7 +231,12 @@ func trickle(c *rawClient, b []byte) (stop func()) {
 			select {
 			case <-stopped:
 				return
-			case <-time.After(100 * time.Microsecond):
+			default:
+			}
+			// Paced by the clock, not a timer: a timer's wait is a millisecond or more here,
+			// longer than the second look's.
+			for next := time.Now().Add(100 * time.Microsecond); time.Now().Before(next); {
+				runtime.Gosched()
 			}
 			_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
 			if _, err := nc.Write(b[i : i+1]); err != nil {
@@ -312,6 +329,27 @@ func TestShutdownDeadlineCutsALinger(t *testing.T) {
 		byName[f.GetName()] = f
 	}
 	if err := checkLingers(byName, 0, 0, 0, 1); err != nil {
+		t.Error(err)
+	}
+}
+
+// A client whose close frame came with what the server refused (one write: the reader read it
+// into gorilla's buffer, but stopped before it) has answered already: the server closes its
+// socket at once, without waiting for more.
+func TestServerCloseSeesAnAnswerAlreadyRead(t *testing.T) {
+	gates := &gateListener{}
+	_, base := newTestServerOn(t, func(c *Config) { c.CloseLinger = 2 * waitTimeout }, gates.wrap)
+	c := dial(t, base, "u")
+	sock := gates.of(t, c.ws.LocalAddr())
+	writeRaw(t, c, append(wire(t, websocket.BinaryMessage, "{}"), wire(t, websocket.CloseMessage, "%03%EB")...))
+	expectClose(t, c, protocol.CloseUnsupportedData)
+	select {
+	case <-sock.closed:
+	case <-time.After(waitTimeout):
+		t.Fatal("the server's socket was still open, the client's close frame read")
+	}
+	expectEnd(t, c.ws.NetConn())
+	if err := checkLingers(scrape(t, base), 1, 0, 0, 0); err != nil {
 		t.Error(err)
 	}
 }

@@ -89,10 +89,12 @@ type liveConn struct {
 	// the stream unframed, and a close frame after it would be read as part of that frame.
 	writeErr error
 
-	// A linger's reading (lingerRead), set by the goroutine that lingers, the only one reading
-	// then: the read deadline stands, and Read reads at most lingerLeft bytes more.
-	lingering  bool
-	lingerLeft int64
+	// The client's frames, followed through what Read returns once following is set (at the
+	// upgrade: followFrames), by the goroutine that reads: the connection's reader, then the
+	// linger's (lingering: its read deadline stands).
+	following bool
+	lingering bool
+	frames    closeWatch
 }
 
 // pendingBuffers lends corked connections the buffers their held writes gather in.
@@ -225,12 +227,22 @@ func (c *liveConn) setWriteLocked(t time.Time) error {
 // comes back at once; the wait only bounds the look.
 const probeWait = time.Millisecond
 
-// Read reads, giving data that arrived before the deadline its due (see liveConn). Its own
-// frame is small: a connection's reader waits in it, and the smaller the frames it waits in,
-// the smaller its stack can shrink.
+// Read reads, giving data that arrived before the deadline its due (see liveConn), and follows
+// the client's frames through what it returns (followFrames). Its frame and read's are small:
+// a connection's reader waits in them, and the smaller the frames it waits in, the smaller
+// its stack can shrink.
 func (c *liveConn) Read(p []byte) (int, error) {
+	n, err := c.read(p)
+	if c.following && n > 0 {
+		c.frames.feed(p[:n])
+	}
+	return n, err
+}
+
+// read is Read before the frames are followed.
+func (c *liveConn) read(p []byte) (int, error) {
 	if c.lingering {
-		return c.readLingering(p)
+		return c.Conn.Read(p)
 	}
 	if c.eager != nil && c.idle.Load() { // a WebSocket's reads never are idle: one load a read
 		if n, ok, err := c.readEagerly(p); ok {

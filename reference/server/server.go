@@ -282,6 +282,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered with an HTTP error
 	}
+	if lc, ok := ws.NetConn().(*liveConn); ok {
+		lc.followFrames() // for the wait for the client's answer to a close frame (linger.go)
+	}
 	c := &conn{
 		srv:    s,
 		resume: resume,
