@@ -96,11 +96,11 @@ func shutWrite(nc net.Conn) bool {
 	return ok && cw.CloseWrite() == nil
 }
 
-// lingerRead readies c for a linger's reading: Read then reads the socket alone, under a read
-// deadline that stands (no second look, which a client sending a little at a time would put
-// off again and again). The connection's reader has ended, or never started.
+// lingerRead sets a linger's read deadline on c, one that stands: Read takes no second look
+// (lookAgain), which a client sending a little at a time would have put it off with again and
+// again. The connection's reader has ended, or never started.
 func (c *liveConn) lingerRead(deadline time.Time) error {
-	c.lingering = true
+	c.remember(time.Time{})
 	return c.Conn.SetReadDeadline(deadline)
 }
 
@@ -150,10 +150,10 @@ func (c *liveConn) followFrames() { c.following = true }
 // connection that follows its frames.
 func (c *liveConn) closeSeen() bool { return c.following && c.frames.done }
 
-// closeWatch follows a client's frames through the bytes drain reads, to its close frame:
-// the client's answer, after which it sends nothing (RFC 6455 §5.5.1). It is lost for good at
-// anything that cannot be a client's frame header (the bytes did not start at a frame's start
-// after all, or the client breaks the protocol); the answer is then the end of the stream.
+// closeWatch follows a client's frames through the bytes read from its socket since the
+// upgrade (liveConn.Read), to its close frame: the client's answer, after which it sends
+// nothing (RFC 6455 §5.5.1). It is lost for good at anything that cannot be a client's frame
+// header (the client broke the protocol); the answer is then the end of the stream.
 type closeWatch struct {
 	head  [14]byte // the frame header being read: two bytes, the length's extension, the mask
 	have  int      // bytes of head read

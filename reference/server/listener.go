@@ -91,9 +91,8 @@ type liveConn struct {
 
 	// The client's frames, followed through what Read returns once following is set (at the
 	// upgrade: followFrames), by the goroutine that reads: the connection's reader, then the
-	// linger's (lingering: its read deadline stands).
+	// linger's.
 	following bool
-	lingering bool
 	frames    closeWatch
 }
 
@@ -228,32 +227,23 @@ func (c *liveConn) setWriteLocked(t time.Time) error {
 const probeWait = time.Millisecond
 
 // Read reads, giving data that arrived before the deadline its due (see liveConn), and follows
-// the client's frames through what it returns (followFrames). Its frame and read's are small:
-// a connection's reader waits in them, and the smaller the frames it waits in, the smaller
-// its stack can shrink.
+// the client's frames through what it returns (followFrames). Its own frame is small: a
+// connection's reader waits in it, and the smaller the frames it waits in, the smaller its
+// stack can shrink.
 func (c *liveConn) Read(p []byte) (int, error) {
-	n, err := c.read(p)
-	if c.following && n > 0 {
-		c.frames.feed(p[:n])
-	}
-	return n, err
-}
-
-// read is Read before the frames are followed.
-func (c *liveConn) read(p []byte) (int, error) {
-	if c.lingering {
-		return c.Conn.Read(p)
-	}
 	if c.eager != nil && c.idle.Load() { // a WebSocket's reads never are idle: one load a read
 		if n, ok, err := c.readEagerly(p); ok {
 			return n, err
 		}
 	}
 	n, err := c.Conn.Read(p)
-	if n > 0 || err == nil {
-		return n, err
+	if n == 0 && err != nil {
+		n, err = c.lookAgain(p, err)
 	}
-	return c.lookAgain(p, err)
+	if c.following && n > 0 {
+		c.frames.feed(p[:n])
+	}
+	return n, err
 }
 
 // lookAgain is Read's second look at the socket after err, when err is the reader's own
