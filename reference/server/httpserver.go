@@ -180,11 +180,13 @@ func (a *admission) evict(newcomer net.Conn) {
 //     that everyone connected learns how their rooms and battles ended (the hub; immediate);
 //  2. then, side by side and each within the deadline: the queued webhooks are delivered for
 //     at most ShutdownWebhookWait; each WebSocket writes what was queued for it and its 1001,
-//     and waits up to CloseLinger for the client's answer (awaitClient); hs stops listening
+//     and waits up to CloseLinger for the client's answer (awaitClient); a handshake begun
+//     before Stop that the hub did not take (it came too late, or its resume was refused)
+//     gets its close frame (1001, 4010) and the same wait (lingerClose); hs stops listening
 //     and waits for the HTTP requests in progress;
 //  3. at the deadline whatever is left is cut: webhooks still queued are logged and counted
-//     as dropped, WebSockets still writing are closed, requests still running (a caller
-//     trickling its body) are closed.
+//     as dropped, WebSockets still writing or waiting are closed, requests still running (a
+//     caller trickling its body) are closed.
 //
 // hs may be nil (a Server served some other way). Stop returns ctx's error when it had to
 // cut something, else nil.
@@ -206,6 +208,7 @@ func (s *Server) Stop(ctx context.Context, hs *http.Server) error {
 	defer close(s.down)
 	start := time.Now()
 	s.stop.Do(func() { close(s.closing) })
+	handshakesEnded := s.handshakes.shutdown()
 	<-s.stopped
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -220,12 +223,13 @@ func (s *Server) Stop(ctx context.Context, hs *http.Server) error {
 	go func() { // WebSockets
 		defer wg.Done()
 		done := make(chan struct{})
-		go func() { s.connWG.Wait(); close(done) }()
+		go func() { s.connWG.Wait(); <-handshakesEnded; close(done) }()
 		select {
 		case <-done:
 		case <-ctx.Done():
 			n := s.live.closeAll()
-			s.log.Warn("shutdown deadline: connections still writing were closed", "connections", n)
+			h := s.handshakes.closeAll()
+			s.log.Warn("shutdown deadline: connections still writing were closed", "connections", n, "handshakes", h)
 			select { // a writer registered after closeAll ends at its own write deadline
 			case <-done:
 			case <-time.After(time.Second):

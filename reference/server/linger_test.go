@@ -320,6 +320,14 @@ func TestShutdownDeadlineCutsALinger(t *testing.T) {
 	if took := time.Since(start); took > waitTimeout {
 		t.Errorf("Stop took %v with a client that never answers; want the shutdown's bound", took)
 	}
+	if err := checkLingers(gather(t, srv), 0, 0, 0, 1); err != nil {
+		t.Error(err)
+	}
+}
+
+// gather is scrape from the server's registry, for a server whose Handler has stopped.
+func gather(t *testing.T, srv *Server) map[string]*dto.MetricFamily {
+	t.Helper()
 	fams, err := srv.metrics.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -328,9 +336,7 @@ func TestShutdownDeadlineCutsALinger(t *testing.T) {
 	for _, f := range fams {
 		byName[f.GetName()] = f
 	}
-	if err := checkLingers(byName, 0, 0, 0, 1); err != nil {
-		t.Error(err)
-	}
+	return byName
 }
 
 // A client whose close frame came with what the server refused (one write: the reader read it
@@ -380,11 +386,91 @@ func TestResumeRefusalWaitsForTheClient(t *testing.T) {
 	waitFor(t, func() error { return checkLingers(scrape(t, base), 1, 0, 0, 0) })
 }
 
+// Stop waits for a resume refused at the upgrade (4010) as for a connection: the handler
+// that waits for the client's answer is counted, and at the shutdown's deadline its socket is
+// closed under the wait (cut), not left to outlive Stop by CloseLinger.
+func TestStopCutsARefusedResumesLinger(t *testing.T) {
+	srv, base := newTestServer(t, func(c *Config) {
+		c.CloseLinger = 2 * waitTimeout
+		c.ShutdownTimeout = 300 * time.Millisecond
+	})
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL(t, base, "u", "")+"&"+url.Values{"resume": {"r1.x"}, "lastseq": {"1"}}.Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	expectClose(t, &rawClient{t: t, ws: ws}, protocol.CloseResumeRefused) // and never answers
+	start := time.Now()
+	srv.Close()
+	if took := time.Since(start); took > waitTimeout {
+		t.Errorf("Stop took %v with a client that never answers; want the shutdown's bound", took)
+	}
+	if err := checkLingers(gather(t, srv), 0, 0, 0, 1); err != nil {
+		t.Errorf("when Stop returned: %v", err)
+	}
+	expectEnd(t, ws.NetConn())
+}
+
+// A handshake that raced the shutdown (begun before Stop, offered to the hub after it
+// stopped) gets its 1001 and the wait for the client's answer, and Stop waits for that:
+// closed at once, what the client sent meanwhile would reset the close frame away.
+func TestStopWaitsForAHandshakeItRacedWith(t *testing.T) {
+	hold := &holdListener{release: make(chan struct{}), upgrade: true, held: make(chan struct{}, 1)}
+	srv, base := newTestServerOn(t, func(c *Config) {
+		c.CloseLinger = 2 * waitTimeout
+		c.ShutdownTimeout = 2 * waitTimeout
+	}, hold.wrap)
+	type dialed struct {
+		ws  *websocket.Conn
+		err error
+	}
+	dials := make(chan dialed, 1)
+	go func() {
+		ws, _, err := websocket.DefaultDialer.Dial(wsURL(t, base, "u", ""), nil)
+		dials <- dialed{ws, err}
+	}()
+	select {
+	case <-hold.held: // the handler is upgrading
+	case <-time.After(waitTimeout):
+		t.Fatal("the handshake's answer was never written")
+	}
+	stopped := make(chan struct{})
+	go func() { srv.Close(); close(stopped) }()
+	<-srv.stopped // the hub is gone before the handler offers it the connection
+	close(hold.release)
+	d := <-dials
+	if d.err != nil {
+		t.Fatal(d.err)
+	}
+	defer d.ws.Close()
+	c := &rawClient{t: t, ws: d.ws}
+	expectClose(t, c, protocol.CloseGoingAway)
+	select {
+	case <-stopped:
+		t.Fatal("Stop returned while a handshake's close waited for its client")
+	default:
+	}
+	if err := d.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseGoingAway, ""), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(waitTimeout):
+		t.Fatal("Stop did not return after the client answered")
+	}
+	expectEnd(t, d.ws.NetConn())
+	if err := checkLingers(gather(t, srv), 1, 0, 0, 0); err != nil {
+		t.Error(err)
+	}
+}
+
 // holdListener hands out the server's sockets as holdConns (under the liveListener's
 // liveConns).
 type holdListener struct {
 	net.Listener
 	release chan struct{}
+	upgrade bool          // hold the upgrade's answer (101) instead of close frames
+	held    chan struct{} // if not nil, told (without waiting) when a write is held
 }
 
 // Accept waits for the next connection.
@@ -393,7 +479,7 @@ func (l *holdListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return holdConn{c, l.release}, nil
+	return holdConn{c, l}, nil
 }
 
 // wrap puts the listener under the server's liveListener.
@@ -401,18 +487,31 @@ func (l *holdListener) wrap(ln net.Listener) net.Listener {
 	return underLive(ln, func(tcp net.Listener) net.Listener { l.Listener = tcp; return l })
 }
 
-// holdConn is a server socket whose close frames wait until release is closed (or
-// waitTimeout passed). gorilla writes a close frame with one write.
-type holdConn struct {
-	net.Conn
-	release chan struct{}
+// holds says whether p is a write to hold: a close frame, or the upgrade's answer. gorilla
+// writes either with one write.
+func (l *holdListener) holds(p []byte) bool {
+	if l.upgrade {
+		return bytes.HasPrefix(p, []byte("HTTP/1.1 101"))
+	}
+	return len(p) > 0 && p[0] == startOfCloseFrame
 }
 
-// Write writes p, first waiting for release if p is a close frame.
+// holdConn is a server socket whose writes its listener holds wait until release is closed
+// (or waitTimeout passed).
+type holdConn struct {
+	net.Conn
+	l *holdListener
+}
+
+// Write writes p, first waiting for release if p is to be held.
 func (c holdConn) Write(p []byte) (int, error) {
-	if len(p) > 0 && p[0] == startOfCloseFrame {
+	if c.l.holds(p) {
 		select {
-		case <-c.release:
+		case c.l.held <- struct{}{}:
+		default:
+		}
+		select {
+		case <-c.l.release:
 		case <-time.After(waitTimeout):
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -56,11 +57,12 @@ type Server struct {
 
 	hub *hub // for tests, which read it only while the hub is known to wait
 
-	admission *admission    // the public listener's connections not upgraded (NewHTTPServer)
-	eager     *eagerPool    // the REST callers' eager reads (Listen); nil: none
-	live      liveSockets   // WebSockets not yet ended by their writer, for Stop's deadline
-	stopping  atomic.Bool   // set by the first Stop
-	down      chan struct{} // closed when the first Stop has returned
+	admission  *admission    // the public listener's connections not upgraded (NewHTTPServer)
+	eager      *eagerPool    // the REST callers' eager reads (Listen); nil: none
+	live       liveSockets   // WebSockets not yet ended by their writer, for Stop's deadline
+	handshakes handshakes    // WebSocket handshakes their handler serves, for Stop
+	stopping   atomic.Bool   // set by the first Stop
+	down       chan struct{} // closed when the first Stop has returned
 }
 
 // New validates cfg and starts the server's hub goroutine.
@@ -272,8 +274,14 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.admission.authenticate(r) // until the upgrade takes it out of the bound
+	if !s.handshakes.begin() {  // Stop has begun
+		refuse(w, http.StatusServiceUnavailable, protocol.ErrInternal.With("server shutting down"))
+		return
+	}
+	var nc net.Conn // the upgraded socket
+	defer func() { s.handshakes.end(nc) }()
 	select {
-	case <-s.closing:
+	case <-s.closing: // or the journal failed
 		refuse(w, http.StatusServiceUnavailable, protocol.ErrInternal.With("server shutting down"))
 		return
 	default:
@@ -282,7 +290,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered with an HTTP error
 	}
-	if lc, ok := ws.NetConn().(*liveConn); ok {
+	nc = ws.NetConn()
+	s.handshakes.upgraded(nc) // until the hub has it, or its close below has ended
+	if lc, ok := nc.(*liveConn); ok {
 		lc.followFrames() // for the wait for the client's answer to a close frame (linger.go)
 	}
 	c := &conn{
@@ -315,16 +325,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if res.refused != "" { // RESUME-006: the close frame, no welcome
-		if ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeResumeRefused, closeReason(closeResumeRefused)+": "+res.refused), time.Now().Add(time.Second)) == nil {
-			lingerClose(ws.NetConn(), s.cfg.CloseLinger, s.metrics) // what the client sent meanwhile must not reset the 4010
+	if !res.registered { // not the hub's: it raced the shutdown, or its resume was refused
+		code, reason := closeGoingAway, "server shutting down"
+		if res.refused != "" { // RESUME-006: the close frame, no welcome
+			code, reason = closeResumeRefused, closeReason(closeResumeRefused)+": "+res.refused
+		}
+		if ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second)) == nil {
+			lingerClose(nc, s.cfg.CloseLinger, s.metrics) // what the client sent meanwhile must not reset the close frame
 			return
 		}
-		ws.Close()
-		return
-	}
-	if !res.registered {
-		_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeGoingAway, "server shutting down"), time.Now().Add(time.Second))
 		ws.Close()
 		return
 	}
