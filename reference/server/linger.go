@@ -39,7 +39,7 @@ import (
 // A client that answers with its close frame and then waits for the server to close first,
 // as RFC 6455 §5.5.1 lets it (browsers do), is closed at its close frame, not at the bound.
 // The reading is bounded by maxDrainBytes and by the linger's deadline, which stands
-// (liveConn.lingerRead). Nothing waits for the linger: the hub forgets the connection when
+// (liveConn.lingerRead) but for one last look of probeWait at what came before it. Nothing waits for the linger: the hub forgets the connection when
 // it cuts it off or when the reader ends, as before. close_lingers_total counts how the waits
 // end.
 
@@ -98,7 +98,8 @@ func shutWrite(nc net.Conn) bool {
 
 // lingerRead sets a linger's read deadline on c, one that stands: Read takes no second look
 // (lookAgain), which a client sending a little at a time would have put it off with again and
-// again. The connection's reader has ended, or never started.
+// again (drain takes one last look of its own). The connection's reader has ended, or never
+// started.
 func (c *liveConn) lingerRead(deadline time.Time) error {
 	c.remember(time.Time{})
 	return c.Conn.SetReadDeadline(deadline)
@@ -109,19 +110,18 @@ func (c *liveConn) lingerRead(deadline time.Time) error {
 // which.
 func drain(nc net.Conn, deadline time.Time) string {
 	lc, _ := nc.(*liveConn)
-	var err error
+	setDeadline := nc.SetReadDeadline
 	if lc != nil {
 		if lc.closeSeen() { // behind what the reader refused, in gorilla's buffer
 			return lingerAnswered
 		}
-		err = lc.lingerRead(deadline)
-	} else {
-		err = nc.SetReadDeadline(deadline)
+		setDeadline = lc.lingerRead
 	}
-	if err != nil {
+	if setDeadline(deadline) != nil {
 		return lingerCut
 	}
 	buf := make([]byte, 4096)
+	lastLook := false
 	for budget := maxDrainBytes; budget > 0; {
 		n, err := nc.Read(buf[:min(len(buf), budget)])
 		budget -= n
@@ -130,6 +130,16 @@ func drain(nc net.Conn, deadline time.Time) string {
 		}
 		switch {
 		case err == nil:
+			continue
+		case errors.Is(err, os.ErrDeadlineExceeded) && !lastLook:
+			// One last look, for probeWait: an answer that came before the deadline but
+			// was not read by it (a starved server's timer fires late) is still an answer
+			// (as liveConn.lookAgain for the reader). Once only: a client sending a little
+			// at a time does not put the end off.
+			lastLook = true
+			if setDeadline(time.Now().Add(probeWait)) != nil {
+				return lingerCut
+			}
 			continue
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			return lingerTimedOut
