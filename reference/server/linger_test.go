@@ -390,74 +390,42 @@ func TestResumeRefusalWaitsForTheClient(t *testing.T) {
 // A linger's deadline that passed before its reads came to what the client sent (a starved
 // server's timer fires late) gets one last look at the socket: an answer already there is an
 // answer. Only one: a client still sending a little at a time does not put the end off. The
-// socket is scripted: a deadline passed, then what the look reads.
+// socket is scripted (fakeSocket): a deadline passed, then what the look reads.
 func TestLingerTakesOneLastLook(t *testing.T) {
-	timeout := scriptedRead{err: os.ErrDeadlineExceeded}
-	ping := scriptedRead{b: wire(t, websocket.PingMessage, "")}
+	timeout := fakeRead{err: os.ErrDeadlineExceeded}
+	ping := fakeRead{data: string(wire(t, websocket.PingMessage, ""))}
 	tests := []struct {
 		name   string
 		live   bool // a liveConn that follows the client's frames
-		script []scriptedRead
+		script []fakeRead
 		want   string
 		reads  int // the reads drain makes
 	}{
-		{"the close frame there", true, []scriptedRead{timeout, {b: wire(t, websocket.CloseMessage, "%03%E8")}}, lingerAnswered, 2},
-		{"the end of the stream there", false, []scriptedRead{timeout, {err: io.EOF}}, lingerAnswered, 2},
-		{"a ping, then nothing", true, []scriptedRead{timeout, ping, timeout, ping, timeout, ping}, lingerTimedOut, 3},
-		{"nothing there", false, []scriptedRead{timeout, timeout, {err: io.EOF}}, lingerTimedOut, 2},
+		{"the close frame there", true, []fakeRead{timeout, {data: string(wire(t, websocket.CloseMessage, "%03%E8"))}}, lingerAnswered, 2},
+		{"the end of the stream there", false, []fakeRead{timeout, {err: io.EOF}}, lingerAnswered, 2},
+		{"a ping, then nothing", true, []fakeRead{timeout, ping, timeout, ping, timeout, {err: io.EOF}}, lingerTimedOut, 3},
+		{"nothing there", false, []fakeRead{timeout, timeout, {err: io.EOF}}, lingerTimedOut, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sc := &scriptedConn{script: tt.script}
-			var nc net.Conn = sc
+			sock := &fakeSocket{reads: tt.script}
+			var nc net.Conn = sock
 			if tt.live {
-				lc := &liveConn{Conn: sc}
+				lc := &liveConn{Conn: sock}
 				lc.followFrames()
 				nc = lc
 			}
 			if got := drain(nc, time.Now().Add(time.Hour)); got != tt.want {
 				t.Errorf("drain: %q; want %q", got, tt.want)
 			}
-			if sc.reads != tt.reads {
-				t.Errorf("drain read %d times; want %d", sc.reads, tt.reads)
+			if reads := len(tt.script) - len(sock.reads); reads != tt.reads {
+				t.Errorf("drain read %d times; want %d", reads, tt.reads)
 			}
-			if len(sc.deadlines) != 2 || sc.deadlines[1].Sub(sc.deadlines[0]) > 0 {
-				t.Errorf("read deadlines set %v; want the linger's, then one look's before it", sc.deadlines)
+			if d := sock.deadlines; len(d) != 2 || d[1].After(d[0]) {
+				t.Errorf("read deadlines set %v; want the linger's, then one look's before it", d)
 			}
 		})
 	}
-}
-
-// scriptedRead is what one Read of a scriptedConn returns.
-type scriptedRead struct {
-	b   []byte
-	err error
-}
-
-// scriptedConn is a socket whose reads return its script in turn (then io.EOF), and which
-// records the read deadlines set on it.
-type scriptedConn struct {
-	net.Conn
-	script    []scriptedRead
-	reads     int
-	deadlines []time.Time
-}
-
-// Read returns the script's next step.
-func (c *scriptedConn) Read(p []byte) (int, error) {
-	c.reads++
-	if len(c.script) == 0 {
-		return 0, io.EOF
-	}
-	r := c.script[0]
-	c.script = c.script[1:]
-	return copy(p, r.b), r.err
-}
-
-// SetReadDeadline records t.
-func (c *scriptedConn) SetReadDeadline(t time.Time) error {
-	c.deadlines = append(c.deadlines, t)
-	return nil
 }
 
 // Stop waits for a resume refused at the upgrade (4010) as for a connection: the handler
