@@ -6,7 +6,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -402,7 +401,12 @@ func isTimeout(err error) bool {
 // it is otherwise closed for sending by the peer): the reader is then woken by the kernel
 // and ends the connection itself once it read what came before.
 func resetByPeer(err error) bool {
-	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	for _, reset := range peerResets {
+		if errors.Is(err, reset) {
+			return true
+		}
+	}
+	return false
 }
 
 // maxWriteBatch bounds the frames the writer takes at once: they count against the queue's

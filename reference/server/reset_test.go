@@ -1,7 +1,9 @@
 package server
 
 import (
+	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -214,4 +216,52 @@ func (c *gateConn) CloseWrite() error { return c.Conn.(*net.TCPConn).CloseWrite(
 func (c *gateConn) Close() error {
 	c.closeOnce.Do(func() { close(c.closed) })
 	return c.Conn.Close()
+}
+
+// resetByPeer knows this system's errors for a connection the client reset: the ones a read
+// and a write of a socket the client closed with a reset return here, each of peerResets as
+// net wraps it, and nothing else (a deadline, the end of the stream, a socket closed here).
+func TestResetByPeer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	if err := client.(*net.TCPConn).SetLinger(0); err != nil { // its close resets
+		t.Fatal(err)
+	}
+	client.Close()
+	_ = server.SetDeadline(time.Now().Add(waitTimeout))
+	_, readErr := server.Read(make([]byte, 1)) // returns once the reset has come
+	_, writeErr := server.Write([]byte("frame"))
+	type row struct {
+		name string
+		err  error
+		want bool
+	}
+	tests := []row{
+		{"a read after the client's reset", readErr, true},
+		{"a write after it", writeErr, true},
+		{"a deadline", os.ErrDeadlineExceeded, false},
+		{"the end of the stream", io.EOF, false},
+		{"a socket closed here", net.ErrClosed, false},
+		{"no error", nil, false},
+	}
+	for _, reset := range peerResets {
+		tests = append(tests, row{reset.Error(), &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", reset)}, true})
+	}
+	for _, tt := range tests {
+		if got := resetByPeer(tt.err); got != tt.want {
+			t.Errorf("%s (%v): resetByPeer %v; want %v", tt.name, tt.err, got, tt.want)
+		}
+	}
 }
