@@ -23,20 +23,7 @@ import (
 // end.
 func eagerPair(t *testing.T, slots int, window time.Duration) (*liveConn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sock, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close(); sock.Close() })
+	sock, client := tcpPair(t)
 	pool := newEagerPool(slots)
 	pool.window = window
 	c := &liveConn{Conn: sock, eager: pool}

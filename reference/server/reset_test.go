@@ -222,20 +222,7 @@ func (c *gateConn) Close() error {
 // and a write of a socket the client closed with a reset return here, each of peerResets as
 // net wraps it, and nothing else (a deadline, the end of the stream, a socket closed here).
 func TestResetByPeer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	server, client := tcpPair(t)
 	if err := client.(*net.TCPConn).SetLinger(0); err != nil { // its close resets
 		t.Fatal(err)
 	}
@@ -264,4 +251,25 @@ func TestResetByPeer(t *testing.T) {
 			t.Errorf("%s (%v): resetByPeer %v; want %v", tt.name, tt.err, got, tt.want)
 		}
 	}
+}
+
+// tcpPair returns the two ends of a loopback TCP connection, closed when the test ends.
+func tcpPair(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		client.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	return server, client
 }
