@@ -17,6 +17,7 @@ type handshakes struct {
 	mu      sync.Mutex
 	n       int                   // begun and not ended
 	shut    bool                  // Stop has begun: no handshake begins any more
+	cut     bool                  // Stop's deadline has passed: a socket upgraded now is closed at once
 	sockets map[net.Conn]struct{} // the upgraded ones, for Stop's deadline
 	idle    chan struct{}         // made by shutdown; closed once shut and n is 0
 }
@@ -33,14 +34,19 @@ func (h *handshakes) begin() bool {
 	return true
 }
 
-// upgraded records the socket of a handshake that was upgraded, for closeAll.
-func (h *handshakes) upgraded(nc net.Conn) {
+// upgraded records the socket of a handshake that was upgraded, for closeAll; false once
+// closeAll has run (the handler closes nc at once: nothing is waited for any more).
+func (h *handshakes) upgraded(nc net.Conn) bool {
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.cut {
+		return false
+	}
 	if h.sockets == nil {
 		h.sockets = make(map[net.Conn]struct{})
 	}
 	h.sockets[nc] = struct{}{}
-	h.mu.Unlock()
+	return true
 }
 
 // end counts a handshake out; nc is its socket if it was upgraded, else nil.
@@ -70,10 +76,11 @@ func (h *handshakes) shutdown() <-chan struct{} {
 }
 
 // closeAll closes the sockets of the upgraded handshakes left (a linger's read then fails at
-// once) and returns how many there were.
+// once), and those upgraded from now on (upgraded), and returns how many there were.
 func (h *handshakes) closeAll() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.cut = true
 	for nc := range h.sockets {
 		_ = nc.Close()
 	}

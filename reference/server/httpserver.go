@@ -185,8 +185,8 @@ func (a *admission) evict(newcomer net.Conn) {
 //     gets its close frame (1001, 4010) and the same wait (lingerClose); hs stops listening
 //     and waits for the HTTP requests in progress;
 //  3. at the deadline whatever is left is cut: webhooks still queued are logged and counted
-//     as dropped, WebSockets still writing or waiting are closed, requests still running (a
-//     caller trickling its body) are closed.
+//     as dropped, WebSockets still writing or waiting are closed (and a handshake upgraded
+//     after that at once), requests still running (a caller trickling its body) are closed.
 //
 // hs may be nil (a Server served some other way). Stop returns ctx's error when it had to
 // cut something, else nil.

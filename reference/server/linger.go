@@ -39,9 +39,9 @@ import (
 // A client that answers with its close frame and then waits for the server to close first,
 // as RFC 6455 §5.5.1 lets it (browsers do), is closed at its close frame, not at the bound.
 // The reading is bounded by maxDrainBytes and by the linger's deadline, which stands
-// (liveConn.lingerRead) but for one last look of probeWait at what came before it. Nothing waits for the linger: the hub forgets the connection when
-// it cuts it off or when the reader ends, as before. close_lingers_total counts how the waits
-// end.
+// (liveConn.lingerRead) but for one last look of probeWait at what came before it. Nothing
+// waits for the linger: the hub forgets the connection when it cuts it off or when the
+// reader ends, as before. close_lingers_total counts how the waits end.
 
 // maxDrainBytes bounds what is read and discarded after the close frame: a client that keeps
 // sending past it is closed at once, as before the linger.

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -502,6 +503,50 @@ func TestStopWaitsForAHandshakeItRacedWith(t *testing.T) {
 	}
 	expectEnd(t, d.ws.NetConn())
 	if err := checkLingers(gather(t, srv), 1, 0, 0, 0); err != nil {
+		t.Error(err)
+	}
+}
+
+// A handshake that reaches its upgrade only after Stop's deadline has cut what was left (its
+// answer held until Stop has returned) is closed at once: it does not wait for its client
+// after the Stop that could have waited for it.
+func TestStopCutsAHandshakeUpgradedAfterItsDeadline(t *testing.T) {
+	hold := &holdListener{release: make(chan struct{}), upgrade: true, held: make(chan struct{}, 1)}
+	srv, base := newTestServerOn(t, func(c *Config) {
+		c.CloseLinger = 2 * waitTimeout
+		c.ShutdownTimeout = 200 * time.Millisecond
+	}, hold.wrap)
+	dials := make(chan error, 1)
+	go func() {
+		ws, _, err := websocket.DefaultDialer.Dial(wsURL(t, base, "u", ""), nil)
+		if err == nil {
+			defer ws.Close()
+			_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+			for err == nil {
+				_, _, err = ws.ReadMessage()
+			}
+		}
+		dials <- err
+	}()
+	select {
+	case <-hold.held:
+	case <-time.After(waitTimeout):
+		t.Fatal("the handshake's answer was never written")
+	}
+	srv.Close() // at its deadline, with nothing upgraded to close
+	close(hold.release)
+	if err := <-dials; isTimeout(err) {
+		t.Fatalf("the client's connection was still open %v after the upgrade: %v", waitTimeout, err)
+	}
+	waitFor(t, func() error {
+		srv.handshakes.mu.Lock()
+		defer srv.handshakes.mu.Unlock()
+		if srv.handshakes.n != 0 {
+			return fmt.Errorf("%d handshakes still served after Stop", srv.handshakes.n)
+		}
+		return nil
+	})
+	if err := checkLingers(gather(t, srv), 0, 0, 0, 0); err != nil {
 		t.Error(err)
 	}
 }

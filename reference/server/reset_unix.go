@@ -4,6 +4,6 @@ package server
 
 import "syscall"
 
-// peerResets are the errors a write returns when the client reset the connection or shut it
-// for the server's sending (resetByPeer).
+// peerResets are the errors a read or a write returns when the client reset the connection,
+// or a write when it is shut for the server's sending (resetByPeer).
 var peerResets = [...]error{syscall.ECONNRESET, syscall.EPIPE}

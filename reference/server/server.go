@@ -291,7 +291,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered with an HTTP error
 	}
 	nc = ws.NetConn()
-	s.handshakes.upgraded(nc) // until the hub has it, or its close below has ended
+	if !s.handshakes.upgraded(nc) { // until the hub has it, or its close below has ended
+		ws.Close() // Stop's deadline has passed
+		return
+	}
 	if lc, ok := nc.(*liveConn); ok {
 		lc.followFrames() // for the wait for the client's answer to a close frame (linger.go)
 	}
