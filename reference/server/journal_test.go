@@ -238,7 +238,7 @@ func TestRestartKeepsAcknowledgedScores(t *testing.T) {
 		if ev != id+"-end" {
 			t.Errorf("end webhook after the restart has EventId %q; want %q", ev, id+"-end")
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(waitTimeout):
 		t.Errorf("no end webhook for the battle the crash interrupted")
 	}
 	code, info := restPost(t, after, protocol.APIGetBattleInfo, fmt.Sprintf(`{"BattleId":%q}`, id))
@@ -337,7 +337,7 @@ func TestJournalFailureStopsTheServer(t *testing.T) {
 	}
 	select {
 	case <-srv.Failed():
-	case <-time.After(5 * time.Second):
+	case <-time.After(waitTimeout):
 		t.Fatal("Failed not closed")
 	}
 	if err := srv.Err(); err == nil || !strings.Contains(err.Error(), "disk full") {

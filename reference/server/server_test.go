@@ -104,9 +104,6 @@ type rawClient struct {
 	seq     uint64
 	next    int
 	welcome protocol.Frame // the connection's first frame (dial)
-	// patience bounds the wait for each frame read (0: 5 s); a test that loads the server
-	// on purpose gives its clients longer on a busy machine.
-	patience time.Duration
 }
 
 func dial(t testing.TB, base, user string) *rawClient {
@@ -170,11 +167,7 @@ func keepPinging(ws *websocket.Conn, period time.Duration) (stop func()) {
 // read returns the next frame, checking seq contiguity (TRANS-005).
 func (c *rawClient) read() protocol.Frame {
 	c.t.Helper()
-	patience := c.patience
-	if patience == 0 {
-		patience = 5 * time.Second
-	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(patience))
+	_ = c.ws.SetReadDeadline(time.Now().Add(waitTimeout)) // a frame that must come: only a bound
 	_, data, err := c.ws.ReadMessage()
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
@@ -281,7 +274,7 @@ func TestCloseCodes(t *testing.T) {
 	} {
 		c := dial(t, base, "u-"+strings.ReplaceAll(tt.name, " ", "-"))
 		tt.act(c)
-		_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = c.ws.SetReadDeadline(time.Now().Add(waitTimeout))
 		var err error
 		for err == nil {
 			_, _, err = c.ws.ReadMessage()
@@ -306,9 +299,6 @@ func TestSlowConsumerIsCutOff(t *testing.T) {
 		c.HeartbeatTimeout = 10 * time.Minute
 	})
 	host := dial(t, base, "host")
-	// Each of its 10,000 calls waits behind the flood's frames: on a machine busy with other
-	// tests (and -race) a reply once took over 5 s.
-	host.patience = waitTimeout
 	if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r", "maxSeatCount": 16}); *f.Code != 0 {
 		t.Fatalf("createLive: %s", *f.Message)
 	}

@@ -24,7 +24,7 @@ func TestCloseSendsGoingAway(t *testing.T) {
 	}
 	srv.Close()
 	for i, c := range clients {
-		_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = c.ws.SetReadDeadline(time.Now().Add(waitTimeout))
 		var err error
 		for err == nil {
 			_, _, err = c.ws.ReadMessage()
@@ -123,7 +123,7 @@ func TestCloseEndsBattlesAndDeliversTheirWebhooks(t *testing.T) {
 	// its connection ended.
 	untilClosed := func(c *rawClient) (seen map[string]bool, code int) {
 		seen = map[string]bool{}
-		_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = c.ws.SetReadDeadline(time.Now().Add(waitTimeout))
 		for {
 			_, data, err := c.ws.ReadMessage()
 			var ce *websocket.CloseError
