@@ -335,8 +335,9 @@ func (m *markdown) webhooks(hooks []harness.Delivery) error {
 	m.para("## B.6 Webhooks")
 	m.text(fmt.Sprintf("The server POSTs one webhook when the battle is created, one when it starts and one when it "+
 		"ends (HOOK-001), in that order (HOOK-006), to its `-webhook-url` (here the receiver's "+
-		"`http://127.0.0.1:<port>/pkarena-hooks`). `OptPlatform` is `Unknown` and `ClientIP` empty for a battle "+
-		"requested over the WebSocket. Each carries an `EventId` (HOOK-003) and, as a webhook secret is "+
+		"`http://127.0.0.1:<port>/pkarena-hooks`). `OptPlatform` is `Unknown` for a battle requested over the "+
+		"WebSocket, and `ClientIP` the address of the client whose request made the webhook: A's request, B's "+
+		"acceptance and B's exit, all from the loopback here (empty for an end the battle's timer makes). Each carries an `EventId` (HOOK-003) and, as a webhook secret is "+
 		"set (`%s`), `X-Pkarena-Signature: v1=` hex HMAC-SHA256(secret, timestamp + \".\" + body) over the "+
 		"body as sent, the compact JSON (HOOK-004). Only these headers are shown.", hookSecret))
 	for _, d := range hooks {

@@ -10,6 +10,10 @@ type Hook struct {
 	EventID string
 	// OptPlatform is RESTAPI for battles created over REST, else Unknown.
 	OptPlatform string
+	// ClientIP is the address of the client whose request made the hook (a REST caller, a
+	// WebSocket user), empty for one a timer or a lost connection made. The core knows no
+	// addresses: the transport fills it in.
+	ClientIP string
 	// Body is the JSON body: one of the protocol.Hook...Body types.
 	Body any
 }

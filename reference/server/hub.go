@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"slices"
 	"time"
 
@@ -44,6 +45,7 @@ type restCall struct {
 	body          []byte
 	reply         chan restOutcome // buffered: the hub never blocks on it
 	arrived       time.Time        // when the request reached the server (score latency)
+	remote        string           // the caller's address (http.Request.RemoteAddr)
 }
 
 // restOutcome is the core's answer to a REST call.
@@ -85,6 +87,13 @@ type hub struct {
 	panicked bool // reportPanic logged a panic: run's own report stays quiet
 
 	hookRetry <-chan time.Time // fires when the durable webhooks given up are offered again; nil: none
+
+	// The client whose message handle handles now: the webhooks the core makes meanwhile
+	// carry its address (takeHooks). A REST caller's address, or a connection; neither for a
+	// timer's or a loss's.
+	originREST string
+	originConn *conn
+	madeHooks  []core.Hook // taken and stamped, for sendHooks (webhooks not durable)
 }
 
 // webhookRetryAfter is how long a durable webhook whose attempts ran out waits before it is
@@ -208,14 +217,15 @@ func (h *hub) settle() {
 // record appends the records of the core's last operation to the journal, and with durable
 // webhooks the hooks it made (to the outbox); every output from then on waits for the commit.
 func (h *hub) record() {
+	hooks := h.takeHooks()
+	if !h.s.hooks.durable {
+		h.madeHooks = append(h.madeHooks, hooks...)
+		hooks = nil
+	}
 	if h.journal == nil || h.failed {
 		return
 	}
 	recs := h.core.TakeRecords()
-	var hooks []core.Hook
-	if h.s.hooks.durable {
-		hooks = h.core.TakeHooks()
-	}
 	if len(recs) == 0 && len(hooks) == 0 {
 		return
 	}
@@ -236,7 +246,9 @@ func (h *hub) record() {
 // the outbox (and the journal) for the hookDone that makes room.
 func (h *hub) sendHooks() {
 	if !h.s.hooks.durable {
-		h.s.hooks.enqueue(h.core.TakeHooks())
+		hooks := append(h.madeHooks, h.takeHooks()...)
+		h.madeHooks = nil
+		h.s.hooks.enqueue(hooks)
 		return
 	}
 	if h.failed {
@@ -244,6 +256,34 @@ func (h *hub) sendHooks() {
 	}
 	h.journal.outbox.offer(h.s.hooks.offer)
 	h.s.metrics.outboxPending.Set(float64(h.journal.outbox.len()))
+}
+
+// takeHooks takes the webhooks the core made since the last take, each with the address of
+// the client whose message made it (ClientIP: empty for a timer's or a loss's).
+func (h *hub) takeHooks() []core.Hook {
+	hooks := h.core.TakeHooks()
+	if len(hooks) == 0 {
+		return nil
+	}
+	ip := ""
+	switch {
+	case h.originREST != "":
+		ip = hostOf(h.originREST)
+	case h.originConn != nil:
+		ip = hostOf(h.originConn.ws.RemoteAddr().String())
+	}
+	for i := range hooks {
+		hooks[i].ClientIP = ip
+	}
+	return hooks
+}
+
+// hostOf is the host part of the address addr ("host:port"), or addr if it has none.
+func hostOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // hookDone records the acknowledgement of a delivered hook (durable webhooks). Whether
@@ -422,6 +462,7 @@ func (h *hub) armTimer() {
 
 func (h *hub) handle(m hubMsg) {
 	defer h.reportPanic(m)
+	defer func() { h.originREST, h.originConn = "", nil }()
 	switch m.kind {
 	case msgOpen:
 		m.done <- h.open(m.conn)
@@ -431,6 +472,7 @@ func (h *hub) handle(m hubMsg) {
 		if h.s.cfg.beforeREST != nil {
 			h.s.cfg.beforeREST(m.rest.api)
 		}
+		h.originREST = m.rest.remote
 		resp, err, out := h.core.REST(m.rest.api, m.rest.operator, m.rest.body)
 		h.record()
 		// The frames first, then the answer: the goroutine the answer wakes is then the last
@@ -454,6 +496,7 @@ func (h *hub) handle(m hubMsg) {
 			h.enqueue(s, replyFrame(m.req.ID, nil, m.err))
 			return
 		}
+		h.originConn = m.conn
 		reply, err, out := h.core.Handle(s.id, m.req.Type, m.req.Payload)
 		h.record()
 		h.enqueue(s, replyFrame(m.req.ID, reply, err))

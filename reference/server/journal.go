@@ -118,7 +118,7 @@ func splitRecords(recs []journalRecord) ([]core.Record, *outbox) {
 	for _, r := range recs {
 		switch r.Kind {
 		case recordHook:
-			box.add(core.Hook{Command: r.Command, EventID: r.Event, OptPlatform: r.Platform, Body: r.Body})
+			box.add(core.Hook{Command: r.Command, EventID: r.Event, OptPlatform: r.Platform, ClientIP: r.ClientIP, Body: r.Body})
 		case recordHookAck:
 			box.ack(r.Event)
 		default:

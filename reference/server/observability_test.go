@@ -149,8 +149,18 @@ func restQuery(t testing.TB) url.Values {
 // restPost calls a REST API as the administrator and returns ErrorCode and Response.
 func restPost(t testing.TB, wsBase, api, body string) (int, map[string]any) {
 	t.Helper()
+	return restPostFrom(t, wsBase, api, body, "")
+}
+
+// restPostFrom is restPost from the loopback address ip ("": the system's choice).
+func restPostFrom(t testing.TB, wsBase, api, body, ip string) (int, map[string]any) {
+	t.Helper()
 	q := restQuery(t)
-	resp, err := http.Post(httpBase(wsBase)+protocol.RESTPrefix+api+"?"+q.Encode(), "application/json", strings.NewReader(body))
+	client := http.DefaultClient
+	if ip != "" {
+		client = &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext}}
+	}
+	resp, err := client.Post(httpBase(wsBase)+protocol.RESTPrefix+api+"?"+q.Encode(), "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,8 @@ import (
 // Kinds of the journal's webhook records, beside the battle records of core.Record: together
 // they are the webhook outbox.
 const (
-	// recordHook is a webhook to deliver: its CallbackCommand, EventId, OptPlatform and JSON
-	// body, synced with the records of the operation that made it.
+	// recordHook is a webhook to deliver: its CallbackCommand, EventId, OptPlatform,
+	// ClientIP and JSON body, synced with the records of the operation that made it.
 	recordHook = "hook"
 	// recordHookAck says the receiver acknowledged (answered 2xx) the webhook with EventId.
 	recordHookAck = "hookAck"
@@ -24,12 +24,13 @@ type journalRecord struct {
 	Event    string          `json:"event,omitempty"`    // the EventId (hook, hookAck)
 	Command  string          `json:"command,omitempty"`  // hook: the CallbackCommand
 	Platform string          `json:"platform,omitempty"` // hook: the OptPlatform
+	ClientIP string          `json:"clientIP,omitempty"` // hook: the ClientIP
 	Body     json.RawMessage `json:"body,omitempty"`     // hook: the JSON body
 }
 
 // hookRecord is the journal record of h, whose Body is a json.RawMessage.
 func hookRecord(h core.Hook) journalRecord {
-	return journalRecord{Record: core.Record{Kind: recordHook}, Event: h.EventID, Command: h.Command, Platform: h.OptPlatform, Body: h.Body.(json.RawMessage)}
+	return journalRecord{Record: core.Record{Kind: recordHook}, Event: h.EventID, Command: h.Command, Platform: h.OptPlatform, ClientIP: h.ClientIP, Body: h.Body.(json.RawMessage)}
 }
 
 // rawHook returns h with its Body marshalled, as the outbox keeps it.

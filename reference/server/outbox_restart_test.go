@@ -30,6 +30,9 @@ type fakeReceiver struct {
 	status func(command string) int
 	hold   chan struct{}
 	got    chan gotHook
+
+	mu        sync.Mutex
+	clientIPs map[string]string // the ClientIP of each EventId's last POST
 }
 
 func (f *fakeReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -37,6 +40,9 @@ func (f *fakeReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.hold != nil {
 		<-f.hold
 	}
+	f.mu.Lock()
+	f.clientIPs[r.Header.Get(HeaderEventID)] = r.URL.Query().Get("ClientIP")
+	f.mu.Unlock()
 	f.got <- gotHook{cmd, r.Header.Get(HeaderEventID)}
 	if f.status != nil {
 		w.WriteHeader(f.status(cmd))
@@ -47,7 +53,7 @@ func (f *fakeReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // hold may be nil. The test must read what it gets: 256 POSTs unread block the receiver.
 func newFakeReceiver(t testing.TB, status func(string) int, hold chan struct{}) (*fakeReceiver, string) {
 	t.Helper()
-	f := &fakeReceiver{status: status, hold: hold, got: make(chan gotHook, 256)}
+	f := &fakeReceiver{status: status, hold: hold, got: make(chan gotHook, 256), clientIPs: map[string]string{}}
 	hs := httptest.NewServer(f)
 	t.Cleanup(hs.Close)
 	return f, hs.URL
@@ -63,6 +69,13 @@ func (f *fakeReceiver) next(t testing.TB, what string) gotHook {
 		t.Fatalf("no webhook after %v: want %s", waitTimeout, what)
 		return gotHook{}
 	}
+}
+
+// clientIP is the ClientIP of the webhook with EventId event, as last posted.
+func (f *fakeReceiver) clientIP(event string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.clientIPs[event]
 }
 
 // failEnd answers 503 to the end webhook and 200 to the others.
@@ -403,23 +416,73 @@ func TestDurableWebhookOfABattleRequestIsDelivered(t *testing.T) {
 	rcv, url := newFakeReceiver(t, nil, nil)
 	_, base := newTestServer(t, durableHooks(t.TempDir(), url))
 	h, g := dial(t, base, "h"), dial(t, base, "g")
+	id := requestBattle(t, h, g, 300)
+	rcv.expect(t, gotHook{protocol.HookCreateBattle, id + "-create"})
+	if f := g.call(protocol.ReqAcceptBattle, map[string]any{"battleID": id}); *f.Code != 0 {
+		t.Fatalf("acceptBattle: code %d %s", *f.Code, *f.Message)
+	}
+	rcv.expect(t, gotHook{protocol.HookStartBattle, id + "-start"})
+}
+
+// requestBattle has host h (user "h", room "rh") connect g's room ("rg") and request a battle
+// of durationS seconds with it, which g must accept; it returns the battle's ID.
+func requestBattle(t *testing.T, h, g *rawClient, durationS int) string {
+	t.Helper()
 	callAll(t,
 		request{h, protocol.ReqCreateLive, map[string]any{"liveID": "rh"}},
 		request{g, protocol.ReqCreateLive, map[string]any{"liveID": "rg"}},
 		request{h, protocol.ReqRequestConnection, map[string]any{"liveIDs": []string{"rg"}, "timeout": 0}},
 		request{g, protocol.ReqAcceptConnection, map[string]any{"liveID": "rh"}},
 	)
-	f := h.call(protocol.ReqRequestBattle, map[string]any{"userIDs": []string{"g"}, "config": map[string]any{"duration": 300, "needResponse": true}})
+	f := h.call(protocol.ReqRequestBattle, map[string]any{"userIDs": []string{"g"}, "config": map[string]any{"duration": durationS, "needResponse": true}})
 	var reply protocol.RequestBattleReply
 	if *f.Code != 0 || json.Unmarshal(f.Payload, &reply) != nil {
 		t.Fatalf("requestBattle: code %d %s", *f.Code, f.Payload)
 	}
-	id := reply.BattleInfo.BattleID
-	rcv.expect(t, gotHook{protocol.HookCreateBattle, id + "-create"})
-	if f := g.call(protocol.ReqAcceptBattle, map[string]any{"battleID": id}); *f.Code != 0 {
-		t.Fatalf("acceptBattle: code %d %s", *f.Code, *f.Message)
+	return reply.BattleInfo.BattleID
+}
+
+// Each webhook's ClientIP is the address of the client whose request made it (HOOK-001): the
+// REST caller's for a battle created over REST, the inviting host's for the creation and the
+// accepting host's for the start of one requested over the WebSocket, and empty for an end
+// the battle's timer made; kept through the outbox when webhooks are durable. Each client
+// connects from a loopback address of its own.
+func TestWebhooksCarryTheCallersAddress(t *testing.T) {
+	for _, durable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("durable %v", durable), func(t *testing.T) {
+			rcv, url := newFakeReceiver(t, nil, nil)
+			mutate := func(c *Config) { c.WebhookURL = url }
+			if durable {
+				mutate = durableHooks(t.TempDir(), url)
+			}
+			_, base := newTestServer(t, mutate)
+			h, g := dialFrom(t, base, "h", "127.0.0.3"), dialFrom(t, base, "g", "127.0.0.4")
+			ws := requestBattle(t, h, g, 1)
+			rcv.expect(t, gotHook{protocol.HookCreateBattle, ws + "-create"})
+			if f := g.call(protocol.ReqAcceptBattle, map[string]any{"battleID": ws}); *f.Code != 0 {
+				t.Fatalf("acceptBattle: code %d %s", *f.Code, *f.Message)
+			}
+			rcv.expect(t, gotHook{protocol.HookStartBattle, ws + "-start"}, gotHook{protocol.HookEndBattle, ws + "-end"})
+
+			dialFrom(t, base, "x", "127.0.0.5").call(protocol.ReqCreateLive, map[string]any{"liveID": "rx"})
+			dialFrom(t, base, "y", "127.0.0.5").call(protocol.ReqCreateLive, map[string]any{"liveID": "ry"})
+			code, resp := restPostFrom(t, base, protocol.APICreateBattle, `{"FromRoomId":"rx","ToRoomIdList":["ry"],"Duration":300000}`, "127.0.0.2")
+			rest, _ := resp["BattleId"].(string)
+			if code != 0 || rest == "" {
+				t.Fatalf("create_battle: code %d %v", code, resp)
+			}
+			rcv.expect(t, gotHook{protocol.HookCreateBattle, rest + "-create"}, gotHook{protocol.HookStartBattle, rest + "-start"})
+
+			for event, want := range map[string]string{
+				ws + "-create": "127.0.0.3", ws + "-start": "127.0.0.4", ws + "-end": "",
+				rest + "-create": "127.0.0.2", rest + "-start": "127.0.0.2",
+			} {
+				if got := rcv.clientIP(event); got != want {
+					t.Errorf("%s: ClientIP %q; want %q", event, got, want)
+				}
+			}
+		})
 	}
-	rcv.expect(t, gotHook{protocol.HookStartBattle, id + "-start"})
 }
 
 // With a webhook secret every POST carries a timestamp and its HMAC signature (HOOK-004);

@@ -99,7 +99,8 @@ func TestOutbox(t *testing.T) {
 }
 
 // The outbox's records survive a rewrite and a reopening of the journal: recorded and not
-// acknowledged hooks come back in order, with their bodies; acknowledged ones do not.
+// acknowledged hooks come back in order, with their bodies and client addresses; acknowledged
+// ones do not.
 func TestJournalKeepsTheOutbox(t *testing.T) {
 	dir := t.TempDir()
 	j, _, err := openJournal(dir, quietLogger(), 0, (*os.File).Sync)
@@ -109,7 +110,7 @@ func TestJournalKeepsTheOutbox(t *testing.T) {
 	hooks := []core.Hook{
 		{Command: protocol.HookCreateBattle, EventID: "b1-create", OptPlatform: protocol.PlatformREST, Body: protocol.HookCreateBattleBody{BattleID: "b1"}},
 		{Command: protocol.HookStartBattle, EventID: "b1-start", Body: protocol.HookStartBattleBody{BattleID: "b1"}},
-		{Command: protocol.HookEndBattle, EventID: "b1-end", Body: protocol.HookEndBattleBody{BattleID: "b1", OpType: 0}},
+		{Command: protocol.HookEndBattle, EventID: "b1-end", ClientIP: "127.0.0.7", Body: protocol.HookEndBattleBody{BattleID: "b1", OpType: 0}},
 	}
 	start := core.Record{Kind: core.RecordStart, BattleID: "b1", At: 1000, Config: &protocol.BattleConfig{Duration: 60},
 		Board: []core.RecordEntrant{{LiveID: "r-a", UserID: "a"}, {LiveID: "r-b", UserID: "b"}}}
@@ -137,7 +138,7 @@ func TestJournalKeepsTheOutbox(t *testing.T) {
 		t.Errorf("battle records %+v; want the start", recs)
 	}
 	got := j.outbox.pending()
-	if len(got) != 1 || got[0].EventID != "b1-end" || got[0].Command != protocol.HookEndBattle {
+	if len(got) != 1 || got[0].EventID != "b1-end" || got[0].Command != protocol.HookEndBattle || got[0].ClientIP != "127.0.0.7" {
 		t.Fatalf("outbox after reopening: %+v; want the end webhook alone", got)
 	}
 	want, _ := json.Marshal(hooks[2].Body)

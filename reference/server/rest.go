@@ -95,7 +95,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusOK, protocol.ErrRESTRateLimited.With("more than %d requests per second", s.cfg.RESTRateLimit))
 		return
 	}
-	call := &restCall{api: api, operator: identifier, body: body, reply: make(chan restOutcome, 1), arrived: arrived}
+	call := &restCall{api: api, operator: identifier, body: body, reply: make(chan restOutcome, 1), arrived: arrived, remote: r.RemoteAddr}
 	if !s.post(hubMsg{kind: msgREST, rest: call}) {
 		fail(http.StatusOK, protocol.ErrInternal.With("server shutting down"))
 		return

@@ -108,7 +108,17 @@ type rawClient struct {
 
 func dial(t testing.TB, base, user string) *rawClient {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(wsURL(t, base, user, ""), nil)
+	return dialFrom(t, base, user, "")
+}
+
+// dialFrom is dial from the loopback address ip ("": the system's choice).
+func dialFrom(t testing.TB, base, user, ip string) *rawClient {
+	t.Helper()
+	dialer := websocket.DefaultDialer
+	if ip != "" {
+		dialer = &websocket.Dialer{NetDialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext}
+	}
+	ws, _, err := dialer.Dial(wsURL(t, base, user, ""), nil)
 	if err != nil {
 		t.Fatalf("dial %s: %v", user, err)
 	}

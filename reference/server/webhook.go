@@ -299,7 +299,7 @@ func (w *webhooks) post(ctx context.Context, h core.Hook, body []byte) (int, err
 	q.Set("SdkAppid", strconv.FormatUint(w.cfg.SDKAppID, 10))
 	q.Set("CallbackCommand", h.Command)
 	q.Set("contenttype", "json")
-	q.Set("ClientIP", "")
+	q.Set("ClientIP", h.ClientIP)
 	q.Set("OptPlatform", h.OptPlatform)
 	u.RawQuery = q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
