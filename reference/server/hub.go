@@ -259,7 +259,9 @@ func (h *hub) sendHooks() {
 }
 
 // takeHooks takes the webhooks the core made since the last take, each with the address of
-// the client whose message made it (ClientIP: empty for a timer's or a loss's).
+// the client whose message made it (ClientIP: empty for a timer's or a loss's). Every core call
+// that can make hooks is followed by a record (handle, deliver), so a message's hooks are
+// taken while its origin is set and never carry the next message's.
 func (h *hub) takeHooks() []core.Hook {
 	hooks := h.core.TakeHooks()
 	if len(hooks) == 0 {
@@ -278,10 +280,14 @@ func (h *hub) takeHooks() []core.Hook {
 	return hooks
 }
 
-// hostOf is the host part of the address addr ("host:port"), or addr if it has none.
+// hostOf is the IP of the address addr ("host:port", or an IP alone), "" if it has none (a
+// Unix socket's).
 func hostOf(addr string) string {
 	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
+		addr = host
+	}
+	if net.ParseIP(addr) == nil {
+		return ""
 	}
 	return addr
 }

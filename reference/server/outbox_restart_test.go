@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -445,9 +446,14 @@ func requestBattle(t *testing.T, h, g *rawClient, durationS int) string {
 // Each webhook's ClientIP is the address of the client whose request made it (HOOK-001): the
 // REST caller's for a battle created over REST, the inviting host's for the creation and the
 // accepting host's for the start of one requested over the WebSocket, and empty for an end
-// the battle's timer made; kept through the outbox when webhooks are durable. Each client
-// connects from a loopback address of its own.
+// the battle's timer or a lost connection made; kept through the outbox when webhooks are
+// durable. Each client connects from a loopback address of its own.
 func TestWebhooksCarryTheCallersAddress(t *testing.T) {
+	if ln, err := net.Listen("tcp", "127.0.0.2:0"); err != nil {
+		t.Skipf("no loopback address but 127.0.0.1 here: %v", err) // macOS, the BSDs
+	} else {
+		ln.Close()
+	}
 	for _, durable := range []bool{false, true} {
 		t.Run(fmt.Sprintf("durable %v", durable), func(t *testing.T) {
 			rcv, url := newFakeReceiver(t, nil, nil)
@@ -464,7 +470,8 @@ func TestWebhooksCarryTheCallersAddress(t *testing.T) {
 			}
 			rcv.expect(t, gotHook{protocol.HookStartBattle, ws + "-start"}, gotHook{protocol.HookEndBattle, ws + "-end"})
 
-			dialFrom(t, base, "x", "127.0.0.5").call(protocol.ReqCreateLive, map[string]any{"liveID": "rx"})
+			x := dialFrom(t, base, "x", "127.0.0.5")
+			x.call(protocol.ReqCreateLive, map[string]any{"liveID": "rx"})
 			dialFrom(t, base, "y", "127.0.0.5").call(protocol.ReqCreateLive, map[string]any{"liveID": "ry"})
 			code, resp := restPostFrom(t, base, protocol.APICreateBattle, `{"FromRoomId":"rx","ToRoomIdList":["ry"],"Duration":300000}`, "127.0.0.2")
 			rest, _ := resp["BattleId"].(string)
@@ -472,16 +479,31 @@ func TestWebhooksCarryTheCallersAddress(t *testing.T) {
 				t.Fatalf("create_battle: code %d %v", code, resp)
 			}
 			rcv.expect(t, gotHook{protocol.HookCreateBattle, rest + "-create"}, gotHook{protocol.HookStartBattle, rest + "-start"})
+			x.ws.Close() // its host's connection lost: the battle ends
+			rcv.expect(t, gotHook{protocol.HookEndBattle, rest + "-end"})
 
 			for event, want := range map[string]string{
 				ws + "-create": "127.0.0.3", ws + "-start": "127.0.0.4", ws + "-end": "",
-				rest + "-create": "127.0.0.2", rest + "-start": "127.0.0.2",
+				rest + "-create": "127.0.0.2", rest + "-start": "127.0.0.2", rest + "-end": "",
 			} {
 				if got := rcv.clientIP(event); got != want {
 					t.Errorf("%s: ClientIP %q; want %q", event, got, want)
 				}
 			}
 		})
+	}
+}
+
+// A webhook's ClientIP is an IP or nothing: the port goes, an address that names no IP (a
+// Unix socket's) gives "".
+func TestHostOf(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.2:5000": "127.0.0.2", "[::1]:80": "::1", "10.1.2.3": "10.1.2.3",
+		"@": "", "": "", "host.example:80": "",
+	} {
+		if got := hostOf(addr); got != want {
+			t.Errorf("hostOf(%q) = %q; want %q", addr, got, want)
+		}
 	}
 }
 
