@@ -144,6 +144,7 @@ type htmlSpec struct {
 	Verdict                                                 htmlVerdict
 	Labels                                                  []string
 	IDs                                                     []htmlLink
+	Measured                                                []string // "name: value", cleaned
 }
 
 // newHTMLView prepares run for the template.
@@ -255,6 +256,9 @@ func newHTMLView(run *results.Run) *htmlView {
 			Verdict:  verdictView(s.Verdict),
 			Labels:   cleanAll(s.Labels),
 			IDs:      idLinks(s.IDs),
+		}
+		for _, m := range s.Measured {
+			hs.Measured = append(hs.Measured, cleanText(m.Name+": "+m.Value))
 		}
 		if s.Verdict != results.Pass && s.Verdict != results.Skip && s.Verdict != results.Disabled {
 			v.Problems++

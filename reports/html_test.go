@@ -257,6 +257,27 @@ func TestHTMLVerdicts(t *testing.T) {
 	}
 }
 
+// What a spec measured shows under its name, passed or failed, as text: a value carrying the
+// server's markup does not become markup.
+func TestHTMLShowsWhatSpecsMeasured(t *testing.T) {
+	passed := resultstest.Spec("Transport [CLOSE-003] a close", results.TierStrict, results.Pass, "")
+	passed.Measured = []results.Measurement{{Name: "the server's socket closed", Value: "21ms after its close frame"}}
+	failed := resultstest.Spec("Faults [FAULT-004] a stop", results.TierCore, results.Fail, "too slow")
+	failed.Measured = []results.Measurement{{Name: "stopped in", Value: "9.5s"}, {Name: "said", Value: resultstest.HostileScript}}
+	run := &results.Run{Specs: []results.Spec{passed, failed}}
+	results.Finish(run)
+	page, doc := htmlOf(t, run)
+	text := htmlText(doc)
+	for _, w := range []string{"the server's socket closed: 21ms after its close frame", "stopped in: 9.5s", "said: " + resultstest.HostileScript} {
+		if !strings.Contains(text, w) {
+			t.Errorf("the page does not show %q", w)
+		}
+	}
+	if strings.Contains(page, resultstest.HostileScript) {
+		t.Error("the page contains a measurement's markup unescaped")
+	}
+}
+
 // TestHTMLLarge checks that a run of the expected size renders quickly into a page of a
 // reasonable size.
 func TestHTMLLarge(t *testing.T) {

@@ -153,11 +153,20 @@ type Spec struct {
 	Labels []string `json:"labels"`
 	Tier   Tier     `json:"tier"`
 	// Verdict of the spec; Reason says why it was skipped, disabled, failed or erred.
-	Verdict  Verdict  `json:"verdict"`
-	Reason   string   `json:"reason,omitempty"`
-	Location string   `json:"location"`
-	Seconds  float64  `json:"seconds"`
-	Failure  *Failure `json:"failure,omitempty"`
+	Verdict  Verdict `json:"verdict"`
+	Reason   string  `json:"reason,omitempty"`
+	Location string  `json:"location"`
+	Seconds  float64 `json:"seconds"`
+	// Measured is what the spec measured or counted on its way (a close's timing, a
+	// delivery's percentiles), whatever its verdict, in the order it noted them.
+	Measured []Measurement `json:"measured,omitempty"`
+	Failure  *Failure      `json:"failure,omitempty"`
+}
+
+// Measurement is one figure a spec noted: what it is, and its value as text.
+type Measurement struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Failure is what went wrong in a spec that failed or erred.

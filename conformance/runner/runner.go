@@ -116,6 +116,7 @@ func specResult(sp types.SpecReport, byID map[string]conformance.Requirement, su
 		Name: name, IDs: ids, Labels: sp.Labels(), Tier: conformance.TierOf(ids, byID),
 		Location: sp.LeafNodeLocation.String(), Seconds: sp.RunTime.Seconds(),
 	}
+	s.Measured = measured(sp)
 	msg := sp.Failure.Message
 	disabledWhy, disabled := results.DisabledBy(msg)
 	switch {
@@ -154,6 +155,20 @@ func specResult(sp types.SpecReport, byID map[string]conformance.Requirement, su
 	return s
 }
 
+// measured is what sp noted with AddReportEntry, less the entries the harness reads itself
+// (a transcript, the suite's own slowness, the target's description).
+func measured(sp types.SpecReport) []results.Measurement {
+	var out []results.Measurement
+	for _, e := range sp.ReportEntries {
+		switch e.Name {
+		case specs.TranscriptEntry, specs.SlowSuiteEntry, specs.TargetEntry:
+			continue
+		}
+		out = append(out, results.Measurement{Name: e.Name, Value: e.StringRepresentation()})
+	}
+	return out
+}
+
 // slowSuite is the reason a failed spec is the harness's fault: its SlowSuiteEntry, or "".
 func slowSuite(sp types.SpecReport) string {
 	for _, e := range sp.ReportEntries {
@@ -168,7 +183,7 @@ func slowSuite(sp types.SpecReport) string {
 func targetDescription(r types.Report) string {
 	for _, sp := range r.SpecReports {
 		for _, e := range sp.ReportEntries {
-			if e.Name == "target" {
+			if e.Name == specs.TargetEntry {
 				return e.StringRepresentation()
 			}
 		}

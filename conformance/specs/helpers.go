@@ -115,6 +115,9 @@ const SlowSuiteEntry = "pkarena harness too slow"
 // TranscriptEntry names the report entries that carry a client's transcript.
 const TranscriptEntry = "pkarena transcript"
 
+// TargetEntry names the BeforeSuite's report entry that describes the server under test.
+const TargetEntry = "target"
+
 // host connects user name and creates its room s.room(name).
 func (s *scene) host(name string) *client.Client {
 	GinkgoHelper()

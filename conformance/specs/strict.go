@@ -178,7 +178,7 @@ var _ = Describe("Recommendations", Label("strict"), func() {
 		}()
 		ended[0] = closedWithin(wss[0].NetConn(), closed[0], bound)
 		<-done
-		AddReportEntry("the server's socket closed", fmt.Sprintf("%v after its close frame where the client answered at once, %v where it never answered; the round trip %v", ended[0].Round(time.Millisecond), ended[1].Round(time.Millisecond), roundTrip.Round(time.Millisecond)))
+		AddReportEntry("the server's socket closed", fmt.Sprintf("%v after its close frame where the client answered at once, %v where it never answered; the round trip %v", ended[0].Round(time.Millisecond), ended[1].Round(time.Millisecond), roundTrip.Round(100*time.Microsecond)))
 		Expect(ended[0]).To(BeNumerically("<", bound), "the server had not closed its socket %v after the client's close frame (where the client never answered: %v)", bound, ended[1])
 		Expect(ended[0]-roundTrip).To(BeNumerically("<=", min(max(ended[1]/2, 100*time.Millisecond), 250*time.Millisecond)), "the server closed its socket %v after its close frame where the client answered at once (the round trip %v), and %v where the client never answered: it waited out its wait, not for the answer", ended[0], roundTrip, ended[1])
 	})

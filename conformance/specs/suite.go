@@ -82,6 +82,6 @@ var _ = BeforeSuite(func() {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	runID = hex.EncodeToString(b)[:5]
-	AddReportEntry("target", target.Description)
+	AddReportEntry(TargetEntry, target.Description)
 	GinkgoWriter.Printf("target: %s\n", target.Description)
 })
