@@ -88,9 +88,9 @@ type hub struct {
 
 	hookRetry <-chan time.Time // fires when the durable webhooks given up are offered again; nil: none
 
-	// The client whose message handle handles now: the webhooks the core makes meanwhile
-	// carry its address (takeHooks). A REST caller's address, or a connection; neither for a
-	// timer's or a loss's.
+	// The client whose message the hub is handling (handle): the webhooks the core makes
+	// meanwhile carry its address (takeHooks). A REST caller's address, or a connection;
+	// neither for a timer or a loss.
 	originREST string
 	originConn *conn
 	madeHooks  []core.Hook // taken and stamped, for sendHooks (webhooks not durable)
@@ -214,8 +214,10 @@ func (h *hub) settle() {
 	}
 }
 
-// record appends the records of the core's last operation to the journal, and with durable
-// webhooks the hooks it made (to the outbox); every output from then on waits for the commit.
+// record takes the hooks the core's last operation made (takeHooks: while the origin of the
+// message that made them is known) and appends its records to the journal with, durable, those
+// hooks (to the outbox); not durable, the hooks wait in madeHooks for sendHooks. With records
+// or hooks journaled, every output from then on waits for the commit.
 func (h *hub) record() {
 	hooks := h.takeHooks()
 	if !h.s.hooks.durable {
