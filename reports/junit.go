@@ -89,8 +89,9 @@ type junitSkipped struct {
 // after the spec, of class "pkarena.<tier>". A failed spec has a <failure type="fail">, an erred
 // one an <error type="error">, both with the message on one line (white space collapsed, cut to 1000 bytes) as the message attribute and
 // the whole message and its location as the body; skipped and disabled specs have a <skipped>
-// whose message starts with "skip: " or "disabled: ". The transcripts of failed and erred specs
-// are the test case's <system-out>, each frame cut to 2000 bytes.
+// whose message starts with "skip: " or "disabled: ". A test case's <system-out> holds what
+// its spec measured (one "name: value" a line), then, for a failed or erred spec, the
+// transcripts, each frame cut to 2000 bytes.
 //
 // Counts come from the specs themselves (they cannot disagree with the test cases). Text is
 // cleaned so that the document is well-formed XML 1.0 whatever the server sent: invalid UTF-8
@@ -212,11 +213,13 @@ func junitTestCase(s results.Spec) junitCase {
 		Classname: "pkarena." + junitTierName(s.Tier),
 		Time:      junitSeconds(s.Seconds),
 	}
+	failed := false
 	switch s.Verdict {
 	case results.Pass:
 	case results.Skip, results.Disabled:
 		c.Skipped = &junitSkipped{Message: string(s.Verdict) + ": " + cleanText(s.Reason)}
 	default: // Fail, Error, and an invalid verdict, which is a harness fault
+		failed = true
 		message, location := s.Reason, s.Location
 		if f := s.Failure; f != nil {
 			if f.Message != "" {
@@ -239,11 +242,25 @@ func junitTestCase(s results.Spec) junitCase {
 			}
 			c.Error = &junitResult{Message: compact(message, junitMessageBytes), Type: "error", Body: body}
 		}
-		if s.Failure != nil && len(s.Failure.Transcripts) > 0 {
-			c.SystemOut = &junitText{transcriptText(s.Failure.Transcripts, junitFrameBytes)}
-		}
+	}
+	out := measuredText(s.Measured)
+	if f := s.Failure; failed && f != nil && len(f.Transcripts) > 0 {
+		out += transcriptText(f.Transcripts, junitFrameBytes)
+	}
+	if out != "" {
+		c.SystemOut = &junitText{out}
 	}
 	return c
+}
+
+// measuredText renders what a spec measured, one "name: value" a line, cleaned.
+func measuredText(ms []results.Measurement) string {
+	var b strings.Builder
+	for _, m := range ms {
+		b.WriteString(cleanText(m.Name + ": " + m.Value))
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // transcriptText renders transcripts as plain text, one frame per line prefixed with its time

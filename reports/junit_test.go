@@ -197,6 +197,29 @@ func TestJUnitFixture(t *testing.T) {
 	}
 }
 
+// A test case's <system-out> starts with what its spec measured, passed or failed; a failed
+// spec's transcripts follow.
+func TestJUnitCarriesWhatSpecsMeasured(t *testing.T) {
+	passed := resultstest.Spec("a stop", results.TierCore, results.Pass, "")
+	passed.Measured = []results.Measurement{{Name: "stopped in", Value: "32ms"}}
+	failed := resultstest.Spec("a close", results.TierStrict, results.Fail, "late")
+	failed.Measured = []results.Measurement{{Name: "closed", Value: "1.02s\x01"}}
+	failed.Failure = &results.Failure{Message: "late", Transcripts: []results.Transcript{{Client: "c", Frames: []results.Frame{{At: resultstest.T0, Dir: "received", Text: `{"type":"x"}`}}}}}
+	doc, _ := junitOf(t, &results.Run{Specs: []results.Spec{passed, failed}})
+	byName := map[string]string{}
+	for _, su := range doc.Suites {
+		for _, c := range su.Cases {
+			byName[c.Name] = c.SystemOut
+		}
+	}
+	if got := byName["a stop"]; got != "stopped in: 32ms\n" {
+		t.Errorf("the passed spec's system-out %q; want its measurement", got)
+	}
+	if got := byName["a close"]; !strings.HasPrefix(got, "closed: 1.02s\u2401\n") || !strings.Contains(got, "transcript of client c") {
+		t.Errorf("the failed spec's system-out %q; want its measurement, then its transcript", got)
+	}
+}
+
 // TestJUnitEdgeCases checks suites and counts on unusual runs.
 func TestJUnitEdgeCases(t *testing.T) {
 	tests := []struct {
