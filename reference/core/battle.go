@@ -92,7 +92,7 @@ func (b *battle) info() protocol.BattleInfo {
 		bi.StartTime = b.started.Unix()
 		bi.EndTime = b.started.Unix() + int64(b.cfg.Duration)
 	}
-	if b.state == battleEnded && !b.started.IsZero() {
+	if b.state == battleEnded && !b.started.IsZero() && !mutant.On(mutant.EndTimeScheduled) {
 		bi.EndTime = b.ended.Unix()
 	}
 	return bi
@@ -626,7 +626,7 @@ func (c *Core) leaveBattle(r *room) {
 		c.exitRoom(b, r)
 	case b.inviter.room == r:
 		for _, iv := range b.invitees {
-			if iv.answer == answerPending || iv.answer == answerAccepted {
+			if iv.answer == answerPending || (iv.answer == answerAccepted && !mutant.On(mutant.AcceptedNotCancelled)) {
 				c.cancelInvitee(b, iv)
 			}
 		}
@@ -637,7 +637,9 @@ func (c *Core) leaveBattle(r *room) {
 		iv := b.inviteeOf(r)
 		ev := b.requestEvent(iv)
 		c.closeInvitee(b, iv, answerRejected)
-		c.emit(c.inviterHost(b), protocol.EvBattleRequestReject, ev)
+		if !mutant.On(mutant.InviteeLeaveNoReject) {
+			c.emit(c.inviterHost(b), protocol.EvBattleRequestReject, ev)
+		}
 		c.settle(b)
 	}
 }

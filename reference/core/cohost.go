@@ -259,6 +259,9 @@ func (c *Core) joinGroup(a, t *room) {
 		joined = append(joined, a)
 	}
 	g := a.group
+	if mutant.On(mutant.GroupTimeRestamped) {
+		a.joinedGroup = now
+	}
 	g.rooms = append(g.rooms, t)
 	t.group, t.joinedGroup = g, now
 	joined = append(joined, t)

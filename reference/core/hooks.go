@@ -1,6 +1,9 @@
 package core
 
-import "github.com/pkarena/pkarena/reference/protocol"
+import (
+	"github.com/pkarena/pkarena/reference/mutant"
+	"github.com/pkarena/pkarena/reference/protocol"
+)
 
 // Hook is a webhook the transport must POST, in the order the core produced them (SPEC §16).
 type Hook struct {
@@ -44,6 +47,25 @@ func (c *Core) hookCreate(b *battle) {
 		Timeout: int64(b.timeoutS) * 1000, Duration: int64(b.cfg.Duration) * 1000,
 		NeedResponse: b.cfg.NeedResponse, ExtensionInfo: b.cfg.ExtensionInfo, EventTime: c.nowMs(),
 	})
+	if mutant.On(mutant.HookNoExtensionInfo) {
+		last := &c.hooks[len(c.hooks)-1]
+		body := last.Body.(protocol.HookCreateBattleBody)
+		body.ExtensionInfo = ""
+		last.Body = body
+	}
+}
+
+// withoutExited is rooms (b's scoreboard after the inviter's, as hookRooms lists a started
+// battle's) less those that exited the battle: the mutants HookDropsExited and
+// BattleInfoDropsExited.
+func withoutExited[T any](b *battle, rooms []T) []T {
+	var kept []T
+	for i, e := range b.board[1:] {
+		if e.room != nil {
+			kept = append(kept, rooms[i])
+		}
+	}
+	return kept
 }
 
 // hookRooms lists the rooms other than the inviter's: the scoreboard once started, the
@@ -89,6 +111,12 @@ func (c *Core) hookEnd(b *battle, op int) {
 	}
 	if !b.started.IsZero() {
 		body.StartTime = b.started.Unix()
+	}
+	if mutant.On(mutant.HookEndTimeMs) {
+		body.EndTime = b.ended.UnixMilli()
+	}
+	if mutant.On(mutant.HookDropsExited) && !b.started.IsZero() {
+		body.ToRoomList = withoutExited(b, body.ToRoomList)
 	}
 	c.hook(b, protocol.HookEndBattle, "end", body)
 }

@@ -160,6 +160,9 @@ func (c *Core) restGetBattleInfo(req protocol.GetBattleInfo) (any, *protocol.Err
 	for _, hr := range b.hookRooms(true) {
 		resp.ToRoomList = append(resp.ToRoomList, protocol.RoomScore{RoomID: hr.RoomID, Score: *hr.Score, OwnerAccount: hr.OwnerAccount})
 	}
+	if mutant.On(mutant.BattleInfoDropsExited) && !b.started.IsZero() {
+		resp.ToRoomList = withoutExited(b, resp.ToRoomList)
+	}
 	if resp.ToRoomList == nil {
 		resp.ToRoomList = []protocol.RoomScore{}
 	}
@@ -233,6 +236,9 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 		}
 		if cur > protocol.MaxScore {
 			return nil, protocol.ErrInvalidParameter.With("ScoreList[%d].Score: the score of %q would exceed %d", i, it.RoomID, int64(protocol.MaxScore))
+		}
+		if mutant.On(mutant.RefusedScorePartlyApplied) {
+			e.score = cur // applied at once: a later item's refusal leaves it applied
 		}
 		next[e] = cur
 	}

@@ -76,6 +76,9 @@ func (c *Core) createLive(m *member, req protocol.CreateLive) (any, *protocol.Er
 		createTime: c.nowMs(), seq: c.nextSeq, owner: m, members: []*member{m},
 		seats: make([]seat, seats), outgoing: make(map[string]*pending),
 	}
+	if mutant.On(mutant.CreateTimeSeconds) {
+		r.createTime /= 1000
+	}
 	c.rooms[r.id] = r
 	c.listed = append(c.listed, r)
 	m.room = r
@@ -105,7 +108,10 @@ func (c *Core) endRoom(r *room, reason int) {
 	}
 	var audience []SessionID
 	for _, m := range r.members {
-		m.room, m.seat = nil, -1
+		m.room = nil
+		if !mutant.On(mutant.SeatKeptAfterRoomEnd) {
+			m.seat = -1
+		}
 		if m != r.owner {
 			audience = append(audience, m.sess)
 		}
@@ -119,6 +125,9 @@ func (c *Core) endRoom(r *room, reason int) {
 	}
 	c.emit(audience, protocol.EvLiveEnded, protocol.LiveEnded{LiveID: r.id, Reason: reason, Message: msg})
 	delete(c.rooms, r.id)
+	if mutant.On(mutant.EndedRoomListed) {
+		return
+	}
 	i := sort.Search(len(c.listed), func(i int) bool { return c.listed[i].seq >= r.seq })
 	c.listed = append(c.listed[:i], c.listed[i+1:]...)
 }
@@ -165,7 +174,7 @@ func (c *Core) leaveRoom(m *member) {
 	}
 	m.room = nil
 	if m.seat >= 0 {
-		r.seats[m.seat] = seat{locked: r.seats[m.seat].locked}
+		r.seats[m.seat] = seat{locked: r.seats[m.seat].locked && !mutant.On(mutant.LockLostOnLeave)}
 		m.seat = -1
 		c.seatsChanged(r)
 	}

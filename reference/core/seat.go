@@ -198,7 +198,9 @@ func (c *Core) moveUserToSeat(m *member, req protocol.MoveUserToSeat) (any, *pro
 	case req.Policy == protocol.MoveAbortWhenOccupied:
 		return nil, protocol.ErrSeatOccupied.With("seat %d is occupied", to)
 	case req.Policy == protocol.MoveForceReplace:
-		occupant.seat = -1
+		if !mutant.On(mutant.ForceReplaceKeepsSeat) {
+			occupant.seat = -1
+		}
 		r.seats[from].user, r.seats[from].mic = nil, protocol.MicOff
 	default: // MoveSwapPosition
 		r.seats[from].user, r.seats[from].mic = occupant, target.mic

@@ -81,6 +81,29 @@ const (
 	ResumeClaimsRecovered  = "resume-claims-recovered"
 	ResumeAnyUser          = "resume-by-any-user"
 	ResumeOldTokenKept     = "resume-old-token-kept"
+
+	// A hunt for what no spec caught (2026-12-07): bugs planted by hand in the core, each of
+	// which the whole suite let pass until a spec of its own was written for it.
+
+	// State a member keeps when it should have been cleared, or loses when it should stay.
+	SeatKeptAfterRoomEnd  = "seat-kept-after-room-end"
+	ForceReplaceKeepsSeat = "force-replace-keeps-seat"
+	LockLostOnLeave       = "seat-lock-lost-on-leave"
+	EndedRoomListed       = "ended-room-still-listed"
+	// A refused request that changed something.
+	RefusedScorePartlyApplied = "refused-score-partly-applied"
+	// One party of a pending battle not told.
+	AcceptedNotCancelled = "accepted-invitee-not-cancelled"
+	InviteeLeaveNoReject = "invitee-leave-not-rejected"
+	// Rooms that exited left out of a battle's lists.
+	BattleInfoDropsExited = "battle-info-drops-exited-rooms"
+	HookDropsExited       = "end-webhook-drops-exited-rooms"
+	// A field missing, in the wrong unit, or stamped at the wrong moment.
+	HookNoExtensionInfo = "create-webhook-without-extension-info"
+	HookEndTimeMs       = "end-webhook-end-time-in-ms"
+	CreateTimeSeconds   = "create-time-in-seconds"
+	EndTimeScheduled    = "end-time-as-scheduled"
+	GroupTimeRestamped  = "group-join-time-restamped"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -138,6 +161,21 @@ var Catalogue = []Mutant{
 	{ResumeClaimsRecovered, "a session whose missed frames were let go resumes with recovered: true and a partial replay", []string{"RESUME-004"}},
 	{ResumeAnyUser, "a resume token resumes its session for any authenticated user", []string{"RESUME-006"}},
 	{ResumeOldTokenKept, "a token already used to resume stays valid", []string{"RESUME-006"}},
+
+	{SeatKeptAfterRoomEnd, "an audience member seated in a room that ends still counts as seated: its takeSeat in its next room gets 100204", []string{"ROOM-007"}},
+	{ForceReplaceKeepsSeat, "the member a forceReplace displaced still counts as seated: its takeSeat gets 100204", []string{"SEAT-005"}},
+	{LockLostOnLeave, "a locked seat loses its lock when its occupant leaves the room", []string{"SEAT-003"}},
+	{EndedRoomListed, "an ended room stays in fetchLiveList", []string{"ROOM-008"}},
+	{RefusedScorePartlyApplied, "a set_battle_score refused for a sum beyond 2^53-1 keeps the items before the one that overflowed", []string{"REST-033"}},
+	{AcceptedNotCancelled, "an invitee that accepted a pending battle is not told when the inviter's room leaves it", []string{"BATTLE-023"}},
+	{InviteeLeaveNoReject, "an invitee room that leaves a pending battle is not reported to the inviter as a rejection", []string{"BATTLE-023"}},
+	{BattleInfoDropsExited, "get_battle_info leaves the rooms that exited a running battle out of ToRoomList", []string{"REST-020"}},
+	{HookDropsExited, "the end webhook leaves the rooms that exited the battle out of ToRoomList", []string{"HOOK-002"}},
+	{HookNoExtensionInfo, "the create webhook carries no ExtensionInfo", []string{"HOOK-002"}},
+	{HookEndTimeMs, "the end webhook's EndTime is in milliseconds, not seconds", []string{"HOOK-002"}},
+	{CreateTimeSeconds, "a room's createTime is in seconds, not milliseconds", []string{"ROOM-001"}},
+	{EndTimeScheduled, "a battle that ended early reports endTime = startTime + duration, not when it ended", []string{"BATTLE-030"}},
+	{GroupTimeRestamped, "the inviting room's joinConnectionTime is set again each time its group admits a room", []string{"COHOST-023"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.
