@@ -380,7 +380,7 @@ func checkAppendix(doc string) []error {
 			}
 			restReq = nil
 		case m.re == reWebhook:
-			if err := replayWebhook(hooks.URL, e.blocks[0].text, body); err != nil {
+			if err := replayWebhook(hooks, e.blocks[0].text, body); err != nil {
 				fail(e, "%v", err)
 			}
 		default:
@@ -424,13 +424,19 @@ func readRequest(head string, body []byte) (*http.Request, error) {
 }
 
 // replayWebhook POSTs a webhook as shown (request line, headers, body) to a receiver, which
-// checks its query, headers, schema and signature (HOOK-001..004).
-func replayWebhook(receiverURL, head string, body []byte) error {
+// checks its query, headers, schema and signature (HOOK-001..004), on a clock set to the
+// second the webhook was signed: the transcript was recorded earlier.
+func replayWebhook(hooks *harness.Receiver, head string, body []byte) error {
 	shown, err := readRequest(head, body)
 	if err != nil {
 		return err
 	}
-	base, _, _ := strings.Cut(receiverURL, "/pkarena-hooks")
+	signed, err := strconv.ParseInt(shown.Header.Get(harness.HeaderTimestamp), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%s: %w", harness.HeaderTimestamp, err)
+	}
+	hooks.SetClock(func() time.Time { return time.Unix(signed, 0) })
+	base, _, _ := strings.Cut(hooks.URL, "/pkarena-hooks")
 	req, err := http.NewRequest(shown.Method, base+shown.URL.RequestURI(), bytes.NewReader(body))
 	if err != nil {
 		return err

@@ -973,6 +973,15 @@ func (c *Client) WriteWire(ctx context.Context, raw []byte) error {
 // (a client faster than any per-frame write allows, for specs of rate limits), each answered
 // to done as by Go.
 func (c *Client) GoBatch(typ string, payload any, n int, done func(f Frame, err error)) {
+	c.GoBatchFrames(typ, n, func(id string) ([]byte, error) {
+		return json.Marshal(request{Type: typ, ID: id, Payload: payload})
+	}, done)
+}
+
+// GoBatchFrames is GoBatch for frames of the caller's making: frame makes each from the id
+// its reply will carry, and it is sent as it is, malformed or not (RATE-001 counts every
+// text frame). typ names the requests in errors and the transcript.
+func (c *Client) GoBatchFrames(typ string, n int, frame func(id string) ([]byte, error), done func(f Frame, err error)) {
 	var raw []byte
 	ids := make([]string, 0, n)
 	c.mu.Lock()
@@ -986,7 +995,7 @@ func (c *Client) GoBatch(typ string, payload any, n int, done func(f Frame, err 
 	for i := 0; i < n; i++ {
 		c.nextID++
 		id := "b" + strconv.FormatUint(c.nextID, 10)
-		data, err := json.Marshal(request{Type: typ, ID: id, Payload: payload})
+		data, err := frame(id)
 		if err != nil {
 			c.mu.Unlock()
 			for j := 0; j < n; j++ {

@@ -17,22 +17,35 @@ import (
 // issued and valid for expire. This is the client's own implementation of the algorithm, kept
 // apart from the reference server's verifier on purpose.
 func SignUserSig(secret string, appID uint64, userID string, expire time.Duration, issued time.Time) (string, error) {
+	return SignUserSigBuf(secret, appID, userID, expire, issued, "")
+}
+
+// SignUserSigBuf is SignUserSig for a token that carries userBuf as TLS.userbuf, which the
+// HMAC covers as a fifth line (SPEC AUTH-002); an empty userBuf gives the token without one.
+func SignUserSigBuf(secret string, appID uint64, userID string, expire time.Duration, issued time.Time, userBuf string) (string, error) {
 	t := issued.Unix()
 	e := int64(expire / time.Second)
 	content := "TLS.identifier:" + userID + "\n" +
 		"TLS.sdkappid:" + strconv.FormatUint(appID, 10) + "\n" +
 		"TLS.time:" + strconv.FormatInt(t, 10) + "\n" +
 		"TLS.expire:" + strconv.FormatInt(e, 10) + "\n"
+	if userBuf != "" {
+		content += "TLS.userbuf:" + userBuf + "\n"
+	}
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte(content))
-	doc, err := json.Marshal(map[string]any{
+	fields := map[string]any{
 		"TLS.ver":        "2.0",
 		"TLS.identifier": userID,
 		"TLS.sdkappid":   appID,
 		"TLS.expire":     e,
 		"TLS.time":       t,
 		"TLS.sig":        base64.StdEncoding.EncodeToString(mac.Sum(nil)),
-	})
+	}
+	if userBuf != "" {
+		fields["TLS.userbuf"] = userBuf
+	}
+	doc, err := json.Marshal(fields)
 	if err != nil {
 		return "", fmt.Errorf("sign usersig: %w", err)
 	}

@@ -33,8 +33,12 @@ type Delivery struct {
 	Body    []byte
 	Command string // the body's CallbackCommand
 	EventID string // the body's EventId
-	// Answered is the status the receiver answered with (500 when told to fail it).
+	// Answered is the status the receiver answered with (500, or another, when told to fail
+	// it); 0 for a POST it held unanswered (HoldNext).
 	Answered int
+	// GaveUp is set on a held POST once its sender gave up waiting for the answer (closed the
+	// connection), before the receiver's HoldLimit.
+	GaveUp bool
 }
 
 // Decode unmarshals the body into v.
@@ -51,8 +55,10 @@ type Receiver struct {
 	validate func(command string, body []byte) error
 	srv      *http.Server
 	served   chan struct{}
+	closing  chan struct{} // closed by Close: held POSTs are let go
 
 	mu         sync.Mutex
+	now        func() time.Time // the receiver's clock: a delivery's At (SetClock)
 	deliveries []Delivery
 	fails      []*failRule
 	violations []string
@@ -62,6 +68,7 @@ type Receiver struct {
 type failRule struct {
 	match     func(Delivery) bool
 	remaining int
+	status    int // the answer; 0: none, the POST is held (HoldNext)
 }
 
 // StartReceiver listens on addr (host:port; port 0 picks one) and serves until Close.
@@ -75,6 +82,8 @@ func StartReceiver(addr string, sdkAppID uint64, secret string, validate func(st
 		URL:      "http://" + ln.Addr().String() + "/pkarena-hooks",
 		sdkAppID: sdkAppID, secret: secret, validate: validate,
 		served:  make(chan struct{}),
+		closing: make(chan struct{}),
+		now:     time.Now,
 		changed: make(chan struct{}),
 	}
 	r.srv = &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second}
@@ -87,6 +96,7 @@ func StartReceiver(addr string, sdkAppID uint64, secret string, validate func(st
 
 // Close stops the receiver.
 func (r *Receiver) Close() {
+	close(r.closing)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = r.srv.Shutdown(ctx)
@@ -95,9 +105,38 @@ func (r *Receiver) Close() {
 
 // FailNext makes the receiver answer 500 to the next n deliveries that match.
 func (r *Receiver) FailNext(n int, match func(Delivery) bool) {
+	r.AnswerNext(n, http.StatusInternalServerError, match)
+}
+
+// AnswerNext makes the receiver answer status, a failure (not 2xx), to the next n deliveries
+// that match. Rules apply in the order they were given: a delivery takes the first rule that
+// matches and has answers left.
+func (r *Receiver) AnswerNext(n, status int, match func(Delivery) bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.fails = append(r.fails, &failRule{match: match, remaining: n})
+	r.fails = append(r.fails, &failRule{match: match, remaining: n, status: status})
+}
+
+// HoldLimit bounds how long HoldNext holds a POST: a sender that waits for ever (no timeout)
+// is let go then, so that its later webhooks are not stuck behind the held one for the rest
+// of the run.
+const HoldLimit = 20 * time.Second
+
+// HoldNext makes the receiver answer nothing to the next n deliveries that match: each POST
+// is held until its sender gives up on it (HOOK-005's 5 s: the delivery's GaveUp is then
+// set), HoldLimit passes or the receiver closes, and then the connection is dropped without
+// an answer.
+func (r *Receiver) HoldNext(n int, match func(Delivery) bool) {
+	r.AnswerNext(n, 0, match)
+}
+
+// SetClock makes now the receiver's clock, by which it stamps each delivery's arrival and
+// judges its signature's timestamp: a test replaying webhooks recorded earlier sets it to
+// the time they were recorded.
+func (r *Receiver) SetClock(now func() time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.now = now
 }
 
 // Deliveries returns a copy of every delivery so far, in arrival order.
@@ -138,7 +177,10 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	d := Delivery{At: time.Now(), Query: req.URL.Query(), Header: req.Header.Clone(), Body: body}
+	r.mu.Lock()
+	now := r.now
+	r.mu.Unlock()
+	d := Delivery{At: now(), Query: req.URL.Query(), Header: req.Header.Clone(), Body: body}
 	var head struct {
 		CallbackCommand string `json:"CallbackCommand"`
 		EventID         string `json:"EventId"`
@@ -152,11 +194,12 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	for _, f := range r.fails {
 		if f.remaining > 0 && f.match(d) {
 			f.remaining--
-			d.Answered = http.StatusInternalServerError
+			d.Answered = f.status
 			break
 		}
 	}
 	r.deliveries = append(r.deliveries, d)
+	index := len(r.deliveries) - 1
 	for _, p := range problems {
 		r.violations = append(r.violations, fmt.Sprintf("webhook %s (%s): %s", d.Command, d.EventID, p))
 	}
@@ -164,6 +207,19 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
 
+	if d.Answered == 0 {
+		limit := time.NewTimer(HoldLimit)
+		defer limit.Stop()
+		select {
+		case <-req.Context().Done(): // the sender gave up
+			r.mu.Lock()
+			r.deliveries[index].GaveUp = true
+			r.mu.Unlock()
+		case <-limit.C:
+		case <-r.closing:
+		}
+		panic(http.ErrAbortHandler) // the connection dropped, nothing answered
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(d.Answered)
 	if d.Answered == http.StatusOK {
@@ -187,8 +243,10 @@ func (r *Receiver) check(req *http.Request, d Delivery) []string {
 	if q.Get("contenttype") != "json" {
 		out = append(out, fmt.Sprintf("query contenttype %q, want json", q.Get("contenttype")))
 	}
-	if _, ok := q["ClientIP"]; !ok {
+	if ip, ok := q["ClientIP"]; !ok {
 		out = append(out, "query ClientIP missing")
+	} else if ip[0] != "" && net.ParseIP(ip[0]) == nil {
+		out = append(out, fmt.Sprintf("query ClientIP %q is neither empty nor an IP address", ip[0]))
 	}
 	switch p := q.Get("OptPlatform"); p {
 	case "RESTAPI", "Web", "Android", "iOS", "Windows", "Mac", "iPad", "Unknown":
@@ -204,18 +262,28 @@ func (r *Receiver) check(req *http.Request, d Delivery) []string {
 		}
 	}
 	if r.secret != "" {
-		if err := verifySignature(r.secret, d.Header, d.Body); err != nil {
+		if err := verifySignature(r.secret, d.Header, d.Body, d.At); err != nil {
 			out = append(out, err.Error())
 		}
 	}
 	return out
 }
 
-// verifySignature checks HOOK-004's X-Pkarena-Signature against the body.
-func verifySignature(secret string, h http.Header, body []byte) error {
+// timestampSkew is how far X-Pkarena-Timestamp may lie from the receiver's clock: a stale
+// timestamp is what HOOK-004 tells receivers to reject, and one in another unit (ms) lies a
+// thousand times further off.
+const timestampSkew = 5 * time.Minute
+
+// verifySignature checks HOOK-004's X-Pkarena-Signature against the body, and its timestamp
+// against at, when the POST arrived.
+func verifySignature(secret string, h http.Header, body []byte, at time.Time) error {
 	ts := h.Get(HeaderTimestamp)
-	if _, err := strconv.ParseInt(ts, 10, 64); err != nil {
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil {
 		return fmt.Errorf("header %s %q is not Unix seconds", HeaderTimestamp, ts)
+	}
+	if off := sec - at.Unix(); off > int64(timestampSkew/time.Second) || off < -int64(timestampSkew/time.Second) {
+		return fmt.Errorf("header %s %q is not the Unix seconds of the POST: %d s from the receiver's clock", HeaderTimestamp, ts, off)
 	}
 	sig, ok := strings.CutPrefix(h.Get(HeaderSignature), "v1=")
 	if !ok {

@@ -10,7 +10,6 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/pkarena/pkarena/conformance/client"
-	"github.com/pkarena/pkarena/conformance/harness"
 	"github.com/pkarena/pkarena/conformance/results"
 )
 
@@ -322,30 +321,31 @@ var _ = Describe("Limits at and beyond the limit", Label("limits"), func() {
 		Expect(codes).To(Equal(map[int]int{0: n}), "%d requests over a second, the limit being %d a second: by code", n, target.RESTRateLimit)
 	})
 
-	It("[HOOK-005] a webhook the receiver fails four times is delivered on the fifth attempt, with the same EventId", Label("webhook"), func(ctx SpecContext) {
+	It("[HOOK-005] a webhook the receiver fails four times is delivered on the fifth attempt, with the same EventId, after a backoff that grows", Label("webhook"), func(ctx SpecContext) {
 		s := newScene(ctx, hookRetryWait)
 		r := receiver()
 		hs := s.hosts("a", "b")
 		battleWelcome(s)
 		from := s.room("a")
-		r.FailNext(4, func(d harness.Delivery) bool {
-			var body client.Webhook
-			return d.Decode(&body) == nil && body.FromRoomID == from && body.CallbackCommand == client.HookCreateBattle
-		})
+		r.FailNext(4, createFrom(from))
 		id := startBattle(s, 300, hs[0], hs[1:]).BattleInfo.BattleID
 		hooksOf(s, r, id, hookRetryWait, client.HookCreateBattle, client.HookStartBattle)
-		var creates []harness.Delivery
-		for _, d := range r.Deliveries() {
-			var body client.Webhook
-			if d.Decode(&body) == nil && body.BattleID == id && d.Command == client.HookCreateBattle {
-				creates = append(creates, d)
-			}
-		}
+		creates := attemptsOf(r, id, client.HookCreateBattle)
 		Expect(creates).To(HaveLen(5), "four failed attempts and the fifth, delivered")
 		for i, d := range creates {
 			Expect(d.EventID).To(Equal(creates[0].EventID), "attempt %d", i+1)
 		}
 		Expect(creates[4].Answered).To(Equal(200))
+		// Exponential backoff: the last gap is at least twice the shortest of the three before
+		// it (a backoff growing by 1.26 or more a step; a fixed one fails, unless a stall
+		// stretches its last gap). The shortest, not the first: a stall on a busy machine
+		// lengthens a gap, never shortens one.
+		var gaps []time.Duration
+		for i := 1; i < len(creates); i++ {
+			gaps = append(gaps, creates[i].At.Sub(creates[i-1].At))
+		}
+		AddReportEntry("webhook backoff", fmt.Sprint(gaps))
+		Expect(gaps[3]).To(BeNumerically(">=", 2*min(gaps[0], gaps[1], gaps[2])), "HOOK-005: exponential backoff; gaps %v", gaps)
 	})
 
 	It("[TRANS-003 TRANS-006] a request id of 64 bytes is accepted and echoed in the reply", Label("transport"), func(ctx SpecContext) {

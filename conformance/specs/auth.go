@@ -1,10 +1,14 @@
 package specs
 
 import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +61,35 @@ func expectRefused(s *scene, h handshake, status, code int) {
 	Expect(target.ValidateHandshakeError(body)).To(Succeed())
 }
 
+// withUserBuf is token with its TLS.userbuf set to buf and its signature kept as it was.
+func withUserBuf(token, buf string) string {
+	GinkgoHelper()
+	packed, err := base64.StdEncoding.DecodeString(strings.NewReplacer("*", "+", "-", "/", "_", "=").Replace(token))
+	Expect(err).NotTo(HaveOccurred())
+	z, err := zlib.NewReader(bytes.NewReader(packed))
+	Expect(err).NotTo(HaveOccurred())
+	var doc map[string]any
+	Expect(json.NewDecoder(z).Decode(&doc)).To(Succeed())
+	doc["TLS.userbuf"] = buf
+	raw, err := json.Marshal(doc)
+	Expect(err).NotTo(HaveOccurred())
+	out, err := client.PackUserSig(raw)
+	Expect(err).NotTo(HaveOccurred())
+	return out
+}
+
+// expectAccepted attempts the handshake and checks that it opens a connection.
+func expectAccepted(s *scene, h handshake) {
+	GinkgoHelper()
+	ws, resp, err := websocket.DefaultDialer.DialContext(s.ctx, target.HandshakeURL(h.appID, h.userID, h.sig)+h.extra, nil)
+	if resp != nil && err != nil {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		Expect(err).NotTo(HaveOccurred(), "HTTP %d: %s", resp.StatusCode, body)
+	}
+	Expect(err).NotTo(HaveOccurred())
+	ws.Close()
+}
+
 // tokenDoc is a UserSig v2 document with the given signature.
 func tokenDoc(userID string, appID uint64, issued time.Time, expire int64, sig string) []byte {
 	doc, _ := json.Marshal(map[string]any{
@@ -92,6 +125,13 @@ var _ = Describe("Authentication", Label("auth"), func() {
 		Entry("[AUTH-005] a token signed for another user", func(s *scene, h *handshake) {
 			h.sig, _ = client.SignUserSig(target.Secret, target.SDKAppID, s.id("other"), time.Hour, time.Now())
 		}, client.CodeUserSigUserIDMismatch),
+		Entry("[AUTH-005] a token signed for the userid in another case", func(s *scene, h *handshake) {
+			h.sig, _ = client.SignUserSig(target.Secret, target.SDKAppID, strings.ToUpper(s.id("u")), time.Hour, time.Now())
+		}, client.CodeUserSigUserIDMismatch),
+		Entry("[AUTH-002 AUTH-003] a token whose TLS.userbuf the HMAC does not cover", func(s *scene, h *handshake) {
+			signed, _ := client.SignUserSigBuf(target.Secret, target.SDKAppID, s.id("u"), time.Hour, time.Now(), "vip=1")
+			h.sig = withUserBuf(signed, "vip=9")
+		}, client.CodeUserSigInvalid),
 		Entry("[AUTH-005] a token signed for another sdkappid", func(s *scene, h *handshake) {
 			h.sig, _ = client.SignUserSig(target.Secret, target.SDKAppID+1, s.id("u"), time.Hour, time.Now())
 		}, client.CodeUserSigAppIDMismatch),
@@ -121,7 +161,31 @@ var _ = Describe("Authentication", Label("auth"), func() {
 		Entry("[AUTH-001] an sdkappid that is not a decimal integer", func(_ *scene, h *handshake) { h.appID = "0x1f" }),
 		Entry("[AUTH-001] a username of 65 bytes", func(_ *scene, h *handshake) { h.extra = "&username=" + strings.Repeat("n", 65) }),
 		Entry("[AUTH-001] an avatarurl of 513 bytes", func(_ *scene, h *handshake) { h.extra = "&avatarurl=" + strings.Repeat("a", 513) }),
+		Entry("[AUTH-001] a username of 33 two-byte characters (66 bytes)", func(_ *scene, h *handshake) {
+			h.extra = "&username=" + url.QueryEscape(strings.Repeat("é", 33))
+		}),
+		Entry("[AUTH-001] an avatarurl of 257 two-byte characters (514 bytes)", func(_ *scene, h *handshake) {
+			h.extra = "&avatarurl=" + url.QueryEscape(strings.Repeat("é", 257))
+		}),
 	)
+
+	It("[AUTH-002] a token carrying TLS.userbuf, signed over its fifth line, opens a connection and a REST call", func(ctx SpecContext) {
+		s := newScene(ctx)
+		h := goodHandshake(s, "u")
+		var err error
+		h.sig, err = client.SignUserSigBuf(target.Secret, target.SDKAppID, s.id("u"), time.Hour, time.Now(), "vip=1")
+		Expect(err).NotTo(HaveOccurred())
+		expectAccepted(s, h)
+
+		r := s.rest()
+		q := r.Query()
+		sig, err := client.SignUserSigBuf(target.Secret, target.SDKAppID, target.Admin, time.Hour, time.Now(), "vip=1")
+		Expect(err).NotTo(HaveOccurred())
+		q.Set("usersig", sig)
+		_, env, err := r.Do(s.ctx, http.MethodPost, client.APIGetBattleInfo, q, []byte(`{"BattleId":"`+s.id("none")+`"}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.ErrorCode).To(Equal(client.CodeBattleNotExist), "past the usersig check: %s", env.ErrorInfo)
+	})
 
 	It("[AUTH-001] username and avatarurl of the handshake become the user's userName and avatarURL", func(ctx SpecContext) {
 		s := newScene(ctx)

@@ -246,11 +246,12 @@ var _ = Describe("Clarifications of revision 4", func() {
 		expectCode(err, client.CodeLiveInOtherBattle)
 	})
 
-	It("[REST-006] a repeated random is answered like any other, and every answer is application/json", Label("rest"), func(ctx SpecContext) {
+	It("[REST-006 REST-001 REST-002] a repeated random, 0 and 4294967295 are answered like any other, each with a RequestId of its own, and every answer is application/json", Label("rest"), func(ctx SpecContext) {
 		s := newScene(ctx)
 		r := s.rest()
 		q := r.Query()
 		q.Set("random", "42")
+		ids := map[string]bool{}
 		for i, body := range []string{`{"BattleId":"` + s.id("none") + `"}`, `{"BattleId":"` + s.id("none") + `"}`, `not json`} {
 			status, env, err := r.Do(s.ctx, http.MethodPost, client.APIGetBattleInfo, q, []byte(body))
 			Expect(err).NotTo(HaveOccurred())
@@ -260,7 +261,16 @@ var _ = Describe("Clarifications of revision 4", func() {
 				want = client.CodeJSONParse
 			}
 			Expect(env.ErrorCode).To(Equal(want), "request %d with random=42: %s", i+1, env.ErrorInfo)
+			Expect(ids).NotTo(HaveKey(env.RequestID), "REST-002: RequestId is unique per request, whatever its random")
+			ids[env.RequestID] = true
 		}
+		for _, random := range []string{"0", "4294967295"} {
+			q.Set("random", random)
+			_, env, err := r.Do(s.ctx, http.MethodPost, client.APIGetBattleInfo, q, []byte(`{"BattleId":"`+s.id("none")+`"}`))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(env.ErrorCode).To(Equal(client.CodeBattleNotExist), "REST-001: random=%s is in range: %s", random, env.ErrorInfo)
+		}
+		q.Set("random", "42")
 		req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, strings.TrimSuffix(target.RESTURL, "/")+client.RESTPrefix+client.APIGetBattleInfo+"?"+q.Encode(), strings.NewReader(`{"BattleId":"`+s.id("none")+`"}`))
 		Expect(err).NotTo(HaveOccurred())
 		req.Header.Set("Content-Type", "application/json")

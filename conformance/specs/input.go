@@ -15,7 +15,11 @@ import (
 // sendRaw sends a raw text frame expecting a reply with id, and returns the reply.
 func sendRaw(s *scene, c *client.Client, id, reqType, frame string) client.Frame {
 	GinkgoHelper()
-	f, err := c.Send(s.ctx, id, reqType, []byte(frame))
+	// A reply follows at once, as an event does; twice the event timeout, so that a server
+	// that answers under another id fails in seconds, not at the spec's end.
+	ctx, cancel := context2(s, 2*target.EventTimeout)
+	defer cancel()
+	f, err := c.Send(ctx, id, reqType, []byte(frame))
 	Expect(err).NotTo(HaveOccurred(), "frame %.80q", frame)
 	return f
 }
@@ -74,6 +78,7 @@ var _ = Describe("Bad input", Label("input"), func() {
 		Entry("no id", func(s *scene) string { return `{"type":"heartbeat"}` }, "", "id"),
 		Entry("an empty id", func(s *scene) string { return `{"type":"heartbeat","id":""}` }, "", "id"),
 		Entry("an id of 65 bytes", func(s *scene) string { return `{"type":"heartbeat","id":"` + strings.Repeat("i", 65) + `"}` }, "", "id"),
+		Entry("an id of 33 two-byte characters (66 bytes)", func(s *scene) string { return `{"type":"heartbeat","id":"` + strings.Repeat("é", 33) + `"}` }, "", "id"),
 		Entry("an id that is not a string", func(s *scene) string { return `{"type":"heartbeat","id":12}` }, "", "id"),
 		Entry("joinLive without liveID", func(s *scene) string { return `{"type":"joinLive","id":"f1","payload":{}}` }, "f1", "liveID"),
 		Entry("joinLive with a numeric liveID", func(s *scene) string { return `{"type":"joinLive","id":"f2","payload":{"liveID":42}}` }, "f2", "liveID"),

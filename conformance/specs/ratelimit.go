@@ -12,54 +12,69 @@ import (
 	"github.com/pkarena/pkarena/conformance/results"
 )
 
+// flood sends n frames on c, k at a time by send (each answered to done), as fast as the
+// connection carries them, and returns the replies by code (-1: no reply, 0: success) and
+// the time they took. Twice the burst and a second's refill is more than the bucket holds;
+// batches of many frames to a write let even a slow machine offer them faster than the
+// refill. At most half the send queue is in flight, so that the replies never fill it (a
+// client SHOULD NOT have more unanswered, RATE-001).
+func flood(c *client.Client, n int, send func(k int, done func(client.Frame, error))) (map[int]int, time.Duration) {
+	inFlight := max(2, min(64, c.Welcome().Limits.SendQueueFrames/2))
+	batch := inFlight / 2
+	window := make(chan struct{}, inFlight)
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for sent := 0; sent < n; sent += batch {
+		k := min(batch, n-sent)
+		for range k {
+			wg.Add(1)
+			window <- struct{}{}
+		}
+		send(k, func(f client.Frame, err error) {
+			defer func() { <-window }()
+			defer wg.Done()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				codes[0]++
+			case client.CodeOf(err) != 0:
+				codes[client.CodeOf(err)]++
+			default:
+				codes[-1]++
+			}
+		})
+	}
+	wg.Wait()
+	return codes, time.Since(start)
+}
+
+// rateLimited is the limits c's welcome advertises, or skips the spec when they set no
+// per-connection request limit.
+func rateLimited(c *client.Client) client.Limits {
+	GinkgoHelper()
+	lim := c.Welcome().Limits
+	if lim.MaxRequestsPerSecond <= 0 || lim.RequestBurst <= 0 {
+		Skip(results.NotApplicable("the server advertises no per-connection request limit (RATE-001 is a MAY)"))
+	}
+	return lim
+}
+
 var _ = Describe("Rate limits", Label("input", "rate"), func() {
 	It("[RATE-001 INPUT-005] requests over the advertised limit of a connection get 100012 with their id, the connection stays open and others are served", func(ctx SpecContext) {
 		s := newScene(ctx, 10*time.Second)
 		c := s.user("c")
-		lim := c.Welcome().Limits
-		if lim.MaxRequestsPerSecond <= 0 || lim.RequestBurst <= 0 {
-			Skip(results.NotApplicable("the server advertises no per-connection request limit (RATE-001 is a MAY)"))
-		}
+		lim := rateLimited(c)
 		h := s.host("h")
 		a := s.audience("a", s.room("h"))
 		settle(s, h, a)
 
-		// Twice the burst and a second's refill, as fast as the connection carries them:
-		// more than the bucket holds. They go in batches, many frames to a write, so that even
-		// a slow machine offers them faster than the refill. At most half the send queue is
-		// in flight, so that the replies never fill it (a client SHOULD NOT have more
-		// unanswered, RATE-001).
 		n := 2*lim.RequestBurst + int(lim.MaxRequestsPerSecond)
-		inFlight := max(2, min(64, lim.SendQueueFrames/2))
-		batch := inFlight / 2
-		window := make(chan struct{}, inFlight)
-		var mu sync.Mutex
-		codes := map[int]int{}
-		var wg sync.WaitGroup
-		start := time.Now()
-		for sent := 0; sent < n; sent += batch {
-			k := min(batch, n-sent)
-			for range k {
-				wg.Add(1)
-				window <- struct{}{}
-			}
-			c.GoBatch(client.ReqHeartbeat, struct{}{}, k, func(f client.Frame, err error) {
-				defer func() { <-window }()
-				defer wg.Done()
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil:
-					codes[0]++
-				case client.CodeOf(err) != 0:
-					codes[client.CodeOf(err)]++
-				default:
-					codes[-1]++
-				}
-			})
-		}
-		wg.Wait()
-		elapsed := time.Since(start)
+		codes, elapsed := flood(c, n, func(k int, done func(client.Frame, error)) {
+			c.GoBatch(client.ReqHeartbeat, struct{}{}, k, done)
+		})
 		AddReportEntry("replies", fmt.Sprintf("%d requests in %v: %v", n, elapsed, codes))
 		Expect(codes[-1]).To(BeZero(), "every request gets a reply")
 		Expect(codes[0]+codes[client.CodeRateLimited]).To(Equal(n), "only successes and 100012: %v", codes)
@@ -72,5 +87,23 @@ var _ = Describe("Rate limits", Label("input", "rate"), func() {
 		none(s, a)
 		refill := time.Duration(float64(time.Second) / lim.MaxRequestsPerSecond * 2)
 		Eventually(s.ctx, func() error { return c.Heartbeat(s.ctx) }).WithPolling(refill).Should(Succeed())
+	})
+
+	It("[RATE-001 INPUT-003] malformed frames count against the connection's limit too: over it they get 100012, not the malformed frame's own code", func(ctx SpecContext) {
+		s := newScene(ctx, 10*time.Second)
+		c := s.user("c")
+		lim := rateLimited(c)
+		n := 2*lim.RequestBurst + int(lim.MaxRequestsPerSecond)
+		codes, elapsed := flood(c, n, func(k int, done func(client.Frame, error)) {
+			c.GoBatchFrames("malformed", k, func(id string) ([]byte, error) {
+				return []byte(`{"type":7,"id":"` + id + `"}`), nil // a type that is not a string: 100901
+			}, done)
+		})
+		AddReportEntry("replies", fmt.Sprintf("%d malformed frames in %v: %v", n, elapsed, codes))
+		Expect(codes[-1]).To(BeZero(), "every frame gets a reply")
+		Expect(codes[client.CodeMalformedFrame]+codes[client.CodeRateLimited]).To(Equal(n), "only 100901 and 100012: %v", codes)
+		allowed := lim.RequestBurst + int(lim.MaxRequestsPerSecond*elapsed.Seconds()) + 1
+		Expect(codes[client.CodeMalformedFrame]).To(BeNumerically("<=", allowed), "at most the burst plus the refill of %v may be read", elapsed)
+		Expect(codes[client.CodeRateLimited]).To(BeNumerically(">", 0), "every text frame counts, malformed ones included")
 	})
 })

@@ -116,6 +116,17 @@ var _ = Describe("REST API", Label("rest"), func() {
 		Entry("a body that is not JSON: 60003", restCase{body: []byte(`FromRoomId=a`), status: 200, code: client.CodeJSONParse}),
 		Entry("a JSON array body: 60003", restCase{body: []byte(`[]`), status: 200, code: client.CodeJSONParse}),
 		Entry("a GET: HTTP 405 and 60002", restCase{method: http.MethodGet, status: 405, code: client.CodeHTTPParse}),
+		Entry("a PUT: HTTP 405 and 60002", restCase{method: http.MethodPut, status: 405, code: client.CodeHTTPParse}),
+		Entry("a DELETE: HTTP 405 and 60002", restCase{method: http.MethodDelete, status: 405, code: client.CodeHTTPParse}),
+		Entry("contenttype JSON (json only): 60002", restCase{query: func(q url.Values) { q.Set("contenttype", "JSON") }, status: 200, code: client.CodeHTTPParse}),
+		Entry("a usersig of the identifier in another case: 60004", restCase{query: func(q url.Values) { q.Set("identifier", strings.ToUpper(q.Get("identifier"))) }, status: 200, code: client.CodeAccountSignature}),
+		Entry("order: an unknown API and no sdkappid is 60012", restCase{api: "drop_battle", query: func(q url.Values) { q.Del("sdkappid") }, status: 200, code: client.CodeMissingSDKAppID}),
+		Entry("order: an unknown API and a bad usersig is 60004", restCase{api: "drop_battle", query: func(q url.Values) { q.Set("usersig", "garbage") }, status: 200, code: client.CodeAccountSignature}),
+		Entry("order: an unknown API and an identifier that is not an administrator is 60010", restCase{api: "drop_battle", query: func(q url.Values) {
+			sig, _ := client.SignUserSig(target.Secret, target.SDKAppID, "ordinary-user", time.Hour, time.Now())
+			q.Set("identifier", "ordinary-user")
+			q.Set("usersig", sig)
+		}, status: 200, code: client.CodeNeedAdminRole}),
 		Entry("order: a bad usersig and a bad random is 60004", restCase{query: func(q url.Values) { q.Set("usersig", "garbage"); q.Del("random") }, status: 200, code: client.CodeAccountSignature}),
 		Entry("order: no sdkappid and a bad usersig is 60012", restCase{query: func(q url.Values) { q.Del("sdkappid"); q.Set("usersig", "garbage") }, status: 200, code: client.CodeMissingSDKAppID}),
 	)

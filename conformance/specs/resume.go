@@ -264,6 +264,26 @@ var _ = Describe("Resume", Label("resume"), func() {
 		expectRefusedResume(err, "a resume with the token of the welcome (if any) against a server that does not resume")
 	})
 
+	It("[RESUME-001 AUTHZ-003] a connection the server closed with 4001 (its token expired) ends its session at once: its token resumes nothing", func(ctx SpecContext) {
+		s := newScene(ctx, 10*time.Second)
+		const lifetime = 3 * time.Second
+		h := s.user("h", func(cfg *client.Config) { cfg.SigExpire = lifetime })
+		resumeWelcome(s)
+		_, err := h.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room("h")})
+		Expect(err).NotTo(HaveOccurred())
+		a := s.audience("a", s.room("h"))
+		settle(s, a)
+		token := h.ResumeToken()
+		wait, cancel := context2(s, lifetime+target.EventTimeout)
+		defer cancel()
+		code, err := h.WaitClosed(wait)
+		Expect(err).NotTo(HaveOccurred(), "the connection outlived its token")
+		Expect(code).To(Equal(client.CloseTokenExpired))
+		_, err = s.resumeDial("h", token, h.LastSeq())
+		expectRefusedResume(err, "a resume, with a fresh usersig, of the session its server closed with 4001")
+		Expect(next[client.LiveEnded](s, a, client.EvLiveEnded).Reason).To(Equal(client.EndedByServer), "the room ends as on a lost connection")
+	})
+
 	It("[RESUME-001 LIVE-021] a connection closed with a close frame ends its session at once, while one dropped without a close handshake keeps it: the others see nothing", func(ctx SpecContext) {
 		s := newScene(ctx)
 		hs := s.hosts("a", "b", "c")

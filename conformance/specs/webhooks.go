@@ -28,8 +28,38 @@ func receiver() *harness.Receiver {
 	return target.Webhooks
 }
 
+// createFrom matches the create webhook of a battle room from invited to.
+func createFrom(from string) func(harness.Delivery) bool {
+	return func(d harness.Delivery) bool {
+		var body client.Webhook
+		return d.Decode(&body) == nil && body.FromRoomID == from && body.CallbackCommand == client.HookCreateBattle
+	}
+}
+
+// attemptsOf is every POST of command for battle id the receiver got, in arrival order.
+func attemptsOf(r *harness.Receiver, id, command string) []harness.Delivery {
+	var out []harness.Delivery
+	for _, d := range r.Deliveries() {
+		var body client.Webhook
+		if d.Decode(&body) == nil && body.BattleID == id && d.Command == command {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// answersOf lists the status each delivery was answered with.
+func answersOf(ds []harness.Delivery) []int {
+	out := make([]int, len(ds))
+	for i, d := range ds {
+		out[i] = d.Answered
+	}
+	return out
+}
+
 // hooksOf waits until the receiver has delivered (answered 2xx) the given commands for battle
-// id, and returns the delivered bodies in arrival order.
+// id, and returns the delivered bodies in arrival order. It stops waiting as soon as what was
+// delivered cannot become commands (one delivered out of order, or in place of another).
 func hooksOf(s *scene, r *harness.Receiver, id string, wait time.Duration, commands ...string) []client.Webhook {
 	GinkgoHelper()
 	ctx, cancel := context2(s, wait)
@@ -41,6 +71,11 @@ func hooksOf(s *scene, r *harness.Receiver, id string, wait time.Duration, comma
 			var b client.Webhook
 			if d.Decode(&b) == nil && b.BattleID == id && d.Answered == http.StatusOK {
 				got = append(got, b)
+			}
+		}
+		for i, b := range got {
+			if i >= len(commands) || b.CallbackCommand != commands[i] {
+				return true // no longer a prefix: the order check below fails it
 			}
 		}
 		return len(got) >= len(commands)
@@ -112,22 +147,55 @@ var _ = Describe("Webhooks", Label("webhook"), func() {
 		Expect(hooks[1].StartTime).To(BeZero())
 	})
 
-	It("[HOOK-001] a battle created over REST is reported with OptPlatform RESTAPI and the administrator as operator", func(ctx SpecContext) {
-		s := newScene(ctx)
+	It("[HOOK-001] a battle created over REST is reported with OptPlatform RESTAPI in each of its webhooks, its end's too, and the administrator as operator", func(ctx SpecContext) {
+		s := newScene(ctx, time.Second)
 		r := receiver()
 		s.host("a")
 		s.host("b")
 		battleWelcome(s)
-		resp, err := s.rest().CreateBattle(s.ctx, client.CreateBattleRequest{FromRoomID: s.room("a"), ToRoomIDList: []string{s.room("b")}, Duration: 60000})
+		resp, err := s.rest().CreateBattle(s.ctx, client.CreateBattleRequest{FromRoomID: s.room("a"), ToRoomIDList: []string{s.room("b")}, Duration: 1000})
 		Expect(err).NotTo(HaveOccurred())
-		hooks := hooksOf(s, r, resp.BattleID, target.EventTimeout, client.HookCreateBattle, client.HookStartBattle)
+		hooks := hooksOf(s, r, resp.BattleID, time.Second+target.EventTimeout, client.HookCreateBattle, client.HookStartBattle, client.HookEndBattle)
 		Expect(hooks[0].OperatorAccount).To(Equal(target.Admin))
 		for _, d := range r.Deliveries() {
 			var body client.Webhook
 			if d.Decode(&body) == nil && body.BattleID == resp.BattleID {
-				Expect(d.Query.Get("OptPlatform")).To(Equal("RESTAPI"))
+				Expect(d.Query.Get("OptPlatform")).To(Equal("RESTAPI"), d.Command)
 			}
 		}
+	})
+
+	It("[HOOK-005] a webhook answered 400 or 404 is retried with the same EventId, like one answered 500", func(ctx SpecContext) {
+		s := newScene(ctx, hookRetryWait)
+		r := receiver()
+		hs := s.hosts("a", "b")
+		battleWelcome(s)
+		from := s.room("a")
+		create := createFrom(from)
+		r.AnswerNext(1, http.StatusBadRequest, create)
+		r.AnswerNext(1, http.StatusNotFound, create)
+		id := startBattle(s, 300, hs[0], hs[1:]).BattleInfo.BattleID
+		hooksOf(s, r, id, hookRetryWait, client.HookCreateBattle, client.HookStartBattle)
+		attempts := attemptsOf(r, id, client.HookCreateBattle)
+		Expect(answersOf(attempts)).To(Equal([]int{400, 404, 200}), "a 4xx is no delivery: retried until a 2xx")
+		Expect(attempts[2].EventID).To(Equal(attempts[0].EventID))
+	})
+
+	It("[HOOK-005] a webhook POST not answered within 5 s is retried with the same EventId", Label("slow"), func(ctx SpecContext) {
+		s := newScene(ctx, hookRetryWait)
+		r := receiver()
+		hs := s.hosts("a", "b")
+		battleWelcome(s)
+		from := s.room("a")
+		r.HoldNext(1, createFrom(from))
+		id := startBattle(s, 300, hs[0], hs[1:]).BattleInfo.BattleID
+		hooksOf(s, r, id, hookRetryWait, client.HookCreateBattle, client.HookStartBattle)
+		attempts := attemptsOf(r, id, client.HookCreateBattle)
+		Expect(answersOf(attempts)).To(Equal([]int{0, 200}), "the held POST (no answer), then its retry")
+		Expect(attempts[1].EventID).To(Equal(attempts[0].EventID))
+		Eventually(s.ctx, r.Deliveries).WithTimeout(target.EventTimeout).Should(ContainElement(And(HaveField("EventID", attempts[0].EventID), HaveField("GaveUp", true))),
+			"the server gave up on the held POST itself, before the receiver let it go after %v", harness.HoldLimit)
+		AddReportEntry("retry after a held POST", attempts[1].At.Sub(attempts[0].At).String())
 	})
 
 	It("[HOOK-005 HOOK-003 HOOK-006] a webhook the receiver fails is retried with the same EventId, and later events wait for it", func(ctx SpecContext) {
@@ -137,10 +205,7 @@ var _ = Describe("Webhooks", Label("webhook"), func() {
 		battleWelcome(s)
 		a, b := hs[0], hs[1]
 		from := s.room("a")
-		r.FailNext(2, func(d harness.Delivery) bool {
-			var body client.Webhook
-			return d.Decode(&body) == nil && body.FromRoomID == from && body.CallbackCommand == client.HookCreateBattle
-		})
+		r.FailNext(2, createFrom(from))
 		id := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
 		hooksOf(s, r, id, hookRetryWait, client.HookCreateBattle, client.HookStartBattle)
 		var attempts []harness.Delivery

@@ -30,7 +30,7 @@ func (c *Core) TakeHooks() []Hook {
 
 func (c *Core) hook(b *battle, command, suffix string, body any) {
 	platform := protocol.PlatformUnknown
-	if b.viaREST {
+	if b.viaREST && !(mutant.On(mutant.RESTEndPlatformUnknown) && command == protocol.HookEndBattle) {
 		platform = protocol.PlatformREST
 	}
 	c.hooks = append(c.hooks, Hook{Command: command, EventID: b.id + "-" + suffix, OptPlatform: platform, Body: body})

@@ -104,6 +104,26 @@ const (
 	CreateTimeSeconds   = "create-time-in-seconds"
 	EndTimeScheduled    = "end-time-as-scheduled"
 	GroupTimeRestamped  = "group-join-time-restamped"
+
+	// The same hunt in the transport: the webhooks' delivery and query, the REST framework's
+	// checks, the handshake's and the frame's bounds, the rate limit, a session's end.
+	WebhookTimestampMs      = "webhook-timestamp-in-ms"
+	WebhookBackoffFixed     = "webhook-backoff-fixed"
+	Webhook4xxDelivered     = "webhook-4xx-counts-as-delivered"
+	WebhookNoTimeout        = "webhook-post-never-times-out"
+	RESTEndPlatformUnknown  = "rest-battle-end-platform-unknown"
+	ClientIPWithPort        = "client-ip-with-port"
+	UnknownAPIFirst         = "unknown-api-checked-first"
+	OnlyGetRefused          = "only-get-refused-405"
+	ContentTypeAnyCase      = "contenttype-any-case"
+	RandomZeroRefused       = "random-zero-refused"
+	RequestIDFromRandom     = "request-id-from-random"
+	UserBufUnsigned         = "userbuf-not-signed"
+	IdentifierAnyCase       = "identifier-any-case"
+	IDCountedInCharacters   = "request-id-counted-in-characters"
+	NameCountedInCharacters = "username-counted-in-characters"
+	MalformedNotLimited     = "malformed-frames-not-rate-limited"
+	ExpiredSessionKept      = "expired-token-session-kept"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -176,6 +196,24 @@ var Catalogue = []Mutant{
 	{CreateTimeSeconds, "a room's createTime is in seconds, not milliseconds", []string{"ROOM-001"}},
 	{EndTimeScheduled, "a battle that ended early reports endTime = startTime + duration, not when it ended", []string{"BATTLE-030"}},
 	{GroupTimeRestamped, "the inviting room's joinConnectionTime is set again each time its group admits a room", []string{"COHOST-023"}},
+
+	{WebhookTimestampMs, "X-Pkarena-Timestamp is in milliseconds, not seconds", []string{"HOOK-004"}},
+	{WebhookBackoffFixed, "a failed webhook is retried after the same wait each time, not a growing one", []string{"HOOK-005"}},
+	{Webhook4xxDelivered, "a webhook answered with a 4xx counts as delivered and is not retried", []string{"HOOK-005"}},
+	{WebhookNoTimeout, "a webhook POST has no timeout: a receiver that never answers holds it for ever, never retried", []string{"HOOK-005"}},
+	{RESTEndPlatformUnknown, "the end webhook of a battle created over REST says OptPlatform Unknown", []string{"HOOK-001"}},
+	{ClientIPWithPort, "a webhook's ClientIP is the REST caller's address with its port", []string{"HOOK-001"}},
+	{UnknownAPIFirst, "an unknown API is refused (60002) before the sdkappid, usersig and administrator checks", []string{"REST-003"}},
+	{OnlyGetRefused, "only GET and HEAD get 405: PUT and DELETE are served like POST", []string{"REST-002"}},
+	{ContentTypeAnyCase, "contenttype JSON (any case) is taken for json", []string{"REST-003"}},
+	{RandomZeroRefused, "random=0 is refused with 60002 as if none were given", []string{"REST-001"}},
+	{RequestIDFromRandom, "RequestId is made from the caller's random: two requests with one random share it", []string{"REST-002"}},
+	{UserBufUnsigned, "the HMAC of a usersig leaves TLS.userbuf out: a token carrying one is refused", []string{"AUTH-002"}},
+	{IdentifierAnyCase, "a usersig's identifier is compared regardless of case", []string{"AUTH-005", "REST-003"}},
+	{IDCountedInCharacters, "a request id's 64-byte bound counts characters", []string{"TRANS-003"}},
+	{NameCountedInCharacters, "the handshake's 64-byte username bound counts characters", []string{"AUTH-001"}},
+	{MalformedNotLimited, "malformed frames do not count against the connection's request limit", []string{"RATE-001"}},
+	{ExpiredSessionKept, "a connection closed with 4001 (its token expired) keeps its session for a resume", []string{"RESUME-001"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

@@ -200,7 +200,7 @@ func (c *conn) handleFrame(s *Server, mt int, data []byte, err error, ended *int
 	msg := hubMsg{kind: msgRequest, conn: c}
 	msg.req, msg.err = parseRequest(data)
 	s.metrics.received(msg.req.Type)
-	if c.limiter != nil && !c.limiter.AllowN(s.now(), 1) && !mutant.On(mutant.NoConnRateLimit) {
+	if c.limiter != nil && !(mutant.On(mutant.MalformedNotLimited) && msg.err != nil) && !c.limiter.AllowN(s.now(), 1) && !mutant.On(mutant.NoConnRateLimit) {
 		s.metrics.rateLimited.Inc()
 		msg.err = protocol.ErrRateLimited.With("more than %d requests per second on this connection (burst %d)", s.cfg.ConnRequestRate, s.cfg.ConnRequestBurst)
 	}

@@ -276,6 +276,9 @@ func (h *hub) takeHooks() []core.Hook {
 	case h.originConn != nil:
 		ip = hostOf(h.originConn.ws.RemoteAddr().String())
 	}
+	if mutant.On(mutant.ClientIPWithPort) && h.originREST != "" {
+		ip = h.originREST
+	}
 	for i := range hooks {
 		hooks[i].ClientIP = ip
 	}
@@ -638,7 +641,7 @@ func (h *hub) drop(c *conn, ended int) {
 	if s == nil || s.conn != c {
 		return
 	}
-	if code := h.detach(c, ended); h.s.cfg.ResumeWindow > 0 && !h.failed && (code == websocket.CloseAbnormalClosure || code == closeHeartbeatTimeout) {
+	if code := h.detach(c, ended); h.s.cfg.ResumeWindow > 0 && !h.failed && (code == websocket.CloseAbnormalClosure || code == closeHeartbeatTimeout || mutant.On(mutant.ExpiredSessionKept) && code == closeTokenExpired) {
 		if mutant.On(mutant.ResumeLossAtOnce) {
 			h.end(s)
 			return

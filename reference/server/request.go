@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"unicode/utf8"
 
+	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
 )
 
@@ -54,7 +55,7 @@ func requestOf(id, typ, payload []byte) (protocol.Request, *protocol.Error) {
 		req.ID, idErr = "", protocol.ErrInvalidParameter.With("id: must be a string")
 	case req.ID == "":
 		idErr = protocol.ErrInvalidParameter.With("id: a non-empty string is required")
-	case len(req.ID) > maxRequestIDBytes:
+	case len(req.ID) > maxRequestIDBytes && !(mutant.On(mutant.IDCountedInCharacters) && utf8.RuneCountInString(req.ID) <= maxRequestIDBytes):
 		idErr = protocol.ErrInvalidParameter.With("id: longer than %d bytes (%d)", maxRequestIDBytes, len(req.ID))
 		req.ID = ""
 	}

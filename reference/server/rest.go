@@ -39,12 +39,16 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		s.metrics.restResult(apiLabel, err.Code)
 		writeEnvelope(w, status, protocol.RESTEnvelope{ActionStatus: "FAIL", ErrorCode: err.Code, ErrorInfo: err.Message, RequestID: reqID})
 	}
-	if r.Method != http.MethodPost {
+	if r.Method != http.MethodPost && !(mutant.On(mutant.OnlyGetRefused) && r.Method != http.MethodGet && r.Method != http.MethodHead) {
 		w.Header().Set("Allow", http.MethodPost)
 		fail(http.StatusMethodNotAllowed, protocol.ErrHTTPParse.With("method %s: the REST API takes POST", r.Method))
 		return
 	}
 	q := r.URL.Query()
+	if mutant.On(mutant.UnknownAPIFirst) && apiLabel == labelUnknown {
+		fail(http.StatusOK, protocol.ErrHTTPParse.With("unknown API %q", api))
+		return
+	}
 	rawAppID := q.Get("sdkappid")
 	if rawAppID == "" {
 		fail(http.StatusOK, protocol.ErrMissingSDKAppID.With("sdkappid: missing"))
@@ -70,11 +74,14 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusOK, protocol.ErrHTTPParse.With("unknown API %q", api))
 		return
 	}
-	if _, err := strconv.ParseUint(q.Get("random"), 10, 32); err != nil {
+	if n, err := strconv.ParseUint(q.Get("random"), 10, 32); err != nil || mutant.On(mutant.RandomZeroRefused) && n == 0 {
 		fail(http.StatusOK, protocol.ErrHTTPParse.With("random: a decimal from 0 to 4294967295 is required"))
 		return
 	}
-	if q.Get("contenttype") != "json" {
+	if mutant.On(mutant.RequestIDFromRandom) {
+		reqID = s.instance + "-" + q.Get("random")
+	}
+	if q.Get("contenttype") != "json" && !(mutant.On(mutant.ContentTypeAnyCase) && strings.EqualFold(q.Get("contenttype"), "json")) {
 		fail(http.StatusOK, protocol.ErrHTTPParse.With("contenttype: must be json"))
 		return
 	}

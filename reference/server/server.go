@@ -20,11 +20,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 
 	"github.com/pkarena/pkarena/reference/core"
+	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
 	"github.com/pkarena/pkarena/reference/usersig"
 )
@@ -255,7 +257,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, avatar := q.Get("username"), q.Get("avatarurl")
-	if len(name) > maxUserNameBytes || len(avatar) > maxAvatarURLBytes {
+	if (len(name) > maxUserNameBytes && !(mutant.On(mutant.NameCountedInCharacters) && utf8.RuneCountInString(name) <= maxUserNameBytes)) || len(avatar) > maxAvatarURLBytes {
 		refuse(w, http.StatusBadRequest, protocol.ErrInvalidParameter.With("username at most %d bytes, avatarurl at most %d", maxUserNameBytes, maxAvatarURLBytes))
 		return
 	}

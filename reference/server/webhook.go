@@ -84,6 +84,9 @@ func newWebhooks(cfg Config, log *slog.Logger, m *metrics) *webhooks {
 		done:    make(chan struct{}),
 		durable: cfg.StateDir != "" && cfg.WebhookURL != "",
 	}
+	if mutant.On(mutant.WebhookNoTimeout) {
+		w.client.Timeout = 0
+	}
 	if w.durable {
 		w.dones = make(chan hookDone, 64)
 		w.handover = make(chan *journal, 1)
@@ -261,7 +264,7 @@ func (w *webhooks) deliver(ctx context.Context, h core.Hook) (finished, acked bo
 	wait := w.cfg.WebhookBackoff
 	for attempt := 1; ; attempt++ {
 		status, err := w.post(ctx, h, body)
-		if err == nil && status/100 == 2 {
+		if err == nil && (status/100 == 2 || mutant.On(mutant.Webhook4xxDelivered) && status < 500) {
 			w.metrics.webhooks[hookDelivered].Inc()
 			w.log.Debug("webhook delivered", "event", h.EventID, "attempt", attempt)
 			return true, true
@@ -285,7 +288,9 @@ func (w *webhooks) deliver(ctx context.Context, h core.Hook) (finished, acked bo
 			return false, false
 		case <-t.C:
 		}
-		wait = min(2*wait, maxWebhookBackoff)
+		if !mutant.On(mutant.WebhookBackoffFixed) {
+			wait = min(2*wait, maxWebhookBackoff)
+		}
 	}
 }
 
@@ -310,6 +315,9 @@ func (w *webhooks) post(ctx context.Context, h core.Hook, body []byte) (int, err
 	req.Header.Set(HeaderEventID, h.EventID)
 	if w.cfg.WebhookSecret != "" {
 		ts := time.Now().Unix()
+		if mutant.On(mutant.WebhookTimestampMs) {
+			ts = time.Now().UnixMilli()
+		}
 		req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 		req.Header.Set(HeaderSignature, SignWebhook(w.cfg.WebhookSecret, ts, body))
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
 )
 
@@ -133,11 +134,15 @@ func verify(sig, secret string, appID uint64, userID string, now time.Time) (*to
 	if t.Ver != "2.0" || t.Sig == "" {
 		return nil, protocol.ErrUserSigInvalid.With("usersig: TLS.ver %q: only 2.0 is supported", t.Ver)
 	}
-	want := mac(secret, t.Ident, t.AppID, t.Time, t.Expire, t.UserBuf)
+	buf := t.UserBuf
+	if mutant.On(mutant.UserBufUnsigned) {
+		buf = ""
+	}
+	want := mac(secret, t.Ident, t.AppID, t.Time, t.Expire, buf)
 	if !hmac.Equal([]byte(want), []byte(t.Sig)) {
 		return nil, protocol.ErrUserSigInvalid.With("usersig: signature does not match")
 	}
-	if t.Ident != userID {
+	if t.Ident != userID && !(mutant.On(mutant.IdentifierAnyCase) && strings.EqualFold(t.Ident, userID)) {
 		return nil, protocol.ErrUserSigUserIDMismatch.With("usersig: signed for userid %q, not %q", t.Ident, userID)
 	}
 	if t.AppID != appID {

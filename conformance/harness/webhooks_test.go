@@ -1,0 +1,131 @@
+package harness
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const testSecret = "hook-secret"
+
+// post sends a webhook body to r as a server under test would, with the query edited by
+// query and the timestamp ts, and returns the status (0 when no answer came within wait).
+func post(t *testing.T, r *Receiver, query func(url.Values), ts int64, wait time.Duration) int {
+	t.Helper()
+	body := []byte(`{"CallbackCommand":"Live.CallbackAfterCreateBattle","EventId":"e1"}`)
+	q := url.Values{"SdkAppid": {"7"}, "CallbackCommand": {"Live.CallbackAfterCreateBattle"}, "contenttype": {"json"}, "ClientIP": {""}, "OptPlatform": {"Unknown"}}
+	if query != nil {
+		query(q)
+	}
+	req, err := http.NewRequest(http.MethodPost, r.URL+"?"+q.Encode(), bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := strconv.FormatInt(ts, 10)
+	mac := hmac.New(sha256.New, []byte(testSecret))
+	mac.Write([]byte(stamp + "."))
+	mac.Write(body)
+	req.Header.Set(HeaderEventID, "e1")
+	req.Header.Set(HeaderTimestamp, stamp)
+	req.Header.Set(HeaderSignature, "v1="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := (&http.Client{Timeout: wait}).Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func startTestReceiver(t *testing.T) *Receiver {
+	t.Helper()
+	r, err := StartReceiver("127.0.0.1:0", 7, testSecret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	return r
+}
+
+// TestReceiverChecksClientIPAndTimestamp: HOOK-001's ClientIP is empty or an IP (no port), and
+// HOOK-004's timestamp is the Unix seconds of the POST, within five minutes either side.
+func TestReceiverChecksClientIPAndTimestamp(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name  string
+		query func(url.Values)
+		ts    int64
+		want  string // a violation containing this; "" for none
+	}{
+		{"as it should be", nil, now.Unix(), ""},
+		{"ClientIP an IPv4 address", func(q url.Values) { q.Set("ClientIP", "127.0.0.2") }, now.Unix(), ""},
+		{"ClientIP an IPv6 address", func(q url.Values) { q.Set("ClientIP", "::1") }, now.Unix(), ""},
+		{"ClientIP with a port", func(q url.Values) { q.Set("ClientIP", "127.0.0.1:5555") }, now.Unix(), "ClientIP"},
+		{"ClientIP a name", func(q url.Values) { q.Set("ClientIP", "localhost") }, now.Unix(), "ClientIP"},
+		{"ClientIP missing", func(q url.Values) { q.Del("ClientIP") }, now.Unix(), "ClientIP missing"},
+		{"a timestamp 4 minutes behind", nil, now.Add(-4 * time.Minute).Unix(), ""},
+		{"a timestamp 6 minutes ahead", nil, now.Add(6 * time.Minute).Unix(), HeaderTimestamp},
+		{"a timestamp in milliseconds", nil, now.UnixMilli(), HeaderTimestamp},
+		{"a timestamp in milliseconds of 1970", nil, now.Unix() / 1000, HeaderTimestamp},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startTestReceiver(t)
+			if got := post(t, r, tc.query, tc.ts, 5*time.Second); got != http.StatusOK {
+				t.Fatalf("answered %d; want 200", got)
+			}
+			v := r.Violations()
+			switch {
+			case tc.want == "" && len(v) > 0:
+				t.Errorf("violations %q; want none", v)
+			case tc.want != "" && (len(v) != 1 || !strings.Contains(v[0], tc.want)):
+				t.Errorf("violations %q; want one naming %s", v, tc.want)
+			}
+		})
+	}
+}
+
+// TestReceiverAnswersAsTold: rules answer the matching POSTs in the order given, then 200; a
+// held POST gets no answer, is recorded with Answered 0, and lets its handler go when its
+// sender gives up.
+func TestReceiverAnswersAsTold(t *testing.T) {
+	r := startTestReceiver(t)
+	all := func(Delivery) bool { return true }
+	r.AnswerNext(1, http.StatusBadRequest, all)
+	r.FailNext(1, all)
+	r.HoldNext(1, all)
+	r.AnswerNext(1, http.StatusNotFound, all)
+	ts := time.Now().Unix()
+	var got []int
+	for range 5 {
+		got = append(got, post(t, r, nil, ts, 300*time.Millisecond))
+	}
+	want := []int{400, 500, 0, 404, 200}
+	var answered []int
+	for _, d := range r.Deliveries() {
+		answered = append(answered, d.Answered)
+	}
+	for i := range want {
+		if got[i] != want[i] || answered[i] != want[i] {
+			t.Fatalf("the sender got %v and the receiver recorded %v; want %v both", got, answered, want)
+		}
+	}
+	// The sender's 300 ms timeout closed the connection: the handler notices, soon.
+	deadline := time.Now().Add(10 * time.Second)
+	for !r.Deliveries()[2].GaveUp {
+		if time.Now().After(deadline) {
+			t.Fatal("the held POST's sender gave up, and the receiver never noticed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for i, d := range r.Deliveries() {
+		if d.GaveUp != (i == 2) {
+			t.Errorf("delivery %d: GaveUp %v", i, d.GaveUp)
+		}
+	}
+}
