@@ -91,8 +91,8 @@ func TestReceiverChecksClientIPAndTimestamp(t *testing.T) {
 }
 
 // TestReceiverAnswersAsTold: rules answer the matching POSTs in the order given, then 200; a
-// held POST gets no answer, is recorded with Answered 0, and lets its handler go when its
-// sender gives up.
+// held POST gets no answer and is recorded with Answered 0, and the POSTs after it are
+// answered (its sender gave up and its handler let go).
 func TestReceiverAnswersAsTold(t *testing.T) {
 	r := startTestReceiver(t)
 	all := func(Delivery) bool { return true }
@@ -102,8 +102,12 @@ func TestReceiverAnswersAsTold(t *testing.T) {
 	r.AnswerNext(1, http.StatusNotFound, all)
 	ts := time.Now().Unix()
 	var got []int
-	for range 5 {
-		got = append(got, post(t, r, nil, ts, 300*time.Millisecond))
+	for i := range 5 {
+		wait := 10 * time.Second
+		if i == 2 {
+			wait = 300 * time.Millisecond // the held one: the sender gives up
+		}
+		got = append(got, post(t, r, nil, ts, wait))
 	}
 	want := []int{400, 500, 0, 404, 200}
 	var answered []int
@@ -115,17 +119,5 @@ func TestReceiverAnswersAsTold(t *testing.T) {
 			t.Fatalf("the sender got %v and the receiver recorded %v; want %v both", got, answered, want)
 		}
 	}
-	// The sender's 300 ms timeout closed the connection: the handler notices, soon.
-	deadline := time.Now().Add(10 * time.Second)
-	for !r.Deliveries()[2].GaveUp {
-		if time.Now().After(deadline) {
-			t.Fatal("the held POST's sender gave up, and the receiver never noticed")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	for i, d := range r.Deliveries() {
-		if d.GaveUp != (i == 2) {
-			t.Errorf("delivery %d: GaveUp %v", i, d.GaveUp)
-		}
-	}
+
 }

@@ -336,10 +336,10 @@ var _ = Describe("Limits at and beyond the limit", Label("limits"), func() {
 			Expect(d.EventID).To(Equal(creates[0].EventID), "attempt %d", i+1)
 		}
 		Expect(creates[4].Answered).To(Equal(200))
-		// Exponential backoff: the last gap is at least twice the shortest of the three before
-		// it (a backoff growing by 1.26 or more a step; a fixed one fails, unless a stall
-		// stretches its last gap). The shortest, not the first: a stall on a busy machine
-		// lengthens a gap, never shortens one.
+		// Exponential backoff as HOOK-005 pins it: the last gap at least twice the shortest of
+		// the three before it (a backoff growing by 1.26 or more a step; a fixed one fails,
+		// unless a stall stretches its last gap). The shortest, not the first: a stall on a
+		// busy machine lengthens a gap, never shortens one.
 		var gaps []time.Duration
 		for i := 1; i < len(creates); i++ {
 			gaps = append(gaps, creates[i].At.Sub(creates[i-1].At))

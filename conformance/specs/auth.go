@@ -126,10 +126,10 @@ var _ = Describe("Authentication", Label("auth"), func() {
 			h.sig, _ = client.SignUserSig(target.Secret, target.SDKAppID, s.id("other"), time.Hour, time.Now())
 		}, client.CodeUserSigUserIDMismatch),
 		Entry("[AUTH-005] a token signed for the userid in another case", func(s *scene, h *handshake) {
-			h.sig, _ = client.SignUserSig(target.Secret, target.SDKAppID, strings.ToUpper(s.id("u")), time.Hour, time.Now())
+			h.sig, _ = client.SignUserSig(target.Secret, target.SDKAppID, strings.ToUpper(s.id("u")), time.Hour, time.Now()) // its "-u" ends it: never unchanged
 		}, client.CodeUserSigUserIDMismatch),
-		Entry("[AUTH-002 AUTH-003] a token whose TLS.userbuf the HMAC does not cover", func(s *scene, h *handshake) {
-			signed, _ := client.SignUserSigBuf(target.Secret, target.SDKAppID, s.id("u"), time.Hour, time.Now(), "vip=1")
+		Entry("[AUTH-002 AUTH-003] a token carrying a TLS.userbuf its HMAC does not cover (signed over four lines)", func(s *scene, h *handshake) {
+			signed, _ := client.SignUserSig(target.Secret, target.SDKAppID, s.id("u"), time.Hour, time.Now())
 			h.sig = withUserBuf(signed, "vip=9")
 		}, client.CodeUserSigInvalid),
 		Entry("[AUTH-005] a token signed for another sdkappid", func(s *scene, h *handshake) {

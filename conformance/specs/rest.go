@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -23,6 +24,22 @@ type restCase struct {
 	body   []byte
 	status int
 	code   int
+}
+
+// otherCase is id with the case of its letters swapped; it skips the spec when id has no
+// letters, whose case could change.
+func otherCase(id string) string {
+	GinkgoHelper()
+	swapped := strings.Map(func(r rune) rune {
+		if unicode.IsUpper(r) {
+			return unicode.ToLower(r)
+		}
+		return unicode.ToUpper(r)
+	}, id)
+	if swapped == id {
+		Skip(fmt.Sprintf("the identifier %q has no letters to write in another case", id))
+	}
+	return swapped
 }
 
 var _ = Describe("REST API", Label("rest"), func() {
@@ -119,7 +136,7 @@ var _ = Describe("REST API", Label("rest"), func() {
 		Entry("a PUT: HTTP 405 and 60002", restCase{method: http.MethodPut, status: 405, code: client.CodeHTTPParse}),
 		Entry("a DELETE: HTTP 405 and 60002", restCase{method: http.MethodDelete, status: 405, code: client.CodeHTTPParse}),
 		Entry("contenttype JSON (json only): 60002", restCase{query: func(q url.Values) { q.Set("contenttype", "JSON") }, status: 200, code: client.CodeHTTPParse}),
-		Entry("a usersig of the identifier in another case: 60004", restCase{query: func(q url.Values) { q.Set("identifier", strings.ToUpper(q.Get("identifier"))) }, status: 200, code: client.CodeAccountSignature}),
+		Entry("a usersig of the identifier in another case: 60004", restCase{query: func(q url.Values) { q.Set("identifier", otherCase(q.Get("identifier"))) }, status: 200, code: client.CodeAccountSignature}),
 		Entry("order: an unknown API and no sdkappid is 60012", restCase{api: "drop_battle", query: func(q url.Values) { q.Del("sdkappid") }, status: 200, code: client.CodeMissingSDKAppID}),
 		Entry("order: an unknown API and a bad usersig is 60004", restCase{api: "drop_battle", query: func(q url.Values) { q.Set("usersig", "garbage") }, status: 200, code: client.CodeAccountSignature}),
 		Entry("order: an unknown API and an identifier that is not an administrator is 60010", restCase{api: "drop_battle", query: func(q url.Values) {
