@@ -233,3 +233,66 @@ func loneHost() (*engine, *metrics.Recorder, *group, *user) {
 	u.room, g.rooms = r, []*room{r}
 	return e, rec, g, u
 }
+
+// TestAMemberGetsEachStartAndEndOnce: a start or end a member already got counts out of order
+// and not as another member's, so a server that sends one member two and another none shows
+// the missing one as lost (overdue when the books close) instead of a full count; an earlier
+// battle's end sent again after it counts out of order too.
+func TestAMemberGetsEachStartAndEndOnce(t *testing.T) {
+	now := time.Now()
+	for _, tt := range []struct {
+		name        string
+		startedBy   []int // the members whose onBattleStarted arrives, in order
+		endedBy     []int // then the members whose onBattleEnded arrives
+		wantOOO     int64
+		wantOverdue int64
+	}{
+		{"each once", []int{0, 1, 2}, []int{0, 1, 2}, 0, 0},
+		{"one start twice, another never", []int{0, 1, 1}, []int{0, 1, 2}, 1, 1},
+		{"one end twice, another never", []int{0, 1, 2}, []int{0, 0, 1}, 1, 1},
+		{"every end twice", []int{0, 1, 2}, []int{0, 1, 2, 2, 1, 0}, 3, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := metrics.NewRecorder(metrics.Options{})
+			e := &engine{cfg: Config{Shards: 1}, rec: rec}
+			g := &group{}
+			r := &room{group: g}
+			users := []*user{{e: e, room: r, host: true}, {e: e, room: r, index: 1}, {e: e, room: r, index: 2}}
+			r.host, r.audience = users[0], users[1:]
+			g.rooms = []*room{r}
+			b := &battle{e: e, g: g, members: 3, endAt: now.Add(-time.Minute), done: make(chan struct{}), versions: map[uint64]stamp{}}
+			b.name("B1")
+			g.setBattle(b)
+			for _, i := range tt.startedBy {
+				users[i].battleStarted("B1", client.Event{At: now})
+			}
+			for _, i := range tt.endedBy {
+				users[i].battleEnded("B1", 0, client.Event{At: now})
+			}
+			e.settle(b, now, false)
+			tot := rec.Finish(time.Now())
+			if got := tot.Counters[metrics.OutOfOrder]; got != tt.wantOOO {
+				t.Errorf("out of order %d; want %d", got, tt.wantOOO)
+			}
+			if got := tot.Counters[metrics.LostOverdue]; got != tt.wantOverdue || tot.Counters[metrics.Lost] != tt.wantOverdue {
+				t.Errorf("lost %d, overdue %d; want %d both", tot.Counters[metrics.Lost], got, tt.wantOverdue)
+			}
+		})
+	}
+
+	// An earlier battle's end, sent again once the next battle started, is a repeat.
+	e, rec, g, u := loneHost()
+	b := &battle{e: e, g: g, members: 1, endAt: now.Add(time.Minute), done: make(chan struct{}), versions: map[uint64]stamp{}}
+	b.name("B2")
+	g.setBattle(b)
+	u.lastStart, u.lastEnd = "B1", "B1"
+	u.battleStarted("B2", client.Event{At: now})
+	u.battleEnded("B1", 3, client.Event{At: now})
+	tot := rec.Finish(time.Now())
+	if got := tot.Counters[metrics.OutOfOrder]; got != 1 {
+		t.Errorf("B1's end again after B2 started: out of order %d; want 1", got)
+	}
+	if got := tot.Counters[counterUnexpected]; got != 0 {
+		t.Errorf("B1's end again: %s %d; want 0 (counted out of order)", counterUnexpected, got)
+	}
+}

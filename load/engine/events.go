@@ -125,8 +125,26 @@ type liveRef struct {
 	LiveID string `json:"liveID"`
 }
 
+// again reports whether *last, the battle of the last start (or end) u got, is already id, and
+// makes it id: a member gets each battle's start and end once, and a second one (a duplicate,
+// or an earlier battle's sent again) counts out of order instead of as another member's,
+// which would hide a member that never got its own.
+func (u *user) again(last *string, id string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if *last == id {
+		return true
+	}
+	*last = id
+	return false
+}
+
 // battleStarted records the start's propagation to u and starts counting u's score changes.
 func (u *user) battleStarted(id string, ev client.Event) {
+	if u.again(&u.lastStart, id) {
+		u.e.rec.Add(metrics.OutOfOrder, 1)
+		return
+	}
 	b := u.room.group.current()
 	if b == nil {
 		u.e.rec.Add(counterUnexpected, 1)
@@ -191,6 +209,10 @@ func (u *user) scoreChanged(id []byte, version uint64, ev client.Event) {
 // battleEnded records the end's propagation to u and counts the score changes u never got.
 func (u *user) battleEnded(id string, version uint64, ev client.Event) {
 	e := u.e
+	if u.again(&u.lastEnd, id) {
+		e.rec.Add(metrics.OutOfOrder, 1)
+		return
+	}
 	b := u.room.group.current()
 	if b == nil || b.ID() != id {
 		e.rec.Add(counterUnexpected, 1)

@@ -49,6 +49,8 @@ type user struct {
 	scoreBattle string        // the battle whose score changes are counted ("" once counted)
 	scores      seqwin.Window // the versions seen of it (the highest, and those skipped that have not come)
 	scoreGot    uint64        // how many versions of it arrived (in order or not)
+	lastStart   string        // the battle of the last onBattleStarted u got (a repeat is out of order)
+	lastEnd     string        // the battle of the last onBattleEnded u got
 	hbBusy      bool          // a heartbeat is unanswered
 	hbDue       []time.Time   // heartbeats due meanwhile, oldest first
 	inflight    int           // requests sent and not yet answered (a drop waits for them)

@@ -173,7 +173,7 @@ func NewLive(r *Recorder, labels LiveLabels) *Live {
 		{Dropped, "dropped_total", "Sends the generator could not make at all (a full queue, no idle group)."},
 		{Late, "late_total", "Sends made more than 10 ms after their due time."},
 		{Lost, "lost_total", "Messages a member never received (score versions, battle starts and ends, frames the sequence numbers show missing); any fails the run. counter_total{counter=\"lost.gap\"} and {counter=\"lost.overdue\"} say how they are known: a later message came first, or none had come when its books closed."},
-		{OutOfOrder, "out_of_order_total", "Messages received out of order (score versions not above the highest, frames out of sequence); any fails the run."},
+		{OutOfOrder, "out_of_order_total", "Messages received out of order (score versions not above the highest, frames out of sequence, a battle's start or end a member already got); any fails the run."},
 		{Connections, "connections_opened_total", "Connections opened by this agent."},
 	} {
 		d := desc(c.metric, c.help)

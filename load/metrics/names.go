@@ -34,7 +34,7 @@ const (
 	Lost        = "lost"         // messages that never arrived; any fails the run (ExitLost)
 	LostGap     = "lost.gap"     // of Lost: a later message on its connection came first, and it has not come since
 	LostOverdue = "lost.overdue" // of Lost: not arrived when its books closed: lost, or later than that
-	OutOfOrder  = "out_of_order" // messages that arrived out of order; any fails the run (ExitLost)
+	OutOfOrder  = "out_of_order" // messages that arrived out of order or again; any fails the run (ExitLost)
 	Connections = "connections"  // connections opened
 	OutOfRange  = "out_of_range" // latencies outside 1 µs .. 1 h, clamped before recording
 )
