@@ -21,7 +21,8 @@ const (
 	// that cannot be written, a harness error; for the server, a listener that cannot be
 	// opened or a battle journal that cannot be opened, restored or written.
 	Error = 3
-	// Lost: a load run lost messages or received them out of order; wins over Failed.
+	// Lost: a load run lost messages, received them out of order or about a battle their user
+	// is not in, or got frames breaking the protocol; wins over Failed.
 	Lost = 4
 	// Generator: the load generator, not the server, was the bottleneck, so its figures
 	// describe itself; wins over every other verdict.

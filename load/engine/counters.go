@@ -6,7 +6,7 @@ import "github.com/pkarena/pkarena/load/metrics"
 // run's summary; the README's load section explains them.
 const (
 	counterMalformed       = "events.malformed"       // events whose payload did not decode
-	counterUnexpected      = "events.unexpected"      // events about no battle or cycle in progress
+	counterUnexpected      = metrics.Unexpected       // events about no battle or cycle in progress
 	counterRoomsEnded      = "rooms.ended"            // onLiveEnded: the server ended a room by itself
 	counterGaps            = "score.gaps"             // versions skipped when a later one arrived
 	counterUnmatched       = "score.unmatched"        // score changes of no update this agent sent
@@ -17,7 +17,7 @@ const (
 	counterBattleRefused   = "battles.refused"        // invitees requestBattle refused (a non-zero code)
 	counterUnformed        = "groups.unformed"        // pk groups whose rooms did not all connect
 	counterNoIdleGroup     = "churn.no_idle_group"    // open-model cycles with every group busy (also dropped)
-	counterViolations      = "protocol.violations"    // frames breaking the protocol (seq, shape)
+	counterViolations      = metrics.Violations       // frames breaking the protocol (seq, shape)
 	counterSkipped         = "users.skipped"          // viewers not dialed: their room's host failed
 
 	gaugeRSSPerConnection = "memory.rss_per_connection" // the process's resident memory per connection

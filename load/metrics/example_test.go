@@ -56,11 +56,13 @@ func Example() {
 	// ops             100
 	// out_of_range      0      0%
 	//
-	// threshold                           observed  verdict
-	// score_fanout.p99 < 10ms              2.000ms  PASS
-	// score_fanout.service.max < 10ms      2.000ms  PASS
-	// lost.count == 0 (built-in)                 0  PASS
-	// out_of_order.count == 0 (built-in)         0  PASS
+	// threshold                                  observed  verdict
+	// score_fanout.p99 < 10ms                     2.000ms  PASS
+	// score_fanout.service.max < 10ms             2.000ms  PASS
+	// lost.count == 0 (built-in)                        0  PASS
+	// out_of_order.count == 0 (built-in)                0  PASS
+	// events.unexpected.count == 0 (built-in)           0  PASS
+	// protocol.violations.count == 0 (built-in)         0  PASS
 	//
 	// the load generator: not judged (no figures of its own)
 	//

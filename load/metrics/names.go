@@ -27,16 +27,18 @@ const replyPrefix = "reply."
 // Counter names with a meaning the package knows (rates, built-in rules, the progress line).
 // The engine may add any other counter.
 const (
-	Ops         = "ops"          // operations attempted; the denominator of every "<counter>.rate"
-	Errors      = "errors"       // failed operations, all codes; "errors.<code>" by code (see ErrorCounter)
-	Dropped     = "dropped"      // sends the generator could not make at all
-	Late        = "late"         // sends made after their intended time
-	Lost        = "lost"         // messages that never arrived; any fails the run (ExitLost)
-	LostGap     = "lost.gap"     // of Lost: a later message on its connection came first, and it has not come since
-	LostOverdue = "lost.overdue" // of Lost: not arrived when its books closed: lost, or later than that
-	OutOfOrder  = "out_of_order" // messages that arrived out of order or again; any fails the run (ExitLost)
-	Connections = "connections"  // connections opened
-	OutOfRange  = "out_of_range" // latencies outside 1 µs .. 1 h, clamped before recording
+	Ops         = "ops"                 // operations attempted; the denominator of every "<counter>.rate"
+	Errors      = "errors"              // failed operations, all codes; "errors.<code>" by code (see ErrorCounter)
+	Dropped     = "dropped"             // sends the generator could not make at all
+	Late        = "late"                // sends made after their intended time
+	Lost        = "lost"                // messages that never arrived; any fails the run (ExitLost)
+	LostGap     = "lost.gap"            // of Lost: a later message on its connection came first, and it has not come since
+	LostOverdue = "lost.overdue"        // of Lost: not arrived when its books closed: lost, or later than that
+	OutOfOrder  = "out_of_order"        // messages that arrived out of order or again; any fails the run (ExitLost)
+	Unexpected  = "events.unexpected"   // events about a battle the user is not in; any fails the run (ExitLost)
+	Violations  = "protocol.violations" // frames breaking the protocol (shape, a reply to no request); any fails the run (ExitLost)
+	Connections = "connections"         // connections opened
+	OutOfRange  = "out_of_range"        // latencies outside 1 µs .. 1 h, clamped before recording
 )
 
 // Gauge names with a meaning the package knows.

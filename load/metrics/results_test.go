@@ -238,7 +238,7 @@ func TestSummaryContents(t *testing.T) {
 	for _, r := range s.Thresholds {
 		verdicts = append(verdicts, r.Expr+"="+strconv.FormatBool(r.Pass))
 	}
-	want := "score_fanout.p99 < 50ms=false score_fanout.service.p75 < 60ms=false lost.count == 0=true out_of_order.count == 0=true"
+	want := "score_fanout.p99 < 50ms=false score_fanout.service.p75 < 60ms=false lost.count == 0=true out_of_order.count == 0=true events.unexpected.count == 0=true protocol.violations.count == 0=true"
 	if strings.Join(verdicts, " ") != want {
 		t.Errorf("thresholds = %v; want %s", verdicts, want)
 	}

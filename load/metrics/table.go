@@ -107,7 +107,7 @@ func WriteTable(w io.Writer, s *Summary) error {
 	case ExitGenerator:
 		verdict = "NOT TRUSTWORTHY: " + s.Generator.Why()
 	case ExitLost:
-		verdict = "FAIL: messages lost or out of order"
+		verdict = "FAIL: messages lost, out of order, misdelivered or breaking the protocol"
 	case ExitThresholds:
 		verdict = "FAIL: thresholds breached"
 	}

@@ -39,10 +39,15 @@ type Threshold struct {
 	builtin bool
 }
 
-// Built-in rules, always evaluated: a lost or out-of-order message fails the run with ExitLost.
+// Built-in rules, always evaluated: a message lost, out of order, about a battle its user is
+// not in, or breaking the protocol fails the run with ExitLost. A server that sends one
+// member a frame twice and another none, or an event to the wrong room, shows in the last two
+// even when nothing is missing.
 var builtinThresholds = []Threshold{
 	{Expr: "lost.count == 0", Name: Lost, Kind: Corrected, Stat: "count", Op: "==", builtin: true},
 	{Expr: "out_of_order.count == 0", Name: OutOfOrder, Kind: Corrected, Stat: "count", Op: "==", builtin: true},
+	{Expr: "events.unexpected.count == 0", Name: Unexpected, Kind: Corrected, Stat: "count", Op: "==", builtin: true},
+	{Expr: "protocol.violations.count == 0", Name: Violations, Kind: Corrected, Stat: "count", Op: "==", builtin: true},
 }
 
 var (

@@ -135,8 +135,8 @@ func TestEvaluate(t *testing.T) {
 	} {
 		ts := mustParse(t, tt.expr)
 		rs := Evaluate(evalSummary(), ts)
-		if len(rs) != 3 { // the threshold and the two built-ins
-			t.Fatalf("Evaluate(%q) = %d results; want 3", tt.expr, len(rs))
+		if len(rs) != 1+len(builtinThresholds) { // the threshold and the built-ins
+			t.Fatalf("Evaluate(%q) = %d results; want %d", tt.expr, len(rs), 1+len(builtinThresholds))
 		}
 		r := rs[0]
 		if r.Pass != tt.wantPass || r.Observed != tt.wantObs || r.Text != tt.wantText || !strings.Contains(r.Reason, tt.wantReason) || r.Expr != ts[0].Expr {
@@ -154,14 +154,17 @@ func TestEvaluateBuiltins(t *testing.T) {
 		wantN      int
 		wantExit   int
 	}{
-		{"clean run", nil, nil, 2, ExitOK},                                                        // built-ins only, both pass
-		{"lost message", map[string]int64{Lost: 1}, nil, 2, ExitLost},                             // lost fails the run
-		{"out of order", map[string]int64{OutOfOrder: 3}, nil, 2, ExitLost},                       // so does out of order
-		{"threshold breached", nil, []string{"score_fanout.p99 < 1ms"}, 3, ExitThresholds},        // a user threshold
-		{"both", map[string]int64{Lost: 1}, []string{"score_fanout.p99 < 1ms"}, 3, ExitLost},      // lost wins
-		{"given explicitly", map[string]int64{Lost: 1}, []string{"lost.count == 0"}, 2, ExitLost}, // not evaluated twice, still built-in
-		{"no ops", map[string]int64{Ops: 0}, []string{"errors.rate < 1%"}, 3, ExitThresholds},     // a rate without ops fails
+		{"clean run", nil, nil, 0, ExitOK},                                                        // built-ins only, all pass
+		{"lost message", map[string]int64{Lost: 1}, nil, 0, ExitLost},                             // lost fails the run
+		{"out of order", map[string]int64{OutOfOrder: 3}, nil, 0, ExitLost},                       // so does out of order
+		{"unexpected", map[string]int64{Unexpected: 2}, nil, 0, ExitLost},                         // an event about another battle
+		{"violations", map[string]int64{Violations: 1}, nil, 0, ExitLost},                         // a frame breaking the protocol
+		{"threshold breached", nil, []string{"score_fanout.p99 < 1ms"}, 1, ExitThresholds},        // a user threshold
+		{"both", map[string]int64{Lost: 1}, []string{"score_fanout.p99 < 1ms"}, 1, ExitLost},      // lost wins
+		{"given explicitly", map[string]int64{Lost: 1}, []string{"lost.count == 0"}, 0, ExitLost}, // not evaluated twice, still built-in
+		{"no ops", map[string]int64{Ops: 0}, []string{"errors.rate < 1%"}, 1, ExitThresholds},     // a rate without ops fails
 	} {
+		tt.wantN += len(builtinThresholds) // the user's thresholds (beyond the built-ins), then the built-ins
 		s := evalSummary()
 		for k, v := range tt.counters {
 			s.Counters[k] = v

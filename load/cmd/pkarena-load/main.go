@@ -55,7 +55,7 @@ const usage = `usage: pkarena-load <subcommand> [flags]
 pkarena-load <subcommand> -h lists a subcommand's flags.
 
 exit: 0 passed; 1 a threshold failed; 2 bad usage; 3 the tool failed (the target unreachable,
-results not written); 4 messages lost or out of order; 5 the generator was the bottleneck.`
+results not written); 4 messages lost, out of order, misdelivered or breaking the protocol; 5 the generator was the bottleneck.`
 
 // parseFailed is the exit code of a subcommand whose flags did not parse: 0 when -h asked
 // for the usage (printed already), 2 for bad flags.
