@@ -578,7 +578,11 @@ func (c *Core) endBattle(b *battle, op int) {
 		if mutant.On(mutant.WrongEndReason) {
 			reason = 1 - reason
 		}
-		c.emit(b.audience(), protocol.EvBattleEnded, protocol.BattleEnded{BattleInfo: b.info(), Reason: reason, Version: b.version, BattleUserList: b.scoreboard()})
+		to := b.audience()
+		if mutant.On(mutant.EndTwiceToOne) && len(to) > 1 {
+			to[len(to)-1] = to[0] // the first member told twice, the last never
+		}
+		c.emit(to, protocol.EvBattleEnded, protocol.BattleEnded{BattleInfo: b.info(), Reason: reason, Version: b.version, BattleUserList: b.scoreboard()})
 	}
 	for _, e := range append([]*entrant{b.inviter}, b.boardAndInvitees()...) {
 		if e.room != nil && e.room.battle == b {

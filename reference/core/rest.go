@@ -2,6 +2,7 @@ package core
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/pkarena/pkarena/reference/mutant"
@@ -268,6 +269,9 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 		if mutant.On(mutant.VersionsOutOfOrder) && version%3 == 0 {
 			version -= 2
 		}
+		if mutant.On(mutant.ScoreToOtherBattle) {
+			to = append(to, c.memberOfAnotherBattle(b)...)
+		}
 		c.emit(to, protocol.EvBattleScoreChanged, protocol.BattleScoreChanged{BattleID: b.id, Version: version, BattleUserList: b.scoreboard()})
 	}
 	resp.ScoreVersion = b.version
@@ -285,6 +289,24 @@ func (b *battle) participant(liveID string) *entrant {
 	for _, e := range b.board {
 		if e.liveID == liveID && (e.room != nil || mutant.On(mutant.ExitedRoomScored)) {
 			return e
+		}
+	}
+	return nil
+}
+
+// memberOfAnotherBattle is one member of a running battle other than b (none if there is
+// none): the stray recipient of mutant.ScoreToOtherBattle.
+func (c *Core) memberOfAnotherBattle(b *battle) []SessionID {
+	ids := make([]string, 0, len(c.battles))
+	for id, o := range c.battles {
+		if o != b && o.state == battleRunning {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if to := c.battles[id].audience(); len(to) > 0 {
+			return to[len(to)-1:]
 		}
 	}
 	return nil

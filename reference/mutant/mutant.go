@@ -124,6 +124,11 @@ const (
 	NameCountedInCharacters = "username-counted-in-characters"
 	MalformedNotLimited     = "malformed-frames-not-rate-limited"
 	ExpiredSessionKept      = "expired-token-session-kept"
+
+	// The same hunt against the load generator's checks: each made a load run exit 0.
+	EndTwiceToOne      = "battle-end-twice-to-one-none-to-another"
+	ScoreToOtherBattle = "score-change-to-another-battle"
+	ReplyTwice         = "reply-sent-twice"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -214,6 +219,10 @@ var Catalogue = []Mutant{
 	{NameCountedInCharacters, "the handshake's 64-byte username bound counts characters", []string{"AUTH-001"}},
 	{MalformedNotLimited, "malformed frames do not count against the connection's request limit", []string{"RATE-001"}},
 	{ExpiredSessionKept, "a connection closed with 4001 (its token expired) keeps its session for a resume", []string{"RESUME-001"}},
+
+	{EndTwiceToOne, "a battle's first member is told of its end twice and its last member never", []string{"BATTLE-030"}},
+	{ScoreToOtherBattle, "each score change also reaches one member of another running battle", []string{"BATTLE-042"}},
+	{ReplyTwice, "now and then a reply is sent a second time (with a seq of its own)", []string{"TRANS-006"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

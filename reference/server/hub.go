@@ -511,6 +511,9 @@ func (h *hub) handle(m hubMsg) {
 		reply, err, out := h.core.Handle(s.id, m.req.Type, m.req.Payload)
 		h.record()
 		h.enqueue(s, replyFrame(m.req.ID, reply, err))
+		if mutant.On(mutant.ReplyTwice) && s.seq%4 == 0 {
+			h.enqueue(s, replyFrame(m.req.ID, reply, err)) // now and then a reply goes out again
+		}
 		h.deliver(out)
 	}
 }

@@ -18,8 +18,10 @@ import (
 	"github.com/pkarena/pkarena/reference/mutant"
 )
 
-// loadMutants are the mutants a load run must catch: those that lose or reorder messages.
-var loadMutants = []string{mutant.SeqGap, mutant.SeqSwapped, mutant.ScoreSkipsRoom, mutant.VersionsOutOfOrder}
+// loadMutants are the mutants a load run must catch: those that lose, reorder, repeat or
+// misdeliver messages.
+var loadMutants = []string{mutant.SeqGap, mutant.SeqSwapped, mutant.ScoreSkipsRoom, mutant.VersionsOutOfOrder,
+	mutant.EndTwiceToOne, mutant.ScoreToOtherBattle, mutant.ReplyTwice}
 
 // resumeMutants replay a resumed session's missed frames wrongly (SPEC §21): the reconnect
 // scenario (smallReconnect) must catch them.
@@ -58,7 +60,7 @@ func TestLoadAgainstActiveMutant(t *testing.T) {
 	}
 	code, out, errOut := runCLI(t, append([]string{"run", "-out", dir, "-no-report"}, args...)...)
 	if code != metrics.ExitLost {
-		t.Fatalf("exit %d; want %d (messages lost or out of order)\nstdout:\n%s\nstderr:\n%s", code, metrics.ExitLost, out, errOut)
+		t.Fatalf("exit %d; want %d (messages lost, out of order, misdelivered or breaking the protocol)\nstdout:\n%s\nstderr:\n%s", code, metrics.ExitLost, out, errOut)
 	}
 	sum, err := metrics.ReadSummary(dir)
 	if err != nil {
@@ -73,6 +75,16 @@ func TestLoadAgainstActiveMutant(t *testing.T) {
 		// the late one handled (neither lost nor taken for a duplicate).
 		t.Errorf("lost %d, duplicates %d, out of order %d; want none lost or duplicated, some out of order", lost, dup, sum.Counters[metrics.OutOfOrder])
 	}
-	t.Logf("caught: %s: lost %d (gap %d, overdue %d), out of order %d, duplicates %d", mutant.Active(), lost, gap, overdue,
-		sum.Counters[metrics.OutOfOrder], sum.Counters["resume.duplicates"])
+	// Each of these shows in the counter its built-in rule judges, and nothing goes missing.
+	for m, counter := range map[string]string{mutant.ScoreToOtherBattle: metrics.Unexpected, mutant.ReplyTwice: metrics.Violations} {
+		if mutant.Active() == m && (sum.Counters[counter] == 0 || lost != 0) {
+			t.Errorf("%s %d, lost %d; want some %s and nothing lost", counter, sum.Counters[counter], lost, counter)
+		}
+	}
+	if mutant.Active() == mutant.EndTwiceToOne && (sum.Counters[metrics.OutOfOrder] == 0 || overdue == 0) {
+		// The second end counts out of order, not for the member that never got one.
+		t.Errorf("out of order %d, overdue %d; want both above 0", sum.Counters[metrics.OutOfOrder], overdue)
+	}
+	t.Logf("caught: %s: lost %d (gap %d, overdue %d), out of order %d, duplicates %d, unexpected %d, violations %d", mutant.Active(), lost, gap, overdue,
+		sum.Counters[metrics.OutOfOrder], sum.Counters["resume.duplicates"], sum.Counters[metrics.Unexpected], sum.Counters[metrics.Violations])
 }
