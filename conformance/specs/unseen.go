@@ -406,4 +406,111 @@ var _ = Describe("Unseen mutants", func() {
 		Expect(grown.ConnectedList[1].JoinConnectionTime).To(Equal(t), "b's time")
 		Expect(grown.ConnectedList[2].JoinConnectionTime).To(BeNumerically(">", t), "c joined later")
 	})
+
+	// A second round of the hunt (2026-12-07, 16:00): bugs of the core's other paths.
+
+	/*
+		Testname: accepted-invitee-leaves
+		Description: an invitee room that leaves its group before the battle starts counts as
+		having rejected (BATTLE-023), whether it had answered or not: one that accepted and then
+		leaves MUST be reported to the inviter host with onBattleRequestReject.
+	*/
+	It("[BATTLE-023] an invitee that accepted and then leaves its group before the start is reported to the inviter as a rejection", Label("battle"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		hs := s.hosts("a", "b", "c")
+		battleWelcome(s)
+		a, b, c := hs[0], hs[1], hs[2]
+		id := requestPending(s, a, b, c)
+		Expect(b.AcceptBattle(s.ctx, id)).To(Succeed())
+		Expect(next[client.BattleRequestEvent](s, a, client.EvBattleRequestAccept).Invitee.UserID).To(Equal(b.UserID()))
+		settle(s, a)
+
+		Expect(b.Disconnect(s.ctx)).To(Succeed())
+		ev := next[client.BattleRequestEvent](s, a, client.EvBattleRequestReject)
+		Expect(ev.BattleInfo.BattleID).To(Equal(id))
+		Expect(ev.Invitee.UserID).To(Equal(b.UserID()), "the accepted invitee that left")
+		none(s, a, client.EvBattleStarted)
+		none(s, c, client.EvBattleRequestCancelled)
+	})
+
+	/*
+		Testname: seat-mic-off-for-next
+		Description: takeSeat places the caller with its microphone off (SEAT-001), whatever
+		the seat's last occupant left it at: a member that opened its microphone on a seat and
+		left it does not pass its open microphone on.
+	*/
+	It("[SEAT-001 SEAT-006] takeSeat places the caller with its microphone off, even on a seat whose last occupant left it on", Label("seat"), func(ctx SpecContext) {
+		r := newSeatRoom(newScene(ctx))
+		Expect(r.a.TakeSeat(r.s.ctx, 1)).To(Succeed())
+		r.changed()
+		Expect(r.a.UnmuteMicrophone(r.s.ctx)).To(Succeed())
+		Expect(r.changed()[1].UserInfo.MicrophoneStatus).To(Equal(1))
+		Expect(r.a.LeaveSeat(r.s.ctx)).To(Succeed())
+		Expect(r.changed()[1].UserInfo.MicrophoneStatus).To(Equal(0), "an empty seat")
+		Expect(r.b.TakeSeat(r.s.ctx, 1)).To(Succeed())
+		seat := r.changed()[1]
+		Expect(seat.UserInfo.UserID).To(Equal(r.b.UserID()))
+		Expect(seat.UserInfo.MicrophoneStatus).To(Equal(0), "the new occupant's microphone")
+	})
+
+	/*
+		Testname: lock-outlives-leave-and-kick
+		Description: only unlockSeat clears a lock (SEAT-003): a locked seat whose occupant
+		leaves it (leaveSeat) or is kicked off it (kickUserOutOfSeat) MUST stay locked.
+	*/
+	It("[SEAT-003 SEAT-002 SEAT-004] a locked seat stays locked when its occupant leaves it or is kicked off it", Label("seat"), func(ctx SpecContext) {
+		r := newSeatRoom(newScene(ctx))
+		r.seatBoth()
+		for _, i := range []int{1, 2} {
+			Expect(r.h.LockSeat(r.s.ctx, i)).To(Succeed())
+			Expect(r.changed()[i].IsLocked).To(BeTrue())
+		}
+		Expect(r.a.LeaveSeat(r.s.ctx)).To(Succeed())
+		Expect(r.changed()[1]).To(And(HaveField("IsLocked", true), HaveField("UserInfo.UserID", "")), "seat 1 after leaveSeat")
+		Expect(r.h.KickUserOutOfSeat(r.s.ctx, r.b.UserID())).To(Succeed())
+		Expect(r.changed()[2]).To(And(HaveField("IsLocked", true), HaveField("UserInfo.UserID", "")), "seat 2 after the kick")
+		expectCode(r.a.TakeSeat(r.s.ctx, 1), client.CodeSeatLocked)
+		expectCode(r.b.TakeSeat(r.s.ctx, 2), client.CodeSeatLocked)
+	})
+
+	/*
+		Testname: move-to-own-seat
+		Description: an operation that changes nothing sends no event (SEAT-008): moving a
+		user to the seat it is on succeeds (SEAT-005) and no member gets onSeatListChanged.
+	*/
+	It("[SEAT-005 SEAT-008] moving a user to the seat it is on succeeds and sends no event", Label("seat"), func(ctx SpecContext) {
+		r := newSeatRoom(newScene(ctx))
+		Expect(r.a.TakeSeat(r.s.ctx, 1)).To(Succeed())
+		r.changed()
+		Expect(r.h.MoveUserToSeat(r.s.ctx, r.a.UserID(), 1, client.MoveAbortWhenOccupied)).To(Succeed())
+		r.unchanged()
+	})
+
+	/*
+		Testname: list-count-now
+		Description: fetchLiveList's rooms are LiveInfos (ROOM-008), whose currentUserCount
+		counts the owner and the audience (§6) as they are when the list is fetched, not when
+		the room was created.
+	*/
+	It("[ROOM-008 ROOM-005] fetchLiveList gives each room's currentUserCount as it is now", Label("room"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		s.host("h")
+		s.audience("a", s.room("h"))
+		s.audience("b", s.room("h"))
+		page, err := s.user("v").FetchLiveList(s.ctx, "", maxListCount)
+		Expect(err).NotTo(HaveOccurred())
+		counts := map[string]int{}
+		for cursor := page.Cursor; ; {
+			for _, li := range page.LiveInfoList {
+				counts[li.LiveID] = li.CurrentUserCount
+			}
+			if cursor == "" {
+				break
+			}
+			page, err = s.named("v").FetchLiveList(s.ctx, cursor, maxListCount)
+			Expect(err).NotTo(HaveOccurred())
+			cursor = page.Cursor
+		}
+		Expect(counts).To(HaveKeyWithValue(s.room("h"), 3), "the host and two viewers")
+	})
 })

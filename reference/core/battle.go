@@ -640,8 +640,9 @@ func (c *Core) leaveBattle(r *room) {
 	default:
 		iv := b.inviteeOf(r)
 		ev := b.requestEvent(iv)
+		accepted := iv.answer == answerAccepted
 		c.closeInvitee(b, iv, answerRejected)
-		if !mutant.On(mutant.InviteeLeaveNoReject) {
+		if !mutant.On(mutant.InviteeLeaveNoReject) && !(mutant.On(mutant.AcceptedLeaveSilent) && accepted) {
 			c.emit(c.inviterHost(b), protocol.EvBattleRequestReject, ev)
 		}
 		c.settle(b)

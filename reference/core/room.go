@@ -221,7 +221,11 @@ func (c *Core) fetchLiveList(_ *member, req protocol.FetchLiveList) (any, *proto
 			reply.Cursor = encodeCursor(last)
 			break
 		}
-		reply.LiveInfoList = append(reply.LiveInfoList, r.info())
+		info := r.info()
+		if mutant.On(mutant.ListCountAtCreation) {
+			info.CurrentUserCount = 1 // the room as it was created: its host alone
+		}
+		reply.LiveInfoList = append(reply.LiveInfoList, info)
 		last = r.seq
 	}
 	return reply, nil

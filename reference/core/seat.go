@@ -89,7 +89,11 @@ func (c *Core) takeSeat(m *member, req protocol.SeatRef) (any, *protocol.Error) 
 			}
 		}
 	}
-	r.seats[i].user, r.seats[i].mic, m.seat = m, protocol.MicOff, i
+	mic := protocol.MicOff
+	if mutant.On(mutant.MicInherited) {
+		mic = r.seats[i].mic // the microphone as the last occupant left it
+	}
+	r.seats[i].user, r.seats[i].mic, m.seat = m, mic, i
 	c.seatsChanged(r)
 	return protocol.Empty{}, nil
 }
@@ -109,7 +113,14 @@ func (c *Core) leaveSeat(m *member) (any, *protocol.Error) {
 // vacate frees m's seat without sending an event.
 func (c *Core) vacate(m *member) {
 	s := &m.room.seats[m.seat]
-	s.user, s.mic = nil, protocol.MicOff
+	if mutant.On(mutant.MicInherited) {
+		s.user = nil // the microphone stays as it was, for the next occupant
+	} else {
+		s.user, s.mic = nil, protocol.MicOff
+	}
+	if mutant.On(mutant.VacateClearsLock) {
+		s.locked = false
+	}
 	m.seat = -1
 }
 
@@ -184,6 +195,9 @@ func (c *Core) moveUserToSeat(m *member, req protocol.MoveUserToSeat) (any, *pro
 		return nil, protocol.ErrNotOnSeat.With("user %q is not on a seat of room %q", req.UserID, r.id)
 	}
 	if u.seat == to {
+		if mutant.On(mutant.MoveToOwnSeatEvent) {
+			c.seatsChanged(r)
+		}
 		return protocol.Empty{}, nil
 	}
 	target := &r.seats[to]

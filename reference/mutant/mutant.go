@@ -129,6 +129,14 @@ const (
 	EndTwiceToOne      = "battle-end-twice-to-one-none-to-another"
 	ScoreToOtherBattle = "score-change-to-another-battle"
 	ReplyTwice         = "reply-sent-twice"
+
+	// A second hunt of the core's paths (2026-12-07, 16:00); its other findings are open in
+	// conformance/REVIEW.md.
+	AcceptedLeaveSilent = "accepted-invitee-leaves-silently"
+	MicInherited        = "mic-inherited-by-next-occupant"
+	VacateClearsLock    = "leave-or-kick-clears-lock"
+	MoveToOwnSeatEvent  = "move-to-own-seat-sends-event"
+	ListCountAtCreation = "list-count-at-creation"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -223,6 +231,12 @@ var Catalogue = []Mutant{
 	{EndTwiceToOne, "a battle's first member is told of its end twice and its last member never", []string{"BATTLE-030"}},
 	{ScoreToOtherBattle, "each score change also reaches one member of another running battle", []string{"BATTLE-042"}},
 	{ReplyTwice, "now and then a reply is sent a second time (with a seq of its own)", []string{"TRANS-006"}},
+
+	{AcceptedLeaveSilent, "an invitee that accepted and then leaves before the start is not reported to the inviter as a rejection", []string{"BATTLE-023"}},
+	{MicInherited, "the next occupant of a seat gets the microphone its last occupant left it with", []string{"SEAT-001"}},
+	{VacateClearsLock, "leaveSeat and kickUserOutOfSeat also clear the seat's lock", []string{"SEAT-003"}},
+	{MoveToOwnSeatEvent, "moving a user to the seat it is on sends onSeatListChanged", []string{"SEAT-008"}},
+	{ListCountAtCreation, "fetchLiveList gives every room's currentUserCount as 1, as when it was created", []string{"ROOM-008"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.
