@@ -52,6 +52,19 @@ func requestPending(s *scene, inviter *client.Client, invitees ...*client.Client
 	return reply.BattleInfo.BattleID
 }
 
+// acceptedByOne has host a of a group of three request a battle of b and c that needs
+// answers, and b accept it (a has seen the accept); c has not answered.
+func acceptedByOne(s *scene) (a, b, c *client.Client, id string) {
+	GinkgoHelper()
+	hs := s.hosts("a", "b", "c")
+	battleWelcome(s)
+	a, b, c = hs[0], hs[1], hs[2]
+	id = requestPending(s, a, b, c)
+	Expect(b.AcceptBattle(s.ctx, id)).To(Succeed())
+	Expect(next[client.BattleRequestEvent](s, a, client.EvBattleRequestAccept).Invitee.UserID).To(Equal(b.UserID()))
+	return a, b, c, id
+}
+
 // around matches a time in the unit whose values at the two bounds are lo and hi.
 func around(lo, hi int64) types.GomegaMatcher {
 	return And(BeNumerically(">=", lo), BeNumerically("<=", hi))
@@ -189,12 +202,7 @@ var _ = Describe("Unseen mutants", func() {
 	*/
 	It("[BATTLE-023] an inviter whose room ends while its battle is pending cancels it for the invitees that accepted as for those yet to answer", Label("battle"), func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b", "c")
-		battleWelcome(s)
-		a, b, c := hs[0], hs[1], hs[2]
-		id := requestPending(s, a, b, c)
-		Expect(b.AcceptBattle(s.ctx, id)).To(Succeed())
-		Expect(next[client.BattleRequestEvent](s, a, client.EvBattleRequestAccept).Invitee.UserID).To(Equal(b.UserID()))
+		a, b, c, id := acceptedByOne(s)
 		settle(s, a, b, c)
 
 		Expect(a.EndLive(s.ctx)).To(Succeed())
@@ -417,12 +425,7 @@ var _ = Describe("Unseen mutants", func() {
 	*/
 	It("[BATTLE-023] an invitee that accepted and then leaves its group before the start is reported to the inviter as a rejection", Label("battle"), func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b", "c")
-		battleWelcome(s)
-		a, b, c := hs[0], hs[1], hs[2]
-		id := requestPending(s, a, b, c)
-		Expect(b.AcceptBattle(s.ctx, id)).To(Succeed())
-		Expect(next[client.BattleRequestEvent](s, a, client.EvBattleRequestAccept).Invitee.UserID).To(Equal(b.UserID()))
+		a, b, c, id := acceptedByOne(s)
 		settle(s, a)
 
 		Expect(b.Disconnect(s.ctx)).To(Succeed())

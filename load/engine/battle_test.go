@@ -113,13 +113,7 @@ func TestLostSaysHowItIsKnown(t *testing.T) {
 			wantGap: 3, wantOverdue: 2 + 1}, // member 0's three at its end; two ends, one version
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := metrics.NewRecorder(metrics.Options{})
-			e := &engine{cfg: Config{Shards: 1}, rec: rec}
-			g := &group{}
-			r := &room{group: g}
-			users := []*user{{e: e, room: r, host: true}, {e: e, room: r, index: 1}, {e: e, room: r, index: 2}}
-			r.host, r.audience = users[0], users[1:]
-			g.rooms = []*room{r}
+			e, rec, g, users := threeMembers()
 			b := &battle{e: e, g: g, members: 3, started: tt.started, acked: 5, endAt: now.Add(-time.Minute),
 				done: make(chan struct{}), versions: map[uint64]stamp{}}
 			b.name("B1")
@@ -253,13 +247,7 @@ func TestAMemberGetsEachStartAndEndOnce(t *testing.T) {
 		{"every end twice", []int{0, 1, 2}, []int{0, 1, 2, 2, 1, 0}, 3, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := metrics.NewRecorder(metrics.Options{})
-			e := &engine{cfg: Config{Shards: 1}, rec: rec}
-			g := &group{}
-			r := &room{group: g}
-			users := []*user{{e: e, room: r, host: true}, {e: e, room: r, index: 1}, {e: e, room: r, index: 2}}
-			r.host, r.audience = users[0], users[1:]
-			g.rooms = []*room{r}
+			e, rec, g, users := threeMembers()
 			b := &battle{e: e, g: g, members: 3, endAt: now.Add(-time.Minute), done: make(chan struct{}), versions: map[uint64]stamp{}}
 			b.name("B1")
 			g.setBattle(b)
@@ -295,4 +283,16 @@ func TestAMemberGetsEachStartAndEndOnce(t *testing.T) {
 	if got := tot.Counters[counterUnexpected]; got != 0 {
 		t.Errorf("B1's end again: %s %d; want 0 (counted out of order)", counterUnexpected, got)
 	}
+}
+
+// threeMembers is an engine and one room of a host and two viewers, alone in its group.
+func threeMembers() (*engine, *metrics.Recorder, *group, []*user) {
+	rec := metrics.NewRecorder(metrics.Options{})
+	e := &engine{cfg: Config{Shards: 1}, rec: rec}
+	g := &group{}
+	r := &room{group: g}
+	users := []*user{{e: e, room: r, host: true}, {e: e, room: r, index: 1}, {e: e, room: r, index: 2}}
+	r.host, r.audience = users[0], users[1:]
+	g.rooms = []*room{r}
+	return e, rec, g, users
 }
