@@ -96,11 +96,15 @@ var _ = Describe("Authorization", Label("authz"), func() {
 	)
 
 	DescribeTable("[AUTHZ-002] a host acts only for its own room: answering, cancelling or exiting for another room is refused and changes nothing",
-		func(ctx SpecContext, op authzOp, code int) {
+		func(ctx SpecContext, op authzOp, code int, caller ...string) {
 			s := newScene(ctx, 10*time.Second)
 			z := newAuthzScene(s)
-			err := z.g.Call(s.ctx, op.typ, op.payload(z), nil)
-			Expect(err).To(HaveOccurred(), "%s by g must be refused", op.typ)
+			by, c := "g", z.g
+			if len(caller) > 0 { // a host of the group of the room it acts for
+				by, c = caller[0], map[string]*client.Client{"k": z.k}[caller[0]]
+			}
+			err := c.Call(s.ctx, op.typ, op.payload(z), nil)
+			Expect(err).To(HaveOccurred(), "%s by %s must be refused", op.typ, by)
 			Expect(client.CodeOf(err)).To(Equal(code), "%v", err)
 			z.intact()
 		},
@@ -113,6 +117,9 @@ var _ = Describe("Authorization", Label("authz"), func() {
 		Entry("cancelling another room's invitation", authzOp{client.ReqCancelConnectionRequest, func(z *authzScene) any {
 			return map[string]any{"liveIDs": []string{z.s.room("j")}}
 		}}, client.CodeConnectionNotExist),
+		Entry("cancelling the invitation another room of its own group made", authzOp{client.ReqCancelConnectionRequest, func(z *authzScene) any {
+			return map[string]any{"liveIDs": []string{z.s.room("j")}}
+		}}, client.CodeConnectionNotExist, "k"),
 		Entry("disconnecting a group it is not in", authzOp{client.ReqDisconnect, func(*authzScene) any { return map[string]any{} }}, client.CodeConnectionNotExist),
 		Entry("accepting a battle request addressed to another host", authzOp{client.ReqAcceptBattle, func(z *authzScene) any {
 			return map[string]any{"battleID": z.battle}

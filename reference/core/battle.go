@@ -234,7 +234,7 @@ func (c *Core) requestBattle(m *member, req protocol.RequestBattle) (any, *proto
 			results[uid] = protocol.BattleRoomNotExist
 		case t == a:
 			results[uid] = protocol.BattleBattling
-		case t.battle != nil:
+		case t.battle != nil || (mutant.On(mutant.RejecterBusy) && c.invitedToRunning(t)):
 			results[uid] = protocol.BattleBattlingOtherRoom
 		default:
 			results[uid] = protocol.BattleSuccess
@@ -242,6 +242,9 @@ func (c *Core) requestBattle(m *member, req protocol.RequestBattle) (any, *proto
 		}
 	}
 	if len(targets) == 0 {
+		if mutant.On(mutant.RefusedRequestsCounted) {
+			_ = c.allowBattle(a) // the refusal recorded as a creation
+		}
 		return nil, protocol.ErrNoValidBattleLive.With("no listed user can battle: %s", codesText(req.UserIDs, results))
 	}
 	if err := c.allowBattle(a); err != nil {
@@ -396,6 +399,9 @@ func (c *Core) timeoutBattleRequest(b *battle, iv *invitee) {
 		return
 	}
 	to := append(c.inviterHost(b), iv.room.owner.sess)
+	if mutant.On(mutant.BattleAnswersToAudience) {
+		to = append(c.inviterHost(b), iv.room.sessions()...)
+	}
 	if mutant.On(mutant.BattleTimeoutOneEnd) {
 		to = c.inviterHost(b)
 	}
@@ -409,6 +415,9 @@ func (c *Core) timeoutBattleRequest(b *battle, iv *invitee) {
 func (c *Core) inviterHost(b *battle) []SessionID {
 	if b.inviter.room == nil {
 		return nil
+	}
+	if mutant.On(mutant.BattleAnswersToAudience) {
+		return b.inviter.room.sessions()
 	}
 	return []SessionID{b.inviter.room.owner.sess}
 }
@@ -654,7 +663,27 @@ func (r *room) battleFor() *protocol.BattleState {
 	if b := r.battle; b != nil && b.state == battleRunning {
 		return b.snapshot()
 	}
+	if b := r.battle; b != nil && mutant.On(mutant.PendingBattleJoined) {
+		inviter := b.inviter.user(1)
+		return &protocol.BattleState{BattleInfo: b.info(), Inviter: inviter, BattleUserList: []protocol.BattleUser{inviter}}
+	}
 	return nil
+}
+
+// invitedToRunning reports whether r was invited to a battle that runs now, whatever its
+// answer (mutant.RejecterBusy).
+func (c *Core) invitedToRunning(r *room) bool {
+	for _, b := range c.battles {
+		if b.state != battleRunning {
+			continue
+		}
+		for _, iv := range b.invitees {
+			if iv.liveID == r.id {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // sortedBattleIDs lists the IDs of the battles kept, for tests and invariants.

@@ -137,8 +137,11 @@ func (c *Core) requestConnection(m *member, req protocol.RequestConnection) (any
 			invitees[i] = p.to.connUser()
 		}
 		ev := protocol.ConnectionRequestReceived{Inviter: a.connUser(), InviteeList: invitees, ExtensionInfo: req.ExtensionInfo}
+		if mutant.On(mutant.InviterJoinTimeZero) {
+			ev.Inviter.JoinConnectionTime = 0
+		}
 		for _, p := range created {
-			c.emit([]SessionID{p.to.owner.sess}, protocol.EvConnectionRequestReceived, ev)
+			c.emit(c.hostOf(p.to), protocol.EvConnectionRequestReceived, ev)
 		}
 	}
 	return protocol.RequestConnectionReply{Results: results}, nil
@@ -150,33 +153,55 @@ func (c *Core) cancelConnectionRequest(m *member, req protocol.LiveIDList) (any,
 		return nil, err
 	}
 	for _, id := range req.LiveIDs {
-		if a.outgoing[id] == nil {
+		if c.outgoingOf(a, id) == nil {
 			return nil, protocol.ErrConnectionNotExist.With("room %q has no pending request to %q", a.id, id)
 		}
 	}
 	for _, id := range req.LiveIDs {
-		c.cancelRequest(a.outgoing[id])
+		c.cancelRequest(c.outgoingOf(a, id))
 	}
 	return protocol.Empty{}, nil
 }
 
+// outgoingOf is a's pending request to the room id, or nil.
+func (c *Core) outgoingOf(a *room, id string) *pending {
+	if p := a.outgoing[id]; p != nil || !mutant.On(mutant.GroupmateCancels) || a.group == nil {
+		return p
+	}
+	for _, r := range a.group.rooms { // any request of the caller's group
+		if p := r.outgoing[id]; p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
 func (c *Core) cancelRequest(p *pending) {
 	c.closeRequest(p)
-	c.emit([]SessionID{p.to.owner.sess}, protocol.EvConnectionRequestCancelled, outcome(p))
+	c.emit(c.hostOf(p.to), protocol.EvConnectionRequestCancelled, outcome(p))
 }
 
 func (c *Core) rejectRequest(p *pending) {
 	c.closeRequest(p)
-	c.emit([]SessionID{p.from.owner.sess}, protocol.EvConnectionRequestReject, outcome(p))
+	c.emit(c.hostOf(p.from), protocol.EvConnectionRequestReject, outcome(p))
 }
 
 func (c *Core) timeoutRequest(p *pending) {
 	c.closeRequest(p)
-	to := []SessionID{p.from.owner.sess, p.to.owner.sess}
+	to := append(c.hostOf(p.from), c.hostOf(p.to)...)
 	if mutant.On(mutant.TimeoutOneSide) {
 		to = to[:1]
 	}
 	c.emit(to, protocol.EvConnectionRequestTimeout, outcome(p))
+}
+
+// hostOf is the session of r's host, the recipient of a connection request's events
+// (COHOST-002..014).
+func (c *Core) hostOf(r *room) []SessionID {
+	if mutant.On(mutant.ConnRequestsToAudience) {
+		return r.sessions()
+	}
+	return []SessionID{r.owner.sess}
 }
 
 func outcome(p *pending) protocol.ConnectionRequestOutcome {
@@ -222,7 +247,7 @@ func (c *Core) acceptConnection(m *member, req protocol.LiveRef) (any, *protocol
 		return nil, protocol.ErrInternal.With("group of %q is full", p.from.id)
 	}
 	c.closeRequest(p)
-	c.emit([]SessionID{p.from.owner.sess}, protocol.EvConnectionRequestAccept, outcome(p))
+	c.emit(c.hostOf(p.from), protocol.EvConnectionRequestAccept, outcome(p))
 	c.joinGroup(p.from, p.to)
 	return protocol.Empty{}, nil
 }

@@ -96,11 +96,18 @@ func (e *entrant) hookRoom(withScore bool) protocol.HookRoom {
 }
 
 func (c *Core) hookStart(b *battle) {
-	c.hook(b, protocol.HookStartBattle, "start", protocol.HookStartBattleBody{
+	body := protocol.HookStartBattleBody{
 		CallbackCommand: protocol.HookStartBattle, EventID: b.id + "-start", BattleID: b.id,
 		Duration: int64(b.cfg.Duration) * 1000, CreateTime: b.created.Unix(), StartTime: b.started.Unix(),
 		FromRoomInfo: b.inviter.hookRoom(false), ToRoomList: b.hookRooms(false), EventTime: c.nowMs(),
-	})
+	}
+	if mutant.On(mutant.StartHookListsAll) {
+		body.ToRoomList = body.ToRoomList[:0]
+		for _, iv := range b.invitees {
+			body.ToRoomList = append(body.ToRoomList, iv.hookRoom(false))
+		}
+	}
+	c.hook(b, protocol.HookStartBattle, "start", body)
 }
 
 func (c *Core) hookEnd(b *battle, op int) {

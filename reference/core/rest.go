@@ -110,6 +110,9 @@ func (c *Core) restCreateBattle(operator string, req protocol.CreateBattle) (any
 	if mutant.On(mutant.DurationTruncated) {
 		secs = int(*req.Duration / 1000)
 	}
+	if mutant.On(mutant.RESTBattlesCounted) {
+		_ = c.allowBattle(a) // counted, though not limited
+	}
 	b := c.createBattle(a, targets, protocol.BattleConfig{Duration: secs, ExtensionInfo: req.ExtensionInfo}, 0, true, operator)
 	return protocol.CreateBattleResponse{BattleID: b.id, Result: results}, nil
 }

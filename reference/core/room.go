@@ -211,6 +211,9 @@ func (c *Core) fetchLiveList(_ *member, req protocol.FetchLiveList) (any, *proto
 	reply := protocol.FetchLiveListReply{LiveInfoList: []protocol.LiveInfo{}}
 	var last uint64
 	i := sort.Search(len(c.listed), func(i int) bool { return c.listed[i].seq > after })
+	if mutant.On(mutant.CursorByCreationMs) && req.Cursor != "" {
+		i = sort.Search(len(c.listed), func(i int) bool { return uint64(c.listed[i].createTime) > after })
+	}
 	for ; i < len(c.listed); i++ {
 		r := c.listed[i]
 		if !r.public {
@@ -227,6 +230,9 @@ func (c *Core) fetchLiveList(_ *member, req protocol.FetchLiveList) (any, *proto
 		}
 		reply.LiveInfoList = append(reply.LiveInfoList, info)
 		last = r.seq
+		if mutant.On(mutant.CursorByCreationMs) {
+			last = uint64(r.createTime) // the next page starts after this millisecond
+		}
 	}
 	return reply, nil
 }

@@ -235,6 +235,10 @@ func (c *Core) setMicrophone(m *member, status int) (any, *protocol.Error) {
 	}
 	if s := &m.room.seats[m.seat]; s.mic != status {
 		s.mic = status
+		if r := m.room; mutant.On(mutant.MicChangeOwnRoomOnly) && r.group != nil {
+			c.emit(r.sessions(), protocol.EvSeatListChanged, protocol.SeatListChanged{LiveID: r.id, SeatList: r.group.seatList()})
+			return protocol.Empty{}, nil
+		}
 		c.seatsChanged(m.room)
 	}
 	return protocol.Empty{}, nil

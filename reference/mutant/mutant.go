@@ -137,6 +137,26 @@ const (
 	VacateClearsLock    = "leave-or-kick-clears-lock"
 	MoveToOwnSeatEvent  = "move-to-own-seat-sends-event"
 	ListCountAtCreation = "list-count-at-creation"
+
+	// The same hunt's survivors that were left open that evening (2026-12-08).
+
+	// A host acting for a room of its group.
+	GroupmateCancels = "groupmate-cancels-request"
+	// A field of an event stamped as if the room were in no group.
+	InviterJoinTimeZero = "connected-inviter-join-time-zero"
+	// Events for a room's host sent to its whole audience too.
+	ConnRequestsToAudience  = "connection-requests-to-audiences"
+	BattleAnswersToAudience = "battle-answers-to-audiences"
+	MicChangeOwnRoomOnly    = "mic-change-to-own-room-only"
+	// A room that left a battle still counted in it.
+	RejecterBusy        = "rejecter-busy-while-battle-runs"
+	StartHookListsAll   = "start-webhook-lists-every-invitee"
+	PendingBattleJoined = "pending-battle-in-join-reply"
+	// The battle rate limit counting what BATTLE-014 says it does not.
+	RefusedRequestsCounted = "refused-battle-requests-counted"
+	RESTBattlesCounted     = "rest-battles-counted"
+	// A fetchLiveList cursor that loses rooms created in the same millisecond.
+	CursorByCreationMs = "cursor-by-creation-ms"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -237,6 +257,18 @@ var Catalogue = []Mutant{
 	{VacateClearsLock, "leaveSeat and kickUserOutOfSeat also clear the seat's lock", []string{"SEAT-003"}},
 	{MoveToOwnSeatEvent, "moving a user to the seat it is on sends onSeatListChanged", []string{"SEAT-008"}},
 	{ListCountAtCreation, "fetchLiveList gives every room's currentUserCount as 1, as when it was created", []string{"ROOM-008"}},
+
+	{GroupmateCancels, "cancelConnectionRequest also cancels a request another room of the caller's group made", []string{"AUTHZ-002"}},
+	{InviterJoinTimeZero, "onConnectionRequestReceived gives a connected inviter joinConnectionTime 0", []string{"COHOST-002"}},
+	{ConnRequestsToAudience, "a connection request's events reach every member of the rooms, not their hosts alone", []string{"COHOST-002"}},
+	{BattleAnswersToAudience, "a battle request's accept, reject and timeout reach every member of the rooms, not their hosts alone", []string{"BATTLE-009"}},
+	{MicChangeOwnRoomOnly, "a microphone change in a group reaches the members of the speaker's own room only", []string{"SEAT-008"}},
+	{RejecterBusy, "a room that rejected a battle gets code 3 while that battle runs among the others", []string{"BATTLE-005"}},
+	{StartHookListsAll, "the start webhook's ToRoomList lists every invitee, the ones that rejected or timed out included", []string{"HOOK-002"}},
+	{PendingBattleJoined, "joinLive's reply carries a battle that has not started yet", []string{"BATTLE-025"}},
+	{RefusedRequestsCounted, "a requestBattle refused with 100412 counts against the battle rate limit", []string{"BATTLE-014"}},
+	{RESTBattlesCounted, "a battle created over REST counts against its inviter room's battle rate limit", []string{"BATTLE-014"}},
+	{CursorByCreationMs, "fetchLiveList's cursor is the last room's creation time in ms: a room created in the same ms is skipped", []string{"ROOM-008"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.
