@@ -41,6 +41,12 @@ type battle struct {
 	ended    int              // members that got onBattleEnded
 	closed   bool             // no more gifts: the battle is ending or the run is over
 	settled  bool             // its losses are counted (settle): later events of it are ignored
+
+	// The scores the calls make (scores.go): each room's by its index in g.rooms.
+	sums        []int64            // as the last call sent leaves them
+	wantAt      map[uint64][]int64 // by version, until every member has a later one
+	unknownFrom uint64             // the first version whose scores are not known (a call failed), or 0
+	suspects    []uint64           // versions of hosts' frames that did not match, judged by settle
 }
 
 // fate is what becomes of an event about a battle.
@@ -131,6 +137,7 @@ func (b *battle) stamp(id []byte, version uint64, at time.Time) (st stamp, first
 	}
 	if st.got >= b.members && !st.told {
 		st.told, first = true, st.first
+		b.forgetScoresBefore(version) // every host has checked them
 	}
 	b.versions[version] = st
 	return st, first, true
@@ -331,7 +338,9 @@ func (e *engine) settle(b *battle, dueBy time.Time, wait bool) bool {
 		lost += max(b.members-b.ended, 0)
 	}
 	id, acked := b.id, b.acked
+	wrong, unknown := b.judgeSuspects()
 	b.mu.Unlock()
+	e.judgeScores(wrong, unknown)
 	for _, u := range b.g.members() {
 		u.mu.Lock()
 		if id != "" && u.scoreBattle == id {
@@ -433,6 +442,7 @@ func (e *engine) nextUpdate(ctx context.Context, b *battle) (u update, ok bool) 
 		u = update{batch: batch, st: stamp{intended: batch[0].intended, sent: time.Now()}, version: b.next, id: b.id}
 		b.next++
 		b.versions[u.version] = u.st
+		b.expect(u.version, batch)
 		b.mu.Unlock()
 		return u, true
 	}
@@ -448,8 +458,10 @@ func (e *engine) scored(b *battle, shard int, u update, resp client.SetBattleSco
 		if b.next > b.acked+1 {
 			b.next-- // the version was not made: the next call makes one fewer
 		}
+		b.loseScores(u.version)
 	} else {
 		if resp.ScoreVersion != u.version {
+			b.loseScores(min(u.version, resp.ScoreVersion))
 			// Someone else changed the scores, or an earlier call timed out but was applied:
 			// the times belong to the version the server names.
 			delete(b.versions, u.version)

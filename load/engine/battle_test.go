@@ -2,6 +2,8 @@ package engine
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -295,4 +297,103 @@ func threeMembers() (*engine, *metrics.Recorder, *group, []*user) {
 	r.host, r.audience = users[0], users[1:]
 	g.rooms = []*room{r}
 	return e, rec, g, users
+}
+
+// TestHostsCheckTheScores: a room's host compares the battleUserList of each score change and
+// end it gets with the scores the calls sent made; a list that differs (stale, or naming a
+// room outside the group) breaks the protocol, unless a call at or before its version failed,
+// which leaves it unchecked. The audience's frames are not compared.
+func TestHostsCheckTheScores(t *testing.T) {
+	now := time.Now()
+	list := func(a, b int64, more ...string) []byte {
+		l := fmt.Sprintf(`{"battleID":"B1","version":1,"battleUserList":[{"liveID":"ra","score":%d,"rank":1},{"liveID":"rb","score":%d,"rank":1}%s]}`, a, b, strings.Join(more, ""))
+		return []byte(l)
+	}
+	for _, tt := range []struct {
+		name          string
+		payload       []byte
+		viewer        bool   // the frame reaches a viewer, not a host
+		failedFrom    uint64 // a call failed at this version (0: none)
+		checked       int64
+		wrong         int64
+		unchecked     int64
+		wantMalformed int64
+	}{
+		{name: "the scores the call made", payload: list(0, 5), checked: 1},
+		{name: "stale: the scores before the call", payload: list(0, 0), checked: 1, wrong: 1},
+		{name: "a room outside the group", payload: list(0, 5, `,{"liveID":"rz","score":0,"rank":1}`), checked: 1, wrong: 1},
+		{name: "stale, to a viewer", payload: list(0, 0), viewer: true},
+		{name: "stale after a failed call", payload: list(0, 0), failedFrom: 1, unchecked: 1},
+		{name: "no list", payload: []byte(`{"battleID":"B1","version":1}`), wantMalformed: 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, rec, g, hosts := twoRooms()
+			b := &battle{e: e, g: g, members: 4, endAt: now.Add(time.Minute), done: make(chan struct{}), versions: map[uint64]stamp{}}
+			b.name("B1")
+			g.setBattle(b)
+			b.mu.Lock()
+			b.versions[1] = stamp{intended: now, sent: now}
+			b.expect(1, []gift{{room: 1, score: 2}, {room: 1, score: 3}})
+			b.mu.Unlock()
+			u := hosts[0]
+			if tt.viewer {
+				u = g.rooms[0].audience[0]
+			}
+			u.battleStarted("B1", client.Event{At: now})
+			u.scoreChanged([]byte("B1"), 1, client.Event{At: now, Payload: tt.payload})
+			if tt.failedFrom != 0 {
+				b.mu.Lock()
+				b.loseScores(tt.failedFrom)
+				b.mu.Unlock()
+			}
+			e.settle(b, now, false)
+			tot := rec.Finish(time.Now())
+			for name, want := range map[string]int64{
+				counterScoresChecked: tt.checked, counterScoresWrong: tt.wrong, metrics.Violations: tt.wrong,
+				counterScoresUnchecked: tt.unchecked, counterMalformed: tt.wantMalformed,
+			} {
+				if got := tot.Counters[name]; got != want {
+					t.Errorf("%s %d; want %d", name, got, want)
+				}
+			}
+		})
+	}
+
+	// An end carries the last version's scores; one sent after the books closed is judged at
+	// once.
+	e, rec, g, hosts := twoRooms()
+	b := &battle{e: e, g: g, members: 4, endAt: now.Add(-time.Minute), done: make(chan struct{}), versions: map[uint64]stamp{}}
+	b.name("B1")
+	g.setBattle(b)
+	b.mu.Lock()
+	b.expect(1, []gift{{room: 0, score: 4}})
+	b.expect(2, []gift{{room: 1, score: 1}})
+	b.mu.Unlock()
+	hosts[0].battleStarted("B1", client.Event{At: now})
+	hosts[1].battleStarted("B1", client.Event{At: now})
+	hosts[0].battleEnded("B1", 2, client.Event{At: now, Payload: list(4, 1)})
+	e.settle(b, now, false)
+	e.checkScores(b, []byte("B1"), 1, list(4, 1)) // version 1 held 4 and 0
+	tot := rec.Finish(time.Now())
+	if tot.Counters[counterScoresChecked] != 2 || tot.Counters[counterScoresWrong] != 1 {
+		t.Errorf("checked %d, wrong %d; want 2 checked (the end's list right, a late change's wrong) and 1 wrong",
+			tot.Counters[counterScoresChecked], tot.Counters[counterScoresWrong])
+	}
+}
+
+// twoRooms is an engine and a group of two rooms, ra and rb, each with a host and a viewer.
+func twoRooms() (*engine, *metrics.Recorder, *group, []*user) {
+	rec := metrics.NewRecorder(metrics.Options{})
+	e := &engine{cfg: Config{Shards: 1}, rec: rec}
+	g := &group{byLive: map[string]int{}}
+	var hosts []*user
+	for i, id := range []string{"ra", "rb"} {
+		r := &room{group: g, index: i, liveID: id}
+		r.host = &user{e: e, room: r, host: true, index: 2 * i}
+		r.audience = []*user{{e: e, room: r, index: 2*i + 1}}
+		g.rooms = append(g.rooms, r)
+		g.byLive[id] = i
+		hosts = append(hosts, r.host)
+	}
+	return e, rec, g, hosts
 }

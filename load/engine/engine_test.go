@@ -69,7 +69,7 @@ func count(tot *metrics.Totals, metric string) int64 {
 func healthy(t *testing.T, tot *metrics.Totals) {
 	t.Helper()
 	for _, c := range []string{metrics.Errors, metrics.Lost, metrics.OutOfOrder, metrics.Dropped,
-		counterUnexpected, counterUnmatched, counterMalformed, counterViolations, counterUnformed, counterVersionMismatch} {
+		counterUnexpected, counterUnmatched, counterMalformed, counterViolations, counterUnformed, counterVersionMismatch, counterScoresWrong} {
 		if n := tot.Counters[c]; n != 0 {
 			t.Errorf("counter %s = %d; want 0 against the reference server (counters: %v)", c, n, tot.Counters)
 		}
@@ -121,6 +121,12 @@ func TestPKBattlesReachEveryMember(t *testing.T) {
 			}
 			if n := count(tot, metrics.RESTScore); n == 0 || n*members != fanout {
 				t.Errorf("%d set_battle_score calls, %d score_fanout samples; want every call to reach %d members", n, fanout, members)
+			}
+			// Each of the 3 hosts of a group compares the scores of every change (and of each
+			// end) it gets with those the calls made: all known, none wrong (healthy).
+			if n, checked := count(tot, metrics.RESTScore), tot.Counters[counterScoresChecked]; checked < 3*n || tot.Counters[counterScoresUnchecked] != 0 {
+				t.Errorf("%d set_battle_score calls, %d score lists checked, %d unchecked; want at least 3 a call checked, none unchecked",
+					n, checked, tot.Counters[counterScoresUnchecked])
 			}
 			// One score_fanout_first a version, no later than any member's score_fanout.
 			if n, first := count(tot, metrics.RESTScore), count(tot, metrics.ScoreFanoutFirst); first != n {

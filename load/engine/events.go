@@ -195,6 +195,9 @@ func (u *user) scoreChanged(id []byte, version uint64, ev client.Event) {
 		e.rec.Add(counterUnmatched, 1)
 		return
 	}
+	if u.host {
+		e.checkScores(b, id, version, ev.Payload)
+	}
 	st, first, ok := b.stamp(id, version, ev.At)
 	if !ok {
 		e.rec.Add(counterUnmatched, 1)
@@ -220,6 +223,9 @@ func (u *user) battleEnded(id string, version uint64, ev client.Event) {
 	}
 	if b.memberEnded() == fateLate {
 		return
+	}
+	if u.host {
+		e.checkScores(b, []byte(id), version, ev.Payload)
 	}
 	u.mu.Lock()
 	missing := int64(0)

@@ -254,6 +254,10 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 		}
 	}
 	if len(next) > 0 {
+		var stale []protocol.BattleUser
+		if mutant.On(mutant.StaleScoreList) {
+			stale = b.scoreboard() // the scores before this change
+		}
 		for e, s := range next {
 			e.score = s
 		}
@@ -275,7 +279,11 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 		if mutant.On(mutant.ScoreToOtherBattle) {
 			to = append(to, c.memberOfAnotherBattle(b)...)
 		}
-		c.emit(to, protocol.EvBattleScoreChanged, protocol.BattleScoreChanged{BattleID: b.id, Version: version, BattleUserList: b.scoreboard()})
+		board := b.scoreboard()
+		if stale != nil {
+			board = stale
+		}
+		c.emit(to, protocol.EvBattleScoreChanged, protocol.BattleScoreChanged{BattleID: b.id, Version: version, BattleUserList: board})
 	}
 	resp.ScoreVersion = b.version
 	if req.IdempotencyKey != "" {

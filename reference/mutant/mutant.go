@@ -129,6 +129,7 @@ const (
 	EndTwiceToOne      = "battle-end-twice-to-one-none-to-another"
 	ScoreToOtherBattle = "score-change-to-another-battle"
 	ReplyTwice         = "reply-sent-twice"
+	StaleScoreList     = "stale-battle-user-list"
 
 	// A second hunt of the core's paths (2026-12-07, 16:00); its other findings are open in
 	// conformance/REVIEW.md.
@@ -251,6 +252,7 @@ var Catalogue = []Mutant{
 	{EndTwiceToOne, "a battle's first member is told of its end twice and its last member never", []string{"BATTLE-030"}},
 	{ScoreToOtherBattle, "each score change also reaches one member of another running battle", []string{"BATTLE-042"}},
 	{ReplyTwice, "now and then a reply is sent a second time (with a seq of its own)", []string{"TRANS-006"}},
+	{StaleScoreList, "onBattleScoreChanged carries the new version with the scores as they were before the change", []string{"BATTLE-042"}},
 
 	{AcceptedLeaveSilent, "an invitee that accepted and then leaves before the start is not reported to the inviter as a rejection", []string{"BATTLE-023"}},
 	{MicInherited, "the next occupant of a seat gets the microphone its last occupant left it with", []string{"SEAT-001"}},
