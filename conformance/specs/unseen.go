@@ -524,7 +524,7 @@ var _ = Describe("Unseen mutants", func() {
 		Expect(listed[0].CurrentUserCount).To(Equal(3), "the host and two viewers")
 	})
 
-	// The same hunt's survivors left open that evening, given specs the next day (2026-12-08).
+	// The same hunt's survivors, left open at first and given specs an hour later (17:15).
 
 	/*
 		Testname: connected-inviter-join-time

@@ -139,7 +139,7 @@ const (
 	MoveToOwnSeatEvent  = "move-to-own-seat-sends-event"
 	ListCountAtCreation = "list-count-at-creation"
 
-	// The same hunt's survivors that were left open that evening (2026-12-08).
+	// The same hunt's survivors, left open at first and given specs later (2026-12-07, 17:15).
 
 	// A host acting for a room of its group.
 	GroupmateCancels = "groupmate-cancels-request"
