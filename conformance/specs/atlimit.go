@@ -111,7 +111,7 @@ var _ = Describe("Limits at and beyond the limit", Label("limits"), func() {
 		}
 	})
 
-	It("[REST-010 REST-011] create_battle takes a Duration of 1000 ms and of maxBattleDurationS × 1000 ms and maxConnectedRooms − 1 rooms, and refuses 999 ms, a second more and a room more with 100002", Label("rest", "battle"), func(ctx SpecContext) {
+	It("[REST-010 REST-011] create_battle takes a Duration of 1000 ms and of maxBattleDurationS × 1000 ms and maxConnectedRooms − 1 rooms, and refuses 999 ms, 1 ms, 499 ms or a second more and a room more with 100002", Label("rest", "battle"), func(ctx SpecContext) {
 		s := newScene(ctx)
 		first := s.host("h0")
 		w := battleWelcome(s)
@@ -128,6 +128,8 @@ var _ = Describe("Limits at and beyond the limit", Label("limits"), func() {
 		refused := map[string]client.CreateBattleRequest{
 			"999 ms":                              {FromRoomID: s.room("x"), ToRoomIDList: []string{s.room("y")}, Duration: 999},
 			"maxBattleDurationS × 1000 + 1000 ms": {FromRoomID: s.room("x"), ToRoomIDList: []string{s.room("y")}, Duration: maxMs + 1000},
+			"maxBattleDurationS × 1000 + 1 ms":    {FromRoomID: s.room("x"), ToRoomIDList: []string{s.room("y")}, Duration: maxMs + 1},
+			"maxBattleDurationS × 1000 + 499 ms":  {FromRoomID: s.room("x"), ToRoomIDList: []string{s.room("y")}, Duration: maxMs + 499},
 			"maxConnectedRooms rooms":             {FromRoomID: s.room("h0"), ToRoomIDList: append(append([]string{}, rooms...), s.room("y")), Duration: 60000},
 		}
 		for what, req := range refused {

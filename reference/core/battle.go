@@ -222,7 +222,7 @@ func (c *Core) requestBattle(m *member, req protocol.RequestBattle) (any, *proto
 	if a.group == nil {
 		return nil, protocol.ErrConnectionNotExist.With("room %q is in no connection group: only connected hosts battle", a.id)
 	}
-	if err := busyError(a); err != nil {
+	if err := busyError(a); err != nil && !(mutant.On(mutant.RESTBattleInvisible) && a.battle.viaREST) {
 		return nil, err
 	}
 	results := make(map[string]int, len(req.UserIDs))
@@ -234,7 +234,7 @@ func (c *Core) requestBattle(m *member, req protocol.RequestBattle) (any, *proto
 			results[uid] = protocol.BattleRoomNotExist
 		case t == a:
 			results[uid] = protocol.BattleBattling
-		case t.battle != nil || (mutant.On(mutant.RejecterBusy) && c.invitedToRunning(t)):
+		case (t.battle != nil && !(mutant.On(mutant.RESTBattleInvisible) && t.battle.viaREST)) || (mutant.On(mutant.RejecterBusy) && c.invitedToRunning(t)):
 			results[uid] = protocol.BattleBattlingOtherRoom
 		default:
 			results[uid] = protocol.BattleSuccess
@@ -300,6 +300,9 @@ func (c *Core) createBattle(a *room, targets []*room, cfg protocol.BattleConfig,
 		state: battlePending, viaREST: viaREST, operator: operator, inviter: &inv,
 		created: c.clock.Now(), idempotent: make(map[string]protocol.SetBattleScoreResponse),
 	}
+	if mutant.On(mutant.EndedDroppedAtNext) {
+		c.forgetEndedOf(append([]*room{a}, targets...))
+	}
 	c.battles[b.id] = b
 	a.battle = b
 	for _, t := range targets {
@@ -308,7 +311,11 @@ func (c *Core) createBattle(a *room, targets []*room, cfg protocol.BattleConfig,
 	}
 	c.hookCreate(b)
 	for _, iv := range b.invitees {
-		c.emit([]SessionID{iv.room.owner.sess}, protocol.EvBattleRequestReceived, b.requestEvent(iv))
+		to := []SessionID{iv.room.owner.sess}
+		if viaREST && mutant.On(mutant.RESTRequestToAudience) {
+			to = iv.room.sessions()
+		}
+		c.emit(to, protocol.EvBattleRequestReceived, b.requestEvent(iv))
 	}
 	if !cfg.NeedResponse {
 		for _, iv := range b.invitees {
@@ -668,6 +675,23 @@ func (r *room) battleFor() *protocol.BattleState {
 		return &protocol.BattleState{BattleInfo: b.info(), Inviter: inviter, BattleUserList: []protocol.BattleUser{inviter}}
 	}
 	return nil
+}
+
+// forgetEndedOf drops the ended battles any of rooms took part in (mutant.EndedDroppedAtNext).
+func (c *Core) forgetEndedOf(rooms []*room) {
+	ids := map[string]bool{}
+	for _, r := range rooms {
+		ids[r.id] = true
+	}
+	for _, id := range c.sortedBattleIDs() {
+		o := c.battles[id]
+		if o.state != battleEnded {
+			continue
+		}
+		if ids[o.inviter.liveID] || slices.ContainsFunc(o.boardAndInvitees(), func(e *entrant) bool { return ids[e.liveID] }) {
+			delete(c.battles, id)
+		}
+	}
 }
 
 // invitedToRunning reports whether r was invited to a battle that runs now, whatever its

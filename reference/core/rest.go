@@ -3,6 +3,7 @@ package core
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pkarena/pkarena/reference/mutant"
@@ -69,7 +70,11 @@ func (c *Core) checkCreateBattle(req protocol.CreateBattle) *protocol.Error {
 		seen[id] = true
 	}
 	maxMs := int64(c.cfg.MaxBattleDuration / time.Millisecond)
-	if req.Duration == nil || *req.Duration < minRESTDurationMs || *req.Duration > maxMs || (mutant.On(mutant.MaxDurationRefused) && *req.Duration == maxMs) {
+	tooLong := req.Duration != nil && *req.Duration > maxMs
+	if mutant.On(mutant.DurationBoundRounded) && req.Duration != nil {
+		tooLong = (*req.Duration+500)/1000 > maxMs/1000 // the bound checked on the rounded seconds
+	}
+	if req.Duration == nil || *req.Duration < minRESTDurationMs || tooLong || (mutant.On(mutant.MaxDurationRefused) && *req.Duration == maxMs) {
 		return protocol.ErrInvalidParameter.With("Duration: required, %d..%d milliseconds", minRESTDurationMs, maxMs)
 	}
 	if len(req.ExtensionInfo) > maxExtInfoBytes {
@@ -113,13 +118,27 @@ func (c *Core) restCreateBattle(operator string, req protocol.CreateBattle) (any
 	if mutant.On(mutant.RESTBattlesCounted) {
 		_ = c.allowBattle(a) // counted, though not limited
 	}
-	b := c.createBattle(a, targets, protocol.BattleConfig{Duration: secs, ExtensionInfo: req.ExtensionInfo}, 0, true, operator)
+	ext := req.ExtensionInfo
+	if mutant.On(mutant.ExtensionInfoTrimmed) {
+		ext = strings.TrimSpace(ext)
+	}
+	b := c.createBattle(a, targets, protocol.BattleConfig{Duration: secs, ExtensionInfo: ext}, 0, true, operator)
+	if mutant.On(mutant.CreateHookListsRefused) {
+		for i := range c.hooks {
+			if body, ok := c.hooks[i].Body.(protocol.HookCreateBattleBody); ok && body.BattleID == b.id {
+				body.ToRoomIDList = slices.Clone(req.ToRoomIDList) // the request's list, refused rooms too
+				c.hooks[i].Body = body
+			}
+		}
+	}
 	return protocol.CreateBattleResponse{BattleID: b.id, Result: results}, nil
 }
 
 func (c *Core) restGetBattleInfo(req protocol.GetBattleInfo) (any, *protocol.Error) {
 	var b *battle
 	switch {
+	case mutant.On(mutant.RoomBattleWins) && req.BattleID != "" && req.RoomID != "" && c.rooms[req.RoomID] != nil && c.rooms[req.RoomID].battle != nil:
+		b = c.rooms[req.RoomID].battle // the room's battle looked up first
 	case req.BattleID != "":
 		if len(req.BattleID) > maxBattleIDBytes {
 			return nil, protocol.ErrInvalidParameter.With("BattleId: longer than %d bytes", maxBattleIDBytes)
@@ -132,8 +151,11 @@ func (c *Core) restGetBattleInfo(req protocol.GetBattleInfo) (any, *protocol.Err
 		if err := checkLiveID("RoomId", req.RoomID); err != nil {
 			return nil, err
 		}
-		if r := c.rooms[req.RoomID]; r != nil {
+		if r := c.rooms[req.RoomID]; r != nil && !(mutant.On(mutant.RoomQueryRunningOnly) && r.battle != nil && r.battle.state != battleRunning) {
 			b = r.battle
+		}
+		if b == nil && mutant.On(mutant.RoomQueryFindsExited) {
+			b = c.runningBattleListing(req.RoomID)
 		}
 		if b == nil {
 			return nil, protocol.ErrBattleNotExist.With("room %q is in no battle", req.RoomID)
@@ -150,8 +172,11 @@ func (c *Core) restGetBattleInfo(req protocol.GetBattleInfo) (any, *protocol.Err
 	}
 	info := b.info()
 	resp.StartTime, resp.EndTime = info.StartTime, info.EndTime
-	if b.state == battleEnded && b.started.IsZero() {
+	if b.state == battleEnded && b.started.IsZero() && !mutant.On(mutant.GivenUpEndTimeZero) {
 		resp.EndTime = b.ended.Unix()
+	}
+	if b.state == battleEnded && mutant.On(mutant.EndedVersionZero) {
+		resp.ScoreVersion = 0
 	}
 	switch b.state {
 	case battlePending:
@@ -206,6 +231,9 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 	// A key already used gets its first response, also once the battle has ended (REST-034).
 	if req.IdempotencyKey != "" && (b.state != battleEnded || !mutant.On(mutant.KeyForgottenAtEnd)) {
 		if prev, ok := b.idempotent[req.IdempotencyKey]; ok && !mutant.On(mutant.IdempotencyIgnored) {
+			if mutant.On(mutant.ReplayCurrentVersion) {
+				prev.ScoreVersion = b.version
+			}
 			return prev, nil
 		}
 		if mutant.On(mutant.KeyAcrossBattles) {
@@ -226,7 +254,7 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 	next := make(map[*entrant]int64)
 	for i, it := range req.ScoreList {
 		e := b.participant(it.RoomID)
-		if e == nil {
+		if e == nil || (mutant.On(mutant.ZeroAddSkipped) && *req.OpType == protocol.OpAdd && *it.Score == 0) {
 			continue
 		}
 		cur, ok := next[e]
@@ -300,6 +328,24 @@ func (b *battle) participant(liveID string) *entrant {
 	for _, e := range b.board {
 		if e.liveID == liveID && (e.room != nil || mutant.On(mutant.ExitedRoomScored)) {
 			return e
+		}
+	}
+	if mutant.On(mutant.RejecterScored) {
+		for _, iv := range b.invitees {
+			if iv.liveID == liveID && iv.answer != answerAccepted && iv.answer != answerPending {
+				return &iv.entrant
+			}
+		}
+	}
+	return nil
+}
+
+// runningBattleListing is a running battle whose scoreboard lists the room liveID, exited or
+// not (mutant.RoomQueryFindsExited), or nil.
+func (c *Core) runningBattleListing(liveID string) *battle {
+	for _, id := range c.sortedBattleIDs() {
+		if o := c.battles[id]; o.state == battleRunning && slices.ContainsFunc(o.board, func(e *entrant) bool { return e.liveID == liveID }) {
+			return o
 		}
 	}
 	return nil

@@ -158,6 +158,26 @@ const (
 	RESTBattlesCounted     = "rest-battles-counted"
 	// A fetchLiveList cursor that loses rooms created in the same millisecond.
 	CursorByCreationMs = "cursor-by-creation-ms"
+
+	// A hunt of the REST API's semantics (2026-12-07, 17:40): each passed the whole suite.
+
+	// get_battle_info finding the wrong battle, or the right one with a wrong field.
+	RoomBattleWins       = "rest-room-battle-wins-over-battle-id"
+	GivenUpEndTimeZero   = "rest-given-up-end-time-zero"
+	RoomQueryRunningOnly = "rest-room-query-running-only"
+	RoomQueryFindsExited = "rest-room-query-finds-exited-room"
+	EndedDroppedAtNext   = "ended-battle-dropped-at-next-battle"
+	EndedVersionZero     = "rest-ended-battle-version-zero"
+	// set_battle_score.
+	RejecterScored       = "rejected-invitee-scored"
+	ZeroAddSkipped       = "zero-add-skipped"
+	ReplayCurrentVersion = "idempotent-replay-current-version"
+	// create_battle.
+	CreateHookListsRefused = "rest-create-webhook-lists-refused-rooms"
+	DurationBoundRounded   = "rest-duration-bound-after-rounding"
+	RESTRequestToAudience  = "rest-battle-request-to-audience"
+	ExtensionInfoTrimmed   = "rest-extension-info-trimmed"
+	RESTBattleInvisible    = "rest-battle-invisible-to-request-battle"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -271,6 +291,21 @@ var Catalogue = []Mutant{
 	{RefusedRequestsCounted, "a requestBattle refused with 100412 counts against the battle rate limit", []string{"BATTLE-014"}},
 	{RESTBattlesCounted, "a battle created over REST counts against its inviter room's battle rate limit", []string{"BATTLE-014"}},
 	{CursorByCreationMs, "fetchLiveList's cursor is the last room's creation time in ms: a room created in the same ms is skipped", []string{"ROOM-008"}},
+
+	{RoomBattleWins, "get_battle_info with BattleId and RoomId answers the room's battle", []string{"REST-020"}},
+	{GivenUpEndTimeZero, "get_battle_info gives a battle that never started EndTime 0, not when it was given up", []string{"REST-020"}},
+	{RoomQueryRunningOnly, "get_battle_info by RoomId finds running battles only: a pending battle's room gets 100411", []string{"REST-020"}},
+	{RoomQueryFindsExited, "get_battle_info by RoomId still finds the running battle a room exited", []string{"REST-020"}},
+	{EndedDroppedAtNext, "an ended battle is forgotten once one of its rooms is in another battle", []string{"REST-020"}},
+	{EndedVersionZero, "get_battle_info gives an ended battle ScoreVersion 0", []string{"REST-020"}},
+	{RejecterScored, "set_battle_score scores an invitee that rejected, timed out or was cancelled", []string{"REST-031"}},
+	{ZeroAddSkipped, "set_battle_score skips an add of 0: a request of only those makes no version", []string{"BATTLE-042"}},
+	{ReplayCurrentVersion, "a replayed IdempotencyKey gets the first Result with the current ScoreVersion", []string{"REST-034"}},
+	{CreateHookListsRefused, "the create webhook of a REST battle lists every requested room, the refused ones too", []string{"HOOK-002"}},
+	{DurationBoundRounded, "create_battle checks Duration's upper bound after rounding: up to 499 ms beyond it accepted", []string{"REST-010"}},
+	{RESTRequestToAudience, "a REST battle's onBattleRequestReceived reaches the invitee rooms' audience too", []string{"BATTLE-007"}},
+	{ExtensionInfoTrimmed, "create_battle trims the whitespace around ExtensionInfo", []string{"REST-010"}},
+	{RESTBattleInvisible, "requestBattle does not see battles created over REST: no 100415, code 0 for their rooms", []string{"BATTLE-021"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.
