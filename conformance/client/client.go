@@ -728,6 +728,23 @@ func (c *Client) WaitClosed(ctx context.Context) (int, error) {
 // server to end it.
 func (c *Client) Close() {
 	c.sayClose(time.Second)
+	c.awaitEnd()
+}
+
+// CloseWithoutStatus closes the connection with a close frame that carries no status code (the
+// server reads 1005, as from a browser's close()) and waits, as Close does, for the server to
+// end it.
+func (c *Client) CloseWithoutStatus() {
+	c.StopHeartbeat()
+	c.writeMu.Lock()
+	_ = c.ws.WriteControl(websocket.CloseMessage, nil, time.Now().Add(time.Second))
+	c.writeMu.Unlock()
+	c.awaitEnd()
+}
+
+// awaitEnd waits at most a second for the server to end the connection after a close frame,
+// then drops it.
+func (c *Client) awaitEnd() {
 	select {
 	case <-c.done:
 	case <-time.After(time.Second):

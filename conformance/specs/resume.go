@@ -747,7 +747,7 @@ var _ = Describe("Resume", Label("resume"), func() {
 		expectRefusedResume(err, "a resume after the window passed")
 	})
 
-	It("[RESUME-006 RESUME-002] a resume is refused with 4010 and no welcome for another user's token, a made-up token, a lastseq ahead of the session, a token already used, or a token of a session replaced by a new login; a refused resume leaves the waiting session waiting", func(ctx SpecContext) {
+	It("[RESUME-006 RESUME-002] a resume is refused with 4010 and no welcome for another user's token, a made-up token, a lastseq ahead of the session (by one too), a token already used, or a token of a session replaced by a new login; a refused resume leaves the waiting session waiting", func(ctx SpecContext) {
 		s := newScene(ctx)
 		hs := s.hosts("a", "b")
 		resumeWelcome(s)
@@ -762,6 +762,8 @@ var _ = Describe("Resume", Label("resume"), func() {
 		expectRefusedResume(err, "a resume with a made-up token")
 		_, err = s.resumeDial("a", d.token, d.lastSeq+50)
 		expectRefusedResume(err, "a resume with a lastseq ahead of the session")
+		_, err = s.resumeDial("a", d.token, d.lastSeq+1)
+		expectRefusedResume(err, "a resume with a lastseq one past the session's last frame")
 		none(s, b)
 		inWindow(s, d)
 		a2 := s.resume(d, d.lastSeq, d.lastSeq) // the session kept waiting
@@ -782,12 +784,15 @@ var _ = Describe("Resume", Label("resume"), func() {
 
 		d3 := s.drop("a")
 		fresh := s.user("a") // a new login ends the waiting session at once (AUTH-006)
+		inWindow(s, d3)
 		Expect(fresh.Welcome().SessionID).NotTo(Equal(a3.Welcome().SessionID))
 		_, err = s.resumeDial("a", d3.token, d3.lastSeq)
 		expectRefusedResume(err, "a resume of a session replaced by a new login")
 		_, _, closed = fresh.CloseCode()
 		Expect(closed).To(BeFalse(), "the refused resume leaves the new login alone")
-		ev := next[client.ConnectionUserListChanged](s, b, client.EvConnectionUserListChanged)
+		ev, e := nextWithin[client.ConnectionUserListChanged](s, b, client.EvConnectionUserListChanged, target.EventTimeout)
 		Expect(client.LiveIDs(ev.LeavedList)).To(Equal([]string{s.room("a")}), "the replaced session was lost")
+		window := time.Duration(s.welcome().Limits.ResumeWindowMs) * time.Millisecond
+		Expect(e.At.Sub(d3.start)).To(BeNumerically("<", window-timerSlack), "lost at the new login, not when its resume window ended")
 	})
 })

@@ -142,6 +142,9 @@ func (c *Core) Disconnect(s SessionID) []Delivery {
 	}
 	if r := m.room; r != nil {
 		if r.owner == m {
+			if p := r.incoming; p != nil && mutant.On(mutant.LostInviteeSilent) {
+				c.closeRequest(p) // nobody is left to answer it
+			}
 			c.endRoom(r, protocol.EndedByServer)
 			if mutant.On(mutant.NoLeftOnLoss) {
 				kept := c.out[:0]

@@ -178,6 +178,19 @@ const (
 	RESTRequestToAudience  = "rest-battle-request-to-audience"
 	ExtensionInfoTrimmed   = "rest-extension-info-trimmed"
 	RESTBattleInvisible    = "rest-battle-invisible-to-request-battle"
+
+	// A hunt of the connection's life (2026-12-07, 17:40): resume, losses, the state a
+	// resume without its frames carries.
+	SilenceEndsSession     = "silence-ends-session-at-once"
+	BareCloseKeepsSession  = "bare-close-keeps-session"
+	LastSeqOneAhead        = "resume-lastseq-one-ahead-accepted"
+	RefusedResumeTakesOver = "refused-resume-takes-over-session"
+	NewLoginWaitsWindow    = "new-login-leaves-old-session-waiting"
+	LostInviteeSilent      = "lost-invitee-request-closed-silently"
+	StateHostBySeat        = "state-host-means-seated"
+	StateListsOutgoing     = "state-lists-outgoing-requests"
+	StateOwnSeatsOnly      = "state-seat-list-not-merged"
+	StateListsAccepted     = "state-lists-accepted-battle"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -306,6 +319,17 @@ var Catalogue = []Mutant{
 	{RESTRequestToAudience, "a REST battle's onBattleRequestReceived reaches the invitee rooms' audience too", []string{"BATTLE-007"}},
 	{ExtensionInfoTrimmed, "create_battle trims the whitespace around ExtensionInfo", []string{"REST-010"}},
 	{RESTBattleInvisible, "requestBattle does not see battles created over REST: no 100415, code 0 for their rooms", []string{"BATTLE-021"}},
+
+	{SilenceEndsSession, "a connection closed for silence (4000) ends its session at once: no resume", []string{"RESUME-001"}},
+	{BareCloseKeepsSession, "a close frame without a status code (1005) keeps the session for a resume, as a drop would", []string{"RESUME-001"}},
+	{LastSeqOneAhead, "a resume with lastseq one past the session's last frame is accepted", []string{"RESUME-006"}},
+	{RefusedResumeTakesOver, "a resume refused for a lastseq ahead first closes the session's open connection with 4009", []string{"RESUME-006"}},
+	{NewLoginWaitsWindow, "a new login leaves the session waiting for its resume to be lost at the window's end, not at once", []string{"AUTH-006"}},
+	{LostInviteeSilent, "a lost host's pending incoming connection request is closed without telling the inviter", []string{"COHOST-017"}},
+	{StateHostBySeat, "a resume's state.host says whether the user is seated, not whether it is the host", []string{"RESUME-004"}},
+	{StateListsOutgoing, "a resume's state.connectionRequests lists the room's own outgoing requests too", []string{"RESUME-004"}},
+	{StateOwnSeatsOnly, "a resume's state.room.seatList holds the room's own seats, not the group's merged list", []string{"RESUME-004"}},
+	{StateListsAccepted, "a resume's state.battleRequests lists a pending battle the room has accepted", []string{"RESUME-004"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

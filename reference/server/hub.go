@@ -529,8 +529,13 @@ func (h *hub) open(c *conn) openResult {
 			old.conn.shutdown(closeReplaced)
 			h.drop(old.conn, closeReplaced)
 		}
-		h.end(old) // a session waiting for its resume ends too: a newer login wins (RESUME-006)
-		h.flushLost()
+		if old.conn == nil && mutant.On(mutant.NewLoginWaitsWindow) { // no longer resumable; its window ends it
+			delete(h.tokens, old.token)
+			delete(h.byUser, old.user.ID)
+		} else {
+			h.end(old) // a session waiting for its resume ends too: a newer login wins (RESUME-006)
+			h.flushLost()
+		}
 	}
 	h.nextID++
 	s := &session{id: h.nextID, user: c.user}
@@ -644,7 +649,8 @@ func (h *hub) drop(c *conn, ended int) {
 	if s == nil || s.conn != c {
 		return
 	}
-	if code := h.detach(c, ended); h.s.cfg.ResumeWindow > 0 && !h.failed && (code == websocket.CloseAbnormalClosure || code == closeHeartbeatTimeout || mutant.On(mutant.ExpiredSessionKept) && code == closeTokenExpired) {
+	if code := h.detach(c, ended); h.s.cfg.ResumeWindow > 0 && !h.failed && (code == websocket.CloseAbnormalClosure || code == closeHeartbeatTimeout && !mutant.On(mutant.SilenceEndsSession) ||
+		mutant.On(mutant.ExpiredSessionKept) && code == closeTokenExpired || mutant.On(mutant.BareCloseKeepsSession) && code == websocket.CloseNoStatusReceived) {
 		if mutant.On(mutant.ResumeLossAtOnce) {
 			h.end(s)
 			return

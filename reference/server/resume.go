@@ -26,8 +26,18 @@ func (h *hub) resume(c *conn) openResult {
 		why = refusedUnknown
 	case s.user.ID != c.user.ID && !mutant.On(mutant.ResumeAnyUser):
 		why = refusedUser
-	case c.resume.lastSeq > s.seq:
+	case c.resume.lastSeq > s.seq && !(mutant.On(mutant.LastSeqOneAhead) && c.resume.lastSeq == s.seq+1):
 		why = refusedAhead
+	}
+	if why == refusedAhead && mutant.On(mutant.RefusedResumeTakesOver) && s.conn != nil {
+		old := s.conn // the session is the resumer's before the check that refuses it
+		old.shutdown(closeReplaced)
+		h.detach(old, closeReplaced)
+		s.graceUntil = time.Now().Add(h.s.cfg.ResumeWindow)
+		h.grace = append(h.grace, graceEntry{s, s.graceUntil})
+		if len(h.grace) == 1 {
+			h.graceTimer.Reset(h.s.cfg.ResumeWindow)
+		}
 	}
 	if why != "" {
 		h.s.metrics.resumeRefused.WithLabelValues(why).Inc()

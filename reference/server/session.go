@@ -93,7 +93,7 @@ func (h *history) reset() {
 // some of them were let go (or lastSeq is not one the session numbered, which the hub refuses
 // before asking). last is the seq of the last frame numbered.
 func (h *history) after(lastSeq, last uint64) ([]numbered, bool) {
-	if lastSeq == last {
+	if lastSeq == last || mutant.On(mutant.LastSeqOneAhead) && lastSeq > last {
 		return nil, true
 	}
 	held := h.frames[h.head:]

@@ -1,0 +1,167 @@
+package specs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/pkarena/pkarena/conformance/client"
+)
+
+// Specs written after a hunt of the connection's life (2026-12-07, 17:40): bugs planted by a
+// reviewer in the reference server's resume, loss and login handling, each of which passed
+// the whole suite. reference/mutant keeps each as a mutant.
+
+var _ = Describe("Connection life", func() {
+	/*
+		Testname: silence-keeps-session
+		Description: a connection the server closes for silence (4000, LIVE-020) ended without
+		a close handshake, so its session waits for a resume (RESUME-001): resumed inside the
+		window it continues, still the host of its room, and the viewer saw nothing.
+	*/
+	It("[RESUME-001 LIVE-020 RESUME-002] a connection closed for silence (4000) keeps its session: resumed in the window, its host still owns the room and nobody saw a loss", Label("resume", "liveness"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		h := s.user("h", func(cfg *client.Config) { cfg.NoHeartbeat = true })
+		window := resumeWelcome(s)
+		_, err := h.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room("h")})
+		Expect(err).NotTo(HaveOccurred())
+		v := s.audience("v", s.room("h"))
+		timeout := time.Duration(h.Welcome().Timing.HeartbeatTimeoutMs) * time.Millisecond
+		s.allow(timeout + window)
+		Expect(h.Sync(s.ctx)).To(Succeed())
+		d := dropped{name: "h", old: h, token: h.ResumeToken(), start: time.Now()}
+		wctx, cancel := context.WithTimeout(s.ctx, timeout+livenessSlack+target.EventTimeout)
+		defer cancel()
+		code, err := h.WaitClosed(wctx)
+		Expect(err).NotTo(HaveOccurred(), "the silent connection must be closed")
+		Expect(code).To(Equal(client.CloseHeartbeatTimeout))
+		d.at, d.lastSeq = time.Now(), h.LastSeq()
+		d.start = d.at // the window runs from the close
+		inWindow(s, d)
+		h2 := s.resume(d, d.lastSeq, d.lastSeq)
+		Expect(h2.Welcome().Recovered).To(BeTrue())
+		none(s, v, client.EvLiveEnded)
+		Expect(h2.LockSeat(s.ctx, 2)).To(Succeed(), "the resumed host still owns its room")
+	})
+
+	/*
+		Testname: bare-close-ends-session
+		Description: a close frame from the client ends its session at once (RESUME-001),
+		whether or not it carries a status code: one without (1005, what a browser's close()
+		sends) ends the host's room for its viewer at once, not after the resume window
+		(LIVE-021), and the session's token resumes nothing (RESUME-006).
+	*/
+	It("[RESUME-001 LIVE-021 RESUME-006] a close frame without a status code ends the session at once: the room ends for its viewer before the resume window and the token is refused", Label("resume"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		h := s.host("h")
+		window := resumeWelcome(s)
+		v := s.audience("v", s.room("h"))
+		settle(s, h, v)
+		token, last := h.ResumeToken(), h.LastSeq()
+		closed := time.Now()
+		h.CloseWithoutStatus()
+		_, e := nextWithin[client.LiveEnded](s, v, client.EvLiveEnded, target.EventTimeout)
+		Expect(e.At.Sub(closed)).To(BeNumerically("<", window), "the viewer heard of the end %v after the close; the resume window is %v", e.At.Sub(closed), window)
+		_, err := s.resumeDial("h", token, last)
+		expectRefusedResume(err, "a resume of a session ended by a close frame without a status code")
+	})
+
+	/*
+		Testname: refused-resume-changes-nothing
+		Description: a refused resume changes nothing (RESUME-006): one whose lastseq is ahead
+		of the session, made with the token of a session that is connected, is refused with
+		4010 and leaves that connection open and working; nobody sees anything.
+	*/
+	It("[RESUME-006 RESUME-002] a resume refused for a lastseq ahead leaves the session's open connection alone", Label("resume"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		hs := s.hosts("a", "b")
+		resumeWelcome(s)
+		a, b := hs[0], hs[1]
+		settle(s, a, b)
+		_, err := s.resumeDial("a", a.ResumeToken(), a.LastSeq()+50)
+		expectRefusedResume(err, "a resume with a lastseq ahead of a connected session")
+		Expect(a.Sync(s.ctx)).To(Succeed(), "a's connection still works")
+		_, _, closed := a.CloseCode()
+		Expect(closed).To(BeFalse(), "a's connection is still open")
+		none(s, b)
+	})
+
+	/*
+		Testname: lost-invitee-rejects
+		Description: a room that ends by its host's loss (LIVE-021) has its incoming pending
+		request rejected (COHOST-017): the inviter host gets onConnectionRequestReject, as when
+		the room's host ends it.
+	*/
+	It("[LIVE-021 COHOST-017] the pending request to a host whose connection drops is rejected: the inviter gets onConnectionRequestReject", Label("liveness", "cohost"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		a, b := s.host("a"), s.host("b")
+		request(s, a, s.room("b"))
+		next[client.ConnectionRequestReceived](s, b, client.EvConnectionRequestReceived)
+		settle(s, a)
+		b.Kill()
+		wait := time.Duration(a.Welcome().Timing.HeartbeatTimeoutMs)*time.Millisecond + lossGrace(a.Welcome())
+		s.allow(wait)
+		ev, _ := nextWithin[client.ConnectionRequestOutcome](s, a, client.EvConnectionRequestReject, wait+target.EventTimeout)
+		Expect(ev.Inviter.LiveID).To(Equal(s.room("a")))
+		Expect(ev.Invitee.LiveID).To(Equal(s.room("b")))
+	})
+
+	/*
+		Testname: state-without-frames
+		Description: a resume that cannot replay every missed frame carries the session's state
+		(RESUME-004): room as joinLive describes it — the seat list merged across the group, as
+		a joinLive reply gives it now; host true for the room's host only, false for a seated
+		viewer; and only the invitations waiting for the room's answer — not the room's own
+		outgoing request, not a battle request it has accepted.
+	*/
+	It("[RESUME-004 SEAT-010] the state of a resume without its frames: the group's merged seats, host true for the host alone, and no invitation that waits for no answer of the room", Label("resume", "battle", "cohost"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		hs := s.hosts("a", "b", "e")
+		battleWelcome(s)
+		resumeWelcome(s)
+		a, b, e := hs[0], hs[1], hs[2]
+		c := s.host("c")
+		v, w := s.audience("v", s.room("b")), s.audience("w", s.room("b"))
+		n := s.welcome().Limits.ResumeHistoryFrames + 6
+		if n > 600 {
+			Skip(fmt.Sprintf("the server keeps %d frames: too many to overflow in a spec", n-6))
+		}
+		Expect(v.TakeSeat(s.ctx, 1)).To(Succeed())
+		Expect(request(s, b, s.room("c"))).To(HaveKeyWithValue(s.room("c"), client.ConnSuccess))
+		id := requestPending(s, a, b, e)
+		Expect(b.AcceptBattle(s.ctx, id)).To(Succeed())
+		settle(s, a, b, c, e, v, w)
+
+		fromB, fromV := b.LastSeq(), v.LastSeq()
+		for i := 0; i < n; i++ {
+			Expect(takeOrLeave(s, w, i)).To(Succeed())
+		}
+		db, dv := s.drop("b"), s.drop("v")
+		inWindow(s, db)
+		b2, v2 := s.resume(db, fromB, db.lastSeq), s.resume(dv, fromV, dv.lastSeq)
+		if b2.Welcome().Recovered || v2.Welcome().Recovered {
+			Skip(fmt.Sprintf("the server kept more than the %d frames it promised: no state to check", n-6))
+		}
+		fresh, err := s.user("x").JoinLive(s.ctx, s.room("b"))
+		Expect(err).NotTo(HaveOccurred())
+
+		st := b2.Welcome().State
+		Expect(st).NotTo(BeNil())
+		Expect(st.Host).To(BeTrue())
+		Expect(st.Room).NotTo(BeNil())
+		Expect(st.Room.SeatList).To(Equal(fresh.SeatList), "the group's merged seats, as joinLive gives them")
+		Expect(st.ConnectionRequests).To(BeEmpty(), "b's own request to c waits for c's answer, not b's")
+		Expect(st.BattleRequests).To(BeEmpty(), "b has accepted: the battle waits for e, not for b")
+
+		sv := v2.Welcome().State
+		Expect(sv).NotTo(BeNil())
+		Expect(sv.Host).To(BeFalse(), "v is seated, not the host")
+		Expect(sv.Room).NotTo(BeNil())
+		Expect(sv.Room.LiveInfo.LiveID).To(Equal(s.room("b")))
+		Expect(sv.ConnectionRequests).To(BeEmpty())
+		Expect(sv.BattleRequests).To(BeEmpty())
+	})
+})
