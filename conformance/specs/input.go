@@ -101,7 +101,63 @@ var _ = Describe("Bad input", Label("input"), func() {
 		Entry("[TRANS-012] joinLive with LIVEID: field names are case-sensitive, so liveID is missing", func(s *scene) string {
 			return `{"type":"joinLive","id":"f11","payload":{"LIVEID":"` + s.room("h") + `"}}`
 		}, "f11", "liveID"),
+		Entry("[ROOM-002] createLive with a liveName of 34 three-byte characters (102 bytes)", func(s *scene) string {
+			return `{"type":"createLive","id":"f12","payload":{"liveID":"` + s.room("a") + `","liveName":"` + strings.Repeat("名", 34) + `"}}`
+		}, "f12", "liveName"),
+		Entry("[ROOM-002] createLive with a space before the liveID", func(s *scene) string {
+			return `{"type":"createLive","id":"f13","payload":{"liveID":" ` + s.room("a") + `"}}`
+		}, "f13", "liveID"),
+		Entry("[ROOM-002] createLive with a tab after the liveID", func(s *scene) string {
+			return `{"type":"createLive","id":"f14","payload":{"liveID":"` + s.room("a") + `\t"}}`
+		}, "f14", "liveID"),
+		Entry("[ROOM-002] createLive with a negative seatTemplate", func(s *scene) string {
+			return `{"type":"createLive","id":"f15","payload":{"liveID":"` + s.room("a") + `","seatTemplate":-1}}`
+		}, "f15", "seatTemplate"),
+		Entry("[ROOM-009] fetchLiveInfo with a liveID with a space", func(s *scene) string {
+			return `{"type":"fetchLiveInfo","id":"f16","payload":{"liveID":"` + s.id("a b") + `"}}`
+		}, "f16", "liveID"),
+		Entry("[ROOM-009] fetchLiveInfo without liveID", func(s *scene) string { return `{"type":"fetchLiveInfo","id":"f17","payload":{}}` }, "f17", "liveID"),
+		Entry("heartbeat with a payload that is a number", func(s *scene) string { return `{"type":"heartbeat","id":"f18","payload":5}` }, "f18", "payload"),
+		Entry("[INPUT-004] lockSeat without seatIndex, from a user in no room", func(s *scene) string { return `{"type":"lockSeat","id":"f19","payload":{}}` }, "f19", "seatIndex"),
 	)
+
+	/*
+		Testname: parameters-before-state
+		Description: a request both malformed and not allowed gets 100002: parameters are
+		checked before state (INPUT-004). createLive with a bad field from a host already in a
+		room (not 100903) or naming a room that exists (not 100003); lockSeat and unlockSeat
+		without seatIndex from a viewer (not 100006); leaveLive with a payload that is not an
+		object (not carried out: the viewer stays).
+	*/
+	It("[INPUT-004 INPUT-003] a request both malformed and not allowed gets 100002 and changes nothing: parameters are checked before state", func(ctx SpecContext) {
+		s := newScene(ctx)
+		h := s.host("h")
+		a := s.audience("a", s.room("h"))
+		u := s.user("u")
+		settle(s, h, a)
+		for i, tt := range []struct {
+			c                   *client.Client
+			typ, payload, field string
+		}{
+			{h, client.ReqCreateLive, `{"liveID":"` + s.room("new") + `","maxSeatCount":0}`, "maxSeatCount"},
+			{u, client.ReqCreateLive, `{"liveID":"` + s.room("h") + `","seatTemplate":-1}`, "seatTemplate"},
+			{a, client.ReqLockSeat, `{}`, "seatIndex"},
+			{a, client.ReqUnlockSeat, `{}`, "seatIndex"},
+			{a, client.ReqLeaveLive, `5`, "payload"},
+		} {
+			id := fmt.Sprint("p", i)
+			frame := `{"type":"` + tt.typ + `","id":"` + id + `","payload":` + tt.payload + `}`
+			f := sendRaw(s, tt.c, id, "", frame)
+			Expect(*f.Code).To(Equal(client.CodeInvalidParameter), "%s: %s", frame, *f.Message)
+			Expect(*f.Message).To(ContainSubstring(tt.field), frame)
+		}
+		info, err := u.FetchLiveInfo(s.ctx, s.room("h"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.CurrentUserCount).To(Equal(2), "the viewer is still in the room")
+		_, err = u.FetchLiveInfo(s.ctx, s.room("new"))
+		expectCode(err, client.CodeLiveNotExist)
+		none(s, h, client.EvSeatListChanged)
+	})
 
 	It("[INPUT-004] a valid request that is not allowed in the current state gets its documented code and changes nothing", func(ctx SpecContext) {
 		s := newScene(ctx)

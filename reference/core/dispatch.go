@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -36,11 +38,11 @@ func init() {
 		protocol.ReqJoinLive:                typed((*Core).joinLive, checkLiveRef),
 		protocol.ReqLeaveLive:               bare((*Core).leaveLive),
 		protocol.ReqFetchLiveList:           typed((*Core).fetchLiveList, checkFetchLiveList),
-		protocol.ReqFetchLiveInfo:           typed((*Core).fetchLiveInfo, checkLiveRef),
+		protocol.ReqFetchLiveInfo:           typed((*Core).fetchLiveInfo, checkInfoRef),
 		protocol.ReqTakeSeat:                typed((*Core).takeSeat, checkSeatRef),
 		protocol.ReqLeaveSeat:               bare((*Core).leaveSeat),
-		protocol.ReqLockSeat:                typed(func(c *Core, m *member, r protocol.SeatRef) (any, *protocol.Error) { return c.setLock(m, r, true) }, checkSeatRef),
-		protocol.ReqUnlockSeat:              typed(func(c *Core, m *member, r protocol.SeatRef) (any, *protocol.Error) { return c.setLock(m, r, false) }, checkSeatRef),
+		protocol.ReqLockSeat:                typed(func(c *Core, m *member, r protocol.SeatRef) (any, *protocol.Error) { return c.setLock(m, r, true) }, checkLockRef),
+		protocol.ReqUnlockSeat:              typed(func(c *Core, m *member, r protocol.SeatRef) (any, *protocol.Error) { return c.setLock(m, r, false) }, checkLockRef),
 		protocol.ReqKickUserOutOfSeat:       typed((*Core).kickUserOutOfSeat, checkUserRef),
 		protocol.ReqMoveUserToSeat:          typed((*Core).moveUserToSeat, checkMove),
 		protocol.ReqMuteMicrophone:          bare(func(c *Core, m *member) (any, *protocol.Error) { return c.setMicrophone(m, protocol.MicOff) }),
@@ -78,7 +80,7 @@ func typed[T any](fn func(*Core, *member, T) (any, *protocol.Error), check func(
 func bare(fn func(*Core, *member) (any, *protocol.Error)) handler {
 	return func(c *Core, m *member, raw json.RawMessage) (any, *protocol.Error) {
 		var req protocol.Empty
-		if err := decode(raw, &req); err != nil {
+		if err := decode(raw, &req); err != nil && !mutant.On(mutant.BarePayloadIgnored) {
 			return nil, err
 		}
 		return fn(c, m)
@@ -140,23 +142,52 @@ func checkLiveID(field, id string) *protocol.Error {
 }
 
 func checkCreateLive(c *Core, r *protocol.CreateLive) *protocol.Error {
+	if mutant.On(mutant.LiveIDTrimmed) {
+		r.LiveID = strings.TrimSpace(r.LiveID)
+	}
 	if err := checkLiveID("liveID", r.LiveID); err != nil {
 		return err
 	}
-	if len(r.LiveName) > maxLiveNameBytes || !utf8.ValidString(r.LiveName) {
+	if mutant.On(mutant.CreateStateFirst) {
+		return nil // createLive checks the rest after the caller's state
+	}
+	return checkCreateLiveFields(c, r)
+}
+
+// checkCreateLiveFields checks createLive's fields other than liveID (ROOM-002).
+func checkCreateLiveFields(c *Core, r *protocol.CreateLive) *protocol.Error {
+	size := len(r.LiveName)
+	if mutant.On(mutant.LiveNameInRunes) {
+		size = utf8.RuneCountInString(r.LiveName)
+	}
+	if size > maxLiveNameBytes || !utf8.ValidString(r.LiveName) {
 		return protocol.ErrInvalidParameter.With("liveName: must be at most %d bytes of UTF-8", maxLiveNameBytes)
 	}
 	if r.MaxSeatCount != nil && (*r.MaxSeatCount < 1 || *r.MaxSeatCount > c.cfg.MaxSeatCount) {
 		return protocol.ErrInvalidParameter.With("maxSeatCount: must be 1..%d", c.cfg.MaxSeatCount)
 	}
 	if r.SeatTemplate != nil && *r.SeatTemplate < 0 {
+		if mutant.On(mutant.TemplateMessageVague) {
+			return protocol.ErrInvalidParameter.With("the seat layout template must not be negative")
+		}
 		return protocol.ErrInvalidParameter.With("seatTemplate: must not be negative")
+	}
+	if r.SeatTemplate != nil && *r.SeatTemplate > math.MaxInt32 && mutant.On(mutant.TemplateInt32) {
+		return protocol.ErrInvalidParameter.With("seatTemplate: must be a 32-bit integer")
 	}
 	return nil
 }
 
 func checkLiveRef(_ *Core, r *protocol.LiveRef) *protocol.Error {
 	return checkLiveID("liveID", r.LiveID)
+}
+
+// checkInfoRef is fetchLiveInfo's check: checkLiveRef.
+func checkInfoRef(c *Core, r *protocol.LiveRef) *protocol.Error {
+	if mutant.On(mutant.FetchInfoUnchecked) {
+		return nil // a lookup needs no validation
+	}
+	return checkLiveRef(c, r)
 }
 
 func checkUserRef(_ *Core, r *protocol.UserRef) *protocol.Error {
@@ -172,6 +203,14 @@ func checkSeatRef(_ *Core, r *protocol.SeatRef) *protocol.Error {
 		return protocol.ErrInvalidParameter.With("seatIndex: required")
 	}
 	return nil
+}
+
+// checkLockRef is lockSeat's and unlockSeat's check: checkSeatRef.
+func checkLockRef(c *Core, r *protocol.SeatRef) *protocol.Error {
+	if mutant.On(mutant.LockPermissionFirst) {
+		return nil // setLock asks for the host first, then finds seatIndex missing
+	}
+	return checkSeatRef(c, r)
 }
 
 func checkMove(c *Core, r *protocol.MoveUserToSeat) *protocol.Error {

@@ -2,6 +2,8 @@ package core
 
 import (
 	"encoding/base64"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,24 +44,36 @@ func (r *room) sessions() []SessionID {
 }
 
 func (r *room) info() protocol.LiveInfo {
-	return protocol.LiveInfo{
+	li := protocol.LiveInfo{
 		LiveID:           r.id,
 		LiveName:         r.name,
 		IsPublicVisible:  r.public,
 		SeatTemplate:     r.template,
 		MaxSeatCount:     len(r.seats),
-		LiveOwner:        protocol.LiveUserInfo{UserID: r.owner.user.ID, UserName: r.owner.user.Name, AvatarURL: r.owner.user.AvatarURL},
+		LiveOwner:        r.owner.liveUser(),
 		CreateTime:       r.createTime,
 		CurrentUserCount: len(r.members),
 	}
+	if mutant.On(mutant.TemplateNotKept) {
+		li.SeatTemplate = 600 // the room store keeps no template
+	}
+	if mutant.On(mutant.OwnerIDOnly) {
+		li.LiveOwner = protocol.LiveUserInfo{UserID: r.owner.user.ID} // the room index keeps the owner's ID only
+	}
+	return li
 }
 
 func (c *Core) createLive(m *member, req protocol.CreateLive) (any, *protocol.Error) {
 	if m.room != nil {
 		return nil, protocol.ErrAlreadyInLive.With("already in room %q", m.room.id)
 	}
-	if _, ok := c.rooms[req.LiveID]; ok {
+	if _, ok := c.room(req.LiveID); ok {
 		return nil, protocol.ErrLiveIDAlreadyUsed.With("room %q already exists", req.LiveID)
+	}
+	if mutant.On(mutant.CreateStateFirst) {
+		if err := checkCreateLiveFields(c, &req); err != nil {
+			return nil, err
+		}
 	}
 	seats := min(9, c.cfg.MaxSeatCount) // the default of ROOM-001: never more than the limit
 	if req.MaxSeatCount != nil {
@@ -84,7 +98,30 @@ func (c *Core) createLive(m *member, req protocol.CreateLive) (any, *protocol.Er
 	m.room = r
 	r.seats[0].user = m
 	m.seat = 0
-	return protocol.CreateLiveReply{LiveInfo: r.info(), SeatList: r.ownSeats()}, nil
+	info := r.info()
+	// The reply says what was asked and who asked: the same as info() gives, but for the
+	// mutants TemplateNotKept and OwnerIDOnly, whose rooms keep less.
+	info.SeatTemplate, info.LiveOwner = template, m.liveUser()
+	return protocol.CreateLiveReply{LiveInfo: info, SeatList: r.ownSeats()}, nil
+}
+
+// room finds the room liveID (regardless of case: mutant.RoomIDsFoldCase).
+func (c *Core) room(liveID string) (*room, bool) {
+	r, ok := c.rooms[liveID]
+	if ok || !mutant.On(mutant.RoomIDsFoldCase) {
+		return r, ok
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.rooms)) {
+		if strings.EqualFold(id, liveID) {
+			return c.rooms[id], true
+		}
+	}
+	return nil, false
+}
+
+// liveUser is m's user as a LiveInfo's liveOwner describes it.
+func (m *member) liveUser() protocol.LiveUserInfo {
+	return protocol.LiveUserInfo{UserID: m.user.ID, UserName: m.user.Name, AvatarURL: m.user.AvatarURL}
 }
 
 func (c *Core) endLive(m *member) (any, *protocol.Error) {
@@ -109,7 +146,7 @@ func (c *Core) endRoom(r *room, reason int) {
 	var audience []SessionID
 	for _, m := range r.members {
 		m.room = nil
-		if !mutant.On(mutant.SeatKeptAfterRoomEnd) {
+		if !mutant.On(mutant.SeatKeptAfterRoomEnd) && !(mutant.On(mutant.HostSeatKeptAtEnd) && m == r.owner) {
 			m.seat = -1
 		}
 		if m != r.owner {
@@ -139,8 +176,8 @@ func (c *Core) joinLive(m *member, req protocol.LiveRef) (any, *protocol.Error) 
 	if m.room != nil {
 		return nil, protocol.ErrAlreadyInLive.With("already in room %q", m.room.id)
 	}
-	r, ok := c.rooms[req.LiveID]
-	if !ok {
+	r, ok := c.room(req.LiveID)
+	if !ok || (mutant.On(mutant.PrivateNotJoinable) && !r.public) {
 		return nil, protocol.ErrLiveNotExist.With("room %q does not exist", req.LiveID)
 	}
 	if len(r.members) >= c.cfg.MaxUsersPerRoom && !(mutant.On(mutant.FiftyFirstUser) && len(r.members) == c.cfg.MaxUsersPerRoom) {
@@ -177,6 +214,8 @@ func (c *Core) leaveRoom(m *member) {
 		r.seats[m.seat] = seat{locked: r.seats[m.seat].locked && !mutant.On(mutant.LockLostOnLeave)}
 		m.seat = -1
 		c.seatsChanged(r)
+	} else if mutant.On(mutant.SeatlessLeaveEvent) {
+		c.seatsChanged(r) // a departure always republishes the seats
 	}
 }
 
@@ -238,7 +277,7 @@ func (c *Core) fetchLiveList(_ *member, req protocol.FetchLiveList) (any, *proto
 }
 
 func (c *Core) fetchLiveInfo(_ *member, req protocol.LiveRef) (any, *protocol.Error) {
-	r, ok := c.rooms[req.LiveID]
+	r, ok := c.room(req.LiveID)
 	if !ok {
 		return nil, protocol.ErrLiveNotExist.With("room %q does not exist", req.LiveID)
 	}

@@ -191,6 +191,22 @@ const (
 	StateListsOutgoing     = "state-lists-outgoing-requests"
 	StateOwnSeatsOnly      = "state-seat-list-not-merged"
 	StateListsAccepted     = "state-lists-accepted-battle"
+
+	// A hunt of request validation and the rooms (2026-12-07, 17:40).
+	LiveNameInRunes      = "live-name-counted-in-characters"
+	CreateStateFirst     = "create-live-state-before-fields"
+	LockPermissionFirst  = "lock-seat-permission-before-fields"
+	BarePayloadIgnored   = "bare-request-payload-ignored"
+	FetchInfoUnchecked   = "fetch-live-info-id-unchecked"
+	RoomIDsFoldCase      = "room-ids-compared-ignoring-case"
+	LiveIDTrimmed        = "live-id-trimmed"
+	PrivateNotJoinable   = "private-room-not-joinable"
+	TemplateNotKept      = "seat-template-not-kept"
+	OwnerIDOnly          = "live-owner-id-only"
+	HostSeatKeptAtEnd    = "host-seat-kept-at-end"
+	SeatlessLeaveEvent   = "seatless-leave-sends-seat-event"
+	TemplateMessageVague = "seat-template-message-vague"
+	TemplateInt32        = "seat-template-int32"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -330,6 +346,21 @@ var Catalogue = []Mutant{
 	{StateListsOutgoing, "a resume's state.connectionRequests lists the room's own outgoing requests too", []string{"RESUME-004"}},
 	{StateOwnSeatsOnly, "a resume's state.room.seatList holds the room's own seats, not the group's merged list", []string{"RESUME-004"}},
 	{StateListsAccepted, "a resume's state.battleRequests lists a pending battle the room has accepted", []string{"RESUME-004"}},
+
+	{LiveNameInRunes, "liveName's 100-byte bound counts characters", []string{"INPUT-003"}},
+	{CreateStateFirst, "createLive checks the caller's room and the liveID's use before its other fields", []string{"INPUT-004"}},
+	{LockPermissionFirst, "lockSeat and unlockSeat check the caller's permission before a missing seatIndex", []string{"INPUT-004"}},
+	{BarePayloadIgnored, "a request that takes no fields never reads its payload: leaveLive with payload 5 is carried out", []string{"INPUT-004"}},
+	{FetchInfoUnchecked, "fetchLiveInfo does not validate liveID: a malformed one gets 100004", []string{"INPUT-003"}},
+	{RoomIDsFoldCase, "room IDs are compared regardless of case", []string{"ROOM-003"}},
+	{LiveIDTrimmed, "createLive trims the whitespace around liveID before checking it", []string{"INPUT-003"}},
+	{PrivateNotJoinable, "a room created with isPublicVisible false cannot be joined (100004)", []string{"ROOM-005"}},
+	{TemplateNotKept, "a room's seatTemplate is 600 everywhere but createLive's reply", []string{"ROOM-009"}},
+	{OwnerIDOnly, "liveOwner carries the userID only (no userName, avatarURL) everywhere but createLive's reply", []string{"ROOM-009"}},
+	{HostSeatKeptAtEnd, "endLive frees the audience's seats but not the host's own", []string{"ROOM-007"}},
+	{SeatlessLeaveEvent, "leaveLive of an audience member on no seat sends onSeatListChanged", []string{"SEAT-008"}},
+	{TemplateMessageVague, "a bad seatTemplate's 100002 does not name the field", []string{"INPUT-003"}},
+	{TemplateInt32, "seatTemplate is read as a 32-bit integer: 3000000000 is refused", []string{"ROOM-009"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.
