@@ -1,6 +1,8 @@
 package specs
 
 import (
+	"encoding/json"
+	"net/http"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -190,5 +192,61 @@ var _ = Describe("REST API semantics", Label("rest"), func() {
 		expectCode(err, client.CodeLiveInOtherBattle)
 		_, err = f.RequestBattle(s.ctx, client.RequestBattleRequest{UserIDs: userIDs(a, e)})
 		expectCode(err, client.CodeNoValidBattleLive)
+	})
+
+	/*
+		Testname: rest-bodies-raw
+		Description: bodies the suite's typed client cannot send, and the order of checks
+		(REST-005: a bad field gets 100002 naming it, before any state is looked at): a string
+		OpType other than "1" or "2" is refused (REST-030), naming OpType, and changes
+		nothing; "1" as a string adds; an IdempotencyKey of "" counts as absent (REST-034), so
+		two such requests both apply; a bad item for an ended battle gets 100002, not 100421;
+		create_battle with an unknown FromRoomId and a bad Duration gets 100002, not 100004.
+	*/
+	It("[REST-005 REST-030 REST-034 INPUT-004] raw bodies: a string OpType other than \"1\" or \"2\" is refused, an empty IdempotencyKey is no key, and a bad field wins over an ended battle or an unknown room", Label("battle", "score"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		hs := s.hosts("a", "b")
+		battleWelcome(s)
+		a, b := hs[0], hs[1]
+		id := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
+		r := s.rest()
+		do := func(api, body string) client.Envelope {
+			GinkgoHelper()
+			status, env, err := r.Do(s.ctx, http.MethodPost, api, r.Query(), []byte(body))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(status).To(Equal(http.StatusOK))
+			return env
+		}
+		version := func(env client.Envelope) uint64 {
+			GinkgoHelper()
+			Expect(env.ErrorCode).To(BeZero(), env.ErrorInfo)
+			var resp client.SetBattleScoreResponse
+			Expect(json.Unmarshal(env.Response, &resp)).To(Succeed())
+			return resp.ScoreVersion
+		}
+		item := `"ScoreList":[{"RoomId":"` + s.room("b") + `","Score":5}]`
+
+		for _, op := range []string{`"3"`, `"0"`, `"add"`} {
+			env := do(client.APISetBattleScore, `{"BattleId":"`+id+`","OpType":`+op+`,`+item+`}`)
+			Expect(env.ErrorCode).To(Equal(client.CodeInvalidParameter), "OpType %s: %s", op, env.ErrorInfo)
+			Expect(env.ErrorInfo).To(ContainSubstring("OpType"))
+		}
+		none(s, a, client.EvBattleScoreChanged)
+		Expect(version(do(client.APISetBattleScore, `{"BattleId":"`+id+`","OpType":"1",`+item+`}`))).To(Equal(uint64(1)), `OpType "1" adds`)
+		for want := uint64(2); want <= 3; want++ {
+			Expect(version(do(client.APISetBattleScore, `{"BattleId":"`+id+`","OpType":1,"IdempotencyKey":"",`+item+`}`))).To(Equal(want), "an empty key is no key: applied again")
+		}
+		info, err := r.GetBattleInfo(s.ctx, id, "")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.ToRoomList[0].Score).To(Equal(int64(15)))
+
+		Expect(b.ExitBattle(s.ctx, id)).To(Succeed())
+		next[client.BattleEnded](s, a, client.EvBattleEnded)
+		env := do(client.APISetBattleScore, `{"BattleId":"`+id+`","OpType":1,"ScoreList":[{"RoomId":"`+s.room("a")+`","Score":-1}]}`)
+		Expect(env.ErrorCode).To(Equal(client.CodeInvalidParameter), "a bad Score for an ended battle: %s", env.ErrorInfo)
+		Expect(env.ErrorInfo).To(ContainSubstring("Score"))
+		env = do(client.APICreateBattle, `{"FromRoomId":"`+s.room("nowhere")+`","ToRoomIdList":["`+s.room("b")+`"],"Duration":999}`)
+		Expect(env.ErrorCode).To(Equal(client.CodeInvalidParameter), "a bad Duration from an unknown room: %s", env.ErrorInfo)
+		Expect(env.ErrorInfo).To(ContainSubstring("Duration"))
 	})
 })

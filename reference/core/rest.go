@@ -40,6 +40,9 @@ func (c *Core) REST(api, operator string, body json.RawMessage) (any, *protocol.
 	case protocol.APISetBattleScore:
 		var req protocol.SetBattleScore
 		if err = decode(body, &req); err == nil {
+			if mutant.On(mutant.EmptyKeyUsed) && req.IdempotencyKey == "" && emptyKeyGiven(body) {
+				req.IdempotencyKey = "\x00" // a key that is present counts, even empty
+			}
 			resp, err = c.restSetBattleScore(req)
 		}
 	default:
@@ -84,6 +87,9 @@ func (c *Core) checkCreateBattle(req protocol.CreateBattle) *protocol.Error {
 }
 
 func (c *Core) restCreateBattle(operator string, req protocol.CreateBattle) (any, *protocol.Error) {
+	if _, ok := c.rooms[req.FromRoomID]; !ok && mutant.On(mutant.CreateRoomFirst) && checkLiveID("FromRoomId", req.FromRoomID) == nil {
+		return nil, protocol.ErrLiveNotExist.With("FromRoomId %q does not exist", req.FromRoomID)
+	}
 	if err := c.checkCreateBattle(req); err != nil {
 		return nil, err
 	}
@@ -198,6 +204,12 @@ func (c *Core) restGetBattleInfo(req protocol.GetBattleInfo) (any, *protocol.Err
 	return resp, nil
 }
 
+// emptyKeyGiven reports whether body gives IdempotencyKey as "" (mutant.EmptyKeyUsed).
+func emptyKeyGiven(body json.RawMessage) bool {
+	var raw map[string]json.RawMessage
+	return json.Unmarshal(body, &raw) == nil && string(raw["IdempotencyKey"]) == `""`
+}
+
 func checkSetBattleScore(req protocol.SetBattleScore) *protocol.Error {
 	switch {
 	case req.BattleID == "" || len(req.BattleID) > maxBattleIDBytes:
@@ -221,6 +233,9 @@ func checkSetBattleScore(req protocol.SetBattleScore) *protocol.Error {
 }
 
 func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.Error) {
+	if b, ok := c.battles[req.BattleID]; ok && b.state == battleEnded && mutant.On(mutant.ScoreStateFirst) {
+		return nil, protocol.ErrBattleAlreadyEnded.With("battle %q has ended", b.id)
+	}
 	if err := checkSetBattleScore(req); err != nil {
 		return nil, err
 	}

@@ -26,6 +26,8 @@ func (r *room) appendSeats(out []protocol.SeatInfo) []protocol.SeatInfo {
 				UserID: s.user.user.ID, UserName: s.user.user.Name, AvatarURL: s.user.user.AvatarURL,
 				LiveID: r.id, MicrophoneStatus: s.mic,
 			}
+		} else if mutant.On(mutant.EmptySeatLiveID) {
+			si.UserInfo.LiveID = r.id // the seat's room, not the occupant's: there is none
 		}
 		out = append(out, si)
 	}

@@ -207,6 +207,13 @@ const (
 	SeatlessLeaveEvent   = "seatless-leave-sends-seat-event"
 	TemplateMessageVague = "seat-template-message-vague"
 	TemplateInt32        = "seat-template-int32"
+	EmptySeatLiveID      = "empty-seat-user-live-id"
+
+	// The REST hunt's other four: bodies the suite's client could not send, and check order.
+	OpTypeLoose     = "optype-string-other-than-2-adds"
+	EmptyKeyUsed    = "empty-idempotency-key-used"
+	ScoreStateFirst = "set-score-state-before-items"
+	CreateRoomFirst = "create-battle-room-before-body"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -361,6 +368,11 @@ var Catalogue = []Mutant{
 	{SeatlessLeaveEvent, "leaveLive of an audience member on no seat sends onSeatListChanged", []string{"SEAT-008"}},
 	{TemplateMessageVague, "a bad seatTemplate's 100002 does not name the field", []string{"INPUT-003"}},
 	{TemplateInt32, "seatTemplate is read as a 32-bit integer: 3000000000 is refused", []string{"ROOM-009"}},
+	{EmptySeatLiveID, "an empty seat's userInfo.liveID is the seat's room, not \"\"", []string{"ROOM-001"}},
+	{OpTypeLoose, "a string OpType other than \"2\" (\"3\", \"add\") adds instead of being refused", []string{"REST-030"}},
+	{EmptyKeyUsed, "\"IdempotencyKey\": \"\" is used as a key: a second such request is not applied", []string{"REST-034"}},
+	{ScoreStateFirst, "set_battle_score checks the battle's state before its items: an ended battle and a bad item get 100421", []string{"REST-005"}},
+	{CreateRoomFirst, "create_battle looks up FromRoomId before checking the body: an unknown room and a bad Duration get 100004", []string{"REST-005"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

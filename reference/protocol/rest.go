@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/pkarena/pkarena/reference/mutant"
 )
 
 // RESTPrefix is the path of the REST API (SPEC REST-001); the API name follows it.
@@ -91,6 +93,10 @@ func (o *OpType) UnmarshalJSON(b []byte) error {
 			return err
 		}
 		if s != "1" && s != "2" {
+			if mutant.On(mutant.OpTypeLoose) {
+				*o = 1 // a string OpType means overwrite when it is "2", else add
+				return nil
+			}
 			return fmt.Errorf("OpType %q: must be 1 or 2", s)
 		}
 		*o = OpType(s[0] - '0')
