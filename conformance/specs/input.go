@@ -117,6 +117,9 @@ var _ = Describe("Bad input", Label("input"), func() {
 			return `{"type":"fetchLiveInfo","id":"f16","payload":{"liveID":"` + s.id("a b") + `"}}`
 		}, "f16", "liveID"),
 		Entry("[ROOM-009] fetchLiveInfo without liveID", func(s *scene) string { return `{"type":"fetchLiveInfo","id":"f17","payload":{}}` }, "f17", "liveID"),
+		Entry("[ROOM-002] createLive with maxSeatCount 2.5", func(s *scene) string {
+			return `{"type":"createLive","id":"f20","payload":{"liveID":"` + s.room("a") + `","maxSeatCount":2.5}}`
+		}, "f20", "maxSeatCount"),
 		Entry("heartbeat with a payload that is a number", func(s *scene) string { return `{"type":"heartbeat","id":"f18","payload":5}` }, "f18", "payload"),
 		Entry("[INPUT-004] lockSeat without seatIndex, from a user in no room", func(s *scene) string { return `{"type":"lockSeat","id":"f19","payload":{}}` }, "f19", "seatIndex"),
 	)

@@ -1,6 +1,8 @@
 package specs
 
 import (
+	"encoding/json"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -120,5 +122,22 @@ var _ = Describe("Rooms, hunted", Label("room"), func() {
 		settle(s, h, a)
 		Expect(a.LeaveLive(s.ctx)).To(Succeed())
 		none(s, h, client.EvSeatListChanged)
+	})
+
+	/*
+		Testname: explicit-count-zero
+		Description: fetchLiveList's count 0, sent explicitly, also means 20 (§7's table,
+		ROOM-008): the request succeeds with at most 20 rooms. (The suite's typed client omits
+		a count of 0, so the frame is written by hand.)
+	*/
+	It("[ROOM-008] fetchLiveList with an explicit count 0 is served as count 20", func(ctx SpecContext) {
+		s := newScene(ctx)
+		s.host("h")
+		v := s.user("v")
+		f := sendRaw(s, v, "c0", client.ReqFetchLiveList, `{"type":"fetchLiveList","id":"c0","payload":{"count":0}}`)
+		Expect(*f.Code).To(BeZero(), "count 0 means 20: %s", *f.Message)
+		var page client.FetchLiveListReply
+		Expect(json.Unmarshal(f.Payload, &page)).To(Succeed())
+		Expect(len(page.LiveInfoList)).To(BeNumerically("<=", 20))
 	})
 })

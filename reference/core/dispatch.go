@@ -33,11 +33,11 @@ var handlers map[string]handler
 func init() {
 	handlers = map[string]handler{
 		protocol.ReqHeartbeat:               bare(func(*Core, *member) (any, *protocol.Error) { return protocol.Empty{}, nil }),
-		protocol.ReqCreateLive:              typed((*Core).createLive, checkCreateLive),
+		protocol.ReqCreateLive:              rawMutants(typed((*Core).createLive, checkCreateLive)),
 		protocol.ReqEndLive:                 bare((*Core).endLive),
 		protocol.ReqJoinLive:                typed((*Core).joinLive, checkLiveRef),
 		protocol.ReqLeaveLive:               bare((*Core).leaveLive),
-		protocol.ReqFetchLiveList:           typed((*Core).fetchLiveList, checkFetchLiveList),
+		protocol.ReqFetchLiveList:           rawMutants(typed((*Core).fetchLiveList, checkFetchLiveList)),
 		protocol.ReqFetchLiveInfo:           typed((*Core).fetchLiveInfo, checkInfoRef),
 		protocol.ReqTakeSeat:                typed((*Core).takeSeat, checkSeatRef),
 		protocol.ReqLeaveSeat:               bare((*Core).leaveSeat),
@@ -73,6 +73,27 @@ func typed[T any](fn func(*Core, *member, T) (any, *protocol.Error), check func(
 			}
 		}
 		return fn(c, m, req)
+	}
+}
+
+// rawMutants runs h after the mutants that read the raw payload: SeatCountFractionDropped
+// (a number's fraction dropped, as a parseInt would) and ExplicitCountZeroRefused.
+func rawMutants(h handler) handler {
+	return func(c *Core, m *member, raw json.RawMessage) (any, *protocol.Error) {
+		if !mutant.On(mutant.SeatCountFractionDropped) && !mutant.On(mutant.ExplicitCountZeroRefused) {
+			return h(c, m, raw)
+		}
+		var fields map[string]any
+		if json.Unmarshal(raw, &fields) == nil {
+			if n, ok := fields["count"].(float64); ok && n == 0 && mutant.On(mutant.ExplicitCountZeroRefused) {
+				return nil, protocol.ErrInvalidParameter.With("count: must be 1..%d", maxListCount)
+			}
+			if n, ok := fields["maxSeatCount"].(float64); ok && mutant.On(mutant.SeatCountFractionDropped) {
+				fields["maxSeatCount"] = math.Trunc(n)
+				raw, _ = json.Marshal(fields)
+			}
+		}
+		return h(c, m, raw)
 	}
 }
 

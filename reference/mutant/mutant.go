@@ -214,6 +214,10 @@ const (
 	EmptyKeyUsed    = "empty-idempotency-key-used"
 	ScoreStateFirst = "set-score-state-before-items"
 	CreateRoomFirst = "create-battle-room-before-body"
+
+	// The input hunt's two that need the raw payload.
+	SeatCountFractionDropped = "max-seat-count-fraction-dropped"
+	ExplicitCountZeroRefused = "explicit-list-count-zero-refused"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -373,6 +377,8 @@ var Catalogue = []Mutant{
 	{EmptyKeyUsed, "\"IdempotencyKey\": \"\" is used as a key: a second such request is not applied", []string{"REST-034"}},
 	{ScoreStateFirst, "set_battle_score checks the battle's state before its items: an ended battle and a bad item get 100421", []string{"REST-005"}},
 	{CreateRoomFirst, "create_battle looks up FromRoomId before checking the body: an unknown room and a bad Duration get 100004", []string{"REST-005"}},
+	{SeatCountFractionDropped, "createLive reads maxSeatCount as any number and drops its fraction: 2.5 is 2", []string{"INPUT-003"}},
+	{ExplicitCountZeroRefused, "fetchLiveList refuses an explicit count 0 with 100002 (only an absent count means 20)", []string{"ROOM-008"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.
