@@ -164,4 +164,137 @@ var _ = Describe("Connection life", func() {
 		Expect(sv.ConnectionRequests).To(BeEmpty())
 		Expect(sv.BattleRequests).To(BeEmpty())
 	})
+
+	/*
+		Testname: second-drop-new-window
+		Description: a session's window runs from the drop the server saw last (RESUME-001): a
+		session dropped, resumed and dropped again is kept for a whole window from the second
+		drop, not lost when the first drop's window ends (RESUME-005); resumed after the first
+		window has passed, it continues, and nobody saw anything.
+	*/
+	It("[RESUME-001 RESUME-005] a session dropped, resumed and dropped again waits a whole window from the second drop, not the first", func(ctx SpecContext) {
+		s := newScene(ctx)
+		hs := s.hosts("a", "b")
+		window := resumeWelcome(s)
+		s.allow(2 * window)
+		b := hs[1]
+		settle(s, hs...)
+		d1 := s.drop("a")
+		time.Sleep(window / 4)
+		inWindow(s, d1)
+		s.resume(d1, d1.lastSeq, d1.lastSeq)
+		time.Sleep(window / 4)
+		d2 := s.drop("a")
+		time.Sleep(time.Until(d1.at.Add(window + window/10))) // the first drop's window has passed
+		inWindow(s, d2)
+		a3 := s.resume(d2, d2.lastSeq, d2.lastSeq)
+		Expect(a3.Welcome().Recovered).To(BeTrue())
+		none(s, b)
+	})
+
+	/*
+		Testname: each-session-own-window
+		Description: each waiting session is lost when its own window ends (RESUME-005: within
+		resumeWindowMs + heartbeatIntervalMs of its drop, and the suite's lateness allowance),
+		whatever other sessions dropped after it: a host dropped nine tenths of a window after
+		another does not hold back the first one's loss.
+	*/
+	It("[RESUME-005 LIVE-021] a dropped session is lost at the end of its own window, though another dropped later", Label("liveness"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		x, y := s.host("x"), s.host("y")
+		window := resumeWelcome(s)
+		z := s.host("z")
+		connect(s, x, y)
+		interval := time.Duration(s.welcome().Timing.HeartbeatIntervalMs) * time.Millisecond
+		late := lateness(s.welcome())
+		s.allow(2*window + interval + late)
+		settle(s, x, y, z)
+		d := s.drop("x")
+		time.Sleep(window * 9 / 10)
+		s.drop("z")
+		ev, e := nextWithin[client.ConnectionUserListChanged](s, y, client.EvConnectionUserListChanged, window+interval+late+target.EventTimeout)
+		Expect(client.LiveIDs(ev.LeavedList)).To(Equal([]string{s.room("x")}))
+		Expect(e.At.Sub(d.at)).To(BeNumerically("<=", window+interval+late), "x was lost %v after its drop; its window and a heartbeat interval are %v, and the suite accepts %v more", e.At.Sub(d.at), window+interval, late)
+	})
+
+	/*
+		Testname: history-kept-after-replay
+		Description: the history a replay came from is kept (RESUME-004: the last
+		resumeHistoryFrames frames, whatever was replayed): a session resumed from before four
+		frames, then dropped at once and resumed again from the same lastseq, gets
+		recovered true and the same frames with their original seq.
+	*/
+	It("[RESUME-004 RESUME-003] a second resume from before a replay gets the replayed frames again", func(ctx SpecContext) {
+		s := newScene(ctx)
+		h := s.host("h")
+		resumeWelcome(s)
+		w := s.audience("w", s.room("h"))
+		settle(s, h, w)
+		from := h.LastSeq()
+		for i := 0; i < 4; i++ {
+			Expect(takeOrLeave(s, w, i)).To(Succeed())
+		}
+		d1 := s.drop("h")
+		inWindow(s, d1)
+		h2 := s.resume(d1, from, d1.lastSeq)
+		Expect(h2.Welcome().Recovered).To(BeTrue())
+		Expect(h2.Sync(s.ctx)).To(Succeed())
+		first := bySeq(received(h2))
+		d2 := s.drop("h")
+		inWindow(s, d2)
+		h3 := s.resume(d2, from, d2.lastSeq)
+		Expect(h3.Welcome().Recovered).To(BeTrue(), "the frames replayed once are kept")
+		Expect(h3.Sync(s.ctx)).To(Succeed())
+		again := bySeq(received(h3))
+		for seq := from + 1; seq <= d1.lastSeq; seq++ {
+			Expect(again).To(HaveKey(seq))
+			Expect(first).To(HaveKey(seq))
+			expectSameFrame(again[seq], first[seq])
+		}
+	})
+
+	/*
+		Testname: history-bytes-released
+		Description: the history's byte bound applies to the frames kept, not to all a session
+		was ever sent (RESUME-004: the last frames whose sizes, each its encoded length plus
+		128 bytes, add up to at most resumeHistoryBytes): after more than resumeHistoryBytes
+		of frames in its life, a session resumed from before its last two frames gets
+		recovered true and both.
+	*/
+	It("[RESUME-004] after more than resumeHistoryBytes of frames in a session's life, its last two frames are still replayed", func(ctx SpecContext) {
+		s := newScene(ctx)
+		h := s.host("h")
+		resumeWelcome(s)
+		limit := int64(s.welcome().Limits.ResumeHistoryBytes)
+		if limit > 4<<20 {
+			Skip(fmt.Sprintf("the server keeps %d bytes of history: too many to fill in a spec", limit))
+		}
+		w := s.audience("w", s.room("h"))
+		settle(s, h, w)
+		sent, i := int64(0), 0
+		for ; sent <= limit; i++ {
+			Expect(i).To(BeNumerically("<", 20000), "%d bytes of frames sent and still not past %d", sent, limit)
+			Expect(takeOrLeave(s, w, i)).To(Succeed())
+			if i%50 == 49 {
+				Expect(h.Sync(s.ctx)).To(Succeed())
+				sent = 0
+				for _, f := range received(h) {
+					sent += int64(len(f.Raw)) + 128
+				}
+			}
+		}
+		Expect(h.Sync(s.ctx)).To(Succeed())
+		from := h.LastSeq()
+		Expect(takeOrLeave(s, w, i)).To(Succeed())
+		Expect(takeOrLeave(s, w, i+1)).To(Succeed())
+		d := s.drop("h")
+		inWindow(s, d)
+		h2 := s.resume(d, from, d.lastSeq)
+		Expect(h2.Welcome().Recovered).To(BeTrue(), "the last frames fit in resumeHistoryBytes")
+		Expect(h2.Sync(s.ctx)).To(Succeed())
+		got := bySeq(received(h2))
+		for seq := from + 1; seq <= d.lastSeq; seq++ {
+			Expect(got).To(HaveKey(seq))
+		}
+	})
 })

@@ -218,6 +218,12 @@ const (
 	// The input hunt's two that need the raw payload.
 	SeatCountFractionDropped = "max-seat-count-fraction-dropped"
 	ExplicitCountZeroRefused = "explicit-list-count-zero-refused"
+
+	// The life hunt's timers and history.
+	GraceOldTimer          = "grace-timer-of-earlier-drop-kept"
+	GraceTimerRearmed      = "grace-timer-rearmed-by-each-drop"
+	HistoryClearedOnReplay = "history-cleared-after-replay"
+	HistoryBytesKept       = "history-bytes-never-released"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -351,7 +357,7 @@ var Catalogue = []Mutant{
 	{BareCloseKeepsSession, "a close frame without a status code (1005) keeps the session for a resume, as a drop would", []string{"RESUME-001"}},
 	{LastSeqOneAhead, "a resume with lastseq one past the session's last frame is accepted", []string{"RESUME-006"}},
 	{RefusedResumeTakesOver, "a resume refused for a lastseq ahead first closes the session's open connection with 4009", []string{"RESUME-006"}},
-	{NewLoginWaitsWindow, "a new login leaves the session waiting for its resume to be lost at the window's end, not at once", []string{"AUTH-006"}},
+	{NewLoginWaitsWindow, "a new login leaves the session waiting for its resume to be lost at the window's end, not at once", []string{"RESUME-006"}},
 	{LostInviteeSilent, "a lost host's pending incoming connection request is closed without telling the inviter", []string{"COHOST-017"}},
 	{StateHostBySeat, "a resume's state.host says whether the user is seated, not whether it is the host", []string{"RESUME-004"}},
 	{StateListsOutgoing, "a resume's state.connectionRequests lists the room's own outgoing requests too", []string{"RESUME-004"}},
@@ -379,6 +385,10 @@ var Catalogue = []Mutant{
 	{CreateRoomFirst, "create_battle looks up FromRoomId before checking the body: an unknown room and a bad Duration get 100004", []string{"REST-005"}},
 	{SeatCountFractionDropped, "createLive reads maxSeatCount as any number and drops its fraction: 2.5 is 2", []string{"INPUT-003"}},
 	{ExplicitCountZeroRefused, "fetchLiveList refuses an explicit count 0 with 100002 (only an absent count means 20)", []string{"ROOM-008"}},
+	{GraceOldTimer, "a session resumed and dropped again is lost when its first window ends", []string{"RESUME-005"}},
+	{GraceTimerRearmed, "one grace timer, re-armed by each drop: an earlier drop's loss waits for the latest drop's window", []string{"RESUME-005"}},
+	{HistoryClearedOnReplay, "a replay clears the history: a second resume from before it gets recovered false", []string{"RESUME-004"}},
+	{HistoryBytesKept, "the history's bytes are never released: after resumeHistoryBytes in a session's life it keeps one frame", []string{"RESUME-004"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

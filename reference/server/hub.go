@@ -661,7 +661,7 @@ func (h *hub) drop(c *conn, ended int) {
 		}
 		s.graceUntil = time.Now().Add(window)
 		h.grace = append(h.grace, graceEntry{s, s.graceUntil})
-		if len(h.grace) == 1 {
+		if len(h.grace) == 1 || mutant.On(mutant.GraceTimerRearmed) {
 			h.graceTimer.Reset(window)
 		}
 		h.s.metrics.inGrace.Set(float64(len(h.grace) - h.graceLeft))

@@ -55,6 +55,9 @@ func (h *hub) resume(c *conn) openResult {
 	h.tokens[s.token] = s
 	h.attach(s, c)
 	replay, recovered := s.hist.after(c.resume.lastSeq, s.seq)
+	if mutant.On(mutant.HistoryClearedOnReplay) {
+		s.hist.reset() // replayed: delivered now, no need to keep them
+	}
 	if mutant.On(mutant.ResumeClaimsRecovered) && !recovered {
 		replay, recovered = s.hist.frames[s.hist.head:], true
 	}
@@ -111,7 +114,7 @@ func (h *hub) endGrace(now time.Time) {
 		e := h.grace[0]
 		h.grace[0] = graceEntry{}
 		h.grace = h.grace[1:]
-		if e.s.graceUntil.Equal(e.until) && e.s.conn == nil {
+		if (e.s.graceUntil.Equal(e.until) || mutant.On(mutant.GraceOldTimer) && !e.s.graceUntil.IsZero()) && e.s.conn == nil {
 			h.s.metrics.graceExpired.Inc()
 			e.s.graceUntil = time.Time{}
 			h.end(e.s)

@@ -69,8 +69,10 @@ func (h *history) add(seq uint64, f *outFrame) {
 		h.reset()
 		return
 	}
-	for h.len() >= h.maxFrames || h.bytes+n > h.maxBytes {
-		h.bytes -= h.frames[h.head].f.size()
+	for h.len() > 0 && (h.len() >= h.maxFrames || h.bytes+n > h.maxBytes) {
+		if !mutant.On(mutant.HistoryBytesKept) {
+			h.bytes -= h.frames[h.head].f.size()
+		}
 		h.frames[h.head] = numbered{}
 		h.head++
 	}
