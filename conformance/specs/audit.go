@@ -216,11 +216,7 @@ var _ = Describe("Mutation audit", func() {
 	*/
 	It("[REST-030 REST-005] set_battle_score takes a Score of 0 (an overwrite to 0 sets it) and refuses −1 with 100002", Label("rest", "limits"), func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b")
-		battleWelcome(s)
-		a, b := hs[0], hs[1]
-		id := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
-		r := s.rest()
+		_, b, id, r := restBattle(s)
 		set := func(op int, score int64) error {
 			_, err := r.SetBattleScore(s.ctx, client.SetBattleScoreRequest{BattleID: id, OpType: op, ScoreList: []client.ScoreItem{{RoomID: s.room("b"), Score: score}}})
 			return err
@@ -244,11 +240,7 @@ var _ = Describe("Mutation audit", func() {
 	*/
 	It("[TRANS-012 REST-005] a ScoreList item whose RoomId is spelt ROOMID has no RoomId: 100002, and no score changes", Label("rest", "input"), func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b")
-		battleWelcome(s)
-		a, b := hs[0], hs[1]
-		id := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
-		r := s.rest()
+		_, b, id, r := restBattle(s)
 		body := `{"BattleId":"` + id + `","OpType":1,"ScoreList":[{"ROOMID":"` + s.room("b") + `","Score":7}]}`
 		err := r.Call(s.ctx, client.APISetBattleScore, jsonRaw(body), nil)
 		expectCode(err, client.CodeInvalidParameter)

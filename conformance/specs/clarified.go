@@ -284,11 +284,7 @@ var _ = Describe("Clarifications of revision 4", func() {
 
 	It("[REST-035 REST-036 REST-034] a score request naming no participant succeeds with the version unchanged; a key reused with another body gets the first response and applies nothing", Label("rest", "score"), func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b")
-		battleWelcome(s)
-		a, b := hs[0], hs[1]
-		id := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
-		r := s.rest()
+		a, b, id, r := restBattle(s)
 		first, err := r.SetBattleScore(s.ctx, client.SetBattleScoreRequest{BattleID: id, OpType: client.OpAdd, IdempotencyKey: s.id("k"), ScoreList: []client.ScoreItem{{RoomID: s.room("b"), Score: 7}}})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(first.ScoreVersion).To(Equal(uint64(1)))

@@ -334,6 +334,17 @@ func (s *scene) hosts(names ...string) []*client.Client {
 	return cs
 }
 
+// restBattle connects hosts a and b, starts a 300 s battle of a against b, and returns the
+// two hosts, the battle's ID and a REST client: the scene of most set_battle_score specs.
+func restBattle(s *scene) (a, b *client.Client, id string, r *client.REST) {
+	GinkgoHelper()
+	hs := s.hosts("a", "b")
+	battleWelcome(s)
+	a, b = hs[0], hs[1]
+	id = startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
+	return a, b, id, s.rest()
+}
+
 // userIDs lists the user IDs of clients.
 func userIDs(cs ...*client.Client) []string {
 	out := make([]string, len(cs))

@@ -205,11 +205,7 @@ var _ = Describe("REST API semantics", Label("rest"), func() {
 	*/
 	It("[REST-005 REST-030 REST-034 INPUT-004] raw bodies: a string OpType other than \"1\" or \"2\" is refused, an empty IdempotencyKey is no key, and a bad field wins over an ended battle or an unknown room", Label("battle", "score"), func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b")
-		battleWelcome(s)
-		a, b := hs[0], hs[1]
-		id := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
-		r := s.rest()
+		a, b, id, r := restBattle(s)
 		do := func(api, body string) client.Envelope {
 			GinkgoHelper()
 			status, env, err := r.Do(s.ctx, http.MethodPost, api, r.Query(), []byte(body))

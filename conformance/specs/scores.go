@@ -133,11 +133,7 @@ var _ = Describe("Scores", Label("battle", "score"), func() {
 
 	It("[REST-034] a set_battle_score retried with the same IdempotencyKey is applied once and answered as the first time", func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b")
-		battleWelcome(s)
-		a, b := hs[0], hs[1]
-		id := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
-		r := s.rest()
+		a, _, id, r := restBattle(s)
 		req := client.SetBattleScoreRequest{BattleID: id, OpType: client.OpAdd, IdempotencyKey: s.id("gift-1"), ScoreList: []client.ScoreItem{{RoomID: s.room("b"), Score: 1200}}}
 		first, err := r.SetBattleScore(s.ctx, req)
 		Expect(err).NotTo(HaveOccurred())

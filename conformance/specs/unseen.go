@@ -184,11 +184,7 @@ var _ = Describe("Unseen mutants", func() {
 	*/
 	It("[REST-033 REST-030] a set_battle_score refused for a sum beyond 2^53-1 changes no score, not even the items before the one that overflowed", Label("battle", "score", "rest"), func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b")
-		battleWelcome(s)
-		a, b := hs[0], hs[1]
-		id := startBattle(s, 300, a, []*client.Client{b}).BattleInfo.BattleID
-		r := s.rest()
+		a, b, id, r := restBattle(s)
 		const maxScore = int64(1)<<53 - 1
 		_, err := r.SetBattleScore(s.ctx, client.SetBattleScoreRequest{BattleID: id, OpType: client.OpOverwrite, ScoreList: []client.ScoreItem{{RoomID: s.room("b"), Score: maxScore}}})
 		Expect(err).NotTo(HaveOccurred())
