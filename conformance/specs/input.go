@@ -113,10 +113,10 @@ var _ = Describe("Bad input", Label("input"), func() {
 		Entry("[ROOM-002] createLive with a negative seatTemplate", func(s *scene) string {
 			return `{"type":"createLive","id":"f15","payload":{"liveID":"` + s.room("a") + `","seatTemplate":-1}}`
 		}, "f15", "seatTemplate"),
-		Entry("[ROOM-009] fetchLiveInfo with a liveID with a space", func(s *scene) string {
+		Entry("[ROOM-002] fetchLiveInfo with a liveID with a space", func(s *scene) string {
 			return `{"type":"fetchLiveInfo","id":"f16","payload":{"liveID":"` + s.id("a b") + `"}}`
 		}, "f16", "liveID"),
-		Entry("[ROOM-009] fetchLiveInfo without liveID", func(s *scene) string { return `{"type":"fetchLiveInfo","id":"f17","payload":{}}` }, "f17", "liveID"),
+		Entry("[ROOM-002] fetchLiveInfo without liveID", func(s *scene) string { return `{"type":"fetchLiveInfo","id":"f17","payload":{}}` }, "f17", "liveID"),
 		Entry("[ROOM-002] createLive with maxSeatCount 2.5", func(s *scene) string {
 			return `{"type":"createLive","id":"f20","payload":{"liveID":"` + s.room("a") + `","maxSeatCount":2.5}}`
 		}, "f20", "maxSeatCount"),
