@@ -154,7 +154,7 @@ load-distributed:
 mutants:
 	@mkdir -p $(BIN) $(RESULTS)
 	CGO_ENABLED=0 $(GO) build -tags pkarena_mutants -o $(BIN)/pkarena-conformance-mutants ./conformance/cmd/pkarena-conformance
-	$(GO) run ./conformance/cmd/pkarena-mutants -binary $(BIN)/pkarena-conformance-mutants -results $(RESULTS)
+	$(GO) run ./conformance/cmd/pkarena-mutants -binary $(BIN)/pkarena-conformance-mutants -workers 4 -results $(RESULTS)
 	@$(GO) test -tags pkarena_mutants -run TestLoadCatchesMutants -count=1 -v ./load/cmd/pkarena-load/ > $(RESULTS)/load-mutants.log 2>&1; \
 	status=$$?; grep -E 'caught:|^(---|ok|FAIL)' $(RESULTS)/load-mutants.log; exit $$status
 
