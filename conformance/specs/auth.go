@@ -196,13 +196,20 @@ var _ = Describe("Authentication", Label("auth"), func() {
 		Expect(r.SeatList[0].UserInfo.UserName).To(Equal("Alice A."))
 	})
 
-	It("[AUTH-006 LIVE-021] a second connection of the same user closes the first with 4009, and the first counts as lost", func(ctx SpecContext) {
+	It("[AUTH-006 LIVE-021 RESUME-001] a second connection of the same user closes the first with 4009, and the first counts as lost: its session ends, its token resumes nothing", func(ctx SpecContext) {
 		s := newScene(ctx)
 		first := s.host("h")
 		a := s.audience("a", s.room("h"))
 		settle(s, a)
+		token, last := first.ResumeToken(), first.LastSeq()
 		second := s.user("h")
 		Expect(first.WaitClosed(s.ctx)).To(Equal(client.CloseReplaced))
+		if token != "" { // the server resumes sessions: the replaced one ended before the new welcome
+			_, err := s.resumeDial("h", token, last)
+			expectRefusedResume(err, "a resume of a session a new login replaced")
+			_, _, closed := second.CloseCode()
+			Expect(closed).To(BeFalse(), "the refused resume leaves the new login alone")
+		}
 		ended := next[client.LiveEnded](s, a, client.EvLiveEnded)
 		Expect(ended.LiveID).To(Equal(s.room("h")))
 		Expect(ended.Reason).To(Equal(client.EndedByServer), "the replaced host's room ends as on a lost connection")

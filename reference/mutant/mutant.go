@@ -224,6 +224,7 @@ const (
 	GraceTimerRearmed      = "grace-timer-rearmed-by-each-drop"
 	HistoryClearedOnReplay = "history-cleared-after-replay"
 	HistoryBytesKept       = "history-bytes-never-released"
+	ReplacedWaits          = "replaced-session-waits-for-resume"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -389,6 +390,7 @@ var Catalogue = []Mutant{
 	{GraceTimerRearmed, "one grace timer, re-armed by each drop: an earlier drop's loss waits for the latest drop's window", []string{"RESUME-005"}},
 	{HistoryClearedOnReplay, "a replay clears the history: a second resume from before it gets recovered false", []string{"RESUME-004"}},
 	{HistoryBytesKept, "the history's bytes are never released: after resumeHistoryBytes in a session's life it keeps one frame", []string{"RESUME-004"}},
+	{ReplacedWaits, "a connected session a new login replaces (4009) waits for a resume instead of ending", []string{"AUTH-006"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

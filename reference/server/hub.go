@@ -525,14 +525,17 @@ func (h *hub) open(c *conn) openResult {
 		return h.resume(c)
 	}
 	if old := h.byUser[c.user.ID]; old != nil {
-		if old.conn != nil {
+		replaced := old.conn != nil
+		if replaced {
 			old.conn.shutdown(closeReplaced)
 			h.drop(old.conn, closeReplaced)
 		}
-		if old.conn == nil && mutant.On(mutant.NewLoginWaitsWindow) { // no longer resumable; its window ends it
+		switch {
+		case replaced && mutant.On(mutant.ReplacedWaits): // its drop left it waiting for a resume
+		case old.conn == nil && mutant.On(mutant.NewLoginWaitsWindow): // no longer resumable; its window ends it
 			delete(h.tokens, old.token)
 			delete(h.byUser, old.user.ID)
-		} else {
+		default:
 			h.end(old) // a session waiting for its resume ends too: a newer login wins (RESUME-006)
 			h.flushLost()
 		}
@@ -650,7 +653,8 @@ func (h *hub) drop(c *conn, ended int) {
 		return
 	}
 	if code := h.detach(c, ended); h.s.cfg.ResumeWindow > 0 && !h.failed && (code == websocket.CloseAbnormalClosure || code == closeHeartbeatTimeout && !mutant.On(mutant.SilenceEndsSession) ||
-		mutant.On(mutant.ExpiredSessionKept) && code == closeTokenExpired || mutant.On(mutant.BareCloseKeepsSession) && code == websocket.CloseNoStatusReceived) {
+		mutant.On(mutant.ExpiredSessionKept) && code == closeTokenExpired || mutant.On(mutant.BareCloseKeepsSession) && code == websocket.CloseNoStatusReceived ||
+		mutant.On(mutant.ReplacedWaits) && code == closeReplaced) {
 		if mutant.On(mutant.ResumeLossAtOnce) {
 			h.end(s)
 			return
