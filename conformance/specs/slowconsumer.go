@@ -2,6 +2,7 @@ package specs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -21,9 +22,10 @@ import (
 // gives up waiting for the cut-off.
 const maxFloodFrames = 60000
 
-// dialNonReader opens a raw connection of user name that joins liveID and then never reads,
-// with a small socket receive buffer so that the server's send queue fills soon.
-func dialNonReader(s *scene, name, liveID string) *websocket.Conn {
+// dialNonReader opens a raw connection of user name, reads its welcome, joins liveID, sends
+// the frames of then, and never reads again, with a small socket receive buffer so that the
+// server's send queue fills soon. It returns the connection and its welcome.
+func dialNonReader(s *scene, name, liveID string, then ...string) (*websocket.Conn, client.Welcome) {
 	GinkgoHelper()
 	h := goodHandshake(s, name)
 	d := websocket.Dialer{
@@ -33,7 +35,17 @@ func dialNonReader(s *scene, name, liveID string) *websocket.Conn {
 	ws, _, err := d.DialContext(s.ctx, target.HandshakeURL(h.appID, h.userID, h.sig), nil)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(ws.Close)
-	Expect(ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"joinLive","id":"j","payload":{"liveID":"`+liveID+`"}}`))).To(Succeed())
+	_ = ws.SetReadDeadline(time.Now().Add(target.EventTimeout))
+	var welcome struct {
+		Type    string         `json:"type"`
+		Payload client.Welcome `json:"payload"`
+	}
+	Expect(ws.ReadJSON(&welcome)).To(Succeed(), "%s's welcome", name)
+	Expect(welcome.Type).To(Equal("welcome"))
+	_ = ws.SetReadDeadline(time.Time{})
+	for _, frame := range append([]string{`{"type":"joinLive","id":"j","payload":{"liveID":"` + liveID + `"}}`}, then...) {
+		Expect(ws.WriteMessage(websocket.TextMessage, []byte(frame))).To(Succeed())
+	}
 	// It is alive, only slow: it keeps sending heartbeats so the server does not drop it for
 	// silence (LIVE-020) before its queue fills. This goroutine is the connection's only writer.
 	every := time.Duration(s.welcome().Timing.HeartbeatIntervalMs) * time.Millisecond
@@ -56,7 +68,7 @@ func dialNonReader(s *scene, name, liveID string) *websocket.Conn {
 		}
 	}()
 	DeferCleanup(func() { close(stop); <-done })
-	return ws
+	return ws, welcome.Payload
 }
 
 var _ = Describe("Slow consumers", Label("transport", "slow"), func() {
@@ -65,7 +77,8 @@ var _ = Describe("Slow consumers", Label("transport", "slow"), func() {
 		s.allow(time.Minute)
 		h := s.host("h")
 		fast := s.audience("fast", s.room("h"))
-		slow := dialNonReader(s, "slow", s.room("h"))
+		slow, _ := dialNonReader(s, "slow", s.room("h"))
+
 		countUsers := func() int {
 			info, err := h.FetchLiveInfo(s.ctx, s.room("h"))
 			Expect(err).NotTo(HaveOccurred())
@@ -107,7 +120,8 @@ var _ = Describe("Slow consumers", Label("transport", "slow"), func() {
 		var ce *websocket.CloseError
 		var ne net.Error
 		switch {
-		case errors.As(err, &ce):
+		case errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure:
+
 			Expect(ce.Code).To(Equal(client.CloseSlowConsumer), "close code")
 		case errors.As(err, &ne) && ne.Timeout():
 			Fail("the cut-off connection was neither closed nor dropped within 30s: " + err.Error())
@@ -115,6 +129,121 @@ var _ = Describe("Slow consumers", Label("transport", "slow"), func() {
 			// Dropped without a close frame (its socket was full): allowed by CLOSE-001.
 		}
 		AddReportEntry("slow consumer cut off after", strconv.Itoa(toggles)+" seat changes")
+	})
+
+	/*
+		Testname: slow-consumer-session-ends
+		Description: a connection cut off for a full send queue (4008, CLOSE-001) ended by
+		the server's decision, so its session ends at once (RESUME-001), not after the resume
+		window: the seat it held is freed well within resumeWindowMs of the cut-off (bounded by
+		the frames it got before its close frame and sendQueueFrames; both times the server's
+		own ts), and its token resumes nothing. A server that kept the session for a resume
+		would free the seat a whole window later.
+	*/
+	It("[RESUME-001 CLOSE-001] a connection cut off with 4008 ends its session at once: its seat is freed well within resumeWindowMs of the cut-off, and its token resumes nothing", Label("resume"), func(ctx SpecContext) {
+
+		s := newScene(ctx)
+		s.allow(time.Minute)
+		h := s.host("h")
+		window := resumeWelcome(s)
+		fast := s.audience("fast", s.room("h"))
+
+		settle(s, h, fast)
+		const seat = 1
+		slow, welcome := dialNonReader(s, "slow", s.room("h"), fmt.Sprintf(`{"type":"takeSeat","id":"t","payload":{"seatIndex":%d}}`, seat))
+		slowID := s.id("slow")
+		seated := func(ch client.SeatListChanged) bool {
+			si := seatOf(ch.SeatList, slowID)
+			return si != nil && si.Index == seat
+		}
+		onSeat := func(e client.Event) bool {
+			var ch client.SeatListChanged
+			Expect(e.Decode(&ch)).To(Succeed())
+			return seated(ch)
+		}
+		Expect(seated(next[client.SeatListChanged](s, fast, client.EvSeatListChanged))).To(BeTrue(), "the non-reading viewer took seat %d", seat)
+
+		settle(s, h, fast)
+
+		// Seat 5 locked and unlocked until the non-reading viewer's seat is freed: the
+		// reading viewer gets each change, and one more where the seat is freed. The host
+		// keeps within four fifths of its request limit, if any (RATE-001), so that a server
+		// slow to free the seat fails here and not at the limit.
+		lim := h.Welcome().Limits
+		toggles, freedAt, start := 0, -1, time.Now()
+		var all []client.Event
+		for freedAt < 0 {
+			Expect(toggles).To(BeNumerically("<", maxFloodFrames), "after %d seat changes the non-reading viewer still holds its seat", toggles)
+			for lim.MaxRequestsPerSecond > 0 && float64(toggles) >= 0.8*(float64(lim.RequestBurst)+lim.MaxRequestsPerSecond*time.Since(start).Seconds()) {
+				time.Sleep(time.Millisecond)
+			}
+
+			if toggles%2 == 0 {
+				Expect(h.LockSeat(s.ctx, 5)).To(Succeed())
+			} else {
+				Expect(h.UnlockSeat(s.ctx, 5)).To(Succeed())
+			}
+			if toggles++; toggles%50 == 0 {
+				Expect(fast.Sync(s.ctx)).To(Succeed())
+				seen := len(all)
+				all = fast.Unread(client.EvSeatListChanged)
+				if i := slices.IndexFunc(all[seen:], func(e client.Event) bool { return !onSeat(e) }); i >= 0 {
+					freedAt = seen + i
+				}
+			}
+		}
+		Expect(all).To(HaveLen(toggles+1), "the reading viewer got each of %d seat changes and the seat freed", toggles)
+		free := all[freedAt]
+		changes := slices.Delete(slices.Clone(all), freedAt, freedAt+1)
+		for _, e := range changes[freedAt:] {
+			Expect(onSeat(e)).To(BeFalse(), "the seat of the viewer cut off stays free")
+		}
+
+		// What the cut-off connection got: the changes it was sent before it was cut off.
+
+		_ = slow.SetReadDeadline(time.Now().Add(30 * time.Second))
+		got, lastSeq := 0, uint64(0)
+		var err error
+		for {
+			var data []byte
+			if _, data, err = slow.ReadMessage(); err != nil {
+				break
+			}
+			var f client.Frame
+			Expect(json.Unmarshal(data, &f)).To(Succeed())
+			lastSeq = f.Seq
+			// The toggles start with a lock: the first change with seat 5 locked is the first.
+			var ch client.SeatListChanged
+			if f.Type == client.EvSeatListChanged && json.Unmarshal(f.Payload, &ch) == nil && (got > 0 || slices.ContainsFunc(ch.SeatList, func(si client.SeatInfo) bool { return si.Index == 5 && si.IsLocked })) {
+				got++
+			}
+		}
+		var ne net.Error
+		Expect(errors.As(err, &ne) && ne.Timeout()).To(BeFalse(), "the cut-off connection was neither closed nor dropped within 30s")
+		Expect(got).To(BeNumerically("<", toggles), "the non-reading viewer got every change: it was never cut off")
+		var ce *websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code == websocket.CloseAbnormalClosure {
+
+			// Dropped without a close frame: what was written before may be lost, so what it
+			// got does not say when it was cut off. Only its token is checked.
+			AddReportEntry("slow consumer's seat freed", "the connection was dropped without a close frame: the time of its cut-off is not known")
+		} else {
+			Expect(ce.Code).To(Equal(client.CloseSlowConsumer), "close code")
+			// Before its close frame it got every frame the server wrote; the frame that did
+			// not fit came after those and at most sendQueueFrames more (twice that, to allow
+			// for frames a writer holds outside its queue), so the cut-off was no later than
+			// when that change was made. A session kept for a resume frees the seat a whole
+			// window after the cut-off.
+			last := min(got+2*welcome.Limits.SendQueueFrames, len(changes)-1)
+			cut := changes[last].TS
+			AddReportEntry("slow consumer's seat freed", fmt.Sprintf("%d ms after seat change %d of %d (it got %d; sendQueueFrames %d), by which it was cut off; resume window %v",
+				free.TS-cut, last+1, toggles, got, welcome.Limits.SendQueueFrames, window))
+			Expect(time.Duration(free.TS-cut)*time.Millisecond).To(BeNumerically("<", window/2),
+				"the seat of the viewer cut off with 4008 was freed %d ms after seat change %d (ts %d, then %d), by which the server had cut it off: its session waited for a resume", free.TS-cut, last+1, cut, free.TS)
+		}
+		_, err = s.resumeDial("slow", welcome.ResumeToken, lastSeq)
+
+		expectRefusedResume(err, "a resume of the session the server cut off with 4008")
 	})
 
 	It("[CLOSE-001 INPUT-005] while one member has stopped reading, the delivery latency of the others does not move", func(ctx SpecContext) {

@@ -225,6 +225,7 @@ const (
 	HistoryClearedOnReplay = "history-cleared-after-replay"
 	HistoryBytesKept       = "history-bytes-never-released"
 	ReplacedWaits          = "replaced-session-waits-for-resume"
+	SlowConsumerKept       = "slow-consumer-session-kept"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -391,6 +392,7 @@ var Catalogue = []Mutant{
 	{HistoryClearedOnReplay, "a replay clears the history: a second resume from before it gets recovered false", []string{"RESUME-004"}},
 	{HistoryBytesKept, "the history's bytes are never released: after resumeHistoryBytes in a session's life it keeps one frame", []string{"RESUME-004"}},
 	{ReplacedWaits, "a connected session a new login replaces (4009) waits for a resume instead of ending", []string{"AUTH-006"}},
+	{SlowConsumerKept, "a connection cut off with 4008 (its send queue full) keeps its session for a resume", []string{"RESUME-001"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.
