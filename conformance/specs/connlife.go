@@ -187,13 +187,17 @@ var _ = Describe("Connection life", func() {
 		time.Sleep(window / 4)
 		inWindow(s, d1)
 		s.resume(d1, d1.lastSeq, d1.lastSeq)
-		time.Sleep(window / 4)
-		d2 := s.drop("a")
-		// Sleep past the first drop's window and the interval RESUME-005 allows a server to
-		// act on it, or, if that would not leave the second window a tenth to spare, past the
-		// first window by a tenth of it.
+		// The second drop comes late enough for the second window's last fifth to lie past the
+		// first drop's window, the interval RESUME-005 allows a server to act on it and a
+		// tenth of the window more: a server that lost the session at the first window's end,
+		// checking its windows once an interval, has lost it by then.
 		interval := time.Duration(s.welcome().Timing.HeartbeatIntervalMs) * time.Millisecond
-		wake := d1.at.Add(window + interval)
+		time.Sleep(max(window/4, time.Until(d1.at.Add(window*3/10+interval))))
+		d2 := s.drop("a")
+		// Sleep that long, or, if that would not leave the second window a tenth to spare,
+		// past the first window by a tenth of it.
+		wake := d1.at.Add(window + interval + window/10)
+
 		if latest := d2.start.Add(window * 8 / 10); wake.After(latest) {
 			wake = latest
 		}
@@ -202,7 +206,10 @@ var _ = Describe("Connection life", func() {
 		}
 		time.Sleep(time.Until(wake))
 		inWindow(s, d2)
+		AddReportEntry("resumed", fmt.Sprintf("%v after the first drop, %v after the second; window %v, interval %v",
+			time.Since(d1.at).Round(time.Millisecond), time.Since(d2.at).Round(time.Millisecond), window, interval))
 		a3 := s.resume(d2, d2.lastSeq, d2.lastSeq)
+
 		Expect(a3.Welcome().Recovered).To(BeTrue())
 		none(s, b)
 	})
