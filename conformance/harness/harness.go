@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -200,7 +201,7 @@ func Start(s Settings) (*Target, error) {
 	if t, err = t.start(); err != nil {
 		return nil, err
 	}
-	if err := t.probeTiming(); err != nil {
+	if err := t.probeWelcome(); err != nil {
 		t.Close()
 		return nil, err
 	}
@@ -284,8 +285,30 @@ func CheckTiming(tm client.Timing) error {
 	return nil
 }
 
-// probeTiming connects once and checks the timings the welcome advertises (CheckTiming).
-func (t *Target) probeTiming() error {
+// MinSeatCount and MinConnectedRooms are the least limits.maxSeatCount and
+// limits.maxConnectedRooms a target may advertise for the suite to test it: its scenes use
+// seats 0..7 of a room and requests naming seven rooms (COHOST-007: up to maxConnectedRooms
+// − 1; SPEC's defaults are 16 and 9). The specs of
+// larger groups, up to nine rooms, skip as not applicable where the target connects fewer;
+// those of a limit itself fill the limit the target advertises.
+const (
+	MinSeatCount      = 8
+	MinConnectedRooms = 8
+)
+
+// CheckLimits refuses limits too small for the suite's scenes (MinSeatCount,
+// MinConnectedRooms): every spec that uses more would fail for no fault of the server.
+func CheckLimits(l client.Limits) error {
+	if l.MaxSeatCount >= MinSeatCount && l.MaxConnectedRooms >= MinConnectedRooms {
+		return nil
+	}
+	return fmt.Errorf("the target advertises maxSeatCount %d and maxConnectedRooms %d: the suite's specs need at least %d and %d (SPEC's defaults are 16 and 9); restart the server with larger limits for the run (the reference server: -max-seat-count %d -max-connected-rooms %d)",
+		l.MaxSeatCount, l.MaxConnectedRooms, MinSeatCount, MinConnectedRooms, max(l.MaxSeatCount, MinSeatCount), max(l.MaxConnectedRooms, MinConnectedRooms))
+}
+
+// probeWelcome connects once and checks the timings and the limits the welcome advertises
+// (CheckTiming, CheckLimits).
+func (t *Target) probeWelcome() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	b := make([]byte, 4)
@@ -297,7 +320,8 @@ func (t *Target) probeTiming() error {
 		return fmt.Errorf("a first connection to %s: %w", t.URL, err)
 	}
 	defer c.Close()
-	if err := CheckTiming(c.Welcome().Timing); err != nil {
+	w := c.Welcome()
+	if err := errors.Join(CheckTiming(w.Timing), CheckLimits(w.Limits)); err != nil {
 		return fmt.Errorf("target %s: %w", t.URL, err)
 	}
 	return nil

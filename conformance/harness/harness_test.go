@@ -53,3 +53,46 @@ func TestStartRefusesTimingsTooShortToTest(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckLimits(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		seats, rooms int
+		ok           bool
+	}{
+		{"SPEC's defaults", 16, 9, true},
+		{"exactly the least", MinSeatCount, MinConnectedRooms, true},
+		{"a seat short", MinSeatCount - 1, 9, false},
+		{"a room short", 16, MinConnectedRooms - 1, false},
+		{"none advertised", 0, 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckLimits(client.Limits{MaxSeatCount: tt.seats, MaxConnectedRooms: tt.rooms})
+			if (err == nil) != tt.ok {
+				t.Errorf("CheckLimits(seats %d, rooms %d) = %v; want ok %v", tt.seats, tt.rooms, err, tt.ok)
+			}
+		})
+	}
+}
+
+// A target whose limits are too small for the suite's scenes is refused before any spec
+// runs, with the remedy in the message.
+func TestStartRefusesLimitsTooSmallToTest(t *testing.T) {
+	cfg := EmbeddedConfig()
+	cfg.MaxSeatCount, cfg.MaxConnectedRooms = 5, 4
+	srv, err := server.Start(cfg, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	tgt, err := Start(Settings{URL: srv.URL, SDKAppID: cfg.SDKAppID, Secret: cfg.Secret, EventTimeout: time.Second})
+	if err == nil {
+		tgt.Close()
+		t.Fatal("Start accepted a target with maxSeatCount 5 and maxConnectedRooms 4")
+	}
+	for _, want := range []string{"maxSeatCount 5 and maxConnectedRooms 4", "-max-seat-count 8 -max-connected-rooms 8"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Start: %v; want it to say %q", err, want)
+		}
+	}
+}

@@ -197,7 +197,6 @@ var _ = Describe("Connection life", func() {
 		// Sleep that long, or, if that would not leave the second window a tenth to spare,
 		// past the first window by a tenth of it.
 		wake := d1.at.Add(window + interval + window/10)
-
 		if latest := d2.start.Add(window * 8 / 10); wake.After(latest) {
 			wake = latest
 		}
@@ -209,7 +208,6 @@ var _ = Describe("Connection life", func() {
 		AddReportEntry("resumed", fmt.Sprintf("%v after the first drop, %v after the second; window %v, interval %v",
 			time.Since(d1.at).Round(time.Millisecond), time.Since(d2.at).Round(time.Millisecond), window, interval))
 		a3 := s.resume(d2, d2.lastSeq, d2.lastSeq)
-
 		Expect(a3.Welcome().Recovered).To(BeTrue())
 		none(s, b)
 	})

@@ -217,11 +217,14 @@ func expectIncreasing(versions []uint64, what string) {
 }
 
 // addScores makes n score changes of room liveID in battle id over REST and returns the
-// versions they were given.
+// versions they were given. It keeps within four fifths of the REST rate limit (REST-004),
+// which the calls of the specs before it may have used up.
 func addScores(s *scene, r *client.REST, id, liveID string, n int) []uint64 {
 	GinkgoHelper()
 	var out []uint64
-	for i := 0; i < n; i++ {
+	every := time.Second * 5 / 4 / time.Duration(max(1, target.RESTRateLimit))
+	for i, at := 0, time.Now(); i < n; i, at = i+1, at.Add(every) {
+		time.Sleep(time.Until(at))
 		resp, err := r.SetBattleScore(s.ctx, client.SetBattleScoreRequest{BattleID: id, OpType: client.OpAdd, ScoreList: []client.ScoreItem{{RoomID: liveID, Score: 1}}})
 		Expect(err).NotTo(HaveOccurred())
 		out = append(out, resp.ScoreVersion)
@@ -323,9 +326,6 @@ var _ = Describe("Resume", Label("resume"), func() {
 		hs := s.hosts(names...)
 		battleWelcome(s)
 		resumeWelcome(s)
-		if s.welcome().Limits.MaxConnectedRooms < len(names) {
-			Skip(fmt.Sprintf("the server connects at most %d rooms", s.welcome().Limits.MaxConnectedRooms))
-		}
 		v := s.audience("v", s.room("h5"))
 		reply := startBattle(s, 300, hs[0], hs[1:], v)
 		id := reply.BattleInfo.BattleID

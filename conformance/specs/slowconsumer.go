@@ -78,7 +78,6 @@ var _ = Describe("Slow consumers", Label("transport", "slow"), func() {
 		h := s.host("h")
 		fast := s.audience("fast", s.room("h"))
 		slow, _ := dialNonReader(s, "slow", s.room("h"))
-
 		countUsers := func() int {
 			info, err := h.FetchLiveInfo(s.ctx, s.room("h"))
 			Expect(err).NotTo(HaveOccurred())
@@ -121,7 +120,6 @@ var _ = Describe("Slow consumers", Label("transport", "slow"), func() {
 		var ne net.Error
 		switch {
 		case errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure:
-
 			Expect(ce.Code).To(Equal(client.CloseSlowConsumer), "close code")
 		case errors.As(err, &ne) && ne.Timeout():
 			Fail("the cut-off connection was neither closed nor dropped within 30s: " + err.Error())
@@ -141,13 +139,11 @@ var _ = Describe("Slow consumers", Label("transport", "slow"), func() {
 		would free the seat a whole window later.
 	*/
 	It("[RESUME-001 CLOSE-001] a connection cut off with 4008 ends its session at once: its seat is freed well within resumeWindowMs of the cut-off, and its token resumes nothing", Label("resume"), func(ctx SpecContext) {
-
 		s := newScene(ctx)
 		s.allow(time.Minute)
 		h := s.host("h")
 		window := resumeWelcome(s)
 		fast := s.audience("fast", s.room("h"))
-
 		settle(s, h, fast)
 		const seat = 1
 		slow, welcome := dialNonReader(s, "slow", s.room("h"), fmt.Sprintf(`{"type":"takeSeat","id":"t","payload":{"seatIndex":%d}}`, seat))
@@ -162,7 +158,6 @@ var _ = Describe("Slow consumers", Label("transport", "slow"), func() {
 			return seated(ch)
 		}
 		Expect(seated(next[client.SeatListChanged](s, fast, client.EvSeatListChanged))).To(BeTrue(), "the non-reading viewer took seat %d", seat)
-
 		settle(s, h, fast)
 
 		// Seat 5 locked and unlocked until the non-reading viewer's seat is freed: the
@@ -177,7 +172,6 @@ var _ = Describe("Slow consumers", Label("transport", "slow"), func() {
 			for lim.MaxRequestsPerSecond > 0 && float64(toggles) >= 0.8*(float64(lim.RequestBurst)+lim.MaxRequestsPerSecond*time.Since(start).Seconds()) {
 				time.Sleep(time.Millisecond)
 			}
-
 			if toggles%2 == 0 {
 				Expect(h.LockSeat(s.ctx, 5)).To(Succeed())
 			} else {
@@ -200,7 +194,6 @@ var _ = Describe("Slow consumers", Label("transport", "slow"), func() {
 		}
 
 		// What the cut-off connection got: the changes it was sent before it was cut off.
-
 		_ = slow.SetReadDeadline(time.Now().Add(30 * time.Second))
 		got, lastSeq := 0, uint64(0)
 		var err error
@@ -223,7 +216,6 @@ var _ = Describe("Slow consumers", Label("transport", "slow"), func() {
 		Expect(got).To(BeNumerically("<", toggles), "the non-reading viewer got every change: it was never cut off")
 		var ce *websocket.CloseError
 		if !errors.As(err, &ce) || ce.Code == websocket.CloseAbnormalClosure {
-
 			// Dropped without a close frame: what was written before may be lost, so what it
 			// got does not say when it was cut off. Only its token is checked.
 			AddReportEntry("slow consumer's seat freed", "the connection was dropped without a close frame: the time of its cut-off is not known")
@@ -242,7 +234,6 @@ var _ = Describe("Slow consumers", Label("transport", "slow"), func() {
 				"the seat of the viewer cut off with 4008 was freed %d ms after seat change %d (ts %d, then %d), by which the server had cut it off: its session waited for a resume", free.TS-cut, last+1, cut, free.TS)
 		}
 		_, err = s.resumeDial("slow", welcome.ResumeToken, lastSeq)
-
 		expectRefusedResume(err, "a resume of the session the server cut off with 4008")
 	})
 
