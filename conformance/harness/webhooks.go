@@ -36,6 +36,9 @@ type Delivery struct {
 	// Answered is the status the receiver answered with (500, or another, when told to fail
 	// it); 0 for a POST it held unanswered (HoldNext).
 	Answered int
+	// Dropped is when the sender gave up on a POST the receiver held (closed its connection);
+	// zero for one answered, or let go at HoldLimit or the receiver's close.
+	Dropped time.Time
 }
 
 // Decode unmarshals the body into v.
@@ -65,7 +68,8 @@ type Receiver struct {
 type failRule struct {
 	match     func(Delivery) bool
 	remaining int
-	status    int // the answer; 0: none, the POST is held (HoldNext)
+	status    int    // the answer; 0: none, the POST is held (HoldNext)
+	body      string // the answer's body (AnswerNextWith)
 }
 
 // StartReceiver listens on addr (host:port; port 0 picks one) and serves until Close.
@@ -109,9 +113,16 @@ func (r *Receiver) FailNext(n int, match func(Delivery) bool) {
 // that match. Rules apply in the order they were given: a delivery takes the first rule that
 // matches and has answers left.
 func (r *Receiver) AnswerNext(n, status int, match func(Delivery) bool) {
+	r.AnswerNextWith(n, status, "", match)
+}
+
+// AnswerNextWith makes the receiver answer status with body to the next n deliveries that
+// match, as AnswerNext does: a 2xx whose body says something else than the usual OK
+// (HOOK-005: the answer's body is ignored).
+func (r *Receiver) AnswerNextWith(n, status int, body string, match func(Delivery) bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.fails = append(r.fails, &failRule{match: match, remaining: n, status: status})
+	r.fails = append(r.fails, &failRule{match: match, remaining: n, status: status, body: body})
 }
 
 // HoldLimit bounds how long HoldNext holds a POST: a sender that waits for ever (no timeout)
@@ -188,19 +199,23 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 
 	r.mu.Lock()
 	d.Answered = http.StatusOK
+	answer := `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}`
 	for _, f := range r.fails {
 		if f.remaining > 0 && f.match(d) {
 			f.remaining--
-			d.Answered = f.status
+			d.Answered, answer = f.status, f.body
 			break
 		}
 	}
+	if p := r.resignedLocked(d); p != "" {
+		problems = append(problems, p)
+	}
+	index := len(r.deliveries)
 	r.deliveries = append(r.deliveries, d)
 	for _, p := range problems {
 		r.violations = append(r.violations, fmt.Sprintf("webhook %s (%s): %s", d.Command, d.EventID, p))
 	}
-	close(r.changed)
-	r.changed = make(chan struct{})
+	r.changedLocked()
 	r.mu.Unlock()
 
 	if d.Answered == 0 {
@@ -208,16 +223,53 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		defer limit.Stop()
 		select {
 		case <-req.Context().Done(): // the sender gave up
+			r.mu.Lock()
+			r.deliveries[index].Dropped = r.now()
+			r.changedLocked()
+			r.mu.Unlock()
 		case <-limit.C:
 		case <-r.closing:
 		}
 		panic(http.ErrAbortHandler) // the connection dropped, nothing answered
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(d.Answered)
-	if d.Answered == http.StatusOK {
-		_, _ = io.WriteString(w, `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}`)
+	if answer != "" {
+		w.Header().Set("Content-Type", "application/json")
 	}
+	w.WriteHeader(d.Answered)
+	_, _ = io.WriteString(w, answer)
+}
+
+// changedLocked wakes those waiting for a change (Wait).
+func (r *Receiver) changedLocked() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// resignedSlack is how much less a retry's X-Pkarena-Timestamp may have moved on than the
+// receiver's clock since the attempt before it: both are whole seconds of two clocks.
+const resignedSlack = 2 * time.Second
+
+// resignedLocked says what is wrong when d retries an earlier delivery of its EventId under a
+// timestamp that did not move on with the time between them: each attempt is signed when it
+// is sent (HOOK-004), not once for all; a receiver rejecting stale timestamps would refuse a
+// retry signed minutes before.
+func (r *Receiver) resignedLocked(d Delivery) string {
+	for i := len(r.deliveries) - 1; i >= 0; i-- {
+		prev := r.deliveries[i]
+		if prev.EventID != d.EventID || d.EventID == "" {
+			continue
+		}
+		was, err1 := strconv.ParseInt(prev.Header.Get(HeaderTimestamp), 10, 64)
+		now, err2 := strconv.ParseInt(d.Header.Get(HeaderTimestamp), 10, 64)
+		if err1 != nil || err2 != nil {
+			return "" // no timestamps: the signature check says so
+		}
+		if moved, passed := time.Duration(now-was)*time.Second, d.At.Sub(prev.At); moved < passed-resignedSlack {
+			return fmt.Sprintf("header %s %d of a retry moved on %v from the attempt before it, which came %v earlier: each attempt is signed when it is sent", HeaderTimestamp, now, moved, passed.Round(time.Millisecond))
+		}
+		return ""
+	}
+	return ""
 }
 
 // check lists what is wrong with a delivery (HOOK-001..004).

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -119,5 +120,72 @@ func TestReceiverAnswersAsTold(t *testing.T) {
 			t.Fatalf("the sender got %v and the receiver recorded %v; want %v both", got, answered, want)
 		}
 	}
+	// The held POST's sender gave up after 300 ms: the receiver saw it drop.
+	held := r.Deliveries()[2]
+	if d := held.Dropped.Sub(held.At); held.Dropped.IsZero() || d < 250*time.Millisecond || d > 5*time.Second {
+		t.Errorf("the held POST came at %v and was dropped at %v; want its sender's 300 ms later", held.At, held.Dropped)
+	}
+	if other := r.Deliveries()[3]; !other.Dropped.IsZero() {
+		t.Errorf("an answered POST recorded as dropped at %v", other.Dropped)
+	}
+}
 
+// TestReceiverAnswersWithTheBodyTold: AnswerNextWith answers its status with its body, a
+// 2xx included, and the usual OK envelope follows.
+func TestReceiverAnswersWithTheBodyTold(t *testing.T) {
+	r := startTestReceiver(t)
+	all := func(Delivery) bool { return true }
+	r.AnswerNextWith(1, http.StatusOK, `{"ErrorCode":1}`, all)
+	r.AnswerNextWith(1, http.StatusNoContent, "", all)
+	for _, want := range []struct {
+		status int
+		body   string
+	}{{200, `{"ErrorCode":1}`}, {204, ""}, {200, `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}`}} {
+		req, err := http.NewRequest(http.MethodPost, r.URL, strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want.status || string(body) != want.body {
+			t.Errorf("answered %d %q; want %d %q", resp.StatusCode, body, want.status, want.body)
+		}
+	}
+}
+
+// TestReceiverWantsEachRetrySigned: a retry's X-Pkarena-Timestamp moves on with the time
+// since the attempt before it (HOOK-004: each attempt is signed when sent), within
+// resignedSlack; a timestamp frozen at the first attempt is a violation, and so is none of a
+// first attempt or of another event.
+func TestReceiverWantsEachRetrySigned(t *testing.T) {
+	start := time.Now()
+	for _, tc := range []struct {
+		name   string
+		passed time.Duration // the receiver's clock between the two attempts
+		moved  int64         // the timestamp's move between them, in seconds
+		ok     bool
+	}{
+		{"signed anew", 10 * time.Second, 10, true},
+		{"two whole seconds short", 10 * time.Second, 8, true},
+		{"three seconds short", 10 * time.Second, 7, false},
+		{"frozen at the first attempt", 10 * time.Second, 0, false},
+		{"frozen, but the retry came at once", time.Second, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startTestReceiver(t)
+			now := start
+			r.SetClock(func() time.Time { return now })
+			post(t, r, nil, start.Unix(), 5*time.Second)
+			now = start.Add(tc.passed)
+			post(t, r, nil, start.Unix()+tc.moved, 5*time.Second)
+			v := r.Violations()
+			if ok := len(v) == 0; ok != tc.ok {
+				t.Errorf("violations %q; want ok %v", v, tc.ok)
+			}
+		})
+	}
 }

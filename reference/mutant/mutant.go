@@ -226,6 +226,12 @@ const (
 	HistoryBytesKept       = "history-bytes-never-released"
 	ReplacedWaits          = "replaced-session-waits-for-resume"
 	SlowConsumerKept       = "slow-consumer-session-kept"
+
+	// A hunt of webhooks' delivery (2026-12-07, 20:15): each passed the whole suite.
+	Webhook3xxDelivered   = "webhook-3xx-counts-as-delivered"
+	WebhookSignedOnce     = "webhook-signed-once"
+	WebhookTimeoutDoubled = "webhook-post-timeout-10s"
+	WebhookAnswerBodyRead = "webhook-answer-body-read"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -393,6 +399,11 @@ var Catalogue = []Mutant{
 	{HistoryBytesKept, "the history's bytes are never released: after resumeHistoryBytes in a session's life it keeps one frame", []string{"RESUME-004"}},
 	{ReplacedWaits, "a connected session a new login replaces (4009) waits for a resume instead of ending", []string{"AUTH-006"}},
 	{SlowConsumerKept, "a connection cut off with 4008 (its send queue full) keeps its session for a resume", []string{"RESUME-001"}},
+
+	{Webhook3xxDelivered, "a webhook answered with a 3xx counts as delivered and is not retried", []string{"HOOK-005"}},
+	{WebhookSignedOnce, "a webhook is signed once, at its first attempt: every retry carries that timestamp", []string{"HOOK-004"}},
+	{WebhookTimeoutDoubled, "a webhook POST times out after 10 s, not 5 s", []string{"HOOK-005"}},
+	{WebhookAnswerBodyRead, "a webhook answered 2xx whose body's ErrorCode is not 0 counts as failed and is retried", []string{"HOOK-005"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

@@ -87,6 +87,9 @@ func newWebhooks(cfg Config, log *slog.Logger, m *metrics) *webhooks {
 	if mutant.On(mutant.WebhookNoTimeout) {
 		w.client.Timeout = 0
 	}
+	if mutant.On(mutant.WebhookTimeoutDoubled) {
+		w.client.Timeout *= 2
+	}
 	if w.durable {
 		w.dones = make(chan hookDone, 64)
 		w.handover = make(chan *journal, 1)
@@ -262,9 +265,13 @@ func (w *webhooks) deliver(ctx context.Context, h core.Hook) (finished, acked bo
 		}
 	}
 	wait := w.cfg.WebhookBackoff
+	signed := time.Now()
 	for attempt := 1; ; attempt++ {
-		status, err := w.post(ctx, h, body)
-		if err == nil && (status/100 == 2 || mutant.On(mutant.Webhook4xxDelivered) && status < 500) {
+		if !mutant.On(mutant.WebhookSignedOnce) {
+			signed = time.Now()
+		}
+		status, err := w.post(ctx, h, body, signed)
+		if err == nil && (status/100 == 2 || mutant.On(mutant.Webhook4xxDelivered) && status < 500 || mutant.On(mutant.Webhook3xxDelivered) && status/100 == 3) {
 			w.metrics.webhooks[hookDelivered].Inc()
 			w.log.Debug("webhook delivered", "event", h.EventID, "attempt", attempt)
 			return true, true
@@ -294,8 +301,8 @@ func (w *webhooks) deliver(ctx context.Context, h core.Hook) (finished, acked bo
 	}
 }
 
-// post makes one attempt and returns the HTTP status.
-func (w *webhooks) post(ctx context.Context, h core.Hook, body []byte) (int, error) {
+// post makes one attempt, signed at the time given, and returns the HTTP status.
+func (w *webhooks) post(ctx context.Context, h core.Hook, body []byte, signed time.Time) (int, error) {
 	u, err := url.Parse(w.cfg.WebhookURL)
 	if err != nil {
 		return 0, err
@@ -314,9 +321,9 @@ func (w *webhooks) post(ctx context.Context, h core.Hook, body []byte) (int, err
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderEventID, h.EventID)
 	if w.cfg.WebhookSecret != "" {
-		ts := time.Now().Unix()
+		ts := signed.Unix()
 		if mutant.On(mutant.WebhookTimestampMs) {
-			ts = time.Now().UnixMilli()
+			ts = signed.UnixMilli()
 		}
 		req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
 		req.Header.Set(HeaderSignature, SignWebhook(w.cfg.WebhookSecret, ts, body))
@@ -325,7 +332,11 @@ func (w *webhooks) post(ctx context.Context, h core.Hook, body []byte) (int, err
 	if err != nil {
 		return 0, err
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16)) // the answer is ignored (HOOK-005)
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16)) // the answer is ignored (HOOK-005)
 	resp.Body.Close()
+	var ack struct{ ErrorCode int }
+	if mutant.On(mutant.WebhookAnswerBodyRead) && json.Unmarshal(answer, &ack) == nil && ack.ErrorCode != 0 {
+		return http.StatusBadGateway, nil
+	}
 	return resp.StatusCode, nil
 }
