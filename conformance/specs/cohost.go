@@ -220,6 +220,29 @@ var _ = Describe("Co-host connections", Label("cohost"), func() {
 		none(s, b, client.EvConnectionRequestAccept)
 	})
 
+	/*
+		Testname: accept-to-grown-group
+		Description: a room that accepts an invitation from a group of three, then of four,
+		is reported to its inviter as an acceptance (COHOST-011) whatever the group's size,
+		whichever member invited, and never as a rejection: a load run's churn found a server
+		that took the outcome of a join to a grown group from the wrong table.
+	*/
+	It("[COHOST-011] each room that joins a group of three or four is reported to its inviter with onConnectionRequestAccept, never a reject", func(ctx SpecContext) {
+		s := newScene(ctx)
+		hs := s.hosts("a", "b", "c")
+		settle(s, append(hs, s.host("d"), s.host("e"))...)
+		for _, step := range []struct{ inviter, invitee string }{{"a", "d"}, {"b", "e"}} {
+			inviter, invitee := s.named(step.inviter), s.named(step.invitee)
+			request(s, inviter, s.room(step.invitee))
+			next[client.ConnectionRequestReceived](s, invitee, client.EvConnectionRequestReceived)
+			Expect(invitee.AcceptConnection(s.ctx, s.room(step.inviter))).To(Succeed())
+			acc := next[client.ConnectionRequestOutcome](s, inviter, client.EvConnectionRequestAccept)
+			Expect(acc.Inviter.LiveID).To(Equal(s.room(step.inviter)))
+			Expect(acc.Invitee.LiveID).To(Equal(s.room(step.invitee)))
+			none(s, inviter, client.EvConnectionRequestReject)
+		}
+	})
+
 	It("[COHOST-012] rejectConnection tells the inviter and forms no group", func(ctx SpecContext) {
 		s := newScene(ctx)
 		a, b := s.host("a"), s.host("b")

@@ -247,7 +247,11 @@ func (c *Core) acceptConnection(m *member, req protocol.LiveRef) (any, *protocol
 		return nil, protocol.ErrInternal.With("group of %q is full", p.from.id)
 	}
 	c.closeRequest(p)
-	c.emit(c.hostOf(p.from), protocol.EvConnectionRequestAccept, outcome(p))
+	ev := protocol.EvConnectionRequestAccept
+	if g := p.from.group; mutant.On(mutant.GrownGroupAcceptAsReject) && g != nil && len(g.rooms) >= 3 {
+		ev = protocol.EvConnectionRequestReject
+	}
+	c.emit(c.hostOf(p.from), ev, outcome(p))
 	c.joinGroup(p.from, p.to)
 	return protocol.Empty{}, nil
 }

@@ -232,6 +232,9 @@ const (
 	WebhookSignedOnce     = "webhook-signed-once"
 	WebhookTimeoutDoubled = "webhook-post-timeout-10s"
 	WebhookAnswerBodyRead = "webhook-answer-body-read"
+
+	// A hunt with the load generator's churn (2026-12-07, 20:15): it passed the whole suite.
+	GrownGroupAcceptAsReject = "grown-group-accept-reported-as-reject"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -404,6 +407,7 @@ var Catalogue = []Mutant{
 	{WebhookSignedOnce, "a webhook is signed once, at its first attempt: every retry carries that timestamp", []string{"HOOK-004"}},
 	{WebhookTimeoutDoubled, "a webhook POST times out after 10 s, not 5 s", []string{"HOOK-005"}},
 	{WebhookAnswerBodyRead, "a webhook answered 2xx whose body's ErrorCode is not 0 counts as failed and is retried", []string{"HOOK-005"}},
+	{GrownGroupAcceptAsReject, "a room that joins a group of three or more is reported to its inviter with onConnectionRequestReject", []string{"COHOST-011"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.
