@@ -288,6 +288,38 @@ func TestAMemberGetsEachStartAndEndOnce(t *testing.T) {
 }
 
 // threeMembers is an engine and one room of a host and two viewers, alone in its group.
+// TestAnEndBelowAVersionGotIsOutOfOrder: onBattleEnded carries the battle's final version
+// (BATTLE-044): a viewer that got versions 1 to 3 and then an end saying 0 (or 2) was sent an
+// older state after a newer one; an end at 3, or at 5 after two it missed, is not out of order.
+func TestAnEndBelowAVersionGotIsOutOfOrder(t *testing.T) {
+	now := time.Now()
+	for _, tt := range []struct {
+		end      uint64
+		wantOOO  int64
+		wantLost int64
+	}{{0, 1, 0}, {2, 1, 0}, {3, 0, 0}, {5, 0, 2}} {
+		t.Run(fmt.Sprint("end at version ", tt.end), func(t *testing.T) {
+			e, rec, g, users := threeMembers()
+			b := &battle{e: e, g: g, members: 3, endAt: now.Add(time.Minute), done: make(chan struct{}), versions: map[uint64]stamp{}}
+			b.name("B1")
+			g.setBattle(b)
+			v := users[1]
+			v.battleStarted("B1", client.Event{At: now})
+			for version := uint64(1); version <= 3; version++ {
+				v.scoreChanged([]byte("B1"), version, client.Event{At: now})
+			}
+			v.battleEnded("B1", tt.end, client.Event{At: now})
+			tot := rec.Finish(time.Now())
+			if got := tot.Counters[metrics.OutOfOrder]; got != tt.wantOOO {
+				t.Errorf("out of order %d; want %d", got, tt.wantOOO)
+			}
+			if got := tot.Counters[metrics.LostGap]; got != tt.wantLost {
+				t.Errorf("lost to a gap %d; want %d", got, tt.wantLost)
+			}
+		})
+	}
+}
+
 func threeMembers() (*engine, *metrics.Recorder, *group, []*user) {
 	rec := metrics.NewRecorder(metrics.Options{})
 	e := &engine{cfg: Config{Shards: 1}, rec: rec}

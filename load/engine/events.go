@@ -228,16 +228,22 @@ func (u *user) battleEnded(id string, version uint64, ev client.Event) {
 		e.checkScores(b, []byte(id), version, ev.Payload)
 	}
 	u.mu.Lock()
-	missing := int64(0)
+	missing, older := int64(0), false
 	if u.scoreBattle == id {
 		if version > u.scoreGot {
 			missing = int64(version - u.scoreGot)
 		}
+		// The end carries the battle's final version (BATTLE-044): never one below a score
+		// change u already got.
+		older = version < u.scores.High()
 		u.scoreBattle = "" // counted: settle must not count it again
 	}
 	u.mu.Unlock()
 	if missing > 0 {
 		e.lose(metrics.LostGap, missing) // the end came after them
+	}
+	if older {
+		e.rec.Add(metrics.OutOfOrder, 1)
 	}
 	// Only a battle ending at its time has a propagation to measure from that time; one that
 	// ended before it (a host left, the run's teardown exited it) would record a latency of

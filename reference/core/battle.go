@@ -598,7 +598,26 @@ func (c *Core) endBattle(b *battle, op int) {
 		if mutant.On(mutant.EndTwiceToOne) && len(to) > 1 {
 			to[len(to)-1] = to[0] // the first member told twice, the last never
 		}
-		c.emit(to, protocol.EvBattleEnded, protocol.BattleEnded{BattleInfo: b.info(), Reason: reason, Version: b.version, BattleUserList: b.scoreboard()})
+		ended := protocol.BattleEnded{BattleInfo: b.info(), Reason: reason, Version: b.version, BattleUserList: b.scoreboard()}
+		if mutant.On(mutant.EndVersionZero) { // the hosts' end is right, the audience's says version 0
+			hosts := map[SessionID]bool{}
+			for _, r := range b.participants() {
+				hosts[r.owner.sess] = true
+			}
+			var hostsTo, viewers []SessionID
+			for _, id := range to {
+				if hosts[id] {
+					hostsTo = append(hostsTo, id)
+				} else {
+					viewers = append(viewers, id)
+				}
+			}
+			to = hostsTo
+			stale := ended
+			stale.Version = 0
+			c.emit(viewers, protocol.EvBattleEnded, stale)
+		}
+		c.emit(to, protocol.EvBattleEnded, ended)
 	}
 	for _, e := range append([]*entrant{b.inviter}, b.boardAndInvitees()...) {
 		if e.room != nil && e.room.battle == b {

@@ -235,6 +235,8 @@ const (
 
 	// A hunt with the load generator's churn (2026-12-07, 20:15): it passed the whole suite.
 	GrownGroupAcceptAsReject = "grown-group-accept-reported-as-reject"
+	// The same hunt: a load run exited 0 (its members did not compare an end's version).
+	EndVersionZero = "battle-end-version-zero"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -408,6 +410,7 @@ var Catalogue = []Mutant{
 	{WebhookTimeoutDoubled, "a webhook POST times out after 10 s, not 5 s", []string{"HOOK-005"}},
 	{WebhookAnswerBodyRead, "a webhook answered 2xx whose body's ErrorCode is not 0 counts as failed and is retried", []string{"HOOK-005"}},
 	{GrownGroupAcceptAsReject, "a room that joins a group of three or more is reported to its inviter with onConnectionRequestReject", []string{"COHOST-011"}},
+	{EndVersionZero, "onBattleEnded carries version 0, not the battle's last", []string{"BATTLE-044"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.
