@@ -21,6 +21,7 @@ type cycle struct {
 	joined   []int          // rooms that accepted, in order
 	answered chan struct{}  // closed when expected reaches 0
 	names    map[string]int // invitee room by live ID
+	closed   map[int]bool   // invitee rooms answered, timed out or refused outright
 }
 
 // answerTimeout is the invitation timeout the churn sends (COHOST-014); waitAnswers allows
@@ -99,7 +100,7 @@ func splitmix(seed uint64) func() float64 {
 // float draws each invitee's answer against accept_ratio.
 func (e *engine) churnCycle(ctx context.Context, g *group, intended time.Time, intn func(int) int, float func() float64) {
 	k := 1 + intn(len(g.rooms)-1)
-	c := &cycle{intended: intended, accept: make([]bool, len(g.rooms)), answered: make(chan struct{}), names: map[string]int{}}
+	c := &cycle{intended: intended, accept: make([]bool, len(g.rooms)), answered: make(chan struct{}), names: map[string]int{}, closed: map[int]bool{}}
 	ids := make([]string, 0, k)
 	for i := 1; i <= k; i++ {
 		c.accept[i] = float() < e.sc.AcceptRatio
@@ -129,11 +130,16 @@ func (e *engine) churnCycle(ctx context.Context, g *group, intended time.Time, i
 		return
 	}
 	refused := 0
-	for _, code := range reply.Results {
+	c.mu.Lock()
+	for id, code := range reply.Results {
 		if code != client.ConnSuccess {
 			refused++
+			if r, ok := c.names[id]; ok {
+				c.closed[r] = true // no outcome event may follow
+			}
 		}
 	}
+	c.mu.Unlock()
 	if refused > 0 {
 		e.rec.Add(counterInviteRefused, int64(refused))
 		c.settle(refused)
@@ -160,8 +166,13 @@ func (e *engine) churnCycle(ctx context.Context, g *group, intended time.Time, i
 	}
 }
 
-// answered counts the leader's onConnectionRequestAccept, -Reject or -Timeout.
-func (g *group) answered(ev client.Event, accepted bool) {
+// answered checks the leader's onConnectionRequestAccept, -Reject or -Timeout against the
+// cycle: each invitation the server took (code 0) closes once, as its invitee drew. Every
+// invitee answers as soon as it is invited, well within the 10 s timeout, so a timeout means
+// the invitation or its answer was lost; an accept reported as a reject (or the reverse)
+// breaks the protocol; an outcome for an invitation already closed (answered before, or
+// refused outright) is out of order; one for a room not invited is unexpected.
+func (g *group) answered(e *engine, ev client.Event) {
 	g.mu.Lock()
 	c := g.cycle
 	g.mu.Unlock()
@@ -170,13 +181,32 @@ func (g *group) answered(ev client.Event, accepted bool) {
 	}
 	var p client.ConnectionRequestOutcome
 	if ev.Decode(&p) != nil {
+		e.rec.Add(counterMalformed, 1)
 		return
 	}
+	accepted := ev.Type == client.EvConnectionRequestAccept
 	c.mu.Lock()
-	if r, ok := c.names[p.Invitee.LiveID]; ok && accepted {
-		c.joined = append(c.joined, r)
+	r, invited := c.names[p.Invitee.LiveID]
+	again := c.closed[r]
+	if invited && !again {
+		c.closed[r] = true
+		if accepted {
+			c.joined = append(c.joined, r)
+		}
 	}
 	c.mu.Unlock()
+	switch {
+	case !invited:
+		e.rec.Add(counterUnexpected, 1)
+		return
+	case again:
+		e.rec.Add(metrics.OutOfOrder, 1)
+		return
+	case ev.Type == client.EvConnectionRequestTimeout:
+		e.lose(metrics.LostOverdue, 1)
+	case accepted != c.accept[r]:
+		e.rec.Add(metrics.Violations, 1)
+	}
 	c.settle(1)
 }
 

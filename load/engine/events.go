@@ -29,7 +29,7 @@ func (u *user) onEvent(ev client.Event) {
 		u.invited(ev)
 	case client.EvConnectionRequestAccept, client.EvConnectionRequestReject, client.EvConnectionRequestTimeout:
 		if u == g.rooms[0].host && g.kind == kindChurn {
-			g.answered(ev, ev.Type == client.EvConnectionRequestAccept)
+			g.answered(e, ev)
 		}
 	case client.EvConnectionUserListChanged:
 		if u == g.rooms[0].host && g.kind == kindPK {

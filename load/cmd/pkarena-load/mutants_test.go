@@ -27,11 +27,15 @@ var loadMutants = []string{mutant.SeqGap, mutant.SeqSwapped, mutant.ScoreSkipsRo
 // scenario (smallReconnect) must catch them.
 var resumeMutants = []string{mutant.ResumeReplaysLastAgain, mutant.ResumeRenumbers}
 
+// churnMutants misreport a co-host invitation's outcome: the churn scenario (smallChurn)
+// must catch them.
+var churnMutants = []string{mutant.GrownGroupAcceptAsReject}
+
 func TestLoadCatchesMutants(t *testing.T) {
 	if mutant.Active() != "" {
 		t.Skip("a mutant's own process")
 	}
-	for _, m := range append(append([]string(nil), loadMutants...), resumeMutants...) {
+	for _, m := range slices.Concat(loadMutants, resumeMutants, churnMutants) {
 		t.Run(m, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestLoadAgainstActiveMutant$", "-test.v", "-test.count=1")
 			cmd.Env = append(os.Environ(), mutant.Env+"="+m)
@@ -55,8 +59,11 @@ func TestLoadAgainstActiveMutant(t *testing.T) {
 	}
 	dir := t.TempDir()
 	args := small
-	if slices.Contains(resumeMutants, mutant.Active()) {
+	switch {
+	case slices.Contains(resumeMutants, mutant.Active()):
 		args = smallReconnect
+	case slices.Contains(churnMutants, mutant.Active()):
+		args = smallChurn
 	}
 	code, out, errOut := runCLI(t, append([]string{"run", "-out", dir, "-no-report"}, args...)...)
 	if code != metrics.ExitLost {
@@ -76,7 +83,7 @@ func TestLoadAgainstActiveMutant(t *testing.T) {
 		t.Errorf("lost %d, duplicates %d, out of order %d; want none lost or duplicated, some out of order", lost, dup, sum.Counters[metrics.OutOfOrder])
 	}
 	// Each of these shows in the counter its built-in rule judges, and nothing goes missing.
-	for m, counter := range map[string]string{mutant.ScoreToOtherBattle: metrics.Unexpected, mutant.ReplyTwice: metrics.Violations, mutant.StaleScoreList: "score.wrong", mutant.EndVersionZero: metrics.OutOfOrder} {
+	for m, counter := range map[string]string{mutant.ScoreToOtherBattle: metrics.Unexpected, mutant.ReplyTwice: metrics.Violations, mutant.StaleScoreList: "score.wrong", mutant.EndVersionZero: metrics.OutOfOrder, mutant.GrownGroupAcceptAsReject: metrics.Violations} {
 		if mutant.Active() == m && (sum.Counters[counter] == 0 || lost != 0) {
 			t.Errorf("%s %d, lost %d; want some %s and nothing lost", counter, sum.Counters[counter], lost, counter)
 		}
