@@ -508,7 +508,7 @@ func (c *Client) checkSeq(f Frame, seqs *seqwin.Window) {
 }
 
 // takeResumedWelcome checks the welcome of a resumed connection (RESUME-003): seq 0, and a
-// nextSeq that the next frame must carry, lastseq + 1 when recovered.
+// nextSeq that the next frame must carry, lastseq + 1 when recovered, above it when not.
 func (c *Client) takeResumedWelcome(f Frame, seqs *seqwin.Window, welcomed chan<- error) bool {
 	c.welcomed = true
 	err := c.takeWelcome(f)
@@ -523,6 +523,10 @@ func (c *Client) takeResumedWelcome(f Frame, seqs *seqwin.Window, welcomed chan<
 			c.violate("welcome of a recovered resume from lastseq %d: nextSeq %d; want %d (RESUME-003)", c.resume.LastSeq, w.NextSeq, c.resume.LastSeq+1)
 		case !w.Recovered && w.State == nil:
 			c.violate("welcome of a resume with recovered false: no state (RESUME-004)")
+		case !w.Recovered && w.NextSeq <= c.resume.LastSeq+1:
+			// Recovered false says frames after lastseq were let go: the numbering goes on
+			// past them, it does not start again.
+			c.violate("welcome of a resume from lastseq %d with recovered false: nextSeq %d; want above %d, past the frames let go (RESUME-004)", c.resume.LastSeq, w.NextSeq, c.resume.LastSeq+1)
 		case w.NextSeq == 0:
 			c.violate("welcome of a resumed connection: nextSeq 0 (RESUME-003)")
 		}
