@@ -219,6 +219,29 @@ func TestEndWebhookSurvivesTwoCrashes(t *testing.T) {
 	up.quiet(t, "only the end webhook was left")
 }
 
+// After a crash, the webhooks left in the outbox go out in the order they happened, before
+// the end webhooks of the battles the crash interrupted (HOOK-006): a start the receiver
+// refused before the crash comes before its battle's end.
+func TestRestartSendsOlderWebhooksFirst(t *testing.T) {
+	dir := t.TempDir()
+	down, downURL := newFakeReceiver(t, func(cmd string) int {
+		if cmd == protocol.HookStartBattle {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	}, nil)
+	_, base := newTestServer(t, durableHooks(dir, downURL))
+	twoRooms(t, base, "ra", "rb")
+	id := restBattle(t, base, "ra", "rb", 300000)
+	down.expect(t, gotHook{protocol.HookCreateBattle, id + "-create"}, gotHook{protocol.HookStartBattle, id + "-start"})
+	waitPending(t, base, 1) // the create acknowledged, the start not
+
+	up, upURL := newFakeReceiver(t, nil, nil)
+	_, after := newTestServer(t, durableHooks(crashImage(t, dir), upURL)) // the crash
+	up.expect(t, gotHook{protocol.HookStartBattle, id + "-start"}, gotHook{protocol.HookEndBattle, id + "-end"})
+	waitPending(t, after, 0)
+}
+
 // logLines is a slog destination the test reads: one text line per record.
 type logLines struct {
 	mu  sync.Mutex
@@ -350,6 +373,41 @@ func TestGivenUpWebhookIsSentAgainWithoutARestart(t *testing.T) {
 	waitMetric(t, base, 1, "pkarena_webhook_deliveries_total", "outcome=deferred")
 	rcv.expect(t, end) // offered again after the cool-down: delivered
 	waitPending(t, base, 0)
+}
+
+// A durable webhook leaves the server only once the record of the change that made it is
+// synced (RELIABILITY.md, SPEC §20): while the sync of a REST battle's creation is held, the
+// receiver gets nothing; once the sync returns, the create and the start follow. A webhook
+// posted first would, after a crash in between, be sent again under its EventId with another
+// body.
+func TestWebhooksWaitForTheirSync(t *testing.T) {
+	gate := newGatedSync()
+	rcv, url := newFakeReceiver(t, nil, nil)
+	_, base := newTestServer(t, func(c *Config) { durableHooks(t.TempDir(), url)(c); c.journalSync = gate.sync })
+	twoRooms(t, base, "ra", "rb")
+	gate.armed.Store(true)
+	created := make(chan string, 1)
+	go func() {
+		code, resp := restPost(t, base, protocol.APICreateBattle, `{"FromRoomId":"ra","ToRoomIdList":["rb"],"Duration":60000}`)
+		id, _ := resp["BattleId"].(string)
+		if code != 0 {
+			id = ""
+		}
+		created <- id
+	}()
+	<-gate.entered // the hub is inside the commit of the battle's record, until release
+	select {
+	case h := <-rcv.got:
+		t.Errorf("webhook %v POSTed while the record that made it was being synced", h)
+	case <-time.After(200 * time.Millisecond):
+	}
+	gate.armed.Store(false)
+	close(gate.release)
+	id := <-created
+	if id == "" {
+		t.Fatal("create_battle failed")
+	}
+	rcv.expect(t, gotHook{protocol.HookCreateBattle, id + "-create"}, gotHook{protocol.HookStartBattle, id + "-start"})
 }
 
 // A retry round that finds the webhook queue full offers the rest of the given-up webhooks

@@ -26,7 +26,7 @@ func TestOutbox(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		name    string
-		ops     []string // "+id" adds, "-id" acknowledges, "oN" offers with room for N
+		ops     []string // "+id" adds, "-id" acknowledges, "oN" offers with room for N, "xid" gives up, "r" offers the retries
 		pending []string // afterwards, in order
 		offered []string // everything the offers took, in order
 	}{
@@ -42,6 +42,10 @@ func TestOutbox(t *testing.T) {
 		{"acked before offered", []string{"+a", "+b", "-a", "o9"}, []string{"b"}, []string{"b"}},
 		// An event acknowledged may be recorded again (after a crash lost the first record).
 		{"again after its ack", []string{"+a", "o9", "-a", "+a", "o9"}, []string{"a"}, []string{"a", "a"}},
+		// Those given up are offered again in the order they were given up, not the latest
+		// first; one acknowledged meanwhile, or unknown, is not.
+		{"retries in order", []string{"+a", "+b", "+c", "o9", "xb", "xc", "xa", "r"}, []string{"a", "b", "c"}, []string{"a", "b", "c", "b", "c", "a"}},
+		{"a retry acknowledged meanwhile", []string{"+a", "+b", "o9", "xa", "xb", "-a", "xz", "r"}, []string{"b"}, []string{"a", "b", "b"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := newOutbox()
@@ -52,6 +56,10 @@ func TestOutbox(t *testing.T) {
 					o.add(hook(arg))
 				case '-':
 					o.ack(arg)
+				case 'x':
+					o.gaveUp(arg)
+				case 'r':
+					o.offerRetries(func(h core.Hook) bool { offered = append(offered, h); return true })
 				case 'o':
 					room, _ := strconv.Atoi(arg)
 					o.offer(func(h core.Hook) bool {
