@@ -45,8 +45,9 @@ type battle struct {
 	// The scores the calls make (scores.go): each room's by its index in g.rooms.
 	sums        []int64            // as the last call sent leaves them
 	wantAt      map[uint64][]int64 // by version, until every member has a later one
+	lists       map[uint64][]byte  // by version, the first battleUserList found right, as sent
 	unknownFrom uint64             // the first version whose scores are not known (a call failed), or 0
-	suspects    []uint64           // versions of hosts' frames that did not match, judged by settle
+	suspects    []uint64           // versions of frames that did not match, judged by settle
 }
 
 // fate is what becomes of an event about a battle.

@@ -331,11 +331,12 @@ func threeMembers() (*engine, *metrics.Recorder, *group, []*user) {
 	return e, rec, g, users
 }
 
-// TestHostsCheckTheScores: a room's host compares the battleUserList of each score change and
+// TestMembersCheckTheScores: every member compares the battleUserList of each score change and
 // end it gets with the scores the calls sent made; a list that differs (stale, or naming a
 // room outside the group) breaks the protocol, unless a call at or before its version failed,
-// which leaves it unchecked. The audience's frames are not compared.
-func TestHostsCheckTheScores(t *testing.T) {
+// which leaves it unchecked. A list with the same bytes as one of the version already found
+// right is right; one with other bytes is decoded and judged on its scores.
+func TestMembersCheckTheScores(t *testing.T) {
 	now := time.Now()
 	list := func(a, b int64, more ...string) []byte {
 		l := fmt.Sprintf(`{"battleID":"B1","version":1,"battleUserList":[{"liveID":"ra","score":%d,"rank":1},{"liveID":"rb","score":%d,"rank":1}%s]}`, a, b, strings.Join(more, ""))
@@ -345,6 +346,7 @@ func TestHostsCheckTheScores(t *testing.T) {
 		name          string
 		payload       []byte
 		viewer        bool   // the frame reaches a viewer, not a host
+		hostFirst     []byte // the host's frame of the version, handled before it
 		failedFrom    uint64 // a call failed at this version (0: none)
 		checked       int64
 		wrong         int64
@@ -354,7 +356,11 @@ func TestHostsCheckTheScores(t *testing.T) {
 		{name: "the scores the call made", payload: list(0, 5), checked: 1},
 		{name: "stale: the scores before the call", payload: list(0, 0), checked: 1, wrong: 1},
 		{name: "a room outside the group", payload: list(0, 5, `,{"liveID":"rz","score":0,"rank":1}`), checked: 1, wrong: 1},
-		{name: "stale, to a viewer", payload: list(0, 0), viewer: true},
+		{name: "stale, to a viewer", payload: list(0, 0), viewer: true, checked: 1, wrong: 1},
+		{name: "the host's right list, then the same bytes to a viewer", hostFirst: list(0, 5), payload: list(0, 5), viewer: true, checked: 2},
+		{name: "the host's right list, then a stale one to a viewer", hostFirst: list(0, 5), payload: list(0, 0), viewer: true, checked: 2, wrong: 1},
+		{name: "the host's right list, then the same scores encoded otherwise", hostFirst: list(0, 5),
+			payload: []byte(`{"version":1,"battleID":"B1","battleUserList":[{"score":5,"liveID":"rb","rank":1},{"score":0,"liveID":"ra","rank":1}]}`), viewer: true, checked: 2},
 		{name: "stale after a failed call", payload: list(0, 0), failedFrom: 1, unchecked: 1},
 		{name: "no list", payload: []byte(`{"battleID":"B1","version":1}`), wantMalformed: 1},
 	} {
@@ -370,6 +376,10 @@ func TestHostsCheckTheScores(t *testing.T) {
 			u := hosts[0]
 			if tt.viewer {
 				u = g.rooms[0].audience[0]
+			}
+			if tt.hostFirst != nil {
+				hosts[0].battleStarted("B1", client.Event{At: now})
+				hosts[0].scoreChanged([]byte("B1"), 1, client.Event{At: now, Payload: tt.hostFirst})
 			}
 			u.battleStarted("B1", client.Event{At: now})
 			u.scoreChanged([]byte("B1"), 1, client.Event{At: now, Payload: tt.payload})
@@ -405,7 +415,7 @@ func TestHostsCheckTheScores(t *testing.T) {
 	hosts[1].battleStarted("B1", client.Event{At: now})
 	hosts[0].battleEnded("B1", 2, client.Event{At: now, Payload: list(4, 1)})
 	e.settle(b, now, false)
-	e.checkScores(b, []byte("B1"), 1, list(4, 1)) // version 1 held 4 and 0
+	e.checkScores(b, []byte("B1"), 1, list(4, 1), nil) // version 1 held 4 and 0
 	tot := rec.Finish(time.Now())
 	if tot.Counters[counterScoresChecked] != 2 || tot.Counters[counterScoresWrong] != 1 {
 		t.Errorf("checked %d, wrong %d; want 2 checked (the end's list right, a late change's wrong) and 1 wrong",

@@ -102,6 +102,18 @@ func battleFields(ev *client.Event, nested bool) (id []byte, version uint64, ok 
 
 var battleNames = [3]string{"battleInfo", "battleID", "version"}
 
+// userList is the bytes of a battle event's battleUserList as sent, read in place; nil when
+// they cannot be (checkScores then decodes the payload).
+func userList(ev *client.Event) []byte {
+	var vals [1][]byte
+	if !ev.LookupPayload(userListName[:], vals[:]) {
+		return nil
+	}
+	return vals[0]
+}
+
+var userListName = [1]string{"battleUserList"}
+
 // slowBattleFields is battleFields by encoding/json.
 func slowBattleFields(payload []byte, nested bool) ([]byte, uint64, bool) {
 	var p struct {
@@ -195,9 +207,7 @@ func (u *user) scoreChanged(id []byte, version uint64, ev client.Event) {
 		e.rec.Add(counterUnmatched, 1)
 		return
 	}
-	if u.host {
-		e.checkScores(b, id, version, ev.Payload)
-	}
+	e.checkScores(b, id, version, ev.Payload, userList(&ev))
 	st, first, ok := b.stamp(id, version, ev.At)
 	if !ok {
 		e.rec.Add(counterUnmatched, 1)
@@ -224,9 +234,7 @@ func (u *user) battleEnded(id string, version uint64, ev client.Event) {
 	if b.memberEnded() == fateLate {
 		return
 	}
-	if u.host {
-		e.checkScores(b, []byte(id), version, ev.Payload)
-	}
+	e.checkScores(b, []byte(id), version, ev.Payload, userList(&ev))
 	u.mu.Lock()
 	missing, older := int64(0), false
 	if u.scoreBattle == id {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"slices"
@@ -14,9 +15,11 @@ import (
 //
 // Only this agent's sender changes a battle's scores, with add operations the server applies
 // in the order sent, so the scores a version holds are known when the call that makes it goes
-// out: the scores of the version before plus the call's gifts (expect). Each room's host checks
-// the battleUserList of every score change and of the end it gets; the audience, which gets
-// the same payload, is not checked, to keep the cost of its frames where issue 11 wants it.
+// out: the scores of the version before plus the call's gifts (expect). Every member checks
+// the battleUserList of every score change and of the end it gets. The first list of a version
+// that holds the right scores is decoded and kept as its bytes; the other members' lists are
+// compared with those bytes, and only one that differs is decoded (a server may encode a
+// payload for each member): a version costs one decode, not one a member.
 //
 // A call that fails or makes another version than expected leaves the scores of that version
 // and the later ones unknown: their frames count unchecked, not wrong. The sender may learn of
@@ -25,9 +28,9 @@ import (
 // failed at or before its version.
 
 const (
-	counterScoresChecked   = "score.checked"   // battleUserLists of hosts' score changes and ends compared
+	counterScoresChecked   = "score.checked"   // battleUserLists of members' score changes and ends compared
 	counterScoresWrong     = "score.wrong"     // of them, holding other scores than the calls made (also protocol.violations)
-	counterScoresUnchecked = "score.unchecked" // hosts' frames whose scores could not be known (a call failed or made another version)
+	counterScoresUnchecked = "score.unchecked" // frames whose scores could not be known (a call failed or made another version)
 )
 
 // unlisted marks a room the battleUserList does not name.
@@ -46,6 +49,7 @@ func (b *battle) expect(version uint64, batch []gift) {
 	if b.sums == nil {
 		b.sums = make([]int64, len(b.g.rooms))
 		b.wantAt = map[uint64][]int64{}
+		b.lists = map[uint64][]byte{}
 	}
 	for _, gf := range batch {
 		b.sums[gf.room] += gf.score
@@ -60,6 +64,7 @@ func (b *battle) forgetScoresBefore(version uint64) {
 	for v := range b.wantAt {
 		if v < version {
 			delete(b.wantAt, v)
+			delete(b.lists, v)
 		}
 	}
 }
@@ -86,8 +91,20 @@ func (b *battle) wantFor(id []byte, version uint64) []int64 {
 }
 
 // checkScores compares the battleUserList of a score change or an end of battle id at
-// version, which a room's host received, with the scores the calls sent made by then.
-func (e *engine) checkScores(b *battle, id []byte, version uint64, payload []byte) {
+// version, which a member received, with the scores the calls sent made by then. list is the
+// list's bytes (nil when they could not be read in place): the same bytes as a list of that
+// version already found right are right.
+func (e *engine) checkScores(b *battle, id []byte, version uint64, payload, list []byte) {
+	if list != nil {
+		b.mu.Lock()
+		ref, kept := b.lists[version]
+		same := kept && b.id == string(id) && bytes.Equal(ref, list)
+		b.mu.Unlock()
+		if same {
+			e.rec.Add(counterScoresChecked, 1)
+			return
+		}
+	}
 	got, stranger, ok := boardScores(b.g, payload)
 	if !ok {
 		e.rec.Add(counterMalformed, 1)
@@ -100,6 +117,9 @@ func (e *engine) checkScores(b *battle, id []byte, version uint64, payload []byt
 		b.mu.Unlock()
 		e.rec.Add(counterScoresUnchecked, 1)
 	case !stranger && sameScores(got, want):
+		if _, kept := b.lists[version]; list != nil && !kept && b.lists != nil {
+			b.lists[version] = bytes.Clone(list)
+		}
 		b.mu.Unlock()
 		e.rec.Add(counterScoresChecked, 1)
 	case b.settled: // the sender is done: what it learnt is all there is

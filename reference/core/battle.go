@@ -129,6 +129,23 @@ func (b *battle) participants() []*room {
 	return out
 }
 
+// splitHosts splits sessions into the battle's hosts and the others (the mutants that treat
+// the audience differently use it).
+func (b *battle) splitHosts(to []SessionID) (hosts, others []SessionID) {
+	own := map[SessionID]bool{}
+	for _, r := range b.participants() {
+		own[r.owner.sess] = true
+	}
+	for _, id := range to {
+		if own[id] {
+			hosts = append(hosts, id)
+		} else {
+			others = append(others, id)
+		}
+	}
+	return hosts, others
+}
+
 // audience is every member of every participant room.
 func (b *battle) audience() []SessionID {
 	var out []SessionID
@@ -600,19 +617,8 @@ func (c *Core) endBattle(b *battle, op int) {
 		}
 		ended := protocol.BattleEnded{BattleInfo: b.info(), Reason: reason, Version: b.version, BattleUserList: b.scoreboard()}
 		if mutant.On(mutant.EndVersionZero) { // the hosts' end is right, the audience's says version 0
-			hosts := map[SessionID]bool{}
-			for _, r := range b.participants() {
-				hosts[r.owner.sess] = true
-			}
-			var hostsTo, viewers []SessionID
-			for _, id := range to {
-				if hosts[id] {
-					hostsTo = append(hostsTo, id)
-				} else {
-					viewers = append(viewers, id)
-				}
-			}
-			to = hostsTo
+			var viewers []SessionID
+			to, viewers = b.splitHosts(to)
 			stale := ended
 			stale.Version = 0
 			c.emit(viewers, protocol.EvBattleEnded, stale)

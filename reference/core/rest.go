@@ -298,7 +298,7 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 	}
 	if len(next) > 0 {
 		var stale []protocol.BattleUser
-		if mutant.On(mutant.StaleScoreList) {
+		if mutant.On(mutant.StaleScoreList) || mutant.On(mutant.AudienceStaleScoreList) {
 			stale = b.scoreboard() // the scores before this change
 		}
 		for e, s := range next {
@@ -323,7 +323,11 @@ func (c *Core) restSetBattleScore(req protocol.SetBattleScore) (any, *protocol.E
 			to = append(to, c.memberOfAnotherBattle(b)...)
 		}
 		board := b.scoreboard()
-		if stale != nil {
+		if mutant.On(mutant.AudienceStaleScoreList) { // the hosts' list is right, the audience's the one before
+			var viewers []SessionID
+			to, viewers = b.splitHosts(to)
+			c.emit(viewers, protocol.EvBattleScoreChanged, protocol.BattleScoreChanged{BattleID: b.id, Version: version, BattleUserList: stale})
+		} else if stale != nil {
 			board = stale
 		}
 		c.emit(to, protocol.EvBattleScoreChanged, protocol.BattleScoreChanged{BattleID: b.id, Version: version, BattleUserList: board})

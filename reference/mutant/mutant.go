@@ -236,7 +236,8 @@ const (
 	// A hunt with the load generator's churn (2026-12-07, 20:15): it passed the whole suite.
 	GrownGroupAcceptAsReject = "grown-group-accept-reported-as-reject"
 	// The same hunt: a load run exited 0 (its members did not compare an end's version).
-	EndVersionZero = "battle-end-version-zero"
+	EndVersionZero         = "battle-end-version-zero"
+	AudienceStaleScoreList = "audience-stale-battle-user-list"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -411,6 +412,7 @@ var Catalogue = []Mutant{
 	{WebhookAnswerBodyRead, "a webhook answered 2xx whose body's ErrorCode is not 0 counts as failed and is retried", []string{"HOOK-005"}},
 	{GrownGroupAcceptAsReject, "a room that joins a group of three or more is reported to its inviter with onConnectionRequestReject", []string{"COHOST-011"}},
 	{EndVersionZero, "onBattleEnded carries version 0, not the battle's last", []string{"BATTLE-044"}},
+	{AudienceStaleScoreList, "the audience's onBattleScoreChanged carries the scores before the change under the new version (the hosts' are right)", []string{"BATTLE-042"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

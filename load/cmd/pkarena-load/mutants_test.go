@@ -21,7 +21,8 @@ import (
 // loadMutants are the mutants a load run must catch: those that lose, reorder, repeat or
 // misdeliver messages.
 var loadMutants = []string{mutant.SeqGap, mutant.SeqSwapped, mutant.ScoreSkipsRoom, mutant.VersionsOutOfOrder,
-	mutant.EndTwiceToOne, mutant.ScoreToOtherBattle, mutant.ReplyTwice, mutant.StaleScoreList, mutant.EndVersionZero}
+	mutant.EndTwiceToOne, mutant.ScoreToOtherBattle, mutant.ReplyTwice, mutant.StaleScoreList, mutant.EndVersionZero,
+	mutant.AudienceStaleScoreList}
 
 // resumeMutants replay a resumed session's missed frames wrongly (SPEC §21): the reconnect
 // scenario (smallReconnect) must catch them.
@@ -83,7 +84,8 @@ func TestLoadAgainstActiveMutant(t *testing.T) {
 		t.Errorf("lost %d, duplicates %d, out of order %d; want none lost or duplicated, some out of order", lost, dup, sum.Counters[metrics.OutOfOrder])
 	}
 	// Each of these shows in the counter its built-in rule judges, and nothing goes missing.
-	for m, counter := range map[string]string{mutant.ScoreToOtherBattle: metrics.Unexpected, mutant.ReplyTwice: metrics.Violations, mutant.StaleScoreList: "score.wrong", mutant.EndVersionZero: metrics.OutOfOrder, mutant.GrownGroupAcceptAsReject: metrics.Violations} {
+	for m, counter := range map[string]string{mutant.ScoreToOtherBattle: metrics.Unexpected, mutant.ReplyTwice: metrics.Violations, mutant.StaleScoreList: "score.wrong", mutant.EndVersionZero: metrics.OutOfOrder, mutant.GrownGroupAcceptAsReject: metrics.Violations,
+		mutant.AudienceStaleScoreList: "score.wrong"} {
 		if mutant.Active() == m && (sum.Counters[counter] == 0 || lost != 0) {
 			t.Errorf("%s %d, lost %d; want some %s and nothing lost", counter, sum.Counters[counter], lost, counter)
 		}
