@@ -33,12 +33,6 @@ var smallReconnect = []string{"-scenario", "reconnect", "-set", "hosts=6", "-set
 	"-set", "reconnect.storm_at=1s", "-set", "reconnect.storm_fraction=0.5", "-set", "reconnect.blip_rate=4",
 	"-set", "reconnect.pause=200ms", "-quiet", "-drain", "2s"}
 
-// smallChurn is the churn scenario small enough for a test: four groups of five rooms, each
-// invitee accepting, cycles 300 ms apart for 3 s (groups of three and more form).
-var smallChurn = []string{"-scenario", "churn", "-set", "hosts=20", "-set", "audience_per_room=1", "-set", "group_size=5",
-	"-set", "accept_ratio=1", "-set", "stay=200ms", "-set", "think_time=100ms", "-set", "ramp_up=200ms", "-set", "duration=3s",
-	"-quiet", "-drain", "2s"}
-
 // runCLI runs the command with args and returns its exit code and output.
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()

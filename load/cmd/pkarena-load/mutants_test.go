@@ -28,6 +28,12 @@ var loadMutants = []string{mutant.SeqGap, mutant.SeqSwapped, mutant.ScoreSkipsRo
 // scenario (smallReconnect) must catch them.
 var resumeMutants = []string{mutant.ResumeReplaysLastAgain, mutant.ResumeRenumbers}
 
+// smallChurn is the churn scenario small enough for a test: four groups of five rooms, each
+// invitee accepting, cycles 300 ms apart for 3 s (groups of three and more form).
+var smallChurn = []string{"-scenario", "churn", "-set", "hosts=20", "-set", "audience_per_room=1", "-set", "group_size=5",
+	"-set", "accept_ratio=1", "-set", "stay=200ms", "-set", "think_time=100ms", "-set", "ramp_up=200ms", "-set", "duration=3s",
+	"-quiet", "-drain", "2s"}
+
 // churnMutants misreport a co-host invitation's outcome: the churn scenario (smallChurn)
 // must catch them.
 var churnMutants = []string{mutant.GrownGroupAcceptAsReject}
