@@ -75,6 +75,26 @@ func (hs *hostileScene) expand(text string) string {
 	return out
 }
 
+// roomsRead is what rooms h and g show to anyone: their fetchLiveInfo.
+type roomsRead map[string]client.LiveInfo
+
+// readRooms reads rooms h and g with fetchLiveInfo from a host other than from, the sender of
+// the case, whose connection may have closed.
+func (hs *hostileScene) readRooms(from string) roomsRead {
+	GinkgoHelper()
+	reader := hs.members[hostile.HostH]
+	if from == hostile.HostH {
+		reader = hs.members[hostile.HostG]
+	}
+	out := roomsRead{}
+	for _, who := range []string{hostile.HostH, hostile.HostG} {
+		info, err := reader.FetchLiveInfo(hs.ctx, hs.room(who))
+		Expect(err).NotTo(HaveOccurred(), "fetchLiveInfo of room %s", who)
+		out[who] = info
+	}
+	return out
+}
+
 // maskKey returns a fresh masking key (RFC 6455 §5.3).
 func maskKey() [4]byte {
 	var k [4]byte
@@ -248,6 +268,12 @@ func tryHostileHandshake(s *scene, h hostile.Handshake) {
 		Expect(err).NotTo(HaveOccurred())
 		u.RawQuery = q
 	}
+	// The user of a fresh userid has a connection open: a refused handshake must not replace
+	// it (AUTH-006 applies to a connection that opens).
+	var open *client.Client
+	if h.UserID == "" {
+		open = s.user("u")
+	}
 	extra, err := hostile.Expand(h.Extra, func(string) (string, bool) { return "", false })
 	Expect(err).NotTo(HaveOccurred())
 	ws, resp, err := websocket.DefaultDialer.DialContext(s.ctx, u.String()+extra, nil)
@@ -265,6 +291,9 @@ func tryHostileHandshake(s *scene, h hostile.Handshake) {
 	Expect(json.Unmarshal(body, &b)).To(Succeed(), "body %s", body)
 	Expect(b.Code).To(Equal(h.Code), "code; body %s", body)
 	Expect(target.ValidateHandshakeError(body)).To(Succeed())
+	if open != nil {
+		Expect(open.Sync(s.ctx)).To(Succeed(), "the user's open connection stays open after a refused handshake (no 4009)")
+	}
 }
 
 // sendHostileREST sends case r and checks the answer, and that a refused request changed
@@ -332,12 +361,21 @@ var _ = Describe("Hostile input", Label("input", "hostile"), func() {
 		func(ctx SpecContext, f hostile.Frame) {
 			s := newScene(ctx, time.Minute)
 			hs := newHostileScene(s, f.Battle)
+			before := hs.readRooms(f.From)
 			sendHostileFrame(hs, f)
 			for name, c := range hs.members {
 				if name != f.From {
 					none(s, c)
 				}
 			}
+			// INPUT-004, INPUT-005: a refused or hostile message changes no room, not even in
+			// what no event reports. A viewer whose connection the case closed may have left.
+			after := hs.readRooms(f.From)
+			if h := after[hostile.HostH]; f.Close != 0 && f.From == hostile.Viewer && h.CurrentUserCount == before[hostile.HostH].CurrentUserCount-1 {
+				h.CurrentUserCount++
+				after[hostile.HostH] = h
+			}
+			Expect(after).To(Equal(before), "rooms h and g read with fetchLiveInfo before and after the case")
 		}, corpusEntries(corpus.Frames, func(f hostile.Frame) (string, string) { return f.Requirements, f.Name }))
 
 	DescribeTable("a hostile handshake is refused with its documented status and code",

@@ -65,6 +65,9 @@ func (r *room) info() protocol.LiveInfo {
 
 func (c *Core) createLive(m *member, req protocol.CreateLive) (any, *protocol.Error) {
 	if m.room != nil {
+		if r, ok := c.room(req.LiveID); ok && r != m.room && mutant.On(mutant.RefusedJoinCounted) {
+			r.members = append(r.members, m) // counted as the request arrives, before the caller's state is checked
+		}
 		return nil, protocol.ErrAlreadyInLive.With("already in room %q", m.room.id)
 	}
 	if _, ok := c.room(req.LiveID); ok {
@@ -174,6 +177,9 @@ func (c *Core) joinLive(m *member, req protocol.LiveRef) (any, *protocol.Error) 
 		return protocol.JoinLiveReply{LiveInfo: r.info(), SeatList: r.seatList(), ConnectedList: r.connectedList(), Battle: r.battleFor()}, nil
 	}
 	if m.room != nil {
+		if r, ok := c.room(req.LiveID); ok && r != m.room && mutant.On(mutant.RefusedJoinCounted) {
+			r.members = append(r.members, m) // counted as the request arrives, before the caller's state is checked
+		}
 		return nil, protocol.ErrAlreadyInLive.With("already in room %q", m.room.id)
 	}
 	r, ok := c.room(req.LiveID)

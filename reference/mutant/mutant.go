@@ -238,6 +238,10 @@ const (
 	// The same hunt: a load run exited 0 (its members did not compare an end's version).
 	EndVersionZero         = "battle-end-version-zero"
 	AudienceStaleScoreList = "audience-stale-battle-user-list"
+
+	// A hunt of hostile input (2026-12-07, 20:15): each passed the whole suite.
+	RefusedHandshakeReplaces = "refused-handshake-replaces-connection"
+	RefusedJoinCounted       = "refused-join-counted-in-room"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -413,6 +417,10 @@ var Catalogue = []Mutant{
 	{GrownGroupAcceptAsReject, "a room that joins a group of three or more is reported to its inviter with onConnectionRequestReject", []string{"COHOST-011"}},
 	{EndVersionZero, "onBattleEnded carries version 0, not the battle's last", []string{"BATTLE-044"}},
 	{AudienceStaleScoreList, "the audience's onBattleScoreChanged carries the scores before the change under the new version (the hosts' are right)", []string{"BATTLE-042"}},
+
+	// A hunt of hostile input (2026-12-07, 20:15): each passed the whole suite.
+	{RefusedHandshakeReplaces, "a handshake refused for its token still closes the user's open connection with 4009", []string{"AUTH-003"}},
+	{RefusedJoinCounted, "a host's joinLive into another room, refused with 100903, still adds it to that room", []string{"INPUT-004"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

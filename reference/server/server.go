@@ -272,6 +272,16 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	expires, perr := usersig.VerifyUntil(q.Get("usersig"), s.cfg.Secret, appID, userID, time.Now())
 	if perr != nil {
+		if mutant.On(mutant.RefusedHandshakeReplaces) {
+			// AUTH-006 applied as the handshake arrived, before its token was verified
+			s.live.mu.Lock()
+			for c := range s.live.set {
+				if c.user.ID == userID {
+					c.shutdown(closeReplaced)
+				}
+			}
+			s.live.mu.Unlock()
+		}
 		refuse(w, http.StatusUnauthorized, perr)
 		return
 	}
