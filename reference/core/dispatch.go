@@ -113,6 +113,14 @@ func decode(raw json.RawMessage, v any) *protocol.Error {
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) { // TRANS-003: absent or null is {}
 		return nil
 	}
+	if raw[0] == '"' && mutant.On(mutant.StringPayloadDecoded) { // a payload sent as a string holding the object
+		var inner string
+		if json.Unmarshal(raw, &inner) == nil {
+			if raw = bytes.TrimSpace([]byte(inner)); len(raw) == 0 {
+				return nil
+			}
+		}
+	}
 	if raw[0] != '{' {
 		return protocol.ErrInvalidParameter.With("payload: must be a JSON object")
 	}

@@ -240,8 +240,16 @@ const (
 	AudienceStaleScoreList = "audience-stale-battle-user-list"
 
 	// A hunt of hostile input (2026-12-07, 20:15): each passed the whole suite.
+	FirstPayloadCounts       = "first-payload-member-counts"
 	RefusedHandshakeReplaces = "refused-handshake-replaces-connection"
+	ReplyIDUnescaped         = "reply-id-unescaped"
+	TypeMatchedAsWritten     = "type-matched-as-written"
+	LoneSurrogateAccepted    = "lone-surrogate-accepted"
 	RefusedJoinCounted       = "refused-join-counted-in-room"
+	IDLengthEscaped          = "id-length-counted-escaped"
+	StringPayloadDecoded     = "string-payload-decoded"
+	BinaryCarriedOut         = "binary-frame-carried-out"
+	BadIDRequestRuns         = "bad-id-request-runs"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -419,8 +427,16 @@ var Catalogue = []Mutant{
 	{AudienceStaleScoreList, "the audience's onBattleScoreChanged carries the scores before the change under the new version (the hosts' are right)", []string{"BATTLE-042"}},
 
 	// A hunt of hostile input (2026-12-07, 20:15): each passed the whole suite.
+	{FirstPayloadCounts, "of a payload member given twice, the first counts", []string{"INPUT-006"}},
 	{RefusedHandshakeReplaces, "a handshake refused for its token still closes the user's open connection with 4009", []string{"AUTH-003"}},
+	{ReplyIDUnescaped, "a reply's printable ASCII id is written unescaped: a quote or backslash in it breaks the JSON", []string{"TRANS-006"}},
+	{TypeMatchedAsWritten, "type is matched as its raw JSON bytes: \\u0068eartbeat is an unknown type", []string{"TRANS-003"}},
+	{LoneSurrogateAccepted, "a text message with a surrogate encoded on its own (ED A0 80) is taken as UTF-8", []string{"TRANS-013"}},
 	{RefusedJoinCounted, "a host's joinLive into another room, refused with 100903, still adds it to that room", []string{"INPUT-004"}},
+	{IDLengthEscaped, "an id's length is counted on its raw JSON: 64 bytes written with escapes are refused", []string{"TRANS-003"}},
+	{StringPayloadDecoded, "a payload given as a JSON string holding an object is decoded as that object", []string{"INPUT-003"}},
+	{BinaryCarriedOut, "a binary frame's request is carried out before the connection is closed with 1003", []string{"TRANS-002"}},
+	{BadIDRequestRuns, "a request whose id is missing, empty or not a string runs; only its reply says 100002", []string{"INPUT-003"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

@@ -190,10 +190,19 @@ func (c *conn) handleFrame(s *Server, mt int, data []byte, err error, ended *int
 		return false
 	}
 	if mt != websocket.TextMessage {
+		if mutant.On(mutant.BinaryCarriedOut) && utf8.Valid(data) {
+			// the message is handled as it reads, then refused for its opcode
+			if msg := (hubMsg{kind: msgRequest, conn: c}); true {
+				msg.req, msg.err = parseRequest(data)
+				if msg.err == nil {
+					s.post(msg)
+				}
+			}
+		}
 		c.shutdown(closeUnsupportedData)
 		return false
 	}
-	if !utf8.Valid(data) && !mutant.On(mutant.InvalidUTF8Accepted) { // RFC 6455 §8.1, TRANS-013
+	if !utf8.Valid(data) && !mutant.On(mutant.InvalidUTF8Accepted) && !(mutant.On(mutant.LoneSurrogateAccepted) && validWithSurrogates(data)) { // RFC 6455 §8.1, TRANS-013
 		c.shutdown(closeInvalidData)
 		return false
 	}
@@ -444,4 +453,17 @@ func closeReason(code int) string {
 		return "resume refused"
 	}
 	return ""
+}
+
+// validWithSurrogates is mutant.LoneSurrogateAccepted: UTF-8 as JavaScript strings carry it,
+// surrogates encoded on their own (ED A0 80..ED BF BF) taken.
+func validWithSurrogates(data []byte) bool {
+	d := make([]byte, len(data))
+	copy(d, data)
+	for j := 0; j+2 < len(d); j++ {
+		if d[j] == 0xED && d[j+1] >= 0xA0 && d[j+1] <= 0xBF && d[j+2] >= 0x80 && d[j+2] <= 0xBF {
+			d[j], d[j+1], d[j+2] = 0xEF, 0xBF, 0xBD
+		}
+	}
+	return utf8.Valid(d)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
 )
 
@@ -42,7 +43,11 @@ func (f *outFrame) encode(buf []byte, seq uint64, ts int64) []byte {
 	buf = strconv.AppendInt(buf, ts, 10)
 	if f.reply {
 		buf = append(buf, `,"id":`...)
-		buf = appendJSONString(buf, f.id)
+		if mutant.On(mutant.ReplyIDUnescaped) {
+			buf = appendIDUnescaped(buf, f.id)
+		} else {
+			buf = appendJSONString(buf, f.id)
+		}
 		buf = append(buf, `,"code":`...)
 		buf = strconv.AppendInt(buf, int64(f.code), 10)
 		buf = append(buf, `,"message":`...)
@@ -123,4 +128,17 @@ func replyFrame(id string, v any, err *protocol.Error) *outFrame {
 		return &outFrame{typ: protocol.TypeReply, reply: true, id: id, code: err.Code, message: err.Message, payload: emptyPayload}
 	}
 	return &outFrame{typ: protocol.TypeReply, reply: true, id: id, payload: marshalPayload(v)}
+}
+
+// appendIDUnescaped is mutant.ReplyIDUnescaped: a reply's id appended as it is unless it holds
+// a control character or a byte that is not ASCII (a quote and a backslash go out raw).
+func appendIDUnescaped(buf []byte, id string) []byte {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 || c > 0x7e {
+			return appendJSONString(buf, id)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, id...)
+	return append(buf, '"')
 }

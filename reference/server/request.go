@@ -55,11 +55,16 @@ func requestOf(id, typ, payload []byte) (protocol.Request, *protocol.Error) {
 		req.ID, idErr = "", protocol.ErrInvalidParameter.With("id: must be a string")
 	case req.ID == "":
 		idErr = protocol.ErrInvalidParameter.With("id: a non-empty string is required")
-	case len(req.ID) > maxRequestIDBytes && !(mutant.On(mutant.IDCountedInCharacters) && utf8.RuneCountInString(req.ID) <= maxRequestIDBytes):
+	case (len(req.ID) > maxRequestIDBytes || mutant.On(mutant.IDLengthEscaped) && len(id)-2 > maxRequestIDBytes) && !(mutant.On(mutant.IDCountedInCharacters) && utf8.RuneCountInString(req.ID) <= maxRequestIDBytes):
 		idErr = protocol.ErrInvalidParameter.With("id: longer than %d bytes (%d)", maxRequestIDBytes, len(req.ID))
 		req.ID = ""
 	}
-	if typ == nil || !jsonString(typ, &req.Type) || req.Type == "" {
+	if mutant.On(mutant.TypeMatchedAsWritten) && len(typ) >= 2 && typ[0] == '"' && typ[len(typ)-1] == '"' {
+		req.Type = string(typ[1 : len(typ)-1]) // a type is a bare name: matched as written
+	} else if typ == nil || !jsonString(typ, &req.Type) {
+		return req, protocol.ErrMalformedFrame.With("type: a non-empty string is required")
+	}
+	if req.Type == "" {
 		return req, protocol.ErrMalformedFrame.With("type: a non-empty string is required")
 	}
 	if idErr != nil {
@@ -112,7 +117,9 @@ func envelopeMembers(data []byte) (id, typ, payload []byte, ok bool) {
 		case "type":
 			typ = data[i:vend]
 		case "payload":
-			payload = data[i:vend]
+			if payload == nil || !mutant.On(mutant.FirstPayloadCounts) {
+				payload = data[i:vend]
+			}
 		}
 		i = skipJSONSpace(data, vend)
 	}
