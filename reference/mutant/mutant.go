@@ -244,10 +244,13 @@ const (
 	RefusedHandshakeReplaces = "refused-handshake-replaces-connection"
 	ReplyIDUnescaped         = "reply-id-unescaped"
 	TypeMatchedAsWritten     = "type-matched-as-written"
+	RESTTrailingAccepted     = "rest-body-trailing-text-accepted"
 	LoneSurrogateAccepted    = "lone-surrogate-accepted"
+	DELPrintable             = "del-counted-printable"
 	RefusedJoinCounted       = "refused-join-counted-in-room"
 	IDLengthEscaped          = "id-length-counted-escaped"
 	StringPayloadDecoded     = "string-payload-decoded"
+	RESTAPIFolded            = "rest-api-name-folded"
 	BinaryCarriedOut         = "binary-frame-carried-out"
 	BadIDRequestRuns         = "bad-id-request-runs"
 )
@@ -432,11 +435,14 @@ var Catalogue = []Mutant{
 	{ReplyIDUnescaped, "a reply's printable ASCII id is written unescaped: a quote or backslash in it breaks the JSON", []string{"TRANS-006"}},
 	{TypeMatchedAsWritten, "type is matched as its raw JSON bytes: \\u0068eartbeat is an unknown type", []string{"TRANS-003"}},
 	{LoneSurrogateAccepted, "a text message with a surrogate encoded on its own (ED A0 80) is taken as UTF-8", []string{"TRANS-013"}},
+	{DELPrintable, "DEL (0x7F) counts as printable: a userid holding it is accepted", []string{"AUTH-001"}},
 	{RefusedJoinCounted, "a host's joinLive into another room, refused with 100903, still adds it to that room", []string{"INPUT-004"}},
 	{IDLengthEscaped, "an id's length is counted on its raw JSON: 64 bytes written with escapes are refused", []string{"TRANS-003"}},
 	{StringPayloadDecoded, "a payload given as a JSON string holding an object is decoded as that object", []string{"INPUT-003"}},
 	{BinaryCarriedOut, "a binary frame's request is carried out before the connection is closed with 1003", []string{"TRANS-002"}},
 	{BadIDRequestRuns, "a request whose id is missing, empty or not a string runs; only its reply says 100002", []string{"INPUT-003"}},
+	{RESTTrailingAccepted, "a REST body with text after its JSON object is taken as that object", []string{"REST-003"}},
+	{RESTAPIFolded, "the REST api name is lower-cased and trimmed of slashes: CREATE_BATTLE is create_battle", []string{"REST-003"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

@@ -30,6 +30,9 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	arrived := time.Now()
 	reqID := s.instance + "-r" + strconv.FormatUint(restRequestSeq.Add(1), 10)
 	api := strings.TrimPrefix(r.URL.Path, protocol.RESTPrefix)
+	if mutant.On(mutant.RESTAPIFolded) {
+		api = strings.ToLower(strings.Trim(api, "/")) // routes matched as Tencent's gateway does
+	}
 	apiLabel := api
 	if !slices.Contains(restAPIs, api) {
 		apiLabel = labelUnknown
@@ -93,6 +96,13 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	if len(body) > maxRESTBody {
 		fail(http.StatusOK, protocol.ErrHTTPParse.With("body: larger than %d bytes", maxRESTBody))
 		return
+	}
+	if mutant.On(mutant.RESTTrailingAccepted) {
+		// the body is the JSON object it starts with (a streaming decoder reads one value)
+		var first json.RawMessage
+		if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '{' && json.NewDecoder(bytes.NewReader(t)).Decode(&first) == nil {
+			body = first
+		}
 	}
 	if t := bytes.TrimSpace(body); len(t) == 0 || t[0] != '{' || !json.Valid(t) {
 		fail(http.StatusOK, protocol.ErrJSONParse.With("body: not a JSON object"))

@@ -391,7 +391,7 @@ func printable(s string, max int) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
+		if s[i] < 0x21 || s[i] > 0x7e && !(mutant.On(mutant.DELPrintable) && s[i] == 0x7f) {
 			return false
 		}
 	}
