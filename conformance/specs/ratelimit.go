@@ -1,7 +1,9 @@
 package specs
 
 import (
+	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,7 +65,7 @@ func rateLimited(c *client.Client) client.Limits {
 }
 
 var _ = Describe("Rate limits", Label("input", "rate"), func() {
-	It("[RATE-001 INPUT-005] requests over the advertised limit of a connection get 100012 with their id, the connection stays open and others are served", func(ctx SpecContext) {
+	It("[RATE-001 INPUT-005] requests over the advertised limit of a connection get 100012 with their id and are not carried out, the connection stays open and others are served", func(ctx SpecContext) {
 		s := newScene(ctx, 10*time.Second)
 		c := s.user("c")
 		lim := rateLimited(c)
@@ -81,6 +83,57 @@ var _ = Describe("Rate limits", Label("input", "rate"), func() {
 		allowed := lim.RequestBurst + int(lim.MaxRequestsPerSecond*elapsed.Seconds()) + 1
 		Expect(codes[0]).To(BeNumerically("<=", allowed), "at most the burst plus the refill of %v may pass", elapsed)
 		Expect(codes[client.CodeRateLimited]).To(BeNumerically(">", 0))
+
+		// A refused request is not acted on: right after the flood emptied the bucket, some
+		// heartbeats and then createLive requests go back to back; no room whose createLive was
+		// refused with 100012 exists.
+		k := max(1, min(lim.RequestBurst, c.Welcome().Limits.SendQueueFrames/2-3))
+		rooms := []string{s.room("c1"), s.room("c2"), s.room("c3")}
+		var mu sync.Mutex
+		roomOf := map[string]string{} // request id -> liveID
+		refused := map[string]bool{}  // liveID -> createLive got 100012
+		var wg sync.WaitGroup
+		wg.Add(k + len(rooms))
+		beatsRefused := 0
+		c.GoBatch(client.ReqHeartbeat, struct{}{}, k, func(_ client.Frame, err error) {
+			defer wg.Done()
+			mu.Lock()
+			defer mu.Unlock()
+			if client.CodeOf(err) == client.CodeRateLimited {
+				beatsRefused++
+			}
+		})
+		sent := 0
+		c.GoBatchFrames(client.ReqCreateLive, len(rooms), func(id string) ([]byte, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			roomOf[id] = rooms[sent]
+			sent++
+			return json.Marshal(map[string]any{"type": client.ReqCreateLive, "id": id, "payload": client.CreateLiveRequest{LiveID: roomOf[id]}})
+		}, func(f client.Frame, err error) {
+			defer wg.Done()
+			mu.Lock()
+			defer mu.Unlock()
+			if f.ID != nil && client.CodeOf(err) == client.CodeRateLimited {
+				refused[roomOf[*f.ID]] = true
+			}
+		})
+		// Its reply carries the id as INPUT-003 reads it: one over 64 bytes is "".
+		wait, cancel := context2(s, target.EventTimeout)
+		defer cancel()
+		long := strings.Repeat("l", 65)
+		reply, err := c.Send(wait, "", client.ReqHeartbeat, []byte(`{"type":"heartbeat","id":"`+long+`"}`))
+		Expect(err).NotTo(HaveOccurred(), "a reply with id \"\" to a heartbeat whose id is 65 bytes, sent over the limit")
+		Expect(*reply.Code).To(BeElementOf(client.CodeRateLimited, client.CodeInvalidParameter), "reply %s", *reply.Message)
+		AddReportEntry("a 65-byte id over the limit", fmt.Sprintf("code %d", *reply.Code))
+		wg.Wait()
+		AddReportEntry("createLive refused with 100012 after the flood", fmt.Sprintf("%d of %d (heartbeats before them: %d of %d)", len(refused), len(rooms), beatsRefused, k))
+		for _, room := range rooms {
+			if refused[room] {
+				_, err := h.FetchLiveInfo(s.ctx, room)
+				expectCode(err, client.CodeLiveNotExist)
+			}
+		}
 
 		// Nobody else noticed, and once the bucket refills the connection is served again.
 		none(s, h)

@@ -240,6 +240,8 @@ const (
 	AudienceStaleScoreList = "audience-stale-battle-user-list"
 
 	// A hunt of hostile input (2026-12-07, 20:15): each passed the whole suite.
+	RateLimitedRuns          = "rate-limited-request-runs"
+	RateLimitedLongIDEchoed  = "rate-limited-reply-echoes-long-id"
 	FirstPayloadCounts       = "first-payload-member-counts"
 	RefusedHandshakeReplaces = "refused-handshake-replaces-connection"
 	ReplyIDUnescaped         = "reply-id-unescaped"
@@ -430,6 +432,8 @@ var Catalogue = []Mutant{
 	{AudienceStaleScoreList, "the audience's onBattleScoreChanged carries the scores before the change under the new version (the hosts' are right)", []string{"BATTLE-042"}},
 
 	// A hunt of hostile input (2026-12-07, 20:15): each passed the whole suite.
+	{RateLimitedRuns, "a request over the connection's rate limit is carried out; only its reply says 100012", []string{"RATE-001"}},
+	{RateLimitedLongIDEchoed, "the 100012 refusal of a request whose id is over 64 bytes echoes that id, not \"\"", []string{"RATE-001"}},
 	{FirstPayloadCounts, "of a payload member given twice, the first counts", []string{"INPUT-006"}},
 	{RefusedHandshakeReplaces, "a handshake refused for its token still closes the user's open connection with 4009", []string{"AUTH-003"}},
 	{ReplyIDUnescaped, "a reply's printable ASCII id is written unescaped: a quote or backslash in it breaks the JSON", []string{"TRANS-006"}},

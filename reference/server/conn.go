@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -211,6 +212,14 @@ func (c *conn) handleFrame(s *Server, mt int, data []byte, err error, ended *int
 	s.metrics.received(msg.req.Type)
 	if c.limiter != nil && !(mutant.On(mutant.MalformedNotLimited) && msg.err != nil) && !c.limiter.AllowN(s.now(), 1) && !mutant.On(mutant.NoConnRateLimit) {
 		s.metrics.rateLimited.Inc()
+		if mutant.On(mutant.RateLimitedLongIDEchoed) {
+			if id, _, _, ok := envelopeMembers(data); ok && json.Valid(data) && id != nil {
+				var sid string
+				if jsonString(id, &sid) {
+					msg.req.ID = sid // the refusal echoes the id as sent
+				}
+			}
+		}
 		msg.err = protocol.ErrRateLimited.With("more than %d requests per second on this connection (burst %d)", s.cfg.ConnRequestRate, s.cfg.ConnRequestBurst)
 	}
 	return s.post(msg)

@@ -503,7 +503,8 @@ func (h *hub) handle(m hubMsg) {
 		if s == nil || s.conn != m.conn {
 			return // already dropped (replaced, slow, resumed elsewhere): its late frames change nothing
 		}
-		if m.err != nil && mutant.On(mutant.BadIDRequestRuns) && m.err.Code == protocol.ErrInvalidParameter.Code && m.req.Type != "" {
+		if m.err != nil && (mutant.On(mutant.BadIDRequestRuns) && m.err.Code == protocol.ErrInvalidParameter.Code ||
+			mutant.On(mutant.RateLimitedRuns) && m.err.Code == protocol.ErrRateLimited.Code) && m.req.Type != "" {
 			// the request runs all the same; only its reply carries the refusal
 			h.originConn = m.conn
 			_, _, out := h.core.Handle(s.id, m.req.Type, m.req.Payload)
