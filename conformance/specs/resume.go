@@ -15,6 +15,7 @@ import (
 
 	"github.com/pkarena/pkarena/conformance/client"
 	"github.com/pkarena/pkarena/conformance/results"
+	"github.com/pkarena/pkarena/fixtures/hostile"
 )
 
 // The resume specs (SPEC §21) drop a connection without a close handshake (Kill: the TCP
@@ -319,6 +320,43 @@ var _ = Describe("Resume", Label("resume"), func() {
 		none(s, a)
 		none(s, b2)
 	})
+
+	// A connection the server closes for what its client sent ended with a close frame, not a
+	// drop: the session ends at once (RESUME-001), whoever's code wrote the close frame (the
+	// reference server's own checks, or its WebSocket library's for a broken frame).
+	DescribeTable("[RESUME-001 LIVE-021 TRANS-013 TRANS-002 TRANS-009] a connection the server closed for a frame it refused ends its session at once: the group hears of the loss before the resume window passes, and its token resumes nothing",
+		func(ctx SpecContext, code int, frame func(max int) hostile.Wire) {
+			s := newScene(ctx)
+			hs := s.hosts("a", "b", "c")
+			window := resumeWelcome(s)
+			a, b, c := hs[0], hs[1], hs[2]
+			token := c.ResumeToken()
+			raw, err := frame(c.Welcome().Limits.MaxFrameBytes).Bytes(maskKey())
+			Expect(err).NotTo(HaveOccurred())
+			sent := time.Now()
+			Expect(c.WriteWire(s.ctx, raw)).To(Succeed())
+			Expect(c.WaitClosed(s.ctx)).To(Equal(code), "the close code of the refused frame")
+			last := c.LastSeq()
+			for _, o := range []*client.Client{a, b} {
+				_, e := nextWithin[client.ConnectionUserListChanged](s, o, client.EvConnectionUserListChanged, target.EventTimeout)
+				Expect(e.At.Sub(sent)).To(BeNumerically("<", window), "%s heard of c's loss at once, not after the resume window", o.UserID())
+			}
+			_, err = s.resumeDial("c", token, last)
+			expectRefusedResume(err, fmt.Sprintf("a resume of a session its server closed with %d", code))
+		},
+		Entry("1002, a reserved opcode", client.CloseProtocolError, func(int) hostile.Wire {
+			return hostile.Wire{Fin: true, Opcode: 3}
+		}),
+		Entry("1003, a binary frame", client.CloseUnsupportedData, func(int) hostile.Wire {
+			return hostile.Wire{Fin: true, Opcode: websocket.BinaryMessage, Payload: "{}"}
+		}),
+		Entry("1007, a text frame that is not UTF-8", client.CloseInvalidData, func(int) hostile.Wire {
+			return hostile.Wire{Fin: true, Opcode: websocket.TextMessage, Payload: "%FF"}
+		}),
+		Entry("1009, a frame of maxFrameBytes + 1", client.CloseMessageTooBig, func(max int) hostile.Wire {
+			return hostile.Wire{Fin: true, Opcode: websocket.TextMessage, Payload: strings.Repeat(" ", max+1)}
+		}),
+	)
 
 	It("[RESUME-002 RESUME-001 RESUME-005] a host of a nine-room PK battle dropped mid-battle resumes its session: still host, still in the group and the battle, and nobody saw anything", func(ctx SpecContext) {
 		s := newScene(ctx)

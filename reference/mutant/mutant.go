@@ -227,6 +227,11 @@ const (
 	ReplacedWaits          = "replaced-session-waits-for-resume"
 	SlowConsumerKept       = "slow-consumer-session-kept"
 
+	// A connection the server closed for a frame it refused (2026-12-07, 23:20): gorilla's
+	// 1002 was taken for a drop and kept the session for a resume.
+	ProtocolErrorKeepsSession = "protocol-error-session-kept"
+	RefusedFrameKeepsSession  = "refused-frame-session-kept"
+
 	// A hunt of webhooks' delivery (2026-12-07, 20:15): each passed the whole suite.
 	Webhook3xxDelivered   = "webhook-3xx-counts-as-delivered"
 	WebhookSignedOnce     = "webhook-signed-once"
@@ -422,6 +427,8 @@ var Catalogue = []Mutant{
 	{HistoryBytesKept, "the history's bytes are never released: after resumeHistoryBytes in a session's life it keeps one frame", []string{"RESUME-004"}},
 	{ReplacedWaits, "a connected session a new login replaces (4009) waits for a resume instead of ending", []string{"AUTH-006"}},
 	{SlowConsumerKept, "a connection cut off with 4008 (its send queue full) keeps its session for a resume", []string{"RESUME-001"}},
+	{ProtocolErrorKeepsSession, "a connection gorilla closed with 1002 for a broken frame is taken for a drop (1006): its session waits for a resume", []string{"RESUME-001"}},
+	{RefusedFrameKeepsSession, "a connection closed with 1003, 1007 or 1009 for a frame the server refused keeps its session for a resume", []string{"RESUME-001"}},
 
 	{Webhook3xxDelivered, "a webhook answered with a 3xx counts as delivered and is not retried", []string{"HOOK-005"}},
 	{WebhookSignedOnce, "a webhook is signed once, at its first attempt: every retry carries that timestamp", []string{"HOOK-004"}},

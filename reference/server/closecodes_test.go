@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -101,4 +103,49 @@ func closeConstNames(t *testing.T) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestRefusedFramesEndTheirSessions checks that a connection the server closes for a frame it
+// refused ended with that close frame, not a drop, whoever wrote it (the server's own checks,
+// or gorilla for a broken frame, which reads back as a plain error): it is counted under its
+// code and its session ends at once, with resume on (RESUME-001).
+func TestRefusedFramesEndTheirSessions(t *testing.T) {
+	const maxFrame = 1024
+	for _, tt := range []struct {
+		name    string
+		code    int
+		opcode  int
+		payload string
+	}{
+		{"a reserved opcode", websocket.CloseProtocolError, 3, ""},
+		{"a continuation without a first frame", websocket.CloseProtocolError, 0, "{}"},
+		{"a binary frame", protocol.CloseUnsupportedData, websocket.BinaryMessage, "{}"},
+		{"a text frame that is not UTF-8", protocol.CloseInvalidData, websocket.TextMessage, "%FF"},
+		{"a frame over the limit", websocket.CloseMessageTooBig, websocket.TextMessage, strings.Repeat(" ", maxFrame+1)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, base := newTestServer(t, func(c *Config) {
+				c.ResumeWindow = time.Minute
+				c.MaxFrameBytes = maxFrame
+			})
+			host := dial(t, base, "host")
+			if f := host.call(protocol.ReqCreateLive, map[string]any{"liveID": "r"}); *f.Code != 0 {
+				t.Fatalf("createLive: %s", *f.Message)
+			}
+			writeRaw(t, host, wire(t, tt.opcode, tt.payload))
+			expectClose(t, host, tt.code)
+			waitFor(t, func() error {
+				return checkMetrics(scrape(t, base), []metricWant{
+					{"pkarena_connections_closed_total", []string{fmt.Sprintf("code=%d", tt.code)}, 1},
+					{"pkarena_connections_open", nil, 0},
+				})
+			})
+			if err := checkMetrics(scrape(t, base), []metricWant{
+				{"pkarena_sessions_in_grace", nil, 0},
+				{"pkarena_connections_closed_total", []string{"code=1006"}, -1}, // -1: none
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 }

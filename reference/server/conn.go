@@ -176,6 +176,14 @@ func (c *conn) handleFrame(s *Server, mt int, data []byte, err error, ended *int
 	if err != nil {
 		c.readErr = err
 		*ended = endCodeFor(err)
+		if live, ok := c.ws.NetConn().(*liveConn); ok && *ended == websocket.CloseAbnormalClosure && !mutant.On(mutant.ProtocolErrorKeepsSession) {
+			// gorilla answers a broken frame (1002) with a close frame of its own and a
+			// plain error: the connection ended with that close frame, not a drop
+			// (RESUME-001), and the metrics count it as 1002.
+			if code := live.sentClose(); code != 0 {
+				*ended = code
+			}
+		}
 		code := closeCodeFor(err)
 		if code == closeHeartbeatTimeout && !c.expires.IsZero() && !time.Now().Before(c.expires) {
 			code = closeTokenExpired

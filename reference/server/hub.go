@@ -664,7 +664,8 @@ func (h *hub) drop(c *conn, ended int) {
 	}
 	if code := h.detach(c, ended); h.s.cfg.ResumeWindow > 0 && !h.failed && (code == websocket.CloseAbnormalClosure || code == closeHeartbeatTimeout && !mutant.On(mutant.SilenceEndsSession) ||
 		mutant.On(mutant.ExpiredSessionKept) && code == closeTokenExpired || mutant.On(mutant.BareCloseKeepsSession) && code == websocket.CloseNoStatusReceived ||
-		mutant.On(mutant.ReplacedWaits) && code == closeReplaced || mutant.On(mutant.SlowConsumerKept) && code == closeSlowConsumer) {
+		mutant.On(mutant.ReplacedWaits) && code == closeReplaced || mutant.On(mutant.SlowConsumerKept) && code == closeSlowConsumer ||
+		mutant.On(mutant.RefusedFrameKeepsSession) && (code == closeUnsupportedData || code == closeInvalidData || code == websocket.CloseMessageTooBig)) {
 		if mutant.On(mutant.ResumeLossAtOnce) {
 			h.end(s)
 			return

@@ -84,6 +84,10 @@ type liveConn struct {
 	// The reader's goroutine writes close frames too (gorilla echoes a client's close and
 	// answers a frame over the read limit with 1009), so the writer cannot know it otherwise.
 	closeSent bool
+	// closeCode is the code of the first close frame written (1005 when it carries none):
+	// the reader's way to tell a broken frame gorilla answered with 1002, an error that is
+	// otherwise a plain one, from a dropped socket (sentClose).
+	closeCode int
 	// writeErr is the first error writing to the socket. Nothing is written after it, as
 	// gorilla's writer wrote nothing after one: a frame cut short by a write deadline leaves
 	// the stream unframed, and a close frame after it would be read as part of that frame.
@@ -137,9 +141,23 @@ func (c *liveConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if len(p) <= maxControlFrame && len(p) > 0 && p[0] == startOfCloseFrame {
+		if !c.closeSent {
+			c.closeCode = websocket.CloseNoStatusReceived
+			if len(p) >= 4 && p[1]&0x7f >= 2 { // a server's frame is not masked
+				c.closeCode = int(p[2])<<8 | int(p[3])
+			}
+		}
 		c.closeSent = true
 	}
 	return c.writeLocked(p)
+}
+
+// sentClose is the code of the close frame written on the connection, written out or held
+// by a cork, whether or not its write succeeded; 0 when none was.
+func (c *liveConn) sentClose() int {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.closeCode
 }
 
 // WriteFrame writes p, one whole WebSocket data frame, under the write deadline, or holds it
