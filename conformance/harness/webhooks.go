@@ -25,9 +25,11 @@ const (
 	HeaderSignature = "X-Pkarena-Signature"
 )
 
-// Delivery is one webhook POST the receiver got.
+// Delivery is one webhook POST the receiver got (or any other request that reached it).
 type Delivery struct {
 	At      time.Time
+	Method  string // POST, unless a sender followed a redirect as a GET
+	Path    string // the receiver's path (receiverPath), unless a sender followed a redirect
 	Query   url.Values
 	Header  http.Header
 	Body    []byte
@@ -70,7 +72,12 @@ type failRule struct {
 	remaining int
 	status    int    // the answer; 0: none, the POST is held (HoldNext)
 	body      string // the answer's body (AnswerNextWith)
+	location  string // the answer's Location header (RedirectNext)
 }
+
+// receiverPath is the path of the receiver's URL: a request to any other path came from a
+// sender that followed a redirect (RedirectNext).
+const receiverPath = "/pkarena-hooks"
 
 // StartReceiver listens on addr (host:port; port 0 picks one) and serves until Close.
 // Deliveries are checked against sdkAppID, the signature secret (if not empty) and validate.
@@ -80,7 +87,7 @@ func StartReceiver(addr string, sdkAppID uint64, secret string, validate func(st
 		return nil, fmt.Errorf("webhook receiver: %w", err)
 	}
 	r := &Receiver{
-		URL:      "http://" + ln.Addr().String() + "/pkarena-hooks",
+		URL:      "http://" + ln.Addr().String() + receiverPath,
 		sdkAppID: sdkAppID, secret: secret, validate: validate,
 		served:  make(chan struct{}),
 		closing: make(chan struct{}),
@@ -123,6 +130,16 @@ func (r *Receiver) AnswerNextWith(n, status int, body string, match func(Deliver
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.fails = append(r.fails, &failRule{match: match, remaining: n, status: status, body: body})
+}
+
+// RedirectNext makes the receiver answer status, a 3xx, with the header Location: location
+// (a path on the receiver, or any URL) to the next n deliveries that match, as AnswerNext
+// does. A sender that follows it (HOOK-005 says it must not) shows up as a request to that
+// path, which the receiver records and counts as a violation.
+func (r *Receiver) RedirectNext(n, status int, location string, match func(Delivery) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fails = append(r.fails, &failRule{match: match, remaining: n, status: status, location: location})
 }
 
 // HoldLimit bounds how long HoldNext holds a POST: a sender that waits for ever (no timeout)
@@ -188,7 +205,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	now := r.now
 	r.mu.Unlock()
-	d := Delivery{At: now(), Query: req.URL.Query(), Header: req.Header.Clone(), Body: body}
+	d := Delivery{At: now(), Method: req.Method, Path: req.URL.Path, Query: req.URL.Query(), Header: req.Header.Clone(), Body: body}
 	var head struct {
 		CallbackCommand string `json:"CallbackCommand"`
 		EventID         string `json:"EventId"`
@@ -200,10 +217,11 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	d.Answered = http.StatusOK
 	answer := `{"ActionStatus":"OK","ErrorInfo":"","ErrorCode":0}`
+	location := ""
 	for _, f := range r.fails {
 		if f.remaining > 0 && f.match(d) {
 			f.remaining--
-			d.Answered, answer = f.status, f.body
+			d.Answered, answer, location = f.status, f.body, f.location
 			break
 		}
 	}
@@ -234,6 +252,9 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	if answer != "" {
 		w.Header().Set("Content-Type", "application/json")
+	}
+	if location != "" {
+		w.Header().Set("Location", location)
 	}
 	w.WriteHeader(d.Answered)
 	_, _ = io.WriteString(w, answer)
@@ -278,6 +299,9 @@ func (r *Receiver) check(req *http.Request, d Delivery) []string {
 	q := d.Query
 	if req.Method != http.MethodPost {
 		out = append(out, "method "+req.Method+", want POST")
+	}
+	if req.URL.Path != receiverPath {
+		out = append(out, fmt.Sprintf("path %q, not the configured URL's %q: a redirect was followed (HOOK-005)", req.URL.Path, receiverPath))
 	}
 	if q.Get("SdkAppid") != strconv.FormatUint(r.sdkAppID, 10) {
 		out = append(out, fmt.Sprintf("query SdkAppid %q, want %d", q.Get("SdkAppid"), r.sdkAppID))

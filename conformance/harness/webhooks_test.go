@@ -157,6 +157,48 @@ func TestReceiverAnswersWithTheBodyTold(t *testing.T) {
 	}
 }
 
+// TestReceiverRedirectsAsTold: RedirectNext answers its 3xx with its Location; a sender that
+// follows it reaches another path, which the receiver records (for a 303, as a GET) and
+// counts as a violation (HOOK-005); one that does not follow it gets the 3xx.
+func TestReceiverRedirectsAsTold(t *testing.T) {
+	ts := time.Now().Unix()
+	r := startTestReceiver(t)
+	all := func(Delivery) bool { return true }
+	r.RedirectNext(1, http.StatusTemporaryRedirect, "/moved", all)
+	if got := post(t, r, nil, ts, 5*time.Second); got != http.StatusOK {
+		t.Fatalf("a following sender got %d; want the 200 of the Location", got)
+	}
+	ds := r.Deliveries()
+	if len(ds) != 2 || ds[0].Answered != http.StatusTemporaryRedirect || ds[0].Path != receiverPath || ds[1].Path != "/moved" || ds[1].Method != http.MethodPost {
+		t.Fatalf("deliveries %+v; want the 307 at %s, then the POST to /moved", ds, receiverPath)
+	}
+	if v := r.Violations(); len(v) == 0 || !strings.Contains(v[0], `path "/moved"`) {
+		t.Errorf("violations %q; want the first naming the path /moved", v)
+	}
+
+	r = startTestReceiver(t)
+	r.RedirectNext(1, http.StatusSeeOther, "/moved", all)
+	req, err := http.NewRequest(http.MethodPost, r.URL, strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/moved" {
+		t.Errorf("answered %d, Location %q; want 303 and /moved", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if _, err := http.Post(r.URL, "application/json", strings.NewReader(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if ds := r.Deliveries(); len(ds) != 2 || ds[1].Method != http.MethodPost || ds[1].Path != receiverPath {
+		t.Errorf("deliveries %+v; want the rule used up: the next POST answered at %s", ds, receiverPath)
+	}
+}
+
 // TestReceiverWantsEachRetrySigned: a retry's X-Pkarena-Timestamp moves on with the time
 // since the attempt before it (HOOK-004: each attempt is signed when sent), within
 // resignedSlack; a timestamp frozen at the first attempt is a violation, and so is none of a

@@ -201,6 +201,38 @@ var _ = Describe("Webhooks", Label("webhook"), func() {
 	})
 
 	/*
+		Testname: webhook-redirect-not-followed
+		Description: a 3xx is a failed attempt even with a Location (HOOK-005): the server
+		retries the configured URL and never follows the redirect, which for a 302 or 303
+		would turn the POST into a GET without its body whose 200 counted as a delivery.
+		The receiver answers the creation's first four attempts 302, 303, 307 and 308, each
+		with a Location on the receiver itself; nothing may reach that Location, and the
+		fifth attempt, answered 200, is the delivery.
+	*/
+	It("[HOOK-005] a webhook answered 302, 303, 307 or 308 with a Location is retried to the configured URL: the redirect is not followed", func(ctx SpecContext) {
+		s := newScene(ctx, hookRetryWait)
+		r := receiver()
+		hs := s.hosts("a", "b")
+		battleWelcome(s)
+		create := createFrom(s.room("a"))
+		const moved = "/pkarena-hooks-moved"
+		redirects := []int{http.StatusFound, http.StatusSeeOther, http.StatusTemporaryRedirect, http.StatusPermanentRedirect}
+		for _, status := range redirects {
+			r.RedirectNext(1, status, moved, create)
+		}
+		id := startBattle(s, 300, hs[0], hs[1:]).BattleInfo.BattleID
+		hooksOf(s, r, id, hookRetryWait, client.HookCreateBattle, client.HookStartBattle)
+		for _, d := range r.Deliveries() {
+			Expect(d.Path).NotTo(Equal(moved), "a %s to the Location of a redirect: HOOK-005 counts a 3xx as a failure, not followed", d.Method)
+		}
+		attempts := attemptsOf(r, id, client.HookCreateBattle)
+		Expect(answersOf(attempts)).To(Equal(append(redirects, http.StatusOK)), "each redirect is a failed attempt, retried to the configured URL until a 2xx")
+		for _, a := range attempts[1:] {
+			Expect(a.EventID).To(Equal(attempts[0].EventID))
+		}
+	})
+
+	/*
 		Testname: webhook-answer-body-ignored
 		Description: whether a webhook was delivered is its answer's status alone (HOOK-005:
 		the answer's body is ignored): a 200 whose body is Tencent's failure envelope

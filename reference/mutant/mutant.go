@@ -260,6 +260,9 @@ const (
 	RESTAPIFolded            = "rest-api-name-folded"
 	BinaryCarriedOut         = "binary-frame-carried-out"
 	BadIDRequestRuns         = "bad-id-request-runs"
+
+	// The hostile hunt's readings left open, settled: each passed the whole suite before.
+	WebhookRedirectFollowed = "webhook-redirect-followed"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -454,6 +457,9 @@ var Catalogue = []Mutant{
 	{BadIDRequestRuns, "a request whose id is missing, empty or not a string runs; only its reply says 100002", []string{"INPUT-003"}},
 	{RESTTrailingAccepted, "a REST body with text after its JSON object is taken as that object", []string{"REST-003"}},
 	{RESTAPIFolded, "the REST api name is lower-cased and trimmed of slashes: CREATE_BATTLE is create_battle", []string{"REST-003"}},
+
+	// The hostile hunt's readings left open, settled.
+	{WebhookRedirectFollowed, "a webhook answered with a 3xx and a Location follows it as net/http does (a 301, 302 or 303 as a GET without the body): the answer at the Location decides", []string{"HOOK-005"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.

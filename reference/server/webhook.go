@@ -79,7 +79,7 @@ func newWebhooks(cfg Config, log *slog.Logger, m *metrics) *webhooks {
 		cfg:     cfg,
 		log:     log,
 		metrics: m,
-		client:  &http.Client{Timeout: cfg.WebhookTimeout},
+		client:  &http.Client{Timeout: cfg.WebhookTimeout, CheckRedirect: noRedirect},
 		queue:   make(chan core.Hook, cfg.WebhookQueue),
 		done:    make(chan struct{}),
 		durable: cfg.StateDir != "" && cfg.WebhookURL != "",
@@ -90,12 +90,21 @@ func newWebhooks(cfg Config, log *slog.Logger, m *metrics) *webhooks {
 	if mutant.On(mutant.WebhookTimeoutDoubled) {
 		w.client.Timeout *= 2
 	}
+	if mutant.On(mutant.WebhookRedirectFollowed) {
+		w.client.CheckRedirect = nil // net/http's default: up to 10 redirects followed
+	}
 	if w.durable {
 		w.dones = make(chan hookDone, 64)
 		w.handover = make(chan *journal, 1)
 	}
 	return w
 }
+
+// noRedirect keeps a webhook's answer as it came: a 3xx is a failed attempt, retried to the
+// configured URL, and its Location is not followed (HOOK-005). net/http would follow it, and
+// a 301, 302 or 303 would turn the POST into a GET without its body, whose 200 counted as a
+// delivery the receiver never saw; it would also send events wherever a Location points.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // offer hands h over if the queue has room (durable: the hub offers the outbox's hooks).
 func (w *webhooks) offer(h core.Hook) bool {
