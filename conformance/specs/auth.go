@@ -196,6 +196,13 @@ var _ = Describe("Authentication", Label("auth"), func() {
 		Expect(r.SeatList[0].UserInfo.UserName).To(Equal("Alice A."))
 	})
 
+	It("[AUTH-001] a parameter the specification does not define is ignored, given twice or with its name in capitals", func(ctx SpecContext) {
+		s := newScene(ctx)
+		h := goodHandshake(s, "u")
+		h.extra = "&x-app-tag=1&x-app-tag=2&USERID=" + s.id("other") + "&Userid=" + s.id("other")
+		expectAccepted(s, h)
+	})
+
 	It("[AUTH-006 LIVE-021 RESUME-001] a second connection of the same user closes the first with 4009, and the first counts as lost: its session ends, its token resumes nothing", func(ctx SpecContext) {
 		s := newScene(ctx)
 		first := s.host("h")

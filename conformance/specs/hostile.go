@@ -312,6 +312,9 @@ func sendHostileREST(hs *hostileScene, r hostile.REST) {
 	if r.Token != nil {
 		q.Set("usersig", signToken(hs.scene, *r.Token, q.Get("identifier")))
 	}
+	for _, k := range r.Repeat {
+		q.Add(k, q.Get(k))
+	}
 	var before client.GetBattleInfoResponse
 	if hs.battle != "" {
 		var err error

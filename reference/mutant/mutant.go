@@ -262,7 +262,9 @@ const (
 	BadIDRequestRuns         = "bad-id-request-runs"
 
 	// The hostile hunt's readings left open, settled: each passed the whole suite before.
-	WebhookRedirectFollowed = "webhook-redirect-followed"
+	WebhookRedirectFollowed      = "webhook-redirect-followed"
+	RepeatedParamFirstCounts     = "repeated-handshake-parameter-first-counts"
+	RESTRepeatedParamFirstCounts = "rest-repeated-parameter-first-counts"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -459,6 +461,8 @@ var Catalogue = []Mutant{
 	{RESTAPIFolded, "the REST api name is lower-cased and trimmed of slashes: CREATE_BATTLE is create_battle", []string{"REST-003"}},
 
 	// The hostile hunt's readings left open, settled.
+	{RepeatedParamFirstCounts, "a handshake giving a parameter twice is read by its first value (url.Values.Get), not refused", []string{"AUTH-001"}},
+	{RESTRepeatedParamFirstCounts, "a REST query giving a parameter twice is read by its first value (url.Values.Get), not refused with 60002", []string{"REST-003"}},
 	{WebhookRedirectFollowed, "a webhook answered with a 3xx and a Location follows it as net/http does (a 301, 302 or 303 as a GET without the body): the answer at the Location decides", []string{"HOOK-005"}},
 }
 

@@ -22,6 +22,9 @@ const maxRESTBody = 64 << 10
 // restAPIs are the APIs of SPEC §15.
 var restAPIs = []string{protocol.APICreateBattle, protocol.APIGetBattleInfo, protocol.APISetBattleScore}
 
+// restParams are the query parameters of REST-001: each may be given once (REST-003).
+var restParams = []string{"sdkappid", "identifier", "usersig", "random", "contenttype"}
+
 var restRequestSeq atomic.Uint64
 
 // serveREST answers POST /v4/live_engine_http_pk/{api}: the framework checks of REST-003 in
@@ -48,6 +51,10 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if name := repeatedParam(r.URL.RawQuery, restParams); name != "" && !mutant.On(mutant.RESTRepeatedParamFirstCounts) {
+		fail(http.StatusOK, protocol.ErrHTTPParse.With("%s: given more than once", name))
+		return
+	}
 	if mutant.On(mutant.UnknownAPIFirst) && apiLabel == labelUnknown {
 		fail(http.StatusOK, protocol.ErrHTTPParse.With("unknown API %q", api))
 		return

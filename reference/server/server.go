@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -244,8 +245,16 @@ const (
 	maxAvatarURLBytes = 512
 )
 
+// handshakeParams are the query parameters a handshake defines (AUTH-001, RESUME-002): each
+// may be given once.
+var handshakeParams = []string{"sdkappid", "userid", "usersig", "username", "avatarurl", "resume", "lastseq"}
+
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if name := repeatedParam(r.URL.RawQuery, handshakeParams); name != "" && !mutant.On(mutant.RepeatedParamFirstCounts) {
+		refuse(w, http.StatusBadRequest, protocol.ErrInvalidParameter.With("%s: given more than once", name))
+		return
+	}
 	appID, err := strconv.ParseUint(q.Get("sdkappid"), 10, 64)
 	if err != nil {
 		refuse(w, http.StatusBadRequest, protocol.ErrInvalidParameter.With("sdkappid: a decimal integer is required"))
@@ -384,6 +393,28 @@ func resumeQuery(q url.Values) (*resumeRequest, *protocol.Error) {
 		return nil, protocol.ErrInvalidParameter.With("lastseq: a decimal integer of at least 0 is required with resume")
 	}
 	return &resumeRequest{token: strings.Clone(token), lastSeq: last}, nil
+}
+
+// repeatedParam returns the first of names that the raw query gives more than once, or "".
+// A name counts percent-decoded, and whatever its values: url.Values would keep the first
+// value and drop a pair it cannot decode, while other stacks keep the last, or all; a query
+// that two readers would read two ways is refused (AUTH-001, REST-003).
+func repeatedParam(rawQuery string, names []string) string {
+	var seen []string
+	for pair := range strings.SplitSeq(rawQuery, "&") {
+		name, _, _ := strings.Cut(pair, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		switch {
+		case !slices.Contains(names, name):
+		case slices.Contains(seen, name):
+			return name
+		default:
+			seen = append(seen, name)
+		}
+	}
+	return ""
 }
 
 func printable(s string, max int) bool {
