@@ -163,6 +163,12 @@ func (c *Core) Disconnect(s SessionID) []Delivery {
 	return c.flush()
 }
 
+// KnownType reports whether typ is a request type of the protocol (§5, §7-§9, §12).
+func KnownType(typ string) bool {
+	_, ok := handlers[typ]
+	return ok
+}
+
 // Handle runs one request of session s. It returns the reply payload (nil on error), the
 // error (nil on success) and the events the request caused. Decoding and validation of the
 // payload happen here, so a malformed payload changes nothing.

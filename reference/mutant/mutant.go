@@ -265,6 +265,8 @@ const (
 	WebhookRedirectFollowed      = "webhook-redirect-followed"
 	RepeatedParamFirstCounts     = "repeated-handshake-parameter-first-counts"
 	RESTRepeatedParamFirstCounts = "rest-repeated-parameter-first-counts"
+	UnknownTypeBeforeID          = "unknown-type-before-id"
+	IDBeforeType                 = "id-checked-before-type"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -463,6 +465,8 @@ var Catalogue = []Mutant{
 	// The hostile hunt's readings left open, settled.
 	{RepeatedParamFirstCounts, "a handshake giving a parameter twice is read by its first value (url.Values.Get), not refused", []string{"AUTH-001"}},
 	{RESTRepeatedParamFirstCounts, "a REST query giving a parameter twice is read by its first value (url.Values.Get), not refused with 60002", []string{"REST-003"}},
+	{UnknownTypeBeforeID, "a frame of an unknown type gets 100902 before its id is checked: {\"type\":\"flyToTheMoon\"} is not refused for its missing id", []string{"INPUT-002"}},
+	{IDBeforeType, "a frame's id is checked before its type: {\"id\":12} gets 100002, not 100901", []string{"INPUT-001"}},
 	{WebhookRedirectFollowed, "a webhook answered with a 3xx and a Location follows it as net/http does (a 301, 302 or 303 as a GET without the body): the answer at the Location decides", []string{"HOOK-005"}},
 }
 

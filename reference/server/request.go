@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"unicode/utf8"
 
+	"github.com/pkarena/pkarena/reference/core"
 	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
 )
@@ -14,7 +15,8 @@ const maxRequestIDBytes = 64
 
 // parseRequest reads the envelope of a client frame (TRANS-003, INPUT-001..003). The id is
 // read first: a reply only ever echoes a valid id (1..64 bytes), else "". A frame that is not
-// an object or has no string type is 100901; a bad id in a well-formed frame is 100002.
+// an object or has no non-empty string type is 100901; then a bad id is 100002 (naming id);
+// the type is looked up after both (100902, core.Handle): INPUT-002's order.
 //
 // It runs on the connection's reader, whose stack is most of what an idle connection costs:
 // decoding the envelope into a map with encoding/json took that goroutine's stack from 4 KB
@@ -59,6 +61,9 @@ func requestOf(id, typ, payload []byte) (protocol.Request, *protocol.Error) {
 		idErr = protocol.ErrInvalidParameter.With("id: longer than %d bytes (%d)", maxRequestIDBytes, len(req.ID))
 		req.ID = ""
 	}
+	if idErr != nil && mutant.On(mutant.IDBeforeType) {
+		return req, idErr // the id checked before the type
+	}
 	if mutant.On(mutant.TypeMatchedAsWritten) && len(typ) >= 2 && typ[0] == '"' && typ[len(typ)-1] == '"' {
 		req.Type = string(typ[1 : len(typ)-1]) // a type is a bare name: matched as written
 	} else if typ == nil || !jsonString(typ, &req.Type) {
@@ -66,6 +71,9 @@ func requestOf(id, typ, payload []byte) (protocol.Request, *protocol.Error) {
 	}
 	if req.Type == "" {
 		return req, protocol.ErrMalformedFrame.With("type: a non-empty string is required")
+	}
+	if idErr != nil && mutant.On(mutant.UnknownTypeBeforeID) && !core.KnownType(req.Type) {
+		return req, protocol.ErrUnknownType.With("unknown request type %q", req.Type) // the type looked up before the id is checked
 	}
 	if idErr != nil {
 		return req, idErr
