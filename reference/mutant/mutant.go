@@ -267,6 +267,7 @@ const (
 	RESTRepeatedParamFirstCounts = "rest-repeated-parameter-first-counts"
 	UnknownTypeBeforeID          = "unknown-type-before-id"
 	IDBeforeType                 = "id-checked-before-type"
+	RESTBodyTrimmedAsText        = "rest-body-trimmed-as-text"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -467,6 +468,7 @@ var Catalogue = []Mutant{
 	{RESTRepeatedParamFirstCounts, "a REST query giving a parameter twice is read by its first value (url.Values.Get), not refused with 60002", []string{"REST-003"}},
 	{UnknownTypeBeforeID, "a frame of an unknown type gets 100902 before its id is checked: {\"type\":\"flyToTheMoon\"} is not refused for its missing id", []string{"INPUT-002"}},
 	{IDBeforeType, "a frame's id is checked before its type: {\"id\":12} gets 100002, not 100901", []string{"INPUT-001"}},
+	{RESTBodyTrimmedAsText, "a REST body is trimmed as Unicode text before it is read: a byte order mark, a no-break space or a NEL around the object is dropped", []string{"REST-003"}},
 	{WebhookRedirectFollowed, "a webhook answered with a 3xx and a Location follows it as net/http does (a 301, 302 or 303 as a GET without the body): the answer at the Location decides", []string{"HOOK-005"}},
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/pkarena/pkarena/reference/mutant"
 	"github.com/pkarena/pkarena/reference/protocol"
@@ -111,7 +112,12 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 			body = first
 		}
 	}
-	if t := bytes.TrimSpace(body); len(t) == 0 || t[0] != '{' || !json.Valid(t) {
+	if mutant.On(mutant.RESTBodyTrimmedAsText) {
+		body = bytes.TrimFunc(body, func(r rune) bool { return unicode.IsSpace(r) || r == '\uFEFF' })
+	}
+	// A JSON text (RFC 8259): around the object, JSON's whitespace (space, tab, CR, LF) and
+	// nothing else; not a byte order mark, nor the Unicode spaces bytes.TrimSpace would drop.
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' || !json.Valid(body) {
 		fail(http.StatusOK, protocol.ErrJSONParse.With("body: not a JSON object"))
 		return
 	}
