@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -158,6 +159,7 @@ type call struct {
 	typ   string
 	reply chan Frame
 	done  func(Frame, error)
+	ids   []string // every id it waits on, when more than one (SendAny): the first reply takes all
 }
 
 // Dial connects, authenticates and waits for the welcome frame (WELCOME-001). A refused
@@ -554,6 +556,13 @@ func (c *Client) routeReply(f Frame) {
 	}
 	c.mu.Lock()
 	p := c.takePendingLocked(*f.ID)
+	if p != nil {
+		for _, id := range p.ids { // a reply to another of them would be a second reply
+			if c.pending[id] == p {
+				c.takePendingLocked(id)
+			}
+		}
+	}
 	late := c.abandoned[*f.ID]
 	if late {
 		delete(c.abandoned, *f.ID)
@@ -882,22 +891,49 @@ func (c *Client) SendWire(ctx context.Context, id, reqType string, raw []byte) (
 	return c.exchange(ctx, id, reqType, func() error { return c.WriteWire(ctx, raw) })
 }
 
+// SendAny writes data as one text frame, as Send does, and waits for the reply to any one of
+// ids: for a frame the specification lets a server answer in more than one way, each way
+// with its own id (INPUT-001: a frame nested deeper than the server reads gets 100901 and
+// id "", one it reads its own reply). A reply to another of ids after the first is recorded
+// as unrequested: a request has one reply (TRANS-006).
+func (c *Client) SendAny(ctx context.Context, ids []string, reqType string, data []byte) (Frame, error) {
+	return c.exchangeAny(ctx, ids, reqType, func() error { return c.WriteFrame(ctx, websocket.TextMessage, data) })
+}
+
 // exchange registers a wait for the reply id, sends with send and waits.
 func (c *Client) exchange(ctx context.Context, id, reqType string, send func() error) (Frame, error) {
+	return c.exchangeAny(ctx, []string{id}, reqType, send)
+}
+
+// exchangeAny registers a wait for the reply to any of ids, sends with send and waits for the
+// first, which ends the wait on all of them (routeReply).
+func (c *Client) exchangeAny(ctx context.Context, ids []string, reqType string, send func() error) (Frame, error) {
 	p := &call{typ: reqType, reply: make(chan Frame, 1)}
+	if ids = slices.Compact(slices.Sorted(slices.Values(ids))); len(ids) > 1 {
+		p.ids = ids
+	}
 	c.mu.Lock()
 	if c.ended {
 		c.mu.Unlock()
 		return Frame{}, c.closedErr(reqType)
 	}
-	if c.pending[id] != nil {
-		c.mu.Unlock()
-		return Frame{}, fmt.Errorf("client: a request with id %q is already waiting", id)
+	for _, id := range ids {
+		if c.pending[id] != nil {
+			c.mu.Unlock()
+			return Frame{}, fmt.Errorf("client: a request with id %q is already waiting", id)
+		}
 	}
-	c.putPendingLocked(id, p)
+	for _, id := range ids {
+		c.putPendingLocked(id, p)
+	}
 	c.mu.Unlock()
+	forget := func(sent bool) {
+		for _, id := range ids {
+			c.forget(id, sent)
+		}
+	}
 	if err := send(); err != nil {
-		c.forget(id, false)
+		forget(false)
 		return Frame{}, err
 	}
 	select {
@@ -906,7 +942,7 @@ func (c *Client) exchange(ctx context.Context, id, reqType string, send func() e
 	case <-c.done:
 		return Frame{}, c.closedErr(reqType)
 	case <-ctx.Done():
-		c.forget(id, true)
+		forget(true)
 		return Frame{}, fmt.Errorf("client %s: no reply to %s: %w", c.userID, reqType, ctx.Err())
 	}
 }

@@ -920,3 +920,37 @@ func TestACallAfterTheCloseSaysHowItClosed(t *testing.T) {
 		})
 	}
 }
+
+// TestSendAnyTakesTheReplyToEitherID: SendAny returns the reply to whichever of its ids the
+// server answers; a second reply, to the other id, is unrequested (one reply per request).
+func TestSendAnyTakesTheReplyToEitherID(t *testing.T) {
+	for _, answer := range []string{"a1", ""} {
+		t.Run("answered "+strconv.Quote(answer), func(t *testing.T) {
+			done := make(chan struct{})
+			url := fakeServer(t, func(ws *websocket.Conn, send func(string, uint64, string, string)) {
+				_, _, _ = ws.ReadMessage()
+				send(TypeReply, 0, `,"id":"`+answer+`","code":7,"message":"m"`, `{}`)
+				other := "a1"
+				if answer == "a1" {
+					other = ""
+				}
+				send(TypeReply, 0, `,"id":"`+other+`","code":7,"message":"m"`, `{}`)
+				_, id := readRequest(ws)
+				send(TypeReply, 0, `,"id":"`+id+`","code":0,"message":""`, `{}`)
+				<-done
+			})
+			c := dialFake(t, url)
+			defer close(done)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			f, err := c.SendAny(ctx, []string{"a1", ""}, "", []byte(`{}`))
+			if err != nil || *f.ID != answer || *f.Code != 7 {
+				t.Fatalf("SendAny = %+v, %v; want the reply to %q", f, err, answer)
+			}
+			_ = c.Sync(ctx)
+			if v := c.Violations(); len(v) != 1 || !strings.Contains(v[0], "which no request is waiting for") {
+				t.Errorf("violations %q; want the second reply as unrequested", v)
+			}
+		})
+	}
+}

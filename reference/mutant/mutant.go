@@ -268,6 +268,7 @@ const (
 	UnknownTypeBeforeID          = "unknown-type-before-id"
 	IDBeforeType                 = "id-checked-before-type"
 	RESTBodyTrimmedAsText        = "rest-body-trimmed-as-text"
+	NestingLimitLow              = "nesting-limit-16"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -469,6 +470,7 @@ var Catalogue = []Mutant{
 	{UnknownTypeBeforeID, "a frame of an unknown type gets 100902 before its id is checked: {\"type\":\"flyToTheMoon\"} is not refused for its missing id", []string{"INPUT-002"}},
 	{IDBeforeType, "a frame's id is checked before its type: {\"id\":12} gets 100002, not 100901", []string{"INPUT-001"}},
 	{RESTBodyTrimmedAsText, "a REST body is trimmed as Unicode text before it is read: a byte order mark, a no-break space or a NEL around the object is dropped", []string{"REST-003"}},
+	{NestingLimitLow, "a frame or REST body whose arrays and objects nest deeper than 16 levels is refused as unreadable (100901, 60003), under the 64 a server must read", []string{"INPUT-001", "REST-003"}},
 	{WebhookRedirectFollowed, "a webhook answered with a 3xx and a Location follows it as net/http does (a 301, 302 or 303 as a GET without the body): the answer at the Location decides", []string{"HOOK-005"}},
 }
 

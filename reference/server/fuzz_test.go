@@ -106,11 +106,12 @@ func FuzzParseRequest(f *testing.F) {
 
 // parseRequestOracle is parseRequest as it was before it read the envelope without
 // encoding/json (9d8526e), word for word: FuzzParseRequest holds parseRequest to it. It
-// shares nothing with parseRequest, so a change to requestOf or jsonString is held to it too.
+// shares nothing with parseRequest, so a change to requestOf or jsonString is held to it too;
+// but for the words of a frame it does not read, unreadable's (too deep, or not JSON).
 func parseRequestOracle(data []byte) (protocol.Request, *protocol.Error) {
 	var env map[string]json.RawMessage
 	if err := json.Unmarshal(data, &env); err != nil || env == nil {
-		return protocol.Request{}, protocol.ErrMalformedFrame.With("frame: not a JSON object")
+		return protocol.Request{}, protocol.ErrMalformedFrame.With("frame: %s", unreadable(data))
 	}
 	var req protocol.Request
 	var idErr *protocol.Error

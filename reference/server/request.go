@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"unicode/utf8"
 
 	"github.com/pkarena/pkarena/reference/core"
@@ -27,14 +28,54 @@ const maxRequestIDBytes = 64
 // an id or type with escapes or bytes that are not UTF-8 (jsonString): rare, and at worst a
 // stack grown until the next collection.
 func parseRequest(data []byte) (protocol.Request, *protocol.Error) {
-	if !json.Valid(data) {
-		return protocol.Request{}, protocol.ErrMalformedFrame.With("frame: not a JSON object")
+	if !json.Valid(data) || mutant.On(mutant.NestingLimitLow) && nestingDepth(data) > lowNestingDepth {
+		return protocol.Request{}, protocol.ErrMalformedFrame.With("frame: %s", unreadable(data))
 	}
 	id, typ, payload, ok := envelopeMembers(data)
 	if !ok {
 		return parseRequestJSON(data)
 	}
 	return requestOf(id, typ, payload)
+}
+
+// jsonMaxDepth is how deep encoding/json reads arrays and objects (its scanner's bound, which
+// json.Valid applies): a frame or REST body nested deeper is not read. INPUT-001 and REST-003
+// let a server bound the depth past 64 levels (TestJSONMaxDepth pins the bound).
+const jsonMaxDepth = 10000
+
+// lowNestingDepth is the bound of mutant.NestingLimitLow, under INPUT-001's 64.
+const lowNestingDepth = 16
+
+// unreadable says why data, a frame or REST body json.Valid refused, is not read: nested too
+// deep, or not JSON.
+func unreadable(data []byte) string {
+	bound := jsonMaxDepth
+	if mutant.On(mutant.NestingLimitLow) {
+		bound = lowNestingDepth
+	}
+	if d := nestingDepth(data); d > bound {
+		return fmt.Sprintf("nested %d levels deep: this server reads JSON nested %d levels at most", d, bound)
+	}
+	return "not a JSON object"
+}
+
+// nestingDepth returns how deep the arrays and objects of data nest (0 for a scalar), counting
+// its brackets outside strings without checking anything else.
+func nestingDepth(data []byte) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			i = skipJSONString(data, i) - 1
+		case '[', '{':
+			if depth++; depth > deepest {
+				deepest = depth
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // parseRequestJSON is parseRequest through encoding/json: for frames envelopeMembers leaves.

@@ -117,8 +117,8 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	}
 	// A JSON text (RFC 8259): around the object, JSON's whitespace (space, tab, CR, LF) and
 	// nothing else; not a byte order mark, nor the Unicode spaces bytes.TrimSpace would drop.
-	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' || !json.Valid(body) {
-		fail(http.StatusOK, protocol.ErrJSONParse.With("body: not a JSON object"))
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' || !json.Valid(body) || mutant.On(mutant.NestingLimitLow) && nestingDepth(body) > lowNestingDepth {
+		fail(http.StatusOK, protocol.ErrJSONParse.With("body: %s", unreadable(body)))
 		return
 	}
 	if !s.restLimit.Allow() && !mutant.On(mutant.NoRESTRateLimit) {
