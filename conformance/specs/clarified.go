@@ -26,17 +26,28 @@ import (
 // string instead of a number (AUTH-002).
 func stringTyped(userID, field string) string {
 	GinkgoHelper()
+	return writtenAs(userID, field, func(n int64) string { return strconv.Quote(strconv.FormatInt(n, 10)) })
+}
+
+// writtenAs is a UserSig v2 document signed correctly, with TLS.<field> (sdkappid, time or
+// expire; "" for none) written as write has it, given the field's value (AUTH-002).
+func writtenAs(userID, field string, write func(int64) string) string {
+	GinkgoHelper()
 	now := time.Now().Unix()
 	h := hmac.New(sha256.New, []byte(target.Secret))
 	fmt.Fprintf(h, "TLS.identifier:%s\nTLS.sdkappid:%d\nTLS.time:%d\nTLS.expire:%d\n", userID, target.SDKAppID, now, 3600)
-	doc := map[string]any{
-		"TLS.ver": "2.0", "TLS.identifier": userID, "TLS.sdkappid": target.SDKAppID,
-		"TLS.time": now, "TLS.expire": 3600, "TLS.sig": base64.StdEncoding.EncodeToString(h.Sum(nil)),
+	numbers := map[string]int64{"sdkappid": int64(target.SDKAppID), "time": now, "expire": 3600}
+	text := map[string]string{}
+	for name, n := range numbers {
+		text[name] = strconv.FormatInt(n, 10)
+		if name == field {
+			text[name] = write(n)
+		}
 	}
-	doc["TLS."+field] = fmt.Sprint(doc["TLS."+field])
-	raw, err := json.Marshal(doc)
-	Expect(err).NotTo(HaveOccurred())
-	sig, err := client.PackUserSig(raw)
+	ident, _ := json.Marshal(userID)
+	raw := fmt.Sprintf(`{"TLS.ver":"2.0","TLS.identifier":%s,"TLS.sdkappid":%s,"TLS.time":%s,"TLS.expire":%s,"TLS.sig":"%s"}`,
+		ident, text["sdkappid"], text["time"], text["expire"], base64.StdEncoding.EncodeToString(h.Sum(nil)))
+	sig, err := client.PackUserSig([]byte(raw))
 	Expect(err).NotTo(HaveOccurred())
 	return sig
 }
@@ -87,6 +98,21 @@ var _ = Describe("Clarifications of revision 4", func() {
 		Entry("TLS.sdkappid as a string", "sdkappid"),
 		Entry("TLS.time as a string", "time"),
 		Entry("TLS.expire as a string", "expire"),
+	)
+
+	DescribeTable("[AUTH-002 AUTH-003] a correctly signed token writing a number otherwise than in plain digits does not follow the format: 401 and 70003", Label("auth"),
+		func(ctx SpecContext, field string, write func(int64) string) {
+			s := newScene(ctx)
+			h := goodHandshake(s, "u")
+			h.sig = writtenAs(h.userID, "", nil)
+			expectAccepted(s, h) // the same document, its numbers in plain digits
+			h.sig = writtenAs(h.userID, field, write)
+			expectRefused(s, h, http.StatusUnauthorized, client.CodeUserSigInvalid)
+		},
+		Entry("TLS.expire as 3600.0", "expire", func(n int64) string { return strconv.FormatInt(n, 10) + ".0" }),
+		Entry("TLS.expire as 3.6e3", "expire", func(int64) string { return "3.6e3" }),
+		Entry("TLS.time with a fraction of zero", "time", func(n int64) string { return strconv.FormatInt(n, 10) + ".000" }),
+		Entry("TLS.sdkappid with an exponent", "sdkappid", func(n int64) string { return strconv.FormatInt(n, 10) + "e0" }),
 	)
 
 	It("[AUTH-002 AUTH-004] a token issued an hour ahead of the server's clock is accepted: only its expiry limits it", Label("auth"), func(ctx SpecContext) {

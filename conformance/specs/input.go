@@ -1,7 +1,9 @@
 package specs
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 
@@ -123,6 +125,79 @@ var _ = Describe("Bad input", Label("input"), func() {
 		Entry("heartbeat with a payload that is a number", func(s *scene) string { return `{"type":"heartbeat","id":"f18","payload":5}` }, "f18", "payload"),
 		Entry("[INPUT-004] lockSeat without seatIndex, from a user in no room", func(s *scene) string { return `{"type":"lockSeat","id":"f19","payload":{}}` }, "f19", "seatIndex"),
 	)
+
+	/*
+		Testname: integers-by-value
+		Description: an integer is a number whose value is whole (§6), however it is
+		written: createLive's maxSeatCount 4.0 and seatTemplate 3e9, lockSeat's seatIndex
+		20E-1 and -0, fetchLiveList's count 1e0 are 4, 3000000000, 2, 0 and 1, as a viewer
+		joining the room and the replies show. A fraction (2.5) and a value beyond
+		±(2^53 − 1) are no integers: 100002 naming the field, even where a whole number out of
+		the room's range would get SEAT-001's 100200.
+	*/
+	It("[INPUT-003 ROOM-002 SEAT-003 ROOM-008] an integer may be written with a zero fraction or an exponent (4.0, 3e9, 20E-1, -0, 1e0); 2.5 and 2^53 are refused with 100002", func(ctx SpecContext) {
+		s := newScene(ctx)
+		h := s.user("h")
+		f := sendRaw(s, h, "i1", client.ReqCreateLive, `{"type":"createLive","id":"i1","payload":{"liveID":"`+s.room("h")+`","maxSeatCount":4.0,"seatTemplate":3e9}}`)
+		Expect(*f.Code).To(Equal(0), "createLive with maxSeatCount 4.0 and seatTemplate 3e9: %s", *f.Message)
+		var created client.CreateLiveReply
+		Expect(json.Unmarshal(f.Payload, &created)).To(Succeed())
+		Expect(created.LiveInfo.MaxSeatCount).To(Equal(4), "maxSeatCount 4.0 is 4")
+		Expect(created.LiveInfo.SeatTemplate).To(Equal(3000000000), "seatTemplate 3e9 is 3000000000")
+		for _, index := range []string{"20E-1", "-0"} {
+			f = sendRaw(s, h, "i2", client.ReqLockSeat, `{"type":"lockSeat","id":"i2","payload":{"seatIndex":`+index+`}}`)
+			Expect(*f.Code).To(Equal(0), "lockSeat with seatIndex %s: %s", index, *f.Message)
+		}
+		a := s.user("a")
+		joined, err := a.JoinLive(s.ctx, s.room("h"))
+		Expect(err).NotTo(HaveOccurred())
+		var locked []int
+		for _, seat := range joined.SeatList {
+			if seat.IsLocked {
+				locked = append(locked, seat.Index)
+			}
+		}
+		Expect(locked).To(Equal([]int{0, 2}), "seatIndex -0 locked seat 0 and 20E-1 seat 2")
+		f = sendRaw(s, a, "i3", client.ReqFetchLiveList, `{"type":"fetchLiveList","id":"i3","payload":{"count":1e0}}`)
+		Expect(*f.Code).To(Equal(0), "fetchLiveList with count 1e0: %s", *f.Message)
+		var list client.FetchLiveListReply
+		Expect(json.Unmarshal(f.Payload, &list)).To(Succeed())
+		Expect(list.LiveInfoList).To(HaveLen(1), "count 1e0 is 1")
+		for _, index := range []string{"2.5", "1.0000001", "9007199254740992", "1e400"} {
+			f = sendRaw(s, h, "i4", "", `{"type":"lockSeat","id":"i4","payload":{"seatIndex":`+index+`}}`)
+			Expect(*f.Code).To(Equal(client.CodeInvalidParameter), "lockSeat with seatIndex %s: %s", index, *f.Message)
+			Expect(*f.Message).To(ContainSubstring("seatIndex"))
+		}
+		settle(s, h, a)
+	})
+
+	It("[REST-005 REST-010 REST-030] a REST integer may be written with a zero fraction or an exponent (Duration 6.0e4, OpType 2.0, Score 5e0); a Score of 2.5 or 2^53 is refused with 100002", func(ctx SpecContext) {
+		s := newScene(ctx)
+		h, g := s.host("h"), s.host("g")
+		battleWelcome(s)
+		rest := s.rest()
+		_, env, err := rest.Do(s.ctx, http.MethodPost, "create_battle", rest.Query(), []byte(`{"FromRoomId":"`+s.room("h")+`","ToRoomIdList":["`+s.room("g")+`"],"Duration":6.0e4}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.ErrorCode).To(Equal(0), "create_battle with Duration 6.0e4: %s", env.ErrorInfo)
+		var created client.CreateBattleResponse
+		Expect(json.Unmarshal(env.Response, &created)).To(Succeed())
+		info, err := rest.GetBattleInfo(s.ctx, created.BattleID, "")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.Duration).To(Equal(int64(60000)), "Duration 6.0e4 is 60000 ms")
+		_, env, err = rest.Do(s.ctx, http.MethodPost, "set_battle_score", rest.Query(), []byte(`{"BattleId":"`+created.BattleID+`","OpType":2.0,"ScoreList":[{"RoomId":"`+s.room("h")+`","Score":5e0}]}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(env.ErrorCode).To(Equal(0), "set_battle_score with OpType 2.0 and Score 5e0: %s", env.ErrorInfo)
+		info, err = rest.GetBattleInfo(s.ctx, created.BattleID, "")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.FromRoomInfo.Score).To(Equal(int64(5)), "OpType 2.0 sets, Score 5e0 is 5")
+		for _, score := range []string{"2.5", "9007199254740992", "1e400"} {
+			_, env, err = rest.Do(s.ctx, http.MethodPost, "set_battle_score", rest.Query(), []byte(`{"BattleId":"`+created.BattleID+`","OpType":1,"ScoreList":[{"RoomId":"`+s.room("h")+`","Score":`+score+`}]}`))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(env.ErrorCode).To(Equal(client.CodeInvalidParameter), "a Score of %s: %s", score, env.ErrorInfo)
+			Expect(env.ErrorInfo).To(ContainSubstring("Score"))
+		}
+		settle(s, h, g)
+	})
 
 	/*
 		Testname: parameters-before-state

@@ -124,7 +124,10 @@ func decode(raw json.RawMessage, v any) *protocol.Error {
 	if raw[0] != '{' {
 		return protocol.ErrInvalidParameter.With("payload: must be a JSON object")
 	}
-	raw = exactKeys(raw, reflect.TypeOf(v))
+	raw, perr := normalize(raw, reflect.TypeOf(v))
+	if perr != nil {
+		return perr
+	}
 	if err := json.Unmarshal(raw, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {

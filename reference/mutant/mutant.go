@@ -269,6 +269,8 @@ const (
 	IDBeforeType                 = "id-checked-before-type"
 	RESTBodyTrimmedAsText        = "rest-body-trimmed-as-text"
 	NestingLimitLow              = "nesting-limit-16"
+	IntegerAsWritten             = "integer-read-as-written"
+	TokenNumbersByValue          = "token-numbers-read-by-value"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -471,6 +473,8 @@ var Catalogue = []Mutant{
 	{IDBeforeType, "a frame's id is checked before its type: {\"id\":12} gets 100002, not 100901", []string{"INPUT-001"}},
 	{RESTBodyTrimmedAsText, "a REST body is trimmed as Unicode text before it is read: a byte order mark, a no-break space or a NEL around the object is dropped", []string{"REST-003"}},
 	{NestingLimitLow, "a frame or REST body whose arrays and objects nest deeper than 16 levels is refused as unreadable (100901, 60003), under the 64 a server must read", []string{"INPUT-001", "REST-003"}},
+	{IntegerAsWritten, "an integer field is read as encoding/json reads an int: 2.0, 1e2 and 20E-1 are refused with 100002, and 2^53 is taken (a seatIndex of 2^53 gets 100200)", []string{"INPUT-003", "REST-005"}},
+	{TokenNumbersByValue, "a UserSig's numbers are read by value: TLS.expire written 3600.0 or 3.6e3 is 3600, and the token is accepted", []string{"AUTH-002"}},
 	{WebhookRedirectFollowed, "a webhook answered with a 3xx and a Location follows it as net/http does (a 301, 302 or 303 as a GET without the body): the answer at the Location decides", []string{"HOOK-005"}},
 }
 

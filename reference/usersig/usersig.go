@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -127,6 +128,9 @@ func verify(sig, secret string, appID uint64, userID string, now time.Time) (*to
 	if err != nil || len(raw) > maxTokenBytes {
 		return nil, protocol.ErrUserSigInvalid.With("usersig: cannot inflate")
 	}
+	if mutant.On(mutant.TokenNumbersByValue) {
+		raw = wholeNumbersPlain(raw)
+	}
 	var t token
 	if err := json.Unmarshal(raw, &t); err != nil {
 		return nil, protocol.ErrUserSigInvalid.With("usersig: not a TLS v2 JSON token: %v", err)
@@ -152,4 +156,27 @@ func verify(sig, secret string, appID uint64, userID string, now time.Time) (*to
 		return nil, protocol.ErrUserSigExpired.With("usersig: expired at %s", time.Unix(t.Time+t.Expire, 0).UTC().Format(time.RFC3339))
 	}
 	return &t, nil
+}
+
+// wholeNumbersPlain rewrites the token's numbers that are whole, however written (3600.0,
+// 3.6e3), in plain digits: the reading of mutant.TokenNumbersByValue, which AUTH-002 forbids.
+func wholeNumbersPlain(raw []byte) []byte {
+	var doc map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if dec.Decode(&doc) != nil {
+		return raw
+	}
+	for k, v := range doc {
+		if n, ok := v.(json.Number); ok {
+			if f, err := n.Float64(); err == nil && f == math.Trunc(f) {
+				doc[k] = int64(f)
+			}
+		}
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return raw
+	}
+	return out
 }
