@@ -15,9 +15,15 @@ import (
 // pingFrame is a client's WebSocket ping (RFC 6455 §5.5.2): FIN, opcode 9, masked, payload p
 // of at most 125 bytes. conformance/client sends no pings, so the spec writes them below the
 // WebSocket layer (Client.WriteWire).
-func pingFrame(p []byte) []byte {
+func pingFrame(p []byte) []byte { return controlFrame(0x9, p) }
+
+// pongFrame is an unsolicited pong, RFC 6455 §5.5.3's unidirectional heartbeat: opcode 10.
+func pongFrame(p []byte) []byte { return controlFrame(0xA, p) }
+
+// controlFrame is a masked client control frame of opcode with payload p (at most 125 bytes).
+func controlFrame(opcode byte, p []byte) []byte {
 	key := [4]byte{0x3c, 0x91, 0x5e, 0x27}
-	out := append([]byte{0x89, 0x80 | byte(len(p))}, key[:]...)
+	out := append([]byte{0x80 | opcode, 0x80 | byte(len(p))}, key[:]...)
 	for i, b := range p {
 		out = append(out, b^key[i%4])
 	}
@@ -39,13 +45,16 @@ var signals = []signal{
 	{"WebSocket pings only", func(ctx context.Context, c *client.Client, _ string, fail func(error)) {
 		fail(c.WriteWire(ctx, pingFrame([]byte("pkarena"))))
 	}},
+	{"unsolicited WebSocket pongs only", func(ctx context.Context, c *client.Client, _ string, fail func(error)) {
+		fail(c.WriteWire(ctx, pongFrame([]byte("pkarena"))))
+	}},
 	{"other requests only (fetchLiveInfo of its own room)", func(_ context.Context, c *client.Client, liveID string, fail func(error)) {
 		c.Go(client.ReqFetchLiveInfo, map[string]string{"liveID": liveID}, func(_ client.Frame, err error) { fail(err) })
 	}},
 }
 
 var _ = Describe("Liveness signals", Label("liveness"), func() {
-	It("[HEART-001 LIVE-020] any one kind of client frame alone keeps a connection and its room past heartbeatTimeoutMs: heartbeat requests only, WebSocket pings only, other requests only", func(ctx SpecContext) {
+	It("[HEART-001 LIVE-020] any one kind of client frame alone keeps a connection and its room past heartbeatTimeoutMs: heartbeat requests only, WebSocket pings only, unsolicited WebSocket pongs only, other requests only", func(ctx SpecContext) {
 		s := newScene(ctx)
 
 		// Each host lives on one kind of frame from the moment its room exists; an audience

@@ -245,7 +245,7 @@ var _ = Describe("Authentication", Label("auth"), func() {
 		Expect(s.user("h2").Heartbeat(s.ctx)).To(Succeed())
 	})
 
-	It("[AUTHZ-003] no kind of client frame keeps a connection past its token (heartbeats, WebSocket pings, other requests), and a request sent after it expired is not executed", func(ctx SpecContext) {
+	It("[AUTHZ-003] no kind of client frame keeps a connection past its token (heartbeats, WebSocket pings, unsolicited pongs, other requests), and a request sent after it expired is not executed", func(ctx SpecContext) {
 		s := newScene(ctx, 12*time.Second)
 		const lifetime = 3 * time.Second
 		hosts := make([]*client.Client, len(signals))

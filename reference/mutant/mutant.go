@@ -232,6 +232,9 @@ const (
 	ProtocolErrorKeepsSession = "protocol-error-session-kept"
 	RefusedFrameKeepsSession  = "refused-frame-session-kept"
 
+	// Found by the fault hunt (2026-12-08, 00:15) in the unmodified reference.
+	PongNotAlive = "pong-not-a-liveness-signal"
+
 	// A hunt of webhooks' delivery (2026-12-07, 20:15): each passed the whole suite.
 	Webhook3xxDelivered   = "webhook-3xx-counts-as-delivered"
 	WebhookSignedOnce     = "webhook-signed-once"
@@ -440,6 +443,7 @@ var Catalogue = []Mutant{
 	{SlowConsumerKept, "a connection cut off with 4008 (its send queue full) keeps its session for a resume", []string{"RESUME-001"}},
 	{ProtocolErrorKeepsSession, "a connection gorilla closed with 1002 for a broken frame is taken for a drop (1006): its session waits for a resume", []string{"RESUME-001"}},
 	{RefusedFrameKeepsSession, "a connection closed with 1003, 1007 or 1009 for a frame the server refused keeps its session for a resume", []string{"RESUME-001"}},
+	{PongNotAlive, "an unsolicited WebSocket pong does not reset the liveness timer (gorilla's default pong handler)", []string{"HEART-001"}},
 
 	{Webhook3xxDelivered, "a webhook answered with a 3xx counts as delivered and is not retried", []string{"HOOK-005"}},
 	{WebhookSignedOnce, "a webhook is signed once, at its first attempt: every retry carries that timestamp", []string{"HOOK-004"}},

@@ -102,7 +102,7 @@ func (c *conn) readPump(s *Server) {
 	}
 }
 
-// startReading sets the read limit and the ping handler.
+// startReading sets the read limit and the ping and pong handlers.
 //
 //go:noinline
 func (c *conn) startReading(s *Server) {
@@ -122,6 +122,14 @@ func (c *conn) startReading(s *Server) {
 		}
 		return err
 	})
+	// An unsolicited pong is a client frame too, RFC 6455 §5.5.3's one-way heartbeat
+	// (HEART-001); gorilla's own pong handler does nothing.
+	if !mutant.On(mutant.PongNotAlive) {
+		c.ws.SetPongHandler(func(string) error {
+			_ = c.ws.SetReadDeadline(c.readDeadline(s))
+			return nil
+		})
+	}
 }
 
 // armRead sets the deadline of the next read; false (the connection shut) if it cannot.
