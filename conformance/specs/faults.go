@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -21,14 +23,15 @@ var faultEnv = []string{"PKARENA_HEARTBEAT_INTERVAL=1s", "PKARENA_HEARTBEAT_TIME
 // faultPause is how long FAULT-001 freezes the server.
 const faultPause = 3 * time.Second
 
-// startFaultServer starts a container of the target image of its own for one spec, or skips
-// the spec when the target is not an image.
-func startFaultServer(s *scene) *harness.FaultServer {
+// startFaultServer starts a container of the target image of its own for one spec, with
+// faultEnv and the extra settings (KEY=VALUE), or skips the spec when the target is not an
+// image.
+func startFaultServer(s *scene, extra ...string) *harness.FaultServer {
 	GinkgoHelper()
 	if target.TargetImage == "" {
 		Skip(results.NotApplicable("fault specs pause, kill and restart the server: run them against an image (-target-image)"))
 	}
-	fs, err := target.StartFaultServer(s.ctx, faultEnv)
+	fs, err := target.StartFaultServer(s.ctx, append(append([]string(nil), faultEnv...), extra...))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(fs.Stop)
 	return fs
@@ -104,6 +107,36 @@ func (b *faultBattle) score(ctx context.Context, room, key string, points int64)
 	}
 }
 
+// hookReceiver returns the suite's webhook receiver and the setting that points a fault
+// server at it, or skips the spec when the suite receives no webhooks.
+func hookReceiver() (*harness.Receiver, string) {
+	GinkgoHelper()
+	r := receiver()
+	return r, "PKARENA_WEBHOOK_URL=" + r.URL
+}
+
+// failHooksOf makes r answer 500 to every webhook of a battle the room takes part in while
+// the returned switch is on (it starts on, and is turned off when the spec ends).
+func failHooksOf(r *harness.Receiver, room string) *atomic.Bool {
+	var failing atomic.Bool
+	failing.Store(true)
+	DeferCleanup(func() { failing.Store(false) })
+	r.FailNext(math.MaxInt32, func(d harness.Delivery) bool {
+		var b client.Webhook
+		return failing.Load() && d.Decode(&b) == nil && (b.FromRoomID == room || b.FromRoomInfo.RoomID == room)
+	})
+	return &failing
+}
+
+// createdOverREST starts a battle of room from against room to over REST (300 s, so that
+// only a fault ends it) and returns its ID.
+func createdOverREST(s *scene, rest *client.REST, from, to string) string {
+	GinkgoHelper()
+	cb, err := rest.CreateBattle(s.ctx, client.CreateBattleRequest{FromRoomID: from, ToRoomIDList: []string{to}, Duration: 300000})
+	Expect(err).NotTo(HaveOccurred())
+	return cb.BattleID
+}
+
 var _ = Describe("Faults", Label("disruptive"), Serial, func() {
 	It("[FAULT-001 REST-034 BATTLE-042] a server frozen mid-battle for less than the heartbeat timeout keeps every connection; score updates retried with their IdempotencyKey through the freeze count once, and everyone sees every version once, in order", func(ctx SpecContext) {
 		s := newScene(ctx, 2*time.Minute)
@@ -153,36 +186,86 @@ var _ = Describe("Faults", Label("disruptive"), Serial, func() {
 		Expect(info.ToRoomList[0].Score).To(Equal(int64(7)), "g: 7, counted once")
 	})
 
-	It("[FAULT-002 REST-034 WELCOME-004] a server killed mid-battle and restarted: every connection ends, clients reconnect, and no acknowledged score update is lost or counted twice: the battle keeps exactly its acknowledged scores (required when the server advertises durableScores) or is gone (100411)", func(ctx SpecContext) {
+	It("[FAULT-002 REST-034 REST-035 REST-020 RESUME-006 WELCOME-004] a server killed mid-battle and restarted, twice: every connection ends, clients reconnect, a resume token from before the crash is refused, and no acknowledged score update is lost or counted twice: the battle keeps exactly its acknowledged scores, with or without a key, its StartTime, and an EndTime of the crash (required when the server advertises durableScores, as are the battles that had ended and the keys of requests that changed nothing) or is gone (100411)", func(ctx SpecContext) {
 		s := newScene(ctx, 2*time.Minute)
 		fs := startFaultServer(s)
 		b := newFaultBattle(s, fs)
 		durable := b.h.Welcome().Features.DurableScores
+		resume := b.h.Welcome().Limits.ResumeWindowMs > 0
+		hToken := b.h.ResumeToken()
+		// A battle of two other rooms, created over REST, that ends (time up) before the crash.
+		x, y := s.user("x", on(fs)), s.user("y", on(fs))
+		for _, c := range []*client.Client{x, y} {
+			_, err := c.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.roomOf(c)})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		short, err := b.rest.CreateBattle(s.ctx, client.CreateBattleRequest{FromRoomID: s.room("x"), ToRoomIDList: []string{s.room("y")}, Duration: 1000})
+		Expect(err).NotTo(HaveOccurred())
+
 		var acked []client.SetBattleScoreResponse
 		for i := 1; i <= 3; i++ {
 			resp, err := b.rest.SetBattleScore(s.ctx, b.request(s.room("h"), fmt.Sprintf("k%d", i), 10))
 			Expect(err).NotTo(HaveOccurred())
 			acked = append(acked, resp)
 		}
+		keyless := b.request(s.room("g"), "", 7)
+		_, err = b.rest.SetBattleScore(s.ctx, keyless)
+		Expect(err).NotTo(HaveOccurred(), "an update without an IdempotencyKey")
+		// A keyed request that changes nothing: it names a room outside the battle (REST-035).
+		noop, err := b.rest.SetBattleScore(s.ctx, b.request(s.room("x"), "k-noop", 5))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(noop.Result).To(HaveLen(1))
+		Expect(noop.Result[0].ResultCode).To(Equal(1), "a room outside the battle is not scored (REST-035)")
+		running, err := b.rest.GetBattleInfo(s.ctx, b.id, "")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(running.Status).To(Equal(client.BattleStatusRunning))
+		next[client.BattleEnded](s, x, client.EvBattleEnded) // the short battle's time is up
+		ended, err := b.rest.GetBattleInfo(s.ctx, short.BattleID, "")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ended.Status).To(Equal(client.BattleStatusEnded))
 
-		Expect(fs.Kill(s.ctx)).To(Succeed())
-		for _, c := range b.all() {
-			wait, cancel := context2(s, target.EventTimeout)
-			code, err := c.WaitClosed(wait)
-			cancel()
-			Expect(err).NotTo(HaveOccurred(), "%s noticed the crash", c.UserID())
-			Expect(code).To(Equal(client.CloseAbnormal), "a killed server sends no close frame")
+		// crash kills the server, waits until every client noticed, and restarts it; everyone
+		// reconnects (h first: a session of the same number as before) and gets a fresh welcome.
+		crash := func(round int) (killed, restarted time.Time) {
+			GinkgoHelper()
+			killed = time.Now()
+			Expect(fs.Kill(s.ctx)).To(Succeed())
+			for _, c := range b.all() {
+				wait, cancel := context2(s, target.EventTimeout)
+				code, err := c.WaitClosed(wait)
+				cancel()
+				Expect(err).NotTo(HaveOccurred(), "crash %d: %s noticed the crash", round, c.UserID())
+				Expect(code).To(Equal(client.CloseAbnormal), "a killed server sends no close frame")
+			}
+			Expect(fs.Restart(s.ctx)).To(Succeed())
+			restarted = time.Now()
+			b.h, b.g, b.ha, b.ga = s.user("h", on(fs)), s.user("g", on(fs)), s.user("ha", on(fs)), s.user("ga", on(fs))
+			for _, c := range b.all() {
+				Expect(c.Welcome().UserID).NotTo(BeEmpty(), "crash %d: %s logged in again", round, c.UserID())
+			}
+			return killed, restarted
 		}
-		Expect(fs.Restart(s.ctx)).To(Succeed())
-
-		// Everyone reconnects and gets a fresh welcome.
-		for _, name := range []string{"h", "g", "ha", "ga"} {
-			Expect(s.user(name, on(fs)).Welcome().UserID).To(Equal(s.id(name)))
+		killed, restarted := crash(1)
+		if resume {
+			cfg := target.ClientConfig(s.id("h"))
+			cfg.URL = fs.URL
+			cfg.Resume = &client.Resume{Token: hToken, LastSeq: 0}
+			_, err := client.Dial(s.ctx, cfg)
+			expectRefusedResume(err, "h's token from before the crash, h having logged in again since")
 		}
+		// A battle of after the restart takes no ID of one from before it (HOOK-003: the
+		// reference server's EventIds derive from it).
+		for _, name := range []string{"x", "y"} {
+			_, err := s.user(name, on(fs)).CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room(name)})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		fresh, err := b.rest.CreateBattle(s.ctx, client.CreateBattleRequest{FromRoomID: s.room("x"), ToRoomIDList: []string{s.room("y")}, Duration: 1000})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(fresh.BattleID).NotTo(BeElementOf(b.id, short.BattleID), "a battle created after the restart took the ID of one from before it")
 		info, err := b.rest.GetBattleInfo(s.ctx, b.id, "")
 		if err != nil {
 			expectCode(err, client.CodeBattleNotExist)
-			Expect(durable).To(BeFalse(), "the server advertises durableScores, yet lost battle %s and its 3 acknowledged updates", b.id)
+			Expect(durable).To(BeFalse(), "the server advertises durableScores, yet lost battle %s and its 4 acknowledged updates", b.id)
 			// A retried update must not resurrect or count anything.
 			for i := 1; i <= 3; i++ {
 				_, err := b.rest.SetBattleScore(s.ctx, b.request(s.room("h"), fmt.Sprintf("k%d", i), 10))
@@ -192,21 +275,133 @@ var _ = Describe("Faults", Label("disruptive"), Serial, func() {
 			return
 		}
 		Expect(info.Status).To(Equal(client.BattleStatusEnded), "its rooms are gone: the battle has ended")
-		Expect(info.ScoreVersion).To(Equal(uint64(3)), "three updates acknowledged, three versions")
-		Expect(info.FromRoomInfo.Score).To(Equal(int64(30)), "the battle kept exactly its three acknowledged updates")
+		Expect(info.ScoreVersion).To(Equal(running.ScoreVersion), "every acknowledged update, and only those, has its version")
+		Expect(info.FromRoomInfo.Score).To(Equal(int64(30)), "h kept exactly its three acknowledged updates")
 		Expect(info.ToRoomList).To(HaveLen(1))
-		Expect(info.ToRoomList[0].Score).To(BeZero())
-		for i := 1; i <= 3; i++ {
-			again, err := b.rest.SetBattleScore(s.ctx, b.request(s.room("h"), fmt.Sprintf("k%d", i), 10))
-			Expect(err).NotTo(HaveOccurred(), "k%d retried after the restart", i)
-			Expect(again).To(Equal(acked[i-1]), "k%d retried after the restart gets its first response", i)
+		Expect(info.ToRoomList[0].Score).To(Equal(int64(7)), "g kept its acknowledged update without a key")
+		Expect(info.StartTime).To(Equal(running.StartTime), "a kept battle keeps its StartTime")
+		Expect(info.EndTime).To(BeNumerically(">=", killed.Unix()-1), "it ended at the crash (or the restart), not before")
+		Expect(info.EndTime).To(BeNumerically("<=", restarted.Unix()+1), "it ended at the crash (or the restart), not at its scheduled end")
+		// retried checks what a retry of each key gets, and that it counts nothing.
+		retried := func(when string) {
+			GinkgoHelper()
+			for i := 1; i <= 3; i++ {
+				again, err := b.rest.SetBattleScore(s.ctx, b.request(s.room("h"), fmt.Sprintf("k%d", i), 10))
+				Expect(err).NotTo(HaveOccurred(), "k%d retried %s", i, when)
+				Expect(again).To(Equal(acked[i-1]), "k%d retried %s gets its first response", i, when)
+			}
+			again, err := b.rest.SetBattleScore(s.ctx, b.request(s.room("x"), "k-noop", 5))
+			Expect(err).NotTo(HaveOccurred(), "k-noop retried %s", when)
+			Expect(again).To(Equal(noop), "k-noop, which changed nothing, retried %s gets its first response", when)
+			_, err = b.rest.SetBattleScore(s.ctx, b.request(s.room("h"), "k4", 10))
+			expectCode(err, client.CodeBattleAlreadyEnded)
+			_, err = b.rest.SetBattleScore(s.ctx, keyless)
+			expectCode(err, client.CodeBattleAlreadyEnded)
+			was, err := b.rest.GetBattleInfo(s.ctx, short.BattleID, "")
+			Expect(err).NotTo(HaveOccurred(), "the battle that ended before the crash is kept %s (durableScores, REST-020)", when)
+			Expect(was).To(Equal(ended), "the battle that ended before the crash is unchanged %s", when)
 		}
-		_, err = b.rest.SetBattleScore(s.ctx, b.request(s.room("h"), "k4", 10))
-		expectCode(err, client.CodeBattleAlreadyEnded)
+		retried("after the restart")
 		after, err := b.rest.GetBattleInfo(s.ctx, b.id, "")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(after.ScoreVersion).To(Equal(uint64(3)), "the retries counted nothing")
+		Expect(after).To(Equal(info), "the retries changed nothing")
+		if durable {
+			// A second crash: what the restart kept (its journal rewritten) is kept again, as it was.
+			crash(2)
+			again, err := b.rest.GetBattleInfo(s.ctx, b.id, "")
+			Expect(err).NotTo(HaveOccurred(), "a second restart keeps battle %s", b.id)
+			Expect(again).To(Equal(info), "a second restart changes nothing of the ended battle: scores, ScoreVersion, StartTime and EndTime")
+			retried("after a second restart")
+		}
 		AddReportEntry("after the restart", fmt.Sprintf("the battle was kept, ended, with its acknowledged scores (durableScores %v)", durable))
+	})
+
+	It("[HOOK-001 HOOK-006 FAULT-002 FAULT-004] webhooks through a crash and a stop: a server killed while its receiver failed delivers, after the restart and in order, the webhooks it had not delivered, then the end of the battle the crash interrupted (OpType 1, its acknowledged scores; OptPlatform RESTAPI for a REST battle); stopped with SIGTERM, it POSTs the end of the battle it ended before it exits", func(ctx SpecContext) {
+		s := newScene(ctx, 2*time.Minute)
+		r, hookURL := hookReceiver()
+		fs := startFaultServer(s, hookURL)
+		rest := fs.REST(2 * time.Second)
+		login := func() {
+			GinkgoHelper()
+			for _, name := range []string{"h", "g"} {
+				_, err := s.user(name, on(fs)).CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room(name)})
+				Expect(err).NotTo(HaveOccurred())
+			}
+		}
+		login()
+		if !s.named("h").Welcome().Features.DurableScores {
+			Skip(results.NotApplicable("the server does not advertise durableScores: a crash may lose its battles and their webhooks"))
+		}
+		failing := failHooksOf(r, s.room("h"))
+		id := createdOverREST(s, rest, s.room("h"), s.room("g"))
+		_, err := rest.SetBattleScore(s.ctx, client.SetBattleScoreRequest{BattleID: id, OpType: client.OpAdd, IdempotencyKey: "k1",
+			ScoreList: []client.ScoreItem{{RoomID: s.room("h"), Score: 10}}})
+		Expect(err).NotTo(HaveOccurred())
+		// The create webhook failed twice: it and the start wait to be delivered at the crash.
+		wait, cancel := context2(s, hookRetryWait)
+		err = r.Wait(wait, func([]harness.Delivery) bool { return len(attemptsOf(r, id, client.HookCreateBattle)) >= 2 })
+		cancel()
+		Expect(err).NotTo(HaveOccurred(), "waiting for a retry of battle %s's create webhook", id)
+
+		Expect(fs.Kill(s.ctx)).To(Succeed())
+		failing.Store(false)
+		Expect(fs.Restart(s.ctx)).To(Succeed())
+		hooks := hooksOf(s, r, id, hookRetryWait, client.HookCreateBattle, client.HookStartBattle, client.HookEndBattle)
+		end := hooks[2]
+		Expect(end.OpType).NotTo(BeNil(), "the end webhook carries OpType")
+		Expect(*end.OpType).To(Equal(1), "the crash ended the battle as if its hosts had left (HOOK-002: OpType 1)")
+		Expect(end.FromRoomInfo.Score).NotTo(BeNil(), "the end webhook carries the inviter's score")
+		Expect(*end.FromRoomInfo.Score).To(Equal(int64(10)), "the end webhook carries the acknowledged score")
+		for _, d := range r.Deliveries() {
+			var b client.Webhook
+			if d.Decode(&b) == nil && b.BattleID == id {
+				Expect(d.Query.Get("OptPlatform")).To(Equal("RESTAPI"), "%s of a battle created over REST (HOOK-001)", b.CallbackCommand)
+			}
+		}
+
+		// A battle of after the restart, ended by SIGTERM: its end is POSTed before the exit.
+		login()
+		id2 := createdOverREST(s, rest, s.room("h"), s.room("g"))
+		hooksOf(s, r, id2, target.EventTimeout, client.HookCreateBattle, client.HookStartBattle)
+		Expect(fs.Terminate(s.ctx, 10*time.Second)).To(Succeed())
+		exited := time.Now()
+		exit, err := fs.ExitCode(s.ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(exit).To(Equal(0), "the server exited by itself (137 would be docker's SIGKILL)")
+		hooks = hooksOf(s, r, id2, time.Second, client.HookCreateBattle, client.HookStartBattle, client.HookEndBattle)
+		Expect(hooks[2].OpType).NotTo(BeNil(), "the end webhook carries OpType")
+		Expect(*hooks[2].OpType).To(Equal(1), "SIGTERM ended the battle as if its hosts had left (FAULT-004)")
+		for _, d := range attemptsOf(r, id2, client.HookEndBattle) {
+			Expect(d.At).To(BeTemporally("<=", exited), "the end webhook was POSTed before the server exited")
+		}
+	})
+
+	It("[FAULT-004 RESUME-001] a server stopped with SIGTERM while a host's dropped session waits for its resume, its webhook receiver failing every POST: the viewer of that host's room hears the room end before its 1001, and the server exits 0 within 10 s", func(ctx SpecContext) {
+		s := newScene(ctx, time.Minute)
+		r, hookURL := hookReceiver()
+		fs := startFaultServer(s, hookURL)
+		failHooksOf(r, s.room("h"))
+		b := newFaultBattle(s, fs)
+		if b.g.Welcome().Limits.ResumeWindowMs <= 0 {
+			Skip(results.NotApplicable("resume is off: a dropped connection ends its session at once"))
+		}
+		b.g.Kill() // g's network drops: its session waits for a resume, its room and battle go on
+		// Nothing any client sees marks the server noticing the drop (RESUME-001: the session
+		// waits silently); a closed socket is noticed at once, so a short wait does.
+		time.Sleep(300 * time.Millisecond)
+		const grace = 10 * time.Second // docker stop's wait before SIGKILL
+		start := time.Now()
+		Expect(fs.Terminate(s.ctx, grace)).To(Succeed())
+		took := time.Since(start)
+		code, err := b.ga.WaitClosed(s.ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(code).To(Equal(client.CloseGoingAway), "ga: close code")
+		Expect(b.ga.EventsOf(client.EvLiveEnded)).To(HaveLen(1), "the viewer of the room whose host waited for its resume heard the room end before the 1001")
+		exit, err := fs.ExitCode(s.ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(exit).To(Equal(0), "the server exited by itself, its webhooks undelivered (137 would be docker's SIGKILL after %v)", grace)
+		Expect(took).To(BeNumerically("<", grace))
+		AddReportEntry("stopped in", took.String())
 	})
 
 	It("[FAULT-003 LIVE-020 LIVE-022 BATTLE-023] a host whose client goes silent mid-battle (no close, no FIN) is dropped within heartbeatTimeoutMs: the others get onUserExitBattle, then onBattleEnded", func(ctx SpecContext) {
