@@ -1,10 +1,15 @@
 package specs
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -137,6 +142,55 @@ func createdOverREST(s *scene, rest *client.REST, from, to string) string {
 	return cb.BattleID
 }
 
+// requestIDs records the RequestId of every REST answer a client reads (REST-002), so that a
+// spec can check them unique across a restart.
+type requestIDs struct {
+	mu   sync.Mutex
+	seen []string
+	next http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper: it reads the answer's RequestId and hands the
+// answer on unread.
+func (r *requestIDs) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	var env client.Envelope
+	if json.Unmarshal(body, &env) == nil && env.RequestID != "" {
+		r.mu.Lock()
+		r.seen = append(r.seen, env.RequestID)
+		r.mu.Unlock()
+	}
+	return resp, nil
+}
+
+// take returns the RequestIds recorded since the last take.
+func (r *requestIDs) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.seen
+	r.seen = nil
+	return out
+}
+
+// recordingREST is fs's administrator REST client (requests time out after a second), with
+// the RequestIds of its answers recorded in ids.
+func recordingREST(fs *harness.FaultServer, ids *requestIDs) *client.REST {
+	ids.next = http.DefaultTransport
+	return client.NewREST(client.RESTConfig{
+		BaseURL: fs.RESTURL, SDKAppID: target.SDKAppID, Secret: target.Secret, Identifier: target.Admin,
+		HTTPClient: &http.Client{Timeout: time.Second, Transport: ids},
+	})
+}
+
 var _ = Describe("Faults", Label("disruptive"), Serial, func() {
 	It("[FAULT-001 REST-034 BATTLE-042] a server frozen mid-battle for less than the heartbeat timeout keeps every connection; score updates retried with their IdempotencyKey through the freeze count once, and everyone sees every version once, in order", func(ctx SpecContext) {
 		s := newScene(ctx, 2*time.Minute)
@@ -190,6 +244,8 @@ var _ = Describe("Faults", Label("disruptive"), Serial, func() {
 		s := newScene(ctx, 2*time.Minute)
 		fs := startFaultServer(s)
 		b := newFaultBattle(s, fs)
+		var ids requestIDs
+		b.rest = recordingREST(fs, &ids)
 		durable := b.h.Welcome().Features.DurableScores
 		resume := b.h.Welcome().Limits.ResumeWindowMs > 0
 		hToken := b.h.ResumeToken()
@@ -245,6 +301,8 @@ var _ = Describe("Faults", Label("disruptive"), Serial, func() {
 			}
 			return killed, restarted
 		}
+		before := ids.take()
+		Expect(before).NotTo(BeEmpty(), "the RequestIds of the REST answers before the crash")
 		killed, restarted := crash(1)
 		if resume {
 			cfg := target.ClientConfig(s.id("h"))
@@ -262,6 +320,7 @@ var _ = Describe("Faults", Label("disruptive"), Serial, func() {
 		fresh, err := b.rest.CreateBattle(s.ctx, client.CreateBattleRequest{FromRoomID: s.room("x"), ToRoomIDList: []string{s.room("y")}, Duration: 1000})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(fresh.BattleID).NotTo(BeElementOf(b.id, short.BattleID), "a battle created after the restart took the ID of one from before it")
+		Expect(ids.take()).NotTo(ContainElement(BeElementOf(before)), "a REST answer after the restart repeats the RequestId of one from before it (REST-002: unique per request)")
 		info, err := b.rest.GetBattleInfo(s.ctx, b.id, "")
 		if err != nil {
 			expectCode(err, client.CodeBattleNotExist)
