@@ -519,3 +519,72 @@ func TestReadLineBound(t *testing.T) {
 		})
 	}
 }
+
+// A REST call that records nothing itself (get_battle_info, a retried IdempotencyKey) handled
+// while an earlier update waits for its sync must not reveal that update before it is
+// durable: its answer waits for the same commit as the update's.
+func TestAnswersThatRecordNothingWaitForThePendingSync(t *testing.T) {
+	gate := newGatedSync()
+	srv, base := newTestServer(t, func(c *Config) { c.StateDir = t.TempDir(); c.journalSync = gate.sync })
+	_, _, id := journalScene(t, base)
+	gate.armed.Store(true)
+	released := false
+	defer func() {
+		gate.armed.Store(false)
+		if !released {
+			close(gate.release)
+		}
+	}()
+	// queued waits until n messages wait in the hub's inbox: the hub, inside a commit, reads none.
+	queued := func(n int) {
+		t.Helper()
+		waitFor(t, func() error {
+			if got := len(srv.inbox); got < n {
+				return fmt.Errorf("%d messages in the hub's inbox; want %d", got, n)
+			}
+			return nil
+		})
+	}
+	done := make(chan string, 4)
+	go func() {
+		code, _ := restPost(t, base, protocol.APISetBattleScore, scoreBody(id, "k0", "ra", 1))
+		done <- fmt.Sprint("k0 ", code)
+	}()
+	<-gate.entered // the hub is inside k0's commit
+	go func() {
+		code, _ := restPost(t, base, protocol.APISetBattleScore, scoreBody(id, "k1", "ra", 5))
+		done <- fmt.Sprint("k1 ", code)
+	}()
+	queued(1) // k1, then its retry and the query behind it
+	go func() {
+		_, resp := restPost(t, base, protocol.APISetBattleScore, scoreBody(id, "k1", "ra", 5))
+		done <- fmt.Sprint("k1 retried: version ", resp["ScoreVersion"])
+	}()
+	go func() {
+		_, info := restPost(t, base, protocol.APIGetBattleInfo, fmt.Sprintf(`{"BattleId":%q}`, id))
+		done <- fmt.Sprint("get_battle_info: version ", info["ScoreVersion"])
+	}()
+	queued(3)
+	gate.release <- struct{}{} // k0's sync returns: k1, its retry and the query are handled in one batch
+	<-gate.entered             // the hub is inside k1's commit
+	answers := 0
+	for deadline := time.After(500 * time.Millisecond); answers >= 0; {
+		select {
+		case got := <-done:
+			answers++
+			if !strings.HasPrefix(got, "k0 ") {
+				t.Errorf("answered while k1's record was not yet synced: %q", got)
+			}
+		case <-deadline:
+			released = true
+			gate.armed.Store(false)
+			close(gate.release)
+			for ; answers < 4; answers++ {
+				if got := <-done; strings.Contains(got, "version") && !strings.HasSuffix(got, " 2") {
+					t.Errorf("after k1's sync: %q; want version 2 (k0, k1)", got)
+				}
+			}
+			answers = -1
+		}
+	}
+}

@@ -602,3 +602,46 @@ func TestWebhookSignature(t *testing.T) {
 		})
 	}
 }
+
+// The end webhook of a battle created over REST that a crash interrupted says OptPlatform
+// RESTAPI (HOOK-001) when the restarted server sends it: the restore keeps where it came from.
+func TestRestoredEndWebhookOfARESTBattleSaysRESTAPI(t *testing.T) {
+	dir := t.TempDir()
+	_, base := newTestServer(t, func(c *Config) { c.StateDir = dir })
+	_, _, id := journalScene(t, base)
+	if code, _ := restPost(t, base, protocol.APISetBattleScore, scoreBody(id, "k1", "ra", 10)); code != 0 {
+		t.Fatalf("set_battle_score: %d", code)
+	}
+	platforms := make(chan string, 4)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("CallbackCommand") == protocol.HookEndBattle {
+			platforms <- r.URL.Query().Get("OptPlatform")
+		}
+	}))
+	defer receiver.Close()
+	newTestServer(t, func(c *Config) { c.StateDir = crashImage(t, dir); c.WebhookURL = receiver.URL })
+	select {
+	case p := <-platforms:
+		if p != "RESTAPI" {
+			t.Errorf("end webhook of a REST battle after the restart: OptPlatform %q; want RESTAPI", p)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("no end webhook after the restart")
+	}
+}
+
+// A battle made after a restart never takes the ID of one made before it (a battle that never
+// started is not journaled, so the restarted server cannot know it): its webhooks' EventIds
+// would repeat one a receiver already saw (HOOK-003), and a client's old battleID would name
+// it (FAULT-002: a lost battle is unknown).
+func TestBattleIDsDoNotRepeatAcrossRestarts(t *testing.T) {
+	ids := map[string]bool{}
+	for range 2 {
+		_, base := newTestServer(t, nil) // the same binary started again: nothing kept
+		_, _, id := journalScene(t, base)
+		if ids[id] {
+			t.Fatalf("the server started again gave its first battle the ID %q of the first server's", id)
+		}
+		ids[id] = true
+	}
+}

@@ -514,3 +514,19 @@ func TestGraceCompactionKeepsTheSessionsStillWaiting(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A resume token from before a restart is refused (RESUME-006), even when the user logs in
+// again first and the restarted server gives it the same session number.
+func TestResumeTokenFromBeforeARestartIsRefused(t *testing.T) {
+	resumeOn := func(c *Config) { c.ResumeWindow = 2 * time.Second; c.ResumeHistoryFrames = 64 }
+	_, before := newTestServer(t, resumeOn)
+	_, w := welcomeOf(t, before, "host")
+	_, after := newTestServer(t, resumeOn) // the restarted server: the same secret, fresh state
+	_, w2 := welcomeOf(t, after, "host")   // the user logs in again first: the same session number
+	if w2.SessionID != w.SessionID {
+		t.Logf("session %s before the restart, %s after: the token check below is weaker", w.SessionID, w2.SessionID)
+	}
+	if _, back, err := resumeClient(t, after, "host", w.ResumeToken, 0); !refused(err) {
+		t.Fatalf("a token from before the restart resumed session %s (%v); want close 4010", back.SessionID, err)
+	}
+}

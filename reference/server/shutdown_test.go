@@ -119,25 +119,6 @@ func TestCloseEndsBattlesAndDeliversTheirWebhooks(t *testing.T) {
 	)
 	srv.Close()
 
-	// untilClosed returns the event types a client read after the battle started, and how
-	// its connection ended.
-	untilClosed := func(c *rawClient) (seen map[string]bool, code int) {
-		seen = map[string]bool{}
-		_ = c.ws.SetReadDeadline(time.Now().Add(waitTimeout))
-		for {
-			_, data, err := c.ws.ReadMessage()
-			var ce *websocket.CloseError
-			if errors.As(err, &ce) {
-				return seen, ce.Code
-			}
-			if err != nil {
-				return seen, -1
-			}
-			var f protocol.Frame
-			_ = json.Unmarshal(data, &f)
-			seen[f.Type] = true
-		}
-	}
 	for _, tc := range []struct {
 		name string
 		c    *rawClient
@@ -186,5 +167,74 @@ func TestCloseGivesUpWebhooksAfterItsWait(t *testing.T) {
 	case <-closed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close still retrying webhooks after 10 s; ShutdownWebhookWait is 50 ms")
+	}
+}
+
+// untilClosed reads c until its connection ends and returns the frame types it read, and the
+// close code (-1: it ended without a close frame, or waitTimeout passed).
+func untilClosed(c *rawClient) (seen map[string]bool, code int) {
+	seen = map[string]bool{}
+	_ = c.ws.SetReadDeadline(time.Now().Add(waitTimeout))
+	for {
+		_, data, err := c.ws.ReadMessage()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return seen, ce.Code
+		}
+		if err != nil {
+			return seen, -1
+		}
+		var f protocol.Frame
+		_ = json.Unmarshal(data, &f)
+		seen[f.Type] = true
+	}
+}
+
+// A host whose network dropped, its session waiting for its resume (RESUME-001), when the
+// server is told to stop: its room ends all the same, and the viewer still connected hears
+// it before its 1001 (FAULT-004).
+func TestCloseEndsTheRoomOfASessionWaitingForItsResume(t *testing.T) {
+	srv, base := newTestServer(t, func(c *Config) { c.ResumeWindow = 5 * time.Second; c.ResumeHistoryFrames = 64 })
+	h, v := dial(t, base, "h"), dial(t, base, "v")
+	callAll(t,
+		request{h, protocol.ReqCreateLive, map[string]any{"liveID": "rh"}},
+		request{v, protocol.ReqJoinLive, map[string]any{"liveID": "rh"}},
+	)
+	_ = h.ws.NetConn().Close() // 1006: the session waits for its resume
+	waitFor(t, func() error {
+		return checkMetrics(scrape(t, base), []metricWant{{"pkarena_sessions_in_grace", nil, 1}})
+	})
+	srv.Close()
+	if seen, code := untilClosed(v); !seen[protocol.EvLiveEnded] || code != websocket.CloseGoingAway {
+		t.Errorf("viewer: events %v, close %d; want %s, then 1001", seen, code, protocol.EvLiveEnded)
+	}
+}
+
+// With a state directory, Close keeps its deadline however the receiver answers: the webhooks
+// still undelivered stay in the outbox for the next start rather than hold up the exit
+// (FAULT-004: exit by itself within 10 s).
+func TestDurableCloseKeepsItsDeadlineWithAFailingReceiver(t *testing.T) {
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer receiver.Close()
+	srv, base := newTestServer(t, func(c *Config) {
+		c.StateDir = t.TempDir()
+		c.WebhookURL = receiver.URL
+		c.WebhookBackoff = time.Second
+		c.ShutdownWebhookWait = time.Second
+		c.ShutdownTimeout = 2 * time.Second
+	})
+	journalScene(t, base) // a battle: its create and start webhooks, failing
+	start := time.Now()
+	closed := make(chan struct{})
+	go func() { srv.Close(); close(closed) }()
+	select {
+	case <-closed:
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("Close took %v; want at most the 2 s ShutdownTimeout", took)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close still waiting for webhooks after 10 s; ShutdownTimeout is 2 s")
 	}
 }
