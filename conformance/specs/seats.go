@@ -227,3 +227,100 @@ var _ = Describe("Seats", Label("seat"), func() {
 		Expect(info.CurrentUserCount).To(Equal(2))
 	})
 })
+
+// Specs written after the hunt of battles and seats (2026-12-08), as battle_requests.go.
+var _ = Describe("Seats at their edges", Label("seat"), func() {
+	It("[SEAT-001] in a room of limits.maxSeatCount seats the last one, maxSeatCount − 1, is taken and locked", func(ctx SpecContext) {
+		s := newScene(ctx)
+		h := s.user("h")
+		n := s.welcome().Limits.MaxSeatCount
+		_, err := h.CreateLive(s.ctx, client.CreateLiveRequest{LiveID: s.room("h"), MaxSeatCount: ptr(n)})
+		Expect(err).NotTo(HaveOccurred())
+		v := s.audience("v", s.room("h"))
+		Expect(v.TakeSeat(s.ctx, n-1)).To(Succeed(), "seat %d of %d", n-1, n)
+		Expect(h.LockSeat(s.ctx, n-2)).To(Succeed(), "seat %d of %d", n-2, n)
+	})
+
+	It("[SEAT-003] lockSeat and unlockSeat take the last seat", func(ctx SpecContext) {
+		r := newSeatRoom(newScene(ctx))
+		info, err := r.h.FetchLiveInfo(r.s.ctx, r.liveID)
+		Expect(err).NotTo(HaveOccurred())
+		last := info.MaxSeatCount - 1
+		Expect(r.h.LockSeat(r.s.ctx, last)).To(Succeed())
+		Expect(r.changed()[last].IsLocked).To(BeTrue())
+		Expect(r.h.UnlockSeat(r.s.ctx, last)).To(Succeed())
+		Expect(r.changed()[last].IsLocked).To(BeFalse())
+	})
+
+	It("[SEAT-005] moveUserToSeat takes the last seat, maxSeatCount − 1, and refuses maxSeatCount with 100200", func(ctx SpecContext) {
+		r := newSeatRoom(newScene(ctx))
+		Expect(r.a.TakeSeat(r.s.ctx, 1)).To(Succeed())
+		r.changed()
+		info, err := r.h.FetchLiveInfo(r.s.ctx, r.liveID)
+		Expect(err).NotTo(HaveOccurred())
+		last := info.MaxSeatCount - 1
+		expectCode(r.h.MoveUserToSeat(r.s.ctx, r.a.UserID(), last+1, client.MoveAbortWhenOccupied), client.CodeSeatIndexInvalid)
+		Expect(r.h.MoveUserToSeat(r.s.ctx, r.a.UserID(), last, client.MoveAbortWhenOccupied)).To(Succeed())
+		Expect(r.changed()[last].UserInfo.UserID).To(Equal(r.a.UserID()))
+	})
+
+	It("[SEAT-005 SEAT-006] a moved user keeps its microphone: moved to a free seat or swapped, each user's microphoneStatus goes with it", func(ctx SpecContext) {
+		r := newSeatRoom(newScene(ctx))
+		r.seatBoth()
+		Expect(r.a.UnmuteMicrophone(r.s.ctx)).To(Succeed())
+		r.changed()
+		Expect(r.h.MoveUserToSeat(r.s.ctx, r.a.UserID(), 4, client.MoveAbortWhenOccupied)).To(Succeed())
+		Expect(r.changed()[4].UserInfo.MicrophoneStatus).To(Equal(1), "a's microphone was on")
+		Expect(r.h.MoveUserToSeat(r.s.ctx, r.a.UserID(), 2, client.MoveSwapPosition)).To(Succeed())
+		list := r.changed()
+		Expect(list[2].UserInfo.MicrophoneStatus).To(Equal(1), "a, on seat 2, keeps its microphone on")
+		Expect(list[4].UserInfo.MicrophoneStatus).To(Equal(0), "b, on seat 4, keeps its microphone off")
+	})
+
+	It("[SEAT-005 SEAT-007] a member may not use policy 1 or 2, even onto a free seat: 100006", func(ctx SpecContext) {
+		r := newSeatRoom(newScene(ctx))
+		r.seatBoth()
+		expectCode(r.a.MoveUserToSeat(r.s.ctx, r.a.UserID(), 5, client.MoveForceReplace), client.CodePermissionDenied)
+		expectCode(r.a.MoveUserToSeat(r.s.ctx, r.a.UserID(), 5, client.MoveSwapPosition), client.CodePermissionDenied)
+		r.unchanged()
+	})
+
+	It("[SEAT-005] moving a member on no seat gets 100203 and seats nobody", func(ctx SpecContext) {
+		r := newSeatRoom(newScene(ctx))
+		expectCode(r.h.MoveUserToSeat(r.s.ctx, r.a.UserID(), 5, client.MoveAbortWhenOccupied), client.CodeNotOnSeat)
+		r.unchanged()
+	})
+
+	It("[SEAT-006 SEAT-008] muting a muted microphone succeeds without an event", func(ctx SpecContext) {
+		r := newSeatRoom(newScene(ctx))
+		Expect(r.a.TakeSeat(r.s.ctx, 1)).To(Succeed())
+		r.changed()
+		Expect(r.a.MuteMicrophone(r.s.ctx)).To(Succeed())
+		r.unchanged()
+	})
+
+	It("[SEAT-008 ROOM-005] a user joining a room changes no seat: nobody gets onSeatListChanged", func(ctx SpecContext) {
+		s := newScene(ctx)
+		h := s.host("h")
+		a := s.audience("a", s.room("h"))
+		settle(s, h, a)
+		b := s.audience("b", s.room("h"))
+		for _, m := range []*client.Client{h, a, b} {
+			none(s, m, client.EvSeatListChanged)
+		}
+	})
+
+	It("[SEAT-008] a move in one room of a group reaches every member of every room of the group", Label("cohost"), func(ctx SpecContext) {
+		s := newScene(ctx)
+		hs := s.hosts("a", "b")
+		a, b := hs[0], hs[1]
+		aa, bb := s.audience("aa", s.room("a")), s.audience("bb", s.room("b"))
+		Expect(bb.TakeSeat(s.ctx, 1)).To(Succeed())
+		settle(s, a, b, aa, bb)
+		Expect(b.MoveUserToSeat(s.ctx, bb.UserID(), 2, client.MoveAbortWhenOccupied)).To(Succeed())
+		for _, m := range []*client.Client{a, aa, b, bb} {
+			ev := next[client.SeatListChanged](s, m, client.EvSeatListChanged)
+			Expect(seatsOfRoom(ev.SeatList, s.room("b"))[2].UserInfo.UserID).To(Equal(bb.UserID()), "%s sees bb on b's seat 2", m.UserID())
+		}
+	})
+})
