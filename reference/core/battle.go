@@ -83,6 +83,7 @@ type battle struct {
 	created, started, ended time.Time
 	endTimer                *timer
 	idempotent              map[string]protocol.SetBattleScoreResponse
+	left                    []SessionID // members who left a participant room (mutant.LeaverKeepsBattle)
 }
 
 // info is the battle's BattleInfo (times in Unix seconds, 0 until it starts).
@@ -109,6 +110,9 @@ func (b *battle) scoreboard() []protocol.BattleUser {
 	for i, e := range b.board {
 		rank := 1
 		for j, o := range b.board {
+			if mutant.On(mutant.RankIgnoresExited) && o.room == nil && e.room != nil {
+				continue // a room that exited no longer competes
+			}
 			if o.score > e.score || (mutant.On(mutant.TiesRankedApart) && o.score == e.score && j < i) {
 				rank++
 			}
@@ -152,6 +156,9 @@ func (b *battle) audience() []SessionID {
 	for _, r := range b.participants() {
 		out = append(out, r.sessions()...)
 	}
+	if mutant.On(mutant.LeaverKeepsBattle) {
+		out = append(out, b.left...)
+	}
 	return out
 }
 
@@ -178,10 +185,20 @@ func (b *battle) startedPayload() protocol.BattleStarted {
 // state is the running battle as a joining user finds it (BATTLE-025).
 func (b *battle) snapshot() *protocol.BattleState {
 	board := b.scoreboard()
+	if mutant.On(mutant.JoinerSplitFromStart) { // inviter and invitees as onBattleStarted had them
+		start := slices.Clone(board)
+		for i := range start {
+			start[i].Score, start[i].Rank = 0, 1
+		}
+		return &protocol.BattleState{BattleInfo: b.info(), Inviter: start[0], Invitees: start[1:], Version: b.version, BattleUserList: board}
+	}
 	return &protocol.BattleState{BattleInfo: b.info(), Inviter: board[0], Invitees: board[1:], Version: b.version, BattleUserList: board}
 }
 
 func newEntrant(r *room) entrant {
+	if mutant.On(mutant.ScoreCarriedOver) {
+		return entrant{room: r, liveID: r.id, host: r.owner.user, score: r.lastScore}
+	}
 	return entrant{room: r, liveID: r.id, host: r.owner.user}
 }
 
@@ -201,13 +218,24 @@ func (c *Core) battleOf(id string) (*battle, *protocol.Error) {
 func busyError(r *room) *protocol.Error {
 	b := r.battle
 	switch {
-	case b == nil:
+	case b == nil || (mutant.On(mutant.AcceptedInviteeFree) && acceptedPending(r)):
 		return nil
 	case b.state == battleRunning:
 		return protocol.ErrLiveInOtherBattle.With("room %q is in battle %q", r.id, b.id)
 	default:
 		return protocol.ErrPendingBattleRequest.With("room %q has a pending battle request (%q)", r.id, b.id)
 	}
+}
+
+// acceptedPending reports whether r accepted a battle that has not started
+// (mutant.AcceptedInviteeFree).
+func acceptedPending(r *room) bool {
+	b := r.battle
+	if b == nil || b.state != battlePending {
+		return false
+	}
+	iv := b.inviteeOf(r)
+	return iv != nil && iv.answer == answerAccepted
 }
 
 // allowBattle applies the per-room battle rate (BATTLE-004) and records a creation.
@@ -242,16 +270,22 @@ func (c *Core) requestBattle(m *member, req protocol.RequestBattle) (any, *proto
 	if err := busyError(a); err != nil && !(mutant.On(mutant.RESTBattleInvisible) && a.battle.viaREST) {
 		return nil, err
 	}
+	if o := c.boardOf(a); o != nil && mutant.On(mutant.ExitedBusyUntilEnd) {
+		return nil, protocol.ErrLiveInOtherBattle.With("room %q is in battle %q", a.id, o.id)
+	}
 	results := make(map[string]int, len(req.UserIDs))
 	var targets []*room
 	for _, uid := range req.UserIDs {
 		t := a.group.hostedBy(uid)
 		switch {
+		case mutant.On(mutant.BusyBeforeGroup) && c.hostedBusy(uid, a):
+			results[uid] = protocol.BattleBattlingOtherRoom
 		case t == nil:
 			results[uid] = protocol.BattleRoomNotExist
 		case t == a:
 			results[uid] = protocol.BattleBattling
-		case (t.battle != nil && !(mutant.On(mutant.RESTBattleInvisible) && t.battle.viaREST)) || (mutant.On(mutant.RejecterBusy) && c.invitedToRunning(t)):
+		case (t.battle != nil && !(mutant.On(mutant.AcceptedInviteeFree) && acceptedPending(t)) && !(mutant.On(mutant.RESTBattleInvisible) && t.battle.viaREST)) ||
+			(mutant.On(mutant.RejecterBusy) && c.invitedToRunning(t)) || (mutant.On(mutant.ExitedBusyUntilEnd) && c.boardOf(t) != nil):
 			results[uid] = protocol.BattleBattlingOtherRoom
 		default:
 			results[uid] = protocol.BattleSuccess
@@ -285,6 +319,33 @@ func (c *Core) requestBattle(m *member, req protocol.RequestBattle) (any, *proto
 	return protocol.RequestBattleReply{BattleInfo: b.info(), Results: results}, nil
 }
 
+// hostedBusy reports whether uid hosts a room other than a that is in a battle
+// (mutant.BusyBeforeGroup).
+func (c *Core) hostedBusy(uid string, a *room) bool {
+	for _, r := range c.rooms {
+		if r != a && r.owner.user.ID == uid && r.battle != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// boardOf is the running battle whose scoreboard lists r, exited or not, or nil
+// (mutant.ExitedBusyUntilEnd).
+func (c *Core) boardOf(r *room) *battle {
+	for _, b := range c.battles {
+		if b.state != battleRunning {
+			continue
+		}
+		for _, e := range b.board {
+			if e.liveID == r.id {
+				return b
+			}
+		}
+	}
+	return nil
+}
+
 // codesText lists codes in request order, for error messages.
 func codesText(ids []string, codes map[string]int) string {
 	parts := make([]string, len(ids))
@@ -298,6 +359,9 @@ func codesText(ids []string, codes map[string]int) string {
 func (g *group) hostedBy(userID string) *room {
 	for _, r := range g.rooms {
 		if r.owner.user.ID == userID {
+			return r
+		}
+		if mutant.On(mutant.AudienceIDInvitesRoom) && slices.ContainsFunc(r.members, func(m *member) bool { return m.user.ID == userID }) {
 			return r
 		}
 	}
@@ -354,6 +418,20 @@ func (c *Core) createBattle(a *room, targets []*room, cfg protocol.BattleConfig,
 	return b
 }
 
+// rearm restarts the answer timers of the invitees yet to answer (mutant.RequestTimeoutRearmed).
+func (c *Core) rearm(b *battle) {
+	if b.timeoutS <= 0 {
+		return
+	}
+	for _, iv := range b.invitees {
+		if iv.answer == answerPending {
+			iv := iv
+			iv.timer.cancel()
+			iv.timer = c.after(time.Duration(b.timeoutS)*time.Second, func() { c.timeoutBattleRequest(b, iv) })
+		}
+	}
+}
+
 func (b *battle) requestEvent(iv *invitee) protocol.BattleRequestEvent {
 	return protocol.BattleRequestEvent{BattleInfo: b.info(), Inviter: b.inviter.user(1), Invitee: iv.user(1)}
 }
@@ -402,7 +480,16 @@ func (c *Core) acceptBattle(m *member, req protocol.BattleRef) (any, *protocol.E
 	}
 	iv.answer = answerAccepted
 	iv.timer.cancel()
+	if mutant.On(mutant.StartBeforeLastAccept) {
+		ev, to := b.requestEvent(iv), c.inviterHost(b)
+		c.settle(b)
+		c.emit(to, protocol.EvBattleRequestAccept, ev)
+		return protocol.Empty{}, nil
+	}
 	c.emit(c.inviterHost(b), protocol.EvBattleRequestAccept, b.requestEvent(iv))
+	if mutant.On(mutant.RequestTimeoutRearmed) {
+		c.rearm(b)
+	}
 	c.settle(b)
 	return protocol.Empty{}, nil
 }
@@ -413,7 +500,14 @@ func (c *Core) rejectBattle(m *member, req protocol.BattleRef) (any, *protocol.E
 		return nil, err
 	}
 	c.closeInvitee(b, iv, answerRejected)
-	c.emit(c.inviterHost(b), protocol.EvBattleRequestReject, b.requestEvent(iv))
+	to := c.inviterHost(b)
+	if mutant.On(mutant.RejectToRejecter) {
+		to = append(to, m.sess)
+	}
+	c.emit(to, protocol.EvBattleRequestReject, b.requestEvent(iv))
+	if mutant.On(mutant.RequestTimeoutRearmed) {
+		c.rearm(b)
+	}
 	c.settle(b)
 	return protocol.Empty{}, nil
 }
@@ -430,7 +524,11 @@ func (c *Core) timeoutBattleRequest(b *battle, iv *invitee) {
 		to = c.inviterHost(b)
 	}
 	ev := b.requestEvent(iv)
+	r := iv.room
 	c.closeInvitee(b, iv, answerTimedOut)
+	if mutant.On(mutant.TimedOutInviteeBusy) {
+		r.battle = b // released only when the battle ends
+	}
 	c.emit(to, protocol.EvBattleRequestTimeout, ev)
 	c.settle(b)
 }
@@ -480,12 +578,22 @@ func (c *Core) cancelBattleRequest(m *member, req protocol.CancelBattleRequest) 
 		case found != nil && found.answer == answerAccepted:
 			return nil, protocol.ErrLiveInBattle.With("%q has accepted battle %q", uid, b.id)
 		case found == nil || found.answer != answerPending:
+			if mutant.On(mutant.CancelPartlyApplied) { // the users listed before it are cancelled
+				for _, iv := range cancel {
+					c.cancelInvitee(b, iv)
+				}
+				c.settle(b)
+			}
 			return nil, protocol.ErrLiveNotInBattle.With("%q has no pending request in battle %q", uid, b.id)
 		}
 		cancel = append(cancel, found)
 	}
 	for _, iv := range cancel {
+		ev := b.requestEvent(iv)
 		c.cancelInvitee(b, iv)
+		if mutant.On(mutant.CancelToInviter) {
+			c.emit([]SessionID{m.sess}, protocol.EvBattleRequestCancelled, ev)
+		}
 	}
 	c.settle(b)
 	return protocol.Empty{}, nil
@@ -523,6 +631,9 @@ func (c *Core) settle(b *battle) {
 func (c *Core) startBattle(b *battle) {
 	b.state = battleRunning
 	b.started = c.clock.Now()
+	if mutant.On(mutant.StartTimeAtRequest) {
+		b.started = b.created
+	}
 	b.board = []*entrant{b.inviter}
 	for _, iv := range b.invitees {
 		if iv.answer == answerAccepted {
@@ -537,6 +648,14 @@ func (c *Core) startBattle(b *battle) {
 	d := time.Duration(b.cfg.Duration) * time.Second
 	if mutant.On(mutant.BattleOvertime) {
 		d *= 2
+	}
+	if mutant.On(mutant.EndTimerFromRequest) {
+		d -= c.clock.Now().Sub(b.created)
+	}
+	if mutant.On(mutant.ExitedRoomShowsBattle) {
+		for _, e := range b.board {
+			e.room.shown = b
+		}
 	}
 	b.endTimer = c.after(d, func() { c.endBattle(b, protocol.HookEndTimeUp) })
 	c.emit(b.audience(), protocol.EvBattleStarted, b.startedPayload())
@@ -596,13 +715,16 @@ func (b *battle) rankOf(e *entrant) int {
 
 // endBattle ends b: time up, all others exited, or never started (hook OpType 0, 1, 2).
 func (c *Core) endBattle(b *battle, op int) {
-	if b.state == battleEnded {
+	stale := mutant.On(mutant.StaleEndTimerFires)
+	if b.state == battleEnded && !(stale && op == protocol.HookEndTimeUp) {
 		return
 	}
-	wasRunning := b.state == battleRunning
+	wasRunning := b.state == battleRunning || (stale && b.state == battleEnded)
 	b.state = battleEnded
 	b.ended = c.clock.Now()
-	b.endTimer.cancel()
+	if !stale {
+		b.endTimer.cancel()
+	}
 	if wasRunning {
 		reason := protocol.BattleEndTimeOver
 		if op == protocol.HookEndAllExited {
@@ -612,6 +734,14 @@ func (c *Core) endBattle(b *battle, op int) {
 			reason = 1 - reason
 		}
 		to := b.audience()
+		if op == protocol.HookEndTimeUp && mutant.On(mutant.TimeUpEndToExited) { // every scoreboard room
+			to = nil
+			for _, e := range b.board {
+				if r, ok := c.rooms[e.liveID]; ok {
+					to = append(to, r.sessions()...)
+				}
+			}
+		}
 		if mutant.On(mutant.EndTwiceToOne) && len(to) > 1 {
 			to[len(to)-1] = to[0] // the first member told twice, the last never
 		}
@@ -626,8 +756,18 @@ func (c *Core) endBattle(b *battle, op int) {
 		c.emit(to, protocol.EvBattleEnded, ended)
 	}
 	for _, e := range append([]*entrant{b.inviter}, b.boardAndInvitees()...) {
+		if mutant.On(mutant.ScoreCarriedOver) && e.room != nil && wasRunning {
+			e.room.lastScore = e.score
+		}
 		if e.room != nil && e.room.battle == b {
 			e.room.battle = nil
+		}
+	}
+	if mutant.On(mutant.TimedOutInviteeBusy) {
+		for _, r := range c.rooms {
+			if r.battle == b {
+				r.battle = nil
+			}
 		}
 	}
 	c.hookEnd(b, op)
@@ -673,6 +813,8 @@ func (c *Core) leaveBattle(r *room) {
 		for _, iv := range b.invitees {
 			if iv.answer == answerPending || (iv.answer == answerAccepted && !mutant.On(mutant.AcceptedNotCancelled)) {
 				c.cancelInvitee(b, iv)
+			} else if t, ok := c.rooms[iv.liveID]; ok && mutant.On(mutant.ClosedInviteesCancelled) {
+				c.emit([]SessionID{t.owner.sess}, protocol.EvBattleRequestCancelled, b.requestEvent(iv))
 			}
 		}
 		b.inviter.room = nil
@@ -686,12 +828,17 @@ func (c *Core) leaveBattle(r *room) {
 		if !mutant.On(mutant.InviteeLeaveNoReject) && !(mutant.On(mutant.AcceptedLeaveSilent) && accepted) {
 			c.emit(c.inviterHost(b), protocol.EvBattleRequestReject, ev)
 		}
-		c.settle(b)
+		if !mutant.On(mutant.InviteeLeaveNoStart) {
+			c.settle(b)
+		}
 	}
 }
 
 // battleFor is the running battle a user joining r finds (BATTLE-025), or nil.
 func (r *room) battleFor() *protocol.BattleState {
+	if b := r.shown; b != nil && b.state == battleRunning && mutant.On(mutant.ExitedRoomShowsBattle) {
+		return b.snapshot()
+	}
 	if b := r.battle; b != nil && b.state == battleRunning {
 		return b.snapshot()
 	}

@@ -342,7 +342,7 @@ func checkRequestBattle(c *Core, r *protocol.RequestBattle) *protocol.Error {
 		return err
 	}
 	maxS := int(c.cfg.MaxBattleDuration / time.Second)
-	if d := r.Config.Duration; d != nil && (*d < 0 || *d > maxS || (mutant.On(mutant.MaxDurationRefused) && *d == maxS)) {
+	if d := r.Config.Duration; d != nil && (*d < 0 || (mutant.On(mutant.DurationZeroRefused) && *d == 0) || *d > maxS || (mutant.On(mutant.MaxDurationRefused) && *d == maxS)) {
 		return protocol.ErrInvalidParameter.With("config.duration: must be 1..%d seconds (0 or absent: the default)", maxS)
 	}
 	if len(r.Config.ExtensionInfo) > maxExtInfoBytes || (mutant.On(mutant.ExtInfoAtLimitRefused) && len(r.Config.ExtensionInfo) == maxExtInfoBytes) {

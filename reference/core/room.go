@@ -32,6 +32,8 @@ type room struct {
 	incoming    *pending            // the pending request this room received
 
 	battle      *battle     // the battle the room is involved in, if any (BATTLE-021)
+	lastScore   int64       // the room's score at its last battle's end (mutant.ScoreCarriedOver)
+	shown       *battle     // the battle a joiner is shown (mutant.ExitedRoomShowsBattle)
 	battleTimes []time.Time // when the room created battles, for BATTLE-004
 }
 
@@ -142,9 +144,14 @@ func (c *Core) endLive(m *member) (any, *protocol.Error) {
 // removed (ROOM-007, BATTLE-023).
 func (c *Core) endRoom(r *room, reason int) {
 	c.closeRequestsOf(r)
-	c.leaveBattle(r)
+	if !mutant.On(mutant.GroupLeftBeforeBattle) {
+		c.leaveBattle(r)
+	}
 	if r.group != nil {
 		c.leaveGroup(r, true)
+	}
+	if mutant.On(mutant.GroupLeftBeforeBattle) {
+		c.leaveBattle(r)
 	}
 	var audience []SessionID
 	for _, m := range r.members {
@@ -191,6 +198,9 @@ func (c *Core) joinLive(m *member, req protocol.LiveRef) (any, *protocol.Error) 
 	}
 	r.members = append(r.members, m)
 	m.room = r
+	if mutant.On(mutant.JoinSendsSeatEvent) {
+		c.seatsChanged(r)
+	}
 	return protocol.JoinLiveReply{LiveInfo: r.info(), SeatList: r.seatList(), ConnectedList: r.connectedList(), Battle: r.battleFor()}, nil
 }
 
@@ -216,6 +226,9 @@ func (c *Core) leaveRoom(m *member) {
 		}
 	}
 	m.room = nil
+	if b := r.battle; b != nil && b.state == battleRunning && mutant.On(mutant.LeaverKeepsBattle) {
+		b.left = append(b.left, m.sess)
+	}
 	if m.seat >= 0 {
 		r.seats[m.seat] = seat{locked: r.seats[m.seat].locked && !mutant.On(mutant.LockLostOnLeave)}
 		m.seat = -1

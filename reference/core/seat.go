@@ -62,7 +62,11 @@ func (c *Core) seatIndex(r *room, idx *int, field string) (int, *protocol.Error)
 	if idx == nil {
 		return 0, protocol.ErrInvalidParameter.With("%s: required", field)
 	}
-	if *idx < 0 || *idx >= len(r.seats) {
+	hi := len(r.seats)
+	if mutant.On(mutant.SeatIndexCappedAtNine) {
+		hi = min(hi, 9)
+	}
+	if *idx < 0 || *idx >= hi {
 		return 0, protocol.ErrSeatIndexInvalid.With("%s %d: room %q has seats 0..%d", field, *idx, r.id, len(r.seats)-1)
 	}
 	return *idx, nil
@@ -145,6 +149,9 @@ func (c *Core) setLock(m *member, req protocol.SeatRef, locked bool) (any, *prot
 	if err != nil {
 		return nil, err
 	}
+	if mutant.On(mutant.LockLastSeatRefused) && i == len(r.seats)-1 {
+		return nil, protocol.ErrSeatIndexInvalid.With("seatIndex %d: room %q has seats 0..%d", i, r.id, len(r.seats)-2)
+	}
 	if r.seats[i].locked != locked {
 		r.seats[i].locked = locked
 		c.seatsChanged(r)
@@ -184,7 +191,7 @@ func (c *Core) moveUserToSeat(m *member, req protocol.MoveUserToSeat) (any, *pro
 	if r.owner != m && req.UserID != m.user.ID {
 		return nil, protocol.ErrPermissionDenied.With("only the host may move other users")
 	}
-	if r.owner != m && req.Policy != protocol.MoveAbortWhenOccupied {
+	if r.owner != m && req.Policy != protocol.MoveAbortWhenOccupied && !(mutant.On(mutant.MemberPolicyOntoFreeSeat) && freeSeat(r, req.TargetIndex)) {
 		// Replacing or swapping displaces another user: a host-only power (SEAT-005, SEAT-007).
 		return nil, protocol.ErrPermissionDenied.With("policy %d: only the host may replace or swap users", req.Policy)
 	}
@@ -192,7 +199,19 @@ func (c *Core) moveUserToSeat(m *member, req protocol.MoveUserToSeat) (any, *pro
 	if err != nil {
 		return nil, err
 	}
+	if mutant.On(mutant.MoveLastSeatRefused) && to >= len(r.seats)-1 {
+		return nil, protocol.ErrSeatIndexInvalid.With("targetIndex %d: room %q has seats 0..%d", to, r.id, len(r.seats)-2)
+	}
 	u := r.seated(req.UserID)
+	if u == nil && mutant.On(mutant.MoveSeatsUnseated) {
+		for _, x := range r.members { // a member on no seat is put on the target
+			if x.user.ID == req.UserID && !r.seats[to].locked && r.seats[to].user == nil {
+				r.seats[to].user, r.seats[to].mic, x.seat = x, protocol.MicOff, to
+				c.seatsChanged(r)
+				return protocol.Empty{}, nil
+			}
+		}
+	}
 	if u == nil {
 		return nil, protocol.ErrNotOnSeat.With("user %q is not on a seat of room %q", req.UserID, r.id)
 	}
@@ -220,12 +239,27 @@ func (c *Core) moveUserToSeat(m *member, req protocol.MoveUserToSeat) (any, *pro
 		r.seats[from].user, r.seats[from].mic = nil, protocol.MicOff
 	default: // MoveSwapPosition
 		r.seats[from].user, r.seats[from].mic = occupant, target.mic
+		if mutant.On(mutant.MicStaysWithSeat) {
+			r.seats[from].mic = mic
+		}
 		occupant.seat = from
+	}
+	if mutant.On(mutant.MicStaysWithSeat) {
+		mic = target.mic // each seat keeps its microphone
 	}
 	target.user, target.mic = u, mic
 	u.seat = to
+	if mutant.On(mutant.MoveEventOwnRoomOnly) {
+		c.emit(r.sessions(), protocol.EvSeatListChanged, protocol.SeatListChanged{LiveID: r.id, SeatList: r.seatList()})
+		return protocol.Empty{}, nil
+	}
 	c.seatsChanged(r)
 	return protocol.Empty{}, nil
+}
+
+// freeSeat reports whether idx names a seat of r no one is on (mutant.MemberPolicyOntoFreeSeat).
+func freeSeat(r *room, idx *int) bool {
+	return idx != nil && *idx >= 0 && *idx < len(r.seats) && r.seats[*idx].user == nil
 }
 
 func (c *Core) setMicrophone(m *member, status int) (any, *protocol.Error) {
@@ -235,7 +269,7 @@ func (c *Core) setMicrophone(m *member, status int) (any, *protocol.Error) {
 	if m.seat < 0 {
 		return nil, protocol.ErrNotOnSeat
 	}
-	if s := &m.room.seats[m.seat]; s.mic != status {
+	if s := &m.room.seats[m.seat]; s.mic != status || (mutant.On(mutant.MuteWhenMutedEvent) && status == protocol.MicOff) {
 		s.mic = status
 		if r := m.room; mutant.On(mutant.MicChangeOwnRoomOnly) && r.group != nil {
 			c.emit(r.sessions(), protocol.EvSeatListChanged, protocol.SeatListChanged{LiveID: r.id, SeatList: r.group.seatList()})

@@ -274,6 +274,40 @@ const (
 	NestingLimitLow              = "nesting-limit-16"
 	IntegerAsWritten             = "integer-read-as-written"
 	TokenNumbersByValue          = "token-numbers-read-by-value"
+
+	// A hunt of battles and seats (2026-12-08, 00:25): each passed the whole suite.
+	RankIgnoresExited        = "rank-ignores-exited-rooms"
+	JoinerSplitFromStart     = "joiner-split-from-start"
+	ScoreCarriedOver         = "score-carried-to-next-battle"
+	AcceptedInviteeFree      = "accepted-invitee-not-busy"
+	CancelPartlyApplied      = "cancel-partly-applied"
+	BusyBeforeGroup          = "busy-before-group"
+	AudienceIDInvitesRoom    = "audience-id-invites-room"
+	DurationZeroRefused      = "duration-zero-refused"
+	StartTimeAtRequest       = "start-time-at-request"
+	EndTimerFromRequest      = "end-timer-from-request"
+	ExitedBusyUntilEnd       = "exited-room-busy-until-end"
+	MoveLastSeatRefused      = "move-to-last-seat-refused"
+	MoveEventOwnRoomOnly     = "move-event-own-room-only"
+	JoinSendsSeatEvent       = "join-sends-seat-event"
+	MicStaysWithSeat         = "microphone-stays-with-seat"
+	StartBeforeLastAccept    = "start-before-last-accept"
+	ClosedInviteesCancelled  = "closed-invitees-cancelled"
+	TimedOutInviteeBusy      = "timed-out-invitee-busy"
+	LeaverKeepsBattle        = "leaver-keeps-battle-events"
+	RejectToRejecter         = "reject-echoed-to-rejecter"
+	CancelToInviter          = "cancel-echoed-to-inviter"
+	MuteWhenMutedEvent       = "mute-when-muted-sends-event"
+	LockLastSeatRefused      = "lock-last-seat-refused"
+	ExitedRoomShowsBattle    = "exited-room-shows-battle"
+	TimeUpEndToExited        = "time-up-end-to-exited-rooms"
+	RequestTimeoutRearmed    = "request-timeout-rearmed"
+	SeatIndexCappedAtNine    = "seat-index-capped-at-nine"
+	StaleEndTimerFires       = "stale-end-timer-fires"
+	InviteeLeaveNoStart      = "invitee-leave-no-start"
+	MemberPolicyOntoFreeSeat = "member-policy-onto-free-seat"
+	MoveSeatsUnseated        = "move-seats-unseated-member"
+	GroupLeftBeforeBattle    = "group-left-before-battle"
 )
 
 // Catalogue is every mutant, with what must catch it.
@@ -480,6 +514,39 @@ var Catalogue = []Mutant{
 	{IntegerAsWritten, "an integer field is read as encoding/json reads an int: 2.0, 1e2 and 20E-1 are refused with 100002, and 2^53 is taken (a seatIndex of 2^53 gets 100200)", []string{"INPUT-003", "REST-005"}},
 	{TokenNumbersByValue, "a UserSig's numbers are read by value: TLS.expire written 3600.0 or 3.6e3 is 3600, and the token is accepted", []string{"AUTH-002"}},
 	{WebhookRedirectFollowed, "a webhook answered with a 3xx and a Location follows it as net/http does (a 301, 302 or 303 as a GET without the body): the answer at the Location decides", []string{"HOOK-005"}},
+	// A hunt of battles and seats (2026-12-08, 00:25): each passed the whole suite.
+	{RankIgnoresExited, "a rank counts only the rooms still in the battle: a room that exited no longer ranks above the others", []string{"BATTLE-041"}},
+	{JoinerSplitFromStart, "a joining user's battle.inviter and invitees are onBattleStarted's (scores 0, ranks 1), not the current scoreboard", []string{"BATTLE-025"}},
+	{ScoreCarriedOver, "a room's score at the end of a battle is its starting score in its next one", []string{"BATTLE-040"}},
+	{AcceptedInviteeFree, "an invitee that accepted a battle still pending is free: it may request a battle and is invited with code 0", []string{"BATTLE-003"}},
+	{CancelPartlyApplied, "cancelBattleRequest cancels the users listed before one with no pending request, then answers 100414", []string{"BATTLE-010"}},
+	{BusyBeforeGroup, "a host in a battle outside the caller's group is answered code 3, not 1", []string{"BATTLE-005"}},
+	{AudienceIDInvitesRoom, "an audience member's userID in requestBattle invites the room it is in", []string{"BATTLE-005"}},
+	{DurationZeroRefused, "config.duration 0 is refused with 100002 instead of meaning the default", []string{"BATTLE-002"}},
+	{StartTimeAtRequest, "a battle that needs answers gets the time of its request as startTime", []string{"BATTLE-020"}},
+	{EndTimerFromRequest, "a battle that needs answers ends its duration after the request, not after its start", []string{"BATTLE-030"}},
+	{ExitedBusyUntilEnd, "a room that exited a running battle stays busy (code 3, 100415) until the battle ends", []string{"BATTLE-021"}},
+	{MoveLastSeatRefused, "moveUserToSeat refuses the last seat, maxSeatCount − 1, with 100200", []string{"SEAT-005"}},
+	{MoveEventOwnRoomOnly, "a moveUserToSeat in a group reaches the members of the mover's own room only", []string{"SEAT-008"}},
+	{JoinSendsSeatEvent, "joinLive sends every member of the room onSeatListChanged, though no seat changed", []string{"SEAT-008"}},
+	{MicStaysWithSeat, "on moveUserToSeat each seat keeps its microphoneStatus: the moved and swapped users take the seat's", []string{"SEAT-005"}},
+	{StartBeforeLastAccept, "on the last accept the inviter gets onBattleStarted before onBattleRequestAccept", []string{"BATTLE-009"}},
+	{ClosedInviteesCancelled, "an inviter leaving a pending battle also sends onBattleRequestCancelled to the invitees that rejected or timed out", []string{"BATTLE-013"}},
+	{TimedOutInviteeBusy, "an invitee whose request timed out stays busy until the battle ends", []string{"BATTLE-021"}},
+	{LeaverKeepsBattle, "a member who leaves a room in a running battle still gets its battle events", []string{"BATTLE-042"}},
+	{RejectToRejecter, "onBattleRequestReject also goes to the host that rejected", []string{"BATTLE-009"}},
+	{CancelToInviter, "onBattleRequestCancelled also goes to the inviter that cancelled", []string{"BATTLE-010"}},
+	{MuteWhenMutedEvent, "muteMicrophone of a muted microphone sends onSeatListChanged", []string{"SEAT-006"}},
+	{LockLastSeatRefused, "lockSeat and unlockSeat refuse the last seat with 100200", []string{"SEAT-003"}},
+	{ExitedRoomShowsBattle, "a user joining a room that exited a running battle finds the battle", []string{"BATTLE-025"}},
+	{TimeUpEndToExited, "the onBattleEnded of a battle whose time is up also goes to the rooms that exited", []string{"BATTLE-027"}},
+	{RequestTimeoutRearmed, "the answer timers of the invitees yet to answer start again at each other invitee's accept or reject", []string{"BATTLE-009"}},
+	{SeatIndexCappedAtNine, "a seat index of 9 or more is refused with 100200 whatever the room's maxSeatCount", []string{"SEAT-001"}},
+	{StaleEndTimerFires, "the end timer of a battle that ended early still fires: a second onBattleEnded and end webhook", []string{"BATTLE-030"}},
+	{InviteeLeaveNoStart, "an invitee that leaves as the last to answer does not start the battle for the ones that accepted", []string{"BATTLE-012"}},
+	{MemberPolicyOntoFreeSeat, "a member may use policy 1 or 2 to move itself onto a free seat", []string{"SEAT-007"}},
+	{MoveSeatsUnseated, "moveUserToSeat of a member on no seat seats it instead of failing with 100203", []string{"SEAT-005"}},
+	{GroupLeftBeforeBattle, "endLive of a room in a running battle leaves the group before it exits the battle", []string{"BATTLE-023"}},
 }
 
 // Env names the mutant to switch on in a pkarena_mutants build.
