@@ -168,4 +168,16 @@ var _ = Describe("Battle requests", Label("battle"), func() {
 			Expect(next[client.BattleStarted](s, m, client.EvBattleStarted).BattleInfo.BattleID).To(Equal(id), "%s: the battle starts without c", m.UserID())
 		}
 	})
+	It("[BATTLE-010 BATTLE-022] error order: the first listed user at fault decides cancelBattleRequest's code; exitBattle of a pending battle is 100420 for a host not in it", func(ctx SpecContext) {
+		s := newScene(ctx)
+		hs := s.hosts("a", "b", "c", "d")
+		battleWelcome(s)
+		a, b, c, d := hs[0], hs[1], hs[2], hs[3]
+		id := requestPending(s, a, b, c)
+		Expect(b.AcceptBattle(s.ctx, id)).To(Succeed())
+		expectCode(a.CancelBattleRequest(s.ctx, id, d.UserID(), b.UserID()), client.CodeLiveNotInBattle)
+		expectCode(a.CancelBattleRequest(s.ctx, id, b.UserID(), d.UserID()), client.CodeLiveInBattle)
+		expectCode(d.ExitBattle(s.ctx, id), client.CodeBattleNotStarted)
+		none(s, c, client.EvBattleRequestCancelled)
+	})
 })

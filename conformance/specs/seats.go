@@ -323,4 +323,15 @@ var _ = Describe("Seats at their edges", Label("seat"), func() {
 			Expect(seatsOfRoom(ev.SeatList, s.room("b"))[2].UserInfo.UserID).To(Equal(bb.UserID()), "%s sees bb on b's seat 2", m.UserID())
 		}
 	})
+	It("[SEAT-001] error order: a bad index is 100200 for a caller already on a seat; a seat locked and occupied is 100202", func(ctx SpecContext) {
+		r := newSeatRoom(newScene(ctx))
+		r.seatBoth()
+		info, err := r.h.FetchLiveInfo(r.s.ctx, r.liveID)
+		Expect(err).NotTo(HaveOccurred())
+		expectCode(r.a.TakeSeat(r.s.ctx, info.MaxSeatCount), client.CodeSeatIndexInvalid)
+		Expect(r.h.LockSeat(r.s.ctx, 2)).To(Succeed())
+		r.changed()
+		c := r.s.audience("c", r.liveID)
+		expectCode(c.TakeSeat(r.s.ctx, 2), client.CodeSeatLocked)
+	})
 })
