@@ -270,8 +270,10 @@ func (c *Core) requestBattle(m *member, req protocol.RequestBattle) (any, *proto
 	if err := busyError(a); err != nil && !(mutant.On(mutant.RESTBattleInvisible) && a.battle.viaREST) {
 		return nil, err
 	}
-	if o := c.boardOf(a); o != nil && mutant.On(mutant.ExitedBusyUntilEnd) {
-		return nil, protocol.ErrLiveInOtherBattle.With("room %q is in battle %q", a.id, o.id)
+	if mutant.On(mutant.ExitedBusyUntilEnd) {
+		if o := c.boardOf(a); o != nil {
+			return nil, protocol.ErrLiveInOtherBattle.With("room %q is in battle %q", a.id, o.id)
+		}
 	}
 	results := make(map[string]int, len(req.UserIDs))
 	var targets []*room
