@@ -171,15 +171,19 @@ func sendHostileFrame(hs *hostileScene, f hostile.Frame) {
 	for i := 0; i < times; i++ {
 		var reply client.Frame
 		var err error
+		// A reply is due within the time an event is (the close above too): a server that
+		// answers with another id, or not at all, fails here rather than at the scene's end.
+		wait, cancel := context2(hs.scene, target.EventTimeout)
 		switch {
 		case f.Or != nil:
-			reply, err = c.SendAny(hs.ctx, []string{f.ID, f.Or.ID}, env.Type, raw)
+			reply, err = c.SendAny(wait, []string{f.ID, f.Or.ID}, env.Type, raw)
 		case f.Wire != nil || len(f.Fragments) > 0:
-			reply, err = c.SendWire(hs.ctx, f.ID, env.Type, raw)
+			reply, err = c.SendWire(wait, f.ID, env.Type, raw)
 		default:
-			reply, err = c.Send(hs.ctx, f.ID, env.Type, raw)
+			reply, err = c.Send(wait, f.ID, env.Type, raw)
 		}
-		Expect(err).NotTo(HaveOccurred(), "message %d of %d", i+1, times)
+		cancel()
+		Expect(err).NotTo(HaveOccurred(), "message %d of %d: no reply with id %q within %v", i+1, times, f.ID, target.EventTimeout)
 		if f.Or != nil && *reply.ID == f.Or.ID && *reply.Code == f.Or.Reply {
 			continue // the other outcome the SPEC allows
 		}
