@@ -16,9 +16,7 @@ import (
 var _ = Describe("Battle requests", Label("battle"), func() {
 	It("[BATTLE-003 BATTLE-005 BATTLE-021] an invitee that accepted a pending battle is busy: its own request gets 100416 and an invitation to it code 3", func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b", "c", "d")
-		battleWelcome(s)
-		a, b, c, d := hs[0], hs[1], hs[2], hs[3]
+		a, b, c, d := battleHosts(s)
 		id := requestPending(s, a, b, c)
 		Expect(b.AcceptBattle(s.ctx, id)).To(Succeed())
 		_, err := b.RequestBattle(s.ctx, client.RequestBattleRequest{UserIDs: userIDs(d)})
@@ -30,9 +28,7 @@ var _ = Describe("Battle requests", Label("battle"), func() {
 
 	It("[BATTLE-010] a cancelBattleRequest refused with 100414 for one listed user cancels none of the others", func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b", "c", "d")
-		battleWelcome(s)
-		a, b, c, d := hs[0], hs[1], hs[2], hs[3]
+		a, b, c, d := battleHosts(s)
 		id := requestPending(s, a, b, c)
 		expectCode(a.CancelBattleRequest(s.ctx, id, b.UserID(), d.UserID()), client.CodeLiveNotInBattle)
 		none(s, b, client.EvBattleRequestCancelled)
@@ -73,9 +69,7 @@ var _ = Describe("Battle requests", Label("battle"), func() {
 
 	It("[BATTLE-005 BATTLE-021] a room that exited a running battle is free: another host invites it with code 0", func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b", "c", "d")
-		battleWelcome(s)
-		a, b, c, d := hs[0], hs[1], hs[2], hs[3]
+		a, b, c, d := battleHosts(s)
 		id := startBattle(s, 300, a, []*client.Client{b, c}).BattleInfo.BattleID
 		Expect(c.ExitBattle(s.ctx, id)).To(Succeed())
 		reply, err := d.RequestBattle(s.ctx, client.RequestBattleRequest{UserIDs: userIDs(c), Config: client.BattleConfigRequest{NeedResponse: ptr(true)}, Timeout: ptr(0)})
@@ -85,9 +79,7 @@ var _ = Describe("Battle requests", Label("battle"), func() {
 
 	It("[BATTLE-005 BATTLE-021 BATTLE-025] a room whose request timed out is free while the battle runs among the others", Label("timeout"), func(ctx SpecContext) {
 		s := newScene(ctx, 3*time.Second)
-		hs := s.hosts("a", "b", "c", "d")
-		battleWelcome(s)
-		a, b, c, d := hs[0], hs[1], hs[2], hs[3]
+		a, b, c, d := battleHosts(s)
 		reply, err := a.RequestBattle(s.ctx, client.RequestBattleRequest{UserIDs: userIDs(b, c), Config: client.BattleConfigRequest{NeedResponse: ptr(true)}, Timeout: ptr(2)})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(b.AcceptBattle(s.ctx, reply.BattleInfo.BattleID)).To(Succeed())
@@ -115,9 +107,7 @@ var _ = Describe("Battle requests", Label("battle"), func() {
 
 	It("[BATTLE-009 BATTLE-010] the rejecting host gets no onBattleRequestReject, the cancelling inviter no onBattleRequestCancelled, another invitee neither", func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b", "c", "d")
-		battleWelcome(s)
-		a, b, c, d := hs[0], hs[1], hs[2], hs[3]
+		a, b, c, d := battleHosts(s)
 		id := requestPending(s, a, b, c, d)
 		Expect(b.RejectBattle(s.ctx, id)).To(Succeed())
 		next[client.BattleRequestEvent](s, a, client.EvBattleRequestReject)
@@ -170,9 +160,7 @@ var _ = Describe("Battle requests", Label("battle"), func() {
 	})
 	It("[BATTLE-010 BATTLE-022] error order: the first listed user at fault decides cancelBattleRequest's code; exitBattle of a pending battle is 100420 for a host not in it", func(ctx SpecContext) {
 		s := newScene(ctx)
-		hs := s.hosts("a", "b", "c", "d")
-		battleWelcome(s)
-		a, b, c, d := hs[0], hs[1], hs[2], hs[3]
+		a, b, c, d := battleHosts(s)
 		id := requestPending(s, a, b, c)
 		Expect(b.AcceptBattle(s.ctx, id)).To(Succeed())
 		expectCode(a.CancelBattleRequest(s.ctx, id, d.UserID(), b.UserID()), client.CodeLiveNotInBattle)
@@ -181,3 +169,12 @@ var _ = Describe("Battle requests", Label("battle"), func() {
 		none(s, c, client.EvBattleRequestCancelled)
 	})
 })
+
+// battleHosts is four hosts of rooms in one connection group, a to d, on a server that runs
+// battles (battleWelcome skips the spec otherwise).
+func battleHosts(s *scene) (a, b, c, d *client.Client) {
+	GinkgoHelper()
+	hs := s.hosts("a", "b", "c", "d")
+	battleWelcome(s)
+	return hs[0], hs[1], hs[2], hs[3]
+}
